@@ -1,0 +1,5 @@
+//! pine: position-invariant quantized Llama inference. This facade re-exports the layers so an
+//! embedding application depends on one crate.
+
+pub use pine_gguf as gguf;
+pub use pine_quant as quant;
