@@ -1,2 +1,11 @@
 //! `pine-quant`: GGML block formats (dequantize, quantize), llama.cpp's weight × activation
 //! dot products with scalar references and runtime-selected SIMD, and the matmul engine.
+
+pub mod blocks;
+pub mod dequant;
+pub mod error;
+pub mod quantize;
+
+pub use dequant::{dequantize_row, dequantize_tensor};
+pub use error::QuantError;
+pub use quantize::quantize_row;

@@ -1,0 +1,1 @@
+//! Block layouts of the GGML quantized types.
