@@ -1,6 +1,15 @@
 //! `pine-gguf`: reads GGUF v2/v3 files over a memory map without copying, validating every
 //! header field, metadata value and tensor extent with checked arithmetic, and writes GGUF files.
 
+mod cursor;
+pub mod error;
+pub mod reader;
 pub mod types;
+pub mod value;
+pub mod writer;
 
+pub use error::GgufError;
+pub use reader::{Gguf, TensorInfo};
 pub use types::{GgmlType, ALL_TYPES, QK_K};
+pub use value::{Array, Value, ValueType};
+pub use writer::{GgufWriter, OwnedValue};
