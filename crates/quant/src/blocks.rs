@@ -1,1 +1,0 @@
-//! Block layouts of the GGML quantized types.
