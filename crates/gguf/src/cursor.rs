@@ -121,7 +121,17 @@ impl<'a> Cursor<'a> {
                 let bytes = len.checked_mul(size as u64).ok_or_else(|| {
                     GgufError::malformed(start_offset, format!("array length {len} overflows"))
                 })?;
-                self.take(bytes, "array payload")?;
+                let payload = self.take(bytes, "array payload")?;
+                // Bools are the one scalar with invalid encodings; check them here so that
+                // iterating an accepted array never stops early.
+                if elem == ValueType::Bool {
+                    if let Some(i) = payload.iter().position(|&b| b > 1) {
+                        return Err(GgufError::malformed(
+                            start_offset + i as u64,
+                            format!("bool value {} at array index {i}", payload[i]),
+                        ));
+                    }
+                }
             }
             None => {
                 // Each element takes at least 8 bytes, so a count larger than the rest of the

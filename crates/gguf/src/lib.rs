@@ -4,6 +4,8 @@
 mod cursor;
 pub mod error;
 pub mod reader;
+#[cfg(test)]
+mod reader_tests;
 pub mod types;
 pub mod value;
 pub mod writer;

@@ -332,7 +332,7 @@ fn parse_header(bytes: &[u8]) -> Result<Header, GgufError> {
                 "GGUF v1 is not supported (convert it with a newer llama.cpp)",
             ))
         }
-        v if v.swap_bytes() <= 3 => {
+        v if (1..=3).contains(&v.swap_bytes()) => {
             return Err(GgufError::malformed(
                 4,
                 "big-endian GGUF files are not supported",
@@ -363,7 +363,8 @@ fn parse_header(bytes: &[u8]) -> Result<Header, GgufError> {
         ));
     }
 
-    let mut kvs = Vec::with_capacity(n_kv as usize);
+    // Preallocate no more bytes than the file holds; real entries grow the vectors as parsed.
+    let mut kvs = Vec::with_capacity(prealloc::<KvEntry>(n_kv, file_len));
     let mut seen = HashSet::new();
     let mut alignment = DEFAULT_ALIGNMENT;
     for _ in 0..n_kv {
@@ -383,10 +384,15 @@ fn parse_header(bytes: &[u8]) -> Result<Header, GgufError> {
             alignment = match value {
                 Value::U32(a) if a != 0 && a.is_power_of_two() => a.into(),
                 other => {
+                    // Describe arrays by type only: their Debug form would dump the payload.
+                    let found = match other {
+                        Value::Array(_) | Value::String(_) => other.type_description(),
+                        scalar => format!("{scalar:?}"),
+                    };
                     return Err(GgufError::malformed(
                         start as u64,
-                        format!("general.alignment must be a power-of-two u32, found {other:?}"),
-                    ))
+                        format!("general.alignment must be a power-of-two u32, found {found}"),
+                    ));
                 }
             };
         }
@@ -403,20 +409,25 @@ fn parse_header(bytes: &[u8]) -> Result<Header, GgufError> {
         });
     }
 
-    let mut tensors = Vec::with_capacity(n_tensors as usize);
+    let mut tensors = Vec::with_capacity(prealloc::<TensorInfo>(n_tensors, file_len));
     let mut names = HashSet::new();
     for _ in 0..n_tensors {
         tensors.push(parse_tensor_info(&mut c, &mut names)?);
     }
 
-    let data_offset = align_up(c.offset(), alignment)
-        .filter(|&d| d <= file_len)
-        .ok_or_else(|| {
-            GgufError::malformed(
+    // A file without tensor bytes (a vocab-only file) may end before the padding, as
+    // llama.cpp accepts; then the (empty) data section is placed at the end of the file.
+    let no_data = tensors.iter().all(|t| t.n_bytes == 0);
+    let data_offset = match align_up(c.offset(), alignment) {
+        Some(d) if d <= file_len => d,
+        _ if no_data => file_len,
+        _ => {
+            return Err(GgufError::malformed(
                 c.offset(),
                 "tensor data section starts past the end of the file",
-            )
-        })?;
+            ))
+        }
+    };
     check_extents(&tensors, alignment, data_offset, file_len)?;
     Ok(Header {
         version,
@@ -454,12 +465,15 @@ fn parse_tensor_info(
     let ty = GgmlType::from_id(ty_id)
         .ok_or_else(|| GgufError::tensor(&name, format!("unknown ggml type id {ty_id}")))?;
     let offset = c.u64("tensor offset")?;
-    let n_elements = dims
-        .iter()
+    // The product of the non-zero dims must fit in i64 (as in ggml), so that every partial
+    // product (`n_rows`, `n_elements`) fits too, even when some dim is zero.
+    dims.iter()
+        .filter(|&&d| d != 0)
         .try_fold(1u64, |acc, &d| {
             acc.checked_mul(d).filter(|&n| n <= i64::MAX as u64)
         })
         .ok_or_else(|| GgufError::tensor(&name, format!("dims {dims:?} overflow")))?;
+    let n_elements: u64 = dims.iter().product();
     let row = dims.first().copied().unwrap_or(1);
     let row_bytes = ty.row_bytes(row).ok_or_else(|| {
         GgufError::tensor(
@@ -524,6 +538,13 @@ fn check_extents(
         }
     }
     Ok(())
+}
+
+/// Initial capacity for `n` parsed items of type `T`: at most as many bytes as the file holds,
+/// so a hostile count cannot make the reader allocate more than the file's size up front.
+fn prealloc<T>(n: u64, file_len: u64) -> usize {
+    let fit = file_len / std::mem::size_of::<T>().max(1) as u64;
+    n.min(fit) as usize
 }
 
 fn utf8(bytes: &[u8], at: u64, what: &str) -> Result<String, GgufError> {

@@ -198,11 +198,11 @@ impl<'a> Value<'a> {
 }
 
 impl<'a> Array<'a> {
-    /// Iterates the elements. The payload was validated when the file was opened, so the
-    /// iterator yields exactly `len` values.
+    /// Iterates the elements (nested arrays included). The payload was validated when the file
+    /// was opened, so the iterator yields exactly `len` values.
     pub fn iter(&self) -> impl Iterator<Item = Value<'a>> + 'a {
         let mut cur = Cursor::new(self.raw, self.offset);
         let elem = self.elem;
-        (0..self.len).map_while(move |_| cur.scalar_or_string(elem).ok())
+        (0..self.len).map_while(move |_| cur.value(elem).ok())
     }
 }
