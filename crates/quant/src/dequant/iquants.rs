@@ -10,7 +10,10 @@ use pine_gguf::QK_K;
 
 /// IQ4_NL: value = d·kvalues[nibble]; low nibbles are elements 0..16.
 pub fn iq4_nl_row(src: &[u8], dst: &mut [f32]) {
-    for (b, y) in src.chunks_exact(iq4_nl::BYTES).zip(dst.chunks_exact_mut(32)) {
+    for (b, y) in src
+        .chunks_exact(iq4_nl::BYTES)
+        .zip(dst.chunks_exact_mut(32))
+    {
         let d = f16_at(b, 0);
         for j in 0..16 {
             let q = b[iq4_nl::QS + j];
@@ -22,7 +25,10 @@ pub fn iq4_nl_row(src: &[u8], dst: &mut [f32]) {
 
 /// IQ4_XS: IQ4_NL levels in 8 sub-blocks of 32 with 6-bit scales; value = (d·(ls − 32))·level.
 pub fn iq4_xs_row(src: &[u8], dst: &mut [f32]) {
-    for (b, y) in src.chunks_exact(iq4_xs::BYTES).zip(dst.chunks_exact_mut(QK_K)) {
+    for (b, y) in src
+        .chunks_exact(iq4_xs::BYTES)
+        .zip(dst.chunks_exact_mut(QK_K))
+    {
         let d = f16_at(b, 0);
         let scales_h = u16_at(b, iq4_xs::SCALES_H);
         for (ib, y) in y.chunks_exact_mut(32).enumerate() {
@@ -47,7 +53,10 @@ fn grid4(entry: u32) -> [u8; 4] {
 /// IQ3_XXS: per 32 values one u32 holds four 7-bit sign codes and a 4-bit scale;
 /// value = (d·(0.5 + s)·0.5)·grid·sign.
 pub fn iq3_xxs_row(src: &[u8], dst: &mut [f32]) {
-    for (b, y) in src.chunks_exact(iq3_xxs::BYTES).zip(dst.chunks_exact_mut(QK_K)) {
+    for (b, y) in src
+        .chunks_exact(iq3_xxs::BYTES)
+        .zip(dst.chunks_exact_mut(QK_K))
+    {
         let d = f16_at(b, 0);
         for (ib, y) in y.chunks_exact_mut(32).enumerate() {
             let aux = u32_at(b, iq3_xxs::SCALES_AND_SIGNS + 4 * ib);
@@ -69,7 +78,10 @@ pub fn iq3_xxs_row(src: &[u8], dst: &mut [f32]) {
 /// IQ3_S: 9-bit grid indices (8 in `qs`, 1 in `qh`), explicit sign bits, 4-bit scales per 32;
 /// value = (d·(1 + 2·s))·grid·sign.
 pub fn iq3_s_row(src: &[u8], dst: &mut [f32]) {
-    for (b, y) in src.chunks_exact(iq3_s::BYTES).zip(dst.chunks_exact_mut(QK_K)) {
+    for (b, y) in src
+        .chunks_exact(iq3_s::BYTES)
+        .zip(dst.chunks_exact_mut(QK_K))
+    {
         let d = f16_at(b, 0);
         for (ib, y) in y.chunks_exact_mut(32).enumerate() {
             let sc = b[iq3_s::SCALES + ib / 2];

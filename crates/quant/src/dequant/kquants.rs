@@ -8,7 +8,10 @@ use pine_gguf::QK_K;
 
 /// Q2_K: 16 sub-blocks of 16 with 4-bit scale and min; value = d·sc·q − dmin·m.
 pub fn q2_k_row(src: &[u8], dst: &mut [f32]) {
-    for (b, y) in src.chunks_exact(q2_k::BYTES).zip(dst.chunks_exact_mut(QK_K)) {
+    for (b, y) in src
+        .chunks_exact(q2_k::BYTES)
+        .zip(dst.chunks_exact_mut(QK_K))
+    {
         let d = f16_at(b, q2_k::D);
         let min = f16_at(b, q2_k::DMIN);
         let mut out = 0;
@@ -46,7 +49,10 @@ fn q3_k_scales(s: &[u8]) -> [i32; 16] {
 
 /// Q3_K: value = d·(sc − 32)·(q − 4·(1 − hbit)), with the high bit from `hmask`.
 pub fn q3_k_row(src: &[u8], dst: &mut [f32]) {
-    for (b, y) in src.chunks_exact(q3_k::BYTES).zip(dst.chunks_exact_mut(QK_K)) {
+    for (b, y) in src
+        .chunks_exact(q3_k::BYTES)
+        .zip(dst.chunks_exact_mut(QK_K))
+    {
         let d_all = f16_at(b, q3_k::D);
         let scales = q3_k_scales(&b[q3_k::SCALES..q3_k::SCALES + 12]);
         let hm = &b[..q3_k::QS];
@@ -74,7 +80,10 @@ pub fn q3_k_row(src: &[u8], dst: &mut [f32]) {
 
 /// Q4_K: 8 sub-blocks of 32 with 6-bit scale and min; value = (d·sc)·q − dmin·m.
 pub fn q4_k_row(src: &[u8], dst: &mut [f32]) {
-    for (b, y) in src.chunks_exact(q4_k::BYTES).zip(dst.chunks_exact_mut(QK_K)) {
+    for (b, y) in src
+        .chunks_exact(q4_k::BYTES)
+        .zip(dst.chunks_exact_mut(QK_K))
+    {
         let d = f16_at(b, 0);
         let min = f16_at(b, q4_k::DMIN);
         let scales = &b[q4_k::SCALES..q4_k::SCALES + 12];
@@ -94,7 +103,10 @@ pub fn q4_k_row(src: &[u8], dst: &mut [f32]) {
 
 /// Q5_K: Q4_K plus a 5th bit per element from `qh` (bit 2c for the low half of chunk c).
 pub fn q5_k_row(src: &[u8], dst: &mut [f32]) {
-    for (b, y) in src.chunks_exact(q5_k::BYTES).zip(dst.chunks_exact_mut(QK_K)) {
+    for (b, y) in src
+        .chunks_exact(q5_k::BYTES)
+        .zip(dst.chunks_exact_mut(QK_K))
+    {
         let d = f16_at(b, 0);
         let min = f16_at(b, q5_k::DMIN);
         let scales = &b[q5_k::SCALES..q5_k::SCALES + 12];
@@ -118,7 +130,10 @@ pub fn q5_k_row(src: &[u8], dst: &mut [f32]) {
 
 /// Q6_K: 16 sub-blocks of 16 with int8 scales; value = (d·sc)·(q − 32), q = 4 low + 2 high bits.
 pub fn q6_k_row(src: &[u8], dst: &mut [f32]) {
-    for (b, y) in src.chunks_exact(q6_k::BYTES).zip(dst.chunks_exact_mut(QK_K)) {
+    for (b, y) in src
+        .chunks_exact(q6_k::BYTES)
+        .zip(dst.chunks_exact_mut(QK_K))
+    {
         let d = f16_at(b, q6_k::D);
         for (n, y) in y.chunks_exact_mut(128).enumerate() {
             let ql = &b[64 * n..64 * n + 64];
@@ -141,7 +156,10 @@ pub fn q6_k_row(src: &[u8], dst: &mut [f32]) {
 
 /// Q8_K: value = d·q with a full f32 `d` (an activation format, dequantized for tests).
 pub fn q8_k_row(src: &[u8], dst: &mut [f32]) {
-    for (b, y) in src.chunks_exact(q8_k::BYTES).zip(dst.chunks_exact_mut(QK_K)) {
+    for (b, y) in src
+        .chunks_exact(q8_k::BYTES)
+        .zip(dst.chunks_exact_mut(QK_K))
+    {
         let d = f32_at(b, 0);
         for (j, y) in y.iter_mut().enumerate() {
             *y = d * b[q8_k::QS + j] as i8 as f32;

@@ -57,7 +57,7 @@ fn checked(ty: GgmlType, src_len: usize, n: usize) -> Result<RowFn, QuantError> 
         ty,
         op: "dequantize",
     })?;
-    if n % ty.block_size() != 0 {
+    if !n.is_multiple_of(ty.block_size()) {
         return Err(QuantError::NotBlockMultiple { ty, n });
     }
     let expected = n / ty.block_size() * ty.block_bytes();

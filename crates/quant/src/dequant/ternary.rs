@@ -16,7 +16,10 @@ const POW3: [u8; 5] = [1, 3, 9, 27, 81];
 
 /// TQ1_0: 5 trits per byte over 48 bytes (first 32 then 16), then 4 trits per byte over 4.
 pub fn tq1_0_row(src: &[u8], dst: &mut [f32]) {
-    for (b, y) in src.chunks_exact(tq1_0::BYTES).zip(dst.chunks_exact_mut(QK_K)) {
+    for (b, y) in src
+        .chunks_exact(tq1_0::BYTES)
+        .zip(dst.chunks_exact_mut(QK_K))
+    {
         let d = f16_at(b, tq1_0::D);
         let mut out = 0;
         for (start, width) in [(0usize, 32usize), (32, 16)] {
@@ -38,7 +41,10 @@ pub fn tq1_0_row(src: &[u8], dst: &mut [f32]) {
 
 /// TQ2_0: 2 bits per value, four 32-value planes per 32 bytes; value = (q − 1)·d.
 pub fn tq2_0_row(src: &[u8], dst: &mut [f32]) {
-    for (b, y) in src.chunks_exact(tq2_0::BYTES).zip(dst.chunks_exact_mut(QK_K)) {
+    for (b, y) in src
+        .chunks_exact(tq2_0::BYTES)
+        .zip(dst.chunks_exact_mut(QK_K))
+    {
         let d = f16_at(b, tq2_0::D);
         let mut out = 0;
         for j in (0..tq2_0::D).step_by(32) {

@@ -76,7 +76,10 @@ fn tq1_0_trits() {
     put_f16(&mut b, 52, 1.0);
     let mut y = [0f32; 256];
     dequantize_row(TQ1_0, &b, &mut y).unwrap();
-    assert_eq!([y[0], y[32], y[64], y[96], y[128]], [1.0, -1.0, 0.0, 0.0, -1.0]);
+    assert_eq!(
+        [y[0], y[32], y[64], y[96], y[128]],
+        [1.0, -1.0, 0.0, 0.0, -1.0]
+    );
 }
 
 #[test]
@@ -95,7 +98,10 @@ fn length_and_type_errors_name_the_type() {
     assert!(e.to_string().contains("Q4_0"));
     let mut y = [0f32; 33];
     let e = dequantize_row(Q4_0, &[0u8; 18], &mut y).unwrap_err();
-    assert!(matches!(e, QuantError::NotBlockMultiple { ty: Q4_0, n: 33 }));
+    assert!(matches!(
+        e,
+        QuantError::NotBlockMultiple { ty: Q4_0, n: 33 }
+    ));
     let mut y = [0f32; 256];
     let e = dequantize_row(IQ2_XXS, &[0u8; 66], &mut y).unwrap_err();
     assert!(e.to_string().contains("IQ2_XXS"), "{e}");
@@ -105,7 +111,7 @@ fn length_and_type_errors_name_the_type() {
 fn tensor_matches_row_decode() {
     let n = 3 * CHUNK_ELEMS + 512;
     let bytes: Vec<u8> = (0..n / 256 * Q4_K.block_bytes())
-        .map(|i| (i * 2_654_435_761usize >> 7) as u8)
+        .map(|i| ((i * 2_654_435_761usize) >> 7) as u8)
         .collect();
     let mut a = vec![0f32; n];
     let mut b = vec![0f32; n];

@@ -58,7 +58,10 @@ fn pack32(l: &[u8], q: &mut [u8]) {
 
 /// IQ4_NL: one f16 scale per 32 values, levels re-picked with the final (unrounded) scale.
 pub fn iq4_nl(src: &[f32], dst: &mut [u8]) {
-    for (x, y) in src.chunks_exact(32).zip(dst.chunks_exact_mut(iq4_nl::BYTES)) {
+    for (x, y) in src
+        .chunks_exact(32)
+        .zip(dst.chunks_exact_mut(iq4_nl::BYTES))
+    {
         let d = block_scale(x);
         put_f16(y, 0, d);
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
@@ -73,7 +76,10 @@ pub fn iq4_nl(src: &[f32], dst: &mut [u8]) {
 /// IQ4_XS: eight 32-value scales quantized to 6 bits against one f16 super-scale, then levels
 /// re-picked with each rounded sub-block scale.
 pub fn iq4_xs(src: &[f32], dst: &mut [u8]) {
-    for (x, y) in src.chunks_exact(QK_K).zip(dst.chunks_exact_mut(iq4_xs::BYTES)) {
+    for (x, y) in src
+        .chunks_exact(QK_K)
+        .zip(dst.chunks_exact_mut(iq4_xs::BYTES))
+    {
         y.fill(0);
         let mut scales = [0f32; 8];
         let (mut max_scale, mut amax_scale) = (0f32, 0f32);

@@ -32,10 +32,21 @@ fn k_sub_scales(x: &[f32], nmax: i32, p: Qkx2Search, l: &mut [u8; QK_K]) -> ([f3
 /// Packs 6-bit scales/mins (12 bytes), stores `d`/`dmin`, then re-derives every level from the
 /// rounded scales, as ggml does so the stored block is self-consistent. Returns nothing; `l`
 /// holds the final levels 0..=nmax.
-fn k_pack_scales(x: &[f32], y: &mut [u8], nmax: i32, scales: &[f32; 8], mins: &[f32; 8], l: &mut [u8; QK_K]) {
+fn k_pack_scales(
+    x: &[f32],
+    y: &mut [u8],
+    nmax: i32,
+    scales: &[f32; 8],
+    mins: &[f32; 8],
+    l: &mut [u8; QK_K],
+) {
     let max_scale = scales.iter().fold(0f32, |a, &s| if s > a { s } else { a });
     let max_min = mins.iter().fold(0f32, |a, &m| if m > a { m } else { a });
-    let inv_scale = if max_scale > 0.0 { 63.0 / max_scale } else { 0.0 };
+    let inv_scale = if max_scale > 0.0 {
+        63.0 / max_scale
+    } else {
+        0.0
+    };
     let inv_min = if max_min > 0.0 { 63.0 / max_min } else { 0.0 };
     let s = &mut y[4..16];
     for j in 0..8 {
@@ -68,8 +79,16 @@ fn k_pack_scales(x: &[f32], y: &mut [u8], nmax: i32, scales: &[f32; 8], mins: &[
 
 /// Q4_K: 8 × 32 sub-blocks, 4-bit levels with 6-bit scale and min each.
 pub fn q4_k(src: &[f32], dst: &mut [u8]) {
-    let p = Qkx2Search { rmin: -1.0, rdelta: 0.1, nstep: 20, use_mad: false };
-    for (x, y) in src.chunks_exact(QK_K).zip(dst.chunks_exact_mut(q4_k::BYTES)) {
+    let p = Qkx2Search {
+        rmin: -1.0,
+        rdelta: 0.1,
+        nstep: 20,
+        use_mad: false,
+    };
+    for (x, y) in src
+        .chunks_exact(QK_K)
+        .zip(dst.chunks_exact_mut(q4_k::BYTES))
+    {
         y.fill(0);
         let mut l = [0u8; QK_K];
         let (scales, mins) = k_sub_scales(x, 15, p, &mut l);
@@ -84,8 +103,16 @@ pub fn q4_k(src: &[f32], dst: &mut [u8]) {
 
 /// Q5_K: as Q4_K with 5-bit levels; the 5th bits go to `qh` (bits 2c and 2c+1 for chunk c).
 pub fn q5_k(src: &[f32], dst: &mut [u8]) {
-    let p = Qkx2Search { rmin: -0.5, rdelta: 0.1, nstep: 15, use_mad: false };
-    for (x, y) in src.chunks_exact(QK_K).zip(dst.chunks_exact_mut(q5_k::BYTES)) {
+    let p = Qkx2Search {
+        rmin: -0.5,
+        rdelta: 0.1,
+        nstep: 15,
+        use_mad: false,
+    };
+    for (x, y) in src
+        .chunks_exact(QK_K)
+        .zip(dst.chunks_exact_mut(q5_k::BYTES))
+    {
         y.fill(0);
         let mut l = [0u8; QK_K];
         let (scales, mins) = k_sub_scales(x, 31, p, &mut l);
@@ -111,7 +138,10 @@ pub fn q5_k(src: &[f32], dst: &mut [u8]) {
 
 /// Q6_K: 16 × 16 sub-blocks, 6-bit levels with int8 scales from `make_qx_quants`.
 pub fn q6_k(src: &[f32], dst: &mut [u8]) {
-    for (x, y) in src.chunks_exact(QK_K).zip(dst.chunks_exact_mut(q6_k::BYTES)) {
+    for (x, y) in src
+        .chunks_exact(QK_K)
+        .zip(dst.chunks_exact_mut(q6_k::BYTES))
+    {
         y.fill(0);
         let mut l = [0i8; QK_K];
         let mut scales = [0f32; 16];

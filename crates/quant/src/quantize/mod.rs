@@ -50,7 +50,7 @@ pub fn can_quantize(ty: GgmlType) -> bool {
 pub fn quantize_row(ty: GgmlType, src: &[f32], dst: &mut [u8]) -> Result<(), QuantError> {
     let f = row_fn(ty).ok_or(QuantError::Unsupported { ty, op: "quantize" })?;
     let n = src.len();
-    if n % ty.block_size() != 0 {
+    if !n.is_multiple_of(ty.block_size()) {
         return Err(QuantError::NotBlockMultiple { ty, n });
     }
     let expected = n / ty.block_size() * ty.block_bytes();
