@@ -1,10 +1,14 @@
 //! `pine-quant`: GGML block formats (dequantize, quantize), llama.cpp's weight × activation
 //! dot products with scalar references and runtime-selected SIMD, and the matmul engine.
 
+pub mod activation;
 pub mod blocks;
 pub mod dequant;
+pub mod dot;
 pub mod error;
 pub mod quantize;
+#[cfg(test)]
+mod testutil;
 
 pub use dequant::{dequantize_row, dequantize_tensor};
 pub use error::QuantError;
