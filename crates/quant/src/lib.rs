@@ -6,6 +6,7 @@ pub mod blocks;
 pub mod dequant;
 pub mod dot;
 pub mod error;
+pub mod matmul;
 pub mod quantize;
 #[cfg(test)]
 mod testutil;

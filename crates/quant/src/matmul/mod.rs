@@ -1,0 +1,117 @@
+//! The CPU matmul engine: `y = x · Wᵀ` for a quantized weight matrix `W` (rows = output
+//! features, each row one GGML row of `cols` elements) and `n` f32 activation rows.
+//!
+//! `Precision::Native` follows llama.cpp: each activation row is quantized once to the weight
+//! type's dot partner and every output is one integer dot product. Decode (`n == 1`) is
+//! bandwidth-bound, so output rows are split across the current rayon pool and each weight row
+//! is streamed exactly once. Prefill (`n > 1`) tiles weight rows × activation rows so a weight
+//! row is loaded once per tile and reused for every activation row of the tile.
+//! `Precision::F32` dequantizes weights and uses f32 activations: a slow reference mode.
+
+mod native;
+mod reference;
+#[cfg(test)]
+mod tests;
+
+use crate::activation::activation_type;
+use crate::dot::kernels;
+use crate::QuantError;
+use pine_gguf::GgmlType;
+
+/// A borrowed weight matrix: `rows` GGML rows of `cols` elements of type `ty`, packed back to
+/// back in `data` (exactly as a GGUF tensor of shape `[cols, rows]` is stored).
+#[derive(Clone, Copy, Debug)]
+pub struct WeightView<'a> {
+    /// The weight type.
+    pub ty: GgmlType,
+    /// Output features (number of weight rows).
+    pub rows: usize,
+    /// Input features: elements per weight row.
+    pub cols: usize,
+    /// The raw tensor bytes.
+    pub data: &'a [u8],
+}
+
+impl WeightView<'_> {
+    /// Bytes of one weight row.
+    pub fn row_bytes(&self) -> usize {
+        self.cols / self.ty.block_size() * self.ty.block_bytes()
+    }
+}
+
+/// How the product is computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    /// llama.cpp's scheme: activations quantized to the weight type's dot partner.
+    Native,
+    /// Dequantized weights × f32 activations, summed in f64: the reference for tests.
+    F32,
+}
+
+/// Reusable buffers so that repeated calls (every decode step) allocate nothing once the
+/// largest shape has been seen. One per calling thread; not shared.
+#[derive(Debug, Default)]
+pub struct MatmulScratch {
+    /// Quantized activation rows, back to back.
+    act: Vec<u8>,
+    /// Prefill outputs in weight-row-major order (rows × n), transposed into `y` at the end.
+    yt: Vec<f32>,
+}
+
+impl MatmulScratch {
+    /// Empty scratch; buffers grow on first use.
+    pub fn new() -> MatmulScratch {
+        MatmulScratch::default()
+    }
+}
+
+/// `y[r*rows + o] = Σ_k W[o,k] · x[r*cols + k]` for `r in 0..n`: `x` is `n × cols` row-major,
+/// `y` is `n × rows`. Runs on the current rayon pool. Every size is checked first: a mismatch
+/// or an unsupported type is an error, never a panic.
+pub fn matmul(
+    w: &WeightView,
+    x: &[f32],
+    n: usize,
+    y: &mut [f32],
+    scratch: &mut MatmulScratch,
+    precision: Precision,
+) -> Result<(), QuantError> {
+    validate(w, x, n, y)?;
+    if n == 0 || w.rows == 0 {
+        return Ok(());
+    }
+    match precision {
+        Precision::Native => native::matmul(w, x, n, y, scratch),
+        Precision::F32 => reference::matmul(w, x, n, y),
+    }
+}
+
+/// Checks type support and every length against the shape.
+fn validate(w: &WeightView, x: &[f32], n: usize, y: &[f32]) -> Result<(), QuantError> {
+    let ty = w.ty;
+    if kernels().get(ty).is_none() || activation_type(ty).is_none() {
+        return Err(QuantError::Unsupported { ty, op: "matmul" });
+    }
+    if !w.cols.is_multiple_of(ty.block_size()) {
+        return Err(QuantError::NotBlockMultiple { ty, n: w.cols });
+    }
+    let check = |what: &'static str, expected: Option<usize>, got: usize| match expected {
+        Some(e) if e == got => Ok(()),
+        _ => Err(QuantError::Length {
+            what,
+            expected: expected.unwrap_or(usize::MAX),
+            got,
+        }),
+    };
+    check(
+        "weight bytes",
+        w.rows.checked_mul(w.row_bytes()),
+        w.data.len(),
+    )?;
+    check(
+        "activation elements (n × cols)",
+        n.checked_mul(w.cols),
+        x.len(),
+    )?;
+    check("output elements (n × rows)", n.checked_mul(w.rows), y.len())
+}
