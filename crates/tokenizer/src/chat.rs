@@ -1,0 +1,178 @@
+//! The model's chat template (`tokenizer.chat_template`), rendered with minijinja the way
+//! Hugging Face's `apply_chat_template` renders it with Jinja2 (`trim_blocks`,
+//! `lstrip_blocks`, `raise_exception`, Python string methods), so a conversation becomes the
+//! exact prompt text the model was fine-tuned on.
+
+use minijinja::{context, Environment, Error, ErrorKind};
+use pine_gguf::Gguf;
+use serde::Serialize;
+
+use crate::error::meta;
+use crate::vocab::opt_u32;
+use crate::{clock, pycompat, TokenizerError};
+
+/// Metadata key holding the template source.
+const TEMPLATE_KEY: &str = "tokenizer.chat_template";
+const TEMPLATE_NAME: &str = "chat_template";
+
+/// One turn of a conversation, as templates see it (`message['role']`, `message.content`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ChatMessage {
+    /// `system`, `user`, `assistant`, ...
+    pub role: String,
+    /// The turn's text.
+    pub content: String,
+}
+
+impl ChatMessage {
+    /// Convenience constructor.
+    pub fn new(role: impl Into<String>, content: impl Into<String>) -> ChatMessage {
+        ChatMessage {
+            role: role.into(),
+            content: content.into(),
+        }
+    }
+}
+
+/// A compiled chat template plus the BOS/EOS texts templates interpolate.
+pub struct ChatTemplate {
+    env: Environment<'static>,
+    source: String,
+    bos_token: String,
+    eos_token: String,
+}
+
+impl ChatTemplate {
+    /// Compiles `source`; `bos_token`/`eos_token` are the texts exposed to the template.
+    pub fn new(
+        source: &str,
+        bos_token: &str,
+        eos_token: &str,
+    ) -> Result<ChatTemplate, TokenizerError> {
+        let mut env = Environment::new();
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+        env.set_unknown_method_callback(pycompat::call_method);
+        env.add_function("raise_exception", |msg: String| -> Result<String, Error> {
+            Err(Error::new(ErrorKind::InvalidOperation, msg))
+        });
+        env.add_function("strftime_now", |fmt: String| clock::strftime_now(&fmt));
+        env.add_template_owned(TEMPLATE_NAME, source.to_string())
+            .map_err(|e| TokenizerError::Template(describe(&e)))?;
+        Ok(ChatTemplate {
+            env,
+            source: source.to_string(),
+            bos_token: bos_token.to_string(),
+            eos_token: eos_token.to_string(),
+        })
+    }
+
+    /// The file's chat template, or `None` when it has none (the caller then needs a
+    /// built-in format or raw prompts).
+    pub fn from_gguf(g: &Gguf) -> Result<Option<ChatTemplate>, TokenizerError> {
+        if g.get(TEMPLATE_KEY).is_none() {
+            return Ok(None);
+        }
+        let source = g.get_str(TEMPLATE_KEY).map_err(meta(TEMPLATE_KEY))?;
+        let is_spm = g.get_str("tokenizer.ggml.model").ok() == Some("llama");
+        let token_text = |key: &str, spm_default: u32| -> Result<String, TokenizerError> {
+            let id = opt_u32(g, key)?.or(is_spm.then_some(spm_default));
+            let Some(id) = id else {
+                return Ok(String::new());
+            };
+            const TOKENS: &str = "tokenizer.ggml.tokens";
+            let tokens = g.get_str_array(TOKENS).map_err(meta(TOKENS))?;
+            Ok(tokens
+                .get(id as usize)
+                .copied()
+                .unwrap_or_default()
+                .to_string())
+        };
+        let bos = token_text("tokenizer.ggml.bos_token_id", 1)?;
+        let eos = token_text("tokenizer.ggml.eos_token_id", 2)?;
+        ChatTemplate::new(source, &bos, &eos).map(Some)
+    }
+
+    /// Renders the conversation; `add_generation_prompt` appends the opening of the
+    /// assistant's turn so the model continues as the assistant.
+    pub fn render(
+        &self,
+        messages: &[ChatMessage],
+        add_generation_prompt: bool,
+    ) -> Result<String, TokenizerError> {
+        let tmpl = self
+            .env
+            .get_template(TEMPLATE_NAME)
+            .map_err(|e| TokenizerError::Template(describe(&e)))?;
+        tmpl.render(context! {
+            messages => messages,
+            add_generation_prompt => add_generation_prompt,
+            bos_token => &self.bos_token,
+            eos_token => &self.eos_token,
+        })
+        .map_err(|e| TokenizerError::Template(describe(&e)))
+    }
+
+    /// The template source, for display and debugging.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+}
+
+impl std::fmt::Debug for ChatTemplate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatTemplate")
+            .field("bos_token", &self.bos_token)
+            .field("eos_token", &self.eos_token)
+            .finish_non_exhaustive()
+    }
+}
+
+/// minijinja's Display omits the cause chain and line; include them.
+fn describe(e: &Error) -> String {
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(inner) = src {
+        s.push_str(&format!(": {inner}"));
+        src = inner.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_methods_and_raise_exception() {
+        let t = ChatTemplate::new(
+            "{% for m in messages %}{% if m.role not in ['user', 'system'] %}\
+             {{ raise_exception('bad role ' + m.role) }}{% endif %}\
+             [{{ m['content'].strip().upper() }}]{% endfor %}\
+             {% if add_generation_prompt %}{{ bos_token }}go{% endif %}",
+            "<s>",
+            "</s>",
+        )
+        .unwrap();
+        let out = t
+            .render(&[ChatMessage::new("user", "  hi there ")], true)
+            .unwrap();
+        assert_eq!(out, "[HI THERE]<s>go");
+        let err = t
+            .render(&[ChatMessage::new("tool", "x")], false)
+            .unwrap_err();
+        assert!(err.to_string().contains("bad role tool"), "{err}");
+    }
+
+    #[test]
+    fn trims_blocks_like_hugging_face() {
+        let t = ChatTemplate::new("{% if true %}\n  a\n{% endif %}\nb", "", "").unwrap();
+        assert_eq!(t.render(&[], false).unwrap(), "  a\nb");
+    }
+
+    #[test]
+    fn syntax_errors_are_reported() {
+        let e = ChatTemplate::new("{% if %}", "", "").unwrap_err();
+        assert!(matches!(e, TokenizerError::Template(_)));
+    }
+}

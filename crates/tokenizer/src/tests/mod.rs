@@ -1,0 +1,52 @@
+//! Tests against real GGUF files: the SmolLM2 model (byte-level BPE) and the tiny-llama
+//! fixture (SentencePiece), whose expected ids come from llama.cpp itself.
+
+mod smollm;
+mod tiny_llama;
+
+use std::path::PathBuf;
+
+use pine_gguf::Gguf;
+
+/// The SmolLM2 model: `$PINE_MODEL`, else `models/SmolLM2-135M-Instruct.Q4_1.gguf` in the
+/// repository. Missing is a failure, not a skip: the tokenizer tests are meaningless without it.
+pub(crate) fn smollm2() -> Gguf {
+    let path = std::env::var_os("PINE_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf")
+        });
+    assert!(
+        path.is_file(),
+        "model not found at {}: run ./models/fetch.sh (or set PINE_MODEL)",
+        path.display()
+    );
+    Gguf::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The tiny-llama fixture directory: `$PINE_FIXTURES` (the tiny-llama directory itself, or
+/// the shared fixtures directory above it), else `../shared/fixtures/tiny-llama` next to the
+/// repository.
+pub(crate) fn tiny_llama_dir() -> PathBuf {
+    let dir = match std::env::var_os("PINE_FIXTURES") {
+        Some(p) => {
+            let p = PathBuf::from(p);
+            if p.join("tiny-llama/manifest.json").is_file() {
+                p.join("tiny-llama")
+            } else {
+                p
+            }
+        }
+        None => {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/tiny-llama")
+        }
+    };
+    assert!(
+        dir.join("manifest.json").is_file() && dir.join("tiny-llama.F32.gguf").is_file(),
+        "tiny-llama fixtures not found at {}: set PINE_FIXTURES to the shared fixtures \
+         (shared/fixtures/tiny-llama, made by its make_fixtures.py)",
+        dir.display()
+    );
+    dir
+}
