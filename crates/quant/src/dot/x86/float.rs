@@ -32,7 +32,7 @@ unsafe fn run(
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn f32_f32(w: &[u8], a: &[u8]) -> f32 {
     let load = |p: *const u8| _mm256_loadu_ps(p.cast());
     run(w, a, 4, load, crate::dot::scalar::float::f32_f32)
@@ -52,7 +52,7 @@ pub(crate) unsafe fn f16_f16(w: &[u8], a: &[u8]) -> f32 {
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn bf16_bf16(w: &[u8], a: &[u8]) -> f32 {
     let load = |p: *const u8| {
         let v = _mm256_cvtepu16_epi32(_mm_loadu_si128(p.cast()));

@@ -2,16 +2,16 @@
 //! scaled and accumulated in eight f32 lanes with FMA (ggml's x86 scheme), so totals differ from
 //! the scalar reference by float rounding only.
 
-use crate::dot::bytes::{f16_at, f32_at, i16_at, q8k};
+use crate::dot::bytes::{f32_at, i16_at, q8k};
 use crate::dot::unpack::q4_k_scales_mins;
-use crate::dot::x86::prims::hsum_ps;
+use crate::dot::x86::prims::{f16_at, hsum_ps};
 use std::arch::x86_64::*;
 
 /// Q4_K × Q8_K.
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn q4_k(w: &[u8], a: &[u8]) -> f32 {
     let nb = (w.len() / 144).min(a.len() / q8k::BYTES);
     let m4 = _mm256_set1_epi8(0x0f);
@@ -52,7 +52,7 @@ pub(crate) unsafe fn q4_k(w: &[u8], a: &[u8]) -> f32 {
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn q6_k(w: &[u8], a: &[u8]) -> f32 {
     let nb = (w.len() / 210).min(a.len() / q8k::BYTES);
     let m4 = _mm256_set1_epi8(0x0f);

@@ -6,8 +6,7 @@
 macro_rules! legacy_kernels {
     ($feat:literal, $mulsum:path) => {
         use crate::blocks::tables::KVALUES_IQ4NL;
-        use crate::dot::bytes::f16_at;
-        use crate::dot::x86::prims::{bytes_from_bits32, hsum_ps, nibbles32};
+        use crate::dot::x86::prims::{bytes_from_bits32, f16_at, hsum_ps, nibbles32};
         use std::arch::x86_64::*;
 
         /// Signed × signed pair sums via the sign trick (|x| into the unsigned operand).
@@ -17,50 +16,69 @@ macro_rules! legacy_kernels {
             $mulsum(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x))
         }
 
+        /// One block: `acc += dx·dy · Σ x·y` in eight lanes.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn block(
+            qx: &impl Fn(*const u8) -> __m256i,
+            signed: bool,
+            x: &[u8],
+            y: &[u8],
+            acc: __m256,
+        ) -> __m256 {
+            let vx = qx(x.as_ptr());
+            let vy = _mm256_loadu_si256(y.as_ptr().add(y.len() - 32).cast());
+            let p = if signed {
+                mul_sum_i8(vx, vy)
+            } else {
+                $mulsum(vx, vy)
+            };
+            let d = _mm256_set1_ps(f16_at(x, 0) * f16_at(y, 0));
+            _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc)
+        }
+
         /// Shared loop: `qx(block)` builds the 32 weight bytes, `signed` picks the sign trick,
-        /// `offset(block, act)` adds the Q4_1/Q5_1 min term.
-        #[inline(always)]
+        /// `offset(block, act)` adds the Q4_1/Q5_1 min term. Two blocks per step into two
+        /// accumulators, so the FMA latency chain does not bound the loop.
+        #[inline]
+        #[target_feature(enable = $feat)]
         unsafe fn run(
             w: &[u8],
             a: &[u8],
-            wb: usize,
-            ab: usize,
+            (wb, ab): (usize, usize),
             signed: bool,
             qx: impl Fn(*const u8) -> __m256i,
             offset: impl Fn(&[u8], &[u8]) -> f32,
         ) -> f32 {
-            let nb = (w.len() / wb).min(a.len() / ab);
-            let ys = ab - 32;
-            let mut acc = _mm256_setzero_ps();
+            let (mut acc0, mut acc1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
             let mut extra = 0.0f32;
-            for i in 0..nb {
-                let (x, y) = (&w[i * wb..(i + 1) * wb], &a[i * ab..(i + 1) * ab]);
-                let vx = qx(x.as_ptr());
-                let vy = _mm256_loadu_si256(y.as_ptr().add(ys).cast());
-                let p = if signed {
-                    mul_sum_i8(vx, vy)
-                } else {
-                    $mulsum(vx, vy)
-                };
-                let d = _mm256_set1_ps(f16_at(x, 0) * f16_at(y, 0));
-                acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+            let (wp, ap) = (w.chunks_exact(2 * wb), a.chunks_exact(2 * ab));
+            let (wr, ar) = (wp.remainder(), ap.remainder());
+            for (x, y) in wp.zip(ap) {
+                let ((x0, x1), (y0, y1)) = (x.split_at(wb), y.split_at(ab));
+                acc0 = block(&qx, signed, x0, y0, acc0);
+                acc1 = block(&qx, signed, x1, y1, acc1);
+                extra += offset(x0, y0) + offset(x1, y1);
+            }
+            if let (Some(x), Some(y)) = (wr.get(..wb), ar.get(..ab)) {
+                acc0 = block(&qx, signed, x, y, acc0);
                 extra += offset(x, y);
             }
-            hsum_ps(acc) + extra
+            hsum_ps(_mm256_add_ps(acc0, acc1)) + extra
         }
 
         /// Q4_0 × Q8_0.
         #[target_feature(enable = $feat)]
         pub(crate) unsafe fn q4_0(w: &[u8], a: &[u8]) -> f32 {
             let q = |p: *const u8| _mm256_sub_epi8(nibbles32(p.add(2)), _mm256_set1_epi8(8));
-            run(w, a, 18, 34, true, q, |_, _| 0.0)
+            run(w, a, (18, 34), true, q, |_, _| 0.0)
         }
 
         /// Q4_1 × Q8_1.
         #[target_feature(enable = $feat)]
         pub(crate) unsafe fn q4_1(w: &[u8], a: &[u8]) -> f32 {
             let q = |p: *const u8| nibbles32(p.add(4));
-            run(w, a, 20, 36, false, q, |x, y| f16_at(x, 2) * f16_at(y, 2))
+            run(w, a, (20, 36), false, q, |x, y| f16_at(x, 2) * f16_at(y, 2))
         }
 
         /// Q5_0 × Q8_0: a clear fifth bit turns the nibble into nibble − 16 (`| 0xF0`).
@@ -70,7 +88,7 @@ macro_rules! legacy_kernels {
                 let hi = _mm256_andnot_si256(bytes_from_bits32(p.add(2)), _mm256_set1_epi8(-16));
                 _mm256_or_si256(nibbles32(p.add(6)), hi)
             };
-            run(w, a, 22, 34, true, q, |_, _| 0.0)
+            run(w, a, (22, 34), true, q, |_, _| 0.0)
         }
 
         /// Q5_1 × Q8_1.
@@ -80,14 +98,14 @@ macro_rules! legacy_kernels {
                 let hi = _mm256_and_si256(bytes_from_bits32(p.add(4)), _mm256_set1_epi8(0x10));
                 _mm256_or_si256(nibbles32(p.add(8)), hi)
             };
-            run(w, a, 24, 36, false, q, |x, y| f16_at(x, 2) * f16_at(y, 2))
+            run(w, a, (24, 36), false, q, |x, y| f16_at(x, 2) * f16_at(y, 2))
         }
 
         /// Q8_0 × Q8_0.
         #[target_feature(enable = $feat)]
         pub(crate) unsafe fn q8_0(w: &[u8], a: &[u8]) -> f32 {
             let q = |p: *const u8| _mm256_loadu_si256(p.add(2).cast());
-            run(w, a, 34, 34, true, q, |_, _| 0.0)
+            run(w, a, (34, 34), true, q, |_, _| 0.0)
         }
 
         /// IQ4_NL × Q8_0: the nibbles index `kvalues_iq4nl` with one byte shuffle.
@@ -96,20 +114,20 @@ macro_rules! legacy_kernels {
             let t = _mm_loadu_si128(KVALUES_IQ4NL.as_ptr().cast());
             let table = _mm256_set_m128i(t, t);
             let q = |p: *const u8| _mm256_shuffle_epi8(table, nibbles32(p.add(2)));
-            run(w, a, 18, 34, true, q, |_, _| 0.0)
+            run(w, a, (18, 34), true, q, |_, _| 0.0)
         }
     };
 }
 
 /// AVX2 + FMA (maddubs/madd pair sums).
 pub(crate) mod avx2 {
-    legacy_kernels!("avx2,fma", crate::dot::x86::prims::mul_sum_us8_avx2);
+    legacy_kernels!("avx2,fma,f16c", crate::dot::x86::prims::mul_sum_us8_avx2);
 }
 
 /// AVX-VNNI (VEX `vpdpbusd`, e.g. Alder Lake and later).
 pub(crate) mod avxvnni {
     legacy_kernels!(
-        "avx2,fma,avxvnni",
+        "avx2,fma,f16c,avxvnni",
         crate::dot::x86::prims::mul_sum_us8_avxvnni
     );
 }
@@ -117,7 +135,7 @@ pub(crate) mod avxvnni {
 /// AVX-512 VNNI with 256-bit vectors (Ice Lake / Sapphire Rapids / Zen 4 servers).
 pub(crate) mod avx512vnni {
     legacy_kernels!(
-        "avx2,fma,avx512vnni,avx512vl",
+        "avx2,fma,f16c,avx512vnni,avx512vl",
         crate::dot::x86::prims::mul_sum_us8_avx512vnni
     );
 }

@@ -24,7 +24,10 @@ macro_rules! wrap {
 /// Installs the x86 kernels this CPU supports over the scalar ones, best last.
 pub(crate) fn install(k: &mut Kernels) {
     use GgmlType::*;
-    if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")) {
+    let avx2 = is_x86_feature_detected!("avx2")
+        && is_x86_feature_detected!("fma")
+        && is_x86_feature_detected!("f16c");
+    if !avx2 {
         return;
     }
     k.set(Q4_0, wrap!(legacy::avx2::q4_0), "avx2");
@@ -37,9 +40,7 @@ pub(crate) fn install(k: &mut Kernels) {
     k.set(Q6_K, wrap!(kquants::q6_k), "avx2");
     k.set(F32, wrap!(float::f32_f32), "avx2");
     k.set(BF16, wrap!(float::bf16_bf16), "avx2");
-    if is_x86_feature_detected!("f16c") {
-        k.set(F16, wrap!(float::f16_f16), "avx2+f16c");
-    }
+    k.set(F16, wrap!(float::f16_f16), "avx2");
     if is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512vl") {
         k.set(Q4_0, wrap!(legacy::avx512vnni::q4_0), "avx512vnni");
         k.set(Q4_1, wrap!(legacy::avx512vnni::q4_1), "avx512vnni");
