@@ -101,3 +101,57 @@ mod tests {
         assert!(e.contains("tokenizer.ggml.merges[0]"), "{e}");
     }
 }
+
+#[cfg(test)]
+mod split_tests {
+    use tokenizers::{OffsetReferential, OffsetType, PreTokenizedString, PreTokenizer as _};
+
+    use super::*;
+
+    /// The words each pre-tokenizer cuts `text` into (before byte mapping).
+    fn words(pre: &str, text: &str) -> Vec<String> {
+        let pre = PreTokenizer::from_name(pre).unwrap();
+        let steps = pre
+            .regexes
+            .iter()
+            .map(|re| {
+                PreTokenizerWrapper::Split(
+                    Split::new(
+                        SplitPattern::Regex(re.to_string()),
+                        SplitDelimiterBehavior::Isolated,
+                        false,
+                    )
+                    .unwrap(),
+                )
+            })
+            .collect();
+        let mut pts = PreTokenizedString::from(text);
+        Sequence::new(steps).pre_tokenize(&mut pts).unwrap();
+        pts.get_splits(OffsetReferential::Original, OffsetType::Byte)
+            .into_iter()
+            .map(|(s, _, _)| s.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn each_pre_tokenizer_cuts_like_llama_cpp() {
+        let text = "Hello world 12345!!\n\n";
+        assert_eq!(
+            words("gpt-2", text),
+            ["Hello", " world", " 12345", "!!", "\n\n"]
+        );
+        assert_eq!(
+            words("smollm", text),
+            ["Hello", " world", " ", "1", "2", "3", "4", "5", "!!", "\n\n"]
+        );
+        assert_eq!(
+            words("llama-bpe", text),
+            ["Hello", " world", " ", "123", "45", "!!\n\n"]
+        );
+        assert_eq!(
+            words("default", text),
+            ["Hello", " world", " ", "123", "45", "!!", "\n\n"]
+        );
+        assert_eq!(words("llama3", "I'M here"), ["I", "'M", " here"]);
+    }
+}

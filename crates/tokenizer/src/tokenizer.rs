@@ -13,8 +13,8 @@ use crate::vocab::{opt_bool, SpecialDefaults, TokenKind, Vocab};
 use crate::TokenizerError;
 
 enum Engine {
-    ByteLevel(ByteLevelBpe),
-    SentencePiece(SentencePieceBpe),
+    ByteLevel(Box<ByteLevelBpe>),
+    SentencePiece(Box<SentencePieceBpe>),
 }
 
 /// Text ⇄ token ids for one model, from its `tokenizer.ggml.*` metadata.
@@ -54,7 +54,7 @@ impl Tokenizer {
                 )?;
                 const MERGES: &str = "tokenizer.ggml.merges";
                 let merges = g.get_str_array(MERGES).map_err(meta(MERGES))?;
-                let engine = Engine::ByteLevel(ByteLevelBpe::new(&vocab, &merges, &pre)?);
+                let engine = Engine::ByteLevel(Box::new(ByteLevelBpe::new(&vocab, &merges, &pre)?));
                 (vocab, engine, Family::ByteLevel, pre.add_bos_default, false)
             }
             "llama" => {
@@ -66,7 +66,7 @@ impl Tokenizer {
                         unk: Some(0),
                     },
                 )?;
-                let engine = Engine::SentencePiece(SentencePieceBpe::new(&vocab)?);
+                let engine = Engine::SentencePiece(Box::new(SentencePieceBpe::new(&vocab)?));
                 (vocab, engine, Family::SentencePiece, true, true)
             }
             other => return Err(TokenizerError::UnsupportedModel(other.to_string())),

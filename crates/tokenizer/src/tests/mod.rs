@@ -2,6 +2,7 @@
 //! fixture (SentencePiece), whose expected ids come from llama.cpp itself.
 
 mod smollm;
+mod synthetic;
 mod tiny_llama;
 
 use std::path::PathBuf;
