@@ -29,7 +29,7 @@ seconds="${1:-60}"
 corpus="$here/corpus/parse"
 mkdir -p "$corpus"
 echo "fuzz: writing seed files into $corpus" >&2
-PINE_FUZZ_SEEDS="$corpus" cargo test --manifest-path "$root/Cargo.toml" -p pine-gguf --lib \
+PINE_FUZZ_SEEDS="$corpus" PINE_FIXTURES="$fixtures" cargo test --manifest-path "$root/Cargo.toml" -p pine-gguf --lib \
   reader_tests::write_fuzz_seeds -- --ignored --exact >&2
 if compgen -G "$fixtures/*.gguf" >/dev/null; then
   # Seeds longer than -max_len are truncated by libFuzzer; keep the header-heavy prefixes.

@@ -686,4 +686,26 @@ fn write_fuzz_seeds() {
         );
         std::fs::write(dir.join(name), bytes).unwrap();
     }
+    // Real metadata with one-block tensors: valid files small enough for libFuzzer's -max_len.
+    let Some(fixtures) = std::env::var_os("PINE_FIXTURES") else {
+        return;
+    };
+    for entry in std::fs::read_dir(fixtures).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "gguf") {
+            continue;
+        }
+        let g = Gguf::open(&path).unwrap();
+        let mut w = GgufWriter::new();
+        for (k, v) in g.metadata() {
+            w.set(k, OwnedValue::from_value(&v)).unwrap();
+        }
+        for t in g.tensors() {
+            let data = vec![0; t.ty.block_bytes()];
+            w.add_tensor(&t.name, t.ty, &[t.ty.block_size() as u64], data)
+                .unwrap();
+        }
+        let name = format!("small-{}", path.file_name().unwrap().to_string_lossy());
+        std::fs::write(dir.join(name), w.to_bytes().unwrap()).unwrap();
+    }
 }
