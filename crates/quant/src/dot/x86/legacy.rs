@@ -38,8 +38,10 @@ macro_rules! legacy_kernels {
         }
 
         /// Shared loop: `qx(block)` builds the 32 weight bytes, `signed` picks the sign trick,
-        /// `offset(block, act)` adds the Q4_1/Q5_1 min term. Two blocks per step into two
-        /// accumulators, so the FMA latency chain does not bound the loop.
+        /// `offset(block, act, sum)` adds the Q4_1/Q5_1 min term. One accumulator and a
+        /// sequential, fused offset sum: exactly the float order of llama.cpp's x86 kernels, so
+        /// results match it bit for bit (a last-bit difference can flip the next layer's Q8
+        /// rounding and move logits by ~1e-2).
         #[inline]
         #[target_feature(enable = $feat)]
         unsafe fn run(
@@ -48,37 +50,31 @@ macro_rules! legacy_kernels {
             (wb, ab): (usize, usize),
             signed: bool,
             qx: impl Fn(*const u8) -> __m256i,
-            offset: impl Fn(&[u8], &[u8]) -> f32,
+            offset: impl Fn(&[u8], &[u8], f32) -> f32,
         ) -> f32 {
-            let (mut acc0, mut acc1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+            let mut acc = _mm256_setzero_ps();
             let mut extra = 0.0f32;
-            let (wp, ap) = (w.chunks_exact(2 * wb), a.chunks_exact(2 * ab));
-            let (wr, ar) = (wp.remainder(), ap.remainder());
-            for (x, y) in wp.zip(ap) {
-                let ((x0, x1), (y0, y1)) = (x.split_at(wb), y.split_at(ab));
-                acc0 = block(&qx, signed, x0, y0, acc0);
-                acc1 = block(&qx, signed, x1, y1, acc1);
-                extra += offset(x0, y0) + offset(x1, y1);
+            for (x, y) in w.chunks_exact(wb).zip(a.chunks_exact(ab)) {
+                acc = block(&qx, signed, x, y, acc);
+                extra = offset(x, y, extra);
             }
-            if let (Some(x), Some(y)) = (wr.get(..wb), ar.get(..ab)) {
-                acc0 = block(&qx, signed, x, y, acc0);
-                extra += offset(x, y);
-            }
-            hsum_ps(_mm256_add_ps(acc0, acc1)) + extra
+            hsum_ps(acc) + extra
         }
 
         /// Q4_0 × Q8_0.
         #[target_feature(enable = $feat)]
         pub(crate) unsafe fn q4_0(w: &[u8], a: &[u8]) -> f32 {
             let q = |p: *const u8| _mm256_sub_epi8(nibbles32(p.add(2)), _mm256_set1_epi8(8));
-            run(w, a, (18, 34), true, q, |_, _| 0.0)
+            run(w, a, (18, 34), true, q, |_, _, e| e)
         }
 
         /// Q4_1 × Q8_1.
         #[target_feature(enable = $feat)]
         pub(crate) unsafe fn q4_1(w: &[u8], a: &[u8]) -> f32 {
             let q = |p: *const u8| nibbles32(p.add(4));
-            run(w, a, (20, 36), false, q, |x, y| f16_at(x, 2) * f16_at(y, 2))
+            run(w, a, (20, 36), false, q, |x, y, e| {
+                f16_at(x, 2).mul_add(f16_at(y, 2), e)
+            })
         }
 
         /// Q5_0 × Q8_0: a clear fifth bit turns the nibble into nibble − 16 (`| 0xF0`).
@@ -88,7 +84,7 @@ macro_rules! legacy_kernels {
                 let hi = _mm256_andnot_si256(bytes_from_bits32(p.add(2)), _mm256_set1_epi8(-16));
                 _mm256_or_si256(nibbles32(p.add(6)), hi)
             };
-            run(w, a, (22, 34), true, q, |_, _| 0.0)
+            run(w, a, (22, 34), true, q, |_, _, e| e)
         }
 
         /// Q5_1 × Q8_1.
@@ -98,14 +94,16 @@ macro_rules! legacy_kernels {
                 let hi = _mm256_and_si256(bytes_from_bits32(p.add(4)), _mm256_set1_epi8(0x10));
                 _mm256_or_si256(nibbles32(p.add(8)), hi)
             };
-            run(w, a, (24, 36), false, q, |x, y| f16_at(x, 2) * f16_at(y, 2))
+            run(w, a, (24, 36), false, q, |x, y, e| {
+                f16_at(x, 2).mul_add(f16_at(y, 2), e)
+            })
         }
 
         /// Q8_0 × Q8_0.
         #[target_feature(enable = $feat)]
         pub(crate) unsafe fn q8_0(w: &[u8], a: &[u8]) -> f32 {
             let q = |p: *const u8| _mm256_loadu_si256(p.add(2).cast());
-            run(w, a, (34, 34), true, q, |_, _| 0.0)
+            run(w, a, (34, 34), true, q, |_, _, e| e)
         }
 
         /// IQ4_NL × Q8_0: the nibbles index `kvalues_iq4nl` with one byte shuffle.
@@ -114,7 +112,7 @@ macro_rules! legacy_kernels {
             let t = _mm_loadu_si128(KVALUES_IQ4NL.as_ptr().cast());
             let table = _mm256_set_m128i(t, t);
             let q = |p: *const u8| _mm256_shuffle_epi8(table, nibbles32(p.add(2)));
-            run(w, a, (18, 34), true, q, |_, _| 0.0)
+            run(w, a, (18, 34), true, q, |_, _, e| e)
         }
     };
 }

@@ -1,0 +1,149 @@
+//! The Backend trait: the operations the Llama graph needs, over buffers the backend owns. The
+//! CPU backend keeps buffers in host memory; a GPU backend keeps them on the device. Attention
+//! takes an [`AttentionPlan`], so every attention mode runs through the same call.
+
+use std::sync::Arc;
+
+use pine_gguf::{Gguf, TensorInfo};
+
+use crate::error::BackendError;
+use crate::plan::AttentionPlan;
+use crate::rope::Rope;
+
+/// A weight tensor of an open model file. The file is shared so a backend may keep using its
+/// mapped bytes in place (no copy) for as long as the weight lives.
+#[derive(Clone, Copy)]
+pub struct WeightSource<'a> {
+    /// The file holding the tensor.
+    pub file: &'a Arc<Gguf>,
+    /// The tensor (name, type, ggml dims, extent).
+    pub info: &'a TensorInfo,
+}
+
+/// Element type of the KV cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheType {
+    /// Half precision, llama.cpp's default.
+    F16,
+    /// Single precision, for reference runs.
+    F32,
+}
+
+/// Geometry of a KV cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheSpec {
+    /// Transformer layers.
+    pub n_layers: usize,
+    /// Token slots per layer.
+    pub n_ctx: usize,
+    /// Key/value heads.
+    pub n_kv_heads: usize,
+    /// Elements per head.
+    pub head_dim: usize,
+    /// Storage type.
+    pub ty: CacheType,
+}
+
+/// Shape of the attention of one layer.
+#[derive(Clone, Debug)]
+pub struct AttentionShape {
+    /// Query heads.
+    pub n_heads: usize,
+    /// Key/value heads (GQA: each serves `n_heads / n_kv_heads` query heads).
+    pub n_kv_heads: usize,
+    /// Elements per head.
+    pub head_dim: usize,
+    /// Rotary embedding applied to queries and keys.
+    pub rope: Rope,
+}
+
+/// How a backend multiplies by quantized weights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatmulMode {
+    /// llama.cpp's scheme: activations quantized to the weight type's dot partner.
+    Native,
+    /// Reference mode: weights dequantized to f32, activations kept in f32.
+    F32,
+}
+
+/// The operations of the Llama graph. Buffers hold row-major `[rows, width]` f32 activations.
+pub trait Backend {
+    /// A weight matrix or vector resident where the backend computes.
+    type Weight;
+    /// An activation buffer.
+    type Buffer;
+    /// A KV cache.
+    type Cache;
+
+    /// A short name for logs (`cpu`, `vulkan`).
+    fn name(&self) -> &str;
+    /// Makes a file tensor usable by this backend (may upload or repack it).
+    fn load_weight(&mut self, src: WeightSource<'_>) -> Result<Self::Weight, BackendError>;
+    /// A zeroed buffer of `len` f32.
+    fn buffer(&mut self, len: usize) -> Self::Buffer;
+    /// Copies host data into the start of `buf`.
+    fn write(&mut self, buf: &mut Self::Buffer, data: &[f32]);
+    /// Copies the first `out.len()` values of `buf` to the host.
+    fn read(&mut self, buf: &Self::Buffer, out: &mut [f32]);
+    /// Copies rows `rows` (each `width` wide) of `x` into consecutive rows of `out`.
+    fn select_rows(
+        &mut self,
+        x: &Self::Buffer,
+        width: usize,
+        rows: &[usize],
+        out: &mut Self::Buffer,
+    );
+    /// Looks up embedding rows of `table` for `ids` into `out` (`ids.len()` rows).
+    fn embed(
+        &mut self,
+        table: &Self::Weight,
+        ids: &[u32],
+        out: &mut Self::Buffer,
+    ) -> Result<(), BackendError>;
+    /// RMS-normalises `n` rows of `x` and scales them by `weight`, into `out`.
+    fn rms_norm(
+        &mut self,
+        x: &Self::Buffer,
+        weight: &Self::Weight,
+        eps: f32,
+        n: usize,
+        out: &mut Self::Buffer,
+    );
+    /// `out[r] = W · x[r]` for `n` rows.
+    fn matmul(
+        &mut self,
+        w: &Self::Weight,
+        x: &Self::Buffer,
+        n: usize,
+        out: &mut Self::Buffer,
+    ) -> Result<(), BackendError>;
+    /// `gate[i] = silu(gate[i]) * up[i]` for the first `len` values.
+    fn swiglu(&mut self, gate: &mut Self::Buffer, up: &Self::Buffer, len: usize);
+    /// `acc[i] += x[i]` for the first `len` values.
+    fn add(&mut self, acc: &mut Self::Buffer, x: &Self::Buffer, len: usize);
+    /// A KV cache of the given geometry.
+    fn new_cache(&mut self, spec: CacheSpec) -> Result<Self::Cache, BackendError>;
+    /// Stores `n` rows of pre-RoPE keys (rotated here to `positions`) and values into `layer`
+    /// of the cache at `cache_index`.
+    #[allow(clippy::too_many_arguments)]
+    fn store_kv(
+        &mut self,
+        cache: &mut Self::Cache,
+        layer: usize,
+        shape: &AttentionShape,
+        k: &Self::Buffer,
+        v: &Self::Buffer,
+        cache_index: &[usize],
+        positions: &[i64],
+    ) -> Result<(), BackendError>;
+    /// Attention of the batch's pre-RoPE queries `q` over the cache of `layer`, as `plan` says.
+    fn attention(
+        &mut self,
+        cache: &Self::Cache,
+        layer: usize,
+        shape: &AttentionShape,
+        q: &Self::Buffer,
+        plan: &AttentionPlan,
+        out: &mut Self::Buffer,
+    ) -> Result<(), BackendError>;
+}

@@ -1,0 +1,276 @@
+//! The CPU backend: weights used in place from the memory-mapped file, matmuls through the quant
+//! engine on a dedicated rayon pool sized by `-t`, and the plan-driven attention kernel.
+
+mod attention;
+mod kv_cache;
+mod ops;
+
+use std::sync::Arc;
+
+use pine_gguf::{GgmlType, Gguf, TensorInfo};
+use pine_quant::matmul::{matmul, MatmulScratch, Precision, WeightView};
+use pine_quant::{dequantize_row, dequantize_tensor};
+use rayon::ThreadPool;
+
+use crate::backend::{AttentionShape, Backend, CacheSpec, MatmulMode, WeightSource};
+use crate::error::BackendError;
+use crate::plan::AttentionPlan;
+
+pub use kv_cache::CpuCache;
+
+/// A weight as the CPU backend holds it.
+pub enum CpuWeight {
+    /// A matrix used in place from the mapped file.
+    Mapped {
+        file: Arc<Gguf>,
+        info: TensorInfo,
+        rows: usize,
+        cols: usize,
+    },
+    /// A matrix dequantized to f32 (reference mode), stored as little-endian F32 bytes.
+    Dense {
+        bytes: Vec<u8>,
+        rows: usize,
+        cols: usize,
+    },
+    /// A vector (norm weights), dequantized to f32.
+    Vector(Vec<f32>),
+}
+
+impl CpuWeight {
+    fn view(&self) -> Result<WeightView<'_>, BackendError> {
+        match self {
+            CpuWeight::Mapped {
+                file,
+                info,
+                rows,
+                cols,
+            } => Ok(WeightView {
+                ty: info.ty,
+                rows: *rows,
+                cols: *cols,
+                data: file.tensor_data(info),
+            }),
+            CpuWeight::Dense { bytes, rows, cols } => Ok(WeightView {
+                ty: GgmlType::F32,
+                rows: *rows,
+                cols: *cols,
+                data: bytes,
+            }),
+            CpuWeight::Vector(_) => Err(BackendError::Plan("a vector used as a matrix".into())),
+        }
+    }
+
+    fn vector(&self) -> &[f32] {
+        match self {
+            CpuWeight::Vector(v) => v,
+            _ => &[],
+        }
+    }
+}
+
+/// The CPU backend.
+pub struct CpuBackend {
+    pool: ThreadPool,
+    mode: MatmulMode,
+    scratch: MatmulScratch,
+}
+
+impl CpuBackend {
+    /// A backend computing on `threads` threads (0 = all cores) in the given matmul mode.
+    pub fn new(threads: usize, mode: MatmulMode) -> Result<CpuBackend, BackendError> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| BackendError::Plan(format!("cannot start {threads} threads: {e}")))?;
+        Ok(CpuBackend {
+            pool,
+            mode,
+            scratch: MatmulScratch::default(),
+        })
+    }
+
+    /// Threads in the pool.
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+}
+
+fn quant_err(op: &str, name: &str) -> impl FnOnce(pine_quant::QuantError) -> BackendError {
+    let op = format!("{op} '{name}'");
+    move |source| BackendError::Quant { op, source }
+}
+
+impl Backend for CpuBackend {
+    type Weight = CpuWeight;
+    type Buffer = Vec<f32>;
+    type Cache = CpuCache;
+
+    fn name(&self) -> &str {
+        "cpu"
+    }
+
+    fn load_weight(&mut self, src: WeightSource<'_>) -> Result<CpuWeight, BackendError> {
+        let info = src.info;
+        let cols = info.row_len() as usize;
+        let rows = info.n_rows() as usize;
+        if info.dims.len() <= 1 {
+            let mut v = vec![0.0; cols];
+            dequantize_row(info.ty, src.file.tensor_data(info), &mut v)
+                .map_err(quant_err("dequantize", &info.name))?;
+            return Ok(CpuWeight::Vector(v));
+        }
+        if self.mode == MatmulMode::F32 {
+            let mut v = vec![0.0f32; rows * cols];
+            dequantize_tensor(info.ty, src.file.tensor_data(info), &mut v)
+                .map_err(quant_err("dequantize", &info.name))?;
+            let bytes = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+            return Ok(CpuWeight::Dense { bytes, rows, cols });
+        }
+        Ok(CpuWeight::Mapped {
+            file: Arc::clone(src.file),
+            info: info.clone(),
+            rows,
+            cols,
+        })
+    }
+
+    fn buffer(&mut self, len: usize) -> Vec<f32> {
+        vec![0.0; len]
+    }
+
+    fn write(&mut self, buf: &mut Vec<f32>, data: &[f32]) {
+        buf[..data.len()].copy_from_slice(data);
+    }
+
+    fn read(&mut self, buf: &Vec<f32>, out: &mut [f32]) {
+        out.copy_from_slice(&buf[..out.len()]);
+    }
+
+    fn select_rows(&mut self, x: &Vec<f32>, width: usize, rows: &[usize], out: &mut Vec<f32>) {
+        for (i, &r) in rows.iter().enumerate() {
+            out[i * width..(i + 1) * width].copy_from_slice(&x[r * width..(r + 1) * width]);
+        }
+    }
+
+    fn embed(
+        &mut self,
+        table: &CpuWeight,
+        ids: &[u32],
+        out: &mut Vec<f32>,
+    ) -> Result<(), BackendError> {
+        let view = table.view()?;
+        let row_bytes = view.data.len() / view.rows.max(1);
+        for (i, &id) in ids.iter().enumerate() {
+            let id = id as usize;
+            if id >= view.rows {
+                return Err(BackendError::Tensor {
+                    name: "token_embd.weight".into(),
+                    what: format!("token id {id} is outside the vocabulary of {}", view.rows),
+                });
+            }
+            let src = &view.data[id * row_bytes..(id + 1) * row_bytes];
+            dequantize_row(view.ty, src, &mut out[i * view.cols..(i + 1) * view.cols])
+                .map_err(quant_err("embed", "token_embd.weight"))?;
+        }
+        Ok(())
+    }
+
+    fn rms_norm(
+        &mut self,
+        x: &Vec<f32>,
+        weight: &CpuWeight,
+        eps: f32,
+        n: usize,
+        out: &mut Vec<f32>,
+    ) {
+        ops::rms_norm(x, weight.vector(), eps, n, out);
+    }
+
+    fn matmul(
+        &mut self,
+        w: &CpuWeight,
+        x: &Vec<f32>,
+        n: usize,
+        out: &mut Vec<f32>,
+    ) -> Result<(), BackendError> {
+        let view = w.view()?;
+        let precision = match self.mode {
+            MatmulMode::Native => Precision::Native,
+            MatmulMode::F32 => Precision::F32,
+        };
+        let scratch = &mut self.scratch;
+        self.pool
+            .install(|| {
+                matmul(
+                    &view,
+                    &x[..n * view.cols],
+                    n,
+                    &mut out[..n * view.rows],
+                    scratch,
+                    precision,
+                )
+            })
+            .map_err(quant_err("matmul", "weight"))
+    }
+
+    fn swiglu(&mut self, gate: &mut Vec<f32>, up: &Vec<f32>, len: usize) {
+        ops::swiglu(&mut gate[..len], &up[..len]);
+    }
+
+    fn add(&mut self, acc: &mut Vec<f32>, x: &Vec<f32>, len: usize) {
+        ops::add(&mut acc[..len], &x[..len]);
+    }
+
+    fn new_cache(&mut self, spec: CacheSpec) -> Result<CpuCache, BackendError> {
+        Ok(CpuCache::new(spec))
+    }
+
+    fn store_kv(
+        &mut self,
+        cache: &mut CpuCache,
+        layer: usize,
+        shape: &AttentionShape,
+        k: &Vec<f32>,
+        v: &Vec<f32>,
+        cache_index: &[usize],
+        positions: &[i64],
+    ) -> Result<(), BackendError> {
+        let width = shape.n_kv_heads * shape.head_dim;
+        let n_ctx = cache.spec.n_ctx;
+        let lc = &mut cache.layers[layer];
+        let mut row = vec![0.0f32; width];
+        for (i, (&slot, &pos)) in cache_index.iter().zip(positions).enumerate() {
+            if slot >= n_ctx {
+                return Err(BackendError::Plan(format!(
+                    "cache slot {slot} is past the context size {n_ctx}"
+                )));
+            }
+            row.copy_from_slice(&k[i * width..(i + 1) * width]);
+            for head in row.chunks_mut(shape.head_dim) {
+                shape.rope.rotate(head, pos);
+            }
+            lc.k.put(slot * width, &row);
+            lc.v.put(slot * width, &v[i * width..(i + 1) * width]);
+        }
+        Ok(())
+    }
+
+    fn attention(
+        &mut self,
+        cache: &CpuCache,
+        layer: usize,
+        shape: &AttentionShape,
+        q: &Vec<f32>,
+        plan: &AttentionPlan,
+        out: &mut Vec<f32>,
+    ) -> Result<(), BackendError> {
+        let n_rows = plan.groups.iter().map(|g| g.rows.end).max().unwrap_or(0);
+        plan.validate(n_rows, cache.spec.n_ctx, shape.n_heads)
+            .map_err(BackendError::Plan)?;
+        let lc = &cache.layers[layer];
+        self.pool
+            .install(|| attention::attend(lc, shape, q, plan, out));
+        Ok(())
+    }
+}

@@ -1,0 +1,14 @@
+//! `pine-backend`: the [`Backend`] trait the Llama graph runs on, the attention plans every
+//! attention mode is expressed in, RoPE, and the CPU backend.
+
+pub mod backend;
+pub mod cpu;
+pub mod error;
+pub mod plan;
+pub mod rope;
+
+pub use backend::{AttentionShape, Backend, CacheSpec, CacheType, MatmulMode, WeightSource};
+pub use cpu::{CpuBackend, CpuCache, CpuWeight};
+pub use error::BackendError;
+pub use plan::{AttentionPlan, HeadRanges, KeyRange, QueryGroup};
+pub use rope::{Rope, RopeScaling};

@@ -1,0 +1,82 @@
+//! `pine-run`'s command line, with llama.cpp's flag names where they exist.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+/// Cache element type (`--cache-type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CacheArg {
+    /// Half precision (default, as llama.cpp).
+    F16,
+    /// Single precision.
+    F32,
+}
+
+/// Run a GGUF Llama model on a prompt and stream the generated text to stdout.
+#[derive(Parser, Debug)]
+#[command(name = "pine-run", version, about)]
+pub struct RunArgs {
+    /// Model file (default: the SmolLM2 model that ./models/fetch.sh downloads).
+    pub model: Option<PathBuf>,
+    /// Prompt text.
+    #[arg(short = 'p', long)]
+    pub prompt: Option<String>,
+    /// Read the prompt from a file.
+    #[arg(short = 'f', long = "file")]
+    pub file: Option<PathBuf>,
+    /// Feed these token ids instead of text (comma separated).
+    #[arg(long, value_delimiter = ',')]
+    pub token_ids: Option<Vec<u32>>,
+    /// Tokens to generate (-1 = until end of generation or a full context).
+    #[arg(short = 'n', long = "n-predict", default_value_t = -1, allow_negative_numbers = true)]
+    pub n_predict: i64,
+    /// Context size in tokens (0 = the model's training context).
+    #[arg(short = 'c', long = "ctx-size", default_value_t = 4096)]
+    pub ctx_size: usize,
+    /// Threads (default: all cores).
+    #[arg(short = 't', long)]
+    pub threads: Option<usize>,
+    /// Temperature (0 = greedy).
+    #[arg(long, default_value_t = 0.8)]
+    pub temp: f32,
+    /// Top-k sampling (0 = off).
+    #[arg(long, default_value_t = 40)]
+    pub top_k: usize,
+    /// Top-p sampling (1 = off).
+    #[arg(long, default_value_t = 0.95)]
+    pub top_p: f32,
+    /// Min-p sampling (0 = off).
+    #[arg(long, default_value_t = 0.05)]
+    pub min_p: f32,
+    /// Repetition penalty (1 = off).
+    #[arg(long, default_value_t = 1.0)]
+    pub repeat_penalty: f32,
+    /// Tokens the repetition penalty looks back over.
+    #[arg(long, default_value_t = 64)]
+    pub repeat_last_n: usize,
+    /// Random seed.
+    #[arg(long, default_value_t = 0x5EED)]
+    pub seed: u64,
+    /// Use the prompt as is (no chat template).
+    #[arg(long)]
+    pub raw: bool,
+    /// System message for chat mode.
+    #[arg(long)]
+    pub system: Option<String>,
+    /// KV cache type.
+    #[arg(long, value_enum, default_value_t = CacheArg::F16)]
+    pub cache_type: CacheArg,
+    /// Reference mode: weights dequantized to f32, activations kept in f32.
+    #[arg(long)]
+    pub f32_matmul: bool,
+    /// Write float32 [n_prompt_tokens, n_vocab] logits of every prompt position to this .npy.
+    #[arg(long)]
+    pub logits_out: Option<PathBuf>,
+    /// Interactive chat: read user turns from stdin.
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Print model details and per-token information to stderr.
+    #[arg(long)]
+    pub verbose: bool,
+}

@@ -1,0 +1,71 @@
+//! `pine-run`: load a model, build the prompt (chat template unless `--raw`), prefill, and stream
+//! generated text to stdout; model info, progress and timings go to stderr.
+
+mod args;
+mod chat;
+mod generate;
+mod setup;
+
+use std::io::Write;
+use std::time::Instant;
+
+use clap::Parser;
+
+pub use args::RunArgs;
+
+use crate::npy;
+
+/// Entry point of the `pine-run` binary; returns the process exit code.
+pub fn main() -> i32 {
+    let args = RunArgs::parse();
+    match run(&args) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("pine-run: error: {e}");
+            1
+        }
+    }
+}
+
+fn run(args: &RunArgs) -> Result<(), String> {
+    let t0 = Instant::now();
+    let mut ctx = setup::load(args)?;
+    let load_ms = t0.elapsed().as_secs_f64() * 1e3;
+    eprintln!("pine-run: loaded in {load_ms:.0} ms");
+    if args.interactive {
+        return chat::interactive(args, &mut ctx);
+    }
+    let prompt = setup::prompt_tokens(args, &ctx)?;
+    if args.verbose {
+        eprintln!("pine-run: prompt tokens {prompt:?}");
+    }
+    if let Some(path) = &args.logits_out {
+        let t = Instant::now();
+        let logits = ctx
+            .session
+            .prefill(&prompt, pine_model::Logits::All)
+            .map_err(|e| e.to_string())?;
+        report_prefill(prompt.len(), t);
+        let n_vocab = ctx.session.model.params.n_vocab;
+        npy::write_f32(path, &[prompt.len(), n_vocab], &logits)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        if args.n_predict == 0 {
+            return Ok(());
+        }
+        let last = logits[(prompt.len() - 1) * n_vocab..].to_vec();
+        return generate::continue_from(args, &mut ctx, last, &mut std::io::stdout()).map(|_| ());
+    }
+    let mut out = std::io::stdout();
+    generate::generate(args, &mut ctx, &prompt, &mut out)?;
+    out.flush().map_err(|e| e.to_string())
+}
+
+/// Prints prompt-processing speed to stderr.
+fn report_prefill(n: usize, t: Instant) {
+    let s = t.elapsed().as_secs_f64();
+    eprintln!(
+        "pine-run: prompt {n} tokens in {:.1} ms ({:.1} t/s)",
+        s * 1e3,
+        n as f64 / s
+    );
+}

@@ -1,0 +1,123 @@
+//! Loading the model, tokenizer and template, and turning the command line into prompt tokens.
+
+use std::sync::Arc;
+
+use pine_backend::{CacheType, CpuBackend, MatmulMode};
+use pine_gguf::Gguf;
+use pine_model::{Llama, Sampler, SamplerConfig, Session};
+use pine_tokenizer::{ChatMessage, ChatTemplate, Tokenizer};
+
+use super::args::{CacheArg, RunArgs};
+use crate::model_path;
+
+/// Everything a run needs once the model is loaded.
+pub(crate) struct RunContext {
+    pub(crate) session: Session<CpuBackend>,
+    pub(crate) tokenizer: Tokenizer,
+    pub(crate) template: Option<ChatTemplate>,
+    pub(crate) sampler: Sampler,
+}
+
+pub(crate) fn load(args: &RunArgs) -> Result<RunContext, String> {
+    let path = model_path::resolve(args.model.as_deref())?;
+    let file = Arc::new(Gguf::open(&path).map_err(|e| e.to_string())?);
+    let tokenizer = Tokenizer::from_gguf(&file).map_err(|e| format!("{}: {e}", path.display()))?;
+    let template =
+        ChatTemplate::from_gguf(&file).map_err(|e| format!("{}: {e}", path.display()))?;
+    let threads = args.threads.unwrap_or(0);
+    let mode = if args.f32_matmul {
+        MatmulMode::F32
+    } else {
+        MatmulMode::Native
+    };
+    let backend = CpuBackend::new(threads, mode).map_err(|e| e.to_string())?;
+    let n_threads = backend.threads();
+    let model =
+        Llama::load(Arc::clone(&file), backend).map_err(|e| format!("{}: {e}", path.display()))?;
+    let p = &model.params;
+    eprintln!(
+        "pine-run: {} ({}): {} layers, {} wide, {}/{} heads, vocab {}, {:.1} MiB, cpu backend, {n_threads} threads",
+        path.display(),
+        p.arch,
+        p.n_layers,
+        p.n_embd,
+        p.n_heads,
+        p.n_kv_heads,
+        p.n_vocab,
+        file.file_len() as f64 / (1024.0 * 1024.0),
+    );
+    let cache = match args.cache_type {
+        CacheArg::F16 => CacheType::F16,
+        CacheArg::F32 => CacheType::F32,
+    };
+    let session = Session::new(model, args.ctx_size, cache).map_err(|e| e.to_string())?;
+    let sampler = Sampler::new(SamplerConfig {
+        temperature: args.temp,
+        top_k: args.top_k,
+        top_p: args.top_p,
+        min_p: args.min_p,
+        repeat_penalty: args.repeat_penalty,
+        repeat_last_n: args.repeat_last_n,
+        seed: args.seed,
+    });
+    Ok(RunContext {
+        session,
+        tokenizer,
+        template,
+        sampler,
+    })
+}
+
+/// The user's text: `-p`, or the file of `-f`.
+fn prompt_text(args: &RunArgs) -> Result<String, String> {
+    match (&args.prompt, &args.file) {
+        (Some(p), None) => Ok(p.clone()),
+        (None, Some(f)) => std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display())),
+        (Some(_), Some(_)) => Err("give either -p/--prompt or -f/--file, not both".into()),
+        (None, None) => Err("no prompt: give -p TEXT, -f FILE or --token-ids".into()),
+    }
+}
+
+/// Renders a conversation with the model's template (chat mode) into token ids.
+pub(crate) fn chat_tokens(
+    ctx: &RunContext,
+    template: &ChatTemplate,
+    messages: &[ChatMessage],
+) -> Result<Vec<u32>, String> {
+    let text = template.render(messages, true).map_err(|e| e.to_string())?;
+    ctx.tokenizer
+        .encode(&text, true, true)
+        .map_err(|e| e.to_string())
+}
+
+/// The prompt's token ids: `--token-ids` as given, the raw text, or the chat-templated text.
+pub(crate) fn prompt_tokens(args: &RunArgs, ctx: &RunContext) -> Result<Vec<u32>, String> {
+    if let Some(ids) = &args.token_ids {
+        let n_vocab = ctx.session.model.params.n_vocab;
+        if let Some(bad) = ids.iter().find(|&&t| t as usize >= n_vocab) {
+            return Err(format!(
+                "token id {bad} is outside the vocabulary of {n_vocab}"
+            ));
+        }
+        return Ok(ids.clone());
+    }
+    let text = prompt_text(args)?;
+    let ids = match (&ctx.template, args.raw) {
+        (Some(t), false) => {
+            let mut messages = Vec::new();
+            if let Some(s) = &args.system {
+                messages.push(ChatMessage::new("system", s.clone()));
+            }
+            messages.push(ChatMessage::new("user", text));
+            chat_tokens(ctx, t, &messages)?
+        }
+        _ => ctx
+            .tokenizer
+            .encode(&text, true, true)
+            .map_err(|e| e.to_string())?,
+    };
+    if ids.is_empty() {
+        return Err("the prompt tokenizes to no tokens".into());
+    }
+    Ok(ids)
+}

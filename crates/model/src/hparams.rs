@@ -1,0 +1,150 @@
+//! Llama hyper-parameters from a GGUF file's `<arch>.*` keys, with llama.cpp's defaults and a
+//! clear error for anything pine cannot run.
+
+use pine_backend::{Rope, RopeScaling};
+use pine_gguf::Gguf;
+
+use crate::error::ModelError;
+
+/// Architectures whose graph is the Llama graph.
+const LLAMA_LIKE: &[&str] = &["llama"];
+
+/// Shape and numerics of a Llama model.
+#[derive(Clone, Debug)]
+pub struct LlamaParams {
+    /// `general.architecture`.
+    pub arch: String,
+    /// Transformer layers.
+    pub n_layers: usize,
+    /// Hidden width.
+    pub n_embd: usize,
+    /// FFN inner width.
+    pub n_ff: usize,
+    /// Query heads.
+    pub n_heads: usize,
+    /// Key/value heads.
+    pub n_kv_heads: usize,
+    /// Elements per head.
+    pub head_dim: usize,
+    /// Vocabulary size (rows of `token_embd.weight`).
+    pub n_vocab: usize,
+    /// Training context length.
+    pub n_ctx_train: usize,
+    /// RMSNorm epsilon.
+    pub rms_eps: f32,
+    /// Rotary embedding.
+    pub rope: Rope,
+}
+
+impl LlamaParams {
+    /// Reads the parameters; errors name the missing or invalid key.
+    pub fn from_gguf(g: &Gguf) -> Result<LlamaParams, ModelError> {
+        let arch = g.get_str("general.architecture")?.to_string();
+        if !LLAMA_LIKE.contains(&arch.as_str()) {
+            return Err(ModelError::Unsupported(format!(
+                "architecture '{arch}' (pine runs: {})",
+                LLAMA_LIKE.join(", ")
+            )));
+        }
+        let key = |k: &str| format!("{arch}.{k}");
+        let n_layers = g.get_u32(&key("block_count"))? as usize;
+        let n_embd = g.get_u32(&key("embedding_length"))? as usize;
+        let n_ff = g.get_u32(&key("feed_forward_length"))? as usize;
+        let n_heads = g.get_u32(&key("attention.head_count"))? as usize;
+        let n_kv_heads = match g.get(&key("attention.head_count_kv")) {
+            Some(_) => g.get_u32(&key("attention.head_count_kv"))? as usize,
+            None => n_heads,
+        };
+        let invalid = |what: String| Err(ModelError::Invalid(what));
+        if n_layers == 0 || n_embd == 0 || n_heads == 0 || n_kv_heads == 0 || n_ff == 0 {
+            return invalid(format!("zero-sized model: {n_layers} layers, {n_embd} wide, {n_heads}/{n_kv_heads} heads, ff {n_ff}"));
+        }
+        if !n_heads.is_multiple_of(n_kv_heads) {
+            return invalid(format!(
+                "{n_heads} heads are not a multiple of {n_kv_heads} KV heads"
+            ));
+        }
+        let head_dim = match g.get(&key("attention.key_length")) {
+            Some(_) => g.get_u32(&key("attention.key_length"))? as usize,
+            None if n_embd.is_multiple_of(n_heads) => n_embd / n_heads,
+            None => return invalid(format!("width {n_embd} not divisible by {n_heads} heads")),
+        };
+        let n_rot = match g.get(&key("rope.dimension_count")) {
+            Some(_) => g.get_u32(&key("rope.dimension_count"))? as usize,
+            None => head_dim,
+        };
+        if n_rot > head_dim || !n_rot.is_multiple_of(2) {
+            return invalid(format!("rope dimension {n_rot} for head dim {head_dim}"));
+        }
+        let emb = g
+            .tensor("token_embd.weight")
+            .ok_or_else(|| ModelError::MissingTensor("token_embd.weight".into()))?;
+        let n_vocab = emb.n_rows() as usize;
+        let n_ctx_train = match g.get(&key("context_length")) {
+            Some(_) => g.get_u32(&key("context_length"))? as usize,
+            None => 2048,
+        };
+        let rms_eps = g.get_f32(&key("attention.layer_norm_rms_epsilon"))?;
+        let freq_base = match g.get(&key("rope.freq_base")) {
+            Some(_) => g.get_f32(&key("rope.freq_base"))? as f64,
+            None => 10000.0,
+        };
+        let scaling = rope_scaling(g, &arch)?;
+        let factors = match g.tensor("rope_freqs.weight") {
+            Some(t) if t.ty == pine_gguf::GgmlType::F32 && t.n_elements() as usize == n_rot / 2 => {
+                Some(
+                    g.tensor_data(t)
+                        .chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                        .collect::<Vec<_>>(),
+                )
+            }
+            Some(t) => {
+                return invalid(format!(
+                    "rope_freqs.weight must be F32 with {} elements, is {} {:?}",
+                    n_rot / 2,
+                    t.ty,
+                    t.dims
+                ))
+            }
+            None => None,
+        };
+        let rope = Rope::new(n_rot, freq_base, &scaling, factors.as_deref());
+        Ok(LlamaParams {
+            arch,
+            n_layers,
+            n_embd,
+            n_ff,
+            n_heads,
+            n_kv_heads,
+            head_dim,
+            n_vocab,
+            n_ctx_train,
+            rms_eps,
+            rope,
+        })
+    }
+}
+
+fn rope_scaling(g: &Gguf, arch: &str) -> Result<RopeScaling, ModelError> {
+    let ty_key = format!("{arch}.rope.scaling.type");
+    let ty = match g.get(&ty_key) {
+        Some(_) => g.get_str(&ty_key)?.to_string(),
+        None => "none".to_string(),
+    };
+    let factor = || -> Result<f64, ModelError> {
+        Ok(g.get_f32(&format!("{arch}.rope.scaling.factor"))? as f64)
+    };
+    match ty.as_str() {
+        "none" => Ok(RopeScaling::None),
+        "linear" => Ok(RopeScaling::Linear { factor: factor()? }),
+        "llama3" => Ok(RopeScaling::Llama3 {
+            factor: factor()?,
+            low_freq_factor: g.get_f32(&format!("{arch}.rope.scaling.low_freq_factor"))? as f64,
+            high_freq_factor: g.get_f32(&format!("{arch}.rope.scaling.high_freq_factor"))? as f64,
+            original_context: g.get_u32(&format!("{arch}.rope.scaling.original_context_length"))?
+                as f64,
+        }),
+        other => Err(ModelError::Unsupported(format!("{ty_key} = '{other}'"))),
+    }
+}

@@ -1,0 +1,187 @@
+//! The Llama graph over any [`Backend`]: embeddings, per layer RMSNorm → Q/K/V → planned
+//! attention → output projection → residual → RMSNorm → SwiGLU FFN → residual, then the head.
+
+use std::sync::Arc;
+
+use pine_attention::Planner;
+use pine_backend::{AttentionShape, Backend, WeightSource};
+use pine_gguf::Gguf;
+
+use crate::error::ModelError;
+use crate::hparams::LlamaParams;
+
+/// One transformer block's weights.
+struct Layer<W> {
+    attn_norm: W,
+    wq: W,
+    wk: W,
+    wv: W,
+    wo: W,
+    ffn_norm: W,
+    gate: W,
+    up: W,
+    down: W,
+}
+
+/// A loaded Llama model bound to a backend.
+pub struct Llama<B: Backend> {
+    /// The backend the weights live on.
+    pub backend: B,
+    /// Hyper-parameters.
+    pub params: LlamaParams,
+    /// Attention shape shared by every layer.
+    pub shape: AttentionShape,
+    file: Arc<Gguf>,
+    embed: B::Weight,
+    layers: Vec<Layer<B::Weight>>,
+    output_norm: B::Weight,
+    /// `output.weight`, or the embedding table when the file ties them.
+    output: Option<B::Weight>,
+}
+
+/// Where the rows of one forward batch go and what they attend to.
+pub struct Batch<'a> {
+    /// Token ids, one per row.
+    pub ids: &'a [u32],
+    /// Canonical RoPE position of each row's key.
+    pub positions: &'a [i64],
+    /// Cache slot each row's key/value is stored in.
+    pub cache_index: &'a [usize],
+    /// Rows whose logits are wanted (in this order).
+    pub logits_rows: &'a [usize],
+}
+
+impl<B: Backend> Llama<B> {
+    /// Binds every weight of `file` to `backend`, checking names and shapes.
+    pub fn load(file: Arc<Gguf>, mut backend: B) -> Result<Llama<B>, ModelError> {
+        let params = LlamaParams::from_gguf(&file)?;
+        let p = &params;
+        let q_width = (p.n_heads * p.head_dim) as u64;
+        let kv_width = (p.n_kv_heads * p.head_dim) as u64;
+        let (e, f) = (p.n_embd as u64, p.n_ff as u64);
+        let mut load = |name: &str, dims: &[u64]| -> Result<B::Weight, ModelError> {
+            let info = file
+                .tensor(name)
+                .ok_or_else(|| ModelError::MissingTensor(name.to_string()))?;
+            if info.dims != dims {
+                return Err(ModelError::Invalid(format!(
+                    "tensor '{name}' has dims {:?}, expected {dims:?}",
+                    info.dims
+                )));
+            }
+            Ok(backend.load_weight(WeightSource { file: &file, info })?)
+        };
+        let embed = load("token_embd.weight", &[e, p.n_vocab as u64])?;
+        let mut layers = Vec::with_capacity(p.n_layers);
+        for l in 0..p.n_layers {
+            let n = |s: &str| format!("blk.{l}.{s}.weight");
+            layers.push(Layer {
+                attn_norm: load(&n("attn_norm"), &[e])?,
+                wq: load(&n("attn_q"), &[e, q_width])?,
+                wk: load(&n("attn_k"), &[e, kv_width])?,
+                wv: load(&n("attn_v"), &[e, kv_width])?,
+                wo: load(&n("attn_output"), &[q_width, e])?,
+                ffn_norm: load(&n("ffn_norm"), &[e])?,
+                gate: load(&n("ffn_gate"), &[e, f])?,
+                up: load(&n("ffn_up"), &[e, f])?,
+                down: load(&n("ffn_down"), &[f, e])?,
+            });
+        }
+        let output_norm = load("output_norm.weight", &[e])?;
+        let output = match file.tensor("output.weight") {
+            Some(_) => Some(load("output.weight", &[e, p.n_vocab as u64])?),
+            None => None,
+        };
+        let shape = AttentionShape {
+            n_heads: p.n_heads,
+            n_kv_heads: p.n_kv_heads,
+            head_dim: p.head_dim,
+            rope: p.rope.clone(),
+        };
+        Ok(Llama {
+            backend,
+            params,
+            shape,
+            file,
+            embed,
+            layers,
+            output_norm,
+            output,
+        })
+    }
+
+    /// The model file.
+    pub fn file(&self) -> &Arc<Gguf> {
+        &self.file
+    }
+
+    /// Runs one batch through every layer, storing its keys/values in `cache`, and returns the
+    /// logits of `batch.logits_rows` (`[rows, n_vocab]`).
+    pub fn forward(
+        &mut self,
+        cache: &mut B::Cache,
+        batch: &Batch<'_>,
+        planner: &mut dyn Planner<B>,
+    ) -> Result<Vec<f32>, ModelError> {
+        let n = batch.ids.len();
+        if batch.positions.len() != n || batch.cache_index.len() != n {
+            return Err(ModelError::Request("batch vectors differ in length".into()));
+        }
+        let p = &self.params;
+        let (d, ff) = (p.n_embd, p.n_ff);
+        let qw = p.n_heads * p.head_dim;
+        let kvw = p.n_kv_heads * p.head_dim;
+        let be = &mut self.backend;
+        let mut x = be.buffer(n * d);
+        let mut h = be.buffer(n * d);
+        let mut q = be.buffer(n * qw);
+        let mut k = be.buffer(n * kvw);
+        let mut v = be.buffer(n * kvw);
+        let mut attn = be.buffer(n * qw);
+        let mut o = be.buffer(n * d);
+        let mut g = be.buffer(n * ff);
+        let mut u = be.buffer(n * ff);
+        be.embed(&self.embed, batch.ids, &mut x)?;
+        for (l, w) in self.layers.iter().enumerate() {
+            be.rms_norm(&x, &w.attn_norm, p.rms_eps, n, &mut h);
+            be.matmul(&w.wq, &h, n, &mut q)?;
+            be.matmul(&w.wk, &h, n, &mut k)?;
+            be.matmul(&w.wv, &h, n, &mut v)?;
+            be.store_kv(
+                cache,
+                l,
+                &self.shape,
+                &k,
+                &v,
+                batch.cache_index,
+                batch.positions,
+            )?;
+            let plan = planner.plan(be, l, &q, &k).map_err(ModelError::Plan)?;
+            be.attention(cache, l, &self.shape, &q, &plan, &mut attn)?;
+            be.matmul(&w.wo, &attn, n, &mut o)?;
+            be.add(&mut x, &o, n * d);
+            be.rms_norm(&x, &w.ffn_norm, p.rms_eps, n, &mut h);
+            be.matmul(&w.gate, &h, n, &mut g)?;
+            be.matmul(&w.up, &h, n, &mut u)?;
+            be.swiglu(&mut g, &u, n * ff);
+            be.matmul(&w.down, &g, n, &mut o)?;
+            be.add(&mut x, &o, n * d);
+        }
+        let m = batch.logits_rows.len();
+        if let Some(&bad) = batch.logits_rows.iter().find(|&&r| r >= n) {
+            return Err(ModelError::Request(format!(
+                "logits row {bad} outside the batch of {n}"
+            )));
+        }
+        let mut sel = be.buffer(m * d);
+        be.select_rows(&x, d, batch.logits_rows, &mut sel);
+        let mut normed = be.buffer(m * d);
+        be.rms_norm(&sel, &self.output_norm, p.rms_eps, m, &mut normed);
+        let mut logits = be.buffer(m * p.n_vocab);
+        let head = self.output.as_ref().unwrap_or(&self.embed);
+        be.matmul(head, &normed, m, &mut logits)?;
+        let mut out = vec![0.0; m * p.n_vocab];
+        be.read(&logits, &mut out);
+        Ok(out)
+    }
+}

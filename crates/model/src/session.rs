@@ -1,0 +1,213 @@
+//! A KV-cached conversation with a model: evaluate a prompt (plain, or a layout under an
+//! attention mode), then decode one token at a time under the same mode.
+
+use pine_attention::{
+    AttentionMode, BatchSpec, FixedPlanner, Layout, LayoutPlanner, Planner, CHUNK,
+};
+use pine_backend::{AttentionPlan, Backend, CacheSpec, CacheType};
+
+use crate::error::ModelError;
+use crate::llama::{Batch, Llama};
+
+/// Which logits an evaluation returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Logits {
+    /// Only the last position's (enough to generate).
+    Last,
+    /// Every position's (`--logits-out`, conformance tests).
+    All,
+}
+
+/// A model plus its KV cache and the tokens in it.
+pub struct Session<B: Backend> {
+    /// The model.
+    pub model: Llama<B>,
+    cache: B::Cache,
+    n_ctx: usize,
+    tokens: Vec<u32>,
+    /// Set while the cache holds a layout evaluated under a non-causal mode; decoding then
+    /// follows that mode's plans.
+    layout: Option<LayoutPlanner>,
+}
+
+impl<B: Backend> Session<B> {
+    /// A session with room for `n_ctx` tokens (0 = the model's training context).
+    pub fn new(
+        mut model: Llama<B>,
+        n_ctx: usize,
+        cache_type: CacheType,
+    ) -> Result<Session<B>, ModelError> {
+        let n_ctx = if n_ctx == 0 {
+            model.params.n_ctx_train
+        } else {
+            n_ctx
+        };
+        let spec = CacheSpec {
+            n_layers: model.params.n_layers,
+            n_ctx,
+            n_kv_heads: model.params.n_kv_heads,
+            head_dim: model.params.head_dim,
+            ty: cache_type,
+        };
+        let cache = model.backend.new_cache(spec)?;
+        Ok(Session {
+            model,
+            cache,
+            n_ctx,
+            tokens: Vec::new(),
+            layout: None,
+        })
+    }
+
+    /// Tokens in the cache so far.
+    pub fn tokens(&self) -> &[u32] {
+        &self.tokens
+    }
+
+    /// Context size in tokens.
+    pub fn n_ctx(&self) -> usize {
+        self.n_ctx
+    }
+
+    /// Forgets every cached token.
+    pub fn reset(&mut self) {
+        self.tokens.clear();
+        self.layout = None;
+    }
+
+    /// Keeps only the first `n` cached tokens (later slots are simply overwritten), so a chat
+    /// can re-use the common prefix of a re-rendered conversation.
+    pub fn truncate(&mut self, n: usize) {
+        self.tokens.truncate(n);
+        if n == 0 {
+            self.layout = None;
+        }
+    }
+
+    fn check_room(&self, n: usize) -> Result<(), ModelError> {
+        if self.tokens.len() + n > self.n_ctx {
+            return Err(ModelError::Request(format!(
+                "{n} tokens do not fit the context of {} (already {} used); raise -c",
+                self.n_ctx,
+                self.tokens.len()
+            )));
+        }
+        Ok(())
+    }
+
+    fn run(
+        &mut self,
+        spec: &BatchSpec,
+        which: Logits,
+        planner: &mut dyn Planner<B>,
+    ) -> Result<Vec<f32>, ModelError> {
+        let n = spec.ids.len();
+        let rows: Vec<usize> = match which {
+            Logits::All => (0..n).collect(),
+            Logits::Last => vec![n - 1],
+        };
+        let cache_index = spec.cache_index();
+        let batch = Batch {
+            ids: &spec.ids,
+            positions: &spec.positions,
+            cache_index: &cache_index,
+            logits_rows: &rows,
+        };
+        let logits = self.model.forward(&mut self.cache, &batch, planner)?;
+        self.tokens.truncate(spec.start);
+        self.tokens.extend_from_slice(&spec.ids);
+        Ok(logits)
+    }
+
+    /// Appends `ids` with causal attention and returns their logits (`[rows, n_vocab]`).
+    pub fn prefill(&mut self, ids: &[u32], which: Logits) -> Result<Vec<f32>, ModelError> {
+        if ids.is_empty() {
+            return Err(ModelError::Request(
+                "empty prompt: nothing to evaluate".into(),
+            ));
+        }
+        self.check_room(ids.len())?;
+        if let Some(mut lp) = self.layout.take() {
+            // Continuing a layout (e.g. a chat turn after PINE) keeps its mode.
+            let mut out = Vec::new();
+            for &id in ids {
+                let spec = lp.decode_batch(id, self.tokens.len());
+                lp.begin(&spec);
+                let logits = self.run(&spec, which, &mut lp);
+                let logits = match logits {
+                    Ok(l) => l,
+                    Err(e) => {
+                        self.layout = Some(lp);
+                        return Err(e);
+                    }
+                };
+                extend(&mut out, logits, which);
+            }
+            self.layout = Some(lp);
+            return Ok(out);
+        }
+        let mut out = Vec::new();
+        for chunk in ids.chunks(CHUNK) {
+            let start = self.tokens.len();
+            let spec = BatchSpec {
+                part: pine_attention::Part::Prefix,
+                ids: chunk.to_vec(),
+                start,
+                positions: (start..start + chunk.len()).map(|p| p as i64).collect(),
+            };
+            let mut plan = FixedPlanner(AttentionPlan::causal(start, chunk.len()));
+            let logits = self.run(&spec, which, &mut plan)?;
+            extend(&mut out, logits, which);
+        }
+        Ok(out)
+    }
+
+    /// Evaluates a layout from an empty cache under `mode` and returns its logits (the last row
+    /// is the last suffix token, or the last segment token when the suffix is empty). Later
+    /// [`Session::decode`] calls continue under the same mode.
+    pub fn evaluate(
+        &mut self,
+        layout: &Layout,
+        mode: AttentionMode,
+        which: Logits,
+    ) -> Result<Vec<f32>, ModelError> {
+        self.reset();
+        if layout.is_empty() {
+            return Err(ModelError::Request(
+                "empty prompt: nothing to evaluate".into(),
+            ));
+        }
+        self.check_room(layout.len())?;
+        let p = &self.model.params;
+        let mut lp = LayoutPlanner::new(
+            layout,
+            mode,
+            p.n_layers,
+            p.n_heads,
+            p.n_kv_heads,
+            p.head_dim,
+        );
+        let mut out = Vec::new();
+        for spec in lp.batches(layout) {
+            lp.begin(&spec);
+            let logits = self.run(&spec, which, &mut lp)?;
+            extend(&mut out, logits, which);
+        }
+        if mode != AttentionMode::Causal {
+            self.layout = Some(lp);
+        }
+        Ok(out)
+    }
+
+    /// Appends one token and returns its logits.
+    pub fn decode(&mut self, id: u32) -> Result<Vec<f32>, ModelError> {
+        self.prefill(&[id], Logits::Last)
+    }
+}
+
+fn extend(out: &mut Vec<f32>, logits: Vec<f32>, which: Logits) {
+    match which {
+        Logits::All => out.extend_from_slice(&logits),
+        Logits::Last => *out = logits,
+    }
+}

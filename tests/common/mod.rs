@@ -1,0 +1,89 @@
+//! Shared helpers of the end-to-end tests: where the fixtures and the model are, and a reader
+//! for the float32 `.npy` files llama.cpp's logits are stored in.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// `PINE_FIXTURES`, or `../shared/fixtures` next to the repository.
+pub fn fixtures_root() -> PathBuf {
+    std::env::var_os("PINE_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures"))
+        })
+}
+
+/// The tiny-llama fixture directory; panics with instructions when it is missing.
+pub fn tiny_llama_dir() -> PathBuf {
+    let d = fixtures_root().join("tiny-llama");
+    assert!(
+        d.join("manifest.json").is_file(),
+        "fixtures not found at {} (set PINE_FIXTURES to the shared fixtures directory)",
+        d.display()
+    );
+    d
+}
+
+/// The default model (`PINE_MODEL` or `models/SmolLM2-135M-Instruct.Q4_1.gguf`); panics with
+/// the fetch command when it is missing.
+pub fn smollm2_path() -> PathBuf {
+    let p = std::env::var_os("PINE_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+            ))
+        });
+    assert!(
+        p.is_file(),
+        "model not found at {}: run ./models/fetch.sh",
+        p.display()
+    );
+    p
+}
+
+/// Reads a little-endian float32 `.npy` file as (shape, data).
+pub fn read_npy_f32(path: &std::path::Path) -> (Vec<usize>, Vec<f32>) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(
+        &bytes[..6],
+        b"\x93NUMPY",
+        "{} is not an npy file",
+        path.display()
+    );
+    let (hlen, hstart) = if bytes[6] == 1 {
+        (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10)
+    } else {
+        (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        )
+    };
+    let header = std::str::from_utf8(&bytes[hstart..hstart + hlen]).unwrap();
+    assert!(
+        header.contains("'<f4'"),
+        "{}: not float32: {header}",
+        path.display()
+    );
+    assert!(header.contains("'fortran_order': False"));
+    let shape_str = header
+        .split("'shape': (")
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap();
+    let shape: Vec<usize> = shape_str
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().parse().unwrap())
+        .collect();
+    let data = bytes[hstart + hlen..]
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect::<Vec<_>>();
+    assert_eq!(data.len(), shape.iter().product::<usize>());
+    (shape, data)
+}
