@@ -87,3 +87,26 @@ pub fn read_npy_f32(path: &std::path::Path) -> (Vec<usize>, Vec<f32>) {
     assert_eq!(data.len(), shape.iter().product::<usize>());
     (shape, data)
 }
+
+/// Loads a model on the CPU backend and opens a session with a `n_ctx`-token cache.
+pub fn session(
+    path: &std::path::Path,
+    threads: usize,
+    mode: pine::backend::MatmulMode,
+    cache: pine::backend::CacheType,
+    n_ctx: usize,
+) -> pine::model::Session<pine::backend::CpuBackend> {
+    let file = std::sync::Arc::new(pine::gguf::Gguf::open(path).unwrap());
+    let backend = pine::backend::CpuBackend::new(threads, mode).unwrap();
+    let model = pine::model::Llama::load(file, backend).unwrap();
+    pine::model::Session::new(model, n_ctx, cache).unwrap()
+}
+
+/// Largest absolute element-wise difference.
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}

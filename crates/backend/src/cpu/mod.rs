@@ -195,9 +195,11 @@ impl Backend for CpuBackend {
         out: &mut Vec<f32>,
     ) -> Result<(), BackendError> {
         let view = w.view()?;
-        let precision = match self.mode {
-            MatmulMode::Native => Precision::Native,
-            MatmulMode::F32 => Precision::F32,
+        // Dense weights are already f32, whose native partner is f32 activations: the fast SIMD
+        // f32 kernel is the reference mode.
+        let precision = match (self.mode, w) {
+            (MatmulMode::F32, CpuWeight::Mapped { .. }) => Precision::F32,
+            _ => Precision::Native,
         };
         let scratch = &mut self.scratch;
         self.pool
