@@ -4,4 +4,5 @@
 pub mod inspect;
 pub mod model_path;
 pub mod npy;
+pub mod quantize;
 pub mod run;

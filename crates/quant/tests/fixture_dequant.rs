@@ -14,9 +14,7 @@ use serde_json::Value;
 
 #[test]
 fn every_fixture_tensor_matches_gguf_py_bit_for_bit() {
-    let Some(dir) = common::fixtures_or_skip() else {
-        return;
-    };
+    let dir = common::require_fixtures();
     let json: Value = serde_json::from_str(include_str!("data/dequant_digests.json")).unwrap();
     let files = json["files"].as_object().unwrap();
     assert_eq!(files.len(), 24, "expected the 24 tiny-llama fixtures");

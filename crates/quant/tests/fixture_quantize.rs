@@ -10,9 +10,7 @@ use std::collections::BTreeMap;
 
 #[test]
 fn quantizers_reproduce_llama_quantize_bytes() {
-    let Some(dir) = common::fixtures_or_skip() else {
-        return;
-    };
+    let dir = common::require_fixtures();
     let f32_file = Gguf::open(dir.join("tiny-llama.F32.gguf")).unwrap();
     let mut per_type: BTreeMap<GgmlType, (usize, usize)> = BTreeMap::new();
     let mut failures = Vec::new();

@@ -1,32 +1,38 @@
-//! Shared helpers of the fixture tests: where the tiny-llama fixtures are and how to skip
-//! cleanly when they are absent.
+//! Shared helpers of the fixture tests: where the tiny-llama fixtures are. A missing fixture
+//! directory fails the test with instructions (project rule: tests never silently skip).
 
 use std::path::PathBuf;
 
-/// The fixture directory: `$PINE_FIXTURES`, else `../shared/fixtures/tiny-llama` next to the
-/// repository root.
+/// The tiny-llama fixture directory: `$PINE_FIXTURES/tiny-llama` (the shared fixtures
+/// directory, as in the workspace README), or `$PINE_FIXTURES` itself when it is the
+/// tiny-llama directory; else `../shared/fixtures/tiny-llama` next to the repository root.
 pub fn fixtures_dir() -> PathBuf {
     match std::env::var_os("PINE_FIXTURES") {
-        Some(p) => PathBuf::from(p),
+        Some(p) => {
+            let p = PathBuf::from(p);
+            if p.join("tiny-llama").is_dir() {
+                p.join("tiny-llama")
+            } else {
+                p
+            }
+        }
         None => {
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/tiny-llama")
         }
     }
 }
 
-/// The fixture directory if it holds the GGUF files; `None` (and a note on stderr) otherwise,
-/// so checkouts without the shared fixtures still pass `cargo test`.
-pub fn fixtures_or_skip() -> Option<PathBuf> {
+/// The fixture directory; panics (failing the test) with how to point the tests at the
+/// fixtures when it does not hold them.
+pub fn require_fixtures() -> PathBuf {
     let dir = fixtures_dir();
-    if dir.join("tiny-llama.F32.gguf").is_file() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "skipping: no fixtures at {} (set PINE_FIXTURES)",
-            dir.display()
-        );
-        None
-    }
+    assert!(
+        dir.join("tiny-llama.F32.gguf").is_file(),
+        "tiny-llama fixtures not found at {}: set PINE_FIXTURES to the shared fixtures directory \
+         (shared/fixtures, which holds tiny-llama/)",
+        dir.display()
+    );
+    dir
 }
 
 /// FNV-1a 64-bit over the little-endian bytes of `values` (the digest the Python script

@@ -1,0 +1,225 @@
+//! Throughput of the CPU matmul engine per weight type, at 1 and 2 threads (each a CPU backend
+//! with its own rayon pool), so kernel changes can be judged by the numbers that bound decode
+//! and prefill speed.
+//!
+//! Prints GB/s of weight bytes streamed for matvec (decode) shapes, rows × cols: SmolLM2-135M's
+//! FFN down projection 576×1536 and up/gate projection 1536×576, its output head 49152×576, and
+//! a 7B-class 4096×4096; and GFLOP/s for a 512-row prefill through the 576×1536 weight.
+//!
+//! Run: `cargo bench --bench kernels [-- [--quick] [TYPE ...]]`; `--quick` times fewer
+//! repetitions, TYPE names (e.g. `Q4_0 q8_0`) restrict the types. Types pine cannot quantize
+//! are benchmarked on pseudo-random blocks (marked `*`): the values are meaningless but the
+//! kernels do the same work.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pine::backend::{Backend, CpuBackend, CpuWeight, MatmulMode, WeightSource};
+use pine::gguf::{GgmlType, Gguf, GgufWriter};
+use pine::quant::dot::kernels;
+use pine::quant::quantize::can_quantize;
+use pine::quant::quantize_row;
+
+/// Matvec shapes (rows, cols).
+const MATVEC: [(usize, usize); 4] = [(576, 1536), (1536, 576), (49152, 576), (4096, 4096)];
+/// Prefill: `n` activation rows through a rows × cols weight (the FFN-down shape, whose 1536
+/// columns every block size divides).
+const PREFILL: (usize, usize, usize) = (576, 1536, 512);
+/// Thread counts, each measured in its own backend (rayon pool).
+const THREADS: [usize; 2] = [1, 2];
+
+/// How long to time each case.
+#[derive(Clone, Copy)]
+struct Reps {
+    /// Time at least this long...
+    min_time: Duration,
+    /// ...and at least this many calls (after one warm-up call).
+    min_iters: u32,
+}
+
+/// Deterministic pseudo-random u64s (xorshift).
+fn xorshift(seed: u64) -> impl Iterator<Item = u64> {
+    let mut s = seed | 1;
+    std::iter::repeat_with(move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    })
+}
+
+/// Deterministic floats, roughly uniform in [-1, 1).
+fn floats(n: usize, seed: u64) -> Vec<f32> {
+    xorshift(seed)
+        .take(n)
+        .map(|s| (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0)
+        .collect()
+}
+
+/// One encoded row of `ty`: quantized from floats, or pseudo-random bytes for types pine has
+/// no quantizer for.
+fn encoded_row(ty: GgmlType, cols: usize, seed: u64) -> Vec<u8> {
+    let rb = cols / ty.block_size() * ty.block_bytes();
+    let mut row = vec![0u8; rb];
+    if can_quantize(ty) {
+        quantize_row(ty, &floats(cols, seed), &mut row).expect("quantizable row");
+    } else {
+        for (b, r) in row.iter_mut().zip(xorshift(seed)) {
+            *b = (r >> 32) as u8;
+        }
+    }
+    row
+}
+
+/// A rows × cols weight of `ty` loaded through `backend` (a CPU weight maps the file, so any
+/// CPU backend can use it): 8 distinct rows repeated (quantizing big k-quant matrices with the
+/// reference quantizer would dominate the run time). Returns the weight and its size in bytes,
+/// or `None` when `cols` is not a whole number of `ty`'s blocks (k-quants need 256).
+fn weight(
+    backend: &mut CpuBackend,
+    ty: GgmlType,
+    rows: usize,
+    cols: usize,
+) -> Option<(CpuWeight, usize)> {
+    if !cols.is_multiple_of(ty.block_size()) {
+        return None;
+    }
+    let distinct: Vec<Vec<u8>> = (0..rows.min(8))
+        .map(|i| encoded_row(ty, cols, i as u64 + 1))
+        .collect();
+    let data: Vec<u8> = (0..rows)
+        .flat_map(|i| distinct[i % distinct.len()].iter().copied())
+        .collect();
+    let bytes = data.len();
+    let mut w = GgufWriter::new();
+    w.add_tensor("w", ty, &[cols as u64, rows as u64], data)
+        .expect("valid tensor");
+    let file = Arc::new(Gguf::from_bytes(w.to_bytes().expect("encodes")).expect("parses"));
+    let info = file.tensor("w").expect("tensor w").clone();
+    let weight = backend
+        .load_weight(WeightSource {
+            file: &file,
+            info: &info,
+        })
+        .expect("loads");
+    Some((weight, bytes))
+}
+
+/// Seconds per call of `f`, after one warm-up call.
+fn time(reps: Reps, mut f: impl FnMut()) -> f64 {
+    f();
+    let (start, mut iters) = (Instant::now(), 0u32);
+    while start.elapsed() < reps.min_time || iters < reps.min_iters {
+        f();
+        iters += 1;
+    }
+    start.elapsed().as_secs_f64() / f64::from(iters)
+}
+
+/// Seconds per `n`-row matmul of `w` (rows × cols) on `backend`.
+fn time_matmul(
+    backend: &mut CpuBackend,
+    w: &CpuWeight,
+    (rows, cols, n): (usize, usize, usize),
+    reps: Reps,
+) -> f64 {
+    let x = floats(n * cols, 99);
+    let mut y = vec![0.0f32; n * rows];
+    time(reps, || backend.matmul(w, &x, n, &mut y).expect("matmul"))
+}
+
+/// One table row per thread count for weight type `ty`.
+fn bench_type(backends: &mut [CpuBackend], ty: GgmlType, reps: Reps) -> Vec<String> {
+    let mark = if can_quantize(ty) { ' ' } else { '*' };
+    let isa = kernels().isa(ty).unwrap_or("-");
+    let mut lines: Vec<String> = backends
+        .iter()
+        .map(|_| format!("{:<8}{mark}{isa:<11}", ty.name()))
+        .collect();
+    for (rows, cols) in MATVEC {
+        let w = weight(&mut backends[0], ty, rows, cols);
+        for (b, line) in backends.iter_mut().zip(&mut lines) {
+            *line += &match &w {
+                Some((w, bytes)) => {
+                    let s = time_matmul(b, w, (rows, cols, 1), reps);
+                    format!(" {:>8.1}GB/s", *bytes as f64 / s / 1e9)
+                }
+                None => format!(" {:>12}", "n/a"),
+            };
+        }
+    }
+    let (rows, cols, n) = PREFILL;
+    let w = weight(&mut backends[0], ty, rows, cols);
+    for (b, line) in backends.iter_mut().zip(&mut lines) {
+        *line += &match &w {
+            Some((w, _)) => {
+                let s = time_matmul(b, w, PREFILL, reps);
+                let flops = 2.0 * (rows * cols * n) as f64;
+                format!(" {:>8.1}GFLOP/s", flops / s / 1e9)
+            }
+            None => format!(" {:>15}", "n/a"),
+        };
+    }
+    lines
+}
+
+fn main() {
+    use GgmlType::*;
+    let all = [
+        Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS, IQ3_XXS, IQ3_S,
+        TQ1_0, TQ2_0, F32, F16, BF16,
+    ];
+    // `cargo bench` passes `--bench`; other `--` flags are ignored too.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let wanted: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
+    if let Some(bad) = wanted
+        .iter()
+        .find(|w| !all.iter().any(|t| w.eq_ignore_ascii_case(t.name())))
+    {
+        eprintln!("kernels: unknown type {bad:?}");
+        std::process::exit(2);
+    }
+    let types: Vec<GgmlType> = all
+        .into_iter()
+        .filter(|t| wanted.is_empty() || wanted.iter().any(|w| w.eq_ignore_ascii_case(t.name())))
+        .collect();
+    let reps = if quick {
+        Reps {
+            min_time: Duration::from_millis(40),
+            min_iters: 2,
+        }
+    } else {
+        Reps {
+            min_time: Duration::from_millis(300),
+            min_iters: 5,
+        }
+    };
+    let mut backends: Vec<CpuBackend> = THREADS
+        .iter()
+        .map(|&t| CpuBackend::new(t, MatmulMode::Native).expect("thread pool"))
+        .collect();
+    let mut tables: Vec<Vec<String>> = vec![Vec::new(); THREADS.len()];
+    for &ty in &types {
+        for (table, line) in tables.iter_mut().zip(bench_type(&mut backends, ty, reps)) {
+            table.push(line);
+        }
+    }
+    let (pr, pc, pn) = PREFILL;
+    for (threads, table) in THREADS.iter().zip(&tables) {
+        println!(
+            "== {threads} thread(s){} ==",
+            if quick { ", quick" } else { "" }
+        );
+        let mut header = format!("{:<8} {:<11}", "type", "isa");
+        for (r, c) in MATVEC {
+            header += &format!(" {:>12}", format!("{r}x{c}"));
+        }
+        header += &format!(" {:>15}", format!("mm{pn}x{pr}x{pc}"));
+        println!("{header}");
+        for line in table {
+            println!("{line}");
+        }
+    }
+    println!("matvec columns: GB/s of weight bytes; last column: GFLOP/s; * = random blocks");
+}

@@ -1,0 +1,143 @@
+//! End-to-end checks of the `pine-quantize` binary on the tiny-llama fixtures: quantizing the F32
+//! fixture to Q8_0 and Q4_0 must reproduce llama-quantize's bytes for every tensor llama-quantize
+//! gave the same type (its normal mix stores some tensors, e.g. Q4_0's `output.weight`, as
+//! another type), and must copy all metadata, checked through `pine-inspect --json`.
+//!
+//! Inputs: `PINE_FIXTURES` (the shared fixtures directory, default `<repo>/../shared/fixtures`).
+//! A missing fixture is a failure that says how to get it, never a silent skip.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use pine::gguf::Gguf;
+use serde_json::Value as Json;
+
+/// A fresh output path under the system temp directory, unique to this test run.
+fn temp_out(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pine-quantize-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// Runs `pine-quantize IN OUT TYPE --threads 2`, which must succeed.
+fn quantize(input: &Path, output: &Path, ty: &str) {
+    let out = Command::new(env!("CARGO_BIN_EXE_pine-quantize"))
+        .arg(input)
+        .arg(output)
+        .arg(ty)
+        .args(["--threads", "2"])
+        .output()
+        .expect("pine-quantize runs");
+    assert!(
+        out.status.success(),
+        "pine-quantize {} {ty} failed: {}",
+        input.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `pine-inspect --json FILE`, which must succeed.
+fn inspect_json(path: &Path) -> Json {
+    let out = Command::new(env!("CARGO_BIN_EXE_pine-inspect"))
+        .arg("--json")
+        .arg(path)
+        .output()
+        .expect("pine-inspect runs");
+    assert!(
+        out.status.success(),
+        "pine-inspect --json {} failed: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("pine-inspect prints JSON")
+}
+
+/// The manifest entry of fixture `file`.
+fn manifest_entry(dir: &Path, file: &str) -> Json {
+    let text = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
+    let manifest: Json = serde_json::from_str(&text).unwrap();
+    manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["file"] == file)
+        .unwrap_or_else(|| panic!("{file} not in manifest.json"))
+        .clone()
+}
+
+/// Quantizes the F32 fixture to `ty` and compares it with llama-quantize's `tiny-llama.<ty>.gguf`.
+fn check_against_llama_quantize(ty: &str) {
+    let dir = common::tiny_llama_dir();
+    let src = dir.join("tiny-llama.F32.gguf");
+    let fixture = format!("tiny-llama.{ty}.gguf");
+    let out = temp_out(&fixture);
+    quantize(&src, &out, ty);
+
+    // (a) Tensor bytes equal llama-quantize's wherever it chose the same type.
+    let entry = manifest_entry(&dir, &fixture);
+    let ours = Gguf::open(&out).unwrap();
+    let theirs = Gguf::open(dir.join(&fixture)).unwrap();
+    let source = Gguf::open(&src).unwrap();
+    assert_eq!(ours.tensors().len(), source.tensors().len());
+    let mut compared = 0;
+    for t in ours.tensors() {
+        let want_ty = if t.dims.len() >= 2 { ty } else { "F32" };
+        assert_eq!(t.ty.name(), want_ty, "{}: type", t.name);
+        if entry["tensor_types"][&t.name] != t.ty.name() {
+            continue;
+        }
+        let other = theirs.tensor(&t.name).unwrap();
+        assert_eq!(t.dims, other.dims, "{}: dims", t.name);
+        assert!(
+            ours.tensor_data(t) == theirs.tensor_data(other),
+            "{fixture}: {} ({}) differs from llama-quantize's",
+            t.name,
+            t.ty
+        );
+        compared += 1;
+    }
+    assert!(
+        compared >= 20,
+        "{fixture}: only {compared} tensors compared"
+    );
+
+    // (b) Metadata copied; general.file_type is llama.cpp's number for the type.
+    let src_json = inspect_json(&src);
+    let out_json = inspect_json(&out);
+    let (src_md, out_md) = (&src_json["metadata"], &out_json["metadata"]);
+    for (key, value) in src_md.as_object().unwrap() {
+        if key != "general.file_type" {
+            assert_eq!(&out_md[key], value, "metadata {key}");
+        }
+    }
+    assert_eq!(out_md["general.file_type"], entry["general_file_type"]);
+    assert_eq!(out_md["general.quantization_version"], 2);
+    std::fs::remove_file(&out).unwrap();
+}
+
+#[test]
+fn q8_0_matches_llama_quantize() {
+    check_against_llama_quantize("Q8_0");
+}
+
+#[test]
+fn q4_0_matches_llama_quantize() {
+    check_against_llama_quantize("Q4_0");
+}
+
+#[test]
+fn errors_exit_1_naming_the_file() {
+    let missing = temp_out("no-such-input.gguf");
+    let out = Command::new(env!("CARGO_BIN_EXE_pine-quantize"))
+        .arg(&missing)
+        .arg(temp_out("never.gguf"))
+        .arg("Q8_0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no-such-input.gguf"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
