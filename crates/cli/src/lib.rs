@@ -1,6 +1,7 @@
 //! `pine-cli`: the logic of pine's command-line tools; the binaries in the `pine` package are
 //! thin `main`s over these modules so end-to-end tests can run them.
 
+pub mod bench;
 pub mod inspect;
 pub mod model_path;
 pub mod npy;

@@ -1,0 +1,95 @@
+//! `pine-bench`'s command line, with llama-bench's flag names so the same numbers can be passed
+//! to both tools.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+/// Compute backend (`--backend`); only the CPU backend exists today, the flag keeps the report's
+/// `backend` column honest when more arrive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    /// pine's CPU backend (rayon pool, native quantized matmuls).
+    Cpu,
+}
+
+/// Attention mode under test (`--attention`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AttentionArg {
+    /// Plain causal attention: pp is an ordinary prefill (what llama-bench measures).
+    Causal,
+    /// PINE position-invariant attention over a segmented prompt.
+    Pine,
+    /// Anchor attention over a segmented prompt.
+    Anchor,
+}
+
+/// KV cache element type (`--cache-type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CacheArg {
+    /// Half precision (default, as llama-bench).
+    F16,
+    /// Single precision.
+    F32,
+}
+
+/// Report format (`-o`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputArg {
+    /// A markdown table, one row per test as it finishes (llama-bench's default).
+    Md,
+    /// One JSON document with every repetition's time, printed at the end.
+    Json,
+    /// Comma-separated values with a header line.
+    Csv,
+}
+
+/// Measure prompt processing (pp) and token generation (tg) speed like llama.cpp's llama-bench.
+///
+/// Pinning: pine-bench does not pin threads itself; run it under `taskset -c 0-N` (as
+/// `benches/compare-llamacpp.sh` does) to keep the scheduler from moving the pool around.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "pine-bench", version, about)]
+pub struct BenchArgs {
+    /// Model files (repeat or comma-separate; default: the SmolLM2 model of ./models/fetch.sh).
+    #[arg(short = 'm', long = "model", value_delimiter = ',')]
+    pub models: Vec<PathBuf>,
+    /// Prompt lengths of the pp tests (0 = no pp test).
+    #[arg(short = 'p', long = "n-prompt", value_delimiter = ',', default_values_t = [512])]
+    pub n_prompt: Vec<usize>,
+    /// Generated lengths of the tg tests (0 = no tg test).
+    #[arg(short = 'n', long = "n-gen", value_delimiter = ',', default_values_t = [128])]
+    pub n_gen: Vec<usize>,
+    /// Thread counts; each gets its own backend and a fresh model load.
+    #[arg(short = 't', long = "threads", value_delimiter = ',', default_values_t = [default_threads()])]
+    pub threads: Vec<usize>,
+    /// Timed repetitions of each test (after one untimed warm-up run).
+    #[arg(short = 'r', long = "repetitions", default_value_t = 5)]
+    pub repetitions: usize,
+    /// Compute backend.
+    #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
+    pub backend: BackendArg,
+    /// Attention modes (comma-separated); pine and anchor split the prompt into segments.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [AttentionArg::Causal])]
+    pub attention: Vec<AttentionArg>,
+    /// Segments of the pine/anchor prompt layout.
+    #[arg(long, default_value_t = 4)]
+    pub segments: usize,
+    /// KV cache element type.
+    #[arg(long, value_enum, default_value_t = CacheArg::F16)]
+    pub cache_type: CacheArg,
+    /// Report format on stdout.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputArg::Md)]
+    pub output: OutputArg,
+    /// Also write the JSON report (every repetition, machine info) to this file.
+    #[arg(long)]
+    pub json_out: Option<PathBuf>,
+}
+
+/// llama-bench's default thread count is the number of physical cores; pine uses the logical
+/// count the OS offers, which is what a rayon pool of size 0 would take.
+fn default_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}

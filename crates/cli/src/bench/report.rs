@@ -1,0 +1,182 @@
+//! The report: one row per (model, threads, attention, test) in markdown or CSV as each test
+//! finishes (so a long run shows progress), and one JSON document at the end with every
+//! repetition and the machine it ran on, for scripts such as `benches/compare-llamacpp.sh`.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::model_info::ModelInfo;
+use super::stats::{summarize, Summary};
+
+/// One finished test.
+#[derive(Clone, Debug)]
+pub struct Row {
+    /// The model measured.
+    pub model: ModelInfo,
+    /// Path of the model file as given.
+    pub model_path: String,
+    /// Backend name (`cpu`).
+    pub backend: String,
+    /// Threads of the backend's pool.
+    pub threads: usize,
+    /// Attention mode name (`causal`, `pine`, `anchor`).
+    pub attention: String,
+    /// Segments of the pine/anchor layout (None for causal).
+    pub segments: Option<usize>,
+    /// KV cache type name.
+    pub cache_type: String,
+    /// llama-bench-style test name (`pp512`, `tg128`, `tg128 @ d512`).
+    pub test: String,
+    /// Prompt tokens of a pp test, 0 for tg.
+    pub n_prompt: usize,
+    /// Generated tokens of a tg test, 0 for pp.
+    pub n_gen: usize,
+    /// Tokens already in the cache when a tg test starts.
+    pub n_depth: usize,
+    /// Each timed repetition.
+    pub samples: Vec<Duration>,
+}
+
+impl Row {
+    /// Tokens per second of each repetition.
+    pub fn samples_ts(&self) -> Vec<f64> {
+        let n = (self.n_prompt + self.n_gen) as f64;
+        self.samples
+            .iter()
+            .map(|d| n / d.as_secs_f64().max(1e-12))
+            .collect()
+    }
+
+    /// Mean, sd and median of tokens per second.
+    pub fn summary(&self) -> Summary {
+        summarize(&self.samples_ts())
+    }
+
+    fn attention_cell(&self) -> String {
+        match self.segments {
+            Some(s) => format!("{} ({s} seg)", self.attention),
+            None => self.attention.clone(),
+        }
+    }
+
+    /// The row as a JSON object (field names follow llama-bench's `-o json` where they exist).
+    pub fn to_json(&self) -> Value {
+        let s = self.summary();
+        let ns: Vec<u128> = self.samples.iter().map(Duration::as_nanos).collect();
+        let avg_ns = ns.iter().sum::<u128>() / ns.len().max(1) as u128;
+        json!({
+            "model_filename": self.model_path,
+            "model_name": self.model.name,
+            "model_type": self.model.dominant_type,
+            "model_size": self.model.size_bytes,
+            "model_n_params": self.model.n_params,
+            "backend": self.backend,
+            "n_threads": self.threads,
+            "attention": self.attention,
+            "segments": self.segments,
+            "type_k": self.cache_type,
+            "type_v": self.cache_type,
+            "test": self.test,
+            "n_prompt": self.n_prompt,
+            "n_gen": self.n_gen,
+            "n_depth": self.n_depth,
+            "samples_ns": ns,
+            "samples_ts": self.samples_ts(),
+            "avg_ns": avg_ns,
+            "avg_ts": s.mean,
+            "stddev_ts": s.sd,
+            "median_ts": s.median,
+        })
+    }
+}
+
+/// Markdown table header (llama-bench's columns plus attention and median).
+pub fn md_header() -> String {
+    "| model | size | params | type | backend | threads | attention | test | t/s | median t/s |\n\
+     | ----- | ---: | -----: | ---- | ------- | ------: | --------- | ---: | --: | ---------: |"
+        .to_string()
+}
+
+/// One markdown row.
+pub fn md_row(r: &Row) -> String {
+    let s = r.summary();
+    format!(
+        "| {} | {:.2} MiB | {} | {} | {} | {} | {} | {} | {:.2} ± {:.2} | {:.2} |",
+        r.model.name,
+        r.model.size_bytes as f64 / (1024.0 * 1024.0),
+        params_cell(r.model.n_params),
+        r.model.dominant_type,
+        r.backend,
+        r.threads,
+        r.attention_cell(),
+        r.test,
+        s.mean,
+        s.sd,
+        s.median
+    )
+}
+
+/// CSV header line.
+pub fn csv_header() -> String {
+    "model,size_bytes,n_params,type,backend,threads,attention,segments,cache_type,test,n_prompt,n_gen,n_depth,avg_ts,stddev_ts,median_ts".to_string()
+}
+
+/// One CSV line (the model name is quoted; the other cells never hold commas).
+pub fn csv_row(r: &Row) -> String {
+    let s = r.summary();
+    format!(
+        "\"{}\",{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4},{:.4}",
+        r.model.name.replace('"', "\"\""),
+        r.model.size_bytes,
+        r.model.n_params,
+        r.model.dominant_type,
+        r.backend,
+        r.threads,
+        r.attention,
+        r.segments.map(|s| s.to_string()).unwrap_or_default(),
+        r.cache_type,
+        r.test,
+        r.n_prompt,
+        r.n_gen,
+        r.n_depth,
+        s.mean,
+        s.sd,
+        s.median
+    )
+}
+
+/// Parameters as llama-bench prints them (`134.52 M`, `1.24 B`); `?` when unknown.
+fn params_cell(n: u64) -> String {
+    match n {
+        0 => "?".into(),
+        n if n >= 1_000_000_000 => format!("{:.2} B", n as f64 / 1e9),
+        n => format!("{:.2} M", n as f64 / 1e6),
+    }
+}
+
+/// Machine and build facts for the JSON report.
+#[derive(Clone, Debug, Default)]
+pub struct Machine {
+    /// CPU model name.
+    pub cpu: Option<String>,
+    /// Logical cores.
+    pub nproc: usize,
+    /// Peak RSS in KiB.
+    pub peak_rss_kib: Option<u64>,
+    /// pine's git commit.
+    pub commit: Option<String>,
+}
+
+/// The whole JSON document.
+pub fn json_report(rows: &[Row], m: &Machine) -> Value {
+    json!({
+        "tool": "pine-bench",
+        "version": env!("CARGO_PKG_VERSION"),
+        "build_commit": m.commit,
+        "cpu_info": m.cpu,
+        "nproc": m.nproc,
+        "peak_rss_kib": m.peak_rss_kib,
+        "results": rows.iter().map(Row::to_json).collect::<Vec<_>>(),
+    })
+}
