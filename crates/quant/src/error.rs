@@ -58,7 +58,10 @@ impl fmt::Display for QuantError {
                 what,
                 expected,
                 got,
-            } => write!(f, "wrong length of {what} for a {ty} row: expected {expected}, got {got}"),
+            } => write!(
+                f,
+                "wrong length of {what} for a {ty} row: expected {expected}, got {got}"
+            ),
             QuantError::NotBlockMultiple { ty, n } => write!(
                 f,
                 "{n} elements is not a multiple of the {ty} block size {}",

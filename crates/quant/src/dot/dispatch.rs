@@ -43,7 +43,7 @@ impl Kernels {
             (TQ2_0, ternary::tq2_0),
             (F32, float::f32_f32),
             (F16, float::f16_f16),
-            (BF16, float::bf16_bf16),
+            (BF16, crate::dot::bf16_order::bf16_single),
             (IQ3_XXS, iquants::iq3_xxs),
             (IQ3_S, iquants::iq3_s),
         ];

@@ -6,6 +6,7 @@
 //! on x86-64, NEON on aarch64. Set `PINE_CPU_KERNELS=scalar` to force the references (to
 //! bisect a suspected SIMD bug).
 
+pub mod bf16_order;
 pub(crate) mod bytes;
 mod dispatch;
 #[cfg(target_arch = "aarch64")]

@@ -13,6 +13,17 @@ const TILE_ROWS: usize = 16;
 /// Activation rows per prefill tile: quantized rows reused across the tile's weight rows.
 const TILE_ACTS: usize = 64;
 
+/// The dot kernel for weights of type `ty` in a product with `n` activation rows. llama.cpp
+/// sums batched BF16 products in another order than single rows; pine follows it.
+pub(super) fn row_kernel(ty: pine_gguf::GgmlType, n: usize) -> Result<DotFn, QuantError> {
+    match (ty, n) {
+        (pine_gguf::GgmlType::BF16, 2..) => Ok(crate::dot::bf16_order::bf16_batch),
+        _ => kernels()
+            .get(ty)
+            .ok_or(QuantError::Unsupported { ty, op: "matmul" }),
+    }
+}
+
 /// Runs the native product; `validate` has checked every length.
 pub(super) fn matmul(
     w: &WeightView,
@@ -25,10 +36,7 @@ pub(super) fn matmul(
         ty: w.ty,
         op: "matmul",
     })?;
-    let f = kernels().get(w.ty).ok_or(QuantError::Unsupported {
-        ty: w.ty,
-        op: "matmul",
-    })?;
+    let f = row_kernel(w.ty, n)?;
     let arow = w.cols / aty.block_size() * aty.block_bytes();
     scratch.act.resize(n * arow, 0);
     let act = &mut scratch.act[..n * arow];

@@ -3,7 +3,6 @@
 use super::{matmul, MatmulScratch, Precision, WeightView};
 use crate::activation::{activation_type, quantize_activation_row};
 use crate::dequantize_row;
-use crate::dot::kernels;
 use crate::testutil::{random_activations, random_row};
 use pine_gguf::GgmlType;
 use rand::{rngs::StdRng, SeedableRng};
@@ -51,7 +50,7 @@ fn native_equals_dot_per_row_exactly() {
             };
             let mut y = vec![0.0f32; n * rows];
             matmul(&view, &x, n, &mut y, &mut scratch, Precision::Native).unwrap();
-            let f = kernels().get(ty).unwrap();
+            let f = super::native::row_kernel(ty, n).unwrap();
             let rb = view.row_bytes();
             let mut a = vec![0u8; cols / aty.block_size() * aty.block_bytes()];
             for r in 0..n {

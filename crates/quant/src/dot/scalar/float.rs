@@ -23,13 +23,3 @@ pub(crate) fn f16_f16(w: &[u8], a: &[u8]) -> f32 {
     }
     sum as f32
 }
-
-/// BF16 · BF16 (a bfloat16 widens to f32 by a 16-bit shift).
-pub(crate) fn bf16_bf16(w: &[u8], a: &[u8]) -> f32 {
-    let h = |b: &[u8]| f32::from_bits(u32::from(u16::from_le_bytes([b[0], b[1]])) << 16);
-    let mut sum = 0.0f64;
-    for (x, y) in w.chunks_exact(2).zip(a.chunks_exact(2)) {
-        sum += f64::from(h(x) * h(y));
-    }
-    sum as f32
-}

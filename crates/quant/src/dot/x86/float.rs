@@ -1,4 +1,5 @@
-//! AVX2/FMA/F16C kernels for F32·F32, F16·F16 and BF16·BF16: four 8-lane f32 FMA accumulators,
+//! AVX2/FMA/F16C kernels for F32·F32 and F16·F16 (BF16 follows llama.cpp's orders in
+//! `dot::bf16_order`): four 8-lane f32 FMA accumulators,
 //! so results differ from the f64-summed scalar reference by f32 rounding (tests allow 1e-5 of
 //! the sum of |products|).
 
@@ -46,17 +47,4 @@ pub(crate) unsafe fn f32_f32(w: &[u8], a: &[u8]) -> f32 {
 pub(crate) unsafe fn f16_f16(w: &[u8], a: &[u8]) -> f32 {
     let load = |p: *const u8| _mm256_cvtph_ps(_mm_loadu_si128(p.cast()));
     run(w, a, 2, load, crate::dot::scalar::float::f16_f16)
-}
-
-/// BF16 · BF16, widened by a 16-bit shift.
-///
-/// # Safety
-/// The CPU must support AVX2 and FMA.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn bf16_bf16(w: &[u8], a: &[u8]) -> f32 {
-    let load = |p: *const u8| {
-        let v = _mm256_cvtepu16_epi32(_mm_loadu_si128(p.cast()));
-        _mm256_castsi256_ps(_mm256_slli_epi32(v, 16))
-    };
-    run(w, a, 2, load, crate::dot::scalar::float::bf16_bf16)
 }

@@ -39,7 +39,6 @@ pub(crate) fn install(k: &mut Kernels) {
     k.set(Q4_K, wrap!(kquants::q4_k), "avx2");
     k.set(Q6_K, wrap!(kquants::q6_k), "avx2");
     k.set(F32, wrap!(float::f32_f32), "avx2");
-    k.set(BF16, wrap!(float::bf16_bf16), "avx2");
     k.set(F16, wrap!(float::f16_f16), "avx2");
     if is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512vl") {
         k.set(Q4_0, wrap!(legacy::avx512vnni::q4_0), "avx512vnni");
