@@ -2,6 +2,8 @@
 //! engine on a dedicated rayon pool sized by `-t`, and the plan-driven attention kernel.
 
 mod attention;
+#[cfg(test)]
+mod attention_tests;
 mod kv_cache;
 mod ops;
 

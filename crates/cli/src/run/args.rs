@@ -13,6 +13,35 @@ pub enum CacheArg {
     F32,
 }
 
+/// Attention mode (`--attention`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AttentionArg {
+    /// Ordinary causal attention; segments are simply concatenated.
+    Causal,
+    /// Position-invariant inference: segments see each other and are re-positioned by importance.
+    Pine,
+    /// Anchor attention: segments see only the prefix (anchor) and themselves.
+    Anchor,
+}
+
+/// PINE's tie rule (`--pine-ties`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TiesArg {
+    /// Ties broken by a hash of each segment's tokens: exactly order-invariant.
+    Hash,
+    /// Ties broken by input order, as the official implementation does.
+    InputOrder,
+}
+
+/// Anchor-mode positions (`--anchor-positions`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AnchorArg {
+    /// The paper's packed positions.
+    Continuous,
+    /// Every segment restarts after the anchor (order-invariant).
+    Reset,
+}
+
 /// Run a GGUF Llama model on a prompt and stream the generated text to stdout.
 #[derive(Parser, Debug)]
 #[command(name = "pine-run", version, about)]
@@ -76,6 +105,28 @@ pub struct RunArgs {
     /// Interactive chat: read user turns from stdin.
     #[arg(short = 'i', long)]
     pub interactive: bool,
+    /// Attention mode for prompts with segments.
+    #[arg(long, value_enum, default_value_t = AttentionArg::Causal)]
+    pub attention: AttentionArg,
+    /// How PINE breaks importance ties.
+    #[arg(long, value_enum, default_value_t = TiesArg::Hash)]
+    pub pine_ties: TiesArg,
+    /// Where anchor mode places segments.
+    #[arg(long, value_enum, default_value_t = AnchorArg::Continuous)]
+    pub anchor_positions: AnchorArg,
+    /// An interchangeable prompt part (document, candidate answer); repeatable.
+    #[arg(long = "segment")]
+    pub segments: Vec<String>,
+    /// A JSON array of strings: more segments.
+    #[arg(long)]
+    pub segments_file: Option<PathBuf>,
+    /// Text after the segments (the question).
+    #[arg(long)]
+    pub question: Option<String>,
+    /// A JSON layout {"prefix": P, "segments": [S…], "suffix": X}; each part a string or an
+    /// array of token ids.
+    #[arg(long)]
+    pub layout: Option<PathBuf>,
     /// Print model details and per-token information to stderr.
     #[arg(long)]
     pub verbose: bool,

@@ -4,12 +4,15 @@
 mod args;
 mod chat;
 mod generate;
+mod layout;
 mod setup;
 
 use std::io::Write;
 use std::time::Instant;
 
 use clap::Parser;
+use pine_attention::{AttentionMode, Layout};
+use pine_model::Logits;
 
 pub use args::RunArgs;
 
@@ -35,28 +38,43 @@ fn run(args: &RunArgs) -> Result<(), String> {
     if args.interactive {
         return chat::interactive(args, &mut ctx);
     }
-    let prompt = setup::prompt_tokens(args, &ctx)?;
-    if args.verbose {
-        eprintln!("pine-run: prompt tokens {prompt:?}");
-    }
-    if let Some(path) = &args.logits_out {
-        let t = Instant::now();
-        let logits = ctx
-            .session
-            .prefill(&prompt, pine_model::Logits::All)
-            .map_err(|e| e.to_string())?;
-        report_prefill(prompt.len(), t);
+    let (layout, mode) = if layout::wanted(args) {
         let n_vocab = ctx.session.model.params.n_vocab;
-        npy::write_f32(path, &[prompt.len(), n_vocab], &logits)
+        let l = layout::build(args, &ctx.tokenizer, ctx.template.as_ref(), n_vocab)?;
+        (l, layout::mode(args))
+    } else {
+        (
+            Layout::plain(setup::prompt_tokens(args, &ctx)?),
+            AttentionMode::Causal,
+        )
+    };
+    if args.verbose {
+        eprintln!(
+            "pine-run: {mode:?}; prefix {:?}, segments {:?}, suffix {:?}",
+            layout.prefix, layout.segments, layout.suffix
+        );
+    }
+    let which = match args.logits_out {
+        Some(_) => Logits::All,
+        None => Logits::Last,
+    };
+    let t = Instant::now();
+    let logits = ctx
+        .session
+        .evaluate(&layout, mode, which)
+        .map_err(|e| e.to_string())?;
+    report_prefill(layout.len(), t);
+    let n_vocab = ctx.session.model.params.n_vocab;
+    if let Some(path) = &args.logits_out {
+        npy::write_f32(path, &[layout.len(), n_vocab], &logits)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         if args.n_predict == 0 {
             return Ok(());
         }
-        let last = logits[(prompt.len() - 1) * n_vocab..].to_vec();
-        return generate::continue_from(args, &mut ctx, last, &mut std::io::stdout()).map(|_| ());
     }
+    let last = logits[logits.len() - n_vocab..].to_vec();
     let mut out = std::io::stdout();
-    generate::generate(args, &mut ctx, &prompt, &mut out)?;
+    generate::continue_from(args, &mut ctx, last, &mut out)?;
     out.flush().map_err(|e| e.to_string())
 }
 

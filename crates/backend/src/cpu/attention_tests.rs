@@ -1,0 +1,133 @@
+//! The plan kernel against brute force: shifting a key range by rotating the query equals
+//! storing those keys at shifted positions (the query-rotation trick), and causal plans equal a
+//! naive masked softmax.
+
+use super::attention::attend;
+use super::kv_cache::CpuCache;
+use crate::backend::{AttentionShape, CacheSpec, CacheType};
+use crate::plan::{AttentionPlan, HeadRanges, KeyRange, QueryGroup};
+use crate::rope::{Rope, RopeScaling};
+
+const HD: usize = 16;
+
+fn shape() -> AttentionShape {
+    AttentionShape {
+        n_heads: 2,
+        n_kv_heads: 1,
+        head_dim: HD,
+        rope: Rope::new(HD, 10000.0, &RopeScaling::None, None),
+    }
+}
+
+fn vector(seed: usize, n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| ((seed * 31 + i * 17) as f32 * 0.173).sin())
+        .collect()
+}
+
+/// A cache holding `n` keys/values rotated to `positions`.
+fn cache(shape: &AttentionShape, positions: &[i64]) -> CpuCache {
+    let mut c = CpuCache::new(CacheSpec {
+        n_layers: 1,
+        n_ctx: positions.len(),
+        n_kv_heads: 1,
+        head_dim: HD,
+        ty: CacheType::F32,
+    });
+    for (slot, &p) in positions.iter().enumerate() {
+        let mut k = vector(slot, HD);
+        shape.rope.rotate(&mut k, p);
+        c.layers[0].k.put(slot * HD, &k);
+        c.layers[0].v.put(slot * HD, &vector(100 + slot, HD));
+    }
+    c
+}
+
+fn group(q_pos: i64, own: usize, ranges: Vec<Vec<KeyRange>>) -> AttentionPlan {
+    AttentionPlan {
+        groups: vec![QueryGroup {
+            rows: 0..1,
+            positions: vec![q_pos],
+            cache_index: vec![own],
+            ranges: HeadRanges::PerHead(ranges),
+        }],
+    }
+}
+
+#[test]
+fn query_rotation_equals_rotating_keys() {
+    let sh = shape();
+    let q = vector(7, 2 * HD);
+    // Keys 0..3 stored at canonical positions 10..13, keys 3..6 at 20..23; the query (at 30)
+    // sees range A shifted by 5 for head 0 and by 2 for head 1.
+    let canonical = [10, 11, 12, 20, 21, 22];
+    let stored = cache(&sh, &canonical);
+    let ranges = |s: i64| {
+        vec![
+            KeyRange {
+                keys: 0..3,
+                causal: false,
+                shift: s,
+            },
+            KeyRange::new(3..6, false),
+        ]
+    };
+    let plan = group(30, 5, vec![ranges(5), ranges(2)]);
+    let mut out = vec![0.0; 2 * HD];
+    attend(&stored.layers[0], &sh, &q, &plan, &mut out);
+    for (h, s) in [(0usize, 5i64), (1, 2)] {
+        let moved = [10 - s, 11 - s, 12 - s, 20, 21, 22];
+        let brute = cache(&sh, &moved);
+        let plain = group(30, 5, vec![vec![KeyRange::new(0..6, false)]; 2]);
+        let mut want = vec![0.0; 2 * HD];
+        attend(&brute.layers[0], &sh, &q, &plain, &mut want);
+        for (a, b) in out[h * HD..(h + 1) * HD]
+            .iter()
+            .zip(&want[h * HD..(h + 1) * HD])
+        {
+            assert!((a - b).abs() <= 1e-5, "head {h}: {a} vs {b}");
+        }
+    }
+}
+
+#[test]
+fn causal_plan_equals_naive_masked_softmax() {
+    let sh = shape();
+    let n = 5;
+    let positions: Vec<i64> = (0..n as i64).collect();
+    let stored = cache(&sh, &positions);
+    let q = vector(3, n * 2 * HD);
+    let mut out = vec![0.0; n * 2 * HD];
+    attend(
+        &stored.layers[0],
+        &sh,
+        &q,
+        &AttentionPlan::causal(0, n),
+        &mut out,
+    );
+    for r in 0..n {
+        for h in 0..2 {
+            let mut qr = q[(r * 2 + h) * HD..][..HD].to_vec();
+            sh.rope.rotate(&mut qr, r as i64);
+            let scores: Vec<f64> = (0..=r)
+                .map(|j| {
+                    let mut k = vector(j, HD);
+                    sh.rope.rotate(&mut k, j as i64);
+                    qr.iter().zip(&k).map(|(a, b)| (a * b) as f64).sum::<f64>() / (HD as f64).sqrt()
+                })
+                .collect();
+            let m = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let z: f64 = scores.iter().map(|s| (s - m).exp()).sum();
+            for d in 0..HD {
+                let want: f64 = (0..=r)
+                    .map(|j| (scores[j] - m).exp() / z * vector(100 + j, HD)[d] as f64)
+                    .sum();
+                let got = out[(r * 2 + h) * HD + d] as f64;
+                assert!(
+                    (got - want).abs() < 1e-5,
+                    "row {r} head {h} dim {d}: {got} vs {want}"
+                );
+            }
+        }
+    }
+}
