@@ -12,7 +12,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
 export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/tmp/target-gguf}"
-fixtures="${PINE_FIXTURES:-$root/../shared/fixtures/tiny-llama}"
+fixtures="${PINE_FIXTURES:-$root/../shared/fixtures}/tiny-llama"
 max_len="${MAX_LEN:-65536}"
 
 if ! cargo fuzz --version >/dev/null 2>&1; then

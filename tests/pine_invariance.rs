@@ -12,11 +12,11 @@ const PINE: AttentionMode = AttentionMode::Pine(TieRule::ContentHash);
 const ANCHOR_RESET: AttentionMode = AttentionMode::Anchor(AnchorPositions::Reset);
 
 const DOCS: [&str; 5] = [
-    "\nDocument: The Larkspur Bridge crosses the Vell river and opened in 1931 after four years of work.\n",
-    "\nDocument: Tomatoes are fruits botanically.\n",
-    "\nDocument: The town library keeps a collection of maps drawn by local sailors in the eighteenth century, most of them of the northern coast.\n",
-    "\nDocument: Mount Arden is 2,104 metres high.\n",
-    "\nDocument: The annual fair moved from spring to autumn in 1987 because of flooding.\n",
+    "\nThe Larkspur Bridge opened in 1931.",
+    "\nTomatoes are fruits.",
+    "\nThe library keeps old maps drawn by local sailors.",
+    "\nMount Arden is 2,104 metres high.",
+    "\nThe fair moved to autumn in 1987.",
 ];
 
 struct Fixture {
@@ -39,12 +39,9 @@ impl Fixture {
 
     fn layout(&self, docs: &[&str]) -> Layout {
         Layout {
-            prefix: self.enc(
-                "<|im_start|>system\nAnswer from the documents.<|im_end|>\n<|im_start|>user\n",
-            ),
+            prefix: self.enc("<|im_start|>user\nDocuments:"),
             segments: docs.iter().map(|d| self.enc(d)).collect(),
-            suffix: self
-                .enc("\nWhen did the Larkspur Bridge open?<|im_end|>\n<|im_start|>assistant\n"),
+            suffix: self.enc("\nWhen did the bridge open?<|im_end|>\n<|im_start|>assistant\n"),
         }
     }
 

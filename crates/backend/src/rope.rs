@@ -2,6 +2,8 @@
 //! Angles are computed in f64 and only the rotation runs in f32: at long positions f32 angle
 //! arithmetic visibly drifts (the AnchorAttention paper's finding for bf16 is the extreme case).
 
+use std::sync::Arc;
+
 /// How the model stretches RoPE frequencies for longer contexts (`llama.rope.scaling.*`).
 #[derive(Clone, Debug, PartialEq)]
 pub enum RopeScaling {
@@ -18,13 +20,18 @@ pub enum RopeScaling {
     },
 }
 
-/// A RoPE configuration with its per-pair inverse frequencies precomputed in f64.
+/// A RoPE configuration with its per-pair inverse frequencies precomputed in f64, and
+/// optionally a table of (cos, sin) per position (computed in f64, stored in f32: identical to
+/// computing them on the fly, and far cheaper when PINE rotates a query once per segment).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rope {
     /// Rotated dimensions per head (`rope.dimension_count`, normally the head dim).
     pub n_rot: usize,
     /// Inverse frequency of each pair, scaling already applied.
     pub inv_freq: Vec<f64>,
+    /// `table[pos * n_pairs + i]` = (cos, sin) of pair i at `pos`, for `pos < table_positions`.
+    table: Arc<Vec<(f32, f32)>>,
+    table_positions: usize,
 }
 
 impl Rope {
@@ -62,20 +69,55 @@ impl Rope {
                 }
             })
             .collect();
-        Rope { n_rot, inv_freq }
+        Rope {
+            n_rot,
+            inv_freq,
+            table: Arc::new(Vec::new()),
+            table_positions: 0,
+        }
+    }
+
+    /// The same rotation with (cos, sin) tabulated for positions `0..positions`.
+    pub fn with_table(mut self, positions: usize) -> Rope {
+        let table = (0..positions)
+            .flat_map(|p| self.inv_freq.iter().map(move |&f| angle(p as i64, f)))
+            .collect();
+        self.table = Arc::new(table);
+        self.table_positions = positions;
+        self
     }
 
     /// Rotates one head vector `x` (at least `n_rot` long) to position `pos`.
     pub fn rotate(&self, x: &mut [f32], pos: i64) {
-        for (i, &f) in self.inv_freq.iter().enumerate() {
-            let theta = pos as f64 * f;
-            let (s, c) = theta.sin_cos();
-            let (s, c) = (s as f32, c as f32);
-            let (x0, x1) = (x[2 * i], x[2 * i + 1]);
-            x[2 * i] = x0 * c - x1 * s;
-            x[2 * i + 1] = x0 * s + x1 * c;
+        let n = self.inv_freq.len();
+        match usize::try_from(pos) {
+            Ok(p) if p < self.table_positions => {
+                for (i, &(c, s)) in self.table[p * n..(p + 1) * n].iter().enumerate() {
+                    turn(x, i, c, s);
+                }
+            }
+            _ => {
+                for (i, &f) in self.inv_freq.iter().enumerate() {
+                    let (c, s) = angle(pos, f);
+                    turn(x, i, c, s);
+                }
+            }
         }
     }
+}
+
+/// (cos, sin) of `pos · inv_freq`, computed in f64 and rounded to f32.
+fn angle(pos: i64, inv_freq: f64) -> (f32, f32) {
+    let (s, c) = (pos as f64 * inv_freq).sin_cos();
+    (c as f32, s as f32)
+}
+
+/// Rotates pair i of `x` by the angle whose cosine and sine are `c` and `s`.
+#[inline]
+fn turn(x: &mut [f32], i: usize, c: f32, s: f32) {
+    let (x0, x1) = (x[2 * i], x[2 * i + 1]);
+    x[2 * i] = x0 * c - x1 * s;
+    x[2 * i + 1] = x0 * s + x1 * c;
 }
 
 fn llama3_scale(f: f64, factor: f64, low: f64, high: f64, orig: f64) -> f64 {
@@ -110,6 +152,19 @@ mod tests {
         }
         let n = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>();
         assert!((n(&a) - n(&x)).abs() < 1e-5);
+    }
+
+    #[test]
+    fn table_gives_the_same_bits_as_direct_computation() {
+        let direct = Rope::new(64, 100000.0, &RopeScaling::None, None);
+        let table = direct.clone().with_table(300);
+        for pos in [0, 1, 17, 299, 300, 5000, -3] {
+            let mut a: Vec<f32> = (0..64).map(|i| (i as f32 * 0.77).sin()).collect();
+            let mut b = a.clone();
+            direct.rotate(&mut a, pos);
+            table.rotate(&mut b, pos);
+            assert_eq!(a, b, "pos {pos}");
+        }
     }
 
     #[test]

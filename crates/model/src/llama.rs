@@ -96,7 +96,9 @@ impl<B: Backend> Llama<B> {
             n_heads: p.n_heads,
             n_kv_heads: p.n_kv_heads,
             head_dim: p.head_dim,
-            rope: p.rope.clone(),
+            // Queries are rotated at positions up to about twice the context under PINE
+            // (position + shift), so tabulate that far.
+            rope: p.rope.clone().with_table(2 * p.n_ctx_train.min(32768)),
         };
         Ok(Llama {
             backend,

@@ -1,6 +1,7 @@
 //! PINE's importance scores (spec §1.3), from pre-RoPE queries and keys, in f32. Segment sums
 //! are reduced in a canonical segment order, so the scores of a set of segments are bit-identical
-//! whatever order the segments arrive in.
+//! whatever order the segments arrive in. Dots use a fixed 8-lane order and exp ggml's
+//! polynomial (≤ 1.5 ulp): only the ranking depends on these values.
 
 /// Pre-RoPE keys of the segment region for one layer: `[S, n_kv_heads * head_dim]`, raw order.
 pub struct RegionKeys<'a> {
@@ -41,7 +42,7 @@ impl RegionKeys<'_> {
                 let s = if Some(j) == skip {
                     f32::NEG_INFINITY
                 } else {
-                    dot(q, self.key(r, kvh)) * scale
+                    dot8(q, self.key(r, kvh)) * scale
                 };
                 max = max.max(s);
                 scores.push(s);
@@ -54,16 +55,14 @@ impl RegionKeys<'_> {
             *sum = if Some(j) == skip {
                 0.0
             } else {
-                seg.iter().map(|s| (s - max).exp()).sum()
+                seg.iter().map(|s| expf(s - max)).sum()
             };
         }
         self.canonical.iter().map(|&j| sums[j]).sum()
     }
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
+use pine_backend::math::{dot8, expf};
 
 /// Importance of every segment for a suffix or generated query `q` (one head, mapped to KV head
 /// `kvh`): the mean over S_j's tokens of q's softmax over all segment tokens (§1.3b).
@@ -107,7 +106,9 @@ mod tests {
     fn naive_query(keys: &[Vec<f32>], seg: &[usize], n: usize, q: &[f32]) -> Vec<f32> {
         let s: Vec<f64> = keys
             .iter()
-            .map(|k| dot(q, k) as f64 / (q.len() as f64).sqrt())
+            .map(|k| {
+                q.iter().zip(k).map(|(a, b)| (a * b) as f64).sum::<f64>() / (q.len() as f64).sqrt()
+            })
             .collect();
         let m = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         let z: f64 = s.iter().map(|x| (x - m).exp()).sum();

@@ -1,6 +1,8 @@
 //! Element-wise CPU ops of the Llama graph, written as llama.cpp computes them (RMS sums in
 //! f64 like ggml's `ggml_float`, SiLU as x / (1 + e^-x)).
 
+use crate::math::expf;
+
 /// RMS-normalises `n` rows of `x` (row width = `w.len()`) and multiplies by `w`.
 pub(crate) fn rms_norm(x: &[f32], w: &[f32], eps: f32, n: usize, out: &mut [f32]) {
     let d = w.len();
@@ -19,34 +21,8 @@ pub(crate) fn rms_norm(x: &[f32], w: &[f32], eps: f32, n: usize, out: &mut [f32]
 /// `ggml_v_expf`), so activations round the same way before the next quantized matmul.
 pub(crate) fn swiglu(gate: &mut [f32], up: &[f32]) {
     for (g, &u) in gate.iter_mut().zip(up) {
-        *g = *g / (1.0 + ggml_expf(-*g)) * u;
+        *g = *g / (1.0 + expf(-*g)) * u;
     }
-}
-
-/// ggml's vectorised `expf` (an Arm optimized-routines polynomial, ≤ 1.5 ulp), evaluated with
-/// the same fused operations one lane at a time.
-pub(crate) fn ggml_expf(x: f32) -> f32 {
-    const SHIFT: f32 = 12_582_912.0; // 0x1.8p23
-    let z = x.mul_add(f32::from_bits(0x3fb8_aa3b), SHIFT); // log2(e)
-    let n = z - SHIFT;
-    let b = (-n).mul_add(
-        f32::from_bits(0x35bf_be8e),
-        (-n).mul_add(f32::from_bits(0x3f31_7200), x),
-    );
-    if n.abs() > 192.0 {
-        return if n > 0.0 { f32::INFINITY } else { 0.0 };
-    }
-    let u = b * b;
-    let c5 = f32::from_bits(0x3c07_2010);
-    let c4 = f32::from_bits(0x3d2b_9f17);
-    let c3 = f32::from_bits(0x3e2a_af33);
-    let c2 = f32::from_bits(0x3eff_fedb);
-    let c1 = f32::from_bits(0x3f7f_fff6);
-    let j = c5
-        .mul_add(b, c4)
-        .mul_add(u, c3.mul_add(b, c2))
-        .mul_add(u, c1.mul_add(b, 1.0));
-    j * 2f32.powi(n as i32)
 }
 
 /// `acc += x`.
@@ -70,17 +46,6 @@ mod tests {
             let ms: f32 = r.iter().map(|v| v * v).sum::<f32>() / 4.0;
             assert!((ms - 1.0).abs() < 1e-6);
         }
-    }
-
-    #[test]
-    fn ggml_expf_is_within_two_ulp_of_exp() {
-        for i in -2000..2000 {
-            let x = i as f32 * 0.04321;
-            let (a, b) = (ggml_expf(x), x.exp());
-            assert!(((a - b) / b).abs() < 2.5e-7, "{x}: {a} vs {b}");
-        }
-        assert_eq!(ggml_expf(-200.0), 0.0);
-        assert_eq!(ggml_expf(200.0), f32::INFINITY);
     }
 
     #[test]
