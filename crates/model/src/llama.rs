@@ -23,6 +23,20 @@ struct Layer<W> {
     down: W,
 }
 
+/// Activation buffers of one batch size, kept between calls so decoding allocates nothing.
+struct Scratch<Buf> {
+    rows: usize,
+    x: Buf,
+    h: Buf,
+    q: Buf,
+    k: Buf,
+    v: Buf,
+    attn: Buf,
+    o: Buf,
+    g: Buf,
+    u: Buf,
+}
+
 /// A loaded Llama model bound to a backend.
 pub struct Llama<B: Backend> {
     /// The backend the weights live on.
@@ -37,6 +51,7 @@ pub struct Llama<B: Backend> {
     output_norm: B::Weight,
     /// `output.weight`, or the embedding table when the file ties them.
     output: Option<B::Weight>,
+    scratch: Option<Scratch<B::Buffer>>,
 }
 
 /// Where the rows of one forward batch go and what they attend to.
@@ -109,6 +124,7 @@ impl<B: Backend> Llama<B> {
             layers,
             output_norm,
             output,
+            scratch: None,
         })
     }
 
@@ -134,40 +150,57 @@ impl<B: Backend> Llama<B> {
         let qw = p.n_heads * p.head_dim;
         let kvw = p.n_kv_heads * p.head_dim;
         let be = &mut self.backend;
-        let mut x = be.buffer(n * d);
-        let mut h = be.buffer(n * d);
-        let mut q = be.buffer(n * qw);
-        let mut k = be.buffer(n * kvw);
-        let mut v = be.buffer(n * kvw);
-        let mut attn = be.buffer(n * qw);
-        let mut o = be.buffer(n * d);
-        let mut g = be.buffer(n * ff);
-        let mut u = be.buffer(n * ff);
-        be.embed(&self.embed, batch.ids, &mut x)?;
+        if self.scratch.as_ref().is_some_and(|s| s.rows != n) {
+            self.scratch = None;
+        }
+        let Scratch {
+            x,
+            h,
+            q,
+            k,
+            v,
+            attn,
+            o,
+            g,
+            u,
+            ..
+        } = self.scratch.get_or_insert_with(|| Scratch {
+            rows: n,
+            x: be.buffer(n * d),
+            h: be.buffer(n * d),
+            q: be.buffer(n * qw),
+            k: be.buffer(n * kvw),
+            v: be.buffer(n * kvw),
+            attn: be.buffer(n * qw),
+            o: be.buffer(n * d),
+            g: be.buffer(n * ff),
+            u: be.buffer(n * ff),
+        });
+        be.embed(&self.embed, batch.ids, x)?;
         for (l, w) in self.layers.iter().enumerate() {
-            be.rms_norm(&x, &w.attn_norm, p.rms_eps, n, &mut h);
-            be.matmul(&w.wq, &h, n, &mut q)?;
-            be.matmul(&w.wk, &h, n, &mut k)?;
-            be.matmul(&w.wv, &h, n, &mut v)?;
+            be.rms_norm(x, &w.attn_norm, p.rms_eps, n, h);
+            be.matmul(&w.wq, h, n, q)?;
+            be.matmul(&w.wk, h, n, k)?;
+            be.matmul(&w.wv, h, n, v)?;
             be.store_kv(
                 cache,
                 l,
                 &self.shape,
-                &k,
-                &v,
+                k,
+                v,
                 batch.cache_index,
                 batch.positions,
             )?;
-            let plan = planner.plan(be, l, &q, &k).map_err(ModelError::Plan)?;
-            be.attention(cache, l, &self.shape, &q, &plan, &mut attn)?;
-            be.matmul(&w.wo, &attn, n, &mut o)?;
-            be.add(&mut x, &o, n * d);
-            be.rms_norm(&x, &w.ffn_norm, p.rms_eps, n, &mut h);
-            be.matmul(&w.gate, &h, n, &mut g)?;
-            be.matmul(&w.up, &h, n, &mut u)?;
-            be.swiglu(&mut g, &u, n * ff);
-            be.matmul(&w.down, &g, n, &mut o)?;
-            be.add(&mut x, &o, n * d);
+            let plan = planner.plan(be, l, q, k).map_err(ModelError::Plan)?;
+            be.attention(cache, l, &self.shape, q, &plan, attn)?;
+            be.matmul(&w.wo, attn, n, o)?;
+            be.add(x, o, n * d);
+            be.rms_norm(x, &w.ffn_norm, p.rms_eps, n, h);
+            be.matmul(&w.gate, h, n, g)?;
+            be.matmul(&w.up, h, n, u)?;
+            be.swiglu(g, u, n * ff);
+            be.matmul(&w.down, g, n, o)?;
+            be.add(x, o, n * d);
         }
         let m = batch.logits_rows.len();
         if let Some(&bad) = batch.logits_rows.iter().find(|&&r| r >= n) {
@@ -176,7 +209,7 @@ impl<B: Backend> Llama<B> {
             )));
         }
         let mut sel = be.buffer(m * d);
-        be.select_rows(&x, d, batch.logits_rows, &mut sel);
+        be.select_rows(x, d, batch.logits_rows, &mut sel);
         let mut normed = be.buffer(m * d);
         be.rms_norm(&sel, &self.output_norm, p.rms_eps, m, &mut normed);
         let mut logits = be.buffer(m * p.n_vocab);
