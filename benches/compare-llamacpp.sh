@@ -4,6 +4,7 @@
 #
 #   benches/compare-llamacpp.sh [-m MODEL]... [-p 512] [-n 128] [-t 1,2] [-r 5] [--rounds K]
 #                               [--require-peer] [--no-install] [--out DIR]
+#   benches/compare-llamacpp.sh --report DIR      # only print the table of an earlier (partial) run
 #
 # Models: default models/SmolLM2-135M-Instruct.Q4_1.gguf (fetched with ./models/fetch.sh when
 # missing) plus its Q4_0/Q8_0 variants when present (./models/make-variants.sh makes them).
@@ -14,11 +15,12 @@
 # pine-bench: PINE_BENCH=/path, else `cargo build --release --bin pine-bench`.
 # Both tools run pinned with `taskset -c 0-(max t - 1)` when taskset exists. --rounds K runs
 # K alternating peer/pine rounds per model; ratios use the medians over all rounds' samples.
+# The machine is shared: quote ratios from back-to-back runs, never absolute numbers alone.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
-p=512 n=128 t=1,2 r=5 rounds=1 require_peer=0 install=1 out=""
+p=512 n=128 t=1,2 r=5 rounds=1 require_peer=0 install=1 out="" report=""
 models=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -31,12 +33,67 @@ while [ $# -gt 0 ]; do
     --require-peer) require_peer=1; shift ;;
     --no-install) install=0; shift ;;
     --out) out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --report) report="$2"; shift 2 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "compare-llamacpp: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 
 say() { echo "compare-llamacpp: $*" >&2; }
+
+# Prints the ratio table of the peer.*.json / pine.*.json files in directory $1.
+table() {
+python3 - "$1" <<'PY'
+import glob, json, os, statistics, sys
+
+work = sys.argv[1]
+rows = {}  # (model, threads, test) -> {"pine": [t/s...], "peer": [t/s...]}
+
+def key(path, threads, n_prompt, n_gen):
+    test = f"pp{n_prompt}" if n_prompt else f"tg{n_gen}"
+    return (os.path.basename(path), int(threads), test)
+
+def load(f):
+    try:
+        return json.load(open(f))
+    except (OSError, ValueError) as e:
+        print(f"compare-llamacpp: skipping {f} (incomplete run?): {e}", file=sys.stderr)
+        return None
+
+for f in sorted(glob.glob(os.path.join(work, "pine.*.json"))):
+    for r in (load(f) or {"results": []})["results"]:
+        if r["attention"] == "causal":
+            k = key(r["model_filename"], r["n_threads"], r["n_prompt"], r["n_gen"])
+            rows.setdefault(k, {}).setdefault("pine", []).extend(r["samples_ts"])
+for f in sorted(glob.glob(os.path.join(work, "peer.*.json"))):
+    for r in load(f) or []:
+        if r.get("n_depth", 0):
+            continue
+        k = key(r["model_filename"], r["n_threads"], r["n_prompt"], r["n_gen"])
+        rows.setdefault(k, {}).setdefault("peer", []).extend(r["samples_ts"])
+
+def cell(xs):
+    if not xs:
+        return "—", None
+    med = statistics.median(xs)
+    sd = statistics.stdev(xs) if len(xs) > 1 else 0.0
+    return f"{med:.1f} (± {sd:.1f})", med
+
+print("| model | threads | test | llama.cpp t/s median (± sd) | pine t/s median (± sd) | pine / llama.cpp |")
+print("| ----- | ------: | ---- | --------------------------: | ---------------------: | ---------------: |")
+for (model, threads, test) in sorted(rows, key=lambda k: (k[0], k[1], k[2][:2] != "pp", k[2])):
+    d = rows[(model, threads, test)]
+    peer, pm = cell(d.get("peer", []))
+    pine, im = cell(d.get("pine", []))
+    ratio = f"{im / pm:.2f}" if pm and im else "—"
+    print(f"| {model} | {threads} | {test} | {peer} | {pine} | {ratio} |")
+PY
+}
+
+if [ -n "$report" ]; then
+  table "$report"
+  exit 0
+fi
 
 # --- models -------------------------------------------------------------------------------
 if [ ${#models[@]} -eq 0 ]; then
@@ -117,45 +174,7 @@ for m in "${models[@]}"; do
   done
 done
 
-# --- the table ----------------------------------------------------------------------------
-python3 - "$work" <<'PY'
-import glob, json, os, statistics, sys
-
-work = sys.argv[1]
-rows = {}  # (model, threads, test) -> {"pine": [t/s...], "peer": [t/s...]}
-
-def key(path, threads, n_prompt, n_gen):
-    test = f"pp{n_prompt}" if n_prompt else f"tg{n_gen}"
-    return (os.path.basename(path), int(threads), test)
-
-for f in sorted(glob.glob(os.path.join(work, "pine.*.json"))):
-    for r in json.load(open(f))["results"]:
-        if r["attention"] == "causal":
-            k = key(r["model_filename"], r["n_threads"], r["n_prompt"], r["n_gen"])
-            rows.setdefault(k, {}).setdefault("pine", []).extend(r["samples_ts"])
-for f in sorted(glob.glob(os.path.join(work, "peer.*.json"))):
-    for r in json.load(open(f)):
-        if r.get("n_depth", 0):
-            continue
-        k = key(r["model_filename"], r["n_threads"], r["n_prompt"], r["n_gen"])
-        rows.setdefault(k, {}).setdefault("peer", []).extend(r["samples_ts"])
-
-def cell(xs):
-    if not xs:
-        return "—", None
-    med = statistics.median(xs)
-    sd = statistics.stdev(xs) if len(xs) > 1 else 0.0
-    return f"{med:.1f} (± {sd:.1f})", med
-
-print("| model | threads | test | llama.cpp t/s median (± sd) | pine t/s median (± sd) | pine / llama.cpp |")
-print("| ----- | ------: | ---- | --------------------------: | ---------------------: | ---------------: |")
-for (model, threads, test) in sorted(rows, key=lambda k: (k[0], k[1], k[2][:2] != "pp", k[2])):
-    d = rows[(model, threads, test)]
-    peer, pm = cell(d.get("peer", []))
-    pine, im = cell(d.get("pine", []))
-    ratio = f"{im / pm:.2f}" if pm and im else "—"
-    print(f"| {model} | {threads} | {test} | {peer} | {pine} | {ratio} |")
-PY
+table "$work"
 if [ -n "$llama_bench" ]; then
   say "peer: $llama_bench ($(grep -ho '"build_commit": *"[^"]*"' "$work"/peer.*.json 2>/dev/null | head -1))"
 else
