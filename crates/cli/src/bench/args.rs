@@ -5,32 +5,14 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 
+pub use crate::flags::{AttentionArg, CacheArg};
+
 /// Compute backend (`--backend`); only the CPU backend exists today, the flag keeps the report's
 /// `backend` column honest when more arrive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BackendArg {
     /// pine's CPU backend (rayon pool, native quantized matmuls).
     Cpu,
-}
-
-/// Attention mode under test (`--attention`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum AttentionArg {
-    /// Plain causal attention: pp is an ordinary prefill (what llama-bench measures).
-    Causal,
-    /// PINE position-invariant attention over a segmented prompt.
-    Pine,
-    /// Anchor attention over a segmented prompt.
-    Anchor,
-}
-
-/// KV cache element type (`--cache-type`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum CacheArg {
-    /// Half precision (default, as llama-bench).
-    F16,
-    /// Single precision.
-    F32,
 }
 
 /// Report format (`-o`).

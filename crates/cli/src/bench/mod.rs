@@ -143,10 +143,7 @@ fn bench_model(
     let max_p = args.n_prompt.iter().copied().max().unwrap_or(0);
     let max_n = args.n_gen.iter().copied().max().unwrap_or(0);
     let n_ctx = (max_p + max_n).max(1);
-    let cache = match args.cache_type {
-        CacheArg::F16 => CacheType::F16,
-        CacheArg::F32 => CacheType::F32,
-    };
+    let cache = CacheType::from(args.cache_type);
     let mut session = Session::new(model, n_ctx, cache).map_err(|e| ctx(&e))?;
     let pool = tokens::ordinary_ids(&file, n_vocab);
     let bos = tokens::bos(&file).filter(|&b| (b as usize) < n_vocab);

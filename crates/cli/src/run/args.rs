@@ -4,25 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 
-/// Cache element type (`--cache-type`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum CacheArg {
-    /// Half precision (default, as llama.cpp).
-    F16,
-    /// Single precision.
-    F32,
-}
-
-/// Attention mode (`--attention`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum AttentionArg {
-    /// Ordinary causal attention; segments are simply concatenated.
-    Causal,
-    /// Position-invariant inference: segments see each other and are re-positioned by importance.
-    Pine,
-    /// Anchor attention: segments see only the prefix (anchor) and themselves.
-    Anchor,
-}
+pub use crate::flags::{AttentionArg, CacheArg};
 
 /// PINE's tie rule (`--pine-ties`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

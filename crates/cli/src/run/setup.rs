@@ -7,7 +7,7 @@ use pine_gguf::Gguf;
 use pine_model::{Llama, Sampler, SamplerConfig, Session};
 use pine_tokenizer::{ChatMessage, ChatTemplate, Tokenizer};
 
-use super::args::{CacheArg, RunArgs};
+use super::args::RunArgs;
 use crate::model_path;
 
 /// Everything a run needs once the model is loaded.
@@ -46,10 +46,7 @@ pub(crate) fn load(args: &RunArgs) -> Result<RunContext, String> {
         p.n_vocab,
         file.file_len() as f64 / (1024.0 * 1024.0),
     );
-    let cache = match args.cache_type {
-        CacheArg::F16 => CacheType::F16,
-        CacheArg::F32 => CacheType::F32,
-    };
+    let cache = CacheType::from(args.cache_type);
     let session = Session::new(model, args.ctx_size, cache).map_err(|e| e.to_string())?;
     let sampler = Sampler::new(SamplerConfig {
         temperature: args.temp,
