@@ -12,6 +12,8 @@ mod native;
 mod reference;
 #[cfg(test)]
 mod tests;
+#[cfg(target_arch = "x86_64")]
+mod tile_x86;
 
 use crate::activation::activation_type;
 use crate::dot::kernels;
@@ -56,6 +58,8 @@ pub struct MatmulScratch {
     act: Vec<u8>,
     /// Prefill outputs in weight-row-major order (rows × n), transposed into `y` at the end.
     yt: Vec<f32>,
+    /// Prefill activations packed into micro-kernel panels.
+    panels: Vec<u8>,
 }
 
 impl MatmulScratch {

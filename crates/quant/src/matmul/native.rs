@@ -7,6 +7,49 @@ use crate::dot::{kernels, DotFn};
 use crate::QuantError;
 use rayon::prelude::*;
 
+#[cfg(target_arch = "x86_64")]
+use super::tile_x86 as tile;
+
+/// The prefill micro-kernels for `ty`, when this CPU has them and the per-pair kernel they must
+/// match bit for bit is the x86 SIMD one (not the scalar reference, e.g. under
+/// `PINE_CPU_KERNELS=scalar`).
+#[cfg(target_arch = "x86_64")]
+fn tile_kernels(ty: pine_gguf::GgmlType) -> Option<tile::Tile> {
+    use std::sync::OnceLock;
+    static T: OnceLock<Vec<(pine_gguf::GgmlType, tile::Tile)>> = OnceLock::new();
+    let table = T.get_or_init(|| {
+        use pine_gguf::GgmlType::*;
+        [Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL]
+            .into_iter()
+            .filter(|&t| matches!(kernels().isa(t), Some("avx2" | "avxvnni" | "avx512vnni")))
+            .filter_map(|t| tile::detect(t).map(|k| (t, k)))
+            .collect()
+    });
+    table.iter().find(|(t, _)| *t == ty).map(|(_, k)| *k)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+mod tile {
+    pub const NR: usize = 4;
+    #[derive(Clone, Copy)]
+    pub struct Tile {
+        pub fmt: Format,
+    }
+    #[derive(Clone, Copy)]
+    pub struct Format;
+    impl Format {
+        pub fn panel_block(&self) -> usize {
+            0
+        }
+        pub fn pack(&self, _: &[&[u8]], _: usize, _: &mut [u8]) {}
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn tile_kernels(_: pine_gguf::GgmlType) -> Option<tile::Tile> {
+    None
+}
+
 /// Weight rows per prefill tile: their bytes stay in L1/L2 while every activation row of the
 /// tile passes over them.
 const TILE_ROWS: usize = 16;
@@ -49,7 +92,23 @@ pub(super) fn matmul(
         .zip(x.par_chunks(w.cols))
         .try_for_each(|(a, xr)| quantize_activation_row(aty, xr, a))?;
     scratch.yt.resize(n * w.rows, 0.0);
-    prefill(w, f, act, arow, n, &mut scratch.yt[..n * w.rows]);
+    match tile_kernels(w.ty) {
+        Some(t) => {
+            let nb = w.cols / 32;
+            let pbytes = nb * t.fmt.panel_block();
+            let panels = n.div_ceil(tile::NR);
+            scratch.panels.resize(panels * pbytes, 0);
+            let pan = &mut scratch.panels[..panels * pbytes];
+            pan.par_chunks_mut(pbytes).enumerate().for_each(|(p, dst)| {
+                let r0 = p * tile::NR;
+                let r1 = (r0 + tile::NR).min(n);
+                let rows: Vec<&[u8]> = act[r0 * arow..r1 * arow].chunks_exact(arow).collect();
+                t.fmt.pack(&rows, nb, dst);
+            });
+            prefill_tiled(w, &t, pan, pbytes, n, &mut scratch.yt[..n * w.rows]);
+        }
+        None => prefill(w, f, act, arow, n, &mut scratch.yt[..n * w.rows]),
+    }
     for (o, col) in scratch.yt[..n * w.rows].chunks_exact(n).enumerate() {
         for (r, v) in col.iter().enumerate() {
             y[r * w.rows + o] = *v;
@@ -95,4 +154,58 @@ fn prefill(w: &WeightView, f: DotFn, act: &[u8], arow: usize, n: usize, yt: &mut
                 }
             }
         });
+}
+
+/// Weight rows per task of the tiled prefill: as many as keep their bytes within half of L1,
+/// at least four tasks per thread when the matrix allows, a multiple of the kernel's 3 rows.
+fn tile_task_rows(rows: usize, row_bytes: usize) -> usize {
+    let by_cache = (24 * 1024 / row_bytes.max(1)).max(3);
+    let by_threads = rows.div_ceil(rayon::current_num_threads() * 4).max(3);
+    by_cache.min(by_threads).div_ceil(3) * 3
+}
+
+/// Prefill with the micro-kernels: `pan` holds the packed activation panels (`tile::NR` rows
+/// each, `pbytes` bytes); `yt` is rows × n. Each task owns a chunk of weight rows and passes
+/// every panel over them.
+#[cfg(target_arch = "x86_64")]
+fn prefill_tiled(
+    w: &WeightView,
+    t: &tile::Tile,
+    pan: &[u8],
+    pbytes: usize,
+    n: usize,
+    yt: &mut [f32],
+) {
+    let rb = w.row_bytes();
+    let nb = w.cols / 32;
+    let chunk = tile_task_rows(w.rows, rb);
+    yt.par_chunks_mut(chunk * n)
+        .enumerate()
+        .for_each(|(c, out)| {
+            let o0 = c * chunk;
+            let nrows = out.len() / n;
+            let wc = &w.data[o0 * rb..(o0 + nrows) * rb];
+            for (p, panel) in pan.chunks_exact(pbytes).enumerate() {
+                let r0 = p * tile::NR;
+                let live = (n - r0).min(tile::NR);
+                let mut i = 0;
+                while i + 3 <= nrows {
+                    let v = (t.k3)(&wc[i * rb..], rb, panel, nb);
+                    for (k, vr) in v.iter().enumerate() {
+                        out[(i + k) * n + r0..][..live].copy_from_slice(&vr[..live]);
+                    }
+                    i += 3;
+                }
+                while i < nrows {
+                    let v = (t.k1)(&wc[i * rb..], rb, panel, nb);
+                    out[i * n + r0..][..live].copy_from_slice(&v[0][..live]);
+                    i += 1;
+                }
+            }
+        });
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn prefill_tiled(_: &WeightView, _: &tile::Tile, _: &[u8], _: usize, _: usize, _: &mut [f32]) {
+    unreachable!("no tile kernels on this architecture")
 }

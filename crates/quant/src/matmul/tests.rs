@@ -35,34 +35,126 @@ const SHAPES: [(usize, usize, usize); 6] = [
     (3, 65, 512),
 ];
 
+/// Runs the engine on `rows × cols` weights and `n` activation rows of `ty` and checks every
+/// output bit for bit against the per-pair dot kernel.
+fn check_exact(
+    scratch: &mut MatmulScratch,
+    ty: GgmlType,
+    rows: usize,
+    n: usize,
+    cols: usize,
+    seed: u64,
+) {
+    let aty = activation_type(ty).unwrap();
+    let (w, x) = setup(ty, rows, cols, n, seed);
+    let view = WeightView {
+        ty,
+        rows,
+        cols,
+        data: &w,
+    };
+    let mut y = vec![0.0f32; n * rows];
+    matmul(&view, &x, n, &mut y, scratch, Precision::Native).unwrap();
+    let f = super::native::row_kernel(ty, n).unwrap();
+    let rb = view.row_bytes();
+    let mut a = vec![0u8; cols / aty.block_size() * aty.block_bytes()];
+    for r in 0..n {
+        quantize_activation_row(aty, &x[r * cols..(r + 1) * cols], &mut a).unwrap();
+        for o in 0..rows {
+            let want = f(&w[o * rb..(o + 1) * rb], &a);
+            assert_eq!(
+                y[r * rows + o].to_bits(),
+                want.to_bits(),
+                "{ty} rows={rows} n={n} cols={cols} r={r} o={o}"
+            );
+        }
+    }
+}
+
 #[test]
 fn native_equals_dot_per_row_exactly() {
     let mut scratch = MatmulScratch::new();
     for ty in TYPES {
-        let aty = activation_type(ty).unwrap();
         for (i, &(rows, n, cols)) in SHAPES.iter().enumerate() {
-            let (w, x) = setup(ty, rows, cols, n, i as u64);
-            let view = WeightView {
-                ty,
-                rows,
-                cols,
-                data: &w,
-            };
-            let mut y = vec![0.0f32; n * rows];
-            matmul(&view, &x, n, &mut y, &mut scratch, Precision::Native).unwrap();
-            let f = super::native::row_kernel(ty, n).unwrap();
-            let rb = view.row_bytes();
-            let mut a = vec![0u8; cols / aty.block_size() * aty.block_bytes()];
-            for r in 0..n {
-                quantize_activation_row(aty, &x[r * cols..(r + 1) * cols], &mut a).unwrap();
-                for o in 0..rows {
-                    let want = f(&w[o * rb..(o + 1) * rb], &a);
-                    assert_eq!(
-                        y[r * rows + o].to_bits(),
-                        want.to_bits(),
-                        "{ty} r={r} o={o}"
-                    );
+            check_exact(&mut scratch, ty, rows, n, cols, i as u64);
+        }
+    }
+}
+
+/// The prefill micro-kernels (several weight rows × several activation rows per call) against
+/// the per-pair kernel: every batch size around the panel width, weight-row counts around the
+/// kernel height and the task chunking, one-block and long rows.
+#[test]
+fn tiled_prefill_equals_dot_per_row_exactly() {
+    use GgmlType::*;
+    let mut scratch = MatmulScratch::new();
+    let ns = [1, 2, 3, 4, 5, 6, 7, 8, 9, 64, 65];
+    for ty in [Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL] {
+        for (i, &n) in ns.iter().enumerate() {
+            for (j, &(rows, cols)) in [(1, 32), (4, 64), (7, 576), (50, 256), (97, 1536)]
+                .iter()
+                .enumerate()
+            {
+                if n >= 64 && rows > 50 {
+                    continue;
                 }
+                check_exact(&mut scratch, ty, rows, n, cols, (100 * i + j) as u64);
+            }
+        }
+        check_exact(&mut scratch, ty, 97, 64, 1536, 7);
+    }
+}
+
+/// Extreme activations (all ±max, so every quant is ±127) and extreme weights stress the
+/// integer sums (Q8_0 with −128 bytes, the lane offsets).
+#[test]
+fn tiled_prefill_extreme_values_exact() {
+    use GgmlType::*;
+    let mut scratch = MatmulScratch::new();
+    for ty in [Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL] {
+        let (rows, n, cols) = (6, 5, 256);
+        let bb = ty.block_bytes();
+        let mut w = vec![0u8; rows * cols / 32 * bb];
+        for (k, b) in w.chunks_exact_mut(bb).enumerate() {
+            // A positive f16 scale (1.0) and min, then all-ones or all-zeros quant bytes
+            // (Q8_0: −1 or 0; with 0x80 patterns below).
+            b[0..2].copy_from_slice(&0x3c00u16.to_le_bytes());
+            let fill = match k % 3 {
+                0 => 0xff,
+                1 => 0x00,
+                _ => 0x80,
+            };
+            for v in b[2..].iter_mut() {
+                *v = fill;
+            }
+            if matches!(ty, Q4_1 | Q5_1) {
+                b[2..4].copy_from_slice(&0xbc00u16.to_le_bytes());
+            }
+        }
+        let x: Vec<f32> = (0..n * cols)
+            .map(|i| if (i / 3) % 2 == 0 { 1.0 } else { -1.0 })
+            .collect();
+        let view = WeightView {
+            ty,
+            rows,
+            cols,
+            data: &w,
+        };
+        let mut y = vec![0.0f32; n * rows];
+        matmul(&view, &x, n, &mut y, &mut scratch, Precision::Native).unwrap();
+        let aty = activation_type(ty).unwrap();
+        let f = super::native::row_kernel(ty, n).unwrap();
+        let rb = view.row_bytes();
+        let mut a = vec![0u8; cols / 32 * aty.block_bytes()];
+        for r in 0..n {
+            quantize_activation_row(aty, &x[r * cols..(r + 1) * cols], &mut a).unwrap();
+            for o in 0..rows {
+                let want = f(&w[o * rb..(o + 1) * rb], &a);
+                assert_eq!(
+                    y[r * rows + o].to_bits(),
+                    want.to_bits(),
+                    "{ty} r={r} o={o}"
+                );
             }
         }
     }
