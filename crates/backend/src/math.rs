@@ -2,7 +2,9 @@
 //! reproducible bit for bit and match llama.cpp's x86 build where it matters.
 
 /// ggml's vectorised `expf` (an Arm optimized-routines polynomial, ≤ 1.5 ulp), evaluated with
-/// the same fused operations one lane at a time.
+/// the same fused operations one lane at a time. `mul_add` is always fused, so the result is the
+/// same with or without an FMA unit; the slice helpers below just run faster where there is one.
+#[inline(always)]
 pub fn expf(x: f32) -> f32 {
     const SHIFT: f32 = 12_582_912.0; // 0x1.8p23
     let z = x.mul_add(f32::from_bits(0x3fb8_aa3b), SHIFT); // log2(e)
@@ -24,12 +26,82 @@ pub fn expf(x: f32) -> f32 {
         .mul_add(b, c4)
         .mul_add(u, c3.mul_add(b, c2))
         .mul_add(u, c1.mul_add(b, 1.0));
-    j * 2f32.powi(n as i32)
+    scale2(j, n as i32)
+}
+
+/// `j · 2^n` with one rounding, like `_mm512_scalef_ps` (n in [-192, 192]).
+#[inline(always)]
+fn scale2(j: f32, n: i32) -> f32 {
+    let pow = |e: i32| f32::from_bits(((e + 127) as u32) << 23);
+    if n > 127 {
+        j * pow(127) * pow(n - 127)
+    } else if n < -126 {
+        // 2^n is subnormal: scale in two exact steps, the last one rounding once.
+        j * pow(n + 126) * pow(-126)
+    } else {
+        j * pow(n)
+    }
+}
+
+/// Replaces every `x` by `expf(x)`.
+pub fn exp_in_place(xs: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports FMA (checked just above).
+        return unsafe { exp_in_place_fma(xs) };
+    }
+    xs.iter_mut().for_each(|x| *x = expf(*x));
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "fma")]
+fn exp_in_place_fma(xs: &mut [f32]) {
+    xs.iter_mut().for_each(|x| *x = expf(*x));
+}
+
+/// `gate = silu(gate) · up`, SiLU as llama.cpp's x86 build computes it: x / (1 + expf(-x)).
+pub fn silu_mul(gate: &mut [f32], up: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports FMA (checked just above).
+        return unsafe { silu_mul_fma(gate, up) };
+    }
+    silu_mul_body(gate, up);
+}
+
+#[inline(always)]
+fn silu_mul_body(gate: &mut [f32], up: &[f32]) {
+    for (g, &u) in gate.iter_mut().zip(up) {
+        *g = *g / (1.0 + expf(-*g)) * u;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "fma")]
+fn silu_mul_fma(gate: &mut [f32], up: &[f32]) {
+    silu_mul_body(gate, up);
 }
 
 /// f32 dot product in eight interleaved lanes (lane l sums elements l, l+8, …), then the lanes
-/// pairwise: a fixed order, so results are reproducible, and one that compilers vectorise.
+/// pairwise: a fixed order (no fused operations), so every CPU gives the same bits, and one that
+/// vectorises.
 pub fn dot8(a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { dot8_avx2(a, b) };
+    }
+    dot8_body(a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn dot8_avx2(a: &[f32], b: &[f32]) -> f32 {
+    dot8_body(a, b)
+}
+
+#[inline(always)]
+fn dot8_body(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let tail: f32 = ca
@@ -59,6 +131,31 @@ mod tests {
         }
         assert_eq!(expf(-200.0), 0.0);
         assert_eq!(expf(200.0), f32::INFINITY);
+    }
+
+    #[test]
+    fn scale2_matches_powi_including_subnormals() {
+        for n in -192..=192 {
+            for j in [1.0f32, 1.5, 1.999_999] {
+                let want = (j as f64 * 2f64.powi(n)) as f32;
+                assert_eq!(scale2(j, n).to_bits(), want.to_bits(), "{j} · 2^{n}");
+            }
+        }
+    }
+
+    #[test]
+    fn slice_helpers_match_the_scalar_forms() {
+        let xs: Vec<f32> = (0..100).map(|i| i as f32 * 0.37 - 18.0).collect();
+        let mut e = xs.clone();
+        exp_in_place(&mut e);
+        for (x, y) in xs.iter().zip(&e) {
+            assert_eq!(expf(*x).to_bits(), y.to_bits());
+        }
+        let mut g = xs.clone();
+        silu_mul(&mut g, &xs);
+        for (x, y) in xs.iter().zip(&g) {
+            assert_eq!((x / (1.0 + expf(-x)) * x).to_bits(), y.to_bits());
+        }
     }
 
     #[test]

@@ -83,6 +83,15 @@ fn q8_scales(xb: &[f32]) -> (f32, f32) {
     (amax / 127.0, id)
 }
 
+/// Rounds half to even like `_mm256_round_ps(_MM_ROUND_NEAREST)`, for |v| < 2^22 (quantized
+/// activations are within ±127.5): adding and removing 1.5·2^23 leaves the nearest integer.
+/// Inline arithmetic, because `round_ties_even` is a libm call on baseline x86-64.
+#[inline(always)]
+fn round_half_even(v: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0;
+    (v + MAGIC) - MAGIC
+}
+
 /// llama.cpp's x86 `quantize_row_q8_0`: per 32 values, `d = amax/127`,
 /// `q = round_half_even(x * 127/amax)`. `out` must hold `x.len()/32` blocks of 34 bytes
 /// (checked by the caller).
@@ -91,7 +100,7 @@ fn quantize_row_q8_0(x: &[f32], out: &mut [u8]) {
         let (d, id) = q8_scales(xb);
         ob[0..2].copy_from_slice(&f16::from_f32(d).to_le_bytes());
         for (q, v) in ob[2..].iter_mut().zip(xb) {
-            *q = ((v * id).round_ties_even() as i8) as u8;
+            *q = (round_half_even(v * id) as i8) as u8;
         }
     }
 }
@@ -103,7 +112,7 @@ fn quantize_row_q8_1(x: &[f32], out: &mut [u8]) {
         let (d, id) = q8_scales(xb);
         let mut sum = 0i32;
         for (q, v) in ob[4..].iter_mut().zip(xb) {
-            let qi = (v * id).round_ties_even() as i8;
+            let qi = round_half_even(v * id) as i8;
             sum += i32::from(qi);
             *q = qi as u8;
         }

@@ -48,6 +48,8 @@ impl RegionKeys<'_> {
                 scores.push(s);
             }
         }
+        scores.iter_mut().for_each(|s| *s -= max);
+        exp_in_place(scores);
         let mut at = 0;
         for (j, (sum, &len)) in sums.iter_mut().zip(self.lens).enumerate() {
             let seg = &scores[at..at + len];
@@ -55,14 +57,14 @@ impl RegionKeys<'_> {
             *sum = if Some(j) == skip {
                 0.0
             } else {
-                seg.iter().map(|s| expf(s - max)).sum()
+                seg.iter().sum()
             };
         }
         self.canonical.iter().map(|&j| sums[j]).sum()
     }
 }
 
-use pine_backend::math::{dot8, expf};
+use pine_backend::math::{dot8, exp_in_place};
 
 /// Importance of every segment for a suffix or generated query `q` (one head, mapped to KV head
 /// `kvh`): the mean over S_j's tokens of q's softmax over all segment tokens (§1.3b).

@@ -1,7 +1,7 @@
 //! Element-wise CPU ops of the Llama graph, written as llama.cpp computes them (RMS sums in
 //! f64 like ggml's `ggml_float`, SiLU as x / (1 + e^-x)).
 
-use crate::math::expf;
+use crate::math::silu_mul;
 
 /// RMS-normalises `n` rows of `x` (row width = `w.len()`) and multiplies by `w`.
 pub(crate) fn rms_norm(x: &[f32], w: &[f32], eps: f32, n: usize, out: &mut [f32]) {
@@ -20,9 +20,7 @@ pub(crate) fn rms_norm(x: &[f32], w: &[f32], eps: f32, n: usize, out: &mut [f32]
 /// `gate = silu(gate) * up`, with SiLU computed as llama.cpp's x86 build does (its vectorised
 /// `ggml_v_expf`), so activations round the same way before the next quantized matmul.
 pub(crate) fn swiglu(gate: &mut [f32], up: &[f32]) {
-    for (g, &u) in gate.iter_mut().zip(up) {
-        *g = *g / (1.0 + expf(-*g)) * u;
-    }
+    silu_mul(gate, up);
 }
 
 /// `acc += x`.

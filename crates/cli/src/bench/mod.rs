@@ -147,6 +147,7 @@ fn bench_model(
     let mut session = Session::new(model, n_ctx, cache).map_err(|e| ctx(&e))?;
     let pool = tokens::ordinary_ids(&file, n_vocab);
     let bos = tokens::bos(&file).filter(|&b| (b as usize) < n_vocab);
+    let segmented_run = args.attention.iter().any(|a| *a != AttentionArg::Causal);
     for &attention in &args.attention {
         let mode = mode_of(attention);
         let segments = (mode != AttentionMode::Causal).then_some(args.segments);
@@ -158,7 +159,10 @@ fn bench_model(
         }
         for &n in args.n_gen.iter().filter(|&&n| n > 0) {
             let mut stream = tokens::TokenStream::new(pool.clone(), SEED ^ 1);
-            let test = match segments {
+            // In a run that compares modes, causal decodes at the same depth too, so the tg
+            // rows compare like with like.
+            let depth_segments = segmented_run.then_some(args.segments);
+            let test = match depth_segments {
                 None => {
                     let mut ids = vec![bos.unwrap_or_else(|| stream.next_id())];
                     ids.extend(stream.take(n - 1));
