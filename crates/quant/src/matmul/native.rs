@@ -85,7 +85,17 @@ pub(super) fn matmul(
     let act = &mut scratch.act[..n * arow];
     if n == 1 {
         quantize_activation_row(aty, x, act)?;
-        decode(w, f, act, y);
+        match tile_kernels(w.ty) {
+            Some(t) => {
+                let nb = w.cols / 32;
+                let pbytes = nb * t.fmt.panel_block();
+                scratch.panels.resize(pbytes, 0);
+                let pan = &mut scratch.panels[..pbytes];
+                t.fmt.pack(&[&act[..]], nb, pan);
+                decode_tiled(w, &t, pan, y);
+            }
+            None => decode(w, f, act, y),
+        }
         return Ok(());
     }
     act.par_chunks_mut(arow)
@@ -154,6 +164,40 @@ fn prefill(w: &WeightView, f: DotFn, act: &[u8], arow: usize, n: usize, yt: &mut
                 }
             }
         });
+}
+
+/// Decode with the micro-kernels: four weight rows per call against the one packed row.
+#[cfg(target_arch = "x86_64")]
+fn decode_tiled(w: &WeightView, t: &tile::Tile, pan: &[u8], y: &mut [f32]) {
+    let rb = w.row_bytes();
+    let nb = w.cols / 32;
+    let chunk = (w.rows / (rayon::current_num_threads() * 4))
+        .clamp(8, 4096)
+        .next_multiple_of(4);
+    let run = |c: usize, ys: &mut [f32]| {
+        let o0 = c * chunk;
+        let wc = &w.data[o0 * rb..(o0 + ys.len()) * rb];
+        let mut i = 0;
+        while i + 4 <= ys.len() {
+            let v = (t.d4)(&wc[i * rb..], rb, pan, nb);
+            for k in 0..4 {
+                ys[i + k] = v[k][0];
+            }
+            i += 4;
+        }
+        while i < ys.len() {
+            ys[i] = (t.d1)(&wc[i * rb..], rb, pan, nb)[0][0];
+            i += 1;
+        }
+    };
+    y.par_chunks_mut(chunk)
+        .enumerate()
+        .for_each(|(c, ys)| run(c, ys));
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn decode_tiled(_: &WeightView, _: &tile::Tile, _: &[u8], _: &mut [f32]) {
+    unreachable!("no tile kernels on this architecture")
 }
 
 /// Weight rows per task of the tiled prefill: as many as keep their bytes within half of L1,

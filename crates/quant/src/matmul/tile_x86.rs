@@ -77,12 +77,15 @@ impl Format {
 /// `out[i][j]` for weight row `i`, panel row `j`.
 pub(super) type TileFn<const MR: usize> = fn(&[u8], usize, &[u8], usize) -> [[f32; NR]; MR];
 
-/// The kernels for one weight type: `MR` = 3 and the one-row remainder.
+/// The kernels for one weight type: prefill (all `NR` panel rows) with `MR` = 3 and the
+/// one-row remainder; decode (panel row 0 only) with `MR` = 4 and the one-row remainder.
 #[derive(Clone, Copy)]
 pub(super) struct Tile {
     pub fmt: Format,
     pub k3: TileFn<3>,
     pub k1: TileFn<1>,
+    pub d4: TileFn<4>,
+    pub d1: TileFn<1>,
 }
 
 /// Horizontal sum of eight lanes in exactly the order of `dot::x86::prims::hsum_ps`.
@@ -140,7 +143,7 @@ macro_rules! tile_kernels {
         /// hold `nb` packed blocks.
         #[inline]
         #[target_feature(enable = $feat)]
-        unsafe fn run<const MR: usize>(
+        unsafe fn run<const MR: usize, const NRR: usize>(
             w: *const u8,
             rb: usize,
             pan: *const u8,
@@ -162,7 +165,7 @@ macro_rules! tile_kernels {
                     u[i] = ux(x);
                     dx[i] = _mm256_set1_ps(f16_at(x));
                 }
-                for j in 0..NR {
+                for j in 0..NRR {
                     let y = _mm256_loadu_si256(p.add(32 * j).cast());
                     let seed = if has_c {
                         _mm256_loadu_si256(p.add(NR * 32 + 32 * j).cast())
@@ -202,17 +205,17 @@ macro_rules! tile_kernels {
                     use super::*;
 
                     #[target_feature(enable = $feat)]
-                    unsafe fn kern<const MR: usize>(
+                    unsafe fn kern<const MR: usize, const NRR: usize>(
                         w: *const u8,
                         rb: usize,
                         pan: *const u8,
                         nb: usize,
                     ) -> [[f32; NR]; MR] {
-                        run::<MR>(w, rb, pan, nb, $fmt, $ux)
+                        run::<MR, NRR>(w, rb, pan, nb, $fmt, $ux)
                     }
 
-                    /// Checks the lengths, then runs the kernel.
-                    pub(in crate::matmul) fn tile<const MR: usize>(
+                    /// Checks the lengths, then runs the kernel for the first `NRR` panel rows.
+                    pub(in crate::matmul) fn tile<const MR: usize, const NRR: usize>(
                         w: &[u8],
                         rb: usize,
                         pan: &[u8],
@@ -223,7 +226,7 @@ macro_rules! tile_kernels {
                         assert!(nb * fmt.panel_block() <= pan.len());
                         // SAFETY: `tile` is handed out only after the features were detected;
                         // the asserts bound every read.
-                        unsafe { kern::<MR>(w.as_ptr(), rb, pan.as_ptr(), nb) }
+                        unsafe { kern::<MR, NRR>(w.as_ptr(), rb, pan.as_ptr(), nb) }
                     }
                 }
             };
@@ -340,33 +343,45 @@ pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<Tile> {
             match ty {
                 T::Q4_0 => Some(Tile {
                     fmt: Q4_0,
-                    k3: $isa::q4_0::tile::<3>,
-                    k1: $isa::q4_0::tile::<1>,
+                    k3: $isa::q4_0::tile::<3, NR>,
+                    k1: $isa::q4_0::tile::<1, NR>,
+                    d4: $isa::q4_0::tile::<4, 1>,
+                    d1: $isa::q4_0::tile::<1, 1>,
                 }),
                 T::Q4_1 => Some(Tile {
                     fmt: Q4_1,
-                    k3: $isa::q4_1::tile::<3>,
-                    k1: $isa::q4_1::tile::<1>,
+                    k3: $isa::q4_1::tile::<3, NR>,
+                    k1: $isa::q4_1::tile::<1, NR>,
+                    d4: $isa::q4_1::tile::<4, 1>,
+                    d1: $isa::q4_1::tile::<1, 1>,
                 }),
                 T::Q5_0 => Some(Tile {
                     fmt: Q5_0,
-                    k3: $isa::q5_0::tile::<3>,
-                    k1: $isa::q5_0::tile::<1>,
+                    k3: $isa::q5_0::tile::<3, NR>,
+                    k1: $isa::q5_0::tile::<1, NR>,
+                    d4: $isa::q5_0::tile::<4, 1>,
+                    d1: $isa::q5_0::tile::<1, 1>,
                 }),
                 T::Q5_1 => Some(Tile {
                     fmt: Q5_1,
-                    k3: $isa::q5_1::tile::<3>,
-                    k1: $isa::q5_1::tile::<1>,
+                    k3: $isa::q5_1::tile::<3, NR>,
+                    k1: $isa::q5_1::tile::<1, NR>,
+                    d4: $isa::q5_1::tile::<4, 1>,
+                    d1: $isa::q5_1::tile::<1, 1>,
                 }),
                 T::Q8_0 => Some(Tile {
                     fmt: Q8_0,
-                    k3: $isa::q8_0::tile::<3>,
-                    k1: $isa::q8_0::tile::<1>,
+                    k3: $isa::q8_0::tile::<3, NR>,
+                    k1: $isa::q8_0::tile::<1, NR>,
+                    d4: $isa::q8_0::tile::<4, 1>,
+                    d1: $isa::q8_0::tile::<1, 1>,
                 }),
                 T::IQ4_NL => Some(Tile {
                     fmt: IQ4_NL,
-                    k3: $isa::iq4_nl::tile::<3>,
-                    k1: $isa::iq4_nl::tile::<1>,
+                    k3: $isa::iq4_nl::tile::<3, NR>,
+                    k1: $isa::iq4_nl::tile::<1, NR>,
+                    d4: $isa::iq4_nl::tile::<4, 1>,
+                    d1: $isa::iq4_nl::tile::<1, 1>,
                 }),
                 _ => None,
             }
