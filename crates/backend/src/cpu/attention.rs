@@ -3,22 +3,30 @@
 //! takes one softmax over all of them and sums the values in the same order, so the result does
 //! not depend on where keys sit in the cache.
 //!
-//! With an f16 cache it rounds like llama.cpp's non-flash path: the query is rounded to f16
-//! before the K·q product and the probabilities to f16 before the ·V product.
+//! It computes like llama.cpp's x86 non-flash path, so logits follow llama.cpp's closely enough
+//! that greedy text matches: with an f16 cache the query is rounded to f16 before the K·q product
+//! and the probabilities before the ·V product; dots and value sums use tinyBLAS's 16-lane order,
+//! the softmax ggml's `expf` and its chunked sum.
 
 use half::f16;
 use rayon::prelude::*;
 
 use crate::backend::AttentionShape;
 use crate::cpu::kv_cache::{LayerCache, Store};
+use crate::math::exp_in_place;
 use crate::plan::{AttentionPlan, QueryGroup};
 
 /// Per-task buffers, reused across the (row, head) pairs one worker handles.
 struct Scratch {
     q: Vec<f32>,
     scores: Vec<f32>,
+    /// `LANES` partial sums of the output, lane `l` taking keys `l, l+16, …` (tinyBLAS order).
     acc: Vec<f32>,
 }
+
+/// Lanes of llama.cpp's AVX-512 tinyBLAS accumulators, whose summation order this kernel
+/// follows: the K·q dots, the softmax sum and the ·V sums all group terms by index mod 16.
+const LANES: usize = 16;
 
 /// Runs `plan` for queries `q` (`[rows, n_heads * head_dim]`, pre-RoPE) into `out`.
 pub(crate) fn attend(
@@ -59,7 +67,7 @@ pub(crate) fn attend(
             || Scratch {
                 q: vec![0.0; hd],
                 scores: Vec::with_capacity(max_keys),
-                acc: vec![0.0; hd],
+                acc: vec![0.0; LANES * hd],
             },
             |s, (i, o)| {
                 let (row, h) = (i / nh, i % nh);
@@ -123,10 +131,14 @@ fn head(
         }
     }
     let max = s.scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    s.scores.iter_mut().for_each(|x| *x -= max);
+    exp_in_place(&mut s.scores);
+    // ggml sums the exponentials per 16-wide chunk (tree-reduced), chunks in f64.
     let mut sum = 0.0f64;
-    for x in s.scores.iter_mut() {
-        *x = (*x - max).exp();
-        sum += *x as f64;
+    for chunk in s.scores.chunks(LANES) {
+        let mut lanes = [0.0f32; LANES];
+        lanes[..chunk.len()].copy_from_slice(chunk);
+        sum += reduce16(&lanes) as f64;
     }
     let inv = (1.0 / sum) as f32;
     s.acc.iter_mut().for_each(|a| *a = 0.0);
@@ -135,35 +147,42 @@ fn head(
         for j in range.visible(own) {
             let at = j * stride + base;
             let p = s.scores[k] * inv;
+            let lane = &mut s.acc[(k % LANES) * hd..][..hd];
             k += 1;
             match &layer.v {
-                Store::F32(v) => axpy(&mut s.acc, p, &v[at..at + hd]),
-                Store::F16(v) => axpy_f16(&mut s.acc, round_f16(p), &v[at..at + hd]),
+                Store::F32(v) => fma_into(lane, p, &v[at..at + hd]),
+                Store::F16(v) => fma_into_f16(lane, round_f16(p), &v[at..at + hd]),
             }
         }
     }
-    out.copy_from_slice(&s.acc);
+    reduce_lanes(&s.acc, out);
 }
 
-/// `Σ a·b` in a fixed order that does not depend on the CPU: eight lanes (lane `l` takes
-/// elements `l, l+8, …`) each accumulated with one fused multiply-add per element, the lanes
-/// summed pairwise `((0+4)+(2+6))+((1+5)+(3+7))`, then a sequential tail. The AVX2/FMA path
-/// computes exactly the same operations.
+/// `_mm512_reduce_add_ps`'s tree over 16 lanes: halves, quarters, then pairs.
+fn reduce16(v: &[f32; LANES]) -> f32 {
+    let t3: [f32; 8] = std::array::from_fn(|i| v[i + 8] + v[i]);
+    let t6: [f32; 4] = std::array::from_fn(|i| t3[i + 4] + t3[i]);
+    (t6[0] + t6[2]) + (t6[1] + t6[3])
+}
+
+/// `out[d]` = the [`reduce16`] of the 16 lane sums `acc[l * hd + d]`.
+fn reduce_lanes(acc: &[f32], out: &mut [f32]) {
+    let hd = out.len();
+    for (d, o) in out.iter_mut().enumerate() {
+        let lanes: [f32; LANES] = std::array::from_fn(|l| acc[l * hd + d]);
+        *o = reduce16(&lanes);
+    }
+}
+
+/// `Σ a·b` as tinyBLAS computes it: lane `l` fuses the products `l, l+16, …` in order, then the
+/// lanes are tree-reduced; any tail (dims not a multiple of 16) is added last, fused in order.
 fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
     if simd::available() {
         // SAFETY: the features were detected.
-        return unsafe { simd::dot_f32(a, b) };
+        return unsafe { simd::dot(a, b) };
     }
-    let n = a.len().min(b.len());
-    let main = n - n % 8;
-    let mut acc = [0.0f32; 8];
-    for i in (0..main).step_by(8) {
-        for l in 0..8 {
-            acc[l] = a[i + l].mul_add(b[i + l], acc[l]);
-        }
-    }
-    reduce8(&acc) + tail_dot(&a[main..n], &b[main..n])
+    dot_generic(a, b.len(), |i| b[i])
 }
 
 /// [`dot_f32`] with f16 keys (widened exactly).
@@ -171,46 +190,39 @@ fn dot_f16(a: &[f32], b: &[f16]) -> f32 {
     #[cfg(target_arch = "x86_64")]
     if simd::available() {
         // SAFETY: the features were detected.
-        return unsafe { simd::dot_f16(a, b) };
+        return unsafe { simd::dot(a, b) };
     }
-    let n = a.len().min(b.len());
-    let main = n - n % 8;
-    let mut acc = [0.0f32; 8];
-    for i in (0..main).step_by(8) {
-        for l in 0..8 {
-            acc[l] = a[i + l].mul_add(b[i + l].to_f32(), acc[l]);
+    dot_generic(a, b.len(), |i| b[i].to_f32())
+}
+
+fn dot_generic(a: &[f32], n: usize, b: impl Fn(usize) -> f32) -> f32 {
+    let n = a.len().min(n);
+    let main = n - n % LANES;
+    let mut acc = [0.0f32; LANES];
+    for i in (0..main).step_by(LANES) {
+        for (l, s) in acc.iter_mut().enumerate() {
+            *s = a[i + l].mul_add(b(i + l), *s);
         }
     }
-    let bt: Vec<f32> = b[main..n].iter().map(|x| x.to_f32()).collect();
-    reduce8(&acc) + tail_dot(&a[main..n], &bt)
+    (main..n).fold(reduce16(&acc), |s, i| a[i].mul_add(b(i), s))
 }
 
-/// The lane sum of [`dot_f32`].
-fn reduce8(v: &[f32; 8]) -> f32 {
-    ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]))
-}
-
-/// Sequential tail of fewer than eight products.
-fn tail_dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).fold(0.0f32, |s, (x, y)| x.mul_add(*y, s))
-}
-
-/// `acc += p·v` element by element (a product, then a sum: two roundings per element).
-fn axpy(acc: &mut [f32], p: f32, v: &[f32]) {
-    for (a, &x) in acc.iter_mut().zip(v) {
-        *a += p * x;
+/// `lane += p·v`, fused per element (tinyBLAS's `fmadd`).
+fn fma_into(lane: &mut [f32], p: f32, v: &[f32]) {
+    for (a, &x) in lane.iter_mut().zip(v) {
+        *a = p.mul_add(x, *a);
     }
 }
 
-/// [`axpy`] with f16 values (widened exactly); the same operations on every CPU.
-fn axpy_f16(acc: &mut [f32], p: f32, v: &[f16]) {
+/// [`fma_into`] with f16 values (widened exactly); the same operations on every CPU.
+fn fma_into_f16(lane: &mut [f32], p: f32, v: &[f16]) {
     #[cfg(target_arch = "x86_64")]
     if simd::available() {
         // SAFETY: the features were detected.
-        return unsafe { simd::axpy_f16(acc, p, v) };
+        return unsafe { simd::fma_into_f16(lane, p, v) };
     }
-    for (a, x) in acc.iter_mut().zip(v) {
-        *a += p * x.to_f32();
+    for (a, x) in lane.iter_mut().zip(v) {
+        *a = p.mul_add(x.to_f32(), *a);
     }
 }
 
@@ -241,68 +253,75 @@ mod simd {
         })
     }
 
-    #[inline]
-    #[target_feature(enable = "avx2,fma,f16c")]
-    fn reduce(v: __m256) -> f32 {
-        // ((0+4)+(2+6)) + ((1+5)+(3+7)), as `super::reduce8`.
-        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-        let s = _mm_add_ss(s, _mm_movehdup_ps(s));
-        _mm_cvtss_f32(s)
+    /// Elements that widen to f32 eight at a time.
+    pub(super) trait Wide: Copy {
+        /// Eight elements at `p` as f32.
+        ///
+        /// # Safety
+        /// `p` must be valid for eight elements; the CPU must have AVX2 and F16C.
+        unsafe fn load8(p: *const Self) -> __m256;
+        /// One element as f32.
+        fn widen(self) -> f32;
     }
 
+    impl Wide for f32 {
+        #[inline(always)]
+        unsafe fn load8(p: *const f32) -> __m256 {
+            _mm256_loadu_ps(p)
+        }
+        fn widen(self) -> f32 {
+            self
+        }
+    }
+
+    impl Wide for f16 {
+        #[inline(always)]
+        unsafe fn load8(p: *const f16) -> __m256 {
+            _mm256_cvtph_ps(_mm_loadu_si128(p.cast()))
+        }
+        fn widen(self) -> f32 {
+            self.to_f32()
+        }
+    }
+
+    /// tinyBLAS's 16-lane dot as two 8-lane halves, then `_mm512_reduce_add_ps`'s tree.
     #[target_feature(enable = "avx2,fma,f16c")]
-    pub(super) unsafe fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    pub(super) unsafe fn dot<T: Wide>(a: &[f32], b: &[T]) -> f32 {
         let n = a.len().min(b.len());
-        let main = n - n % 8;
-        let mut acc = _mm256_setzero_ps();
-        for i in (0..main).step_by(8) {
-            let x = _mm256_loadu_ps(a.as_ptr().add(i));
-            let y = _mm256_loadu_ps(b.as_ptr().add(i));
-            acc = _mm256_fmadd_ps(x, y, acc);
+        let main = n - n % super::LANES;
+        let (mut lo, mut hi) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        for i in (0..main).step_by(super::LANES) {
+            lo = _mm256_fmadd_ps(
+                _mm256_loadu_ps(a.as_ptr().add(i)),
+                T::load8(b.as_ptr().add(i)),
+                lo,
+            );
+            hi = _mm256_fmadd_ps(
+                _mm256_loadu_ps(a.as_ptr().add(i + 8)),
+                T::load8(b.as_ptr().add(i + 8)),
+                hi,
+            );
         }
-        reduce(acc) + super::tail_dot(&a[main..n], &b[main..n])
+        // t3 = hi + lo; t6 = upper + lower quarter; then (t6[0]+t6[2]) + (t6[1]+t6[3]).
+        let t3 = _mm256_add_ps(hi, lo);
+        let t6 = _mm_add_ps(_mm256_extractf128_ps(t3, 1), _mm256_castps256_ps128(t3));
+        let t8 = _mm_add_ps(t6, _mm_movehl_ps(t6, t6));
+        let r = _mm_cvtss_f32(_mm_add_ss(t8, _mm_movehdup_ps(t8)));
+        (main..n).fold(r, |s, i| a[i].mul_add(b[i].widen(), s))
     }
 
     #[target_feature(enable = "avx2,fma,f16c")]
-    pub(super) unsafe fn dot_f16(a: &[f32], b: &[f16]) -> f32 {
-        let n = a.len().min(b.len());
-        let main = n - n % 8;
-        let mut acc = _mm256_setzero_ps();
-        for i in (0..main).step_by(8) {
-            let x = _mm256_loadu_ps(a.as_ptr().add(i));
-            let y = _mm256_cvtph_ps(_mm_loadu_si128(b.as_ptr().add(i).cast()));
-            acc = _mm256_fmadd_ps(x, y, acc);
-        }
-        let mut tail = 0.0f32;
-        for (x, y) in a[main..n].iter().zip(&b[main..n]) {
-            tail = x.mul_add(round_bits(*y), tail);
-        }
-        reduce(acc) + tail
-    }
-
-    /// An f16 widened with F16C.
-    #[inline]
-    #[target_feature(enable = "avx2,fma,f16c")]
-    fn round_bits(h: f16) -> f32 {
-        _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(h.to_bits()))))
-    }
-
-    #[target_feature(enable = "avx2,fma,f16c")]
-    pub(super) unsafe fn axpy_f16(acc: &mut [f32], p: f32, v: &[f16]) {
-        let n = acc.len().min(v.len());
+    pub(super) unsafe fn fma_into_f16(lane: &mut [f32], p: f32, v: &[f16]) {
+        let n = lane.len().min(v.len());
         let main = n - n % 8;
         let pv = _mm256_set1_ps(p);
         for i in (0..main).step_by(8) {
-            let a = _mm256_loadu_ps(acc.as_ptr().add(i));
-            let y = _mm256_cvtph_ps(_mm_loadu_si128(v.as_ptr().add(i).cast()));
-            _mm256_storeu_ps(
-                acc.as_mut_ptr().add(i),
-                _mm256_add_ps(a, _mm256_mul_ps(pv, y)),
-            );
+            let a = _mm256_loadu_ps(lane.as_ptr().add(i));
+            let y = f16::load8(v.as_ptr().add(i));
+            _mm256_storeu_ps(lane.as_mut_ptr().add(i), _mm256_fmadd_ps(pv, y, a));
         }
-        for (a, x) in acc[main..n].iter_mut().zip(&v[main..n]) {
-            *a += p * round_bits(*x);
+        for (a, x) in lane[main..n].iter_mut().zip(&v[main..n]) {
+            *a = p.mul_add(x.widen(), *a);
         }
     }
 
