@@ -82,22 +82,55 @@ fn silu_mul_fma(gate: &mut [f32], up: &[f32]) {
     silu_mul_body(gate, up);
 }
 
-/// f32 dot product in eight interleaved lanes (lane l sums elements l, l+8, …), then the lanes
-/// pairwise: a fixed order (no fused operations), so every CPU gives the same bits, and one that
-/// vectorises.
-pub fn dot8(a: &[f32], b: &[f32]) -> f32 {
+/// Appends, for `count` rows of `width` elements each (row r's `q.len()` elements start at
+/// `r * width + offset` of `rows`), `scale ·` the f32 dot product of `q` and the row, computed in
+/// eight interleaved lanes (lane l sums elements l, l+8, …) then the lanes pairwise: a fixed
+/// order without fused operations, so every CPU gives the same bits, and one that vectorises.
+pub fn dot8_rows(
+    q: &[f32],
+    rows: &[f32],
+    width: usize,
+    offset: usize,
+    count: usize,
+    scale: f32,
+    out: &mut Vec<f32>,
+) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2 (checked just above).
-        return unsafe { dot8_avx2(a, b) };
+        return unsafe { dot8_rows_avx2(q, rows, width, offset, count, scale, out) };
     }
-    dot8_body(a, b)
+    dot8_rows_body(q, rows, width, offset, count, scale, out);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn dot8_avx2(a: &[f32], b: &[f32]) -> f32 {
-    dot8_body(a, b)
+fn dot8_rows_avx2(
+    q: &[f32],
+    rows: &[f32],
+    width: usize,
+    offset: usize,
+    count: usize,
+    scale: f32,
+    out: &mut Vec<f32>,
+) {
+    dot8_rows_body(q, rows, width, offset, count, scale, out);
+}
+
+#[inline(always)]
+fn dot8_rows_body(
+    q: &[f32],
+    rows: &[f32],
+    width: usize,
+    offset: usize,
+    count: usize,
+    scale: f32,
+    out: &mut Vec<f32>,
+) {
+    for r in 0..count {
+        let at = r * width + offset;
+        out.push(dot8_body(q, &rows[at..at + q.len()]) * scale);
+    }
 }
 
 #[inline(always)]
@@ -159,12 +192,17 @@ mod tests {
     }
 
     #[test]
-    fn dot8_matches_a_plain_sum() {
+    fn dot8_rows_matches_a_plain_sum() {
         for n in [0, 3, 8, 64, 70] {
             let a: Vec<f32> = (0..n).map(|i| (i as f32 * 0.3).sin()).collect();
-            let b: Vec<f32> = (0..n).map(|i| (i as f32 * 0.7).cos()).collect();
-            let want: f64 = a.iter().zip(&b).map(|(x, y)| (x * y) as f64).sum();
-            assert!((dot8(&a, &b) as f64 - want).abs() < 1e-5);
+            let rows: Vec<f32> = (0..3 * (n + 2)).map(|i| (i as f32 * 0.7).cos()).collect();
+            let mut got = Vec::new();
+            dot8_rows(&a, &rows, n + 2, 1, 3, 0.5, &mut got);
+            for (r, g) in got.iter().enumerate() {
+                let row = &rows[r * (n + 2) + 1..][..n];
+                let want: f64 = a.iter().zip(row).map(|(x, y)| (x * y) as f64).sum::<f64>() * 0.5;
+                assert!((*g as f64 - want).abs() < 1e-5);
+            }
         }
     }
 }

@@ -20,10 +20,6 @@ pub struct RegionKeys<'a> {
 }
 
 impl RegionKeys<'_> {
-    fn key(&self, row: usize, kvh: usize) -> &[f32] {
-        &self.k[row * self.width + kvh * self.head_dim..][..self.head_dim]
-    }
-
     /// Per-segment sums of exp(score − max) for query `q` over the keys of every segment except
     /// `skip`, and their total in canonical order. `sums[skip]` stays 0.
     fn exp_sums(
@@ -38,15 +34,22 @@ impl RegionKeys<'_> {
         scores.clear();
         let mut max = f32::NEG_INFINITY;
         for j in 0..self.lens.len() {
-            for r in self.starts[j]..self.starts[j] + self.lens[j] {
-                let s = if Some(j) == skip {
-                    f32::NEG_INFINITY
-                } else {
-                    dot8(q, self.key(r, kvh)) * scale
-                };
-                max = max.max(s);
-                scores.push(s);
+            let from = scores.len();
+            if Some(j) == skip {
+                scores.resize(from + self.lens[j], f32::NEG_INFINITY);
+            } else {
+                let rows = &self.k[self.starts[j] * self.width..];
+                dot8_rows(
+                    q,
+                    rows,
+                    self.width,
+                    kvh * self.head_dim,
+                    self.lens[j],
+                    scale,
+                    scores,
+                );
             }
+            max = scores[from..].iter().copied().fold(max, f32::max);
         }
         scores.iter_mut().for_each(|s| *s -= max);
         exp_in_place(scores);
@@ -64,7 +67,7 @@ impl RegionKeys<'_> {
     }
 }
 
-use pine_backend::math::{dot8, exp_in_place};
+use pine_backend::math::{dot8_rows, exp_in_place};
 
 /// Importance of every segment for a suffix or generated query `q` (one head, mapped to KV head
 /// `kvh`): the mean over S_j's tokens of q's softmax over all segment tokens (§1.3b).
