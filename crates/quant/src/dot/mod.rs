@@ -16,6 +16,6 @@ mod scalar;
 mod tests;
 pub(crate) mod unpack;
 #[cfg(target_arch = "x86_64")]
-mod x86;
+pub(crate) mod x86;
 
 pub use dispatch::{dot, kernels, DotFn, Kernels};

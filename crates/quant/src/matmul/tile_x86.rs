@@ -16,6 +16,8 @@
 
 use std::arch::x86_64::*;
 
+use crate::dot::x86::prims::hsum_ps;
+
 /// Activation rows per micro-kernel call (one panel).
 pub(super) const NR: usize = 4;
 
@@ -86,16 +88,6 @@ pub(super) struct Tile {
     pub k1: TileFn<1>,
     pub d4: TileFn<4>,
     pub d1: TileFn<1>,
-}
-
-/// Horizontal sum of eight lanes in exactly the order of `dot::x86::prims::hsum_ps`.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-fn hsum_ps(v: __m256) -> f32 {
-    let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    let s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    _mm_cvtss_f32(s)
 }
 
 /// The f16 at `p`, widened with F16C.
