@@ -148,28 +148,32 @@ impl PineState {
         let geo = ctx.geo;
         let spec = ctx.spec;
         let n_seg = geo.lens.len();
-        let groups = (0..spec.ids.len())
-            .into_par_iter()
-            .map(|row| {
-                let slot = spec.start + row;
-                let lists = (0..self.n_heads)
-                    .map(|h| {
-                        let mut imp = vec![0.0f32; n_seg];
-                        if n_seg > 0 {
-                            query_importance(keys, self.q_row(row, h), self.kv_head(h), &mut imp);
-                        }
-                        let order = rank(&imp, None, ctx.tie_key);
-                        Self::ranges(geo, &order, KeyRange::new(geo.region_end()..slot + 1, true))
-                    })
-                    .collect();
-                QueryGroup {
-                    rows: row..row + 1,
-                    positions: vec![spec.positions[row]],
-                    cache_index: vec![slot],
-                    ranges: HeadRanges::PerHead(lists),
-                }
-            })
-            .collect();
+        let group = |row: usize| {
+            let slot = spec.start + row;
+            let lists = (0..self.n_heads)
+                .map(|h| {
+                    let mut imp = vec![0.0f32; n_seg];
+                    if n_seg > 0 {
+                        query_importance(keys, self.q_row(row, h), self.kv_head(h), &mut imp);
+                    }
+                    let order = rank(&imp, None, ctx.tie_key);
+                    Self::ranges(geo, &order, KeyRange::new(geo.region_end()..slot + 1, true))
+                })
+                .collect();
+            QueryGroup {
+                rows: row..row + 1,
+                positions: vec![spec.positions[row]],
+                cache_index: vec![slot],
+                ranges: HeadRanges::PerHead(lists),
+            }
+        };
+        // A decode step ranks one row: run it here rather than handing it to the pool (a
+        // cross-thread wake-up per layer costs more than the work).
+        let groups: Vec<QueryGroup> = if spec.ids.len() == 1 {
+            vec![group(0)]
+        } else {
+            (0..spec.ids.len()).into_par_iter().map(group).collect()
+        };
         AttentionPlan { groups }
     }
 }
