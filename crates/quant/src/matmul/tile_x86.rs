@@ -16,7 +16,7 @@
 
 use std::arch::x86_64::*;
 
-use crate::dot::x86::prims::hsum_ps;
+use crate::dot::x86::prims::{bytes_from_bits32, hsum_ps, nibbles32};
 
 /// Activation rows per micro-kernel call (one panel).
 pub(super) const NR: usize = 4;
@@ -96,31 +96,6 @@ pub(super) struct Tile {
 unsafe fn f16_at(p: *const u8) -> f32 {
     let bits = i32::from(p.cast::<u16>().read_unaligned());
     _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits)))
-}
-
-/// 16 nibble bytes at `p` → 32 bytes (low nibbles first), as `dot::x86::prims::nibbles32`.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn nibbles32(p: *const u8) -> __m256i {
-    let q = _mm_loadu_si128(p.cast());
-    let m = _mm_set1_epi8(0x0f);
-    _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), m), _mm_and_si128(q, m))
-}
-
-/// The 32 bits at `p` → 32 bytes, 0xFF where the bit is set.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn bytes_from_bits32(p: *const u8) -> __m256i {
-    let x = p.cast::<i32>().read_unaligned();
-    let shuf = _mm256_set_epi64x(
-        0x0303_0303_0303_0303,
-        0x0202_0202_0202_0202,
-        0x0101_0101_0101_0101,
-        0,
-    );
-    let bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(x), shuf);
-    let bytes = _mm256_or_si256(bytes, _mm256_set1_epi64x(0x7fbf_dfef_f7fb_fdfe));
-    _mm256_cmpeq_epi8(bytes, _mm256_set1_epi64x(-1))
 }
 
 macro_rules! tile_kernels {
