@@ -85,6 +85,12 @@ pub trait Backend {
     fn write(&mut self, buf: &mut Self::Buffer, data: &[f32]);
     /// Copies the first `out.len()` values of `buf` to the host.
     fn read(&mut self, buf: &Self::Buffer, out: &mut [f32]);
+    /// The first failure of an operation that returns nothing (`buffer`, `write`, `read`,
+    /// `rms_norm`, …), if any, clearing it. A GPU backend runs those asynchronously and can only
+    /// report a failure later; the CPU backend never fails them.
+    fn take_error(&mut self) -> Result<(), BackendError> {
+        Ok(())
+    }
     /// Copies rows `rows` (each `width` wide) of `x` into consecutive rows of `out`.
     fn select_rows(
         &mut self,

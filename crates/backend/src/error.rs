@@ -14,6 +14,8 @@ pub enum BackendError {
     Tensor { name: String, what: String },
     /// The attention plan or cache use is inconsistent.
     Plan(String),
+    /// A compute device failed (out of memory, device lost), with the device's message.
+    Device(String),
 }
 
 impl fmt::Display for BackendError {
@@ -22,6 +24,7 @@ impl fmt::Display for BackendError {
             BackendError::Quant { op, source } => write!(f, "{op}: {source}"),
             BackendError::Tensor { name, what } => write!(f, "tensor '{name}': {what}"),
             BackendError::Plan(what) => write!(f, "attention plan: {what}"),
+            BackendError::Device(what) => write!(f, "device: {what}"),
         }
     }
 }

@@ -106,8 +106,9 @@ impl Rope {
     }
 }
 
-/// (cos, sin) of `pos · inv_freq`, computed in f64 and rounded to f32.
-fn angle(pos: i64, inv_freq: f64) -> (f32, f32) {
+/// (cos, sin) of `pos · inv_freq`, computed in f64 and rounded to f32: public so a GPU backend
+/// can tabulate exactly the values the CPU rotates with.
+pub fn angle(pos: i64, inv_freq: f64) -> (f32, f32) {
     let (s, c) = (pos as f64 * inv_freq).sin_cos();
     (c as f32, s as f32)
 }

@@ -217,6 +217,7 @@ impl<B: Backend> Llama<B> {
         be.matmul(head, &normed, m, &mut logits)?;
         let mut out = vec![0.0; m * p.n_vocab];
         be.read(&logits, &mut out);
+        be.take_error()?;
         Ok(out)
     }
 }

@@ -1,0 +1,508 @@
+//! [`VulkanBackend`]: the [`Backend`] trait on a Vulkan device. Every operation is recorded into
+//! one command buffer that is submitted when the host reads a result, so a forward pass costs
+//! one submission. Operations the trait declares infallible record their first failure, which
+//! the next read or [`Backend::take_error`] reports.
+
+use std::sync::Arc;
+
+use pine_backend::{
+    AttentionPlan, AttentionShape, Backend, BackendError, CacheSpec, CacheType, WeightSource,
+};
+use pine_gguf::GgmlType;
+use vulkano::buffer::Subbuffer;
+
+use crate::device::{Context, DeviceChoice, DeviceInfo};
+use crate::error::VkError;
+use crate::kernels::Pipelines;
+use crate::memory;
+use crate::plan_encoding::EncodedPlan;
+use crate::recorder::{Push, Recorder, MAX_GROUPS};
+use crate::rope_table::RopeTable;
+use crate::weight::{self, VkWeight};
+
+/// An activation buffer on the device: `len` f32.
+pub struct VkBuffer {
+    buf: Subbuffer<[f32]>,
+    len: usize,
+}
+
+/// The KV cache: one key and one value buffer per layer, `[slot][kv head][dim]`.
+pub struct VkCache {
+    spec: CacheSpec,
+    k: Vec<Subbuffer<[u8]>>,
+    v: Vec<Subbuffer<[u8]>>,
+}
+
+/// The Vulkan backend.
+pub struct VulkanBackend {
+    ctx: Arc<Context>,
+    rec: Recorder,
+    pipelines: Pipelines,
+    rope: RopeTable,
+    readback: Option<Subbuffer<[f32]>>,
+    error: Option<VkError>,
+}
+
+fn groups_1d(n: usize, per_group: usize) -> [u32; 3] {
+    let g = n.div_ceil(per_group) as u32;
+    if g <= MAX_GROUPS {
+        [g, 1, 1]
+    } else {
+        [MAX_GROUPS, g.div_ceil(MAX_GROUPS), 1]
+    }
+}
+
+fn cache_suffix(ty: CacheType) -> &'static str {
+    match ty {
+        CacheType::F16 => "f16",
+        CacheType::F32 => "f32",
+    }
+}
+
+impl VulkanBackend {
+    /// Opens a device and prepares the backend.
+    pub fn new(choice: DeviceChoice) -> Result<VulkanBackend, VkError> {
+        let ctx = Arc::new(Context::open(choice)?);
+        Ok(VulkanBackend {
+            rec: Recorder::new(ctx.clone()),
+            ctx,
+            pipelines: Pipelines::default(),
+            rope: RopeTable::default(),
+            readback: None,
+            error: None,
+        })
+    }
+
+    /// The device in use.
+    pub fn device(&self) -> &DeviceInfo {
+        &self.ctx.info
+    }
+
+    #[cfg(test)]
+    pub(crate) fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    fn dispatch(
+        &mut self,
+        shader: &str,
+        bindings: &[Subbuffer<[u8]>],
+        push: Push,
+        groups: [u32; 3],
+    ) -> Result<(), VkError> {
+        let p = self.pipelines.get(&self.ctx, shader)?;
+        self.rec.dispatch(&p, bindings, push, groups)
+    }
+
+    /// Runs `f` unless an earlier operation failed; keeps its first failure.
+    fn sticky(&mut self, f: impl FnOnce(&mut Self) -> Result<(), VkError>) {
+        if self.error.is_none() {
+            if let Err(e) = f(self) {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    fn failed(&mut self) -> Result<(), BackendError> {
+        match &self.error {
+            Some(e) => Err(e.clone().into()),
+            None => Ok(()),
+        }
+    }
+
+    fn vector_of<'w>(&self, w: &'w VkWeight) -> Result<&'w Subbuffer<[u8]>, VkError> {
+        match (w.ty, w.rows, w.chunks.as_slice()) {
+            (GgmlType::F32, 1, [c]) => Ok(&c.buf),
+            _ => Err(VkError::Device(format!(
+                "'{}' is not an f32 vector",
+                w.name
+            ))),
+        }
+    }
+}
+
+impl Backend for VulkanBackend {
+    type Weight = VkWeight;
+    type Buffer = VkBuffer;
+    type Cache = VkCache;
+
+    fn name(&self) -> &str {
+        "vulkan"
+    }
+
+    fn load_weight(&mut self, src: WeightSource<'_>) -> Result<VkWeight, BackendError> {
+        self.failed()?;
+        let w = weight::load(&self.ctx, &mut self.rec, src)?;
+        // Submit each upload so staging memory is released tensor by tensor.
+        self.rec.flush()?;
+        Ok(w)
+    }
+
+    fn buffer(&mut self, len: usize) -> VkBuffer {
+        let mut out = None;
+        self.sticky(|b| {
+            let buf = memory::device::<f32>(&b.ctx.memory, len)?;
+            b.rec.zero(buf.clone().reinterpret())?;
+            out = Some(buf);
+            Ok(())
+        });
+        let buf = out.unwrap_or_else(|| {
+            // A placeholder after a failure: never dispatched, the error is reported instead.
+            memory::device::<f32>(&self.ctx.memory, 1).expect("one-element buffer")
+        });
+        VkBuffer { buf, len }
+    }
+
+    fn write(&mut self, buf: &mut VkBuffer, data: &[f32]) {
+        let dst = buf.buf.clone();
+        self.sticky(|b| {
+            if data.len() > buf.len {
+                return Err(VkError::Device(format!(
+                    "writing {} values into a buffer of {}",
+                    data.len(),
+                    buf.len
+                )));
+            }
+            let staged = memory::upload(&b.ctx.memory, data)?;
+            b.rec.copy(
+                staged.into_bytes(),
+                dst.slice(..data.len().max(1) as u64).into_bytes(),
+            )
+        });
+    }
+
+    fn read(&mut self, buf: &VkBuffer, out: &mut [f32]) {
+        let n = out.len();
+        self.sticky(|b| {
+            if n == 0 {
+                return b.rec.flush();
+            }
+            if n > buf.len {
+                return Err(VkError::Device(format!(
+                    "reading {n} values from a buffer of {}",
+                    buf.len
+                )));
+            }
+            if b.readback.as_ref().is_none_or(|r| (r.len() as usize) < n) {
+                b.readback = Some(memory::readback(&b.ctx.memory, n)?);
+            }
+            let rb = b.readback.clone().expect("just set");
+            b.rec.copy(
+                buf.buf.clone().slice(..n as u64).into_bytes(),
+                rb.clone().slice(..n as u64).into_bytes(),
+            )?;
+            b.rec.flush()?;
+            let host = rb
+                .read()
+                .map_err(|e| VkError::Device(format!("mapping the read-back buffer: {e}")))?;
+            out.copy_from_slice(&host[..n]);
+            Ok(())
+        });
+        if self.error.is_some() {
+            out.fill(f32::NAN);
+        }
+    }
+
+    fn take_error(&mut self) -> Result<(), BackendError> {
+        match self.error.take() {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        }
+    }
+
+    fn select_rows(&mut self, x: &VkBuffer, width: usize, rows: &[usize], out: &mut VkBuffer) {
+        let (xb, ob) = (x.buf.clone(), out.buf.clone());
+        self.sticky(|b| {
+            let ids: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
+            let ids = memory::upload(&b.ctx.memory, &ids)?;
+            let push = [width as u32, 0, 0, 0, 0, 0, 0, 0];
+            b.dispatch(
+                "select_rows",
+                &[xb.into_bytes(), ids.into_bytes(), ob.into_bytes()],
+                push,
+                [rows.len() as u32, 1, 1],
+            )
+        });
+    }
+
+    fn embed(
+        &mut self,
+        table: &VkWeight,
+        ids: &[u32],
+        out: &mut VkBuffer,
+    ) -> Result<(), BackendError> {
+        self.failed()?;
+        if let Some(&bad) = ids.iter().find(|&&id| id as usize >= table.rows) {
+            return Err(BackendError::Tensor {
+                name: table.name.clone(),
+                what: format!("token id {bad} is outside the vocabulary of {}", table.rows),
+            });
+        }
+        let shader = format!("get_rows_{}", table.kernel_suffix());
+        let idb = memory::upload(&self.ctx.memory, ids)?;
+        for c in &table.chunks {
+            let push = [
+                table.width as u32,
+                table.row_bytes as u32,
+                c.first_row as u32,
+                c.rows as u32,
+                0,
+                0,
+                0,
+                0,
+            ];
+            self.dispatch(
+                &shader,
+                &[
+                    c.buf.clone(),
+                    idb.clone().into_bytes(),
+                    out.buf.clone().into_bytes(),
+                ],
+                push,
+                [ids.len() as u32, 1, 1],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn rms_norm(
+        &mut self,
+        x: &VkBuffer,
+        weight: &VkWeight,
+        eps: f32,
+        n: usize,
+        out: &mut VkBuffer,
+    ) {
+        let (xb, ob) = (x.buf.clone(), out.buf.clone());
+        self.sticky(|b| {
+            let w = b.vector_of(weight)?.clone();
+            let push = [weight.width as u32, eps.to_bits(), 0, 0, 0, 0, 0, 0];
+            b.dispatch(
+                "rms_norm",
+                &[xb.into_bytes(), w, ob.into_bytes()],
+                push,
+                [n as u32, 1, 1],
+            )
+        });
+    }
+
+    fn matmul(
+        &mut self,
+        w: &VkWeight,
+        x: &VkBuffer,
+        n: usize,
+        out: &mut VkBuffer,
+    ) -> Result<(), BackendError> {
+        self.failed()?;
+        if x.len < n * w.width || out.len < n * w.rows {
+            return Err(BackendError::Tensor {
+                name: w.name.clone(),
+                what: format!("matmul of {n} rows does not fit the buffers"),
+            });
+        }
+        let shader = format!("mul_mat_{}", w.kernel_suffix());
+        for c in &w.chunks {
+            let mut first = 0;
+            while first < c.rows {
+                let rows = (c.rows - first).min(MAX_GROUPS as usize);
+                let push = [
+                    w.width as u32,
+                    first as u32,
+                    n as u32,
+                    c.first_row as u32,
+                    w.rows as u32,
+                    w.row_bytes as u32,
+                    0,
+                    0,
+                ];
+                let cols = n.div_ceil(8) as u32;
+                self.dispatch(
+                    &shader,
+                    &[
+                        c.buf.clone(),
+                        x.buf.clone().into_bytes(),
+                        out.buf.clone().into_bytes(),
+                    ],
+                    push,
+                    [rows as u32, cols, 1],
+                )?;
+                first += rows;
+            }
+        }
+        Ok(())
+    }
+
+    fn swiglu(&mut self, gate: &mut VkBuffer, up: &VkBuffer, len: usize) {
+        let (g, u) = (gate.buf.clone(), up.buf.clone());
+        self.sticky(|b| {
+            let push = [len as u32, 0, 0, 0, 0, 0, 0, 0];
+            b.dispatch(
+                "swiglu",
+                &[g.into_bytes(), u.into_bytes()],
+                push,
+                groups_1d(len, 256),
+            )
+        });
+    }
+
+    fn add(&mut self, acc: &mut VkBuffer, x: &VkBuffer, len: usize) {
+        let (a, xb) = (acc.buf.clone(), x.buf.clone());
+        self.sticky(|b| {
+            let push = [len as u32, 0, 0, 0, 0, 0, 0, 0];
+            b.dispatch(
+                "add",
+                &[a.into_bytes(), xb.into_bytes()],
+                push,
+                groups_1d(len, 256),
+            )
+        });
+    }
+
+    fn new_cache(&mut self, spec: CacheSpec) -> Result<VkCache, BackendError> {
+        self.failed()?;
+        let elem = match spec.ty {
+            CacheType::F16 => 2,
+            CacheType::F32 => 4,
+        };
+        let bytes = spec
+            .n_ctx
+            .checked_mul(spec.n_kv_heads * spec.head_dim * elem)
+            .ok_or_else(|| BackendError::Plan("KV cache size overflows".into()))?;
+        if bytes as u64 > self.ctx.info.max_storage_buffer_range {
+            return Err(BackendError::Device(format!(
+                "a {} MiB layer cache exceeds the device's storage binding limit; use a smaller context (-c)",
+                bytes >> 20
+            )));
+        }
+        let layer = || memory::device::<u8>(&self.ctx.memory, bytes);
+        let k = (0..spec.n_layers)
+            .map(|_| layer())
+            .collect::<Result<Vec<_>, _>>()?;
+        let v = (0..spec.n_layers)
+            .map(|_| layer())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(VkCache { spec, k, v })
+    }
+
+    fn store_kv(
+        &mut self,
+        cache: &mut VkCache,
+        layer: usize,
+        shape: &AttentionShape,
+        k: &VkBuffer,
+        v: &VkBuffer,
+        cache_index: &[usize],
+        positions: &[i64],
+    ) -> Result<(), BackendError> {
+        self.failed()?;
+        let n_ctx = cache.spec.n_ctx;
+        let mut rows = Vec::with_capacity(cache_index.len());
+        for (&slot, &pos) in cache_index.iter().zip(positions) {
+            if slot >= n_ctx {
+                return Err(BackendError::Plan(format!(
+                    "cache slot {slot} is past the context size {n_ctx}"
+                )));
+            }
+            let pos = i32::try_from(pos)
+                .map_err(|_| BackendError::Plan(format!("position {pos} out of range")))?;
+            rows.push([slot as i32, pos]);
+        }
+        let lo = positions.iter().copied().min().unwrap_or(0);
+        let hi = positions.iter().copied().max().unwrap_or(0);
+        let (table, table_lo) = self
+            .rope
+            .cover(&self.ctx, &mut self.rec, &shape.rope, (lo, hi))?;
+        let rows = memory::upload(&self.ctx.memory, &rows)?;
+        let pairs = shape.rope.inv_freq.len() as u32;
+        let push = [
+            (shape.n_kv_heads * shape.head_dim) as u32,
+            shape.head_dim as u32,
+            pairs,
+            pairs,
+            table_lo as i32 as u32,
+            0,
+            0,
+            0,
+        ];
+        let shader = format!("store_kv_{}", cache_suffix(cache.spec.ty));
+        self.dispatch(
+            &shader,
+            &[
+                k.buf.clone().into_bytes(),
+                v.buf.clone().into_bytes(),
+                cache.k[layer].clone(),
+                cache.v[layer].clone(),
+                table.into_bytes(),
+                rows.into_bytes(),
+            ],
+            push,
+            [cache_index.len() as u32, 1, 1],
+        )?;
+        Ok(())
+    }
+
+    fn attention(
+        &mut self,
+        cache: &VkCache,
+        layer: usize,
+        shape: &AttentionShape,
+        q: &VkBuffer,
+        plan: &AttentionPlan,
+        out: &mut VkBuffer,
+    ) -> Result<(), BackendError> {
+        self.failed()?;
+        let n_rows = plan.groups.iter().map(|g| g.rows.end).max().unwrap_or(0);
+        plan.validate(n_rows, cache.spec.n_ctx, shape.n_heads)
+            .map_err(BackendError::Plan)?;
+        if shape.head_dim > 256 || shape.head_dim % 2 != 0 {
+            return Err(BackendError::Plan(format!(
+                "head dim {} is not supported by the Vulkan attention (even, ≤ 256)",
+                shape.head_dim
+            )));
+        }
+        let e = EncodedPlan::new(plan, n_rows, shape.n_heads).map_err(BackendError::Plan)?;
+        let (table, table_lo) =
+            self.rope
+                .cover(&self.ctx, &mut self.rec, &shape.rope, e.positions)?;
+        let mem = &self.ctx.memory;
+        let rows = memory::upload(mem, &e.rows)?;
+        let lists = memory::upload(mem, &e.lists)?;
+        let ranges = memory::upload(
+            mem,
+            if e.ranges.is_empty() {
+                &[[0; 4]]
+            } else {
+                &e.ranges
+            },
+        )?;
+        let pairs = shape.rope.inv_freq.len() as u32;
+        let scale = 1.0 / (shape.head_dim as f32).sqrt();
+        let push = [
+            shape.n_heads as u32,
+            shape.n_kv_heads as u32,
+            shape.head_dim as u32,
+            pairs,
+            pairs,
+            table_lo as i32 as u32,
+            scale.to_bits(),
+            0,
+        ];
+        let shader = format!("attention_{}", cache_suffix(cache.spec.ty));
+        self.dispatch(
+            &shader,
+            &[
+                q.buf.clone().into_bytes(),
+                cache.k[layer].clone(),
+                cache.v[layer].clone(),
+                table.into_bytes(),
+                rows.into_bytes(),
+                lists.into_bytes(),
+                ranges.into_bytes(),
+                out.buf.clone().into_bytes(),
+            ],
+            push,
+            [shape.n_heads as u32, n_rows as u32, 1],
+        )?;
+        Ok(())
+    }
+}

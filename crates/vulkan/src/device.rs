@@ -1,0 +1,297 @@
+//! Finding Vulkan devices and opening one for compute. Listing is separate from opening so
+//! `pine-run --list-devices` can describe every device, including ones pine cannot use.
+
+use std::sync::Arc;
+
+use vulkano::command_buffer::allocator::StandardCommandBufferAllocator;
+use vulkano::descriptor_set::allocator::StandardDescriptorSetAllocator;
+use vulkano::device::physical::{PhysicalDevice, PhysicalDeviceType};
+use vulkano::device::{
+    Device, DeviceCreateInfo, DeviceExtensions, DeviceFeatures, Queue, QueueCreateInfo, QueueFlags,
+};
+use vulkano::instance::{Instance, InstanceCreateFlags, InstanceCreateInfo, InstanceExtensions};
+use vulkano::memory::allocator::StandardMemoryAllocator;
+use vulkano::memory::MemoryHeapFlags;
+use vulkano::{Version, VulkanLibrary};
+
+use crate::error::VkError;
+
+/// What `--list-devices` shows about one device, and what device selection looks at.
+#[derive(Clone, Debug)]
+pub struct DeviceInfo {
+    /// Index for `--device N`.
+    pub index: usize,
+    /// Device name as the driver reports it.
+    pub name: String,
+    /// Discrete, integrated, virtual, CPU (lavapipe) or other.
+    pub kind: DeviceKind,
+    /// Driver name and version string.
+    pub driver: String,
+    /// Vulkan version the device supports.
+    pub api_version: String,
+    /// Memory heaps: (bytes, device-local).
+    pub heaps: Vec<(u64, bool)>,
+    /// Subgroup (warp/wave) size, when reported.
+    pub subgroup_size: Option<u32>,
+    /// f16 arithmetic in shaders.
+    pub fp16: bool,
+    /// int8 arithmetic in shaders.
+    pub int8: bool,
+    /// Integer dot-product instructions.
+    pub int_dot: bool,
+    /// `VK_KHR_cooperative_matrix`.
+    pub cooperative_matrix: bool,
+    /// 16-bit storage buffers, which pine's shaders need to read raw GGUF blocks.
+    pub storage16: bool,
+    /// Largest storage-buffer binding in bytes.
+    pub max_storage_buffer_range: u64,
+}
+
+/// The kind of a physical device, as far as choosing one goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceKind {
+    /// A discrete GPU.
+    Discrete,
+    /// A GPU sharing memory with the CPU.
+    Integrated,
+    /// A virtualised GPU.
+    Virtual,
+    /// A software rasteriser on the CPU (Mesa lavapipe): correct, not fast.
+    Cpu,
+    /// Anything else.
+    Other,
+}
+
+impl DeviceKind {
+    /// Whether this is real GPU hardware (what `--backend auto` picks Vulkan for).
+    pub fn is_gpu(self) -> bool {
+        matches!(
+            self,
+            DeviceKind::Discrete | DeviceKind::Integrated | DeviceKind::Virtual
+        )
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            DeviceKind::Discrete => "discrete GPU",
+            DeviceKind::Integrated => "integrated GPU",
+            DeviceKind::Virtual => "virtual GPU",
+            DeviceKind::Cpu => "CPU",
+            DeviceKind::Other => "other",
+        }
+    }
+}
+
+impl std::fmt::Display for DeviceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An opened device with its compute queue and allocators.
+pub struct Context {
+    /// The logical device.
+    pub device: Arc<Device>,
+    /// A queue that supports compute.
+    pub queue: Arc<Queue>,
+    /// Memory allocator for buffers.
+    pub memory: Arc<StandardMemoryAllocator>,
+    /// Command buffer allocator.
+    pub commands: Arc<StandardCommandBufferAllocator>,
+    /// Descriptor set allocator.
+    pub sets: Arc<StandardDescriptorSetAllocator>,
+    /// What the device is.
+    pub info: DeviceInfo,
+}
+
+fn instance() -> Result<Arc<Instance>, VkError> {
+    let library = VulkanLibrary::new().map_err(|e| {
+        VkError::NoLoader(format!(
+            "{e} (install a Vulkan loader and driver, e.g. Debian's libvulkan1 and \
+             mesa-vulkan-drivers, or use --backend cpu)"
+        ))
+    })?;
+    let portability = library.supported_extensions().khr_portability_enumeration;
+    let info = InstanceCreateInfo {
+        flags: if portability {
+            InstanceCreateFlags::ENUMERATE_PORTABILITY
+        } else {
+            InstanceCreateFlags::empty()
+        },
+        enabled_extensions: InstanceExtensions {
+            khr_portability_enumeration: portability,
+            ..InstanceExtensions::empty()
+        },
+        application_name: Some("pine".into()),
+        ..Default::default()
+    };
+    Instance::new(library, info).map_err(|e| VkError::Device(format!("creating the instance: {e}")))
+}
+
+fn physical_devices(instance: &Arc<Instance>) -> Result<Vec<Arc<PhysicalDevice>>, VkError> {
+    Ok(instance
+        .enumerate_physical_devices()
+        .map_err(|e| VkError::Device(format!("enumerating devices: {e}")))?
+        .collect())
+}
+
+fn describe(index: usize, pd: &PhysicalDevice) -> DeviceInfo {
+    let p = pd.properties();
+    let f = pd.supported_features();
+    let kind = match p.device_type {
+        PhysicalDeviceType::DiscreteGpu => DeviceKind::Discrete,
+        PhysicalDeviceType::IntegratedGpu => DeviceKind::Integrated,
+        PhysicalDeviceType::VirtualGpu => DeviceKind::Virtual,
+        PhysicalDeviceType::Cpu => DeviceKind::Cpu,
+        _ => DeviceKind::Other,
+    };
+    let driver = match (&p.driver_name, &p.driver_info) {
+        (Some(n), Some(i)) => format!("{n} {i}"),
+        (Some(n), None) => n.clone(),
+        _ => format!("driver version {}", p.driver_version),
+    };
+    DeviceInfo {
+        index,
+        name: p.device_name.clone(),
+        kind,
+        driver,
+        api_version: p.api_version.to_string(),
+        heaps: pd
+            .memory_properties()
+            .memory_heaps
+            .iter()
+            .map(|h| (h.size, h.flags.intersects(MemoryHeapFlags::DEVICE_LOCAL)))
+            .collect(),
+        subgroup_size: p.subgroup_size,
+        fp16: f.shader_float16,
+        int8: f.shader_int8,
+        int_dot: f.shader_integer_dot_product,
+        cooperative_matrix: pd.supported_extensions().khr_cooperative_matrix,
+        storage16: f.storage_buffer16_bit_access,
+        max_storage_buffer_range: p.max_storage_buffer_range as u64,
+    }
+}
+
+/// Every Vulkan device the loader finds, described.
+pub fn list_devices() -> Result<Vec<DeviceInfo>, VkError> {
+    let instance = instance()?;
+    Ok(physical_devices(&instance)?
+        .iter()
+        .enumerate()
+        .map(|(i, pd)| describe(i, pd))
+        .collect())
+}
+
+/// Which device to open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceChoice {
+    /// The device with this index in [`list_devices`].
+    Index(usize),
+    /// The best real GPU (discrete first); fails when there is none.
+    BestGpu,
+    /// The best device of any kind, lavapipe included.
+    Any,
+}
+
+fn rank(kind: DeviceKind) -> u8 {
+    match kind {
+        DeviceKind::Discrete => 0,
+        DeviceKind::Integrated => 1,
+        DeviceKind::Virtual => 2,
+        DeviceKind::Other => 3,
+        DeviceKind::Cpu => 4,
+    }
+}
+
+impl Context {
+    /// Opens the chosen device with the features pine's shaders need.
+    pub fn open(choice: DeviceChoice) -> Result<Context, VkError> {
+        let instance = instance()?;
+        let devices = physical_devices(&instance)?;
+        let infos: Vec<DeviceInfo> = devices
+            .iter()
+            .enumerate()
+            .map(|(i, pd)| describe(i, pd))
+            .collect();
+        let usable =
+            |i: &&DeviceInfo| i.storage16 && devices[i.index].api_version() >= Version::V1_1;
+        let info = match choice {
+            DeviceChoice::Index(n) => {
+                let info = infos.get(n).ok_or_else(|| {
+                    VkError::NoDevice(format!(
+                        "no Vulkan device {n} ({} found; see --list-devices)",
+                        infos.len()
+                    ))
+                })?;
+                if !usable(&info) {
+                    return Err(VkError::NoDevice(format!(
+                        "Vulkan device {n} ({}) lacks Vulkan 1.1 or 16-bit storage buffers",
+                        info.name
+                    )));
+                }
+                info.clone()
+            }
+            DeviceChoice::BestGpu | DeviceChoice::Any => infos
+                .iter()
+                .filter(usable)
+                .filter(|i| choice == DeviceChoice::Any || i.kind.is_gpu())
+                .min_by_key(|i| rank(i.kind))
+                .cloned()
+                .ok_or_else(|| {
+                    VkError::NoDevice(if infos.is_empty() {
+                        "no Vulkan device found".to_string()
+                    } else {
+                        format!(
+                            "no usable Vulkan GPU among {} device(s): {}",
+                            infos.len(),
+                            infos
+                                .iter()
+                                .map(|i| format!("{} ({})", i.name, i.kind))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    })
+                })?,
+        };
+        let pd = devices[info.index].clone();
+        let family = pd
+            .queue_family_properties()
+            .iter()
+            .position(|q| q.queue_flags.intersects(QueueFlags::COMPUTE))
+            .ok_or_else(|| VkError::NoDevice(format!("{} has no compute queue", info.name)))?
+            as u32;
+        let (device, mut queues) = Device::new(
+            pd,
+            DeviceCreateInfo {
+                queue_create_infos: vec![QueueCreateInfo {
+                    queue_family_index: family,
+                    ..Default::default()
+                }],
+                enabled_extensions: DeviceExtensions::empty(),
+                enabled_features: DeviceFeatures {
+                    storage_buffer16_bit_access: true,
+                    ..DeviceFeatures::empty()
+                },
+                ..Default::default()
+            },
+        )
+        .map_err(|e| VkError::Device(format!("opening {}: {e}", info.name)))?;
+        let queue = queues
+            .next()
+            .ok_or_else(|| VkError::Device(format!("{} returned no queue", info.name)))?;
+        Ok(Context {
+            memory: Arc::new(StandardMemoryAllocator::new_default(device.clone())),
+            commands: Arc::new(StandardCommandBufferAllocator::new(
+                device.clone(),
+                Default::default(),
+            )),
+            sets: Arc::new(StandardDescriptorSetAllocator::new(
+                device.clone(),
+                Default::default(),
+            )),
+            device,
+            queue,
+            info,
+        })
+    }
+}

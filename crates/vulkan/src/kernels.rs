@@ -1,0 +1,216 @@
+//! The compute pipelines, built lazily from the SPIR-V committed under `shaders/spv/` (made by
+//! `shaders/build.sh` with glslc), so building pine needs no shader compiler.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use vulkano::pipeline::compute::ComputePipelineCreateInfo;
+use vulkano::pipeline::layout::PipelineDescriptorSetLayoutCreateInfo;
+use vulkano::pipeline::{ComputePipeline, PipelineLayout, PipelineShaderStageCreateInfo};
+use vulkano::shader::{spirv::bytes_to_words, ShaderModule, ShaderModuleCreateInfo};
+
+use crate::device::Context;
+use crate::error::VkError;
+
+/// Every shader binary, by name (`mul_mat_q4_0`, `attention_f16`, …).
+const SPIRV: &[(&str, &[u8])] = &[
+    ("add", include_bytes!("../../../shaders/spv/add.spv")),
+    (
+        "attention_f16",
+        include_bytes!("../../../shaders/spv/attention_f16.spv"),
+    ),
+    (
+        "attention_f32",
+        include_bytes!("../../../shaders/spv/attention_f32.spv"),
+    ),
+    (
+        "get_rows_bf16",
+        include_bytes!("../../../shaders/spv/get_rows_bf16.spv"),
+    ),
+    (
+        "get_rows_f16",
+        include_bytes!("../../../shaders/spv/get_rows_f16.spv"),
+    ),
+    (
+        "get_rows_f32",
+        include_bytes!("../../../shaders/spv/get_rows_f32.spv"),
+    ),
+    (
+        "get_rows_iq4_nl",
+        include_bytes!("../../../shaders/spv/get_rows_iq4_nl.spv"),
+    ),
+    (
+        "get_rows_iq4_xs",
+        include_bytes!("../../../shaders/spv/get_rows_iq4_xs.spv"),
+    ),
+    (
+        "get_rows_q2_k",
+        include_bytes!("../../../shaders/spv/get_rows_q2_k.spv"),
+    ),
+    (
+        "get_rows_q3_k",
+        include_bytes!("../../../shaders/spv/get_rows_q3_k.spv"),
+    ),
+    (
+        "get_rows_q4_0",
+        include_bytes!("../../../shaders/spv/get_rows_q4_0.spv"),
+    ),
+    (
+        "get_rows_q4_1",
+        include_bytes!("../../../shaders/spv/get_rows_q4_1.spv"),
+    ),
+    (
+        "get_rows_q4_k",
+        include_bytes!("../../../shaders/spv/get_rows_q4_k.spv"),
+    ),
+    (
+        "get_rows_q5_0",
+        include_bytes!("../../../shaders/spv/get_rows_q5_0.spv"),
+    ),
+    (
+        "get_rows_q5_1",
+        include_bytes!("../../../shaders/spv/get_rows_q5_1.spv"),
+    ),
+    (
+        "get_rows_q5_k",
+        include_bytes!("../../../shaders/spv/get_rows_q5_k.spv"),
+    ),
+    (
+        "get_rows_q6_k",
+        include_bytes!("../../../shaders/spv/get_rows_q6_k.spv"),
+    ),
+    (
+        "get_rows_q8_0",
+        include_bytes!("../../../shaders/spv/get_rows_q8_0.spv"),
+    ),
+    (
+        "mul_mat_bf16",
+        include_bytes!("../../../shaders/spv/mul_mat_bf16.spv"),
+    ),
+    (
+        "mul_mat_f16",
+        include_bytes!("../../../shaders/spv/mul_mat_f16.spv"),
+    ),
+    (
+        "mul_mat_f32",
+        include_bytes!("../../../shaders/spv/mul_mat_f32.spv"),
+    ),
+    (
+        "mul_mat_iq4_nl",
+        include_bytes!("../../../shaders/spv/mul_mat_iq4_nl.spv"),
+    ),
+    (
+        "mul_mat_iq4_xs",
+        include_bytes!("../../../shaders/spv/mul_mat_iq4_xs.spv"),
+    ),
+    (
+        "mul_mat_q2_k",
+        include_bytes!("../../../shaders/spv/mul_mat_q2_k.spv"),
+    ),
+    (
+        "mul_mat_q3_k",
+        include_bytes!("../../../shaders/spv/mul_mat_q3_k.spv"),
+    ),
+    (
+        "mul_mat_q4_0",
+        include_bytes!("../../../shaders/spv/mul_mat_q4_0.spv"),
+    ),
+    (
+        "mul_mat_q4_1",
+        include_bytes!("../../../shaders/spv/mul_mat_q4_1.spv"),
+    ),
+    (
+        "mul_mat_q4_k",
+        include_bytes!("../../../shaders/spv/mul_mat_q4_k.spv"),
+    ),
+    (
+        "mul_mat_q5_0",
+        include_bytes!("../../../shaders/spv/mul_mat_q5_0.spv"),
+    ),
+    (
+        "mul_mat_q5_1",
+        include_bytes!("../../../shaders/spv/mul_mat_q5_1.spv"),
+    ),
+    (
+        "mul_mat_q5_k",
+        include_bytes!("../../../shaders/spv/mul_mat_q5_k.spv"),
+    ),
+    (
+        "mul_mat_q6_k",
+        include_bytes!("../../../shaders/spv/mul_mat_q6_k.spv"),
+    ),
+    (
+        "mul_mat_q8_0",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_0.spv"),
+    ),
+    (
+        "rms_norm",
+        include_bytes!("../../../shaders/spv/rms_norm.spv"),
+    ),
+    (
+        "select_rows",
+        include_bytes!("../../../shaders/spv/select_rows.spv"),
+    ),
+    (
+        "store_kv_f16",
+        include_bytes!("../../../shaders/spv/store_kv_f16.spv"),
+    ),
+    (
+        "store_kv_f32",
+        include_bytes!("../../../shaders/spv/store_kv_f32.spv"),
+    ),
+    ("swiglu", include_bytes!("../../../shaders/spv/swiglu.spv")),
+];
+
+/// Names of every embedded shader (for tests that check they all load).
+#[cfg(test)]
+pub fn names() -> impl Iterator<Item = &'static str> {
+    SPIRV.iter().map(|(n, _)| *n)
+}
+
+/// Pipelines created on first use and kept for the backend's lifetime.
+#[derive(Default)]
+pub struct Pipelines {
+    built: HashMap<&'static str, Arc<ComputePipeline>>,
+}
+
+impl Pipelines {
+    /// The pipeline of shader `name`, building it the first time.
+    pub fn get(&mut self, ctx: &Context, name: &str) -> Result<Arc<ComputePipeline>, VkError> {
+        let (key, bytes) = SPIRV
+            .iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| VkError::Device(format!("no shader named {name}")))?;
+        if let Some(p) = self.built.get(key) {
+            return Ok(p.clone());
+        }
+        let p = build(ctx, key, bytes)?;
+        self.built.insert(key, p.clone());
+        Ok(p)
+    }
+}
+
+fn build(ctx: &Context, name: &str, bytes: &[u8]) -> Result<Arc<ComputePipeline>, VkError> {
+    let fail = |what: String| VkError::Device(format!("shader {name}: {what}"));
+    let words = bytes_to_words(bytes).map_err(|e| fail(e.to_string()))?;
+    // SAFETY: the words are SPIR-V produced by glslc from shaders/*.comp; vulkano validates the
+    // module's capabilities against the device's enabled features.
+    let module =
+        unsafe { ShaderModule::new(ctx.device.clone(), ShaderModuleCreateInfo::new(&words)) }
+            .map_err(|e| fail(e.to_string()))?;
+    let entry = module
+        .entry_point("main")
+        .ok_or_else(|| fail("no main entry point".into()))?;
+    let stage = PipelineShaderStageCreateInfo::new(entry);
+    let layout_info = PipelineDescriptorSetLayoutCreateInfo::from_stages([&stage])
+        .into_pipeline_layout_create_info(ctx.device.clone())
+        .map_err(|e| fail(format!("{e:?}")))?;
+    let layout =
+        PipelineLayout::new(ctx.device.clone(), layout_info).map_err(|e| fail(e.to_string()))?;
+    ComputePipeline::new(
+        ctx.device.clone(),
+        None,
+        ComputePipelineCreateInfo::stage_layout(stage, layout),
+    )
+    .map_err(|e| fail(e.to_string()))
+}

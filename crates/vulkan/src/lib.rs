@@ -1,0 +1,27 @@
+//! `pine-vulkan`: the [`pine_backend::Backend`] trait on any Vulkan 1.1 device with 16-bit
+//! storage buffers (NVIDIA, AMD, Intel, Apple through MoltenVK, Mesa lavapipe on the CPU).
+//! Weights stay in their GGUF block layout on the device; the shaders come precompiled from
+//! `shaders/spv/`, so building needs no Vulkan SDK, and a missing loader is a clear error at
+//! run time.
+
+mod backend;
+mod device;
+mod error;
+mod kernels;
+mod memory;
+mod plan_encoding;
+mod recorder;
+mod rope_table;
+mod weight;
+
+#[cfg(test)]
+mod attention_tests;
+#[cfg(test)]
+mod ops_tests;
+#[cfg(test)]
+mod test_support;
+
+pub use backend::{VkBuffer, VkCache, VulkanBackend};
+pub use device::{list_devices, DeviceChoice, DeviceInfo, DeviceKind};
+pub use error::VkError;
+pub use weight::{VkWeight, NATIVE_TYPES};

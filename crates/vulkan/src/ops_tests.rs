@@ -1,0 +1,143 @@
+//! Every Vulkan kernel against the CPU backend: matmul and embedding lookup for every block type
+//! in the tiny-llama fixtures (the CPU in reference mode: weights dequantized to f32, f32
+//! activations), and the element-wise ops on random data.
+
+use std::sync::Arc;
+
+use pine_backend::{Backend, CpuBackend, MatmulMode, WeightSource};
+use pine_gguf::Gguf;
+
+use crate::test_support::{backend, tiny_llama, values};
+
+fn read<B: Backend>(b: &mut B, buf: &B::Buffer, n: usize) -> Vec<f32> {
+    let mut out = vec![0.0; n];
+    b.read(buf, &mut out);
+    b.take_error().unwrap();
+    out
+}
+
+fn upload<B: Backend>(b: &mut B, data: &[f32]) -> B::Buffer {
+    let mut buf = b.buffer(data.len());
+    b.write(&mut buf, data);
+    buf
+}
+
+/// max |a - b| / (scale of the values), for dot products of length `k`.
+fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    let scale = want.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() <= tol * scale,
+            "{what}: element {i}: vulkan {g} vs cpu {w} (scale {scale})"
+        );
+    }
+}
+
+/// Matmul (1 and 11 rows) and embedding lookup of one 2-D tensor of each type, on both backends.
+#[test]
+fn matmul_and_embed_match_the_cpu_for_every_fixture_type() {
+    let Some(mut vk) = backend() else { return };
+    let mut cpu = CpuBackend::new(2, MatmulMode::F32).unwrap();
+    let dir = tiny_llama();
+    let mut seen = Vec::new();
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "gguf"))
+        .collect();
+    names.sort();
+    for path in names {
+        let file = Arc::new(Gguf::open(&path).unwrap());
+        for info in file.tensors() {
+            if info.dims.len() != 2 || seen.contains(&info.ty) {
+                continue;
+            }
+            seen.push(info.ty);
+            let what = format!("{} {} ({})", path.display(), info.name, info.ty.name());
+            let src = WeightSource { file: &file, info };
+            let (wv, wc) = (vk.load_weight(src).unwrap(), cpu.load_weight(src).unwrap());
+            let (k, rows) = (info.dims[0] as usize, info.dims[1] as usize);
+            for n in [1usize, 11] {
+                let x = values(n * k, n as u64);
+                let (xv, xc) = (upload(&mut vk, &x), upload(&mut cpu, &x));
+                let (mut yv, mut yc) = (vk.buffer(n * rows), cpu.buffer(n * rows));
+                vk.matmul(&wv, &xv, n, &mut yv).unwrap();
+                cpu.matmul(&wc, &xc, n, &mut yc).unwrap();
+                let got = read(&mut vk, &yv, n * rows);
+                let want = read(&mut cpu, &yc, n * rows);
+                assert_close(&format!("matmul n={n} {what}"), &got, &want, 1e-5);
+            }
+            let ids: Vec<u32> = [0, rows - 1, rows / 2, 3].map(|i| i as u32).to_vec();
+            let (mut ev, mut ec) = (vk.buffer(ids.len() * k), cpu.buffer(ids.len() * k));
+            vk.embed(&wv, &ids, &mut ev).unwrap();
+            cpu.embed(&wc, &ids, &mut ec).unwrap();
+            let got = read(&mut vk, &ev, ids.len() * k);
+            assert_eq!(got, read(&mut cpu, &ec, ids.len() * k), "embed {what}");
+        }
+    }
+    assert!(
+        seen.len() >= 19,
+        "only {} types found in {}",
+        seen.len(),
+        dir.display()
+    );
+}
+
+#[test]
+fn elementwise_ops_match_the_cpu() {
+    let Some(mut vk) = backend() else { return };
+    let mut cpu = CpuBackend::new(1, MatmulMode::Native).unwrap();
+    let (n, width) = (5, 96);
+    let x = values(n * width, 1);
+    let y = values(n * width, 2);
+    fn run<B: Backend>(b: &mut B, x: &[f32], y: &[f32], width: usize) -> Vec<Vec<f32>> {
+        let (xb, yb) = (upload(b, x), upload(b, y));
+        let mut out = Vec::new();
+        let mut g = upload(b, x);
+        b.swiglu(&mut g, &yb, x.len() - 7);
+        out.push(read(b, &g, x.len()));
+        let mut a = upload(b, x);
+        b.add(&mut a, &yb, x.len() - 3);
+        out.push(read(b, &a, x.len()));
+        let mut sel = b.buffer(3 * width);
+        b.select_rows(&xb, width, &[4, 0, 2], &mut sel);
+        out.push(read(b, &sel, 3 * width));
+        out
+    }
+    let got = run(&mut vk, &x, &y, width);
+    let want = run(&mut cpu, &x, &y, width);
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert_close(&format!("op {i}"), g, w, 1e-6);
+    }
+}
+
+#[test]
+fn rms_norm_matches_the_cpu() {
+    let Some(mut vk) = backend() else { return };
+    let mut cpu = CpuBackend::new(1, MatmulMode::Native).unwrap();
+    let path = tiny_llama().join("tiny-llama.F32.gguf");
+    let file = Arc::new(Gguf::open(path).unwrap());
+    let info = file.tensor("blk.0.attn_norm.weight").unwrap();
+    let src = WeightSource { file: &file, info };
+    let width = info.dims[0] as usize;
+    let x = values(3 * width, 9);
+    fn run<B: Backend>(b: &mut B, src: WeightSource<'_>, x: &[f32]) -> Vec<f32> {
+        let w = b.load_weight(src).unwrap();
+        let xb = upload(b, x);
+        let mut o = b.buffer(x.len());
+        b.rms_norm(&xb, &w, 1e-5, 3, &mut o);
+        read(b, &o, x.len())
+    }
+    let got = run(&mut vk, src, &x);
+    assert_close("rms_norm", &got, &run(&mut cpu, src, &x), 1e-6);
+}
+
+#[test]
+fn every_shader_builds_a_pipeline() {
+    let Some(vk) = backend() else { return };
+    let mut p = crate::kernels::Pipelines::default();
+    for name in crate::kernels::names() {
+        p.get(vk.context(), name).unwrap();
+    }
+}

@@ -1,0 +1,45 @@
+//! Test helpers: a device (lavapipe in CI) and the tiny-llama fixtures.
+
+use std::path::PathBuf;
+
+use crate::{DeviceChoice, VulkanBackend};
+
+/// A backend on any device; `None` (with a note) when there is none, unless `REQUIRE_VULKAN=1`
+/// makes that a failure, as CI sets it.
+pub fn backend() -> Option<VulkanBackend> {
+    match VulkanBackend::new(DeviceChoice::Any) {
+        Ok(b) => Some(b),
+        Err(e) if std::env::var("REQUIRE_VULKAN").is_ok_and(|v| v == "1") => {
+            panic!("REQUIRE_VULKAN=1 but no Vulkan device: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipping a Vulkan test: {e}");
+            None
+        }
+    }
+}
+
+/// The tiny-llama fixture folder (`PINE_FIXTURES`, default `../shared/fixtures` from the repo).
+pub fn tiny_llama() -> PathBuf {
+    let root = std::env::var_os("PINE_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
+        });
+    root.join("tiny-llama")
+}
+
+/// Deterministic pseudo-random values in [-1, 1).
+pub fn values(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}

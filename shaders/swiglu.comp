@@ -1,0 +1,14 @@
+#version 450
+// gate[i] = silu(gate[i]) * up[i] for i < p0.
+#include "common.glsl"
+
+layout(local_size_x = 256) in;
+layout(std430, binding = 0) buffer Gate { float g[]; };
+layout(std430, binding = 1) readonly buffer Up { float u[]; };
+
+void main() {
+    uint i = gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * 65535u * 256u;
+    if (i >= pc.p0) return;
+    float x = g[i];
+    g[i] = x / (1.0 + exp(-x)) * u[i];
+}
