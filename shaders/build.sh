@@ -25,6 +25,14 @@ for ty in F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_NL 
   compile "mul_mat_$lower" mul_mat.comp "-DDATA_$ty"
   compile "get_rows_$lower" get_rows.comp "-DDATA_$ty"
 done
+for ty in Q4_1 Q5_1; do
+  lower="$(echo "$ty" | tr 'A-Z' 'a-z')"
+  compile "mul_mat_${lower}_q8_1" mul_mat.comp "-DDATA_$ty" -DMIN_FROM_SUMS
+done
+for act in Q8_0 Q8_1 Q8_K F16 BF16; do
+  lower="$(echo "$act" | tr 'A-Z' 'a-z')"
+  compile "quantize_act_$lower" quantize_act.comp "-DACT_$act"
+done
 for c in f16 f32; do
   upper="$(echo "$c" | tr 'a-z' 'A-Z')"
   compile "store_kv_$c" store_kv.comp "-DCACHE_$upper"

@@ -7,3 +7,4 @@ pub use pine_gguf as gguf;
 pub use pine_model as model;
 pub use pine_quant as quant;
 pub use pine_tokenizer as tokenizer;
+pub use pine_vulkan as vulkan;

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod fixture_cases;
+
 use std::path::PathBuf;
 
 /// `PINE_FIXTURES`, or `../shared/fixtures` next to the repository.
@@ -109,4 +111,31 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .zip(b)
         .map(|(x, y)| (x - y).abs())
         .fold(0.0, f32::max)
+}
+
+/// A Vulkan backend in `mode` on any device (lavapipe included); `None` with a note when there is none,
+/// unless `REQUIRE_VULKAN=1` (as in CI) makes that a failure.
+pub fn vulkan_backend(mode: pine::backend::MatmulMode) -> Option<pine::vulkan::VulkanBackend> {
+    match pine::vulkan::VulkanBackend::new(pine::vulkan::DeviceChoice::Any, mode) {
+        Ok(b) => Some(b),
+        Err(e) if std::env::var("REQUIRE_VULKAN").is_ok_and(|v| v == "1") => {
+            panic!("REQUIRE_VULKAN=1 but no Vulkan device: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipping a Vulkan test: {e}");
+            None
+        }
+    }
+}
+
+/// Loads a model on a Vulkan device and opens a session, or `None` as [`vulkan_backend`] says.
+pub fn vulkan_session(
+    path: &std::path::Path,
+    mode: pine::backend::MatmulMode,
+    cache: pine::backend::CacheType,
+    n_ctx: usize,
+) -> Option<pine::model::Session<pine::vulkan::VulkanBackend>> {
+    let file = std::sync::Arc::new(pine::gguf::Gguf::open(path).unwrap());
+    let model = pine::model::Llama::load(file, vulkan_backend(mode)?).unwrap();
+    Some(pine::model::Session::new(model, n_ctx, cache).unwrap())
 }

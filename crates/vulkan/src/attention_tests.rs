@@ -106,7 +106,9 @@ fn plans() -> Vec<(&'static str, AttentionPlan)> {
 
 #[test]
 fn attention_matches_the_cpu_for_causal_and_shifted_plans() {
-    let Some(mut vk) = backend() else { return };
+    let Some(mut vk) = backend(MatmulMode::Native) else {
+        return;
+    };
     let mut cpu = CpuBackend::new(2, MatmulMode::Native).unwrap();
     for (ty, tol) in [(CacheType::F32, 2e-6f32), (CacheType::F16, 2e-3)] {
         for (name, plan) in plans() {

@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use pine_backend::{
-    AttentionPlan, AttentionShape, Backend, BackendError, CacheSpec, CacheType, WeightSource,
+    AttentionPlan, AttentionShape, Backend, BackendError, CacheSpec, CacheType, MatmulMode,
+    WeightSource,
 };
 use pine_gguf::GgmlType;
 use vulkano::buffer::Subbuffer;
@@ -40,6 +41,10 @@ pub struct VulkanBackend {
     pipelines: Pipelines,
     rope: RopeTable,
     readback: Option<Subbuffer<[f32]>>,
+    /// Rounded activations and Q8_1 block sums of the matmul in flight (grown as needed).
+    act: Option<Subbuffer<[f32]>>,
+    sums: Option<Subbuffer<[f32]>>,
+    mode: MatmulMode,
     error: Option<VkError>,
 }
 
@@ -60,8 +65,10 @@ fn cache_suffix(ty: CacheType) -> &'static str {
 }
 
 impl VulkanBackend {
-    /// Opens a device and prepares the backend.
-    pub fn new(choice: DeviceChoice) -> Result<VulkanBackend, VkError> {
+    /// Opens a device. In [`MatmulMode::Native`] activations are rounded as llama.cpp's CPU
+    /// quantizes them for each weight type (Q8_0, Q8_1, Q8_K, F16, BF16) before the float
+    /// matmul; in [`MatmulMode::F32`] they are used as they are (the reference mode).
+    pub fn new(choice: DeviceChoice, mode: MatmulMode) -> Result<VulkanBackend, VkError> {
         let ctx = Arc::new(Context::open(choice)?);
         Ok(VulkanBackend {
             rec: Recorder::new(ctx.clone()),
@@ -69,6 +76,9 @@ impl VulkanBackend {
             pipelines: Pipelines::default(),
             rope: RopeTable::default(),
             readback: None,
+            act: None,
+            sums: None,
+            mode,
             error: None,
         })
     }
@@ -108,6 +118,60 @@ impl VulkanBackend {
             Some(e) => Err(e.clone().into()),
             None => Ok(()),
         }
+    }
+
+    /// A scratch buffer of at least `len` f32 in `slot`, grown when too small.
+    fn scratch(
+        memory: &Arc<vulkano::memory::allocator::StandardMemoryAllocator>,
+        slot: &mut Option<Subbuffer<[f32]>>,
+        len: usize,
+    ) -> Result<Subbuffer<[f32]>, VkError> {
+        if slot.as_ref().is_none_or(|b| (b.len() as usize) < len) {
+            *slot = Some(memory::device::<f32>(memory, len)?);
+        }
+        Ok(slot.clone().expect("just set"))
+    }
+
+    /// Rounds `n` rows of `x` as llama.cpp does for weights of `w`'s type; returns the rounded
+    /// rows and, for Q8_1, the per-block sum terms. `None` when no rounding applies.
+    fn round_activations(
+        &mut self,
+        w: &VkWeight,
+        x: &VkBuffer,
+        n: usize,
+    ) -> Result<Option<(Subbuffer<[f32]>, Option<Subbuffer<[f32]>>)>, VkError> {
+        let (name, block) = match (self.mode, w.act) {
+            (MatmulMode::F32, _) => return Ok(None),
+            (_, GgmlType::Q8_0) => ("quantize_act_q8_0", 32),
+            (_, GgmlType::Q8_1) => ("quantize_act_q8_1", 32),
+            (_, GgmlType::Q8_K) => ("quantize_act_q8_k", 256),
+            (_, GgmlType::F16) => ("quantize_act_f16", 32),
+            (_, GgmlType::BF16) => ("quantize_act_bf16", 32),
+            _ => return Ok(None),
+        };
+        let len = n * w.width;
+        if w.width % block != 0 {
+            return Err(VkError::Device(format!(
+                "'{}': row width {} is not a multiple of the activation block {block}",
+                w.name, w.width
+            )));
+        }
+        let blocks = len / block;
+        let act = Self::scratch(&self.ctx.memory, &mut self.act, len)?;
+        let sums = Self::scratch(&self.ctx.memory, &mut self.sums, blocks)?;
+        let push = [w.width as u32, blocks as u32, 0, 0, 0, 0, 0, 0];
+        self.dispatch(
+            name,
+            &[
+                x.buf.clone().slice(..len as u64).into_bytes(),
+                act.clone().slice(..len as u64).into_bytes(),
+                sums.clone().into_bytes(),
+            ],
+            push,
+            groups_1d(blocks, 64),
+        )?;
+        let with_sums = (w.act == GgmlType::Q8_1).then_some(sums);
+        Ok(Some((act, with_sums)))
     }
 
     fn vector_of<'w>(&self, w: &'w VkWeight) -> Result<&'w Subbuffer<[u8]>, VkError> {
@@ -300,7 +364,15 @@ impl Backend for VulkanBackend {
                 what: format!("matmul of {n} rows does not fit the buffers"),
             });
         }
-        let shader = format!("mul_mat_{}", w.kernel_suffix());
+        let rounded = self.round_activations(w, x, n)?;
+        let (input, sums) = match rounded {
+            Some((act, sums)) => (act, sums),
+            None => (x.buf.clone(), None),
+        };
+        let shader = match sums {
+            Some(_) => format!("mul_mat_{}_q8_1", w.kernel_suffix()),
+            None => format!("mul_mat_{}", w.kernel_suffix()),
+        };
         for c in &w.chunks {
             let mut first = 0;
             while first < c.rows {
@@ -315,16 +387,17 @@ impl Backend for VulkanBackend {
                     0,
                     0,
                 ];
-                let cols = n.div_ceil(8) as u32;
+                let mut bindings = vec![
+                    c.buf.clone(),
+                    input.clone().into_bytes(),
+                    out.buf.clone().into_bytes(),
+                ];
+                bindings.extend(sums.clone().map(|s| s.into_bytes()));
                 self.dispatch(
                     &shader,
-                    &[
-                        c.buf.clone(),
-                        x.buf.clone().into_bytes(),
-                        out.buf.clone().into_bytes(),
-                    ],
+                    &bindings,
                     push,
-                    [rows as u32, cols, 1],
+                    [rows as u32, n.div_ceil(8) as u32, 1],
                 )?;
                 first += rows;
             }

@@ -120,6 +120,10 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_q4_1.spv"),
     ),
     (
+        "mul_mat_q4_1_q8_1",
+        include_bytes!("../../../shaders/spv/mul_mat_q4_1_q8_1.spv"),
+    ),
+    (
         "mul_mat_q4_k",
         include_bytes!("../../../shaders/spv/mul_mat_q4_k.spv"),
     ),
@@ -132,6 +136,10 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_q5_1.spv"),
     ),
     (
+        "mul_mat_q5_1_q8_1",
+        include_bytes!("../../../shaders/spv/mul_mat_q5_1_q8_1.spv"),
+    ),
+    (
         "mul_mat_q5_k",
         include_bytes!("../../../shaders/spv/mul_mat_q5_k.spv"),
     ),
@@ -142,6 +150,26 @@ const SPIRV: &[(&str, &[u8])] = &[
     (
         "mul_mat_q8_0",
         include_bytes!("../../../shaders/spv/mul_mat_q8_0.spv"),
+    ),
+    (
+        "quantize_act_bf16",
+        include_bytes!("../../../shaders/spv/quantize_act_bf16.spv"),
+    ),
+    (
+        "quantize_act_f16",
+        include_bytes!("../../../shaders/spv/quantize_act_f16.spv"),
+    ),
+    (
+        "quantize_act_q8_0",
+        include_bytes!("../../../shaders/spv/quantize_act_q8_0.spv"),
+    ),
+    (
+        "quantize_act_q8_1",
+        include_bytes!("../../../shaders/spv/quantize_act_q8_1.spv"),
+    ),
+    (
+        "quantize_act_q8_k",
+        include_bytes!("../../../shaders/spv/quantize_act_q8_k.spv"),
     ),
     (
         "rms_norm",

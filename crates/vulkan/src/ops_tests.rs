@@ -34,11 +34,18 @@ fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
     }
 }
 
-/// Matmul (1 and 11 rows) and embedding lookup of one 2-D tensor of each type, on both backends.
+/// Matmul (1 and 11 rows) and embedding lookup of one 2-D tensor of each type, on both backends,
+/// in reference mode (f32 activations) and in native mode (llama.cpp's activation rounding).
 #[test]
 fn matmul_and_embed_match_the_cpu_for_every_fixture_type() {
-    let Some(mut vk) = backend() else { return };
-    let mut cpu = CpuBackend::new(2, MatmulMode::F32).unwrap();
+    for mode in [MatmulMode::F32, MatmulMode::Native] {
+        matmul_and_embed_match(mode);
+    }
+}
+
+fn matmul_and_embed_match(mode: MatmulMode) {
+    let Some(mut vk) = backend(mode) else { return };
+    let mut cpu = CpuBackend::new(2, mode).unwrap();
     let dir = tiny_llama();
     let mut seen = Vec::new();
     let mut names: Vec<_> = std::fs::read_dir(&dir)
@@ -54,7 +61,12 @@ fn matmul_and_embed_match_the_cpu_for_every_fixture_type() {
                 continue;
             }
             seen.push(info.ty);
-            let what = format!("{} {} ({})", path.display(), info.name, info.ty.name());
+            let what = format!(
+                "{mode:?} {} {} ({})",
+                path.display(),
+                info.name,
+                info.ty.name()
+            );
             let src = WeightSource { file: &file, info };
             let (wv, wc) = (vk.load_weight(src).unwrap(), cpu.load_weight(src).unwrap());
             let (k, rows) = (info.dims[0] as usize, info.dims[1] as usize);
@@ -86,7 +98,9 @@ fn matmul_and_embed_match_the_cpu_for_every_fixture_type() {
 
 #[test]
 fn elementwise_ops_match_the_cpu() {
-    let Some(mut vk) = backend() else { return };
+    let Some(mut vk) = backend(MatmulMode::Native) else {
+        return;
+    };
     let mut cpu = CpuBackend::new(1, MatmulMode::Native).unwrap();
     let (n, width) = (5, 96);
     let x = values(n * width, 1);
@@ -114,7 +128,9 @@ fn elementwise_ops_match_the_cpu() {
 
 #[test]
 fn rms_norm_matches_the_cpu() {
-    let Some(mut vk) = backend() else { return };
+    let Some(mut vk) = backend(MatmulMode::Native) else {
+        return;
+    };
     let mut cpu = CpuBackend::new(1, MatmulMode::Native).unwrap();
     let path = tiny_llama().join("tiny-llama.F32.gguf");
     let file = Arc::new(Gguf::open(path).unwrap());
@@ -135,7 +151,9 @@ fn rms_norm_matches_the_cpu() {
 
 #[test]
 fn every_shader_builds_a_pipeline() {
-    let Some(vk) = backend() else { return };
+    let Some(vk) = backend(MatmulMode::Native) else {
+        return;
+    };
     let mut p = crate::kernels::Pipelines::default();
     for name in crate::kernels::names() {
         p.get(vk.context(), name).unwrap();

@@ -52,7 +52,8 @@ impl Recorder {
         Ok(self.builder.as_mut().expect("just set"))
     }
 
-    /// Records one dispatch of `pipeline` with `bindings` at binding 0, 1, … of set 0.
+    /// Records one dispatch of `pipeline` with `bindings` at binding 0, 1, … of set 0 (those the
+    /// shader variant does not use are left out).
     pub fn dispatch(
         &mut self,
         pipeline: &Arc<ComputePipeline>,
@@ -64,16 +65,15 @@ impl Recorder {
             return Ok(());
         }
         let layout = pipeline.layout().clone();
-        let set = DescriptorSet::new(
-            self.ctx.sets.clone(),
-            layout.set_layouts()[0].clone(),
-            bindings
-                .iter()
-                .enumerate()
-                .map(|(i, b)| WriteDescriptorSet::buffer(i as u32, b.clone())),
-            [],
-        )
-        .map_err(|e| VkError::Device(format!("descriptor set: {e}")))?;
+        let set_layout = layout.set_layouts()[0].clone();
+        let writes: Vec<WriteDescriptorSet> = bindings
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| set_layout.bindings().contains_key(&(*i as u32)))
+            .map(|(i, b)| WriteDescriptorSet::buffer(i as u32, b.clone()))
+            .collect();
+        let set = DescriptorSet::new(self.ctx.sets.clone(), set_layout, writes, [])
+            .map_err(|e| VkError::Device(format!("descriptor set: {e:?}")))?;
         let b = self.builder()?;
         b.bind_pipeline_compute(pipeline.clone())
             .map_err(failed("binding a pipeline"))?

@@ -2,12 +2,14 @@
 
 use std::path::PathBuf;
 
+use pine_backend::MatmulMode;
+
 use crate::{DeviceChoice, VulkanBackend};
 
-/// A backend on any device; `None` (with a note) when there is none, unless `REQUIRE_VULKAN=1`
+/// A backend on any device in `mode`; `None` (with a note) when there is none, unless `REQUIRE_VULKAN=1`
 /// makes that a failure, as CI sets it.
-pub fn backend() -> Option<VulkanBackend> {
-    match VulkanBackend::new(DeviceChoice::Any) {
+pub fn backend(mode: MatmulMode) -> Option<VulkanBackend> {
+    match VulkanBackend::new(DeviceChoice::Any, mode) {
         Ok(b) => Some(b),
         Err(e) if std::env::var("REQUIRE_VULKAN").is_ok_and(|v| v == "1") => {
             panic!("REQUIRE_VULKAN=1 but no Vulkan device: {e}")

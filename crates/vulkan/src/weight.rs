@@ -53,6 +53,9 @@ pub struct VkWeight {
     pub row_bytes: usize,
     /// The rows, split to fit storage bindings.
     pub chunks: Vec<Chunk>,
+    /// How llama.cpp rounds the activations multiplied with this weight (from the file's type,
+    /// also for types dequantized at load): Q8_0, Q8_1, Q8_K, F16, BF16 or F32 (none).
+    pub act: GgmlType,
 }
 
 impl VkWeight {
@@ -132,6 +135,7 @@ pub fn load(
     }
     Ok(VkWeight {
         name: info.name.clone(),
+        act: pine_quant::activation::activation_type(info.ty).unwrap_or(GgmlType::F32),
         ty,
         width,
         rows,
