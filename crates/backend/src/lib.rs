@@ -7,6 +7,7 @@ pub mod error;
 pub mod math;
 pub mod plan;
 pub mod rope;
+mod simd8;
 
 pub use backend::{AttentionShape, Backend, CacheSpec, CacheType, MatmulMode, WeightSource};
 pub use cpu::{CpuBackend, CpuCache, CpuWeight};

@@ -43,20 +43,32 @@ fn scale2(j: f32, n: i32) -> f32 {
     }
 }
 
-/// Replaces every `x` by `expf(x)`.
+/// Replaces every `x` by `expf(x)`, eight at a time where AVX2 is present (same bits).
 pub fn exp_in_place(xs: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU supports FMA (checked just above).
-        return unsafe { exp_in_place_fma(xs) };
+    if crate::simd8::available() {
+        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+        return unsafe { exp_in_place_avx2(xs) };
     }
     xs.iter_mut().for_each(|x| *x = expf(*x));
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "fma")]
-fn exp_in_place_fma(xs: &mut [f32]) {
-    xs.iter_mut().for_each(|x| *x = expf(*x));
+#[target_feature(enable = "avx2,fma")]
+fn exp_in_place_avx2(xs: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let mut chunks = xs.chunks_exact_mut(8);
+    for c in &mut chunks {
+        // SAFETY: the chunk holds eight elements.
+        unsafe {
+            let e = crate::simd8::exp8(_mm256_loadu_ps(c.as_ptr()));
+            _mm256_storeu_ps(c.as_mut_ptr(), e);
+        }
+    }
+    chunks
+        .into_remainder()
+        .iter_mut()
+        .for_each(|x| *x = expf(*x));
 }
 
 /// `gate = silu(gate) · up`, SiLU as llama.cpp's x86 build computes it: x / (1 + expf(-x)).
@@ -95,30 +107,30 @@ pub fn dot8_rows(
     scale: f32,
     out: &mut Vec<f32>,
 ) {
+    let n = q.len();
+    assert!(count == 0 || (count - 1) * width + offset + n <= rows.len());
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2 (checked just above).
-        return unsafe { dot8_rows_avx2(q, rows, width, offset, count, scale, out) };
+    if crate::simd8::available() {
+        let mut r = 0;
+        while r + 8 <= count {
+            let b = std::array::from_fn(|p| rows[(r + p) * width + offset..].as_ptr());
+            let mut lanes = [0.0f32; 8];
+            // SAFETY: AVX2 is present; every row holds n elements (asserted above).
+            unsafe {
+                let d = crate::simd8::dot8_pairs(&[q.as_ptr(); 8], &b, n, scale);
+                std::arch::x86_64::_mm256_storeu_ps(lanes.as_mut_ptr(), d);
+            }
+            out.extend_from_slice(&lanes);
+            r += 8;
+        }
+        let rest = &rows[r * width..];
+        return dot8_rows_scalar(q, rest, width, offset, count - r, scale, out);
     }
-    dot8_rows_body(q, rows, width, offset, count, scale, out);
+    dot8_rows_scalar(q, rows, width, offset, count, scale, out);
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn dot8_rows_avx2(
-    q: &[f32],
-    rows: &[f32],
-    width: usize,
-    offset: usize,
-    count: usize,
-    scale: f32,
-    out: &mut Vec<f32>,
-) {
-    dot8_rows_body(q, rows, width, offset, count, scale, out);
-}
-
-#[inline(always)]
-fn dot8_rows_body(
+/// The plain form of [`dot8_rows`], one row at a time.
+fn dot8_rows_scalar(
     q: &[f32],
     rows: &[f32],
     width: usize,
@@ -130,6 +142,115 @@ fn dot8_rows_body(
     for r in 0..count {
         let at = r * width + offset;
         out.push(dot8_body(q, &rows[at..at + q.len()]) * scale);
+    }
+}
+
+/// Up to eight queries of one head, laid out so that one pass over each key row serves all of
+/// them (see [`PackedQueries::dot_rows`]). Reusable: [`PackedQueries::pack`] overwrites it.
+#[derive(Default)]
+pub struct PackedQueries {
+    n: usize,
+    /// Query p (lanes past the given queries repeat query 0) at `plain[p * n..][..n]`.
+    plain: Vec<f32>,
+    /// Elements `8c..8c + 8` of query p at `packed[(c * 8 + p) * 8..][..8]`.
+    packed: Vec<f32>,
+}
+
+impl PackedQueries {
+    /// Takes `qs` (one to eight queries of equal length).
+    pub fn pack(&mut self, qs: &[&[f32]]) {
+        assert!((1..=8).contains(&qs.len()));
+        let n = qs[0].len();
+        assert!(qs.iter().all(|q| q.len() == n));
+        self.n = n;
+        self.plain.clear();
+        for p in 0..8 {
+            self.plain
+                .extend_from_slice(qs[if p < qs.len() { p } else { 0 }]);
+        }
+        self.packed.clear();
+        for c in 0..n / 8 {
+            for p in 0..8 {
+                self.packed
+                    .extend_from_slice(&self.plain[p * n + 8 * c..][..8]);
+            }
+        }
+    }
+
+    /// For each of `count` key rows (laid out as in [`dot8_rows`]), the [`dot8_rows`] products of
+    /// the eight queries with it: `out[u * 8 + p]` is query p against row u.
+    pub fn dot_rows(
+        &self,
+        rows: &[f32],
+        width: usize,
+        offset: usize,
+        count: usize,
+        scale: f32,
+        out: &mut [f32],
+    ) {
+        let n = self.n;
+        assert!(out.len() >= count * 8);
+        assert!(count == 0 || (count - 1) * width + offset + n <= rows.len());
+        #[cfg(target_arch = "x86_64")]
+        if n.is_multiple_of(8) && crate::simd8::available() {
+            let level = if crate::simd8::avx512() { 2 } else { 1 };
+            return self.dot_rows_simd(level, rows, width, offset, count, scale, out);
+        }
+        self.dot_rows_scalar(rows, width, offset, count, scale, out);
+    }
+
+    /// [`PackedQueries::dot_rows`] on the AVX2 kernel (`level` 1) or the AVX-512 one (2), for
+    /// head dims that are a multiple of 8 (an empty tail adds −0.0, which changes no sum).
+    #[cfg(target_arch = "x86_64")]
+    #[allow(clippy::too_many_arguments)]
+    fn dot_rows_simd(
+        &self,
+        level: u8,
+        rows: &[f32],
+        width: usize,
+        offset: usize,
+        count: usize,
+        scale: f32,
+        out: &mut [f32],
+    ) {
+        let n = self.n;
+        assert!(
+            n.is_multiple_of(8)
+                && crate::simd8::available()
+                && (level < 2 || crate::simd8::avx512())
+        );
+        if count == 0 {
+            return;
+        }
+        let rows = rows[offset..].as_ptr();
+        // SAFETY: the features were checked; `packed` holds 8n elements, the rows were checked
+        // by the caller to hold n elements each and `out` 8 · count.
+        unsafe {
+            if level == 2 {
+                crate::simd8::dot8_queries_avx512(&self.packed, n, rows, width, count, scale, out);
+            } else {
+                crate::simd8::dot8_queries_avx2(&self.packed, n, rows, width, count, scale, out);
+            }
+        }
+    }
+
+    /// The plain form of [`PackedQueries::dot_rows`], one product at a time.
+    fn dot_rows_scalar(
+        &self,
+        rows: &[f32],
+        width: usize,
+        offset: usize,
+        count: usize,
+        scale: f32,
+        out: &mut [f32],
+    ) {
+        let n = self.n;
+        for (u, o) in out.chunks_exact_mut(8).take(count).enumerate() {
+            let row = &rows[u * width + offset..][..n];
+            for (p, x) in o.iter_mut().enumerate() {
+                *x = dot8_body(&self.plain[p * n..][..n], row) * scale;
+            }
+        }
     }
 }
 
@@ -188,6 +309,78 @@ mod tests {
         silu_mul(&mut g, &xs);
         for (x, y) in xs.iter().zip(&g) {
             assert_eq!((x / (1.0 + expf(-x)) * x).to_bits(), y.to_bits());
+        }
+    }
+
+    #[test]
+    fn exp_in_place_matches_expf_bit_for_bit() {
+        let mut xs: Vec<f32> = (-40_000..40_000).map(|i| i as f32 * 0.0029).collect();
+        xs.extend([
+            0.0,
+            -0.0,
+            -87.5,
+            -88.7,
+            -103.0,
+            -104.0,
+            88.5,
+            89.0,
+            -200.0,
+            200.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::MIN_POSITIVE,
+        ]);
+        xs.extend((0..2000).map(|i| -100.0 - i as f32 * 0.017));
+        let mut got = xs.clone();
+        exp_in_place(&mut got);
+        for (x, g) in xs.iter().zip(&got) {
+            assert_eq!(expf(*x).to_bits(), g.to_bits(), "expf({x})");
+        }
+        let mut nan = [f32::NAN; 9];
+        exp_in_place(&mut nan);
+        assert!(nan.iter().all(|x| x.is_nan()));
+    }
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    fn wavy(n: usize, seed: f32) -> Vec<f32> {
+        (0..n).map(|i| (i as f32 * seed).sin() * 3.0).collect()
+    }
+
+    #[test]
+    fn dot8_kernels_match_their_scalar_forms_bit_for_bit() {
+        for n in [1, 7, 8, 16, 64, 70, 128] {
+            let width = n + 5;
+            let rows = wavy(21 * width, 0.61);
+            let q = wavy(n, 0.37);
+            for count in [0, 1, 8, 13, 21] {
+                let (mut got, mut want) = (Vec::new(), Vec::new());
+                dot8_rows(&q, &rows, width, 3, count, 0.125, &mut got);
+                dot8_rows_scalar(&q, &rows, width, 3, count, 0.125, &mut want);
+                assert_eq!(bits(&got), bits(&want), "dot8_rows n={n} count={count}");
+            }
+            let qs: Vec<Vec<f32>> = (0..8).map(|i| wavy(n, 0.2 + i as f32 * 0.13)).collect();
+            let refs: Vec<&[f32]> = qs.iter().map(|q| &q[..]).collect();
+            for nq in 1..=8 {
+                let mut pq = PackedQueries::default();
+                pq.pack(&refs[..nq]);
+                let mut want = vec![1.0; 21 * 8];
+                pq.dot_rows_scalar(&rows, width, 2, 21, 0.3, &mut want);
+                let mut got = vec![0.0; 21 * 8];
+                pq.dot_rows(&rows, width, 2, 21, 0.3, &mut got);
+                assert_eq!(bits(&got), bits(&want), "dot_rows n={n} nq={nq}");
+                #[cfg(target_arch = "x86_64")]
+                for level in [1, 2] {
+                    let simd = crate::simd8::available() && (level < 2 || crate::simd8::avx512());
+                    if n % 8 == 0 && simd {
+                        let mut got = vec![0.0; 21 * 8];
+                        pq.dot_rows_simd(level, &rows, width, 2, 21, 0.3, &mut got);
+                        assert_eq!(bits(&got), bits(&want), "level {level} n={n} nq={nq}");
+                    }
+                }
+            }
         }
     }
 
