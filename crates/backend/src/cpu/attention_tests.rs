@@ -1,9 +1,12 @@
 //! The plan kernel against brute force: shifting a key range by rotating the query equals
 //! storing those keys at shifted positions (the query-rotation trick), and causal plans equal a
-//! naive masked softmax.
+//! naive masked softmax. Its SIMD loops equal their plain forms bit for bit.
 
-use super::attention::attend;
-use super::kv_cache::CpuCache;
+use super::attention::{
+    attend, max, max_scalar, round_f16, round_f16_scalar, score, score_scalar, value_sum,
+    value_sum_scalar,
+};
+use super::kv_cache::{CpuCache, Store};
 use crate::backend::{AttentionShape, CacheSpec, CacheType};
 use crate::plan::{AttentionPlan, HeadRanges, KeyRange, QueryGroup};
 use crate::rope::{Rope, RopeScaling};
@@ -129,5 +132,58 @@ fn causal_plan_equals_naive_masked_softmax() {
                 );
             }
         }
+    }
+}
+
+/// Both cache precisions holding `n` elements of a smooth test signal.
+fn stores(n: usize, seed: usize) -> [Store; 2] {
+    let x = vector(seed, n);
+    [
+        Store::F32(x.clone()),
+        Store::F16(x.iter().map(|&v| half::f16::from_f32(v)).collect()),
+    ]
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+#[test]
+fn kernels_equal_their_plain_forms_bit_for_bit() {
+    for hd in [8, 16, 24, 32, 64, 80, 128] {
+        let stride = 3 * hd;
+        for n_keys in [0, 1, 7, 8, 9, 16, 17, 40, 203] {
+            let at: Vec<usize> = (0..n_keys).map(|j| (j * 7 % 211) * stride + hd).collect();
+            let cache_len = 212 * stride;
+            let mut q = vector(n_keys + 3, hd);
+            round_f16(&mut q);
+            for k in stores(cache_len, 5) {
+                let (mut got, mut want) = (vec![1.0], vec![1.0]);
+                score(&k, &q, &at, 0.125, &mut got);
+                score_scalar(&k, &q, &at, 0.125, &mut want);
+                assert_eq!(bits(&got), bits(&want), "score hd={hd} keys={n_keys}");
+            }
+            let p: Vec<f32> = vector(9, n_keys).iter().map(|x| x * x).collect();
+            for v in stores(cache_len, 6) {
+                let (mut acc, mut got, mut want) =
+                    (vec![3.0; 16 * hd], vec![0.0; hd], vec![0.0; hd]);
+                value_sum(&v, &p, &at, &mut acc, &mut got);
+                value_sum_scalar(&v, &p, &at, &mut acc, &mut want);
+                assert_eq!(bits(&got), bits(&want), "value_sum hd={hd} keys={n_keys}");
+            }
+        }
+    }
+}
+
+#[test]
+fn rounding_and_max_equal_their_plain_forms() {
+    for n in [0, 1, 5, 8, 13, 64, 100] {
+        let mut x: Vec<f32> = vector(n, n).iter().map(|v| v * 70000.0).collect();
+        x.extend([1e-8, -3e-6, 65504.0, 65520.0]);
+        let (mut got, mut want) = (x.clone(), x.clone());
+        round_f16(&mut got);
+        round_f16_scalar(&mut want);
+        assert_eq!(bits(&got), bits(&want));
+        assert_eq!(max(&x[..n]).to_bits(), max_scalar(&x[..n]).to_bits());
     }
 }

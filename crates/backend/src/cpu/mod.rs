@@ -4,6 +4,8 @@
 mod attention;
 #[cfg(test)]
 mod attention_tests;
+#[cfg(target_arch = "x86_64")]
+mod attention_x86;
 mod kv_cache;
 mod ops;
 
