@@ -20,60 +20,44 @@ pub struct RegionKeys<'a> {
 }
 
 impl RegionKeys<'_> {
-    /// Per-segment sums of exp(score − max) for query `q` over the keys of every segment except
-    /// `skip`, and their total in canonical order. `sums[skip]` stays 0.
-    fn exp_sums(
-        &self,
-        q: &[f32],
-        kvh: usize,
-        skip: Option<usize>,
-        scores: &mut Vec<f32>,
-        sums: &mut [f32],
-    ) -> f32 {
+    /// Per-segment sums of exp(score − max) for query `q` over the keys of every segment, and
+    /// their total in canonical order.
+    fn exp_sums(&self, q: &[f32], kvh: usize, scores: &mut Vec<f32>, sums: &mut [f32]) -> f32 {
         let scale = 1.0 / (self.head_dim as f32).sqrt();
         scores.clear();
         let mut max = f32::NEG_INFINITY;
         for j in 0..self.lens.len() {
             let from = scores.len();
-            if Some(j) == skip {
-                scores.resize(from + self.lens[j], f32::NEG_INFINITY);
-            } else {
-                let rows = &self.k[self.starts[j] * self.width..];
-                dot8_rows(
-                    q,
-                    rows,
-                    self.width,
-                    kvh * self.head_dim,
-                    self.lens[j],
-                    scale,
-                    scores,
-                );
-            }
+            let rows = &self.k[self.starts[j] * self.width..];
+            dot8_rows(
+                q,
+                rows,
+                self.width,
+                kvh * self.head_dim,
+                self.lens[j],
+                scale,
+                scores,
+            );
             max = scores[from..].iter().copied().fold(max, f32::max);
         }
         scores.iter_mut().for_each(|s| *s -= max);
         exp_in_place(scores);
         let mut at = 0;
-        for (j, (sum, &len)) in sums.iter_mut().zip(self.lens).enumerate() {
-            let seg = &scores[at..at + len];
+        for (sum, &len) in sums.iter_mut().zip(self.lens) {
+            *sum = scores[at..at + len].iter().sum();
             at += len;
-            *sum = if Some(j) == skip {
-                0.0
-            } else {
-                seg.iter().sum()
-            };
         }
         self.canonical.iter().map(|&j| sums[j]).sum()
     }
 }
 
-use pine_backend::math::{dot8_rows, exp_in_place};
+use pine_backend::math::{dot8_rows, exp_in_place, PackedQueries};
 
 /// Importance of every segment for a suffix or generated query `q` (one head, mapped to KV head
 /// `kvh`): the mean over S_j's tokens of q's softmax over all segment tokens (§1.3b).
 pub fn query_importance(keys: &RegionKeys<'_>, q: &[f32], kvh: usize, out: &mut [f32]) {
     let mut scores = Vec::new();
-    let total = keys.exp_sums(q, kvh, None, &mut scores, out);
+    let total = keys.exp_sums(q, kvh, &mut scores, out);
     for (j, o) in out.iter_mut().enumerate() {
         *o = *o / total / keys.lens[j] as f32;
     }
@@ -81,7 +65,8 @@ pub fn query_importance(keys: &RegionKeys<'_>, q: &[f32], kvh: usize, out: &mut 
 
 /// Importance of every segment j for segment i (§1.3a), one head: Σ over S_i's tokens of the
 /// mean softmax probability (softmax over other segments' tokens only) given to S_j. The own
-/// entry is +∞ (always rank 0). `q_rows` are S_i's pre-RoPE queries for this head.
+/// entry is +∞ (always rank 0). `q_rows` are S_i's pre-RoPE queries for this head; eight of
+/// them share each pass over the keys, every one computed exactly as on its own.
 pub fn segment_importance<'q>(
     keys: &RegionKeys<'_>,
     q_rows: impl Iterator<Item = &'q [f32]>,
@@ -90,18 +75,107 @@ pub fn segment_importance<'q>(
     out: &mut [f32],
 ) {
     let n = keys.lens.len();
-    let mut scores = Vec::new();
-    let mut sums = vec![0.0f32; n];
+    let mut block = RowBlock::new(n);
     out.iter_mut().for_each(|o| *o = 0.0);
-    for q in q_rows {
-        let total = keys.exp_sums(q, kvh, Some(own), &mut scores, &mut sums);
-        for j in 0..n {
-            if j != own {
-                out[j] += sums[j] / total / keys.lens[j] as f32;
+    let mut rows: Vec<&[f32]> = Vec::with_capacity(LANES);
+    let mut q_rows = q_rows.peekable();
+    while q_rows.peek().is_some() {
+        rows.clear();
+        rows.extend(q_rows.by_ref().take(LANES));
+        block.exp_sums(keys, &rows, kvh, own);
+        for r in 0..rows.len() {
+            let total = block.totals[r];
+            for (j, (o, &len)) in out.iter_mut().zip(keys.lens).enumerate() {
+                if j != own {
+                    *o += block.sums[j * LANES + r] / total / len as f32;
+                }
             }
         }
     }
     out[own] = f32::INFINITY;
+}
+
+/// Queries scored together by [`segment_importance`] (one per SIMD lane).
+const LANES: usize = 8;
+
+/// Scratch for [`RegionKeys::exp_sums`] on up to [`LANES`] queries at once, lane r holding query
+/// r: every per-query operation of the one-query form, in the same order, one lane each.
+struct RowBlock {
+    /// `scores[u * LANES + r]`: query r against region key u (own segment left out).
+    scores: Vec<f32>,
+    /// `sums[j * LANES + r]`: query r's sum of exp(score − max) over S_j (0 for the own one).
+    sums: Vec<f32>,
+    /// Per query, the sums' total in canonical segment order.
+    totals: [f32; LANES],
+    /// The block's queries, laid out for the dot kernel.
+    queries: PackedQueries,
+}
+
+impl RowBlock {
+    fn new(n_seg: usize) -> RowBlock {
+        RowBlock {
+            scores: Vec::new(),
+            sums: vec![0.0; n_seg * LANES],
+            totals: [0.0; LANES],
+            queries: PackedQueries::default(),
+        }
+    }
+
+    /// [`RegionKeys::exp_sums`] leaving out segment `own`, for every query of `qs` (at most
+    /// [`LANES`]); lanes past `qs.len()` hold copies of query 0.
+    fn exp_sums(&mut self, keys: &RegionKeys<'_>, qs: &[&[f32]], kvh: usize, own: usize) {
+        let scale = 1.0 / (keys.head_dim as f32).sqrt();
+        let n_keys: usize = keys.lens.iter().sum::<usize>() - keys.lens[own];
+        self.queries.pack(qs);
+        self.scores.resize(n_keys * LANES, 0.0);
+        let mut at = 0;
+        for j in (0..keys.lens.len()).filter(|&j| j != own) {
+            let len = keys.lens[j];
+            self.queries.dot_rows(
+                &keys.k[keys.starts[j] * keys.width..],
+                keys.width,
+                kvh * keys.head_dim,
+                len,
+                scale,
+                &mut self.scores[at * LANES..(at + len) * LANES],
+            );
+            at += len;
+        }
+        let mut max = [f32::NEG_INFINITY; LANES];
+        for s in self.scores.chunks_exact(LANES) {
+            for (m, &x) in max.iter_mut().zip(s) {
+                *m = m.max(x);
+            }
+        }
+        for s in self.scores.chunks_exact_mut(LANES) {
+            for (x, m) in s.iter_mut().zip(&max) {
+                *x -= m;
+            }
+        }
+        exp_in_place(&mut self.scores);
+        let mut at = 0;
+        for (j, &len) in keys.lens.iter().enumerate() {
+            let sum = &mut self.sums[j * LANES..(j + 1) * LANES];
+            sum.iter_mut().for_each(|x| *x = -0.0);
+            if j == own {
+                sum.iter_mut().for_each(|x| *x = 0.0);
+                continue;
+            }
+            for s in self.scores[at * LANES..(at + len) * LANES].chunks_exact(LANES) {
+                for (x, &e) in sum.iter_mut().zip(s) {
+                    *x += e;
+                }
+            }
+            at += len;
+        }
+        for (r, t) in self.totals.iter_mut().enumerate() {
+            *t = keys
+                .canonical
+                .iter()
+                .map(|&j| self.sums[j * LANES + r])
+                .sum();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -153,6 +227,91 @@ mod tests {
         query_importance(&rk, &q, 0, &mut got);
         for (a, b) in got.iter().zip(naive_query(&keys, &seg, 3, &q)) {
             assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        }
+    }
+
+    /// §1.3a one query row at a time, as a plain loop: what the eight-row blocks must equal.
+    fn segment_importance_one_by_one(
+        keys: &RegionKeys<'_>,
+        qs: &[Vec<f32>],
+        own: usize,
+        kvh: usize,
+    ) -> Vec<f32> {
+        let n = keys.lens.len();
+        let scale = 1.0 / (keys.head_dim as f32).sqrt();
+        let mut out = vec![0.0f32; n];
+        for q in qs {
+            let mut scores = Vec::new();
+            for j in 0..n {
+                if j == own {
+                    scores.resize(scores.len() + keys.lens[j], f32::NEG_INFINITY);
+                } else {
+                    let rows = &keys.k[keys.starts[j] * keys.width..];
+                    dot8_rows(
+                        q,
+                        rows,
+                        keys.width,
+                        kvh * keys.head_dim,
+                        keys.lens[j],
+                        scale,
+                        &mut scores,
+                    );
+                }
+            }
+            let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let e: Vec<f32> = scores
+                .iter()
+                .map(|s| pine_backend::math::expf(s - max))
+                .collect();
+            let mut sums = vec![0.0f32; n];
+            let mut at = 0;
+            for j in 0..n {
+                if j != own {
+                    sums[j] = e[at..at + keys.lens[j]].iter().sum();
+                }
+                at += keys.lens[j];
+            }
+            let total: f32 = keys.canonical.iter().map(|&j| sums[j]).sum();
+            for j in (0..n).filter(|&j| j != own) {
+                out[j] += sums[j] / total / keys.lens[j] as f32;
+            }
+        }
+        out[own] = f32::INFINITY;
+        out
+    }
+
+    #[test]
+    fn segment_importance_blocks_equal_one_row_at_a_time() {
+        let d = 16;
+        let width = 2 * d;
+        let lens = [5usize, 9, 1, 12];
+        let starts = [0usize, 5, 14, 15];
+        let flat: Vec<f32> = (0..27 * width)
+            .map(|i| (i as f32 * 0.173).sin() * 2.0)
+            .collect();
+        let rk = RegionKeys {
+            k: &flat,
+            width,
+            head_dim: d,
+            starts: &starts,
+            lens: &lens,
+            canonical: &[3, 1, 0, 2],
+        };
+        for n_rows in [1, 8, 13] {
+            let qs: Vec<Vec<f32>> = (0..n_rows)
+                .map(|r| {
+                    (0..d)
+                        .map(|i| ((r * 5 + i) as f32 * 0.7).cos() * 3.0)
+                        .collect()
+                })
+                .collect();
+            for own in 0..lens.len() {
+                let mut got = [0.0; 4];
+                segment_importance(&rk, qs.iter().map(|q| &q[..]), own, 1, &mut got);
+                let want = segment_importance_one_by_one(&rk, &qs, own, 1);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got), bits(&want), "{n_rows} rows, own {own}");
+            }
         }
     }
 
