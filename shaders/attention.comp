@@ -1,13 +1,17 @@
 #version 450
-// Plan-driven attention for one (batch row, query head) per workgroup. The row reads its key
-// ranges in plan order; before each range the pre-RoPE query is rotated to (position + the
-// range's shift), which equals shifting that range's cached keys (DESIGN §3). Softmax runs
-// online over blocks of 64 keys: each thread scores one key of the block, then owns head
-// dims t, t+64, … of the value sum.
-// p0 = query heads, p1 = KV heads, p2 = head dim, p3 = rotated pairs, p4 = pairs per table
-// position, p5 = first table position (int), p6 = score scale (f32 bits).
+// Plan-driven attention for one (batch row, query head) per workgroup, in the CPU backend's
+// exact order (llama.cpp's x86 non-flash path). The row reads its key ranges in plan order;
+// before each range the pre-RoPE query is rotated to (position + the range's shift), which
+// equals shifting that range's cached keys (DESIGN §3), and rounded to f16 for an f16 cache.
+// Scores: tinyBLAS's 16-lane fused dots, times the scale, kept in a scratch buffer; softmax
+// with ggml's expf and its sum in 16-key chunks (tree-reduced, chunks added in f64); the
+// probabilities (rounded to f16 for an f16 cache) then weight the values, key k feeding lane
+// k mod 16 of each output dim, lanes tree-reduced at the end.
+// p0 = query heads, p1 = KV heads, p2 = head dim, p3 = rotated pairs, p4 = scratch floats per
+// (row, head), p5 = first table position (int), p6 = score scale (f32 bits).
 #include "common.glsl"
 #include "cache.glsl"
+#include "exact.glsl"
 
 layout(local_size_x = 64) in;
 layout(std430, binding = 0) readonly buffer Q { float q[]; };
@@ -21,36 +25,56 @@ layout(std430, binding = 5) readonly buffer Lists { uvec2 lists[]; };
 // Per range: (first key, end key, causal, shift).
 layout(std430, binding = 6) readonly buffer Ranges { ivec4 ranges[]; };
 layout(std430, binding = 7) writeonly buffer Out { float o[]; };
+// Scores, then probabilities, of each (row, head): p4 floats each.
+layout(std430, binding = 8) coherent buffer Scratch { float sc[]; };
 
 #define HD_MAX 256u
-#define PER_THREAD (HD_MAX / 64u)
+#define LANES 16u
 shared float qs[HD_MAX];
-shared float score[64];
+shared float red[64];
+shared WIDE total;
+
+// _mm512_reduce_add_ps's tree over 16 lanes: halves, quarters, then pairs.
+float reduce16(float v[16]) {
+    precise float t3[8];
+    for (uint i = 0u; i < 8u; i++) t3[i] = v[i + 8u] + v[i];
+    precise float t6[4];
+    for (uint i = 0u; i < 4u; i++) t6[i] = t3[i + 4u] + t3[i];
+    precise float r = (t6[0] + t6[2]) + (t6[1] + t6[3]);
+    return r;
+}
+
+uint visible_end(ivec4 range, uint own) {
+    uint end = uint(range.y);
+    if (range.z != 0) end = min(end, own + 1u);
+    return max(end, uint(range.x));
+}
 
 void main() {
     uint h = gl_WorkGroupID.x, r = gl_WorkGroupID.y, t = gl_LocalInvocationID.x;
     uint nh = pc.p0, hd = pc.p2, kvw = pc.p1 * hd;
     uint kv_base = (h / (nh / pc.p1)) * hd;
     uint qbase = (r * nh + h) * hd;
+    uint sbase = (r * nh + h) * pc.p4;
     int pos = rows[r].x;
     uint own = uint(rows[r].y);
     uvec2 list = lists[r * nh + h];
     float scale = uintBitsToFloat(pc.p6);
-    float m = -1.0 / 0.0, l = 0.0;
-    float acc[PER_THREAD];
-    for (uint d = 0u; d < PER_THREAD; d++) acc[d] = 0.0;
+
+    // Scores, range by range, in plan order.
+    uint n = 0u;
     for (uint ri = list.x; ri < list.x + list.y; ri++) {
         ivec4 range = ranges[ri];
-        uint start = uint(range.x), end = uint(range.y);
-        if (range.z != 0) end = min(end, own + 1u);
+        uint start = uint(range.x), end = visible_end(range, own);
         if (end <= start) continue;
-        uint tab = uint(pos + range.w - int(pc.p5)) * pc.p4;
+        uint tab = uint(pos + range.w - int(pc.p5)) * pc.p3;
         barrier();
         for (uint p = t; p < hd / 2u; p += 64u) {
             float x0 = q[qbase + 2u * p], x1 = q[qbase + 2u * p + 1u];
             if (p < pc.p3) {
                 vec2 cs = rope[tab + p];
-                float y0 = x0 * cs.x - x1 * cs.y, y1 = x0 * cs.y + x1 * cs.x;
+                precise float y0 = x0 * cs.x - x1 * cs.y;
+                precise float y1 = x0 * cs.y + x1 * cs.x;
                 x0 = y0;
                 x1 = y1;
             }
@@ -58,37 +82,73 @@ void main() {
             qs[2u * p + 1u] = cache_round(x1);
         }
         barrier();
-        for (uint kb = start; kb < end; kb += 64u) {
-            uint j = kb + t, count = min(64u, end - kb);
-            float s = -1.0 / 0.0;
-            if (t < count) {
-                uint at = j * kvw + kv_base;
-                s = 0.0;
-                for (uint d = 0u; d < hd; d++) s += qs[d] * cache_load(kc[at + d]);
-                s *= scale;
-            }
-            score[t] = s;
-            barrier();
-            float bm = m;
-            for (uint i = 0u; i < count; i++) bm = max(bm, score[i]);
-            float corr = exp(m - bm);
-            l *= corr;
-            for (uint d = 0u; d < PER_THREAD; d++) acc[d] *= corr;
-            for (uint i = 0u; i < count; i++) {
-                float p = exp(score[i] - bm);
-                l += p;
-                uint at = (kb + i) * kvw + kv_base;
-                for (uint d = 0u; d < PER_THREAD; d++) {
-                    uint dim = t + 64u * d;
-                    if (dim < hd) acc[d] += p * cache_load(vc[at + dim]);
+        for (uint j = start + t; j < end; j += 64u) {
+            uint at = j * kvw + kv_base;
+            float lane[16];
+            for (uint l = 0u; l < LANES; l++) lane[l] = 0.0;
+            uint main_dims = hd - hd % LANES;
+            for (uint i = 0u; i < main_dims; i += LANES) {
+                for (uint l = 0u; l < LANES; l++) {
+                    lane[l] = fma_rn(qs[i + l], cache_load(kc[at + i + l]), lane[l]);
                 }
             }
-            m = bm;
-            barrier();
+            precise float d = reduce16(lane);
+            for (uint i = main_dims; i < hd; i++) d = fma_rn(qs[i], cache_load(kc[at + i]), d);
+            precise float s = d * scale;
+            sc[sbase + n + (j - start)] = s;
         }
+        n += end - start;
     }
-    for (uint d = 0u; d < PER_THREAD; d++) {
-        uint dim = t + 64u * d;
-        if (dim < hd) o[qbase + dim] = acc[d] / l;
+    memoryBarrierBuffer();
+    barrier();
+
+    // Maximum (exact whatever the order), exponentials, and the chunked sum.
+    float m = -1.0 / 0.0;
+    for (uint k = t; k < n; k += 64u) m = max(m, sc[sbase + k]);
+    red[t] = m;
+    barrier();
+    if (t == 0u) {
+        for (uint i = 1u; i < 64u; i++) m = max(m, red[i]);
+        red[0] = m;
+    }
+    barrier();
+    m = red[0];
+    for (uint k = t; k < n; k += 64u) {
+        precise float z = sc[sbase + k] - m;
+        sc[sbase + k] = expf_ggml(z);
+    }
+    memoryBarrierBuffer();
+    barrier();
+    if (t == 0u) {
+        WIDE sum = WIDE(0.0);
+        for (uint c = 0u; c < n; c += LANES) {
+            float lane[16];
+            for (uint l = 0u; l < LANES; l++) lane[l] = c + l < n ? sc[sbase + c + l] : 0.0;
+            sum += WIDE(reduce16(lane));
+        }
+        total = sum;
+    }
+    barrier();
+    float inv = float(WIDE(1.0) / total);
+    for (uint k = t; k < n; k += 64u) {
+        precise float p = sc[sbase + k] * inv;
+        sc[sbase + k] = cache_round(p);
+    }
+    memoryBarrierBuffer();
+    barrier();
+
+    // Value sums: thread t owns dims t, t+64, …; key k feeds lane k mod 16.
+    for (uint dim = t; dim < hd; dim += 64u) {
+        float acc[16];
+        for (uint l = 0u; l < LANES; l++) acc[l] = 0.0;
+        uint k = 0u;
+        for (uint ri = list.x; ri < list.x + list.y; ri++) {
+            ivec4 range = ranges[ri];
+            uint start = uint(range.x), end = visible_end(range, own);
+            for (uint j = start; j < end; j++, k++) {
+                acc[k % LANES] = fma_rn(sc[sbase + k], cache_load(vc[j * kvw + kv_base + dim]), acc[k % LANES]);
+            }
+        }
+        o[qbase + dim] = reduce16(acc);
     }
 }

@@ -20,25 +20,40 @@ compile() { # NAME SOURCE [DEFINES...]
   shift 2
   glslc --target-env=vulkan1.1 -O -Werror -fshader-stage=compute "$@" "$here/$src" -o "$out/$name.spv"
 }
+# Shaders that copy the CPU's float order use f64 where the device has it (suffix _f64).
+for wide in "" "_f64"; do
+  f64=()
+  [ -n "$wide" ] && f64=(-DHAVE_F64)
+  for act in Q8_0 Q8_1 Q8_K F16 BF16; do
+    lower="$(echo "$act" | tr 'A-Z' 'a-z')"
+    compile "quantize_act_$lower$wide" quantize_act.comp "-DACT_$act" "${f64[@]}"
+  done
+  for act in Q8_0 Q8_1; do
+    lower="$(echo "$act" | tr 'A-Z' 'a-z')"
+    compile "quantize_act_${lower}_int$wide" quantize_act.comp "-DACT_$act" -DINT_OUT "${f64[@]}"
+  done
+  for c in f16 f32; do
+    upper="$(echo "$c" | tr 'a-z' 'A-Z')"
+    compile "attention_$c$wide" attention.comp "-DCACHE_$upper" "${f64[@]}"
+  done
+  for s in rms_norm swiglu; do
+    compile "$s$wide" "$s.comp" "${f64[@]}"
+  done
+  for ty in Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 IQ4_NL; do
+    lower="$(echo "$ty" | tr 'A-Z' 'a-z')"
+    compile "mul_mat_q8_$lower$wide" mul_mat_q8.comp "-DDATA_$ty" "${f64[@]}"
+  done
+done
 for ty in F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_NL IQ4_XS; do
   lower="$(echo "$ty" | tr 'A-Z' 'a-z')"
   compile "mul_mat_$lower" mul_mat.comp "-DDATA_$ty"
   compile "get_rows_$lower" get_rows.comp "-DDATA_$ty"
 done
-for ty in Q4_1 Q5_1; do
-  lower="$(echo "$ty" | tr 'A-Z' 'a-z')"
-  compile "mul_mat_${lower}_q8_1" mul_mat.comp "-DDATA_$ty" -DMIN_FROM_SUMS
-done
-for act in Q8_0 Q8_1 Q8_K F16 BF16; do
-  lower="$(echo "$act" | tr 'A-Z' 'a-z')"
-  compile "quantize_act_$lower" quantize_act.comp "-DACT_$act"
-done
 for c in f16 f32; do
   upper="$(echo "$c" | tr 'a-z' 'A-Z')"
   compile "store_kv_$c" store_kv.comp "-DCACHE_$upper"
-  compile "attention_$c" attention.comp "-DCACHE_$upper"
 done
-for s in rms_norm swiglu add select_rows; do
+for s in add select_rows; do
   compile "$s" "$s.comp"
 done
 if [ "$check" = 1 ]; then

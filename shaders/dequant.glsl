@@ -25,15 +25,6 @@ vec4 iq4nl(uvec4 q) {
     return vec4(IQ4NL_VALUES[q.x], IQ4NL_VALUES[q.y], IQ4NL_VALUES[q.z], IQ4NL_VALUES[q.w]);
 }
 
-// Q4_1/Q5_1 add each block's min m. With Q8_1 activations (MIN_FROM_SUMS) llama.cpp adds
-// m · s once per block instead, s being the activation block's f16 sum term, so the element
-// values leave it out and the matmul adds it.
-#if defined(MIN_FROM_SUMS)
-#define BLOCK_MIN(b) 0.0
-#else
-#define BLOCK_MIN(b) f16_at((b) + 2u)
-#endif
-
 #if defined(DATA_F32)
 #define QK 1u
 #define BLOCK_BYTES 4u
@@ -72,7 +63,7 @@ vec4 deq4(uint row, uint e) {
 vec4 deq4(uint row, uint e) {
     uint b = row + (e / QK) * BLOCK_BYTES, i = e % QK;
     vec4 q = nibbles(bytes4_at(b + 4u + (i & 15u)), (i >> 4) * 4u);
-    return q * f16_at(b) + BLOCK_MIN(b);
+    return q * f16_at(b) + f16_at(b + 2u);
 }
 #elif defined(DATA_Q5_0)
 #define QK 32u
@@ -92,7 +83,7 @@ vec4 deq4(uint row, uint e) {
     uint qh = u32_at(b + 4u) >> i;
     vec4 hi = vec4(qh & 1u, (qh >> 1) & 1u, (qh >> 2) & 1u, (qh >> 3) & 1u) * 16.0;
     vec4 q = nibbles(bytes4_at(b + 8u + (i & 15u)), (i >> 4) * 4u) + hi;
-    return q * f16_at(b) + BLOCK_MIN(b);
+    return q * f16_at(b) + f16_at(b + 2u);
 }
 #elif defined(DATA_Q8_0)
 #define QK 32u

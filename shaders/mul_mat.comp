@@ -10,10 +10,6 @@
 layout(local_size_x = 64) in;
 layout(std430, binding = 1) readonly buffer X { vec4 x[]; };
 layout(std430, binding = 2) writeonly buffer Y { float y[]; };
-#if defined(MIN_FROM_SUMS)
-// Per activation block of 32: the Q8_1 sum term d · Σq (quantize_act.comp).
-layout(std430, binding = 3) readonly buffer S { float sums[]; };
-#endif
 
 #define NC 8u
 shared float partial[NC][64];
@@ -28,14 +24,6 @@ void main() {
         for (uint c = 0u; c < NC; c++) {
             if (c < nc) acc[c] += dot(wv, x[(c0 + c) * kq + q]);
         }
-#if defined(MIN_FROM_SUMS)
-        if (q % 8u == 0u) {
-            float m = f16_at(rb + (q / 8u) * BLOCK_BYTES + 2u);
-            for (uint c = 0u; c < NC; c++) {
-                if (c < nc) acc[c] += m * sums[(c0 + c) * (kq / 8u) + q / 8u];
-            }
-        }
-#endif
     }
     for (uint c = 0u; c < NC; c++) partial[c][t] = acc[c];
     barrier();

@@ -1,26 +1,26 @@
 #version 450
-// llama.cpp's activation rounding before a quantized matmul, applied in place of the integer
-// formats: each value becomes exactly what the CPU's quantized copy represents (Q8_0/Q8_1:
-// 127/amax, half-even, scale stored as f16; Q8_K: -127/max, scale f32; F16/BF16: rounded), so
-// the float matmul that follows computes llama.cpp's sum up to summation order. Q8_1 also
-// writes each block's f16 sum term (d · Σq), which the Q4_1/Q5_1 shaders use for the min.
-// One invocation per block. p0 = row width, p1 = blocks in the batch.
+// llama.cpp's activation rounding before a quantized matmul, in the CPU's exact operations
+// (Q8_0/Q8_1: id = 127/amax, half-even, scale stored as f16; Q8_K: -127/max, scale f32;
+// F16/BF16: rounded). By default each value becomes what the quantized copy represents
+// (q · d), for the float matmul shaders. With INT_OUT (the Q8_0/Q8_1 partners of the
+// 32-element block types) it writes q itself and each block's f16 scale, for mul_mat_q8.comp,
+// which then sums exactly as llama.cpp does. Q8_1 also writes each block's f16 sum term
+// (d · Σq), which Q4_1/Q5_1 use for the min. One invocation per block.
+// p0 = row width, p1 = blocks in the batch.
 #include "common.glsl"
+#include "exact.glsl"
 
 layout(local_size_x = 64) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) writeonly buffer Out { float o[]; };
 layout(std430, binding = 2) writeonly buffer Sums { float sums[]; };
+layout(std430, binding = 3) writeonly buffer Scales { float scales[]; };
 
 #if defined(ACT_Q8_K)
 #define BLOCK 256u
-#elif defined(ACT_Q8_0) || defined(ACT_Q8_1)
-#define BLOCK 32u
 #else
 #define BLOCK 32u
 #endif
-
-float to_f16(float v) { return unpackHalf2x16(packHalf2x16(vec2(v, 0.0))).x; }
 
 void main() {
     uint blk = gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * 65535u * 64u;
@@ -43,22 +43,37 @@ void main() {
             mx = v;
         }
     }
-    float iscale = amax == 0.0 ? 0.0 : -127.0 / mx;
-    float d = amax == 0.0 ? 0.0 : 1.0 / iscale;
-    for (uint i = 0u; i < BLOCK; i++) o[base + i] = d * min(roundEven(iscale * x[base + i]), 127.0);
+    float iscale = amax == 0.0 ? 0.0 : div_rn(-127.0, mx);
+    float d = amax == 0.0 ? 0.0 : div_rn(1.0, iscale);
+    for (uint i = 0u; i < BLOCK; i++) {
+        precise float s = iscale * x[base + i];
+        precise float v = d * min(roundEven(s), 127.0);
+        o[base + i] = v;
+    }
 #else
     float amax = 0.0;
     for (uint i = 0u; i < BLOCK; i++) amax = max(amax, abs(x[base + i]));
-    float id = amax != 0.0 ? 127.0 / amax : 0.0;
-    float d = to_f16(amax / 127.0);
+    float id = amax != 0.0 ? div_rn(127.0, amax) : 0.0;
+    float d = div_rn(amax, 127.0);
+    float dh = to_f16(d);
     float sum = 0.0;
     for (uint i = 0u; i < BLOCK; i++) {
-        float q = roundEven(x[base + i] * id);
+        precise float s = x[base + i] * id;
+        float q = roundEven(s);
         sum += q;
-        o[base + i] = d * q;
+#if defined(INT_OUT)
+        o[base + i] = q;
+#else
+        precise float v = dh * q;
+        o[base + i] = v;
+#endif
     }
+#if defined(INT_OUT)
+    scales[blk] = dh;
+#endif
 #if defined(ACT_Q8_1)
-    sums[blk] = to_f16(sum * (amax / 127.0));
+    precise float st = sum * d;
+    sums[blk] = to_f16(st);
 #endif
 #endif
 }

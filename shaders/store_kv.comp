@@ -24,7 +24,8 @@ void main() {
         float x0 = k[src + i], x1 = k[src + i + 1u];
         if (pi < pc.p2) {
             vec2 cs = rope[tab + pi];
-            float y0 = x0 * cs.x - x1 * cs.y, y1 = x0 * cs.y + x1 * cs.x;
+            precise float y0 = x0 * cs.x - x1 * cs.y;
+            precise float y1 = x0 * cs.y + x1 * cs.x;
             x0 = y0;
             x1 = y1;
         }

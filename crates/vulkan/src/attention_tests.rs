@@ -1,5 +1,6 @@
 //! The Vulkan cache store and plan-driven attention against the CPU backend: causal plans and a
-//! PINE-like plan with per-head range lists and position shifts, f32 and f16 caches.
+//! PINE-like plan with per-head range lists and position shifts, f32 and f16 caches; bit for
+//! bit where the device has f64.
 
 use pine_backend::{
     AttentionPlan, AttentionShape, Backend, CacheSpec, CacheType, CpuBackend, HeadRanges, KeyRange,

@@ -21,6 +21,28 @@ use crate::recorder::{Push, Recorder, MAX_GROUPS};
 use crate::rope_table::RopeTable;
 use crate::weight::{self, VkWeight};
 
+/// Activations rounded for one matmul (scratch buffers of the backend).
+struct Rounded {
+    values: Subbuffer<[f32]>,
+    sums: Subbuffer<[f32]>,
+    scales: Subbuffer<[f32]>,
+}
+
+/// Weight types with an integer kernel in llama.cpp's exact order (`mul_mat_q8.comp`).
+const INTEGER_TYPES: [GgmlType; 6] = [
+    GgmlType::Q4_0,
+    GgmlType::Q4_1,
+    GgmlType::Q5_0,
+    GgmlType::Q5_1,
+    GgmlType::Q8_0,
+    GgmlType::IQ4_NL,
+];
+
+/// Whether native-mode matmuls with weights of `ty` follow llama.cpp's x86 order exactly.
+pub(crate) fn exact_order(ty: GgmlType) -> bool {
+    INTEGER_TYPES.contains(&ty)
+}
+
 /// An activation buffer on the device: `len` f32.
 pub struct VkBuffer {
     buf: Subbuffer<[f32]>,
@@ -44,6 +66,9 @@ pub struct VulkanBackend {
     /// Rounded activations and Q8_1 block sums of the matmul in flight (grown as needed).
     act: Option<Subbuffer<[f32]>>,
     sums: Option<Subbuffer<[f32]>>,
+    scales: Option<Subbuffer<[f32]>>,
+    /// Attention scores of the call in flight.
+    scores: Option<Subbuffer<[f32]>>,
     mode: MatmulMode,
     error: Option<VkError>,
 }
@@ -78,6 +103,8 @@ impl VulkanBackend {
             readback: None,
             act: None,
             sums: None,
+            scales: None,
+            scores: None,
             mode,
             error: None,
         })
@@ -132,23 +159,39 @@ impl VulkanBackend {
         Ok(slot.clone().expect("just set"))
     }
 
-    /// Rounds `n` rows of `x` as llama.cpp does for weights of `w`'s type; returns the rounded
-    /// rows and, for Q8_1, the per-block sum terms. `None` when no rounding applies.
+    /// Name of a shader that copies the CPU's float order: its f64 build where the device has
+    /// f64 (exact), its f32 build elsewhere (within a few ulp).
+    fn exact(&self, name: &str) -> String {
+        if self.ctx.info.fp64 {
+            format!("{name}_f64")
+        } else {
+            name.to_string()
+        }
+    }
+
+    /// Rounds `n` rows of `x` as llama.cpp does for weights of `w`'s type, returning the
+    /// scratch it wrote: the rounded rows, or for the integer path (`int`) the integer values
+    /// with per-block scales and Q8_1 sum terms. `None` when no rounding applies.
     fn round_activations(
         &mut self,
         w: &VkWeight,
         x: &VkBuffer,
         n: usize,
-    ) -> Result<Option<(Subbuffer<[f32]>, Option<Subbuffer<[f32]>>)>, VkError> {
-        let (name, block) = match (self.mode, w.act) {
+        int: bool,
+    ) -> Result<Option<Rounded>, VkError> {
+        let (kind, block) = match (self.mode, w.act) {
             (MatmulMode::F32, _) => return Ok(None),
-            (_, GgmlType::Q8_0) => ("quantize_act_q8_0", 32),
-            (_, GgmlType::Q8_1) => ("quantize_act_q8_1", 32),
-            (_, GgmlType::Q8_K) => ("quantize_act_q8_k", 256),
-            (_, GgmlType::F16) => ("quantize_act_f16", 32),
-            (_, GgmlType::BF16) => ("quantize_act_bf16", 32),
+            (_, GgmlType::Q8_0) => ("q8_0", 32),
+            (_, GgmlType::Q8_1) => ("q8_1", 32),
+            (_, GgmlType::Q8_K) => ("q8_k", 256),
+            (_, GgmlType::F16) => ("f16", 32),
+            (_, GgmlType::BF16) => ("bf16", 32),
             _ => return Ok(None),
         };
+        let name = self.exact(&format!(
+            "quantize_act_{kind}{}",
+            if int { "_int" } else { "" }
+        ));
         let len = n * w.width;
         if w.width % block != 0 {
             return Err(VkError::Device(format!(
@@ -157,21 +200,27 @@ impl VulkanBackend {
             )));
         }
         let blocks = len / block;
-        let act = Self::scratch(&self.ctx.memory, &mut self.act, len)?;
-        let sums = Self::scratch(&self.ctx.memory, &mut self.sums, blocks)?;
+        let mem = self.ctx.memory.clone();
+        let values = Self::scratch(&mem, &mut self.act, len)?;
+        let sums = Self::scratch(&mem, &mut self.sums, blocks)?;
+        let scales = Self::scratch(&mem, &mut self.scales, blocks)?;
         let push = [w.width as u32, blocks as u32, 0, 0, 0, 0, 0, 0];
         self.dispatch(
-            name,
+            &name,
             &[
                 x.buf.clone().slice(..len as u64).into_bytes(),
-                act.clone().slice(..len as u64).into_bytes(),
+                values.clone().slice(..len as u64).into_bytes(),
                 sums.clone().into_bytes(),
+                scales.clone().into_bytes(),
             ],
             push,
             groups_1d(blocks, 64),
         )?;
-        let with_sums = (w.act == GgmlType::Q8_1).then_some(sums);
-        Ok(Some((act, with_sums)))
+        Ok(Some(Rounded {
+            values,
+            sums,
+            scales,
+        }))
     }
 
     fn vector_of<'w>(&self, w: &'w VkWeight) -> Result<&'w Subbuffer<[u8]>, VkError> {
@@ -341,8 +390,9 @@ impl Backend for VulkanBackend {
         self.sticky(|b| {
             let w = b.vector_of(weight)?.clone();
             let push = [weight.width as u32, eps.to_bits(), 0, 0, 0, 0, 0, 0];
+            let name = b.exact("rms_norm");
             b.dispatch(
-                "rms_norm",
+                &name,
                 &[xb.into_bytes(), w, ob.into_bytes()],
                 push,
                 [n as u32, 1, 1],
@@ -364,20 +414,18 @@ impl Backend for VulkanBackend {
                 what: format!("matmul of {n} rows does not fit the buffers"),
             });
         }
-        let rounded = self.round_activations(w, x, n)?;
-        let (input, sums) = match rounded {
-            Some((act, sums)) => (act, sums),
-            None => (x.buf.clone(), None),
-        };
-        let shader = match sums {
-            Some(_) => format!("mul_mat_{}_q8_1", w.kernel_suffix()),
-            None => format!("mul_mat_{}", w.kernel_suffix()),
-        };
+        let int = self.mode == MatmulMode::Native && exact_order(w.ty);
+        let rounded = self.round_activations(w, x, n, int)?;
+        let out_bytes = out.buf.clone().into_bytes();
         for c in &w.chunks {
-            let mut first = 0;
-            while first < c.rows {
-                let rows = (c.rows - first).min(MAX_GROUPS as usize);
-                let push = [
+            let step = if int {
+                8 * MAX_GROUPS as usize
+            } else {
+                MAX_GROUPS as usize
+            };
+            for first in (0..c.rows).step_by(step) {
+                let rows = (c.rows - first).min(step);
+                let mut push = [
                     w.width as u32,
                     first as u32,
                     n as u32,
@@ -387,19 +435,29 @@ impl Backend for VulkanBackend {
                     0,
                     0,
                 ];
-                let mut bindings = vec![
-                    c.buf.clone(),
-                    input.clone().into_bytes(),
-                    out.buf.clone().into_bytes(),
-                ];
-                bindings.extend(sums.clone().map(|s| s.into_bytes()));
-                self.dispatch(
-                    &shader,
-                    &bindings,
-                    push,
-                    [rows as u32, n.div_ceil(8) as u32, 1],
-                )?;
-                first += rows;
+                match (&rounded, int) {
+                    (Some(r), true) => {
+                        push[2] = c.rows as u32;
+                        let shader = self.exact(&format!("mul_mat_q8_{}", w.kernel_suffix()));
+                        let bindings = [
+                            c.buf.clone(),
+                            r.values.clone().into_bytes(),
+                            out_bytes.clone(),
+                            r.sums.clone().into_bytes(),
+                            r.scales.clone().into_bytes(),
+                        ];
+                        let groups = [rows.div_ceil(8) as u32, n as u32, 1];
+                        self.dispatch(&shader, &bindings, push, groups)?;
+                    }
+                    _ => {
+                        let input = rounded.as_ref().map_or(&x.buf, |r| &r.values);
+                        let shader = format!("mul_mat_{}", w.kernel_suffix());
+                        let bindings =
+                            [c.buf.clone(), input.clone().into_bytes(), out_bytes.clone()];
+                        let groups = [rows as u32, n.div_ceil(8) as u32, 1];
+                        self.dispatch(&shader, &bindings, push, groups)?;
+                    }
+                }
             }
         }
         Ok(())
@@ -409,8 +467,9 @@ impl Backend for VulkanBackend {
         let (g, u) = (gate.buf.clone(), up.buf.clone());
         self.sticky(|b| {
             let push = [len as u32, 0, 0, 0, 0, 0, 0, 0];
+            let name = b.exact("swiglu");
             b.dispatch(
-                "swiglu",
+                &name,
                 &[g.into_bytes(), u.into_bytes()],
                 push,
                 groups_1d(len, 256),
@@ -537,7 +596,7 @@ impl Backend for VulkanBackend {
         let (table, table_lo) =
             self.rope
                 .cover(&self.ctx, &mut self.rec, &shape.rope, e.positions)?;
-        let mem = &self.ctx.memory;
+        let mem = &self.ctx.memory.clone();
         let rows = memory::upload(mem, &e.rows)?;
         let lists = memory::upload(mem, &e.lists)?;
         let ranges = memory::upload(
@@ -548,6 +607,8 @@ impl Backend for VulkanBackend {
                 &e.ranges
             },
         )?;
+        let stride = e.max_keys.max(1);
+        let scores = Self::scratch(mem, &mut self.scores, n_rows * shape.n_heads * stride)?;
         let pairs = shape.rope.inv_freq.len() as u32;
         let scale = 1.0 / (shape.head_dim as f32).sqrt();
         let push = [
@@ -555,12 +616,12 @@ impl Backend for VulkanBackend {
             shape.n_kv_heads as u32,
             shape.head_dim as u32,
             pairs,
-            pairs,
+            stride as u32,
             table_lo as i32 as u32,
             scale.to_bits(),
             0,
         ];
-        let shader = format!("attention_{}", cache_suffix(cache.spec.ty));
+        let shader = self.exact(&format!("attention_{}", cache_suffix(cache.spec.ty)));
         self.dispatch(
             &shader,
             &[
@@ -572,6 +633,7 @@ impl Backend for VulkanBackend {
                 lists.into_bytes(),
                 ranges.into_bytes(),
                 out.buf.clone().into_bytes(),
+                scores.into_bytes(),
             ],
             push,
             [shape.n_heads as u32, n_rows as u32, 1],

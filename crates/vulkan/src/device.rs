@@ -43,6 +43,9 @@ pub struct DeviceInfo {
     pub cooperative_matrix: bool,
     /// 16-bit storage buffers, which pine's shaders need to read raw GGUF blocks.
     pub storage16: bool,
+    /// f64 arithmetic in shaders, which the shaders copying the CPU's float order use for
+    /// correctly rounded divisions and ggml's f64 sums.
+    pub fp64: bool,
     /// Largest storage-buffer binding in bytes.
     pub max_storage_buffer_range: u64,
 }
@@ -168,6 +171,7 @@ fn describe(index: usize, pd: &PhysicalDevice) -> DeviceInfo {
         int_dot: f.shader_integer_dot_product,
         cooperative_matrix: pd.supported_extensions().khr_cooperative_matrix,
         storage16: f.storage_buffer16_bit_access,
+        fp64: f.shader_float64,
         max_storage_buffer_range: p.max_storage_buffer_range as u64,
     }
 }
@@ -270,6 +274,7 @@ impl Context {
                 enabled_extensions: DeviceExtensions::empty(),
                 enabled_features: DeviceFeatures {
                     storage_buffer16_bit_access: true,
+                    shader_float64: info.fp64,
                     ..DeviceFeatures::empty()
                 },
                 ..Default::default()

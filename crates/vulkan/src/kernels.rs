@@ -20,8 +20,16 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/attention_f16.spv"),
     ),
     (
+        "attention_f16_f64",
+        include_bytes!("../../../shaders/spv/attention_f16_f64.spv"),
+    ),
+    (
         "attention_f32",
         include_bytes!("../../../shaders/spv/attention_f32.spv"),
+    ),
+    (
+        "attention_f32_f64",
+        include_bytes!("../../../shaders/spv/attention_f32_f64.spv"),
     ),
     (
         "get_rows_bf16",
@@ -120,10 +128,6 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_q4_1.spv"),
     ),
     (
-        "mul_mat_q4_1_q8_1",
-        include_bytes!("../../../shaders/spv/mul_mat_q4_1_q8_1.spv"),
-    ),
-    (
         "mul_mat_q4_k",
         include_bytes!("../../../shaders/spv/mul_mat_q4_k.spv"),
     ),
@@ -134,10 +138,6 @@ const SPIRV: &[(&str, &[u8])] = &[
     (
         "mul_mat_q5_1",
         include_bytes!("../../../shaders/spv/mul_mat_q5_1.spv"),
-    ),
-    (
-        "mul_mat_q5_1_q8_1",
-        include_bytes!("../../../shaders/spv/mul_mat_q5_1_q8_1.spv"),
     ),
     (
         "mul_mat_q5_k",
@@ -152,28 +152,116 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_q8_0.spv"),
     ),
     (
+        "mul_mat_q8_iq4_nl",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_iq4_nl.spv"),
+    ),
+    (
+        "mul_mat_q8_iq4_nl_f64",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_iq4_nl_f64.spv"),
+    ),
+    (
+        "mul_mat_q8_q4_0",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0.spv"),
+    ),
+    (
+        "mul_mat_q8_q4_0_f64",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0_f64.spv"),
+    ),
+    (
+        "mul_mat_q8_q4_1",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_1.spv"),
+    ),
+    (
+        "mul_mat_q8_q4_1_f64",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_1_f64.spv"),
+    ),
+    (
+        "mul_mat_q8_q5_0",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0.spv"),
+    ),
+    (
+        "mul_mat_q8_q5_0_f64",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0_f64.spv"),
+    ),
+    (
+        "mul_mat_q8_q5_1",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_1.spv"),
+    ),
+    (
+        "mul_mat_q8_q5_1_f64",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_1_f64.spv"),
+    ),
+    (
+        "mul_mat_q8_q8_0",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0.spv"),
+    ),
+    (
+        "mul_mat_q8_q8_0_f64",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0_f64.spv"),
+    ),
+    (
         "quantize_act_bf16",
         include_bytes!("../../../shaders/spv/quantize_act_bf16.spv"),
+    ),
+    (
+        "quantize_act_bf16_f64",
+        include_bytes!("../../../shaders/spv/quantize_act_bf16_f64.spv"),
     ),
     (
         "quantize_act_f16",
         include_bytes!("../../../shaders/spv/quantize_act_f16.spv"),
     ),
     (
+        "quantize_act_f16_f64",
+        include_bytes!("../../../shaders/spv/quantize_act_f16_f64.spv"),
+    ),
+    (
         "quantize_act_q8_0",
         include_bytes!("../../../shaders/spv/quantize_act_q8_0.spv"),
+    ),
+    (
+        "quantize_act_q8_0_f64",
+        include_bytes!("../../../shaders/spv/quantize_act_q8_0_f64.spv"),
+    ),
+    (
+        "quantize_act_q8_0_int",
+        include_bytes!("../../../shaders/spv/quantize_act_q8_0_int.spv"),
+    ),
+    (
+        "quantize_act_q8_0_int_f64",
+        include_bytes!("../../../shaders/spv/quantize_act_q8_0_int_f64.spv"),
     ),
     (
         "quantize_act_q8_1",
         include_bytes!("../../../shaders/spv/quantize_act_q8_1.spv"),
     ),
     (
+        "quantize_act_q8_1_f64",
+        include_bytes!("../../../shaders/spv/quantize_act_q8_1_f64.spv"),
+    ),
+    (
+        "quantize_act_q8_1_int",
+        include_bytes!("../../../shaders/spv/quantize_act_q8_1_int.spv"),
+    ),
+    (
+        "quantize_act_q8_1_int_f64",
+        include_bytes!("../../../shaders/spv/quantize_act_q8_1_int_f64.spv"),
+    ),
+    (
         "quantize_act_q8_k",
         include_bytes!("../../../shaders/spv/quantize_act_q8_k.spv"),
     ),
     (
+        "quantize_act_q8_k_f64",
+        include_bytes!("../../../shaders/spv/quantize_act_q8_k_f64.spv"),
+    ),
+    (
         "rms_norm",
         include_bytes!("../../../shaders/spv/rms_norm.spv"),
+    ),
+    (
+        "rms_norm_f64",
+        include_bytes!("../../../shaders/spv/rms_norm_f64.spv"),
     ),
     (
         "select_rows",
@@ -188,6 +276,10 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/store_kv_f32.spv"),
     ),
     ("swiglu", include_bytes!("../../../shaders/spv/swiglu.spv")),
+    (
+        "swiglu_f64",
+        include_bytes!("../../../shaders/spv/swiglu_f64.spv"),
+    ),
 ];
 
 /// Names of every embedded shader (for tests that check they all load).

@@ -15,6 +15,8 @@ pub struct EncodedPlan {
     pub ranges: Vec<[i32; 4]>,
     /// Smallest and largest query rotation position (position + shift) used.
     pub positions: (i64, i64),
+    /// Most keys any (row, head) can read (the attention shader's scratch per pair).
+    pub max_keys: usize,
 }
 
 fn int(v: i64, what: &str) -> Result<i32, String> {
@@ -29,6 +31,7 @@ impl EncodedPlan {
             lists: vec![[0, 0]; n_rows * n_heads],
             ranges: Vec::new(),
             positions: (i64::MAX, i64::MIN),
+            max_keys: 0,
         };
         for g in &plan.groups {
             let push = |list: &[KeyRange], e: &mut EncodedPlan| -> Result<[u32; 2], String> {
@@ -58,10 +61,13 @@ impl EncodedPlan {
                 ];
                 e.lists[row * n_heads..(row + 1) * n_heads].copy_from_slice(&per_head);
                 for h in 0..n_heads {
+                    let mut keys = 0;
                     for r in g.ranges(h) {
                         e.positions.0 = e.positions.0.min(pos + r.shift);
                         e.positions.1 = e.positions.1.max(pos + r.shift);
+                        keys += r.keys.len();
                     }
+                    e.max_keys = e.max_keys.max(keys);
                 }
             }
         }
@@ -110,5 +116,6 @@ mod tests {
         assert_eq!(e.lists, vec![[0, 2], [2, 1]]);
         assert_eq!(e.ranges[1], [3, 8, 1, -2]);
         assert_eq!(e.positions, (8, 15));
+        assert_eq!(e.max_keys, 8);
     }
 }

@@ -1,0 +1,181 @@
+//! SmolLM2 on the Vulkan backend (lavapipe in CI) against the CPU backend and the official PINE
+//! code: greedy text, logits, PINE's permutation invariance and its golden logits.
+
+mod common;
+
+use pine::attention::{AttentionMode, Layout, TieRule};
+use pine::backend::{Backend, CacheType, MatmulMode};
+use pine::model::{argmax, Logits, Session};
+use pine::tokenizer::Tokenizer;
+use serde_json::Value;
+
+fn tokenizer() -> Tokenizer {
+    let file = pine::gguf::Gguf::open(common::smollm2_path()).unwrap();
+    Tokenizer::from_gguf(&file).unwrap()
+}
+
+/// Prompt logits, then `n` greedy tokens.
+fn greedy<B: Backend>(s: &mut Session<B>, prompt: &[u32], n: usize) -> (Vec<f32>, Vec<u32>) {
+    let first = s.prefill(prompt, Logits::Last).unwrap();
+    let mut logits = first.clone();
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let t = argmax(&logits);
+        out.push(t);
+        logits = s.decode(t).unwrap();
+    }
+    (first, out)
+}
+
+/// Vulkan (native mode, f16 cache) follows the CPU: last-prompt logits within 5e-2 and the
+/// same 32 greedy tokens for "The capital of France is".
+#[test]
+fn greedy_text_and_logits_match_the_cpu() {
+    let path = common::smollm2_path();
+    let Some(mut vk) = common::vulkan_session(&path, MatmulMode::Native, CacheType::F16, 256)
+    else {
+        return;
+    };
+    let mut cpu = common::session(&path, 2, MatmulMode::Native, CacheType::F16, 256);
+    let tok = tokenizer();
+    let prompt = tok.encode("The capital of France is", false, true).unwrap();
+    let (lv, tv) = greedy(&mut vk, &prompt, 32);
+    let (lc, tc) = greedy(&mut cpu, &prompt, 32);
+    let d = common::max_abs_diff(&lv, &lc);
+    eprintln!("vulkan vs cpu prompt logits: max|Δ| {d:.2e}");
+    eprintln!("vulkan text: {:?}", tok.decode(&tv, false));
+    assert!(d <= 5e-2, "max|Δ| {d} > 5e-2");
+    assert_eq!(tok.decode(&tv, false), tok.decode(&tc, false));
+}
+
+fn ids(v: &Value) -> Vec<u32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
+}
+
+fn read_f32(path: &std::path::Path) -> Vec<f32> {
+    std::fs::read(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+/// In reference mode (f32 matmul, f32 cache, the official tie rule) Vulkan's PINE and vanilla
+/// logits match the official implementation (≤ 1e-3) and the CPU's (≤ 1e-3) for every golden
+/// case and segment order.
+#[test]
+fn pine_matches_the_official_code_and_the_cpu() {
+    let path = common::smollm2_path();
+    let Some(mut vk) = common::vulkan_session(&path, MatmulMode::F32, CacheType::F32, 512) else {
+        return;
+    };
+    let mut cpu = common::session(&path, 2, MatmulMode::F32, CacheType::F32, 512);
+    let dir = common::fixtures_root().join("pine-golden");
+    let cases: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json")).unwrap()).unwrap();
+    for case in cases["cases"].as_array().unwrap() {
+        let t = &case["token_ids"];
+        let segments: Vec<Vec<u32>> = t["segments"].as_array().unwrap().iter().map(ids).collect();
+        for p in case["permutations"].as_array().unwrap() {
+            let perm: Vec<usize> = p["perm"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() as usize)
+                .collect();
+            let layout = Layout {
+                prefix: ids(&t["prefix"]),
+                segments: perm.iter().map(|&i| segments[i].clone()).collect(),
+                suffix: ids(&t["suffix"]),
+            };
+            for (mode, key) in [
+                (AttentionMode::Pine(TieRule::InputOrder), "pine"),
+                (AttentionMode::Causal, "vanilla"),
+            ] {
+                let got = vk.evaluate(&layout, mode, Logits::Last).unwrap();
+                let on_cpu = cpu.evaluate(&layout, mode, Logits::Last).unwrap();
+                let want = read_f32(&dir.join(p[key]["last_logits"]["file"].as_str().unwrap()));
+                let (d_official, d_cpu) = (
+                    common::max_abs_diff(&got, &want),
+                    common::max_abs_diff(&got, &on_cpu),
+                );
+                eprintln!(
+                    "{} {perm:?} {key}: vulkan vs official {d_official:.2e}, vs cpu {d_cpu:.2e}",
+                    case["id"]
+                );
+                assert!(
+                    d_official <= 1e-3,
+                    "{} {perm:?} {key}: vs official {d_official}",
+                    case["id"]
+                );
+                assert!(
+                    d_cpu <= 1e-3,
+                    "{} {perm:?} {key}: vs cpu {d_cpu}",
+                    case["id"]
+                );
+            }
+        }
+    }
+}
+
+/// PINE on Vulkan (native mode, f16 cache): the last logits of every order of three segments of
+/// unequal length agree to ≤ 1e-4, and so does the greedy continuation.
+#[test]
+fn pine_is_permutation_invariant_on_vulkan() {
+    let path = common::smollm2_path();
+    let Some(mut vk) = common::vulkan_session(&path, MatmulMode::Native, CacheType::F16, 512)
+    else {
+        return;
+    };
+    let tok = tokenizer();
+    let enc = |s: &str| tok.encode(s, false, true).unwrap();
+    let docs = [
+        enc("\nThe Larkspur Bridge opened in 1931."),
+        enc("\nTomatoes are fruits."),
+        enc("\nThe library keeps old maps drawn by local sailors."),
+    ];
+    let prefix = enc("<|im_start|>user\nWhich fact is about a bridge?");
+    let suffix = enc("<|im_end|>\n<|im_start|>assistant\n");
+    let mut first: Option<(Vec<f32>, Vec<u32>)> = None;
+    for perm in [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ] {
+        let layout = Layout {
+            prefix: prefix.clone(),
+            segments: perm.iter().map(|&i| docs[i].clone()).collect(),
+            suffix: suffix.clone(),
+        };
+        let logits = vk
+            .evaluate(
+                &layout,
+                AttentionMode::Pine(TieRule::ContentHash),
+                Logits::Last,
+            )
+            .unwrap();
+        let mut next = logits.clone();
+        let mut text = Vec::new();
+        for _ in 0..8 {
+            let t = argmax(&next);
+            text.push(t);
+            next = vk.decode(t).unwrap();
+        }
+        match &first {
+            None => first = Some((logits, text)),
+            Some((l0, t0)) => {
+                let d = common::max_abs_diff(&logits, l0);
+                eprintln!("{perm:?}: max|Δ| vs first order {d:.2e}");
+                assert!(d <= 1e-4, "{perm:?}: max|Δ| {d} > 1e-4");
+                assert_eq!(&text, t0, "{perm:?}: greedy continuation differs");
+            }
+        }
+    }
+}
