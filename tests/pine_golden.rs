@@ -11,22 +11,6 @@ use serde_json::Value;
 
 const TOLERANCE: f32 = 1e-3;
 
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
-}
-
-fn read_f32(path: &std::path::Path) -> Vec<f32> {
-    std::fs::read(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
-}
-
 #[test]
 fn pine_and_vanilla_match_the_official_implementation() {
     let dir = common::fixtures_root().join("pine-golden");
@@ -42,7 +26,12 @@ fn pine_and_vanilla_match_the_official_implementation() {
     let mut worst = 0.0f32;
     for case in cases["cases"].as_array().unwrap() {
         let t = &case["token_ids"];
-        let segments: Vec<Vec<u32>> = t["segments"].as_array().unwrap().iter().map(ids).collect();
+        let segments: Vec<Vec<u32>> = t["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(common::ids)
+            .collect();
         for p in case["permutations"].as_array().unwrap() {
             let perm: Vec<usize> = p["perm"]
                 .as_array()
@@ -51,16 +40,17 @@ fn pine_and_vanilla_match_the_official_implementation() {
                 .map(|x| x.as_u64().unwrap() as usize)
                 .collect();
             let layout = Layout {
-                prefix: ids(&t["prefix"]),
+                prefix: common::ids(&t["prefix"]),
                 segments: perm.iter().map(|&i| segments[i].clone()).collect(),
-                suffix: ids(&t["suffix"]),
+                suffix: common::ids(&t["suffix"]),
             };
             for (mode, key) in [
                 (AttentionMode::Pine(TieRule::InputOrder), "pine"),
                 (AttentionMode::Causal, "vanilla"),
             ] {
                 let got = s.evaluate(&layout, mode, Logits::Last).unwrap();
-                let want = read_f32(&dir.join(p[key]["last_logits"]["file"].as_str().unwrap()));
+                let want =
+                    common::read_f32(&dir.join(p[key]["last_logits"]["file"].as_str().unwrap()));
                 let d = common::max_abs_diff(&got, &want);
                 eprintln!("{} perm {perm:?} {key}: max|Δ| {d:.2e}", case["id"]);
                 assert!(

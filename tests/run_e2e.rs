@@ -3,19 +3,10 @@
 
 mod common;
 
-use std::process::Command;
-
-fn pine_run(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_pine-run"))
-        .args(args)
-        .output()
-        .expect("pine-run runs")
-}
-
 #[test]
 fn greedy_text_matches_llama_cpp() {
     let model = common::smollm2_path();
-    let out = pine_run(&[
+    let out = common::pine_run(&[
         model.to_str().unwrap(),
         "--raw",
         "-p",
@@ -26,6 +17,8 @@ fn greedy_text_matches_llama_cpp() {
         "0",
         "-t",
         "2",
+        "--backend",
+        "cpu",
     ]);
     assert!(
         out.status.success(),
@@ -46,7 +39,7 @@ fn logits_out_writes_every_prompt_position() {
     let dir = std::env::temp_dir().join(format!("pine-run-e2e-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("logits.npy");
-    let out = pine_run(&[
+    let out = common::pine_run(&[
         model.to_str().unwrap(),
         "--token-ids",
         "504,3575,282,4649,314",
@@ -73,7 +66,7 @@ fn pine_judge_output_does_not_depend_on_answer_order() {
     let a = "Answer A: water boils at 100 degrees Celsius at sea level.";
     let b = "Answer B: water boils at 50 degrees Celsius at sea level.";
     let run = |first: &str, second: &str| {
-        let out = pine_run(&[
+        let out = common::pine_run(&[
             model.to_str().unwrap(),
             "--attention",
             "pine",
@@ -102,13 +95,13 @@ fn pine_judge_output_does_not_depend_on_answer_order() {
 
 #[test]
 fn errors_name_the_problem() {
-    let out = pine_run(&["/nonexistent/model.gguf", "-p", "hi"]);
+    let out = common::pine_run(&["/nonexistent/model.gguf", "-p", "hi"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/model.gguf"), "{err}");
 
     let model = common::smollm2_path();
-    let out = pine_run(&[
+    let out = common::pine_run(&[
         model.to_str().unwrap(),
         "--token-ids",
         "99999999",

@@ -113,19 +113,9 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
-/// A Vulkan backend in `mode` on any device (lavapipe included); `None` with a note when there is none,
-/// unless `REQUIRE_VULKAN=1` (as in CI) makes that a failure.
+/// A Vulkan backend in `mode` on any device, or `None` (see `pine::vulkan::device_for_tests`).
 pub fn vulkan_backend(mode: pine::backend::MatmulMode) -> Option<pine::vulkan::VulkanBackend> {
-    match pine::vulkan::VulkanBackend::new(pine::vulkan::DeviceChoice::Any, mode) {
-        Ok(b) => Some(b),
-        Err(e) if std::env::var("REQUIRE_VULKAN").is_ok_and(|v| v == "1") => {
-            panic!("REQUIRE_VULKAN=1 but no Vulkan device: {e}")
-        }
-        Err(e) => {
-            eprintln!("skipping a Vulkan test: {e}");
-            None
-        }
-    }
+    pine::vulkan::device_for_tests(mode)
 }
 
 /// Loads a model on a Vulkan device and opens a session, or `None` as [`vulkan_backend`] says.
@@ -138,4 +128,30 @@ pub fn vulkan_session(
     let file = std::sync::Arc::new(pine::gguf::Gguf::open(path).unwrap());
     let model = pine::model::Llama::load(file, vulkan_backend(mode)?).unwrap();
     Some(pine::model::Session::new(model, n_ctx, cache).unwrap())
+}
+
+/// Runs the `pine-run` binary with `args`.
+pub fn pine_run(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_pine-run"))
+        .args(args)
+        .output()
+        .expect("pine-run runs")
+}
+
+/// A JSON array of token ids.
+pub fn ids(v: &serde_json::Value) -> Vec<u32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
+}
+
+/// A raw little-endian float32 file.
+pub fn read_f32(path: &std::path::Path) -> Vec<f32> {
+    std::fs::read(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
 }

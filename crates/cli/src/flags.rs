@@ -2,6 +2,7 @@
 
 use clap::ValueEnum;
 use pine_backend::CacheType;
+use pine_model::BackendChoice;
 
 /// Attention mode (`--attention`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -30,4 +31,70 @@ impl From<CacheArg> for CacheType {
             CacheArg::F32 => CacheType::F32,
         }
     }
+}
+
+/// Compute backend (`--backend`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    /// A Vulkan GPU if one is present, else the CPU (lavapipe only when asked for).
+    Auto,
+    /// pine's CPU backend (rayon pool, native quantized matmuls).
+    Cpu,
+    /// A Vulkan device (`--device N`, default: the best one, lavapipe included).
+    Vulkan,
+}
+
+/// The library's backend choice for a flag value, `--device` and a thread count.
+pub fn backend_choice(b: BackendArg, device: Option<usize>, threads: usize) -> BackendChoice {
+    match b {
+        BackendArg::Auto => BackendChoice::Auto { threads },
+        BackendArg::Cpu => BackendChoice::Cpu { threads },
+        BackendArg::Vulkan => BackendChoice::Vulkan { device },
+    }
+}
+
+/// Prints every Vulkan device as `--list-devices` shows them.
+pub fn list_devices() -> Result<(), String> {
+    let devices = pine_vulkan::list_devices().map_err(|e| e.to_string())?;
+    if devices.is_empty() {
+        println!("no Vulkan devices found");
+    }
+    for d in devices {
+        let heaps: Vec<String> = d
+            .heaps
+            .iter()
+            .map(|(size, local)| {
+                let gib = *size as f64 / (1u64 << 30) as f64;
+                format!("{gib:.1} GiB{}", if *local { " device-local" } else { "" })
+            })
+            .collect();
+        let yes = |b: bool| if b { "yes" } else { "no" };
+        println!("device {}: {} ({})", d.index, d.name, d.kind);
+        println!("  driver: {}, Vulkan {}", d.driver, d.api_version);
+        println!("  memory heaps: {}", heaps.join(", "));
+        println!(
+            "  subgroup size: {}",
+            d.subgroup_size
+                .map_or("unknown".to_string(), |s| s.to_string())
+        );
+        println!(
+            "  fp16: {}, int8: {}, integer dot: {}, cooperative matrix: {}, fp64: {}",
+            yes(d.fp16),
+            yes(d.int8),
+            yes(d.int_dot),
+            yes(d.cooperative_matrix),
+            yes(d.fp64)
+        );
+        println!(
+            "  16-bit storage: {}{}, max storage binding: {} MiB",
+            yes(d.storage16),
+            if d.storage16 {
+                ""
+            } else {
+                " (pine cannot use this device)"
+            },
+            d.max_storage_buffer_range >> 20
+        );
+    }
+    Ok(())
 }

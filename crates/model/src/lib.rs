@@ -1,12 +1,14 @@
 //! `pine-model`: the Llama graph over a [`pine_backend::Backend`], KV-cached sessions and
 //! sampling.
 
+pub mod any_backend;
 pub mod error;
 pub mod hparams;
 pub mod llama;
 pub mod sampler;
 pub mod session;
 
+pub use any_backend::{AnyBackend, BackendChoice};
 pub use error::ModelError;
 pub use hparams::LlamaParams;
 pub use llama::{Batch, Llama};

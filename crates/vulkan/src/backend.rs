@@ -193,7 +193,7 @@ impl VulkanBackend {
             if int { "_int" } else { "" }
         ));
         let len = n * w.width;
-        if w.width % block != 0 {
+        if !w.width.is_multiple_of(block) {
             return Err(VkError::Device(format!(
                 "'{}': row width {} is not a multiple of the activation block {block}",
                 w.name, w.width
@@ -418,26 +418,22 @@ impl Backend for VulkanBackend {
         let rounded = self.round_activations(w, x, n, int)?;
         let out_bytes = out.buf.clone().into_bytes();
         for c in &w.chunks {
-            let step = if int {
-                8 * MAX_GROUPS as usize
-            } else {
-                MAX_GROUPS as usize
-            };
+            let step = 8 * MAX_GROUPS as usize;
             for first in (0..c.rows).step_by(step) {
                 let rows = (c.rows - first).min(step);
-                let mut push = [
+                let push = [
                     w.width as u32,
                     first as u32,
-                    n as u32,
+                    c.rows as u32,
                     c.first_row as u32,
                     w.rows as u32,
                     w.row_bytes as u32,
-                    0,
+                    n as u32,
                     0,
                 ];
+                let groups = [rows.div_ceil(8) as u32, n.div_ceil(8) as u32, 1];
                 match (&rounded, int) {
                     (Some(r), true) => {
-                        push[2] = c.rows as u32;
                         let shader = self.exact(&format!("mul_mat_q8_{}", w.kernel_suffix()));
                         let bindings = [
                             c.buf.clone(),
@@ -446,7 +442,6 @@ impl Backend for VulkanBackend {
                             r.sums.clone().into_bytes(),
                             r.scales.clone().into_bytes(),
                         ];
-                        let groups = [rows.div_ceil(8) as u32, n as u32, 1];
                         self.dispatch(&shader, &bindings, push, groups)?;
                     }
                     _ => {
@@ -454,7 +449,6 @@ impl Backend for VulkanBackend {
                         let shader = format!("mul_mat_{}", w.kernel_suffix());
                         let bindings =
                             [c.buf.clone(), input.clone().into_bytes(), out_bytes.clone()];
-                        let groups = [rows as u32, n.div_ceil(8) as u32, 1];
                         self.dispatch(&shader, &bindings, push, groups)?;
                     }
                 }
@@ -586,7 +580,7 @@ impl Backend for VulkanBackend {
         let n_rows = plan.groups.iter().map(|g| g.rows.end).max().unwrap_or(0);
         plan.validate(n_rows, cache.spec.n_ctx, shape.n_heads)
             .map_err(BackendError::Plan)?;
-        if shape.head_dim > 256 || shape.head_dim % 2 != 0 {
+        if shape.head_dim > 256 || !shape.head_dim.is_multiple_of(2) {
             return Err(BackendError::Plan(format!(
                 "head dim {} is not supported by the Vulkan attention (even, ≤ 256)",
                 shape.head_dim

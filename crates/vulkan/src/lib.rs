@@ -25,3 +25,19 @@ pub use backend::{VkBuffer, VkCache, VulkanBackend};
 pub use device::{list_devices, DeviceChoice, DeviceInfo, DeviceKind};
 pub use error::VkError;
 pub use weight::{VkWeight, NATIVE_TYPES};
+
+/// For test suites: a backend on any Vulkan device (lavapipe included), or `None` after printing
+/// why there is none. With `REQUIRE_VULKAN=1` (as CI sets it) a missing device panics instead,
+/// so Vulkan tests never skip silently where a device is expected.
+pub fn device_for_tests(mode: pine_backend::MatmulMode) -> Option<VulkanBackend> {
+    match VulkanBackend::new(DeviceChoice::Any, mode) {
+        Ok(b) => Some(b),
+        Err(e) if std::env::var("REQUIRE_VULKAN").is_ok_and(|v| v == "1") => {
+            panic!("REQUIRE_VULKAN=1 but no Vulkan device: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipping a Vulkan test: {e}");
+            None
+        }
+    }
+}

@@ -4,21 +4,11 @@ use std::path::PathBuf;
 
 use pine_backend::MatmulMode;
 
-use crate::{DeviceChoice, VulkanBackend};
+use crate::VulkanBackend;
 
-/// A backend on any device in `mode`; `None` (with a note) when there is none, unless `REQUIRE_VULKAN=1`
-/// makes that a failure, as CI sets it.
+/// A backend on any device in `mode`, or `None` as [`crate::device_for_tests`] says.
 pub fn backend(mode: MatmulMode) -> Option<VulkanBackend> {
-    match VulkanBackend::new(DeviceChoice::Any, mode) {
-        Ok(b) => Some(b),
-        Err(e) if std::env::var("REQUIRE_VULKAN").is_ok_and(|v| v == "1") => {
-            panic!("REQUIRE_VULKAN=1 but no Vulkan device: {e}")
-        }
-        Err(e) => {
-            eprintln!("skipping a Vulkan test: {e}");
-            None
-        }
-    }
+    crate::device_for_tests(mode)
 }
 
 /// The tiny-llama fixture folder (`PINE_FIXTURES`, default `../shared/fixtures` from the repo).

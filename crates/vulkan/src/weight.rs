@@ -89,7 +89,7 @@ pub fn load(
             ))
         }
     };
-    if width % 4 != 0 {
+    if !width.is_multiple_of(4) {
         return Err(bad(
             &src,
             format!("row width {width} is not a multiple of 4"),

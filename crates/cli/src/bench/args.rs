@@ -5,15 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 
-pub use crate::flags::{AttentionArg, CacheArg};
-
-/// Compute backend (`--backend`); only the CPU backend exists today, the flag keeps the report's
-/// `backend` column honest when more arrive.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum BackendArg {
-    /// pine's CPU backend (rayon pool, native quantized matmuls).
-    Cpu,
-}
+pub use crate::flags::{AttentionArg, BackendArg, CacheArg};
 
 /// Report format (`-o`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -48,9 +40,12 @@ pub struct BenchArgs {
     /// Timed repetitions of each test (after one untimed warm-up run).
     #[arg(short = 'r', long = "repetitions", default_value_t = 5)]
     pub repetitions: usize,
-    /// Compute backend.
+    /// Compute backend (auto: a Vulkan GPU if present, else the CPU).
     #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
     pub backend: BackendArg,
+    /// Vulkan device index (see `pine-run --list-devices`).
+    #[arg(long)]
+    pub device: Option<usize>,
     /// Attention modes (comma-separated); pine and anchor split the prompt into segments.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [AttentionArg::Causal])]
     pub attention: Vec<AttentionArg>,

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use pine_attention::{AttentionMode, Layout};
-use pine_backend::CpuBackend;
+use pine_model::AnyBackend;
 use pine_model::{Logits, Session};
 
 /// What one test does; the label follows llama-bench (`pp512`, `tg128`, `tg128 @ d512`).
@@ -39,7 +39,7 @@ impl Test {
 
 /// Runs `test` once untimed and `reps` times timed; returns each timed run's duration.
 pub fn measure(
-    session: &mut Session<CpuBackend>,
+    session: &mut Session<AnyBackend>,
     test: &Test,
     mode: AttentionMode,
     segments: usize,
@@ -53,7 +53,7 @@ pub fn measure(
 
 /// One run of `test` from an empty cache; only the measured part is inside the clock.
 fn once(
-    session: &mut Session<CpuBackend>,
+    session: &mut Session<AnyBackend>,
     test: &Test,
     mode: AttentionMode,
     segments: usize,

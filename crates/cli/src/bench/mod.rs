@@ -24,9 +24,9 @@ use std::sync::Arc;
 
 use clap::Parser;
 use pine_attention::{AnchorPositions, AttentionMode, TieRule};
-use pine_backend::{CacheType, CpuBackend, MatmulMode};
+use pine_backend::{Backend, CacheType, MatmulMode};
 use pine_gguf::Gguf;
-use pine_model::{Llama, Session};
+use pine_model::{AnyBackend, Llama, Session};
 
 pub use args::{AttentionArg, BackendArg, BenchArgs, CacheArg, OutputArg};
 pub use layout::segmented;
@@ -137,7 +137,11 @@ fn bench_model(
     let ctx = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
     let file = Arc::new(Gguf::open(path).map_err(|e| ctx(&e))?);
     let info = model_info::model_info(path, &file);
-    let backend = CpuBackend::new(threads, MatmulMode::Native).map_err(|e| ctx(&e))?;
+    let choice = crate::flags::backend_choice(args.backend, args.device, threads);
+    let backend = AnyBackend::open(choice, MatmulMode::Native, &mut |m| {
+        eprintln!("pine-bench: {m}")
+    })
+    .map_err(|e| ctx(&e))?;
     let model = Llama::load(Arc::clone(&file), backend).map_err(|e| ctx(&e))?;
     let n_vocab = model.params.n_vocab;
     let max_p = args.n_prompt.iter().copied().max().unwrap_or(0);
@@ -189,8 +193,11 @@ fn bench_model(
             let row = Row {
                 model: info.clone(),
                 model_path: path.display().to_string(),
-                backend: "cpu".into(),
-                threads: session.model.backend.threads(),
+                backend: session.model.backend.name().into(),
+                threads: match &session.model.backend {
+                    AnyBackend::Cpu(c) => c.threads(),
+                    AnyBackend::Vulkan(_) => threads,
+                },
                 attention: format!("{attention:?}").to_lowercase(),
                 segments,
                 cache_type: format!("{:?}", args.cache_type).to_lowercase(),

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 
-pub use crate::flags::{AttentionArg, CacheArg};
+pub use crate::flags::{AttentionArg, BackendArg, CacheArg};
 
 /// PINE's tie rule (`--pine-ties`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -48,6 +48,16 @@ pub struct RunArgs {
     /// Threads (default: all cores).
     #[arg(short = 't', long)]
     pub threads: Option<usize>,
+    /// Compute backend: auto = a Vulkan GPU if present (falling back to the CPU when there is
+    /// none or the model does not fit), else the CPU.
+    #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
+    pub backend: BackendArg,
+    /// Vulkan device index for `--backend vulkan` (see `--list-devices`).
+    #[arg(long)]
+    pub device: Option<usize>,
+    /// Print the Vulkan devices and exit.
+    #[arg(long)]
+    pub list_devices: bool,
     /// Temperature (0 = greedy).
     #[arg(long, default_value_t = 0.8)]
     pub temp: f32,

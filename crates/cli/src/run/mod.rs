@@ -31,6 +31,9 @@ pub fn main() -> i32 {
 }
 
 fn run(args: &RunArgs) -> Result<(), String> {
+    if args.list_devices {
+        return crate::flags::list_devices();
+    }
     let t0 = Instant::now();
     let mut ctx = setup::load(args)?;
     let load_ms = t0.elapsed().as_secs_f64() * 1e3;

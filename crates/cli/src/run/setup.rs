@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use pine_backend::{CacheType, CpuBackend, MatmulMode};
+use pine_backend::{CacheType, MatmulMode};
 use pine_gguf::Gguf;
-use pine_model::{Llama, Sampler, SamplerConfig, Session};
+use pine_model::{AnyBackend, BackendChoice, Llama, Sampler, SamplerConfig, Session};
 use pine_tokenizer::{ChatMessage, ChatTemplate, Tokenizer};
 
 use super::args::RunArgs;
@@ -12,7 +12,7 @@ use crate::model_path;
 
 /// Everything a run needs once the model is loaded.
 pub(crate) struct RunContext {
-    pub(crate) session: Session<CpuBackend>,
+    pub(crate) session: Session<AnyBackend>,
     pub(crate) tokenizer: Tokenizer,
     pub(crate) template: Option<ChatTemplate>,
     pub(crate) sampler: Sampler,
@@ -30,13 +30,11 @@ pub(crate) fn load(args: &RunArgs) -> Result<RunContext, String> {
     } else {
         MatmulMode::Native
     };
-    let backend = CpuBackend::new(threads, mode).map_err(|e| e.to_string())?;
-    let n_threads = backend.threads();
-    let model =
-        Llama::load(Arc::clone(&file), backend).map_err(|e| format!("{}: {e}", path.display()))?;
+    let choice = crate::flags::backend_choice(args.backend, args.device, threads);
+    let model = load_model(&file, choice, mode).map_err(|e| format!("{}: {e}", path.display()))?;
     let p = &model.params;
     eprintln!(
-        "pine-run: {} ({}): {} layers, {} wide, {}/{} heads, vocab {}, {:.1} MiB, cpu backend, {n_threads} threads",
+        "pine-run: {} ({}): {} layers, {} wide, {}/{} heads, vocab {}, {:.1} MiB, {}",
         path.display(),
         p.arch,
         p.n_layers,
@@ -45,6 +43,7 @@ pub(crate) fn load(args: &RunArgs) -> Result<RunContext, String> {
         p.n_kv_heads,
         p.n_vocab,
         file.file_len() as f64 / (1024.0 * 1024.0),
+        model.backend.describe(),
     );
     let cache = CacheType::from(args.cache_type);
     let session = Session::new(model, args.ctx_size, cache).map_err(|e| e.to_string())?;
@@ -63,6 +62,29 @@ pub(crate) fn load(args: &RunArgs) -> Result<RunContext, String> {
         template,
         sampler,
     })
+}
+
+/// Loads the model on the chosen backend. Under `auto`, a GPU that cannot hold the model (out
+/// of memory) gives way to the CPU with a message, as a missing GPU does.
+fn load_model(
+    file: &Arc<Gguf>,
+    choice: BackendChoice,
+    mode: MatmulMode,
+) -> Result<Llama<AnyBackend>, String> {
+    let note = &mut |m: String| eprintln!("pine-run: {m}");
+    let backend = AnyBackend::open(choice, mode, note).map_err(|e| e.to_string())?;
+    match (Llama::load(Arc::clone(file), backend), choice) {
+        (Ok(m), _) => Ok(m),
+        (Err(e), BackendChoice::Auto { threads }) => {
+            note(format!(
+                "the GPU could not load the model ({e}); using the CPU"
+            ));
+            let cpu = AnyBackend::open(BackendChoice::Cpu { threads }, mode, note)
+                .map_err(|e| e.to_string())?;
+            Llama::load(Arc::clone(file), cpu).map_err(|e| e.to_string())
+        }
+        (Err(e), _) => Err(e.to_string()),
+    }
 }
 
 /// The user's text: `-p`, or the file of `-f`.

@@ -1,0 +1,285 @@
+//! Choosing the backend at run time (`--backend cpu|vulkan|auto`): [`AnyBackend`] is either
+//! backend behind one type, so a [`crate::Session`] and everything above it is written once.
+
+use pine_backend::{
+    AttentionPlan, AttentionShape, Backend, BackendError, CacheSpec, CpuBackend, CpuCache,
+    CpuWeight, MatmulMode, WeightSource,
+};
+use pine_vulkan::{DeviceChoice, VkBuffer, VkCache, VkWeight, VulkanBackend};
+
+/// Which backend to open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendChoice {
+    /// The CPU with this many threads (0 = all cores).
+    Cpu { threads: usize },
+    /// A Vulkan device: `Some(n)` for device n, `None` for the best one (lavapipe included).
+    Vulkan { device: Option<usize> },
+    /// A real Vulkan GPU if there is one, else the CPU with `threads`.
+    Auto { threads: usize },
+}
+
+/// A CPU or Vulkan backend.
+pub enum AnyBackend {
+    /// The CPU backend.
+    Cpu(CpuBackend),
+    /// The Vulkan backend (boxed: it is much larger than the CPU's handle).
+    Vulkan(Box<VulkanBackend>),
+}
+
+impl AnyBackend {
+    /// Opens the chosen backend; `notes` receives what `Auto` decided and why.
+    pub fn open(
+        choice: BackendChoice,
+        mode: MatmulMode,
+        notes: &mut dyn FnMut(String),
+    ) -> Result<AnyBackend, BackendError> {
+        let cpu = |threads| CpuBackend::new(threads, mode).map(AnyBackend::Cpu);
+        match choice {
+            BackendChoice::Cpu { threads } => cpu(threads),
+            BackendChoice::Vulkan { device } => {
+                let d = device.map_or(DeviceChoice::Any, DeviceChoice::Index);
+                Ok(AnyBackend::Vulkan(Box::new(VulkanBackend::new(d, mode)?)))
+            }
+            BackendChoice::Auto { threads } => {
+                match VulkanBackend::new(DeviceChoice::BestGpu, mode) {
+                    Ok(v) => Ok(AnyBackend::Vulkan(Box::new(v))),
+                    Err(e) => {
+                        notes(format!("no Vulkan GPU, using the CPU ({e})"));
+                        cpu(threads)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Short description for logs: `cpu, 2 threads` or `vulkan, NVIDIA H100 (discrete GPU)`.
+    pub fn describe(&self) -> String {
+        match self {
+            AnyBackend::Cpu(c) => format!("cpu backend, {} threads", c.threads()),
+            AnyBackend::Vulkan(v) => {
+                let d = v.device();
+                format!("vulkan backend, {} ({}, {})", d.name, d.kind, d.driver)
+            }
+        }
+    }
+}
+
+/// A weight of either backend.
+pub enum AnyWeight {
+    /// On the CPU.
+    Cpu(CpuWeight),
+    /// On a Vulkan device.
+    Vulkan(VkWeight),
+}
+
+/// An activation buffer of either backend.
+pub enum AnyBuffer {
+    /// In host memory.
+    Cpu(Vec<f32>),
+    /// On a Vulkan device.
+    Vulkan(VkBuffer),
+}
+
+/// A KV cache of either backend.
+pub enum AnyCache {
+    /// In host memory.
+    Cpu(CpuCache),
+    /// On a Vulkan device.
+    Vulkan(VkCache),
+}
+
+fn mixed() -> BackendError {
+    BackendError::Plan("a buffer, weight or cache of one backend was passed to the other".into())
+}
+
+impl Backend for AnyBackend {
+    type Weight = AnyWeight;
+    type Buffer = AnyBuffer;
+    type Cache = AnyCache;
+
+    fn name(&self) -> &str {
+        match self {
+            AnyBackend::Cpu(b) => b.name(),
+            AnyBackend::Vulkan(b) => b.name(),
+        }
+    }
+
+    fn load_weight(&mut self, src: WeightSource<'_>) -> Result<AnyWeight, BackendError> {
+        Ok(match self {
+            AnyBackend::Cpu(b) => AnyWeight::Cpu(b.load_weight(src)?),
+            AnyBackend::Vulkan(b) => AnyWeight::Vulkan(b.load_weight(src)?),
+        })
+    }
+
+    fn buffer(&mut self, len: usize) -> AnyBuffer {
+        match self {
+            AnyBackend::Cpu(b) => AnyBuffer::Cpu(b.buffer(len)),
+            AnyBackend::Vulkan(b) => AnyBuffer::Vulkan(b.buffer(len)),
+        }
+    }
+
+    fn write(&mut self, buf: &mut AnyBuffer, data: &[f32]) {
+        match (self, buf) {
+            (AnyBackend::Cpu(b), AnyBuffer::Cpu(x)) => b.write(x, data),
+            (AnyBackend::Vulkan(b), AnyBuffer::Vulkan(x)) => b.write(x, data),
+            _ => {}
+        }
+    }
+
+    fn read(&mut self, buf: &AnyBuffer, out: &mut [f32]) {
+        match (self, buf) {
+            (AnyBackend::Cpu(b), AnyBuffer::Cpu(x)) => b.read(x, out),
+            (AnyBackend::Vulkan(b), AnyBuffer::Vulkan(x)) => b.read(x, out),
+            _ => out.fill(f32::NAN),
+        }
+    }
+
+    fn take_error(&mut self) -> Result<(), BackendError> {
+        match self {
+            AnyBackend::Cpu(b) => b.take_error(),
+            AnyBackend::Vulkan(b) => b.take_error(),
+        }
+    }
+
+    fn select_rows(&mut self, x: &AnyBuffer, width: usize, rows: &[usize], out: &mut AnyBuffer) {
+        match (self, x, out) {
+            (AnyBackend::Cpu(b), AnyBuffer::Cpu(x), AnyBuffer::Cpu(o)) => {
+                b.select_rows(x, width, rows, o)
+            }
+            (AnyBackend::Vulkan(b), AnyBuffer::Vulkan(x), AnyBuffer::Vulkan(o)) => {
+                b.select_rows(x, width, rows, o)
+            }
+            _ => {}
+        }
+    }
+
+    fn embed(
+        &mut self,
+        table: &AnyWeight,
+        ids: &[u32],
+        out: &mut AnyBuffer,
+    ) -> Result<(), BackendError> {
+        match (self, table, out) {
+            (AnyBackend::Cpu(b), AnyWeight::Cpu(t), AnyBuffer::Cpu(o)) => b.embed(t, ids, o),
+            (AnyBackend::Vulkan(b), AnyWeight::Vulkan(t), AnyBuffer::Vulkan(o)) => {
+                b.embed(t, ids, o)
+            }
+            _ => Err(mixed()),
+        }
+    }
+
+    fn rms_norm(
+        &mut self,
+        x: &AnyBuffer,
+        weight: &AnyWeight,
+        eps: f32,
+        n: usize,
+        out: &mut AnyBuffer,
+    ) {
+        match (self, x, weight, out) {
+            (AnyBackend::Cpu(b), AnyBuffer::Cpu(x), AnyWeight::Cpu(w), AnyBuffer::Cpu(o)) => {
+                b.rms_norm(x, w, eps, n, o)
+            }
+            (
+                AnyBackend::Vulkan(b),
+                AnyBuffer::Vulkan(x),
+                AnyWeight::Vulkan(w),
+                AnyBuffer::Vulkan(o),
+            ) => b.rms_norm(x, w, eps, n, o),
+            _ => {}
+        }
+    }
+
+    fn matmul(
+        &mut self,
+        w: &AnyWeight,
+        x: &AnyBuffer,
+        n: usize,
+        out: &mut AnyBuffer,
+    ) -> Result<(), BackendError> {
+        match (self, w, x, out) {
+            (AnyBackend::Cpu(b), AnyWeight::Cpu(w), AnyBuffer::Cpu(x), AnyBuffer::Cpu(o)) => {
+                b.matmul(w, x, n, o)
+            }
+            (
+                AnyBackend::Vulkan(b),
+                AnyWeight::Vulkan(w),
+                AnyBuffer::Vulkan(x),
+                AnyBuffer::Vulkan(o),
+            ) => b.matmul(w, x, n, o),
+            _ => Err(mixed()),
+        }
+    }
+
+    fn swiglu(&mut self, gate: &mut AnyBuffer, up: &AnyBuffer, len: usize) {
+        match (self, gate, up) {
+            (AnyBackend::Cpu(b), AnyBuffer::Cpu(g), AnyBuffer::Cpu(u)) => b.swiglu(g, u, len),
+            (AnyBackend::Vulkan(b), AnyBuffer::Vulkan(g), AnyBuffer::Vulkan(u)) => {
+                b.swiglu(g, u, len)
+            }
+            _ => {}
+        }
+    }
+
+    fn add(&mut self, acc: &mut AnyBuffer, x: &AnyBuffer, len: usize) {
+        match (self, acc, x) {
+            (AnyBackend::Cpu(b), AnyBuffer::Cpu(a), AnyBuffer::Cpu(x)) => b.add(a, x, len),
+            (AnyBackend::Vulkan(b), AnyBuffer::Vulkan(a), AnyBuffer::Vulkan(x)) => b.add(a, x, len),
+            _ => {}
+        }
+    }
+
+    fn new_cache(&mut self, spec: CacheSpec) -> Result<AnyCache, BackendError> {
+        Ok(match self {
+            AnyBackend::Cpu(b) => AnyCache::Cpu(b.new_cache(spec)?),
+            AnyBackend::Vulkan(b) => AnyCache::Vulkan(b.new_cache(spec)?),
+        })
+    }
+
+    fn store_kv(
+        &mut self,
+        cache: &mut AnyCache,
+        layer: usize,
+        shape: &AttentionShape,
+        k: &AnyBuffer,
+        v: &AnyBuffer,
+        cache_index: &[usize],
+        positions: &[i64],
+    ) -> Result<(), BackendError> {
+        match (self, cache, k, v) {
+            (AnyBackend::Cpu(b), AnyCache::Cpu(c), AnyBuffer::Cpu(k), AnyBuffer::Cpu(v)) => {
+                b.store_kv(c, layer, shape, k, v, cache_index, positions)
+            }
+            (
+                AnyBackend::Vulkan(b),
+                AnyCache::Vulkan(c),
+                AnyBuffer::Vulkan(k),
+                AnyBuffer::Vulkan(v),
+            ) => b.store_kv(c, layer, shape, k, v, cache_index, positions),
+            _ => Err(mixed()),
+        }
+    }
+
+    fn attention(
+        &mut self,
+        cache: &AnyCache,
+        layer: usize,
+        shape: &AttentionShape,
+        q: &AnyBuffer,
+        plan: &AttentionPlan,
+        out: &mut AnyBuffer,
+    ) -> Result<(), BackendError> {
+        match (self, cache, q, out) {
+            (AnyBackend::Cpu(b), AnyCache::Cpu(c), AnyBuffer::Cpu(q), AnyBuffer::Cpu(o)) => {
+                b.attention(c, layer, shape, q, plan, o)
+            }
+            (
+                AnyBackend::Vulkan(b),
+                AnyCache::Vulkan(c),
+                AnyBuffer::Vulkan(q),
+                AnyBuffer::Vulkan(o),
+            ) => b.attention(c, layer, shape, q, plan, o),
+            _ => Err(mixed()),
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! `pine-run` on the Vulkan backend (lavapipe in CI): device listing, and llama.cpp's greedy
+//! text for "The capital of France is", the same as the CPU prints.
+
+mod common;
+
+use pine::backend::MatmulMode;
+
+#[test]
+fn list_devices_describes_the_device() {
+    let Some(vk) = common::vulkan_backend(MatmulMode::Native) else {
+        return;
+    };
+    let out = common::pine_run(&["--list-devices"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains(&vk.device().name), "{text}");
+    for what in [
+        "driver:",
+        "memory heaps:",
+        "subgroup size:",
+        "fp16:",
+        "cooperative matrix:",
+    ] {
+        assert!(text.contains(what), "{what} missing from {text}");
+    }
+}
+
+#[test]
+fn greedy_text_on_vulkan_matches_llama_cpp() {
+    if common::vulkan_backend(MatmulMode::Native).is_none() {
+        return;
+    }
+    let model = common::smollm2_path();
+    let out = common::pine_run(&[
+        model.to_str().unwrap(),
+        "--backend",
+        "vulkan",
+        "--raw",
+        "-p",
+        "The capital of France is",
+        "-n",
+        "32",
+        "--temp",
+        "0",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("vulkan backend"),
+        "the log names the backend: {err}"
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        " Paris.\n\nThe United States has a population of approximately 311 million people.\n\nThe United States has a population of approximately 31"
+    );
+}
