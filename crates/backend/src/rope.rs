@@ -138,7 +138,7 @@ fn turn_all_scalar(x: &mut [f32], cs: &[(f32, f32)]) {
 #[target_feature(enable = "avx2")]
 unsafe fn turn4_avx2(x: &mut [f32], cs: &[(f32, f32)]) {
     use std::arch::x86_64::*;
-    assert!(x.len() == 2 * cs.len() && cs.len() % 4 == 0);
+    assert!(x.len() == 2 * cs.len() && cs.len().is_multiple_of(4));
     for (xc, t) in x.chunks_exact_mut(8).zip(cs.chunks_exact(4)) {
         // SAFETY: both chunks hold eight f32 ((f32, f32) is two packed f32).
         unsafe {

@@ -70,6 +70,8 @@ pub struct VulkanBackend {
     /// Attention scores of the call in flight.
     scores: Option<Subbuffer<[f32]>>,
     mode: MatmulMode,
+    /// A one-element buffer handed out by `buffer` after a failure.
+    placeholder: Subbuffer<[f32]>,
     error: Option<VkError>,
 }
 
@@ -80,6 +82,18 @@ fn groups_1d(n: usize, per_group: usize) -> [u32; 3] {
     } else {
         [MAX_GROUPS, g.div_ceil(MAX_GROUPS), 1]
     }
+}
+
+/// Fails unless `buf` holds `n` values: shaders index by the sizes they are told, and a Vulkan
+/// device need not bounds-check storage buffers.
+fn need(buf: &VkBuffer, n: usize, what: &str) -> Result<(), VkError> {
+    if buf.len < n {
+        return Err(VkError::Device(format!(
+            "{what}: needs {n} values, the buffer holds {}",
+            buf.len
+        )));
+    }
+    Ok(())
 }
 
 fn cache_suffix(ty: CacheType) -> &'static str {
@@ -95,7 +109,9 @@ impl VulkanBackend {
     /// matmul; in [`MatmulMode::F32`] they are used as they are (the reference mode).
     pub fn new(choice: DeviceChoice, mode: MatmulMode) -> Result<VulkanBackend, VkError> {
         let ctx = Arc::new(Context::open(choice)?);
+        let placeholder = memory::device::<f32>(&ctx.memory, 1)?;
         Ok(VulkanBackend {
+            placeholder,
             rec: Recorder::new(ctx.clone()),
             ctx,
             pipelines: Pipelines::default(),
@@ -259,11 +275,15 @@ impl Backend for VulkanBackend {
             out = Some(buf);
             Ok(())
         });
-        let buf = out.unwrap_or_else(|| {
-            // A placeholder after a failure: never dispatched, the error is reported instead.
-            memory::device::<f32>(&self.ctx.memory, 1).expect("one-element buffer")
-        });
-        VkBuffer { buf, len }
+        match out {
+            Some(buf) => VkBuffer { buf, len },
+            // After a failure: an empty stand-in that no operation touches (every one checks
+            // the recorded error first, which the next read reports).
+            None => VkBuffer {
+                buf: self.placeholder.clone(),
+                len: 0,
+            },
+        }
     }
 
     fn write(&mut self, buf: &mut VkBuffer, data: &[f32]) {
@@ -326,6 +346,9 @@ impl Backend for VulkanBackend {
     fn select_rows(&mut self, x: &VkBuffer, width: usize, rows: &[usize], out: &mut VkBuffer) {
         let (xb, ob) = (x.buf.clone(), out.buf.clone());
         self.sticky(|b| {
+            let top = rows.iter().max().map_or(0, |&r| r + 1);
+            need(x, top * width, "select_rows input")?;
+            need(out, rows.len() * width, "select_rows output")?;
             let ids: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
             let ids = memory::upload(&b.ctx.memory, &ids)?;
             let push = [width as u32, 0, 0, 0, 0, 0, 0, 0];
@@ -351,6 +374,7 @@ impl Backend for VulkanBackend {
                 what: format!("token id {bad} is outside the vocabulary of {}", table.rows),
             });
         }
+        need(out, ids.len() * table.width, "embedding output")?;
         let shader = format!("get_rows_{}", table.kernel_suffix());
         let idb = memory::upload(&self.ctx.memory, ids)?;
         for c in &table.chunks {
@@ -388,6 +412,8 @@ impl Backend for VulkanBackend {
     ) {
         let (xb, ob) = (x.buf.clone(), out.buf.clone());
         self.sticky(|b| {
+            need(x, n * weight.width, "rms_norm input")?;
+            need(out, n * weight.width, "rms_norm output")?;
             let w = b.vector_of(weight)?.clone();
             let push = [weight.width as u32, eps.to_bits(), 0, 0, 0, 0, 0, 0];
             let name = b.exact("rms_norm");
@@ -460,6 +486,8 @@ impl Backend for VulkanBackend {
     fn swiglu(&mut self, gate: &mut VkBuffer, up: &VkBuffer, len: usize) {
         let (g, u) = (gate.buf.clone(), up.buf.clone());
         self.sticky(|b| {
+            need(gate, len, "swiglu gate")?;
+            need(up, len, "swiglu up")?;
             let push = [len as u32, 0, 0, 0, 0, 0, 0, 0];
             let name = b.exact("swiglu");
             b.dispatch(
@@ -474,6 +502,8 @@ impl Backend for VulkanBackend {
     fn add(&mut self, acc: &mut VkBuffer, x: &VkBuffer, len: usize) {
         let (a, xb) = (acc.buf.clone(), x.buf.clone());
         self.sticky(|b| {
+            need(acc, len, "add accumulator")?;
+            need(x, len, "add input")?;
             let push = [len as u32, 0, 0, 0, 0, 0, 0, 0];
             b.dispatch(
                 "add",
@@ -521,6 +551,9 @@ impl Backend for VulkanBackend {
         positions: &[i64],
     ) -> Result<(), BackendError> {
         self.failed()?;
+        let kvw = shape.n_kv_heads * shape.head_dim;
+        need(k, cache_index.len() * kvw, "keys")?;
+        need(v, cache_index.len() * kvw, "values")?;
         let n_ctx = cache.spec.n_ctx;
         let mut rows = Vec::with_capacity(cache_index.len());
         for (&slot, &pos) in cache_index.iter().zip(positions) {
@@ -586,6 +619,9 @@ impl Backend for VulkanBackend {
                 shape.head_dim
             )));
         }
+        let q_len = n_rows * shape.n_heads * shape.head_dim;
+        need(q, q_len, "queries")?;
+        need(out, q_len, "attention output")?;
         let e = EncodedPlan::new(plan, n_rows, shape.n_heads).map_err(BackendError::Plan)?;
         let (table, table_lo) =
             self.rope
