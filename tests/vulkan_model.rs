@@ -7,7 +7,6 @@ use pine::attention::{AttentionMode, Layout, TieRule};
 use pine::backend::{Backend, CacheType, MatmulMode};
 use pine::model::{argmax, Logits, Session};
 use pine::tokenizer::Tokenizer;
-use serde_json::Value;
 
 fn tokenizer() -> Tokenizer {
     let file = pine::gguf::Gguf::open(common::smollm2_path()).unwrap();
@@ -59,55 +58,18 @@ fn pine_matches_the_official_code_and_the_cpu() {
         return;
     };
     let mut cpu = common::session(&path, 2, MatmulMode::F32, CacheType::F32, 512);
-    let dir = common::fixtures_root().join("pine-golden");
-    let cases: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json")).unwrap()).unwrap();
-    for case in cases["cases"].as_array().unwrap() {
-        let t = &case["token_ids"];
-        let segments: Vec<Vec<u32>> = t["segments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(common::ids)
-            .collect();
-        for p in case["permutations"].as_array().unwrap() {
-            let perm: Vec<usize> = p["perm"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_u64().unwrap() as usize)
-                .collect();
-            let layout = Layout {
-                prefix: common::ids(&t["prefix"]),
-                segments: perm.iter().map(|&i| segments[i].clone()).collect(),
-                suffix: common::ids(&t["suffix"]),
-            };
-            {
-                let (mode, key) = (AttentionMode::Pine(TieRule::InputOrder), "pine");
-                let got = vk.evaluate(&layout, mode, Logits::Last).unwrap();
-                let on_cpu = cpu.evaluate(&layout, mode, Logits::Last).unwrap();
-                let want =
-                    common::read_f32(&dir.join(p[key]["last_logits"]["file"].as_str().unwrap()));
-                let (d_official, d_cpu) = (
-                    common::max_abs_diff(&got, &want),
-                    common::max_abs_diff(&got, &on_cpu),
-                );
-                eprintln!(
-                    "{} {perm:?} {key}: vulkan vs official {d_official:.2e}, vs cpu {d_cpu:.2e}",
-                    case["id"]
-                );
-                assert!(
-                    d_official <= 1e-3,
-                    "{} {perm:?} {key}: vs official {d_official}",
-                    case["id"]
-                );
-                assert!(
-                    d_cpu <= 1e-3,
-                    "{} {perm:?} {key}: vs cpu {d_cpu}",
-                    case["id"]
-                );
-            }
-        }
+    let mode = AttentionMode::Pine(TieRule::InputOrder);
+    for run in common::golden_runs() {
+        let got = vk.evaluate(&run.layout, mode, Logits::Last).unwrap();
+        let on_cpu = cpu.evaluate(&run.layout, mode, Logits::Last).unwrap();
+        let d_official = common::max_abs_diff(&got, &run.pine.0);
+        let d_cpu = common::max_abs_diff(&got, &on_cpu);
+        eprintln!(
+            "{}: vulkan vs official {d_official:.2e}, vs cpu {d_cpu:.2e}",
+            run.name
+        );
+        assert!(d_official <= 1e-3, "{}: vs official {d_official}", run.name);
+        assert!(d_cpu <= 1e-3, "{}: vs cpu {d_cpu}", run.name);
     }
 }
 

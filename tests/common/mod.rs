@@ -155,3 +155,52 @@ pub fn read_f32(path: &std::path::Path) -> Vec<f32> {
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect()
 }
+
+/// One stored segment order of a `pine-golden` case: the layout in that order and the official
+/// last-position logits (`pine`, `vanilla`) for it.
+pub struct GoldenRun {
+    /// Case id and segment order, for messages.
+    pub name: String,
+    /// Prefix, segments in this order, suffix.
+    pub layout: pine::attention::Layout,
+    /// The official logits of PINE and of vanilla attention, with the argmax stored beside them.
+    pub pine: (Vec<f32>, u32),
+    /// See `pine`.
+    pub vanilla: (Vec<f32>, u32),
+}
+
+/// Every case and stored order of `pine-golden/cases.json`.
+pub fn golden_runs() -> Vec<GoldenRun> {
+    let dir = fixtures_root().join("pine-golden");
+    let cases: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json")).unwrap()).unwrap();
+    let mut out = Vec::new();
+    for case in cases["cases"].as_array().unwrap() {
+        let t = &case["token_ids"];
+        let segments: Vec<Vec<u32>> = t["segments"].as_array().unwrap().iter().map(ids).collect();
+        for p in case["permutations"].as_array().unwrap() {
+            let perm: Vec<usize> = p["perm"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() as usize)
+                .collect();
+            let logits = |key: &str| {
+                let l = &p[key]["last_logits"];
+                let argmax = l["argmax"].as_u64().unwrap() as u32;
+                (read_f32(&dir.join(l["file"].as_str().unwrap())), argmax)
+            };
+            out.push(GoldenRun {
+                name: format!("{} {perm:?}", case["id"]),
+                layout: pine::attention::Layout {
+                    prefix: ids(&t["prefix"]),
+                    segments: perm.iter().map(|&i| segments[i].clone()).collect(),
+                    suffix: ids(&t["suffix"]),
+                },
+                pine: logits("pine"),
+                vanilla: logits("vanilla"),
+            });
+        }
+    }
+    out
+}
