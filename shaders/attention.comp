@@ -34,16 +34,6 @@ shared float qs[HD_MAX];
 shared float red[64];
 shared WIDE total;
 
-// _mm512_reduce_add_ps's tree over 16 lanes: halves, quarters, then pairs.
-float reduce16(float v[16]) {
-    precise float t3[8];
-    for (uint i = 0u; i < 8u; i++) t3[i] = v[i + 8u] + v[i];
-    precise float t6[4];
-    for (uint i = 0u; i < 4u; i++) t6[i] = t3[i + 4u] + t3[i];
-    precise float r = (t6[0] + t6[2]) + (t6[1] + t6[3]);
-    return r;
-}
-
 uint visible_end(ivec4 range, uint own) {
     uint end = uint(range.y);
     if (range.z != 0) end = min(end, own + 1u);

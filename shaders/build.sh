@@ -43,6 +43,8 @@ for wide in "" "_f64"; do
     lower="$(echo "$ty" | tr 'A-Z' 'a-z')"
     compile "mul_mat_q8_$lower$wide" mul_mat_q8.comp "-DDATA_$ty" "${f64[@]}"
   done
+  compile "mul_mat_bf16_single$wide" mul_mat_bf16.comp "${f64[@]}"
+  compile "mul_mat_bf16_batch$wide" mul_mat_bf16.comp -DBATCH "${f64[@]}"
 done
 for ty in F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_NL IQ4_XS; do
   lower="$(echo "$ty" | tr 'A-Z' 'a-z')"

@@ -70,3 +70,13 @@ float expf_ggml(float x) {
                           u, fma_rn(uintBitsToFloat(0x3f7ffff6u), b, 1.0));
     return scale2(j, int(n));
 }
+
+// _mm512_reduce_add_ps's tree over 16 lanes: halves, quarters, then pairs.
+float reduce16(float v[16]) {
+    precise float t3[8];
+    for (uint i = 0u; i < 8u; i++) t3[i] = v[i + 8u] + v[i];
+    precise float t6[4];
+    for (uint i = 0u; i < 4u; i++) t6[i] = t3[i + 4u] + t3[i];
+    precise float r = (t6[0] + t6[2]) + (t6[1] + t6[3]);
+    return r;
+}

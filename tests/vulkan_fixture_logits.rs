@@ -1,7 +1,7 @@
 //! Conformance of the Vulkan forward pass (lavapipe in CI): every tiny-llama quant variant,
 //! batch and token-by-token, against llama.cpp's logits, with llama.cpp's activation rounding
-//! (native mode). The bounds are the CPU's except where a different summation order provably
-//! cannot meet them (BF16, near-tie argmaxes): see `common/fixture_cases.rs`.
+//! (native mode). The bounds are the CPU's, except that the argmax may differ on near-ties where
+//! the k-quant matmuls sum in another order: see `common/fixture_cases.rs`.
 
 mod common;
 

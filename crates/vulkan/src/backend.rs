@@ -38,9 +38,10 @@ const INTEGER_TYPES: [GgmlType; 6] = [
     GgmlType::IQ4_NL,
 ];
 
-/// Whether native-mode matmuls with weights of `ty` follow llama.cpp's x86 order exactly.
+/// Whether native-mode matmuls with weights of `ty` follow llama.cpp's x86 order exactly (on
+/// devices with f64).
 pub(crate) fn exact_order(ty: GgmlType) -> bool {
-    INTEGER_TYPES.contains(&ty)
+    INTEGER_TYPES.contains(&ty) || ty == GgmlType::BF16
 }
 
 /// An activation buffer on the device: `len` f32.
@@ -440,7 +441,7 @@ impl Backend for VulkanBackend {
                 what: format!("matmul of {n} rows does not fit the buffers"),
             });
         }
-        let int = self.mode == MatmulMode::Native && exact_order(w.ty);
+        let int = self.mode == MatmulMode::Native && INTEGER_TYPES.contains(&w.ty);
         let rounded = self.round_activations(w, x, n, int)?;
         let out_bytes = out.buf.clone().into_bytes();
         for c in &w.chunks {
@@ -459,6 +460,17 @@ impl Backend for VulkanBackend {
                 ];
                 let groups = [rows.div_ceil(8) as u32, n.div_ceil(8) as u32, 1];
                 match (&rounded, int) {
+                    (Some(r), false) if w.ty == GgmlType::BF16 => {
+                        let order = if n == 1 { "single" } else { "batch" };
+                        let shader = self.exact(&format!("mul_mat_bf16_{order}"));
+                        let bindings = [
+                            c.buf.clone(),
+                            r.values.clone().into_bytes(),
+                            out_bytes.clone(),
+                        ];
+                        let groups = [rows.div_ceil(64) as u32, n as u32, 1];
+                        self.dispatch(&shader, &bindings, push, groups)?;
+                    }
                     (Some(r), true) => {
                         let shader = self.exact(&format!("mul_mat_q8_{}", w.kernel_suffix()));
                         let bindings = [

@@ -96,6 +96,22 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_bf16.spv"),
     ),
     (
+        "mul_mat_bf16_batch",
+        include_bytes!("../../../shaders/spv/mul_mat_bf16_batch.spv"),
+    ),
+    (
+        "mul_mat_bf16_batch_f64",
+        include_bytes!("../../../shaders/spv/mul_mat_bf16_batch_f64.spv"),
+    ),
+    (
+        "mul_mat_bf16_single",
+        include_bytes!("../../../shaders/spv/mul_mat_bf16_single.spv"),
+    ),
+    (
+        "mul_mat_bf16_single_f64",
+        include_bytes!("../../../shaders/spv/mul_mat_bf16_single_f64.spv"),
+    ),
+    (
         "mul_mat_f16",
         include_bytes!("../../../shaders/spv/mul_mat_f16.spv"),
     ),
