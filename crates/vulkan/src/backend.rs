@@ -39,7 +39,8 @@ const INTEGER_TYPES: [GgmlType; 6] = [
 ];
 
 /// Whether native-mode matmuls with weights of `ty` follow llama.cpp's x86 order exactly (on
-/// devices with f64).
+/// devices with f64): what the kernel tests hold bit-identical to the CPU.
+#[cfg(test)]
 pub(crate) fn exact_order(ty: GgmlType) -> bool {
     INTEGER_TYPES.contains(&ty) || ty == GgmlType::BF16
 }
