@@ -5,21 +5,7 @@ mod common;
 
 #[test]
 fn greedy_text_matches_llama_cpp() {
-    let model = common::smollm2_path();
-    let out = common::pine_run(&[
-        model.to_str().unwrap(),
-        "--raw",
-        "-p",
-        "The capital of France is",
-        "-n",
-        "32",
-        "--temp",
-        "0",
-        "-t",
-        "2",
-        "--backend",
-        "cpu",
-    ]);
+    let out = common::pine_run_france(&["-t", "2", "--backend", "cpu"]);
     assert!(
         out.status.success(),
         "{}",
@@ -27,7 +13,7 @@ fn greedy_text_matches_llama_cpp() {
     );
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
-        " Paris.\n\nThe United States has a population of approximately 311 million people.\n\nThe United States has a population of approximately 31"
+        common::FRANCE_GREEDY_32
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("t/s"), "timings go to stderr: {err}");

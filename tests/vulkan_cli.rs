@@ -34,19 +34,7 @@ fn greedy_text_on_vulkan_matches_llama_cpp() {
     if common::vulkan_backend(MatmulMode::Native).is_none() {
         return;
     }
-    let model = common::smollm2_path();
-    let out = common::pine_run(&[
-        model.to_str().unwrap(),
-        "--backend",
-        "vulkan",
-        "--raw",
-        "-p",
-        "The capital of France is",
-        "-n",
-        "32",
-        "--temp",
-        "0",
-    ]);
+    let out = common::pine_run_france(&["--backend", "vulkan"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(
@@ -55,6 +43,6 @@ fn greedy_text_on_vulkan_matches_llama_cpp() {
     );
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
-        " Paris.\n\nThe United States has a population of approximately 311 million people.\n\nThe United States has a population of approximately 31"
+        common::FRANCE_GREEDY_32
     );
 }

@@ -204,3 +204,24 @@ pub fn golden_runs() -> Vec<GoldenRun> {
     }
     out
 }
+
+/// llama.cpp's greedy 32 tokens after "The capital of France is" on SmolLM2 Q4_1 (raw prompt).
+pub const FRANCE_GREEDY_32: &str = " Paris.\n\nThe United States has a population of approximately 311 million people.\n\nThe United States has a population of approximately 31";
+
+/// `pine-run` on the default model with the raw prompt "The capital of France is", 32 greedy
+/// tokens, plus `extra` flags (the backend).
+pub fn pine_run_france(extra: &[&str]) -> std::process::Output {
+    let model = smollm2_path();
+    let mut args = vec![
+        model.to_str().unwrap(),
+        "--raw",
+        "-p",
+        "The capital of France is",
+        "-n",
+        "32",
+        "--temp",
+        "0",
+    ];
+    args.extend_from_slice(extra);
+    pine_run(&args)
+}
