@@ -241,6 +241,21 @@ impl VulkanBackend {
         }))
     }
 
+    /// Runs element-wise `shader` over the first `len` values: `target[i] = f(target[i], x[i])`.
+    fn in_place(
+        &mut self,
+        shader: &str,
+        target: &VkBuffer,
+        x: &VkBuffer,
+        len: usize,
+    ) -> Result<(), VkError> {
+        need(target, len, shader)?;
+        need(x, len, shader)?;
+        let push = [len as u32, 0, 0, 0, 0, 0, 0, 0];
+        let bindings = [target.buf.clone().into_bytes(), x.buf.clone().into_bytes()];
+        self.dispatch(shader, &bindings, push, groups_1d(len, 256))
+    }
+
     fn vector_of<'w>(&self, w: &'w VkWeight) -> Result<&'w Subbuffer<[u8]>, VkError> {
         match (w.ty, w.rows, w.chunks.as_slice()) {
             (GgmlType::F32, 1, [c]) => Ok(&c.buf),
@@ -497,34 +512,14 @@ impl Backend for VulkanBackend {
     }
 
     fn swiglu(&mut self, gate: &mut VkBuffer, up: &VkBuffer, len: usize) {
-        let (g, u) = (gate.buf.clone(), up.buf.clone());
         self.sticky(|b| {
-            need(gate, len, "swiglu gate")?;
-            need(up, len, "swiglu up")?;
-            let push = [len as u32, 0, 0, 0, 0, 0, 0, 0];
             let name = b.exact("swiglu");
-            b.dispatch(
-                &name,
-                &[g.into_bytes(), u.into_bytes()],
-                push,
-                groups_1d(len, 256),
-            )
+            b.in_place(&name, gate, up, len)
         });
     }
 
     fn add(&mut self, acc: &mut VkBuffer, x: &VkBuffer, len: usize) {
-        let (a, xb) = (acc.buf.clone(), x.buf.clone());
-        self.sticky(|b| {
-            need(acc, len, "add accumulator")?;
-            need(x, len, "add input")?;
-            let push = [len as u32, 0, 0, 0, 0, 0, 0, 0];
-            b.dispatch(
-                "add",
-                &[a.into_bytes(), xb.into_bytes()],
-                push,
-                groups_1d(len, 256),
-            )
-        });
+        self.sticky(|b| b.in_place("add", acc, x, len));
     }
 
     fn new_cache(&mut self, spec: CacheSpec) -> Result<VkCache, BackendError> {
