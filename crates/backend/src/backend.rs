@@ -91,6 +91,13 @@ pub trait Backend {
     fn take_error(&mut self) -> Result<(), BackendError> {
         Ok(())
     }
+    /// Runs `task(i)` for every `i` in `0..n`, spread over the backend's host threads where it
+    /// has some (the CPU backend's pool), so planners can rank attention per head in parallel
+    /// between backend calls without a second thread pool competing for the cores. The
+    /// default runs the tasks in order on the calling thread.
+    fn host_tasks(&self, n: usize, task: &(dyn Fn(usize) + Sync)) {
+        (0..n).for_each(task);
+    }
     /// Copies rows `rows` (each `width` wide) of `x` into consecutive rows of `out`.
     fn select_rows(
         &mut self,

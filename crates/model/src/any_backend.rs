@@ -141,6 +141,13 @@ impl Backend for AnyBackend {
         }
     }
 
+    fn host_tasks(&self, n: usize, task: &(dyn Fn(usize) + Sync)) {
+        match self {
+            AnyBackend::Cpu(b) => b.host_tasks(n, task),
+            AnyBackend::Vulkan(b) => b.host_tasks(n, task),
+        }
+    }
+
     fn select_rows(&mut self, x: &AnyBuffer, width: usize, rows: &[usize], out: &mut AnyBuffer) {
         match (self, x, out) {
             (AnyBackend::Cpu(b), AnyBuffer::Cpu(x), AnyBuffer::Cpu(o)) => {

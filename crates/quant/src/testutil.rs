@@ -67,3 +67,10 @@ pub(crate) fn random_activations(rng: &mut StdRng, n: usize) -> Vec<f32> {
         })
         .collect()
 }
+
+/// A two-thread pool shared by the tests, so the parallel paths (task splits, several
+/// participants) are exercised.
+pub(crate) fn pool() -> &'static pine_pool::Pool {
+    static POOL: std::sync::OnceLock<pine_pool::Pool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| pine_pool::Pool::new(2).expect("two test threads"))
+}

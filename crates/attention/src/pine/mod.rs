@@ -6,8 +6,9 @@
 pub mod importance;
 pub mod ranking;
 
+use std::sync::OnceLock;
+
 use pine_backend::{AttentionPlan, Backend, HeadRanges, KeyRange, QueryGroup};
-use rayon::prelude::*;
 
 use crate::layout::Geometry;
 use crate::planner::{BatchSpec, Part};
@@ -72,8 +73,8 @@ impl PineState {
             canonical: ctx.canonical,
         };
         Ok(match ctx.spec.part {
-            Part::Segments => self.segment_plan(&keys, ctx),
-            _ => self.suffix_plan(&keys, ctx),
+            Part::Segments => self.segment_plan(backend, &keys, ctx),
+            _ => self.suffix_plan(backend, &keys, ctx),
         })
     }
 
@@ -106,32 +107,35 @@ impl PineState {
         r
     }
 
-    fn segment_plan(&self, keys: &RegionKeys<'_>, ctx: &PlanContext<'_>) -> AttentionPlan {
+    fn segment_plan<B: Backend>(
+        &self,
+        backend: &B,
+        keys: &RegionKeys<'_>,
+        ctx: &PlanContext<'_>,
+    ) -> AttentionPlan {
         let geo = ctx.geo;
         let n_seg = geo.lens.len();
-        let per_head: Vec<Vec<Vec<usize>>> = (0..self.n_heads)
-            .into_par_iter()
-            .map(|h| {
-                (0..n_seg)
-                    .map(|i| {
-                        let mut imp = vec![0.0f32; n_seg];
-                        if n_seg >= 3 {
-                            let rows = geo.segment(i).map(|c| self.q_row(c - geo.prefix, h));
-                            segment_importance(keys, rows, i, self.kv_head(h), &mut imp);
-                        } else {
-                            imp[i] = f32::INFINITY;
-                        }
-                        rank(&imp, Some(i), ctx.tie_key)
-                    })
-                    .collect()
-            })
-            .collect();
+        // Task h * n_seg + i: segment i's ranking for head h.
+        let orders = host_map(backend, self.n_heads * n_seg, |t| {
+            let (h, i) = (t / n_seg, t % n_seg);
+            let mut imp = vec![0.0f32; n_seg];
+            if n_seg >= 3 {
+                let rows = geo.segment(i).map(|c| self.q_row(c - geo.prefix, h));
+                segment_importance(keys, rows, i, self.kv_head(h), &mut imp);
+            } else {
+                imp[i] = f32::INFINITY;
+            }
+            rank(&imp, Some(i), ctx.tie_key)
+        });
         let groups = (0..n_seg)
             .map(|i| {
                 let seg = geo.segment(i);
                 let rows = seg.start - ctx.spec.start..seg.end - ctx.spec.start;
                 let lists = (0..self.n_heads)
-                    .map(|h| Self::ranges(geo, &per_head[h][i], KeyRange::new(seg.clone(), true)))
+                    .map(|h| {
+                        let order = &orders[h * n_seg + i];
+                        Self::ranges(geo, order, KeyRange::new(seg.clone(), true))
+                    })
                     .collect();
                 QueryGroup {
                     rows: rows.clone(),
@@ -144,36 +148,59 @@ impl PineState {
         AttentionPlan { groups }
     }
 
-    fn suffix_plan(&self, keys: &RegionKeys<'_>, ctx: &PlanContext<'_>) -> AttentionPlan {
+    fn suffix_plan<B: Backend>(
+        &self,
+        backend: &B,
+        keys: &RegionKeys<'_>,
+        ctx: &PlanContext<'_>,
+    ) -> AttentionPlan {
         let geo = ctx.geo;
         let spec = ctx.spec;
         let n_seg = geo.lens.len();
-        let group = |row: usize| {
-            let slot = spec.start + row;
-            let lists = (0..self.n_heads)
-                .map(|h| {
-                    let mut imp = vec![0.0f32; n_seg];
-                    if n_seg > 0 {
-                        query_importance(keys, self.q_row(row, h), self.kv_head(h), &mut imp);
-                    }
-                    let order = rank(&imp, None, ctx.tie_key);
-                    Self::ranges(geo, &order, KeyRange::new(geo.region_end()..slot + 1, true))
-                })
-                .collect();
-            QueryGroup {
-                rows: row..row + 1,
-                positions: vec![spec.positions[row]],
-                cache_index: vec![slot],
-                ranges: HeadRanges::PerHead(lists),
+        // Task row * n_heads + h: the row's segment order for head h (a decode step's heads
+        // are ranked in parallel too).
+        let orders = host_map(backend, spec.ids.len() * self.n_heads, |t| {
+            let (row, h) = (t / self.n_heads, t % self.n_heads);
+            let mut imp = vec![0.0f32; n_seg];
+            if n_seg > 0 {
+                query_importance(keys, self.q_row(row, h), self.kv_head(h), &mut imp);
             }
-        };
-        // A decode step ranks one row: run it here rather than handing it to the pool (a
-        // cross-thread wake-up per layer costs more than the work).
-        let groups: Vec<QueryGroup> = if spec.ids.len() == 1 {
-            vec![group(0)]
-        } else {
-            (0..spec.ids.len()).into_par_iter().map(group).collect()
-        };
+            rank(&imp, None, ctx.tie_key)
+        });
+        let groups = orders
+            .chunks_exact(self.n_heads)
+            .enumerate()
+            .map(|(row, per_head)| {
+                let slot = spec.start + row;
+                let own = geo.region_end()..slot + 1;
+                let lists = per_head
+                    .iter()
+                    .map(|order| Self::ranges(geo, order, KeyRange::new(own.clone(), true)))
+                    .collect();
+                QueryGroup {
+                    rows: row..row + 1,
+                    positions: vec![spec.positions[row]],
+                    cache_index: vec![slot],
+                    ranges: HeadRanges::PerHead(lists),
+                }
+            })
+            .collect();
         AttentionPlan { groups }
     }
+}
+
+/// `(0..n).map(f).collect()` with the tasks spread over the backend's host threads.
+fn host_map<B: Backend, T: Send + Sync>(
+    backend: &B,
+    n: usize,
+    f: impl Fn(usize) -> T + Sync,
+) -> Vec<T> {
+    let slots: Vec<OnceLock<T>> = (0..n).map(|_| OnceLock::new()).collect();
+    backend.host_tasks(n, &|i| {
+        slots[i].get_or_init(|| f(i));
+    });
+    slots
+        .into_iter()
+        .map(|s| s.into_inner().expect("host_tasks runs every task"))
+        .collect()
 }

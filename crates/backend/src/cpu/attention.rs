@@ -10,7 +10,7 @@
 //! (`attention_x86.rs`) where the CPU has them, equal bit for bit to the plain forms here.
 
 use half::f16;
-use rayon::prelude::*;
+use pine_pool::Pool;
 
 use crate::backend::AttentionShape;
 use crate::cpu::kv_cache::{LayerCache, Store};
@@ -36,6 +36,7 @@ const LANES: usize = 16;
 
 /// Runs `plan` for queries `q` (`[rows, n_heads * head_dim]`, pre-RoPE) into `out`.
 pub(crate) fn attend(
+    pool: &Pool,
     layer: &LayerCache,
     shape: &AttentionShape,
     q: &[f32],
@@ -66,34 +67,33 @@ pub(crate) fn attend(
         .max()
         .unwrap_or(0);
     let scale = 1.0 / (hd as f32).sqrt();
-    out[..owner.len() * nh * hd]
-        .par_chunks_mut(hd)
-        .enumerate()
-        .for_each_init(
-            || Scratch {
-                q: vec![0.0; hd],
-                scores: Vec::with_capacity(max_keys),
-                at: Vec::with_capacity(max_keys),
-                acc: vec![0.0; LANES * hd],
-            },
-            |s, (i, o)| {
-                let (row, h) = (i / nh, i % nh);
-                let (gi, li) = owner[row];
-                let qh = &q[(row * nh + h) * hd..][..hd];
-                head(
-                    layer,
-                    shape,
-                    &plan.groups[gi],
-                    li,
-                    h,
-                    h / group_size,
-                    qh,
-                    scale,
-                    s,
-                    o,
-                );
-            },
-        );
+    pool.chunks_mut_init(
+        &mut out[..owner.len() * nh * hd],
+        hd,
+        || Scratch {
+            q: vec![0.0; hd],
+            scores: Vec::with_capacity(max_keys),
+            at: Vec::with_capacity(max_keys),
+            acc: vec![0.0; LANES * hd],
+        },
+        |s, i, o| {
+            let (row, h) = (i / nh, i % nh);
+            let (gi, li) = owner[row];
+            let qh = &q[(row * nh + h) * hd..][..hd];
+            head(
+                layer,
+                shape,
+                &plan.groups[gi],
+                li,
+                h,
+                h / group_size,
+                qh,
+                scale,
+                s,
+                o,
+            );
+        },
+    );
 }
 
 #[allow(clippy::too_many_arguments)]

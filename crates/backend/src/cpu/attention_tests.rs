@@ -13,6 +13,12 @@ use crate::rope::{Rope, RopeScaling};
 
 const HD: usize = 16;
 
+/// Two participants, so the per-(row, head) tasks really are split.
+fn pool() -> &'static pine_pool::Pool {
+    static POOL: std::sync::OnceLock<pine_pool::Pool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| pine_pool::Pool::new(2).expect("two test threads"))
+}
+
 fn shape() -> AttentionShape {
     AttentionShape {
         n_heads: 2,
@@ -77,13 +83,13 @@ fn query_rotation_equals_rotating_keys() {
     };
     let plan = group(30, 5, vec![ranges(5), ranges(2)]);
     let mut out = vec![0.0; 2 * HD];
-    attend(&stored.layers[0], &sh, &q, &plan, &mut out);
+    attend(pool(), &stored.layers[0], &sh, &q, &plan, &mut out);
     for (h, s) in [(0usize, 5i64), (1, 2)] {
         let moved = [10 - s, 11 - s, 12 - s, 20, 21, 22];
         let brute = cache(&sh, &moved);
         let plain = group(30, 5, vec![vec![KeyRange::new(0..6, false)]; 2]);
         let mut want = vec![0.0; 2 * HD];
-        attend(&brute.layers[0], &sh, &q, &plain, &mut want);
+        attend(pool(), &brute.layers[0], &sh, &q, &plain, &mut want);
         for (a, b) in out[h * HD..(h + 1) * HD]
             .iter()
             .zip(&want[h * HD..(h + 1) * HD])
@@ -102,6 +108,7 @@ fn causal_plan_equals_naive_masked_softmax() {
     let q = vector(3, n * 2 * HD);
     let mut out = vec![0.0; n * 2 * HD];
     attend(
+        pool(),
         &stored.layers[0],
         &sh,
         &q,

@@ -1,5 +1,6 @@
 //! The CPU backend: weights used in place from the memory-mapped file, matmuls through the quant
-//! engine on a dedicated rayon pool sized by `-t`, and the plan-driven attention kernel.
+//! engine on a dedicated spinning thread pool sized by `-t` (the calling thread takes part), and
+//! the plan-driven attention kernel.
 
 mod attention;
 #[cfg(test)]
@@ -12,9 +13,9 @@ mod ops;
 use std::sync::Arc;
 
 use pine_gguf::{GgmlType, Gguf, TensorInfo};
+use pine_pool::Pool;
 use pine_quant::matmul::{matmul, MatmulScratch, Precision, WeightView};
 use pine_quant::{dequantize_row, dequantize_tensor};
-use rayon::ThreadPool;
 
 use crate::backend::{AttentionShape, Backend, CacheSpec, MatmulMode, WeightSource};
 use crate::error::BackendError;
@@ -75,7 +76,7 @@ impl CpuWeight {
 
 /// The CPU backend.
 pub struct CpuBackend {
-    pool: ThreadPool,
+    pool: Pool,
     mode: MatmulMode,
     scratch: MatmulScratch,
 }
@@ -83,9 +84,7 @@ pub struct CpuBackend {
 impl CpuBackend {
     /// A backend computing on `threads` threads (0 = all cores) in the given matmul mode.
     pub fn new(threads: usize, mode: MatmulMode) -> Result<CpuBackend, BackendError> {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
+        let pool = Pool::new(threads)
             .map_err(|e| BackendError::Plan(format!("cannot start {threads} threads: {e}")))?;
         Ok(CpuBackend {
             pool,
@@ -96,7 +95,7 @@ impl CpuBackend {
 
     /// Threads in the pool.
     pub fn threads(&self) -> usize {
-        self.pool.current_num_threads()
+        self.pool.threads()
     }
 }
 
@@ -206,18 +205,20 @@ impl Backend for CpuBackend {
             _ => Precision::Native,
         };
         let scratch = &mut self.scratch;
-        self.pool
-            .install(|| {
-                matmul(
-                    &view,
-                    &x[..n * view.cols],
-                    n,
-                    &mut out[..n * view.rows],
-                    scratch,
-                    precision,
-                )
-            })
-            .map_err(quant_err("matmul", "weight"))
+        matmul(
+            &self.pool,
+            &view,
+            &x[..n * view.cols],
+            n,
+            &mut out[..n * view.rows],
+            scratch,
+            precision,
+        )
+        .map_err(quant_err("matmul", "weight"))
+    }
+
+    fn host_tasks(&self, n: usize, task: &(dyn Fn(usize) + Sync)) {
+        self.pool.for_each(n, task);
     }
 
     fn swiglu(&mut self, gate: &mut Vec<f32>, up: &Vec<f32>, len: usize) {
@@ -275,8 +276,7 @@ impl Backend for CpuBackend {
         plan.validate(n_rows, cache.spec.n_ctx, shape.n_heads)
             .map_err(BackendError::Plan)?;
         let lc = &cache.layers[layer];
-        self.pool
-            .install(|| attention::attend(lc, shape, q, plan, out));
+        attention::attend(&self.pool, lc, shape, q, plan, out);
         Ok(())
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! `Precision::Native` follows llama.cpp: each activation row is quantized once to the weight
 //! type's dot partner and every output is one integer dot product. Decode (`n == 1`) is
-//! bandwidth-bound, so output rows are split across the current rayon pool and each weight row
+//! bandwidth-bound, so output rows are split across the caller's [`Pool`] and each weight row
 //! is streamed exactly once. Prefill (`n > 1`) tiles weight rows × activation rows so a weight
 //! row is loaded once per tile and reused for every activation row of the tile.
 //! `Precision::F32` dequantizes weights and uses f32 activations: a slow reference mode.
@@ -19,6 +19,7 @@ use crate::activation::activation_type;
 use crate::dot::kernels;
 use crate::QuantError;
 use pine_gguf::GgmlType;
+use pine_pool::Pool;
 
 /// A borrowed weight matrix: `rows` GGML rows of `cols` elements of type `ty`, packed back to
 /// back in `data` (exactly as a GGUF tensor of shape `[cols, rows]` is stored).
@@ -70,9 +71,10 @@ impl MatmulScratch {
 }
 
 /// `y[r*rows + o] = Σ_k W[o,k] · x[r*cols + k]` for `r in 0..n`: `x` is `n × cols` row-major,
-/// `y` is `n × rows`. Runs on the current rayon pool. Every size is checked first: a mismatch
+/// `y` is `n × rows`. Runs on `pool`. Every size is checked first: a mismatch
 /// or an unsupported type is an error, never a panic.
 pub fn matmul(
+    pool: &Pool,
     w: &WeightView,
     x: &[f32],
     n: usize,
@@ -85,8 +87,8 @@ pub fn matmul(
         return Ok(());
     }
     match precision {
-        Precision::Native => native::matmul(w, x, n, y, scratch),
-        Precision::F32 => reference::matmul(w, x, n, y),
+        Precision::Native => native::matmul(pool, w, x, n, y, scratch),
+        Precision::F32 => reference::matmul(pool, w, x, n, y),
     }
 }
 

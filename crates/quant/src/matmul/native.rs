@@ -1,11 +1,14 @@
 //! The llama.cpp-style path: quantize activations once, then integer dot products, split
-//! across the rayon pool (decode: by output rows; prefill: by tiles of output rows).
+//! across the pool (decode: by output rows; prefill: by tiles of output rows).
+
+use std::sync::Mutex;
+
+use pine_pool::Pool;
 
 use super::{MatmulScratch, WeightView};
 use crate::activation::{activation_type, quantize_activation_row};
 use crate::dot::{kernels, DotFn};
 use crate::QuantError;
-use rayon::prelude::*;
 
 #[cfg(target_arch = "x86_64")]
 use super::tile_x86 as tile;
@@ -69,6 +72,7 @@ pub(super) fn row_kernel(ty: pine_gguf::GgmlType, n: usize) -> Result<DotFn, Qua
 
 /// Runs the native product; `validate` has checked every length.
 pub(super) fn matmul(
+    pool: &Pool,
     w: &WeightView,
     x: &[f32],
     n: usize,
@@ -92,15 +96,21 @@ pub(super) fn matmul(
                 scratch.panels.resize(pbytes, 0);
                 let pan = &mut scratch.panels[..pbytes];
                 t.fmt.pack(&[&act[..]], nb, pan);
-                decode_tiled(w, &t, pan, y);
+                decode_tiled(pool, w, &t, pan, y);
             }
-            None => decode(w, f, act, y),
+            None => decode(pool, w, f, act, y),
         }
         return Ok(());
     }
-    act.par_chunks_mut(arow)
-        .zip(x.par_chunks(w.cols))
-        .try_for_each(|(a, xr)| quantize_activation_row(aty, xr, a))?;
+    let failed = Mutex::new(None);
+    pool.chunks_mut(act, arow, |r, a| {
+        if let Err(e) = quantize_activation_row(aty, &x[r * w.cols..(r + 1) * w.cols], a) {
+            *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+        }
+    });
+    if let Some(e) = failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
     scratch.yt.resize(n * w.rows, 0.0);
     match tile_kernels(w.ty) {
         Some(t) => {
@@ -109,15 +119,15 @@ pub(super) fn matmul(
             let panels = n.div_ceil(tile::NR);
             scratch.panels.resize(panels * pbytes, 0);
             let pan = &mut scratch.panels[..panels * pbytes];
-            pan.par_chunks_mut(pbytes).enumerate().for_each(|(p, dst)| {
+            pool.chunks_mut(pan, pbytes, |p, dst| {
                 let r0 = p * tile::NR;
                 let r1 = (r0 + tile::NR).min(n);
                 let rows: Vec<&[u8]> = act[r0 * arow..r1 * arow].chunks_exact(arow).collect();
                 t.fmt.pack(&rows, nb, dst);
             });
-            prefill_tiled(w, &t, pan, pbytes, n, &mut scratch.yt[..n * w.rows]);
+            prefill_tiled(pool, w, &t, pan, pbytes, n, &mut scratch.yt[..n * w.rows]);
         }
-        None => prefill(w, f, act, arow, n, &mut scratch.yt[..n * w.rows]),
+        None => prefill(pool, w, f, act, arow, n, &mut scratch.yt[..n * w.rows]),
     }
     for (o, col) in scratch.yt[..n * w.rows].chunks_exact(n).enumerate() {
         for (r, v) in col.iter().enumerate() {
@@ -129,10 +139,10 @@ pub(super) fn matmul(
 
 /// One activation row: every weight row streamed once, output rows split in chunks sized for
 /// a few chunks per thread (work stealing evens out uneven cores).
-fn decode(w: &WeightView, f: DotFn, act: &[u8], y: &mut [f32]) {
+fn decode(pool: &Pool, w: &WeightView, f: DotFn, act: &[u8], y: &mut [f32]) {
     let rb = w.row_bytes();
-    let chunk = (w.rows / (rayon::current_num_threads() * 4)).clamp(8, 4096);
-    y.par_chunks_mut(chunk).enumerate().for_each(|(c, ys)| {
+    let chunk = (w.rows / (pool.threads() * 4)).clamp(8, 4096);
+    pool.chunks_mut(y, chunk, |c, ys| {
         let base = c * chunk;
         for (i, yo) in ys.iter_mut().enumerate() {
             let o = base + i;
@@ -143,35 +153,41 @@ fn decode(w: &WeightView, f: DotFn, act: &[u8], y: &mut [f32]) {
 
 /// Many activation rows: `yt` is rows × n (weight-row-major). Each task owns `TILE_ROWS`
 /// weight rows and walks the activation rows in groups of `TILE_ACTS`.
-fn prefill(w: &WeightView, f: DotFn, act: &[u8], arow: usize, n: usize, yt: &mut [f32]) {
+fn prefill(
+    pool: &Pool,
+    w: &WeightView,
+    f: DotFn,
+    act: &[u8],
+    arow: usize,
+    n: usize,
+    yt: &mut [f32],
+) {
     let rb = w.row_bytes();
-    yt.par_chunks_mut(TILE_ROWS * n)
-        .enumerate()
-        .for_each(|(t, out)| {
-            let o0 = t * TILE_ROWS;
-            let nrows = out.len() / n;
-            for r0 in (0..n).step_by(TILE_ACTS) {
-                let r1 = (r0 + TILE_ACTS).min(n);
-                for i in 0..nrows {
-                    let wr = &w.data[(o0 + i) * rb..(o0 + i + 1) * rb];
-                    let dst = &mut out[i * n + r0..i * n + r1];
-                    for (d, a) in dst
-                        .iter_mut()
-                        .zip(act[r0 * arow..r1 * arow].chunks_exact(arow))
-                    {
-                        *d = f(wr, a);
-                    }
+    pool.chunks_mut(yt, TILE_ROWS * n, |t, out| {
+        let o0 = t * TILE_ROWS;
+        let nrows = out.len() / n;
+        for r0 in (0..n).step_by(TILE_ACTS) {
+            let r1 = (r0 + TILE_ACTS).min(n);
+            for i in 0..nrows {
+                let wr = &w.data[(o0 + i) * rb..(o0 + i + 1) * rb];
+                let dst = &mut out[i * n + r0..i * n + r1];
+                for (d, a) in dst
+                    .iter_mut()
+                    .zip(act[r0 * arow..r1 * arow].chunks_exact(arow))
+                {
+                    *d = f(wr, a);
                 }
             }
-        });
+        }
+    });
 }
 
 /// Decode with the micro-kernels: four weight rows per call against the one packed row.
 #[cfg(target_arch = "x86_64")]
-fn decode_tiled(w: &WeightView, t: &tile::Tile, pan: &[u8], y: &mut [f32]) {
+fn decode_tiled(pool: &Pool, w: &WeightView, t: &tile::Tile, pan: &[u8], y: &mut [f32]) {
     let rb = w.row_bytes();
     let nb = w.cols / 32;
-    let chunk = (w.rows / (rayon::current_num_threads() * 4))
+    let chunk = (w.rows / (pool.threads() * 4))
         .clamp(8, 4096)
         .next_multiple_of(4);
     let run = |c: usize, ys: &mut [f32]| {
@@ -190,21 +206,19 @@ fn decode_tiled(w: &WeightView, t: &tile::Tile, pan: &[u8], y: &mut [f32]) {
             i += 1;
         }
     };
-    y.par_chunks_mut(chunk)
-        .enumerate()
-        .for_each(|(c, ys)| run(c, ys));
+    pool.chunks_mut(y, chunk, run);
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn decode_tiled(_: &WeightView, _: &tile::Tile, _: &[u8], _: &mut [f32]) {
+fn decode_tiled(_: &Pool, _: &WeightView, _: &tile::Tile, _: &[u8], _: &mut [f32]) {
     unreachable!("no tile kernels on this architecture")
 }
 
 /// Weight rows per task of the tiled prefill: as many as keep their bytes within half of L1,
 /// at least four tasks per thread when the matrix allows, a multiple of the kernel's 3 rows.
-fn tile_task_rows(rows: usize, row_bytes: usize) -> usize {
+fn tile_task_rows(rows: usize, row_bytes: usize, threads: usize) -> usize {
     let by_cache = (24 * 1024 / row_bytes.max(1)).max(3);
-    let by_threads = rows.div_ceil(rayon::current_num_threads() * 4).max(3);
+    let by_threads = rows.div_ceil(threads * 4).max(3);
     by_cache.min(by_threads).div_ceil(3) * 3
 }
 
@@ -213,6 +227,7 @@ fn tile_task_rows(rows: usize, row_bytes: usize) -> usize {
 /// every panel over them.
 #[cfg(target_arch = "x86_64")]
 fn prefill_tiled(
+    pool: &Pool,
     w: &WeightView,
     t: &tile::Tile,
     pan: &[u8],
@@ -222,34 +237,40 @@ fn prefill_tiled(
 ) {
     let rb = w.row_bytes();
     let nb = w.cols / 32;
-    let chunk = tile_task_rows(w.rows, rb);
-    yt.par_chunks_mut(chunk * n)
-        .enumerate()
-        .for_each(|(c, out)| {
-            let o0 = c * chunk;
-            let nrows = out.len() / n;
-            let wc = &w.data[o0 * rb..(o0 + nrows) * rb];
-            for (p, panel) in pan.chunks_exact(pbytes).enumerate() {
-                let r0 = p * tile::NR;
-                let live = (n - r0).min(tile::NR);
-                let mut i = 0;
-                while i + 3 <= nrows {
-                    let v = (t.k3)(&wc[i * rb..], rb, panel, nb);
-                    for (k, vr) in v.iter().enumerate() {
-                        out[(i + k) * n + r0..][..live].copy_from_slice(&vr[..live]);
-                    }
-                    i += 3;
+    let chunk = tile_task_rows(w.rows, rb, pool.threads());
+    pool.chunks_mut(yt, chunk * n, |c, out| {
+        let o0 = c * chunk;
+        let nrows = out.len() / n;
+        let wc = &w.data[o0 * rb..(o0 + nrows) * rb];
+        for (p, panel) in pan.chunks_exact(pbytes).enumerate() {
+            let r0 = p * tile::NR;
+            let live = (n - r0).min(tile::NR);
+            let mut i = 0;
+            while i + 3 <= nrows {
+                let v = (t.k3)(&wc[i * rb..], rb, panel, nb);
+                for (k, vr) in v.iter().enumerate() {
+                    out[(i + k) * n + r0..][..live].copy_from_slice(&vr[..live]);
                 }
-                while i < nrows {
-                    let v = (t.k1)(&wc[i * rb..], rb, panel, nb);
-                    out[i * n + r0..][..live].copy_from_slice(&v[0][..live]);
-                    i += 1;
-                }
+                i += 3;
             }
-        });
+            while i < nrows {
+                let v = (t.k1)(&wc[i * rb..], rb, panel, nb);
+                out[i * n + r0..][..live].copy_from_slice(&v[0][..live]);
+                i += 1;
+            }
+        }
+    });
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn prefill_tiled(_: &WeightView, _: &tile::Tile, _: &[u8], _: usize, _: usize, _: &mut [f32]) {
+fn prefill_tiled(
+    _: &Pool,
+    _: &WeightView,
+    _: &tile::Tile,
+    _: &[u8],
+    _: usize,
+    _: usize,
+    _: &mut [f32],
+) {
     unreachable!("no tile kernels on this architecture")
 }

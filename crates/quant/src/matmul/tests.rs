@@ -3,6 +3,7 @@
 use super::{matmul, MatmulScratch, Precision, WeightView};
 use crate::activation::{activation_type, quantize_activation_row};
 use crate::dequantize_row;
+use crate::testutil::pool;
 use crate::testutil::{random_activations, random_row};
 use pine_gguf::GgmlType;
 use rand::{rngs::StdRng, SeedableRng};
@@ -54,7 +55,7 @@ fn check_exact(
         data: &w,
     };
     let mut y = vec![0.0f32; n * rows];
-    matmul(&view, &x, n, &mut y, scratch, Precision::Native).unwrap();
+    matmul(pool(), &view, &x, n, &mut y, scratch, Precision::Native).unwrap();
     let f = super::native::row_kernel(ty, n).unwrap();
     let rb = view.row_bytes();
     let mut a = vec![0u8; cols / aty.block_size() * aty.block_bytes()];
@@ -141,7 +142,16 @@ fn tiled_prefill_extreme_values_exact() {
             data: &w,
         };
         let mut y = vec![0.0f32; n * rows];
-        matmul(&view, &x, n, &mut y, &mut scratch, Precision::Native).unwrap();
+        matmul(
+            pool(),
+            &view,
+            &x,
+            n,
+            &mut y,
+            &mut scratch,
+            Precision::Native,
+        )
+        .unwrap();
         let aty = activation_type(ty).unwrap();
         let f = super::native::row_kernel(ty, n).unwrap();
         let rb = view.row_bytes();
@@ -188,8 +198,17 @@ fn native_and_f32_track_the_naive_reference() {
             data: &w,
         };
         let (mut yn, mut yf) = (vec![0.0f32; n * rows], vec![0.0f32; n * rows]);
-        matmul(&view, &x, n, &mut yn, &mut scratch, Precision::Native).unwrap();
-        matmul(&view, &x, n, &mut yf, &mut scratch, Precision::F32).unwrap();
+        matmul(
+            pool(),
+            &view,
+            &x,
+            n,
+            &mut yn,
+            &mut scratch,
+            Precision::Native,
+        )
+        .unwrap();
+        matmul(pool(), &view, &x, n, &mut yf, &mut scratch, Precision::F32).unwrap();
         let rb = view.row_bytes();
         let block = activation_type(ty).unwrap().block_size().max(32);
         let mut wf = vec![0.0f32; cols];
@@ -230,26 +249,35 @@ fn bad_shapes_are_errors_not_panics() {
     };
     let x = vec![0.0f32; 32];
     let mut y = vec![0.0f32; 2];
-    assert!(matmul(&view, &x, 1, &mut y, &mut s, Precision::Native).is_ok());
-    assert!(matmul(&view, &x, 2, &mut y, &mut s, Precision::Native).is_err());
-    assert!(matmul(&view, &x, 1, &mut y[..1], &mut s, Precision::Native).is_err());
+    assert!(matmul(pool(), &view, &x, 1, &mut y, &mut s, Precision::Native).is_ok());
+    assert!(matmul(pool(), &view, &x, 2, &mut y, &mut s, Precision::Native).is_err());
+    assert!(matmul(pool(), &view, &x, 1, &mut y[..1], &mut s, Precision::Native).is_err());
     let short = WeightView {
         data: &w[..20],
         ..view
     };
-    assert!(matmul(&short, &x, 1, &mut y, &mut s, Precision::Native).is_err());
+    assert!(matmul(pool(), &short, &x, 1, &mut y, &mut s, Precision::Native).is_err());
     let odd = WeightView { cols: 31, ..view };
-    assert!(matmul(&odd, &x[..31], 1, &mut y, &mut s, Precision::F32).is_err());
+    assert!(matmul(pool(), &odd, &x[..31], 1, &mut y, &mut s, Precision::F32).is_err());
     let unsupported = WeightView {
         ty: GgmlType::IQ2_XXS,
         ..view
     };
-    assert!(matmul(&unsupported, &x, 1, &mut y, &mut s, Precision::Native).is_err());
+    assert!(matmul(
+        pool(),
+        &unsupported,
+        &x,
+        1,
+        &mut y,
+        &mut s,
+        Precision::Native
+    )
+    .is_err());
     let huge = WeightView {
         rows: usize::MAX,
         ..view
     };
-    assert!(matmul(&huge, &x, 1, &mut y, &mut s, Precision::Native).is_err());
+    assert!(matmul(pool(), &huge, &x, 1, &mut y, &mut s, Precision::Native).is_err());
 }
 
 /// Activations that every partner format represents exactly (small integers, each 32-block
@@ -274,8 +302,17 @@ fn exactly_representable_activations_match_f32() {
             data: &w,
         };
         let (mut yn, mut yf) = (vec![0.0f32; n * rows], vec![0.0f32; n * rows]);
-        matmul(&view, &x, n, &mut yn, &mut scratch, Precision::Native).unwrap();
-        matmul(&view, &x, n, &mut yf, &mut scratch, Precision::F32).unwrap();
+        matmul(
+            pool(),
+            &view,
+            &x,
+            n,
+            &mut yn,
+            &mut scratch,
+            Precision::Native,
+        )
+        .unwrap();
+        matmul(pool(), &view, &x, n, &mut yf, &mut scratch, Precision::F32).unwrap();
         let rb = view.row_bytes();
         let mut wf = vec![0.0f32; cols];
         for o in 0..rows {
