@@ -28,7 +28,7 @@ for wide in "" "_f64"; do
     lower="$(echo "$act" | tr 'A-Z' 'a-z')"
     compile "quantize_act_$lower$wide" quantize_act.comp "-DACT_$act" "${f64[@]}"
   done
-  for act in Q8_0 Q8_1; do
+  for act in Q8_0 Q8_1 Q8_K; do
     lower="$(echo "$act" | tr 'A-Z' 'a-z')"
     compile "quantize_act_${lower}_int$wide" quantize_act.comp "-DACT_$act" -DINT_OUT "${f64[@]}"
   done
@@ -42,6 +42,10 @@ for wide in "" "_f64"; do
   for ty in Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 IQ4_NL; do
     lower="$(echo "$ty" | tr 'A-Z' 'a-z')"
     compile "mul_mat_q8_$lower$wide" mul_mat_q8.comp "-DDATA_$ty" "${f64[@]}"
+  done
+  for ty in Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_XS; do
+    lower="$(echo "$ty" | tr 'A-Z' 'a-z')"
+    compile "mul_mat_k_$lower$wide" mul_mat_k.comp "-DDATA_$ty" "${f64[@]}"
   done
   compile "mul_mat_bf16_single$wide" mul_mat_bf16.comp "${f64[@]}"
   compile "mul_mat_bf16_batch$wide" mul_mat_bf16.comp -DBATCH "${f64[@]}"

@@ -2,10 +2,11 @@
 // llama.cpp's activation rounding before a quantized matmul, in the CPU's exact operations
 // (Q8_0/Q8_1: id = 127/amax, half-even, scale stored as f16; Q8_K: -127/max, scale f32;
 // F16/BF16: rounded). By default each value becomes what the quantized copy represents
-// (q · d), for the float matmul shaders. With INT_OUT (the Q8_0/Q8_1 partners of the
-// 32-element block types) it writes q itself and each block's f16 scale, for mul_mat_q8.comp,
-// which then sums exactly as llama.cpp does. Q8_1 also writes each block's f16 sum term
-// (d · Σq), which Q4_1/Q5_1 use for the min. One invocation per block.
+// (q · d), for the float matmul shaders. With INT_OUT it writes q itself and each block's
+// scale, for the integer kernels (mul_mat_q8.comp for the Q8_0/Q8_1 partners of the 32-element
+// block types, mul_mat_k.comp for Q8_K), which then sum exactly as the CPU does. Q8_1 also
+// writes each block's f16 sum term (d · Σq), which Q4_1/Q5_1 use for the min; Q8_K writes its
+// 16 sums of 16 quants (bsums) per block, which the k-quant mins use. One invocation per block.
 // p0 = row width, p1 = blocks in the batch.
 #include "common.glsl"
 #include "exact.glsl"
@@ -45,11 +46,25 @@ void main() {
     }
     float iscale = amax == 0.0 ? 0.0 : div_rn(-127.0, mx);
     float d = amax == 0.0 ? 0.0 : div_rn(1.0, iscale);
+    int bsum = 0;
     for (uint i = 0u; i < BLOCK; i++) {
         precise float s = iscale * x[base + i];
-        precise float v = d * min(roundEven(s), 127.0);
+        float q = min(roundEven(s), 127.0);
+#if defined(INT_OUT)
+        o[base + i] = q;
+        bsum += int(q);
+        if (i % 16u == 15u) {
+            sums[blk * 16u + i / 16u] = float(bsum);
+            bsum = 0;
+        }
+#else
+        precise float v = d * q;
         o[base + i] = v;
+#endif
     }
+#if defined(INT_OUT)
+    scales[blk] = d;
+#endif
 #else
     float amax = 0.0;
     for (uint i = 0u; i < BLOCK; i++) amax = max(amax, abs(x[base + i]));

@@ -38,12 +38,16 @@ const INTEGER_TYPES: [GgmlType; 6] = [
     GgmlType::IQ4_NL,
 ];
 
-/// Whether native-mode matmuls with weights of `ty` follow llama.cpp's x86 order exactly (on
-/// devices with f64): what the kernel tests hold bit-identical to the CPU.
-#[cfg(test)]
-pub(crate) fn exact_order(ty: GgmlType) -> bool {
-    INTEGER_TYPES.contains(&ty) || ty == GgmlType::BF16
-}
+/// The 256-element types with an integer kernel against Q8_K in the CPU's order
+/// (`mul_mat_k.comp`).
+const K_TYPES: [GgmlType; 6] = [
+    GgmlType::Q2_K,
+    GgmlType::Q3_K,
+    GgmlType::Q4_K,
+    GgmlType::Q5_K,
+    GgmlType::Q6_K,
+    GgmlType::IQ4_XS,
+];
 
 /// An activation buffer on the device: `len` f32.
 pub struct VkBuffer {
@@ -65,7 +69,8 @@ pub struct VulkanBackend {
     pipelines: Pipelines,
     rope: RopeTable,
     readback: Option<Subbuffer<[f32]>>,
-    /// Rounded activations and Q8_1 block sums of the matmul in flight (grown as needed).
+    /// Rounded activations and their block sums (Q8_1 sum terms, Q8_K bsums) of the matmul in
+    /// flight (grown as needed).
     act: Option<Subbuffer<[f32]>>,
     sums: Option<Subbuffer<[f32]>>,
     scales: Option<Subbuffer<[f32]>>,
@@ -133,6 +138,16 @@ impl VulkanBackend {
         &self.ctx.info
     }
 
+    /// Whether matmuls with weights of type `ty` give the CPU backend's results bit for bit
+    /// here: native mode, a kernel in the float order of the CPU's x86 kernels (the integer
+    /// block types and BF16), and a device with f64 for the exact float operations. Tests hold
+    /// such products, and models made only of them, to the CPU's standard.
+    pub fn matches_cpu(&self, ty: GgmlType) -> bool {
+        let exact_order =
+            INTEGER_TYPES.contains(&ty) || K_TYPES.contains(&ty) || ty == GgmlType::BF16;
+        self.mode == MatmulMode::Native && self.ctx.info.fp64 && exact_order
+    }
+
     #[cfg(test)]
     pub(crate) fn context(&self) -> &Context {
         &self.ctx
@@ -189,7 +204,8 @@ impl VulkanBackend {
 
     /// Rounds `n` rows of `x` as llama.cpp does for weights of `w`'s type, returning the
     /// scratch it wrote: the rounded rows, or for the integer path (`int`) the integer values
-    /// with per-block scales and Q8_1 sum terms. `None` when no rounding applies.
+    /// with per-block scales and Q8_1 sum terms or Q8_K bsums (16 per block). `None` when no
+    /// rounding applies.
     fn round_activations(
         &mut self,
         w: &VkWeight,
@@ -197,13 +213,13 @@ impl VulkanBackend {
         n: usize,
         int: bool,
     ) -> Result<Option<Rounded>, VkError> {
-        let (kind, block) = match (self.mode, w.act) {
+        let (kind, block, sums_per_block) = match (self.mode, w.act) {
             (MatmulMode::F32, _) => return Ok(None),
-            (_, GgmlType::Q8_0) => ("q8_0", 32),
-            (_, GgmlType::Q8_1) => ("q8_1", 32),
-            (_, GgmlType::Q8_K) => ("q8_k", 256),
-            (_, GgmlType::F16) => ("f16", 32),
-            (_, GgmlType::BF16) => ("bf16", 32),
+            (_, GgmlType::Q8_0) => ("q8_0", 32, 1),
+            (_, GgmlType::Q8_1) => ("q8_1", 32, 1),
+            (_, GgmlType::Q8_K) => ("q8_k", 256, 16),
+            (_, GgmlType::F16) => ("f16", 32, 1),
+            (_, GgmlType::BF16) => ("bf16", 32, 1),
             _ => return Ok(None),
         };
         let name = self.exact(&format!(
@@ -220,7 +236,7 @@ impl VulkanBackend {
         let blocks = len / block;
         let mem = self.ctx.memory.clone();
         let values = Self::scratch(&mem, &mut self.act, len)?;
-        let sums = Self::scratch(&mem, &mut self.sums, blocks)?;
+        let sums = Self::scratch(&mem, &mut self.sums, blocks * sums_per_block)?;
         let scales = Self::scratch(&mem, &mut self.scales, blocks)?;
         let push = [w.width as u32, blocks as u32, 0, 0, 0, 0, 0, 0];
         self.dispatch(
@@ -457,7 +473,8 @@ impl Backend for VulkanBackend {
                 what: format!("matmul of {n} rows does not fit the buffers"),
             });
         }
-        let int = self.mode == MatmulMode::Native && INTEGER_TYPES.contains(&w.ty);
+        let int = self.mode == MatmulMode::Native
+            && (INTEGER_TYPES.contains(&w.ty) || K_TYPES.contains(&w.ty));
         let rounded = self.round_activations(w, x, n, int)?;
         let out_bytes = out.buf.clone().into_bytes();
         for c in &w.chunks {
@@ -488,7 +505,8 @@ impl Backend for VulkanBackend {
                         self.dispatch(&shader, &bindings, push, groups)?;
                     }
                     (Some(r), true) => {
-                        let shader = self.exact(&format!("mul_mat_q8_{}", w.kernel_suffix()));
+                        let family = if K_TYPES.contains(&w.ty) { "k" } else { "q8" };
+                        let shader = self.exact(&format!("mul_mat_{family}_{}", w.kernel_suffix()));
                         let bindings = [
                             c.buf.clone(),
                             r.values.clone().into_bytes(),

@@ -128,6 +128,54 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_iq4_xs.spv"),
     ),
     (
+        "mul_mat_k_iq4_xs",
+        include_bytes!("../../../shaders/spv/mul_mat_k_iq4_xs.spv"),
+    ),
+    (
+        "mul_mat_k_iq4_xs_f64",
+        include_bytes!("../../../shaders/spv/mul_mat_k_iq4_xs_f64.spv"),
+    ),
+    (
+        "mul_mat_k_q2_k",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q2_k.spv"),
+    ),
+    (
+        "mul_mat_k_q2_k_f64",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q2_k_f64.spv"),
+    ),
+    (
+        "mul_mat_k_q3_k",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q3_k.spv"),
+    ),
+    (
+        "mul_mat_k_q3_k_f64",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q3_k_f64.spv"),
+    ),
+    (
+        "mul_mat_k_q4_k",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q4_k.spv"),
+    ),
+    (
+        "mul_mat_k_q4_k_f64",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q4_k_f64.spv"),
+    ),
+    (
+        "mul_mat_k_q5_k",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q5_k.spv"),
+    ),
+    (
+        "mul_mat_k_q5_k_f64",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q5_k_f64.spv"),
+    ),
+    (
+        "mul_mat_k_q6_k",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q6_k.spv"),
+    ),
+    (
+        "mul_mat_k_q6_k_f64",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q6_k_f64.spv"),
+    ),
+    (
         "mul_mat_q2_k",
         include_bytes!("../../../shaders/spv/mul_mat_q2_k.spv"),
     ),
@@ -270,6 +318,14 @@ const SPIRV: &[(&str, &[u8])] = &[
     (
         "quantize_act_q8_k_f64",
         include_bytes!("../../../shaders/spv/quantize_act_q8_k_f64.spv"),
+    ),
+    (
+        "quantize_act_q8_k_int",
+        include_bytes!("../../../shaders/spv/quantize_act_q8_k_int.spv"),
+    ),
+    (
+        "quantize_act_q8_k_int_f64",
+        include_bytes!("../../../shaders/spv/quantize_act_q8_k_int_f64.spv"),
     ),
     (
         "rms_norm",
