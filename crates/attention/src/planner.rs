@@ -5,7 +5,7 @@
 //! keys of a layer must exist together), then the suffix (in chunks), then one generated token at
 //! a time. Every token's cache slot is its raw index.
 
-use pine_backend::{AttentionPlan, Backend, HeadRanges, KeyRange, QueryGroup};
+use pine_backend::{AttentionPlan, Backend, CacheType, HeadRanges, KeyRange, QueryGroup};
 
 use crate::layout::{Geometry, Layout};
 use crate::mode::{AnchorPositions, AttentionMode, TieRule};
@@ -98,7 +98,8 @@ fn content_hash(tokens: &[u32]) -> u64 {
 
 impl LayoutPlanner {
     /// A planner for `layout` in `mode`, for a model of `n_layers` layers, `n_heads` query
-    /// heads and `n_kv_heads` key/value heads of `head_dim` elements.
+    /// heads and `n_kv_heads` key/value heads of `head_dim` elements, whose KV cache holds
+    /// `cache_type` (PINE keeps its region-key copy in the same precision).
     pub fn new(
         layout: &Layout,
         mode: AttentionMode,
@@ -106,6 +107,7 @@ impl LayoutPlanner {
         n_heads: usize,
         n_kv_heads: usize,
         head_dim: usize,
+        cache_type: CacheType,
     ) -> LayoutPlanner {
         let geo = layout.geometry();
         let n = layout.segments.len();
@@ -125,7 +127,7 @@ impl LayoutPlanner {
         }
         let pine = match mode {
             AttentionMode::Pine(_) => Some(PineState::new(
-                n_layers, n_heads, n_kv_heads, head_dim, &geo,
+                n_layers, n_heads, n_kv_heads, head_dim, cache_type,
             )),
             _ => None,
         };

@@ -5,6 +5,7 @@ pub mod backend;
 pub mod cpu;
 pub mod error;
 pub mod math;
+pub mod packed_queries;
 pub mod plan;
 pub mod rope;
 mod simd8;

@@ -1,6 +1,8 @@
 //! Scalar math shared by the CPU kernels and the attention plugins, written so results are
 //! reproducible bit for bit and match llama.cpp's x86 build where it matters.
 
+use crate::packed_queries::KeyRows;
+
 /// ggml's vectorised `expf` (an Arm optimized-routines polynomial, ≤ 1.5 ulp), evaluated with
 /// the same fused operations one lane at a time. `mul_add` is always fused, so the result is the
 /// same with or without an FMA unit; the slice helpers below just run faster where there is one.
@@ -95,12 +97,13 @@ fn silu_mul_fma(gate: &mut [f32], up: &[f32]) {
 }
 
 /// Appends, for `count` rows of `width` elements each (row r's `q.len()` elements start at
-/// `r * width + offset` of `rows`), `scale ·` the f32 dot product of `q` and the row, computed in
-/// eight interleaved lanes (lane l sums elements l, l+8, …) then the lanes pairwise: a fixed
-/// order without fused operations, so every CPU gives the same bits, and one that vectorises.
+/// `r * width + offset` of `rows`, f32 or f16), `scale ·` the f32 dot product of `q` and the
+/// row, computed in eight interleaved lanes (lane l sums elements l, l+8, …) then the lanes
+/// pairwise: a fixed order without fused operations, so every CPU gives the same bits, and one
+/// that vectorises.
 pub fn dot8_rows(
     q: &[f32],
-    rows: &[f32],
+    rows: KeyRows<'_>,
     width: usize,
     offset: usize,
     count: usize,
@@ -109,153 +112,55 @@ pub fn dot8_rows(
 ) {
     let n = q.len();
     assert!(count == 0 || (count - 1) * width + offset + n <= rows.len());
+    let mut r = 0;
     #[cfg(target_arch = "x86_64")]
     if crate::simd8::available() {
-        let mut r = 0;
+        let (base, bytes) = match rows {
+            KeyRows::F32(k) => (k.as_ptr().cast::<u8>(), 4),
+            KeyRows::F16(k) => (k.as_ptr().cast::<u8>(), 2),
+        };
+        out.reserve(count);
         while r + 8 <= count {
-            let b = std::array::from_fn(|p| rows[(r + p) * width + offset..].as_ptr());
             let mut lanes = [0.0f32; 8];
-            // SAFETY: AVX2 is present; every row holds n elements (asserted above).
+            // SAFETY: AVX2/F16C are present; rows r..r + 8 hold n elements each (asserted
+            // above), so every pointer stays inside `rows`.
             unsafe {
-                let d = crate::simd8::dot8_pairs(&[q.as_ptr(); 8], &b, n, scale);
+                let b: [*const u8; 8] =
+                    std::array::from_fn(|p| base.add(((r + p) * width + offset) * bytes));
+                let d = match rows {
+                    KeyRows::F32(_) => crate::simd8::dot8_pairs::<false>(q.as_ptr(), &b, n, scale),
+                    KeyRows::F16(_) => crate::simd8::dot8_pairs::<true>(q.as_ptr(), &b, n, scale),
+                };
                 std::arch::x86_64::_mm256_storeu_ps(lanes.as_mut_ptr(), d);
             }
             out.extend_from_slice(&lanes);
             r += 8;
         }
-        let rest = &rows[r * width..];
-        return dot8_rows_scalar(q, rest, width, offset, count - r, scale, out);
     }
-    dot8_rows_scalar(q, rows, width, offset, count, scale, out);
+    dot8_rows_scalar(q, rows, width, offset + r * width, count - r, scale, out);
 }
 
 /// The plain form of [`dot8_rows`], one row at a time.
 fn dot8_rows_scalar(
     q: &[f32],
-    rows: &[f32],
+    rows: KeyRows<'_>,
     width: usize,
     offset: usize,
     count: usize,
     scale: f32,
     out: &mut Vec<f32>,
 ) {
+    let mut row = Vec::with_capacity(q.len());
     for r in 0..count {
-        let at = r * width + offset;
-        out.push(dot8_body(q, &rows[at..at + q.len()]) * scale);
+        rows.widen(r * width + offset, q.len(), &mut row);
+        out.push(dot8_body(q, &row) * scale);
     }
 }
 
-/// Up to eight queries of one head, laid out so that one pass over each key row serves all of
-/// them (see [`PackedQueries::dot_rows`]). Reusable: [`PackedQueries::pack`] overwrites it.
-#[derive(Default)]
-pub struct PackedQueries {
-    n: usize,
-    /// Query p (lanes past the given queries repeat query 0) at `plain[p * n..][..n]`.
-    plain: Vec<f32>,
-    /// Elements `8c..8c + 8` of query p at `packed[(c * 8 + p) * 8..][..8]`.
-    packed: Vec<f32>,
-}
-
-impl PackedQueries {
-    /// Takes `qs` (one to eight queries of equal length).
-    pub fn pack(&mut self, qs: &[&[f32]]) {
-        assert!((1..=8).contains(&qs.len()));
-        let n = qs[0].len();
-        assert!(qs.iter().all(|q| q.len() == n));
-        self.n = n;
-        self.plain.clear();
-        for p in 0..8 {
-            self.plain
-                .extend_from_slice(qs[if p < qs.len() { p } else { 0 }]);
-        }
-        self.packed.clear();
-        for c in 0..n / 8 {
-            for p in 0..8 {
-                self.packed
-                    .extend_from_slice(&self.plain[p * n + 8 * c..][..8]);
-            }
-        }
-    }
-
-    /// For each of `count` key rows (laid out as in [`dot8_rows`]), the [`dot8_rows`] products of
-    /// the eight queries with it: `out[u * 8 + p]` is query p against row u.
-    pub fn dot_rows(
-        &self,
-        rows: &[f32],
-        width: usize,
-        offset: usize,
-        count: usize,
-        scale: f32,
-        out: &mut [f32],
-    ) {
-        let n = self.n;
-        assert!(out.len() >= count * 8);
-        assert!(count == 0 || (count - 1) * width + offset + n <= rows.len());
-        #[cfg(target_arch = "x86_64")]
-        if n.is_multiple_of(8) && crate::simd8::available() {
-            let level = if crate::simd8::avx512() { 2 } else { 1 };
-            return self.dot_rows_simd(level, rows, width, offset, count, scale, out);
-        }
-        self.dot_rows_scalar(rows, width, offset, count, scale, out);
-    }
-
-    /// [`PackedQueries::dot_rows`] on the AVX2 kernel (`level` 1) or the AVX-512 one (2), for
-    /// head dims that are a multiple of 8 (an empty tail adds −0.0, which changes no sum).
-    #[cfg(target_arch = "x86_64")]
-    #[allow(clippy::too_many_arguments)]
-    fn dot_rows_simd(
-        &self,
-        level: u8,
-        rows: &[f32],
-        width: usize,
-        offset: usize,
-        count: usize,
-        scale: f32,
-        out: &mut [f32],
-    ) {
-        let n = self.n;
-        assert!(
-            n.is_multiple_of(8)
-                && crate::simd8::available()
-                && (level < 2 || crate::simd8::avx512())
-        );
-        if count == 0 {
-            return;
-        }
-        let rows = rows[offset..].as_ptr();
-        // SAFETY: the features were checked; `packed` holds 8n elements, the rows were checked
-        // by the caller to hold n elements each and `out` 8 · count.
-        unsafe {
-            if level == 2 {
-                crate::simd8::dot8_queries_avx512(&self.packed, n, rows, width, count, scale, out);
-            } else {
-                crate::simd8::dot8_queries_avx2(&self.packed, n, rows, width, count, scale, out);
-            }
-        }
-    }
-
-    /// The plain form of [`PackedQueries::dot_rows`], one product at a time.
-    fn dot_rows_scalar(
-        &self,
-        rows: &[f32],
-        width: usize,
-        offset: usize,
-        count: usize,
-        scale: f32,
-        out: &mut [f32],
-    ) {
-        let n = self.n;
-        for (u, o) in out.chunks_exact_mut(8).take(count).enumerate() {
-            let row = &rows[u * width + offset..][..n];
-            for (p, x) in o.iter_mut().enumerate() {
-                *x = dot8_body(&self.plain[p * n..][..n], row) * scale;
-            }
-        }
-    }
-}
-
+/// One `Σ a·b` in the fixed 8-lane order: lane l sums products l, l+8, … unfused, then the
+/// tree `((0+4)+(2+6))+((1+5)+(3+7))`, then the tail summed in order.
 #[inline(always)]
-fn dot8_body(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn dot8_body(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let tail: f32 = ca
@@ -354,31 +259,14 @@ mod tests {
         for n in [1, 7, 8, 16, 64, 70, 128] {
             let width = n + 5;
             let rows = wavy(21 * width, 0.61);
+            let rows16: Vec<half::f16> = rows.iter().map(|&x| half::f16::from_f32(x)).collect();
             let q = wavy(n, 0.37);
             for count in [0, 1, 8, 13, 21] {
-                let (mut got, mut want) = (Vec::new(), Vec::new());
-                dot8_rows(&q, &rows, width, 3, count, 0.125, &mut got);
-                dot8_rows_scalar(&q, &rows, width, 3, count, 0.125, &mut want);
-                assert_eq!(bits(&got), bits(&want), "dot8_rows n={n} count={count}");
-            }
-            let qs: Vec<Vec<f32>> = (0..8).map(|i| wavy(n, 0.2 + i as f32 * 0.13)).collect();
-            let refs: Vec<&[f32]> = qs.iter().map(|q| &q[..]).collect();
-            for nq in 1..=8 {
-                let mut pq = PackedQueries::default();
-                pq.pack(&refs[..nq]);
-                let mut want = vec![1.0; 21 * 8];
-                pq.dot_rows_scalar(&rows, width, 2, 21, 0.3, &mut want);
-                let mut got = vec![0.0; 21 * 8];
-                pq.dot_rows(&rows, width, 2, 21, 0.3, &mut got);
-                assert_eq!(bits(&got), bits(&want), "dot_rows n={n} nq={nq}");
-                #[cfg(target_arch = "x86_64")]
-                for level in [1, 2] {
-                    let simd = crate::simd8::available() && (level < 2 || crate::simd8::avx512());
-                    if n % 8 == 0 && simd {
-                        let mut got = vec![0.0; 21 * 8];
-                        pq.dot_rows_simd(level, &rows, width, 2, 21, 0.3, &mut got);
-                        assert_eq!(bits(&got), bits(&want), "level {level} n={n} nq={nq}");
-                    }
+                for keys in [KeyRows::F32(&rows), KeyRows::F16(&rows16)] {
+                    let (mut got, mut want) = (Vec::new(), Vec::new());
+                    dot8_rows(&q, keys, width, 3, count, 0.125, &mut got);
+                    dot8_rows_scalar(&q, keys, width, 3, count, 0.125, &mut want);
+                    assert_eq!(bits(&got), bits(&want), "n={n} count={count} {keys:?}");
                 }
             }
         }
@@ -390,7 +278,7 @@ mod tests {
             let a: Vec<f32> = (0..n).map(|i| (i as f32 * 0.3).sin()).collect();
             let rows: Vec<f32> = (0..3 * (n + 2)).map(|i| (i as f32 * 0.7).cos()).collect();
             let mut got = Vec::new();
-            dot8_rows(&a, &rows, n + 2, 1, 3, 0.5, &mut got);
+            dot8_rows(&a, KeyRows::F32(&rows), n + 2, 1, 3, 0.5, &mut got);
             for (r, g) in got.iter().enumerate() {
                 let row = &rows[r * (n + 2) + 1..][..n];
                 let want: f64 = a.iter().zip(row).map(|(x, y)| (x * y) as f64).sum::<f64>() * 0.5;

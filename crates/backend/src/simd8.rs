@@ -135,33 +135,44 @@ fn quarter(a: __m256, b: __m256) -> __m256 {
     )
 }
 
-/// Eight independent dot products `a[p]·b[p]` of `n` elements in [`crate::math`]'s fixed 8-lane
-/// order without fused operations (lane l sums products l, l+8, … in order, then the tree, then
-/// the tail summed in order), times `scale`.
+/// Eight dot products `q·b[p]` of `n` elements in [`crate::math`]'s fixed 8-lane order without
+/// fused operations (lane l sums products l, l+8, … in order, then the tree, then the tail
+/// summed in order), times `scale`. The rows `b[p]` are f32, or f16 when `F16`.
 ///
 /// # Safety
-/// Every pointer must be valid for `n` elements.
+/// AVX2 and F16C must be present; `q` and every row must be valid for `n` elements.
 #[inline]
-#[target_feature(enable = "avx2")]
-pub(crate) unsafe fn dot8_pairs(
-    a: &[*const f32; 8],
-    b: &[*const f32; 8],
+#[target_feature(enable = "avx2,f16c")]
+pub(crate) unsafe fn dot8_pairs<const F16: bool>(
+    q: *const f32,
+    b: &[*const u8; 8],
     n: usize,
     scale: f32,
 ) -> __m256 {
     let main = n - n % 8;
     let mut acc = [_mm256_setzero_ps(); 8];
     for i in (0..main).step_by(8) {
+        // SAFETY: i + 8 <= n.
+        let x = unsafe { _mm256_loadu_ps(q.add(i)) };
         for p in 0..8 {
             // SAFETY: i + 8 <= n.
-            let (x, y) = unsafe { (_mm256_loadu_ps(a[p].add(i)), _mm256_loadu_ps(b[p].add(i))) };
+            let y = unsafe { key8::<F16>(b[p].add(i * key_bytes::<F16>())) };
             acc[p] = _mm256_add_ps(acc[p], _mm256_mul_ps(x, y));
         }
     }
     let tails: [f32; 8] = std::array::from_fn(|p| {
-        // SAFETY: the caller's pointers are valid for n elements.
         (main..n)
-            .map(|i| unsafe { *a[p].add(i) * *b[p].add(i) })
+            .map(|i| {
+                // SAFETY: the caller's pointers are valid for n elements.
+                unsafe {
+                    let y = if F16 {
+                        half::f16::from_bits(b[p].cast::<u16>().add(i).read_unaligned()).to_f32()
+                    } else {
+                        b[p].cast::<f32>().add(i).read_unaligned()
+                    };
+                    *q.add(i) * y
+                }
+            })
             .sum()
     });
     let dots = _mm256_add_ps(
@@ -181,31 +192,61 @@ pub(crate) fn avx512() -> bool {
     *A.get_or_init(|| available() && is_x86_feature_detected!("avx512f"))
 }
 
-/// `out[u * 8 + p] = scale · q_p·row_u` for `count` rows of `n` elements (`n` a multiple of 8)
-/// `width` apart, in [`dot8_pairs`]'s order. `packed[(c * 8 + p) * 8..][..8]` holds elements
-/// `8c..8c + 8` of query p, so one pass over each row serves all eight queries.
+/// Eight elements of a key row at `p` (`F16`: half precision, widened exactly).
 ///
 /// # Safety
-/// AVX2 must be present; `packed` must hold `8 * n` elements, `rows` be valid for
+/// `p` must be valid for eight elements of the row's type; AVX2 and F16C must be present.
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn key8<const F16: bool>(p: *const u8) -> __m256 {
+    // SAFETY: the caller's contract.
+    unsafe {
+        if F16 {
+            _mm256_cvtph_ps(_mm_loadu_si128(p.cast()))
+        } else {
+            _mm256_loadu_ps(p.cast())
+        }
+    }
+}
+
+/// Bytes of one key element.
+const fn key_bytes<const F16: bool>() -> usize {
+    if F16 {
+        2
+    } else {
+        4
+    }
+}
+
+/// `out[u * 8 + p] = scale · q_p·row_u` for `count` rows of `n` elements (`n` a multiple of 8)
+/// `width` elements apart, in [`dot8_pairs`]'s order, for the first `active` queries (the other
+/// lanes get 0). `packed[(c * 8 + p) * 8..][..8]` holds elements `8c..8c + 8` of query p, so
+/// one pass over each row serves all the queries. Rows are f32, or f16 when `F16`.
+///
+/// # Safety
+/// AVX2 and F16C must be present; `packed` must hold `8 * n` elements, `rows` be valid for
 /// `(count - 1) * width + n` elements and `out` hold `8 * count`.
-#[target_feature(enable = "avx2")]
-pub(crate) unsafe fn dot8_queries_avx2(
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,f16c")]
+pub(crate) unsafe fn dot8_queries_avx2<const F16: bool>(
     packed: &[f32],
+    active: usize,
     n: usize,
-    rows: *const f32,
+    rows: *const u8,
     width: usize,
     count: usize,
     scale: f32,
     out: &mut [f32],
 ) {
+    let active = active.min(8);
     for u in 0..count {
         let mut acc = [_mm256_setzero_ps(); 8];
         // SAFETY: the caller's contract.
         unsafe {
-            let row = rows.add(u * width);
+            let row = rows.add(u * width * key_bytes::<F16>());
             for c in 0..n / 8 {
-                let k = _mm256_loadu_ps(row.add(8 * c));
-                for (p, a) in acc.iter_mut().enumerate() {
+                let k = key8::<F16>(row.add(8 * c * key_bytes::<F16>()));
+                for (p, a) in acc.iter_mut().enumerate().take(active) {
                     let q = _mm256_loadu_ps(packed.as_ptr().add((c * 8 + p) * 8));
                     *a = _mm256_add_ps(*a, _mm256_mul_ps(q, k));
                 }
@@ -221,26 +262,28 @@ pub(crate) unsafe fn dot8_queries_avx2(
 ///
 /// # Safety
 /// As [`dot8_queries_avx2`], with AVX-512F present.
-#[target_feature(enable = "avx2,avx512f")]
-pub(crate) unsafe fn dot8_queries_avx512(
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,f16c,avx512f")]
+pub(crate) unsafe fn dot8_queries_avx512<const F16: bool>(
     packed: &[f32],
+    active: usize,
     n: usize,
-    rows: *const f32,
+    rows: *const u8,
     width: usize,
     count: usize,
     scale: f32,
     out: &mut [f32],
 ) {
+    let pairs = active.min(8).div_ceil(2);
     for u in 0..count {
         let mut acc = [_mm512_setzero_ps(); 4];
         // SAFETY: the caller's contract.
         unsafe {
-            let row = rows.add(u * width);
+            let row = rows.add(u * width * key_bytes::<F16>());
             for c in 0..n / 8 {
-                let k = _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_castps_pd(
-                    _mm256_loadu_ps(row.add(8 * c)),
-                )));
-                for (p, a) in acc.iter_mut().enumerate() {
+                let k = key8::<F16>(row.add(8 * c * key_bytes::<F16>()));
+                let k = _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_castps_pd(k)));
+                for (p, a) in acc.iter_mut().enumerate().take(pairs) {
                     let q = _mm512_loadu_ps(packed.as_ptr().add((c * 8 + 2 * p) * 8));
                     *a = _mm512_add_ps(*a, _mm512_mul_ps(q, k));
                 }

@@ -24,6 +24,7 @@ pub struct Session<B: Backend> {
     pub model: Llama<B>,
     cache: B::Cache,
     n_ctx: usize,
+    cache_type: CacheType,
     tokens: Vec<u32>,
     /// Set while the cache holds a layout evaluated under a non-causal mode; decoding then
     /// follows that mode's plans.
@@ -54,6 +55,7 @@ impl<B: Backend> Session<B> {
             model,
             cache,
             n_ctx,
+            cache_type,
             tokens: Vec::new(),
             layout: None,
         })
@@ -186,6 +188,7 @@ impl<B: Backend> Session<B> {
             p.n_heads,
             p.n_kv_heads,
             p.head_dim,
+            self.cache_type,
         );
         let mut out = Vec::new();
         for spec in lp.batches(layout) {

@@ -376,6 +376,13 @@ impl Backend for VulkanBackend {
         }
     }
 
+    /// PINE's rankings run on the host while the GPU waits for them: rayon's global pool keeps
+    /// every core on them (the GPU backend has no host pool of its own to spin).
+    fn host_tasks(&self, n: usize, task: &(dyn Fn(usize) + Sync)) {
+        use rayon::prelude::*;
+        (0..n).into_par_iter().for_each(task);
+    }
+
     fn select_rows(&mut self, x: &VkBuffer, width: usize, rows: &[usize], out: &mut VkBuffer) {
         let (xb, ob) = (x.buf.clone(), out.buf.clone());
         self.sticky(|b| {

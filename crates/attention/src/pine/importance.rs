@@ -3,15 +3,16 @@
 //! whatever order the segments arrive in. Dots use a fixed 8-lane order and exp ggml's
 //! polynomial (≤ 1.5 ulp): only the ranking depends on these values.
 
-/// Pre-RoPE keys of the segment region for one layer: `[S, n_kv_heads * head_dim]`, raw order.
+/// Pre-RoPE keys of the segment region for one layer, head-major: key u of KV head h at
+/// elements `(h * tokens + u) * head_dim ..`, so one head's keys stream contiguously.
 pub struct RegionKeys<'a> {
-    /// The keys.
-    pub k: &'a [f32],
-    /// Elements per key row (`n_kv_heads * head_dim`).
-    pub width: usize,
+    /// The keys (f32, or f16 with an f16 KV cache: half the bytes per decoded token).
+    pub k: KeyRows<'a>,
+    /// Tokens in the region.
+    pub tokens: usize,
     /// Elements per head.
     pub head_dim: usize,
-    /// Offset of each segment's first key row in `k`.
+    /// Offset of each segment's first key in the region.
     pub starts: &'a [usize],
     /// Tokens per segment.
     pub lens: &'a [usize],
@@ -20,26 +21,21 @@ pub struct RegionKeys<'a> {
 }
 
 impl RegionKeys<'_> {
+    /// Element offset of segment `j`'s first key for KV head `kvh`.
+    fn offset(&self, kvh: usize, j: usize) -> usize {
+        (kvh * self.tokens + self.starts[j]) * self.head_dim
+    }
+
     /// Per-segment sums of exp(score − max) for query `q` over the keys of every segment, and
     /// their total in canonical order.
     fn exp_sums(&self, q: &[f32], kvh: usize, scores: &mut Vec<f32>, sums: &mut [f32]) -> f32 {
         let scale = 1.0 / (self.head_dim as f32).sqrt();
         scores.clear();
-        let mut max = f32::NEG_INFINITY;
-        for j in 0..self.lens.len() {
-            let from = scores.len();
-            let rows = &self.k[self.starts[j] * self.width..];
-            dot8_rows(
-                q,
-                rows,
-                self.width,
-                kvh * self.head_dim,
-                self.lens[j],
-                scale,
-                scores,
-            );
-            max = scores[from..].iter().copied().fold(max, f32::max);
+        for (j, &len) in self.lens.iter().enumerate() {
+            let at = self.offset(kvh, j);
+            dot8_rows(q, self.k, self.head_dim, at, len, scale, scores);
         }
+        let max = max(scores);
         scores.iter_mut().for_each(|s| *s -= max);
         exp_in_place(scores);
         let mut at = 0;
@@ -51,7 +47,13 @@ impl RegionKeys<'_> {
     }
 }
 
-use pine_backend::math::{dot8_rows, exp_in_place, PackedQueries};
+use pine_backend::math::{dot8_rows, exp_in_place};
+use pine_backend::packed_queries::{KeyRows, PackedQueries};
+
+/// The largest score (−∞ for none).
+fn max(xs: &[f32]) -> f32 {
+    xs.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+}
 
 /// Importance of every segment for a suffix or generated query `q` (one head, mapped to KV head
 /// `kvh`): the mean over S_j's tokens of q's softmax over all segment tokens (§1.3b).
@@ -122,7 +124,7 @@ impl RowBlock {
     }
 
     /// [`RegionKeys::exp_sums`] leaving out segment `own`, for every query of `qs` (at most
-    /// [`LANES`]); lanes past `qs.len()` hold copies of query 0.
+    /// [`LANES`]); lanes past `qs.len()` hold zero scores.
     fn exp_sums(&mut self, keys: &RegionKeys<'_>, qs: &[&[f32]], kvh: usize, own: usize) {
         let scale = 1.0 / (keys.head_dim as f32).sqrt();
         let n_keys: usize = keys.lens.iter().sum::<usize>() - keys.lens[own];
@@ -132,9 +134,9 @@ impl RowBlock {
         for j in (0..keys.lens.len()).filter(|&j| j != own) {
             let len = keys.lens[j];
             self.queries.dot_rows(
-                &keys.k[keys.starts[j] * keys.width..],
-                keys.width,
-                kvh * keys.head_dim,
+                keys.k,
+                keys.head_dim,
+                keys.offset(kvh, j),
                 len,
                 scale,
                 &mut self.scores[at * LANES..(at + len) * LANES],
@@ -181,6 +183,17 @@ impl RowBlock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use half::f16;
+    use pine_backend::math::dot8_rows;
+
+    /// Head-major keys from `rows[u][h * d..]` (token-major rows of `heads` heads).
+    fn head_major(rows: &[f32], heads: usize, d: usize) -> Vec<f32> {
+        let tokens = rows.len() / (heads * d);
+        (0..heads)
+            .flat_map(|h| (0..tokens).flat_map(move |u| (0..d).map(move |i| (h, u, i))))
+            .map(|(h, u, i)| rows[(u * heads + h) * d + i])
+            .collect()
+    }
 
     fn naive_query(keys: &[Vec<f32>], seg: &[usize], n: usize, q: &[f32]) -> Vec<f32> {
         let s: Vec<f64> = keys
@@ -214,45 +227,56 @@ mod tests {
             .collect();
         let flat: Vec<f32> = keys.iter().flatten().copied().collect();
         let seg = [0, 0, 1, 1, 1, 2];
-        let q: Vec<f32> = (0..d).map(|i| (i as f32 * 0.9).cos() * 2.0).collect();
+        let qs: Vec<Vec<f32>> = (0..3)
+            .map(|h| (0..d).map(|i| ((i + h) as f32 * 0.9).cos() * 2.0).collect())
+            .collect();
         let rk = RegionKeys {
-            k: &flat,
-            width: d,
+            k: KeyRows::F32(&flat),
+            tokens: 6,
             head_dim: d,
             starts: &starts,
             lens: &lens,
             canonical: &[2, 0, 1],
         };
-        let mut got = [0.0; 3];
-        query_importance(&rk, &q, 0, &mut got);
-        for (a, b) in got.iter().zip(naive_query(&keys, &seg, 3, &q)) {
-            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        for q in &qs {
+            let mut got = [0.0; 3];
+            query_importance(&rk, q, 0, &mut got);
+            for (a, b) in got.iter().zip(naive_query(&keys, &seg, 3, q)) {
+                assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+            }
         }
     }
 
-    /// §1.3a one query row at a time, as a plain loop: what the eight-row blocks must equal.
+    /// §1.3a one query row at a time, as a plain loop over token-major `rows` (`width` apart,
+    /// head `kvh` at `kvh * d`): what the eight-row blocks must equal.
+    #[allow(clippy::too_many_arguments)]
     fn segment_importance_one_by_one(
-        keys: &RegionKeys<'_>,
+        rows: &[f32],
+        width: usize,
+        d: usize,
+        starts: &[usize],
+        lens: &[usize],
+        canonical: &[usize],
         qs: &[Vec<f32>],
         own: usize,
         kvh: usize,
     ) -> Vec<f32> {
-        let n = keys.lens.len();
-        let scale = 1.0 / (keys.head_dim as f32).sqrt();
+        let n = lens.len();
+        let scale = 1.0 / (d as f32).sqrt();
         let mut out = vec![0.0f32; n];
         for q in qs {
             let mut scores = Vec::new();
             for j in 0..n {
                 if j == own {
-                    scores.resize(scores.len() + keys.lens[j], f32::NEG_INFINITY);
+                    scores.resize(scores.len() + lens[j], f32::NEG_INFINITY);
                 } else {
-                    let rows = &keys.k[keys.starts[j] * keys.width..];
+                    let r = &rows[starts[j] * width..];
                     dot8_rows(
                         q,
-                        rows,
-                        keys.width,
-                        kvh * keys.head_dim,
-                        keys.lens[j],
+                        KeyRows::F32(r),
+                        width,
+                        kvh * d,
+                        lens[j],
                         scale,
                         &mut scores,
                     );
@@ -267,13 +291,13 @@ mod tests {
             let mut at = 0;
             for j in 0..n {
                 if j != own {
-                    sums[j] = e[at..at + keys.lens[j]].iter().sum();
+                    sums[j] = e[at..at + lens[j]].iter().sum();
                 }
-                at += keys.lens[j];
+                at += lens[j];
             }
-            let total: f32 = keys.canonical.iter().map(|&j| sums[j]).sum();
+            let total: f32 = canonical.iter().map(|&j| sums[j]).sum();
             for j in (0..n).filter(|&j| j != own) {
-                out[j] += sums[j] / total / keys.lens[j] as f32;
+                out[j] += sums[j] / total / lens[j] as f32;
             }
         }
         out[own] = f32::INFINITY;
@@ -281,36 +305,57 @@ mod tests {
     }
 
     #[test]
-    fn segment_importance_blocks_equal_one_row_at_a_time() {
+    fn segment_importance_blocks_equal_one_row_at_a_time_in_both_precisions() {
         let d = 16;
         let width = 2 * d;
         let lens = [5usize, 9, 1, 12];
         let starts = [0usize, 5, 14, 15];
+        let canonical = [3, 1, 0, 2];
         let flat: Vec<f32> = (0..27 * width)
             .map(|i| (i as f32 * 0.173).sin() * 2.0)
             .collect();
-        let rk = RegionKeys {
-            k: &flat,
-            width,
-            head_dim: d,
-            starts: &starts,
-            lens: &lens,
-            canonical: &[3, 1, 0, 2],
-        };
-        for n_rows in [1, 8, 13] {
-            let qs: Vec<Vec<f32>> = (0..n_rows)
-                .map(|r| {
-                    (0..d)
-                        .map(|i| ((r * 5 + i) as f32 * 0.7).cos() * 3.0)
-                        .collect()
-                })
-                .collect();
-            for own in 0..lens.len() {
-                let mut got = [0.0; 4];
-                segment_importance(&rk, qs.iter().map(|q| &q[..]), own, 1, &mut got);
-                let want = segment_importance_one_by_one(&rk, &qs, own, 1);
-                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(&got), bits(&want), "{n_rows} rows, own {own}");
+        let half_flat: Vec<f32> = flat.iter().map(|&x| f16::from_f32(x).to_f32()).collect();
+        for token_major in [&flat, &half_flat] {
+            let hm = head_major(token_major, 2, d);
+            let hm16: Vec<f16> = hm.iter().map(|&x| f16::from_f32(x)).collect();
+            let k = if std::ptr::eq(token_major, &half_flat) {
+                KeyRows::F16(&hm16)
+            } else {
+                KeyRows::F32(&hm)
+            };
+            let rk = RegionKeys {
+                k,
+                tokens: 27,
+                head_dim: d,
+                starts: &starts,
+                lens: &lens,
+                canonical: &canonical,
+            };
+            for n_rows in [1, 8, 13] {
+                let qs: Vec<Vec<f32>> = (0..n_rows)
+                    .map(|r| {
+                        (0..d)
+                            .map(|i| ((r * 5 + i) as f32 * 0.7).cos() * 3.0)
+                            .collect()
+                    })
+                    .collect();
+                for own in 0..lens.len() {
+                    let mut got = [0.0; 4];
+                    segment_importance(&rk, qs.iter().map(|q| &q[..]), own, 1, &mut got);
+                    let want = segment_importance_one_by_one(
+                        token_major,
+                        width,
+                        d,
+                        &starts,
+                        &lens,
+                        &canonical,
+                        &qs,
+                        own,
+                        1,
+                    );
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&got), bits(&want), "{n_rows} rows, own {own}");
+                }
             }
         }
     }
@@ -322,8 +367,8 @@ mod tests {
         let starts = [0usize, 1, 3];
         let flat: Vec<f32> = (0..16).map(|i| (i as f32 * 0.3).sin()).collect();
         let rk = RegionKeys {
-            k: &flat,
-            width: d,
+            k: KeyRows::F32(&flat),
+            tokens: 4,
             head_dim: d,
             starts: &starts,
             lens: &lens,

@@ -5,15 +5,17 @@
 
 pub mod importance;
 pub mod ranking;
+mod region_store;
 
 use std::sync::OnceLock;
 
-use pine_backend::{AttentionPlan, Backend, HeadRanges, KeyRange, QueryGroup};
+use pine_backend::{AttentionPlan, Backend, CacheType, HeadRanges, KeyRange, QueryGroup};
 
 use crate::layout::Geometry;
 use crate::planner::{BatchSpec, Part};
 use importance::{query_importance, segment_importance, RegionKeys};
 use ranking::{rank, shifts};
+use region_store::RegionStore;
 
 /// What a PINE plan needs to know about the layout and the batch in flight.
 pub(crate) struct PlanContext<'a> {
@@ -23,13 +25,14 @@ pub(crate) struct PlanContext<'a> {
     pub(crate) spec: &'a BatchSpec,
 }
 
-/// Per-layer pre-RoPE segment keys and scratch for reading queries back.
+/// Per-layer pre-RoPE segment keys and scratch for reading queries and keys back.
 pub struct PineState {
     n_heads: usize,
     n_kv_heads: usize,
     head_dim: usize,
-    region_keys: Vec<Vec<f32>>,
+    region_keys: Vec<RegionStore>,
     q: Vec<f32>,
+    k: Vec<f32>,
 }
 
 impl PineState {
@@ -38,14 +41,15 @@ impl PineState {
         n_heads: usize,
         n_kv_heads: usize,
         head_dim: usize,
-        geo: &Geometry,
+        key_type: CacheType,
     ) -> PineState {
         PineState {
             n_heads,
             n_kv_heads,
             head_dim,
-            region_keys: vec![vec![0.0; geo.region * n_kv_heads * head_dim]; n_layers],
+            region_keys: (0..n_layers).map(|_| RegionStore::new(key_type)).collect(),
             q: Vec::new(),
+            k: Vec::new(),
         }
     }
 
@@ -61,12 +65,15 @@ impl PineState {
         self.q.resize(n * self.n_heads * self.head_dim, 0.0);
         backend.read(q, &mut self.q);
         if ctx.spec.part == Part::Segments {
-            backend.read(k, &mut self.region_keys[layer]);
+            self.k
+                .resize(ctx.geo.region * self.n_kv_heads * self.head_dim, 0.0);
+            backend.read(k, &mut self.k);
+            self.region_keys[layer].fill(&self.k, self.n_kv_heads, self.head_dim);
         }
         let starts: Vec<usize> = ctx.geo.starts.iter().map(|s| s - ctx.geo.prefix).collect();
         let keys = RegionKeys {
-            k: &self.region_keys[layer],
-            width: self.n_kv_heads * self.head_dim,
+            k: self.region_keys[layer].rows(),
+            tokens: ctx.geo.region,
             head_dim: self.head_dim,
             starts: &starts,
             lens: &ctx.geo.lens,
