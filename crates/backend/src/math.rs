@@ -140,6 +140,77 @@ pub fn dot8_rows(
     dot8_rows_scalar(q, rows, width, offset + r * width, count - r, scale, out);
 }
 
+/// [`dot8_rows`] for several queries against the same rows (`outs[g]` gets query g's
+/// products, the same bits as `dot8_rows` for it): with AVX-512, up to four queries share each
+/// pass over the rows, so a KV head's keys are read once for all the query heads that use it.
+pub fn dot8_rows_multi(
+    qs: &[&[f32]],
+    rows: KeyRows<'_>,
+    width: usize,
+    offset: usize,
+    count: usize,
+    scale: f32,
+    outs: &mut [Vec<f32>],
+) {
+    assert_eq!(qs.len(), outs.len());
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd8::avx512() && is_x86_feature_detected!("avx512vl") {
+        match qs.len() {
+            2 => return multi::<2>(qs, rows, width, offset, count, scale, outs),
+            3 => return multi::<3>(qs, rows, width, offset, count, scale, outs),
+            4 => return multi::<4>(qs, rows, width, offset, count, scale, outs),
+            _ => {}
+        }
+    }
+    for (q, out) in qs.iter().zip(outs) {
+        dot8_rows(q, rows, width, offset, count, scale, out);
+    }
+}
+
+/// [`dot8_rows_multi`] for `G` queries on the AVX-512 kernel; AVX-512F/VL were detected.
+#[cfg(target_arch = "x86_64")]
+fn multi<const G: usize>(
+    qs: &[&[f32]],
+    rows: KeyRows<'_>,
+    width: usize,
+    offset: usize,
+    count: usize,
+    scale: f32,
+    outs: &mut [Vec<f32>],
+) {
+    let n = qs[0].len();
+    assert!(qs.len() == G && qs.iter().all(|q| q.len() == n));
+    assert!(count == 0 || (count - 1) * width + offset + n <= rows.len());
+    let (base, bytes) = match rows {
+        KeyRows::F32(k) => (k.as_ptr().cast::<u8>(), 4),
+        KeyRows::F16(k) => (k.as_ptr().cast::<u8>(), 2),
+    };
+    let q: [*const f32; G] = std::array::from_fn(|g| qs[g].as_ptr());
+    let mut r = 0;
+    while r + 8 <= count {
+        // SAFETY: AVX-512F/VL (hence AVX2/F16C) were detected by the caller; rows r..r + 8 hold
+        // n elements each (asserted above) and every query n.
+        let d = unsafe {
+            let b: [*const u8; 8] =
+                std::array::from_fn(|p| base.add(((r + p) * width + offset) * bytes));
+            match rows {
+                KeyRows::F32(_) => crate::simd8::dot8_pairs_multi::<G, false>(q, &b, n, scale),
+                KeyRows::F16(_) => crate::simd8::dot8_pairs_multi::<G, true>(q, &b, n, scale),
+            }
+        };
+        for (dg, out) in d.iter().zip(outs.iter_mut()) {
+            let mut lanes = [0.0f32; 8];
+            // SAFETY: AVX was detected.
+            unsafe { std::arch::x86_64::_mm256_storeu_ps(lanes.as_mut_ptr(), *dg) };
+            out.extend_from_slice(&lanes);
+        }
+        r += 8;
+    }
+    for (qg, out) in qs.iter().zip(outs.iter_mut()) {
+        dot8_rows_scalar(qg, rows, width, offset + r * width, count - r, scale, out);
+    }
+}
+
 /// The plain form of [`dot8_rows`], one row at a time.
 fn dot8_rows_scalar(
     q: &[f32],
@@ -267,6 +338,30 @@ mod tests {
                     dot8_rows(&q, keys, width, 3, count, 0.125, &mut got);
                     dot8_rows_scalar(&q, keys, width, 3, count, 0.125, &mut want);
                     assert_eq!(bits(&got), bits(&want), "n={n} count={count} {keys:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn dot8_rows_multi_equals_one_query_at_a_time() {
+        for n in [8, 64, 70] {
+            let width = n + 3;
+            let rows = wavy(21 * width, 0.57);
+            let rows16: Vec<half::f16> = rows.iter().map(|&x| half::f16::from_f32(x)).collect();
+            let qs: Vec<Vec<f32>> = (0..5).map(|g| wavy(n, 0.3 + g as f32 * 0.11)).collect();
+            let refs: Vec<&[f32]> = qs.iter().map(|q| &q[..]).collect();
+            for keys in [KeyRows::F32(&rows), KeyRows::F16(&rows16)] {
+                for g in 1..=5 {
+                    for count in [0, 7, 8, 21] {
+                        let mut got = vec![Vec::new(); g];
+                        dot8_rows_multi(&refs[..g], keys, width, 2, count, 0.2, &mut got);
+                        for (q, out) in refs.iter().zip(&got) {
+                            let mut want = Vec::new();
+                            dot8_rows(q, keys, width, 2, count, 0.2, &mut want);
+                            assert_eq!(bits(out), bits(&want), "n={n} g={g} count={count}");
+                        }
+                    }
                 }
             }
         }

@@ -160,21 +160,7 @@ pub(crate) unsafe fn dot8_pairs<const F16: bool>(
             acc[p] = _mm256_add_ps(acc[p], _mm256_mul_ps(x, y));
         }
     }
-    let tails: [f32; 8] = std::array::from_fn(|p| {
-        (main..n)
-            .map(|i| {
-                // SAFETY: the caller's pointers are valid for n elements.
-                unsafe {
-                    let y = if F16 {
-                        half::f16::from_bits(b[p].cast::<u16>().add(i).read_unaligned()).to_f32()
-                    } else {
-                        b[p].cast::<f32>().add(i).read_unaligned()
-                    };
-                    *q.add(i) * y
-                }
-            })
-            .sum()
-    });
+    let tails: [f32; 8] = std::array::from_fn(|p| unsafe { tail_dot::<F16>(q, b[p], main, n) });
     let dots = _mm256_add_ps(
         reduce8x8(&acc),
         _mm256_setr_ps(
@@ -182,6 +168,63 @@ pub(crate) unsafe fn dot8_pairs<const F16: bool>(
         ),
     );
     _mm256_mul_ps(dots, _mm256_set1_ps(scale))
+}
+
+/// `Σ q[i]·b[i]` for `i` in `from..n`, summed in order (the tail of the 8-lane dots).
+///
+/// # Safety
+/// `q` and `b` must be valid for `n` elements.
+#[inline]
+unsafe fn tail_dot<const F16: bool>(q: *const f32, b: *const u8, from: usize, n: usize) -> f32 {
+    (from..n)
+        .map(|i| {
+            // SAFETY: the caller's pointers are valid for n elements.
+            unsafe {
+                let y = if F16 {
+                    half::f16::from_bits(b.cast::<u16>().add(i).read_unaligned()).to_f32()
+                } else {
+                    b.cast::<f32>().add(i).read_unaligned()
+                };
+                *q.add(i) * y
+            }
+        })
+        .sum()
+}
+
+/// [`dot8_pairs`] for `G` queries against the same eight rows: each key chunk is loaded once
+/// for all of them (the query heads sharing one KV head), and every (query, row) pair sees
+/// exactly [`dot8_pairs`]'s operations. The 8·G accumulators need AVX-512's 32 registers.
+///
+/// # Safety
+/// AVX2, F16C, AVX-512F and AVX-512VL must be present; every pointer valid for `n` elements.
+#[inline]
+#[target_feature(enable = "avx2,f16c,avx512f,avx512vl")]
+pub(crate) unsafe fn dot8_pairs_multi<const G: usize, const F16: bool>(
+    q: [*const f32; G],
+    b: &[*const u8; 8],
+    n: usize,
+    scale: f32,
+) -> [__m256; G] {
+    let main = n - n % 8;
+    let mut acc = [[_mm256_setzero_ps(); 8]; G];
+    for i in (0..main).step_by(8) {
+        // SAFETY: i + 8 <= n.
+        let x: [__m256; G] = std::array::from_fn(|g| unsafe { _mm256_loadu_ps(q[g].add(i)) });
+        for p in 0..8 {
+            // SAFETY: i + 8 <= n.
+            let y = unsafe { key8::<F16>(b[p].add(i * key_bytes::<F16>())) };
+            for g in 0..G {
+                acc[g][p] = _mm256_add_ps(acc[g][p], _mm256_mul_ps(x[g], y));
+            }
+        }
+    }
+    std::array::from_fn(|g| {
+        // SAFETY: the caller's pointers are valid for n elements.
+        let tails: [f32; 8] =
+            std::array::from_fn(|p| unsafe { tail_dot::<F16>(q[g], b[p], main, n) });
+        let dots = _mm256_add_ps(reduce8x8(&acc[g]), _mm256_loadu_ps(tails.as_ptr()));
+        _mm256_mul_ps(dots, _mm256_set1_ps(scale))
+    })
 }
 
 /// Whether AVX-512F is present (detected once), for the kernels that run two 8-lane sums per

@@ -26,28 +26,41 @@ impl RegionKeys<'_> {
         (kvh * self.tokens + self.starts[j]) * self.head_dim
     }
 
-    /// Per-segment sums of exp(score − max) for query `q` over the keys of every segment, and
-    /// their total in canonical order.
-    fn exp_sums(&self, q: &[f32], kvh: usize, scores: &mut Vec<f32>, sums: &mut [f32]) -> f32 {
+    /// Per query of `qs` (query heads of KV head `kvh`), the per-segment sums of
+    /// exp(score − max) over the keys of every segment into `sums[g]`, and their totals in
+    /// canonical order. The queries share each pass over the keys.
+    fn exp_sums(
+        &self,
+        qs: &[&[f32]],
+        kvh: usize,
+        scores: &mut [Vec<f32>],
+        sums: &mut [Vec<f32>],
+    ) -> Vec<f32> {
         let scale = 1.0 / (self.head_dim as f32).sqrt();
-        scores.clear();
+        scores.iter_mut().for_each(Vec::clear);
         for (j, &len) in self.lens.iter().enumerate() {
             let at = self.offset(kvh, j);
-            dot8_rows(q, self.k, self.head_dim, at, len, scale, scores);
+            dot8_rows_multi(qs, self.k, self.head_dim, at, len, scale, scores);
         }
-        let max = max(scores);
-        scores.iter_mut().for_each(|s| *s -= max);
-        exp_in_place(scores);
-        let mut at = 0;
-        for (sum, &len) in sums.iter_mut().zip(self.lens) {
-            *sum = scores[at..at + len].iter().sum();
-            at += len;
-        }
-        self.canonical.iter().map(|&j| sums[j]).sum()
+        scores
+            .iter_mut()
+            .zip(sums.iter_mut())
+            .map(|(scores, sums)| {
+                let max = max(scores);
+                scores.iter_mut().for_each(|s| *s -= max);
+                exp_in_place(scores);
+                let mut at = 0;
+                for (sum, &len) in sums.iter_mut().zip(self.lens) {
+                    *sum = scores[at..at + len].iter().sum();
+                    at += len;
+                }
+                self.canonical.iter().map(|&j| sums[j]).sum()
+            })
+            .collect()
     }
 }
 
-use pine_backend::math::{dot8_rows, exp_in_place};
+use pine_backend::math::{dot8_rows_multi, exp_in_place};
 use pine_backend::packed_queries::{KeyRows, PackedQueries};
 
 /// The largest score (−∞ for none).
@@ -55,13 +68,17 @@ fn max(xs: &[f32]) -> f32 {
     xs.iter().copied().fold(f32::NEG_INFINITY, f32::max)
 }
 
-/// Importance of every segment for a suffix or generated query `q` (one head, mapped to KV head
-/// `kvh`): the mean over S_j's tokens of q's softmax over all segment tokens (§1.3b).
-pub fn query_importance(keys: &RegionKeys<'_>, q: &[f32], kvh: usize, out: &mut [f32]) {
-    let mut scores = Vec::new();
-    let total = keys.exp_sums(q, kvh, &mut scores, out);
-    for (j, o) in out.iter_mut().enumerate() {
-        *o = *o / total / keys.lens[j] as f32;
+/// Importance of every segment for suffix or generated queries `qs` (query heads that all map
+/// to KV head `kvh`), into `out[g]` (one entry per segment): the mean over S_j's tokens of query
+/// g's softmax over all segment tokens (§1.3b). Each query's values are exactly those of
+/// scoring it alone.
+pub fn query_importance(keys: &RegionKeys<'_>, qs: &[&[f32]], kvh: usize, out: &mut [Vec<f32>]) {
+    let mut scores = vec![Vec::new(); qs.len()];
+    let totals = keys.exp_sums(qs, kvh, &mut scores, out);
+    for (o, total) in out.iter_mut().zip(totals) {
+        for (j, x) in o.iter_mut().enumerate() {
+            *x = *x / total / keys.lens[j] as f32;
+        }
     }
 }
 
@@ -214,7 +231,7 @@ mod tests {
     }
 
     #[test]
-    fn query_importance_matches_a_naive_softmax() {
+    fn query_importance_matches_a_naive_softmax_alone_or_grouped() {
         let d = 8;
         let lens = [2usize, 3, 1];
         let starts = [0usize, 2, 5];
@@ -238,10 +255,14 @@ mod tests {
             lens: &lens,
             canonical: &[2, 0, 1],
         };
-        for q in &qs {
-            let mut got = [0.0; 3];
-            query_importance(&rk, q, 0, &mut got);
-            for (a, b) in got.iter().zip(naive_query(&keys, &seg, 3, q)) {
+        let refs: Vec<&[f32]> = qs.iter().map(|q| &q[..]).collect();
+        let mut together = vec![vec![0.0; 3]; 3];
+        query_importance(&rk, &refs, 0, &mut together);
+        for (g, q) in qs.iter().enumerate() {
+            let mut alone = vec![vec![0.0; 3]];
+            query_importance(&rk, &[&q[..]], 0, &mut alone);
+            assert_eq!(alone[0], together[g], "head {g} scored with its group");
+            for (a, b) in alone[0].iter().zip(naive_query(&keys, &seg, 3, q)) {
                 assert!((a - b).abs() < 1e-6, "{a} vs {b}");
             }
         }
