@@ -115,10 +115,7 @@ pub fn dot8_rows(
     let mut r = 0;
     #[cfg(target_arch = "x86_64")]
     if crate::simd8::available() {
-        let (base, bytes) = match rows {
-            KeyRows::F32(k) => (k.as_ptr().cast::<u8>(), 4),
-            KeyRows::F16(k) => (k.as_ptr().cast::<u8>(), 2),
-        };
+        let (base, bytes) = rows.raw();
         out.reserve(count);
         while r + 8 <= count {
             let mut lanes = [0.0f32; 8];
@@ -181,10 +178,7 @@ fn multi<const G: usize>(
     let n = qs[0].len();
     assert!(qs.len() == G && qs.iter().all(|q| q.len() == n));
     assert!(count == 0 || (count - 1) * width + offset + n <= rows.len());
-    let (base, bytes) = match rows {
-        KeyRows::F32(k) => (k.as_ptr().cast::<u8>(), 4),
-        KeyRows::F16(k) => (k.as_ptr().cast::<u8>(), 2),
-    };
+    let (base, bytes) = rows.raw();
     let q: [*const f32; G] = std::array::from_fn(|g| qs[g].as_ptr());
     let mut r = 0;
     while r + 8 <= count {

@@ -31,6 +31,15 @@ impl KeyRows<'_> {
         self.len() == 0
     }
 
+    /// The first element's address and the bytes per element, for the SIMD kernels.
+    #[cfg(target_arch = "x86_64")]
+    pub(crate) fn raw(&self) -> (*const u8, usize) {
+        match self {
+            KeyRows::F32(k) => (k.as_ptr().cast(), 4),
+            KeyRows::F16(k) => (k.as_ptr().cast(), 2),
+        }
+    }
+
     /// Elements `at..at + n` widened to f32.
     pub(crate) fn widen(&self, at: usize, n: usize, out: &mut Vec<f32>) {
         out.clear();
