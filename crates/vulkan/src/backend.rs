@@ -1,9 +1,12 @@
 //! [`VulkanBackend`]: the [`Backend`] trait on a Vulkan device. Every operation is recorded into
 //! one command buffer that is submitted when the host reads a result, so a forward pass costs
-//! one submission. Operations the trait declares infallible record their first failure, which
-//! the next read or [`Backend::take_error`] reports.
+//! one submission, and a pass of the same shape as an earlier one (the next decode step)
+//! resubmits that pass's command buffer: per-token inputs go through the recorder's step data,
+//! and activation buffers are reused, so the bindings stay the same. Operations the trait
+//! declares infallible record their first failure, which the next read or
+//! [`Backend::take_error`] reports.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use pine_backend::{
     AttentionPlan, AttentionShape, Backend, BackendError, CacheSpec, CacheType, MatmulMode,
@@ -12,13 +15,16 @@ use pine_backend::{
 use pine_gguf::GgmlType;
 use vulkano::buffer::Subbuffer;
 
+use crate::buffer_pool::SharedFree;
 use crate::device::{Context, DeviceChoice, DeviceInfo};
 use crate::error::VkError;
 use crate::kernels::Pipelines;
 use crate::memory;
 use crate::plan_encoding::EncodedPlan;
-use crate::recorder::{Push, Recorder, MAX_GROUPS};
+use crate::recorder::{Bind, Push, Recorder, MAX_GROUPS};
+use crate::replay::ReplayStats;
 use crate::rope_table::RopeTable;
+use crate::step_data::words;
 use crate::weight::{self, VkWeight};
 
 /// Activations rounded for one matmul (scratch buffers of the backend).
@@ -49,10 +55,22 @@ const K_TYPES: [GgmlType; 6] = [
     GgmlType::IQ4_XS,
 ];
 
-/// An activation buffer on the device: `len` f32.
+/// An activation buffer on the device: `len` f32. Dropped, it goes back to its backend's pool
+/// for the next buffer of the same length (see [`crate::buffer_pool`]).
 pub struct VkBuffer {
     buf: Subbuffer<[f32]>,
     len: usize,
+    home: Option<SharedFree>,
+}
+
+impl Drop for VkBuffer {
+    fn drop(&mut self) {
+        if let Some(free) = &self.home {
+            if let Ok(mut free) = free.lock() {
+                free.give(self.len, self.buf.clone());
+            }
+        }
+    }
 }
 
 /// The KV cache: one key and one value buffer per layer, `[slot][kv head][dim]`.
@@ -79,8 +97,13 @@ pub struct VulkanBackend {
     mode: MatmulMode,
     /// A one-element buffer handed out by `buffer` after a failure.
     placeholder: Subbuffer<[f32]>,
+    /// Dropped activation buffers, handed out again by `buffer`.
+    free: SharedFree,
     error: Option<VkError>,
 }
+
+/// Granularity (keys) of the attention scratch's per-(row, head) stride.
+const SCORE_STRIDE_STEP: usize = 256;
 
 fn groups_1d(n: usize, per_group: usize) -> [u32; 3] {
     let g = n.div_ceil(per_group) as u32;
@@ -119,6 +142,7 @@ impl VulkanBackend {
         let placeholder = memory::device::<f32>(&ctx.memory, 1)?;
         Ok(VulkanBackend {
             placeholder,
+            free: Arc::new(Mutex::new(Default::default())),
             rec: Recorder::new(ctx.clone()),
             ctx,
             pipelines: Pipelines::default(),
@@ -148,6 +172,18 @@ impl VulkanBackend {
         self.mode == MatmulMode::Native && self.ctx.info.fp64 && exact_order
     }
 
+    /// Turns the resubmission of recorded command buffers on (the default) or off. Off, every
+    /// pass is recorded afresh: for checking that replay changes no result, and for debugging.
+    pub fn set_replay(&mut self, on: bool) {
+        self.rec.set_replay(on);
+    }
+
+    /// How many passes (submissions) were recorded and how many resubmitted a command buffer
+    /// recorded for an earlier pass of the same shape.
+    pub fn replay_stats(&self) -> ReplayStats {
+        self.rec.replay_stats()
+    }
+
     #[cfg(test)]
     pub(crate) fn context(&self) -> &Context {
         &self.ctx
@@ -156,12 +192,13 @@ impl VulkanBackend {
     fn dispatch(
         &mut self,
         shader: &str,
-        bindings: &[Subbuffer<[u8]>],
+        bindings: Vec<Bind>,
         push: Push,
         groups: [u32; 3],
     ) -> Result<(), VkError> {
         let p = self.pipelines.get(&self.ctx, shader)?;
-        self.rec.dispatch(&p, bindings, push, groups)
+        self.rec.dispatch(&p, bindings, push, groups);
+        Ok(())
     }
 
     /// Runs `f` unless an earlier operation failed; keeps its first failure.
@@ -241,11 +278,11 @@ impl VulkanBackend {
         let push = [w.width as u32, blocks as u32, 0, 0, 0, 0, 0, 0];
         self.dispatch(
             &name,
-            &[
-                x.buf.clone().slice(..len as u64).into_bytes(),
-                values.clone().slice(..len as u64).into_bytes(),
-                sums.clone().into_bytes(),
-                scales.clone().into_bytes(),
+            vec![
+                x.buf.clone().slice(..len as u64).into_bytes().into(),
+                values.clone().slice(..len as u64).into_bytes().into(),
+                sums.clone().into_bytes().into(),
+                scales.clone().into_bytes().into(),
             ],
             push,
             groups_1d(blocks, 64),
@@ -268,8 +305,11 @@ impl VulkanBackend {
         need(target, len, shader)?;
         need(x, len, shader)?;
         let push = [len as u32, 0, 0, 0, 0, 0, 0, 0];
-        let bindings = [target.buf.clone().into_bytes(), x.buf.clone().into_bytes()];
-        self.dispatch(shader, &bindings, push, groups_1d(len, 256))
+        let bindings = vec![
+            target.buf.clone().into_bytes().into(),
+            x.buf.clone().into_bytes().into(),
+        ];
+        self.dispatch(shader, bindings, push, groups_1d(len, 256))
     }
 
     fn vector_of<'w>(&self, w: &'w VkWeight) -> Result<&'w Subbuffer<[u8]>, VkError> {
@@ -303,18 +343,27 @@ impl Backend for VulkanBackend {
     fn buffer(&mut self, len: usize) -> VkBuffer {
         let mut out = None;
         self.sticky(|b| {
-            let buf = memory::device::<f32>(&b.ctx.memory, len)?;
-            b.rec.zero(buf.clone().reinterpret())?;
+            let reused = b.free.lock().ok().and_then(|mut f| f.take(len));
+            let buf = match reused {
+                Some(buf) => buf,
+                None => memory::device::<f32>(&b.ctx.memory, len)?,
+            };
+            b.rec.zero(buf.clone().reinterpret());
             out = Some(buf);
             Ok(())
         });
         match out {
-            Some(buf) => VkBuffer { buf, len },
+            Some(buf) => VkBuffer {
+                buf,
+                len,
+                home: Some(self.free.clone()),
+            },
             // After a failure: an empty stand-in that no operation touches (every one checks
             // the recorded error first, which the next read reports).
             None => VkBuffer {
                 buf: self.placeholder.clone(),
                 len: 0,
+                home: None,
             },
         }
     }
@@ -330,10 +379,11 @@ impl Backend for VulkanBackend {
                 )));
             }
             let staged = memory::upload(&b.ctx.memory, data)?;
-            b.rec.copy(
+            b.rec.copy_once(
                 staged.into_bytes(),
                 dst.slice(..data.len().max(1) as u64).into_bytes(),
-            )
+            );
+            Ok(())
         });
     }
 
@@ -354,9 +404,9 @@ impl Backend for VulkanBackend {
             }
             let rb = b.readback.clone().expect("just set");
             b.rec.copy(
-                buf.buf.clone().slice(..n as u64).into_bytes(),
+                buf.buf.clone().slice(..n as u64).into_bytes().into(),
                 rb.clone().slice(..n as u64).into_bytes(),
-            )?;
+            );
             b.rec.flush()?;
             let host = rb
                 .read()
@@ -389,12 +439,11 @@ impl Backend for VulkanBackend {
             let top = rows.iter().max().map_or(0, |&r| r + 1);
             need(x, top * width, "select_rows input")?;
             need(out, rows.len() * width, "select_rows output")?;
-            let ids: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
-            let ids = memory::upload(&b.ctx.memory, &ids)?;
+            let ids = b.rec.data(rows.iter().map(|&r| r as u32));
             let push = [width as u32, 0, 0, 0, 0, 0, 0, 0];
             b.dispatch(
                 "select_rows",
-                &[xb.into_bytes(), ids.into_bytes(), ob.into_bytes()],
+                vec![xb.into_bytes().into(), ids, ob.into_bytes().into()],
                 push,
                 [rows.len() as u32, 1, 1],
             )
@@ -416,7 +465,7 @@ impl Backend for VulkanBackend {
         }
         need(out, ids.len() * table.width, "embedding output")?;
         let shader = format!("get_rows_{}", table.kernel_suffix());
-        let idb = memory::upload(&self.ctx.memory, ids)?;
+        let idb = self.rec.data(ids.iter().copied());
         for c in &table.chunks {
             let push = [
                 table.width as u32,
@@ -430,10 +479,10 @@ impl Backend for VulkanBackend {
             ];
             self.dispatch(
                 &shader,
-                &[
-                    c.buf.clone(),
-                    idb.clone().into_bytes(),
-                    out.buf.clone().into_bytes(),
+                vec![
+                    c.buf.clone().into(),
+                    idb.clone(),
+                    out.buf.clone().into_bytes().into(),
                 ],
                 push,
                 [ids.len() as u32, 1, 1],
@@ -459,7 +508,7 @@ impl Backend for VulkanBackend {
             let name = b.exact("rms_norm");
             b.dispatch(
                 &name,
-                &[xb.into_bytes(), w, ob.into_bytes()],
+                vec![xb.into_bytes().into(), w.into(), ob.into_bytes().into()],
                 push,
                 [n as u32, 1, 1],
             )
@@ -503,32 +552,35 @@ impl Backend for VulkanBackend {
                     (Some(r), false) if w.ty == GgmlType::BF16 => {
                         let order = if n == 1 { "single" } else { "batch" };
                         let shader = self.exact(&format!("mul_mat_bf16_{order}"));
-                        let bindings = [
-                            c.buf.clone(),
-                            r.values.clone().into_bytes(),
-                            out_bytes.clone(),
+                        let bindings = vec![
+                            c.buf.clone().into(),
+                            r.values.clone().into_bytes().into(),
+                            out_bytes.clone().into(),
                         ];
                         let groups = [rows.div_ceil(64) as u32, n as u32, 1];
-                        self.dispatch(&shader, &bindings, push, groups)?;
+                        self.dispatch(&shader, bindings, push, groups)?;
                     }
                     (Some(r), true) => {
                         let family = if K_TYPES.contains(&w.ty) { "k" } else { "q8" };
                         let shader = self.exact(&format!("mul_mat_{family}_{}", w.kernel_suffix()));
-                        let bindings = [
-                            c.buf.clone(),
-                            r.values.clone().into_bytes(),
-                            out_bytes.clone(),
-                            r.sums.clone().into_bytes(),
-                            r.scales.clone().into_bytes(),
+                        let bindings = vec![
+                            c.buf.clone().into(),
+                            r.values.clone().into_bytes().into(),
+                            out_bytes.clone().into(),
+                            r.sums.clone().into_bytes().into(),
+                            r.scales.clone().into_bytes().into(),
                         ];
-                        self.dispatch(&shader, &bindings, push, groups)?;
+                        self.dispatch(&shader, bindings, push, groups)?;
                     }
                     _ => {
                         let input = rounded.as_ref().map_or(&x.buf, |r| &r.values);
                         let shader = format!("mul_mat_{}", w.kernel_suffix());
-                        let bindings =
-                            [c.buf.clone(), input.clone().into_bytes(), out_bytes.clone()];
-                        self.dispatch(&shader, &bindings, push, groups)?;
+                        let bindings = vec![
+                            c.buf.clone().into(),
+                            input.clone().into_bytes().into(),
+                            out_bytes.clone().into(),
+                        ];
+                        self.dispatch(&shader, bindings, push, groups)?;
                     }
                 }
             }
@@ -604,7 +656,7 @@ impl Backend for VulkanBackend {
         let (table, table_lo) = self
             .rope
             .cover(&self.ctx, &mut self.rec, &shape.rope, (lo, hi))?;
-        let rows = memory::upload(&self.ctx.memory, &rows)?;
+        let rows = self.rec.data(words(&rows));
         let pairs = shape.rope.inv_freq.len() as u32;
         let push = [
             (shape.n_kv_heads * shape.head_dim) as u32,
@@ -619,13 +671,13 @@ impl Backend for VulkanBackend {
         let shader = format!("store_kv_{}", cache_suffix(cache.spec.ty));
         self.dispatch(
             &shader,
-            &[
-                k.buf.clone().into_bytes(),
-                v.buf.clone().into_bytes(),
-                cache.k[layer].clone(),
-                cache.v[layer].clone(),
-                table.into_bytes(),
-                rows.into_bytes(),
+            vec![
+                k.buf.clone().into_bytes().into(),
+                v.buf.clone().into_bytes().into(),
+                cache.k[layer].clone().into(),
+                cache.v[layer].clone().into(),
+                table.into_bytes().into(),
+                rows,
             ],
             push,
             [cache_index.len() as u32, 1, 1],
@@ -659,18 +711,17 @@ impl Backend for VulkanBackend {
         let (table, table_lo) =
             self.rope
                 .cover(&self.ctx, &mut self.rec, &shape.rope, e.positions)?;
+        let rows = self.rec.data(words(&e.rows));
+        let lists = self.rec.data(words(&e.lists));
+        let ranges = self.rec.data(if e.ranges.is_empty() {
+            vec![0; 4]
+        } else {
+            words(&e.ranges).collect()
+        });
+        // Rounded up, so the pushed stride (and the scratch binding) stay the same while a
+        // decode's key count grows, and its recorded command buffer can be resubmitted.
+        let stride = e.max_keys.max(1).next_multiple_of(SCORE_STRIDE_STEP);
         let mem = &self.ctx.memory.clone();
-        let rows = memory::upload(mem, &e.rows)?;
-        let lists = memory::upload(mem, &e.lists)?;
-        let ranges = memory::upload(
-            mem,
-            if e.ranges.is_empty() {
-                &[[0; 4]]
-            } else {
-                &e.ranges
-            },
-        )?;
-        let stride = e.max_keys.max(1);
         let scores = Self::scratch(mem, &mut self.scores, n_rows * shape.n_heads * stride)?;
         let pairs = shape.rope.inv_freq.len() as u32;
         let scale = 1.0 / (shape.head_dim as f32).sqrt();
@@ -687,16 +738,16 @@ impl Backend for VulkanBackend {
         let shader = self.exact(&format!("attention_{}", cache_suffix(cache.spec.ty)));
         self.dispatch(
             &shader,
-            &[
-                q.buf.clone().into_bytes(),
-                cache.k[layer].clone(),
-                cache.v[layer].clone(),
-                table.into_bytes(),
-                rows.into_bytes(),
-                lists.into_bytes(),
-                ranges.into_bytes(),
-                out.buf.clone().into_bytes(),
-                scores.into_bytes(),
+            vec![
+                q.buf.clone().into_bytes().into(),
+                cache.k[layer].clone().into(),
+                cache.v[layer].clone().into(),
+                table.into_bytes().into(),
+                rows,
+                lists,
+                ranges,
+                out.buf.clone().into_bytes().into(),
+                scores.into_bytes().into(),
             ],
             push,
             [shape.n_heads as u32, n_rows as u32, 1],

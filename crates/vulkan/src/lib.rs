@@ -5,13 +5,16 @@
 //! run time.
 
 mod backend;
+mod buffer_pool;
 mod device;
 mod error;
 mod kernels;
 mod memory;
 mod plan_encoding;
 mod recorder;
+mod replay;
 mod rope_table;
+mod step_data;
 mod weight;
 
 #[cfg(test)]
@@ -24,6 +27,7 @@ mod test_support;
 pub use backend::{VkBuffer, VkCache, VulkanBackend};
 pub use device::{list_devices, DeviceChoice, DeviceInfo, DeviceKind};
 pub use error::VkError;
+pub use replay::ReplayStats;
 pub use weight::{VkWeight, NATIVE_TYPES};
 
 /// For test suites: a backend on any Vulkan device (lavapipe included), or `None` after printing

@@ -74,6 +74,20 @@ where
     Ok(buf)
 }
 
+/// A host-written buffer of `len` words that shaders read and copies read from, rewritten by
+/// the host between submissions (the step data of replayed command buffers).
+pub fn host_words(
+    memory: &Arc<StandardMemoryAllocator>,
+    len: usize,
+) -> Result<Subbuffer<[u32]>, VkError> {
+    alloc(
+        memory,
+        len,
+        BufferUsage::STORAGE_BUFFER | BufferUsage::TRANSFER_SRC,
+        MemoryTypeFilter::PREFER_HOST | MemoryTypeFilter::HOST_SEQUENTIAL_WRITE,
+    )
+}
+
 /// A host-readable buffer of `len` f32 that results are copied into.
 pub fn readback(
     memory: &Arc<StandardMemoryAllocator>,

@@ -1,6 +1,10 @@
-//! Records the graph's operations into one command buffer and submits it when the host needs a
-//! result (a read-back), so a whole forward pass is one submission. vulkano's automatic builder
-//! places the barriers between dependent dispatches.
+//! Collects the graph's operations of one pass (everything up to the next read-back) as a list
+//! of ops and submits them as one command buffer. The command buffer is a function of the op
+//! list alone, so an op list equal to an earlier one (a decode step of the same shape)
+//! resubmits the command buffer recorded for it ([`crate::replay`]): no descriptor sets, no
+//! barrier analysis, no recording. What changes per token reaches the shaders through the step
+//! data ([`crate::step_data`]), written before each submission. vulkano's automatic builder
+//! places the barriers between dependent dispatches when a pass is recorded.
 
 use std::sync::Arc;
 
@@ -14,6 +18,8 @@ use vulkano::sync::{self, GpuFuture};
 
 use crate::device::Context;
 use crate::error::VkError;
+use crate::replay::{ReplayCache, ReplayStats};
+use crate::step_data::{StepData, StepSlice};
 
 /// The eight push-constant words every shader declares (`shaders/common.glsl`).
 pub type Push = [u32; 8];
@@ -21,35 +27,92 @@ pub type Push = [u32; 8];
 /// The largest workgroup count per dimension every Vulkan device accepts.
 pub const MAX_GROUPS: u32 = 65535;
 
+/// Kept command buffers: enough for a PINE decode step (one pass per layer) of a large model.
+const REPLAY_CAPACITY: usize = 256;
+
+/// A buffer range an op reads or writes.
+#[derive(Clone)]
+pub enum Bind {
+    /// A device buffer that outlives the pass (weights, activations, cache, scratch).
+    Buffer(Subbuffer<[u8]>),
+    /// A slice of this pass's step data.
+    Step(StepSlice),
+}
+
+impl From<Subbuffer<[u8]>> for Bind {
+    fn from(b: Subbuffer<[u8]>) -> Bind {
+        Bind::Buffer(b)
+    }
+}
+
+enum Op {
+    Dispatch {
+        pipeline: Arc<ComputePipeline>,
+        bindings: Vec<Bind>,
+        push: Push,
+        groups: [u32; 3],
+    },
+    Copy {
+        src: Bind,
+        dst: Subbuffer<[u8]>,
+    },
+    Fill(Subbuffer<[u32]>),
+}
+
 /// Pending work for the device.
 pub struct Recorder {
     ctx: Arc<Context>,
-    builder: Option<AutoCommandBufferBuilder<PrimaryAutoCommandBuffer>>,
+    ops: Vec<Op>,
+    step: StepData,
+    /// Whether the pending ops read a one-off staging buffer (an upload), which a kept command
+    /// buffer must not hold on to.
+    one_off: bool,
+    replay: ReplayCache,
+    replay_on: bool,
+    key: Vec<u64>,
 }
 
 fn failed(what: &str) -> impl Fn(Box<vulkano::ValidationError>) -> VkError + '_ {
     move |e| VkError::Device(format!("{what}: {e}"))
 }
 
+/// Identity of a buffer range: the buffer object (alive as long as a kept command buffer that
+/// binds it, so never confused with a later one), offset and size.
+fn range_key(b: &Subbuffer<[u8]>) -> [u64; 3] {
+    [Arc::as_ptr(b.buffer()) as u64, b.offset(), b.size()]
+}
+
 impl Recorder {
     /// A recorder submitting to `ctx`'s queue.
     pub fn new(ctx: Arc<Context>) -> Recorder {
-        Recorder { ctx, builder: None }
+        Recorder {
+            step: StepData::new(ctx.memory.clone()),
+            ctx,
+            ops: Vec::new(),
+            one_off: false,
+            replay: ReplayCache::new(REPLAY_CAPACITY),
+            replay_on: true,
+            key: Vec::new(),
+        }
     }
 
-    fn builder(
-        &mut self,
-    ) -> Result<&mut AutoCommandBufferBuilder<PrimaryAutoCommandBuffer>, VkError> {
-        if self.builder.is_none() {
-            let b = AutoCommandBufferBuilder::primary(
-                self.ctx.commands.clone(),
-                self.ctx.queue.queue_family_index(),
-                CommandBufferUsage::OneTimeSubmit,
-            )
-            .map_err(|e| VkError::Device(format!("starting a command buffer: {e}")))?;
-            self.builder = Some(b);
+    /// Turns resubmission of kept command buffers on or off (off: every pass is recorded
+    /// afresh and nothing is kept).
+    pub fn set_replay(&mut self, on: bool) {
+        self.replay_on = on;
+        if !on {
+            self.replay.clear();
         }
-        Ok(self.builder.as_mut().expect("just set"))
+    }
+
+    /// Passes recorded and replayed so far.
+    pub fn replay_stats(&self) -> ReplayStats {
+        self.replay.stats
+    }
+
+    /// Adds `words` to this pass's step data, for a shader to read at the returned binding.
+    pub fn data(&mut self, words: impl IntoIterator<Item = u32>) -> Bind {
+        Bind::Step(self.step.push(words))
     }
 
     /// Records one dispatch of `pipeline` with `bindings` at binding 0, 1, … of set 0 (those the
@@ -57,60 +120,178 @@ impl Recorder {
     pub fn dispatch(
         &mut self,
         pipeline: &Arc<ComputePipeline>,
-        bindings: &[Subbuffer<[u8]>],
+        bindings: Vec<Bind>,
         push: Push,
         groups: [u32; 3],
-    ) -> Result<(), VkError> {
-        if groups.contains(&0) {
-            return Ok(());
+    ) {
+        if !groups.contains(&0) {
+            self.ops.push(Op::Dispatch {
+                pipeline: pipeline.clone(),
+                bindings,
+                push,
+                groups,
+            });
         }
-        let layout = pipeline.layout().clone();
-        let set_layout = layout.set_layouts()[0].clone();
-        let writes: Vec<WriteDescriptorSet> = bindings
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| set_layout.bindings().contains_key(&(*i as u32)))
-            .map(|(i, b)| WriteDescriptorSet::buffer(i as u32, b.clone()))
-            .collect();
-        let set = DescriptorSet::new(self.ctx.sets.clone(), set_layout, writes, [])
-            .map_err(|e| VkError::Device(format!("descriptor set: {e:?}")))?;
-        let b = self.builder()?;
-        b.bind_pipeline_compute(pipeline.clone())
-            .map_err(failed("binding a pipeline"))?
-            .bind_descriptor_sets(PipelineBindPoint::Compute, layout.clone(), 0, set)
-            .map_err(failed("binding buffers"))?
-            .push_constants(layout, 0, push)
-            .map_err(failed("push constants"))?;
-        // SAFETY: every shader bounds its reads and writes by the push constants, which the
-        // callers derive from the sizes of the bound buffers.
-        unsafe { b.dispatch(groups) }.map_err(failed("dispatch"))?;
-        Ok(())
     }
 
     /// Records a copy of `src` into `dst` (same byte length).
-    pub fn copy(&mut self, src: Subbuffer<[u8]>, dst: Subbuffer<[u8]>) -> Result<(), VkError> {
-        self.builder()?
-            .copy_buffer(CopyBufferInfo::buffers(src, dst))
-            .map_err(failed("copy"))?;
-        Ok(())
+    pub fn copy(&mut self, src: Bind, dst: Subbuffer<[u8]>) {
+        self.ops.push(Op::Copy { src, dst });
+    }
+
+    /// Records a copy from a staging buffer used once (an upload); the pass is not kept.
+    pub fn copy_once(&mut self, staged: Subbuffer<[u8]>, dst: Subbuffer<[u8]>) {
+        self.one_off = true;
+        self.copy(staged.into(), dst);
     }
 
     /// Records zero-filling `buf`.
-    pub fn zero(&mut self, buf: Subbuffer<[u32]>) -> Result<(), VkError> {
-        self.builder()?
-            .fill_buffer(buf, 0)
-            .map_err(failed("fill"))?;
-        Ok(())
+    pub fn zero(&mut self, buf: Subbuffer<[u32]>) {
+        self.ops.push(Op::Fill(buf));
     }
 
-    /// Submits everything recorded so far and waits for it to finish.
-    pub fn flush(&mut self) -> Result<(), VkError> {
-        let Some(b) = self.builder.take() else {
-            return Ok(());
+    fn pass_key(&mut self, ops: &[Op], step: Option<&Subbuffer<[u32]>>) {
+        let step_key = |s: &StepSlice| {
+            let b = step.expect("step data is staged when a slice exists");
+            [
+                Arc::as_ptr(b.buffer()) as u64,
+                b.offset() + 4 * s.offset as u64,
+                4 * s.len as u64,
+            ]
         };
-        let cb = b
-            .build()
-            .map_err(|e| VkError::Device(format!("finishing a command buffer: {e}")))?;
+        let bind_key = |b: &Bind| match b {
+            Bind::Buffer(b) => range_key(b),
+            Bind::Step(s) => step_key(s),
+        };
+        self.key.clear();
+        for op in ops {
+            match op {
+                Op::Dispatch {
+                    pipeline,
+                    bindings,
+                    push,
+                    groups,
+                } => {
+                    self.key.extend([1, Arc::as_ptr(pipeline) as u64]);
+                    self.key
+                        .extend(groups.iter().chain(push).map(|&w| w as u64));
+                    self.key.push(bindings.len() as u64);
+                    self.key.extend(bindings.iter().flat_map(bind_key));
+                }
+                Op::Copy { src, dst } => {
+                    self.key.push(2);
+                    self.key.extend(bind_key(src));
+                    self.key.extend(range_key(dst));
+                }
+                Op::Fill(buf) => {
+                    self.key.push(3);
+                    self.key.extend(range_key(&buf.clone().into_bytes()));
+                }
+            }
+        }
+    }
+
+    fn record(
+        &self,
+        ops: &[Op],
+        step: Option<&Subbuffer<[u32]>>,
+        usage: CommandBufferUsage,
+    ) -> Result<Arc<PrimaryAutoCommandBuffer>, VkError> {
+        let resolve = |b: &Bind| match b {
+            Bind::Buffer(b) => b.clone(),
+            Bind::Step(s) => step
+                .expect("step data is staged when a slice exists")
+                .clone()
+                .slice(s.offset as u64..(s.offset + s.len) as u64)
+                .into_bytes(),
+        };
+        let mut b = AutoCommandBufferBuilder::primary(
+            self.ctx.commands.clone(),
+            self.ctx.queue.queue_family_index(),
+            usage,
+        )
+        .map_err(|e| VkError::Device(format!("starting a command buffer: {e}")))?;
+        for op in ops {
+            match op {
+                Op::Dispatch {
+                    pipeline,
+                    bindings,
+                    push,
+                    groups,
+                } => {
+                    let layout = pipeline.layout().clone();
+                    let set_layout = layout.set_layouts()[0].clone();
+                    let writes: Vec<WriteDescriptorSet> = bindings
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| set_layout.bindings().contains_key(&(*i as u32)))
+                        .map(|(i, bind)| WriteDescriptorSet::buffer(i as u32, resolve(bind)))
+                        .collect();
+                    let set = DescriptorSet::new(self.ctx.sets.clone(), set_layout, writes, [])
+                        .map_err(|e| VkError::Device(format!("descriptor set: {e:?}")))?;
+                    b.bind_pipeline_compute(pipeline.clone())
+                        .map_err(failed("binding a pipeline"))?
+                        .bind_descriptor_sets(PipelineBindPoint::Compute, layout.clone(), 0, set)
+                        .map_err(failed("binding buffers"))?
+                        .push_constants(layout, 0, *push)
+                        .map_err(failed("push constants"))?;
+                    // SAFETY: every shader bounds its reads and writes by the push constants
+                    // and step data, which the callers derive from the sizes of the bound
+                    // buffers.
+                    unsafe { b.dispatch(*groups) }.map_err(failed("dispatch"))?;
+                }
+                Op::Copy { src, dst } => {
+                    b.copy_buffer(CopyBufferInfo::buffers(resolve(src), dst.clone()))
+                        .map_err(failed("copy"))?;
+                }
+                Op::Fill(buf) => {
+                    b.fill_buffer(buf.clone(), 0).map_err(failed("fill"))?;
+                }
+            }
+        }
+        b.build()
+            .map_err(|e| VkError::Device(format!("finishing a command buffer: {e}")))
+    }
+
+    /// Submits everything recorded so far and waits for it to finish: a kept command buffer
+    /// when an equal pass was recorded before, else a new one (kept for next time unless the
+    /// pass uploads).
+    pub fn flush(&mut self) -> Result<(), VkError> {
+        let ops = std::mem::take(&mut self.ops);
+        let one_off = std::mem::replace(&mut self.one_off, false);
+        if ops.is_empty() {
+            return self.step.write();
+        }
+        let step = self.step.buffer();
+        let written = self.step.write();
+        let step = step?;
+        written?;
+        let keep = self.replay_on && !one_off;
+        let kept = if keep {
+            self.pass_key(&ops, step.as_ref());
+            self.replay.get(&self.key)
+        } else {
+            None
+        };
+        let cb = match kept {
+            Some(cb) => {
+                self.replay.stats.replayed += 1;
+                cb
+            }
+            None => {
+                let usage = if keep {
+                    CommandBufferUsage::MultipleSubmit
+                } else {
+                    CommandBufferUsage::OneTimeSubmit
+                };
+                let cb = self.record(&ops, step.as_ref(), usage)?;
+                self.replay.stats.recorded += 1;
+                if keep {
+                    self.replay.insert(self.key.clone(), cb.clone());
+                }
+                cb
+            }
+        };
         sync::now(self.ctx.device.clone())
             .then_execute(self.ctx.queue.clone(), cb)
             .map_err(|e| VkError::Device(format!("submitting: {e}")))?

@@ -52,7 +52,7 @@ impl RopeTable {
             .collect();
         let staged = memory::upload(&ctx.memory, &table)?;
         let buf = memory::device::<f32>(&ctx.memory, table.len())?;
-        rec.copy(staged.into_bytes(), buf.clone().into_bytes())?;
+        rec.copy_once(staged.into_bytes(), buf.clone().into_bytes());
         *self = RopeTable {
             inv_freq: rope.inv_freq.clone(),
             lo,

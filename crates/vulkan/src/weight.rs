@@ -125,7 +125,7 @@ pub fn load(
         let part = &bytes[first * row_bytes..(first + n) * row_bytes];
         let staged = memory::upload(&ctx.memory, part)?;
         let buf = memory::device::<u8>(&ctx.memory, part.len())?;
-        rec.copy(staged, buf.clone())?;
+        rec.copy_once(staged, buf.clone());
         chunks.push(Chunk {
             first_row: first,
             rows: n,

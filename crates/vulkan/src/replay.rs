@@ -1,0 +1,70 @@
+//! Recorded command buffers kept for resubmission. A pass is keyed by everything its command
+//! buffer is made of (pipelines, bound buffer ranges, push constants, workgroup counts, copies,
+//! fills) and nothing else: what changes from token to token lives in the step data, whose
+//! slices sit at the same offsets for the same shape. A decode step of the same model, batch
+//! size and attention-plan shape therefore finds the command buffer its predecessor recorded.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use vulkano::command_buffer::PrimaryAutoCommandBuffer;
+
+/// How many passes were recorded afresh and how many resubmitted a kept command buffer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReplayStats {
+    /// Passes recorded (cache misses, and passes that cannot be kept, like uploads).
+    pub recorded: u64,
+    /// Passes that resubmitted a kept command buffer.
+    pub replayed: u64,
+}
+
+/// Kept command buffers by pass key, least recently used dropped first. Each one holds its
+/// buffers alive, so the count is bounded; a PINE decode step submits one pass per layer, so
+/// the bound leaves room for a few models' worth of them.
+pub struct ReplayCache {
+    entries: HashMap<Vec<u64>, (Arc<PrimaryAutoCommandBuffer>, u64)>,
+    tick: u64,
+    capacity: usize,
+    /// Counters since the backend opened.
+    pub stats: ReplayStats,
+}
+
+impl ReplayCache {
+    /// An empty cache of at most `capacity` command buffers.
+    pub fn new(capacity: usize) -> ReplayCache {
+        ReplayCache {
+            entries: HashMap::new(),
+            tick: 0,
+            capacity: capacity.max(1),
+            stats: ReplayStats::default(),
+        }
+    }
+
+    /// The command buffer kept for `key`, if any.
+    pub fn get(&mut self, key: &[u64]) -> Option<Arc<PrimaryAutoCommandBuffer>> {
+        self.tick += 1;
+        let (cb, used) = self.entries.get_mut(key)?;
+        *used = self.tick;
+        Some(cb.clone())
+    }
+
+    /// Keeps `cb` for `key`, dropping the least recently used entry when full.
+    pub fn insert(&mut self, key: Vec<u64>, cb: Arc<PrimaryAutoCommandBuffer>) {
+        if self.entries.len() >= self.capacity {
+            if let Some(oldest) = self
+                .entries
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone())
+            {
+                self.entries.remove(&oldest);
+            }
+        }
+        self.entries.insert(key, (cb, self.tick));
+    }
+
+    /// Drops every kept command buffer (and with them the buffers they hold).
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+}
