@@ -95,6 +95,13 @@ pub fn list_devices() -> Result<(), String> {
             },
             d.max_storage_buffer_range >> 20
         );
+        println!(
+            "  GPU timestamps: {}",
+            d.timestamp_period_ns
+                .map_or("no (pine-bench reports wall time only)".to_string(), |p| {
+                    format!("yes, {p} ns per tick")
+                })
+        );
     }
     Ok(())
 }

@@ -143,7 +143,7 @@ impl VulkanBackend {
         Ok(VulkanBackend {
             placeholder,
             free: Arc::new(Mutex::new(Default::default())),
-            rec: Recorder::new(ctx.clone()),
+            rec: Recorder::new(ctx.clone())?,
             ctx,
             pipelines: Pipelines::default(),
             rope: RopeTable::default(),
@@ -176,6 +176,13 @@ impl VulkanBackend {
     /// pass is recorded afresh: for checking that replay changes no result, and for debugging.
     pub fn set_replay(&mut self, on: bool) {
         self.rec.set_replay(on);
+    }
+
+    /// Time the device spent on every submission so far, from GPU timestamps (so without the
+    /// host's recording, planning and waiting), or `None` when the device's compute queue
+    /// cannot write timestamps. Differences of two readings time a stretch of work.
+    pub fn device_time(&self) -> Option<std::time::Duration> {
+        self.rec.device_time()
     }
 
     /// How many passes (submissions) were recorded and how many resubmitted a command buffer

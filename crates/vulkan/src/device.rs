@@ -48,6 +48,9 @@ pub struct DeviceInfo {
     pub fp64: bool,
     /// Largest storage-buffer binding in bytes.
     pub max_storage_buffer_range: u64,
+    /// Nanoseconds per GPU timestamp tick, when the compute queue can write timestamps (what
+    /// `pine-bench` reads device time from).
+    pub timestamp_period_ns: Option<f32>,
 }
 
 /// The kind of a physical device, as far as choosing one goes.
@@ -138,6 +141,14 @@ fn physical_devices(instance: &Arc<Instance>) -> Result<Vec<Arc<PhysicalDevice>>
         .collect())
 }
 
+/// The first queue family with compute, which pine submits to.
+fn compute_family(pd: &PhysicalDevice) -> Option<u32> {
+    pd.queue_family_properties()
+        .iter()
+        .position(|q| q.queue_flags.intersects(QueueFlags::COMPUTE))
+        .map(|f| f as u32)
+}
+
 fn describe(index: usize, pd: &PhysicalDevice) -> DeviceInfo {
     let p = pd.properties();
     let f = pd.supported_features();
@@ -173,6 +184,9 @@ fn describe(index: usize, pd: &PhysicalDevice) -> DeviceInfo {
         storage16: f.storage_buffer16_bit_access,
         fp64: f.shader_float64,
         max_storage_buffer_range: p.max_storage_buffer_range as u64,
+        timestamp_period_ns: compute_family(pd)
+            .and_then(|f| pd.queue_family_properties()[f as usize].timestamp_valid_bits)
+            .map(|_| p.timestamp_period),
     }
 }
 
@@ -258,12 +272,8 @@ impl Context {
                 })?,
         };
         let pd = devices[info.index].clone();
-        let family = pd
-            .queue_family_properties()
-            .iter()
-            .position(|q| q.queue_flags.intersects(QueueFlags::COMPUTE))
-            .ok_or_else(|| VkError::NoDevice(format!("{} has no compute queue", info.name)))?
-            as u32;
+        let family = compute_family(&pd)
+            .ok_or_else(|| VkError::NoDevice(format!("{} has no compute queue", info.name)))?;
         let (device, mut queues) = Device::new(
             pd,
             DeviceCreateInfo {

@@ -7,6 +7,7 @@
 //! places the barriers between dependent dispatches when a pass is recorded.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use vulkano::buffer::Subbuffer;
 use vulkano::command_buffer::{
@@ -18,6 +19,7 @@ use vulkano::sync::{self, GpuFuture};
 
 use crate::device::Context;
 use crate::error::VkError;
+use crate::gpu_timer::GpuTimer;
 use crate::replay::{ReplayCache, ReplayStats};
 use crate::step_data::{StepData, StepSlice};
 
@@ -70,6 +72,7 @@ pub struct Recorder {
     replay: ReplayCache,
     replay_on: bool,
     key: Vec<u64>,
+    timer: Option<GpuTimer>,
 }
 
 fn failed(what: &str) -> impl Fn(Box<vulkano::ValidationError>) -> VkError + '_ {
@@ -83,9 +86,10 @@ fn range_key(b: &Subbuffer<[u8]>) -> [u64; 3] {
 }
 
 impl Recorder {
-    /// A recorder submitting to `ctx`'s queue.
-    pub fn new(ctx: Arc<Context>) -> Recorder {
-        Recorder {
+    /// A recorder submitting to `ctx`'s queue, timing each submission where the queue can.
+    pub fn new(ctx: Arc<Context>) -> Result<Recorder, VkError> {
+        Ok(Recorder {
+            timer: GpuTimer::new(&ctx)?,
             step: StepData::new(ctx.memory.clone()),
             ctx,
             ops: Vec::new(),
@@ -93,7 +97,13 @@ impl Recorder {
             replay: ReplayCache::new(REPLAY_CAPACITY),
             replay_on: true,
             key: Vec::new(),
-        }
+        })
+    }
+
+    /// Device time of every submission so far, or `None` when the queue cannot write
+    /// timestamps.
+    pub fn device_time(&self) -> Option<Duration> {
+        self.timer.as_ref().map(GpuTimer::total)
     }
 
     /// Turns resubmission of kept command buffers on or off (off: every pass is recorded
@@ -211,6 +221,9 @@ impl Recorder {
             usage,
         )
         .map_err(|e| VkError::Device(format!("starting a command buffer: {e}")))?;
+        if let Some(t) = &self.timer {
+            t.begin(&mut b)?;
+        }
         for op in ops {
             match op {
                 Op::Dispatch {
@@ -248,6 +261,9 @@ impl Recorder {
                     b.fill_buffer(buf.clone(), 0).map_err(failed("fill"))?;
                 }
             }
+        }
+        if let Some(t) = &self.timer {
+            t.end(&mut b)?;
         }
         b.build()
             .map_err(|e| VkError::Device(format!("finishing a command buffer: {e}")))
@@ -298,6 +314,10 @@ impl Recorder {
             .then_signal_fence_and_flush()
             .map_err(|e| VkError::Device(format!("submitting: {e}")))?
             .wait(None)
-            .map_err(|e| VkError::Device(format!("waiting for the device: {e}")))
+            .map_err(|e| VkError::Device(format!("waiting for the device: {e}")))?;
+        match &mut self.timer {
+            Some(t) => t.collect(),
+            None => Ok(()),
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! Timing one test: an untimed warm-up run, then the timed repetitions. pp times a prefill (or
 //! a layout evaluation under PINE/anchor) into an empty cache; tg times single-token decodes.
+//! On a Vulkan device that writes timestamps, each repetition's device time is read too.
 
 use std::time::{Duration, Instant};
 
@@ -37,14 +38,46 @@ impl Test {
     }
 }
 
-/// Runs `test` once untimed and `reps` times timed; returns each timed run's duration.
+/// One timed repetition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sample {
+    /// Wall-clock time.
+    pub wall: Duration,
+    /// Time the GPU spent on the repetition's submissions (GPU timestamps), where known.
+    pub device: Option<Duration>,
+}
+
+/// The backend's running device-time total, where it keeps one.
+fn device_time(session: &Session<AnyBackend>) -> Option<Duration> {
+    match &session.model.backend {
+        AnyBackend::Vulkan(v) => v.device_time(),
+        AnyBackend::Cpu(_) => None,
+    }
+}
+
+/// Times `work` on `session`: wall clock, and device time as the difference of two readings.
+fn timed(
+    session: &mut Session<AnyBackend>,
+    work: impl FnOnce(&mut Session<AnyBackend>) -> Result<(), pine_model::ModelError>,
+) -> Result<Sample, String> {
+    let before = device_time(session);
+    let t = Instant::now();
+    work(session).map_err(|e| e.to_string())?;
+    let wall = t.elapsed();
+    let device = device_time(session)
+        .zip(before)
+        .map(|(after, before)| after.saturating_sub(before));
+    Ok(Sample { wall, device })
+}
+
+/// Runs `test` once untimed and `reps` times timed; returns each timed run's times.
 pub fn measure(
     session: &mut Session<AnyBackend>,
     test: &Test,
     mode: AttentionMode,
     segments: usize,
     reps: usize,
-) -> Result<Vec<Duration>, String> {
+) -> Result<Vec<Sample>, String> {
     once(session, test, mode, segments)?;
     (0..reps)
         .map(|_| once(session, test, mode, segments))
@@ -57,30 +90,27 @@ fn once(
     test: &Test,
     mode: AttentionMode,
     segments: usize,
-) -> Result<Duration, String> {
+) -> Result<Sample, String> {
     session.reset();
-    let err = |e: pine_model::ModelError| e.to_string();
     match test {
         Test::Prompt(ids) if mode == AttentionMode::Causal => {
-            let t = Instant::now();
-            session.prefill(ids, Logits::Last).map_err(err)?;
-            Ok(t.elapsed())
+            timed(session, |s| s.prefill(ids, Logits::Last).map(drop))
         }
         Test::Prompt(ids) => {
             let layout = super::layout::segmented(ids, segments)?;
-            let t = Instant::now();
-            session.evaluate(&layout, mode, Logits::Last).map_err(err)?;
-            Ok(t.elapsed())
+            timed(session, |s| {
+                s.evaluate(&layout, mode, Logits::Last).map(drop)
+            })
         }
         Test::Gen { ids, depth } => {
             if let Some(layout) = depth {
-                session.evaluate(layout, mode, Logits::Last).map_err(err)?;
+                session
+                    .evaluate(layout, mode, Logits::Last)
+                    .map_err(|e| e.to_string())?;
             }
-            let t = Instant::now();
-            for &id in ids {
-                session.decode(id).map_err(err)?;
-            }
-            Ok(t.elapsed())
+            timed(session, |s| {
+                ids.iter().try_for_each(|&id| s.decode(id).map(drop))
+            })
         }
     }
 }

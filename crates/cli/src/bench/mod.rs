@@ -205,7 +205,8 @@ fn bench_model(
                 n_prompt,
                 n_gen,
                 n_depth,
-                samples,
+                samples: samples.iter().map(|s| s.wall).collect(),
+                device: samples.iter().map(|s| s.device).collect(),
             };
             let line = match args.output {
                 OutputArg::Md => Some(report::md_row(&row)),

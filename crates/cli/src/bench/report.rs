@@ -36,13 +36,24 @@ pub struct Row {
     pub n_depth: usize,
     /// Each timed repetition.
     pub samples: Vec<Duration>,
+    /// Each repetition's device time (GPU timestamps), when the backend measured every one.
+    pub device: Option<Vec<Duration>>,
 }
 
 impl Row {
     /// Tokens per second of each repetition.
     pub fn samples_ts(&self) -> Vec<f64> {
+        self.rates(&self.samples)
+    }
+
+    /// Tokens per second of device time of each repetition, when known.
+    pub fn device_ts(&self) -> Option<Vec<f64>> {
+        self.device.as_ref().map(|d| self.rates(d))
+    }
+
+    fn rates(&self, times: &[Duration]) -> Vec<f64> {
         let n = (self.n_prompt + self.n_gen) as f64;
-        self.samples
+        times
             .iter()
             .map(|d| n / d.as_secs_f64().max(1e-12))
             .collect()
@@ -64,6 +75,11 @@ impl Row {
     pub fn to_json(&self) -> Value {
         let s = self.summary();
         let ns: Vec<u128> = self.samples.iter().map(Duration::as_nanos).collect();
+        let device_ns: Option<Vec<u128>> = self
+            .device
+            .as_ref()
+            .map(|d| d.iter().map(Duration::as_nanos).collect());
+        let device_ts = self.device_ts();
         let avg_ns = ns.iter().sum::<u128>() / ns.len().max(1) as u128;
         json!({
             "model_filename": self.model_path,
@@ -87,14 +103,18 @@ impl Row {
             "avg_ts": s.mean,
             "stddev_ts": s.sd,
             "median_ts": s.median,
+            "samples_device_ns": device_ns,
+            "samples_device_ts": device_ts,
+            "median_device_ts": device_ts.map(|t| summarize(&t).median),
         })
     }
 }
 
-/// Markdown table header (llama-bench's columns plus attention and median).
+/// Markdown table header (llama-bench's columns plus attention, median, and the median over
+/// device time where the backend measures it).
 pub fn md_header() -> String {
-    "| model | size | params | type | backend | threads | attention | test | t/s | median t/s |\n\
-     | ----- | ---: | -----: | ---- | ------- | ------: | --------- | ---: | --: | ---------: |"
+    "| model | size | params | type | backend | threads | attention | test | t/s | median t/s | device t/s |\n\
+     | ----- | ---: | -----: | ---- | ------- | ------: | --------- | ---: | --: | ---------: | ---------: |"
         .to_string()
 }
 
@@ -102,7 +122,7 @@ pub fn md_header() -> String {
 pub fn md_row(r: &Row) -> String {
     let s = r.summary();
     format!(
-        "| {} | {:.2} MiB | {} | {} | {} | {} | {} | {} | {:.2} ± {:.2} | {:.2} |",
+        "| {} | {:.2} MiB | {} | {} | {} | {} | {} | {} | {:.2} ± {:.2} | {:.2} | {} |",
         r.model.name,
         r.model.size_bytes as f64 / (1024.0 * 1024.0),
         params_cell(r.model.n_params),
@@ -113,20 +133,27 @@ pub fn md_row(r: &Row) -> String {
         r.test,
         s.mean,
         s.sd,
-        s.median
+        s.median,
+        device_cell(r)
     )
+}
+
+/// Median tokens/s of device time (GPU timestamps), or `-` where the backend measures none.
+fn device_cell(r: &Row) -> String {
+    r.device_ts()
+        .map_or("-".into(), |t| format!("{:.2}", summarize(&t).median))
 }
 
 /// CSV header line.
 pub fn csv_header() -> String {
-    "model,size_bytes,n_params,type,backend,threads,attention,segments,cache_type,test,n_prompt,n_gen,n_depth,avg_ts,stddev_ts,median_ts".to_string()
+    "model,size_bytes,n_params,type,backend,threads,attention,segments,cache_type,test,n_prompt,n_gen,n_depth,avg_ts,stddev_ts,median_ts,median_device_ts".to_string()
 }
 
 /// One CSV line (the model name is quoted; the other cells never hold commas).
 pub fn csv_row(r: &Row) -> String {
     let s = r.summary();
     format!(
-        "\"{}\",{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4},{:.4}",
+        "\"{}\",{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4},{:.4},{}",
         r.model.name.replace('"', "\"\""),
         r.model.size_bytes,
         r.model.n_params,
@@ -142,7 +169,9 @@ pub fn csv_row(r: &Row) -> String {
         r.n_depth,
         s.mean,
         s.sd,
-        s.median
+        s.median,
+        r.device_ts()
+            .map_or(String::new(), |t| format!("{:.4}", summarize(&t).median))
     )
 }
 
