@@ -20,7 +20,28 @@ compile() { # NAME SOURCE [DEFINES...]
   shift 2
   glslc --target-env=vulkan1.1 -O -Werror -fshader-stage=compute "$@" "$here/$src" -o "$out/$name.spv"
 }
-# Shaders that copy the CPU's float order use f64 where the device has it (suffix _f64).
+# Shaders that copy the CPU's float order use f64 where the device has it (suffix _f64); those
+# with fused multiply-adds also get a build that uses the device's fma() (suffix _f64fma), for
+# devices whose fma() the start-up probe (fma_probe.comp) finds fused.
+for wide in "" "_f64" "_f64fma"; do
+  f64=()
+  [ "$wide" = "_f64" ] && f64=(-DHAVE_F64)
+  [ "$wide" = "_f64fma" ] && f64=(-DHAVE_F64 -DFUSED_FMA)
+  for c in f16 f32; do
+    upper="$(echo "$c" | tr 'a-z' 'A-Z')"
+    compile "attention_$c$wide" attention.comp "-DCACHE_$upper" "${f64[@]}"
+  done
+  compile "swiglu$wide" swiglu.comp "${f64[@]}"
+  for ty in Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 IQ4_NL; do
+    lower="$(echo "$ty" | tr 'A-Z' 'a-z')"
+    compile "mul_mat_q8_$lower$wide" mul_mat_q8.comp "-DDATA_$ty" "${f64[@]}"
+  done
+  for ty in Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_XS; do
+    lower="$(echo "$ty" | tr 'A-Z' 'a-z')"
+    compile "mul_mat_k_$lower$wide" mul_mat_k.comp "-DDATA_$ty" "${f64[@]}"
+  done
+done
+# The shaders without multiply-adds: plain and f64 builds.
 for wide in "" "_f64"; do
   f64=()
   [ -n "$wide" ] && f64=(-DHAVE_F64)
@@ -32,21 +53,7 @@ for wide in "" "_f64"; do
     lower="$(echo "$act" | tr 'A-Z' 'a-z')"
     compile "quantize_act_${lower}_int$wide" quantize_act.comp "-DACT_$act" -DINT_OUT "${f64[@]}"
   done
-  for c in f16 f32; do
-    upper="$(echo "$c" | tr 'a-z' 'A-Z')"
-    compile "attention_$c$wide" attention.comp "-DCACHE_$upper" "${f64[@]}"
-  done
-  for s in rms_norm swiglu; do
-    compile "$s$wide" "$s.comp" "${f64[@]}"
-  done
-  for ty in Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 IQ4_NL; do
-    lower="$(echo "$ty" | tr 'A-Z' 'a-z')"
-    compile "mul_mat_q8_$lower$wide" mul_mat_q8.comp "-DDATA_$ty" "${f64[@]}"
-  done
-  for ty in Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_XS; do
-    lower="$(echo "$ty" | tr 'A-Z' 'a-z')"
-    compile "mul_mat_k_$lower$wide" mul_mat_k.comp "-DDATA_$ty" "${f64[@]}"
-  done
+  compile "rms_norm$wide" rms_norm.comp "${f64[@]}"
   compile "mul_mat_bf16_single$wide" mul_mat_bf16.comp "${f64[@]}"
   compile "mul_mat_bf16_batch$wide" mul_mat_bf16.comp -DBATCH "${f64[@]}"
 done
@@ -59,7 +66,7 @@ for c in f16 f32; do
   upper="$(echo "$c" | tr 'a-z' 'A-Z')"
   compile "store_kv_$c" store_kv.comp "-DCACHE_$upper"
 done
-for s in add select_rows; do
+for s in add select_rows fma_probe; do
   compile "$s" "$s.comp"
 done
 if [ "$check" = 1 ]; then

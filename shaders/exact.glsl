@@ -16,9 +16,10 @@ float div_rn(float a, float b) { return float(WIDE(a) / WIDE(b)); }
 // a·b + c rounded once. Vulkan does not promise that fma() is fused (lavapipe splits it), so
 // with f64 it is built exactly: the product is exact in double, the sum's rounding error comes
 // from TwoSum, and a round-to-odd fix-up of the double makes the final rounding to float
-// correct (53 ≥ 24 + 2 bits).
+// correct (53 ≥ 24 + 2 bits). FUSED_FMA builds (the `_f64fma` shaders) use fma() itself: the
+// backend picks them only where its start-up probe found fma() fused and correctly rounded.
 float fma_rn(float a, float b, float c) {
-#if defined(HAVE_F64)
+#if defined(HAVE_F64) && !defined(FUSED_FMA)
     precise double p = double(a) * double(b);
     precise double s = p + double(c);
     precise double bb = s - p;

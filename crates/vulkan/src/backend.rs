@@ -18,7 +18,8 @@ use vulkano::buffer::Subbuffer;
 use crate::buffer_pool::SharedFree;
 use crate::device::{Context, DeviceChoice, DeviceInfo};
 use crate::error::VkError;
-use crate::kernels::Pipelines;
+use crate::fma_probe;
+use crate::kernels::{self, Pipelines};
 use crate::memory;
 use crate::plan_encoding::EncodedPlan;
 use crate::recorder::{Bind, Push, Recorder, MAX_GROUPS};
@@ -95,6 +96,9 @@ pub struct VulkanBackend {
     /// Attention scores of the call in flight.
     scores: Option<Subbuffer<[f32]>>,
     mode: MatmulMode,
+    /// Whether the device's fma() is fused and correctly rounded (the start-up probe), so the
+    /// exact shaders can use it instead of the f64 emulation.
+    fused_fma: bool,
     /// A one-element buffer handed out by `buffer` after a failure.
     placeholder: Subbuffer<[f32]>,
     /// Dropped activation buffers, handed out again by `buffer`.
@@ -140,12 +144,17 @@ impl VulkanBackend {
     pub fn new(choice: DeviceChoice, mode: MatmulMode) -> Result<VulkanBackend, VkError> {
         let ctx = Arc::new(Context::open(choice)?);
         let placeholder = memory::device::<f32>(&ctx.memory, 1)?;
+        let mut rec = Recorder::new(ctx.clone())?;
+        let mut pipelines = Pipelines::default();
+        // Without f64 the exact shaders use fma() anyway: nothing to choose.
+        let fused_fma = ctx.info.fp64 && fma_probe::probe(&ctx, &mut rec, &mut pipelines)?;
         Ok(VulkanBackend {
             placeholder,
             free: Arc::new(Mutex::new(Default::default())),
-            rec: Recorder::new(ctx.clone())?,
+            rec,
             ctx,
-            pipelines: Pipelines::default(),
+            pipelines,
+            fused_fma,
             rope: RopeTable::default(),
             readback: None,
             act: None,
@@ -191,9 +200,21 @@ impl VulkanBackend {
         self.rec.replay_stats()
     }
 
+    /// Whether the start-up probe found the device's `fma()` fused and correctly rounded, so
+    /// the shaders copying the CPU's float order use it rather than building it from f64.
+    pub fn fused_fma(&self) -> bool {
+        self.fused_fma
+    }
+
     #[cfg(test)]
     pub(crate) fn context(&self) -> &Context {
         &self.ctx
+    }
+
+    /// Makes the exact shaders use the device's `fma()` (or not) whatever the probe found.
+    #[cfg(test)]
+    pub(crate) fn force_fused_fma(&mut self, on: bool) {
+        self.fused_fma = on;
     }
 
     fn dispatch(
@@ -236,13 +257,18 @@ impl VulkanBackend {
         Ok(slot.clone().expect("just set"))
     }
 
-    /// Name of a shader that copies the CPU's float order: its f64 build where the device has
-    /// f64 (exact), its f32 build elsewhere (within a few ulp).
+    /// Name of a shader that copies the CPU's float order: where the device has f64 (exact),
+    /// its build on the device's fma() when the probe found that fused and the shader has
+    /// multiply-adds, else its f64 build; its f32 build elsewhere (within a few ulp).
     fn exact(&self, name: &str) -> String {
-        if self.ctx.info.fp64 {
-            format!("{name}_f64")
+        if !self.ctx.info.fp64 {
+            return name.to_string();
+        }
+        let fused = format!("{name}_f64fma");
+        if self.fused_fma && kernels::exists(&fused) {
+            fused
         } else {
-            name.to_string()
+            format!("{name}_f64")
         }
     }
 

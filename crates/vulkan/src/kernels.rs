@@ -24,12 +24,24 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/attention_f16_f64.spv"),
     ),
     (
+        "attention_f16_f64fma",
+        include_bytes!("../../../shaders/spv/attention_f16_f64fma.spv"),
+    ),
+    (
         "attention_f32",
         include_bytes!("../../../shaders/spv/attention_f32.spv"),
     ),
     (
         "attention_f32_f64",
         include_bytes!("../../../shaders/spv/attention_f32_f64.spv"),
+    ),
+    (
+        "attention_f32_f64fma",
+        include_bytes!("../../../shaders/spv/attention_f32_f64fma.spv"),
+    ),
+    (
+        "fma_probe",
+        include_bytes!("../../../shaders/spv/fma_probe.spv"),
     ),
     (
         "get_rows_bf16",
@@ -136,12 +148,20 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_k_iq4_xs_f64.spv"),
     ),
     (
+        "mul_mat_k_iq4_xs_f64fma",
+        include_bytes!("../../../shaders/spv/mul_mat_k_iq4_xs_f64fma.spv"),
+    ),
+    (
         "mul_mat_k_q2_k",
         include_bytes!("../../../shaders/spv/mul_mat_k_q2_k.spv"),
     ),
     (
         "mul_mat_k_q2_k_f64",
         include_bytes!("../../../shaders/spv/mul_mat_k_q2_k_f64.spv"),
+    ),
+    (
+        "mul_mat_k_q2_k_f64fma",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q2_k_f64fma.spv"),
     ),
     (
         "mul_mat_k_q3_k",
@@ -152,12 +172,20 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_k_q3_k_f64.spv"),
     ),
     (
+        "mul_mat_k_q3_k_f64fma",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q3_k_f64fma.spv"),
+    ),
+    (
         "mul_mat_k_q4_k",
         include_bytes!("../../../shaders/spv/mul_mat_k_q4_k.spv"),
     ),
     (
         "mul_mat_k_q4_k_f64",
         include_bytes!("../../../shaders/spv/mul_mat_k_q4_k_f64.spv"),
+    ),
+    (
+        "mul_mat_k_q4_k_f64fma",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q4_k_f64fma.spv"),
     ),
     (
         "mul_mat_k_q5_k",
@@ -168,12 +196,20 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_k_q5_k_f64.spv"),
     ),
     (
+        "mul_mat_k_q5_k_f64fma",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q5_k_f64fma.spv"),
+    ),
+    (
         "mul_mat_k_q6_k",
         include_bytes!("../../../shaders/spv/mul_mat_k_q6_k.spv"),
     ),
     (
         "mul_mat_k_q6_k_f64",
         include_bytes!("../../../shaders/spv/mul_mat_k_q6_k_f64.spv"),
+    ),
+    (
+        "mul_mat_k_q6_k_f64fma",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q6_k_f64fma.spv"),
     ),
     (
         "mul_mat_q2_k",
@@ -224,12 +260,20 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_q8_iq4_nl_f64.spv"),
     ),
     (
+        "mul_mat_q8_iq4_nl_f64fma",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_iq4_nl_f64fma.spv"),
+    ),
+    (
         "mul_mat_q8_q4_0",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0.spv"),
     ),
     (
         "mul_mat_q8_q4_0_f64",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0_f64.spv"),
+    ),
+    (
+        "mul_mat_q8_q4_0_f64fma",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0_f64fma.spv"),
     ),
     (
         "mul_mat_q8_q4_1",
@@ -240,12 +284,20 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_q8_q4_1_f64.spv"),
     ),
     (
+        "mul_mat_q8_q4_1_f64fma",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_1_f64fma.spv"),
+    ),
+    (
         "mul_mat_q8_q5_0",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0.spv"),
     ),
     (
         "mul_mat_q8_q5_0_f64",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0_f64.spv"),
+    ),
+    (
+        "mul_mat_q8_q5_0_f64fma",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0_f64fma.spv"),
     ),
     (
         "mul_mat_q8_q5_1",
@@ -256,12 +308,20 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_q8_q5_1_f64.spv"),
     ),
     (
+        "mul_mat_q8_q5_1_f64fma",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_1_f64fma.spv"),
+    ),
+    (
         "mul_mat_q8_q8_0",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0.spv"),
     ),
     (
         "mul_mat_q8_q8_0_f64",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0_f64.spv"),
+    ),
+    (
+        "mul_mat_q8_q8_0_f64fma",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0_f64fma.spv"),
     ),
     (
         "quantize_act_bf16",
@@ -352,12 +412,21 @@ const SPIRV: &[(&str, &[u8])] = &[
         "swiglu_f64",
         include_bytes!("../../../shaders/spv/swiglu_f64.spv"),
     ),
+    (
+        "swiglu_f64fma",
+        include_bytes!("../../../shaders/spv/swiglu_f64fma.spv"),
+    ),
 ];
 
 /// Names of every embedded shader (for tests that check they all load).
 #[cfg(test)]
 pub fn names() -> impl Iterator<Item = &'static str> {
     SPIRV.iter().map(|(n, _)| *n)
+}
+
+/// Whether a shader named `name` is embedded (not every shader has every build).
+pub fn exists(name: &str) -> bool {
+    SPIRV.iter().any(|(n, _)| *n == name)
 }
 
 /// Pipelines created on first use and kept for the backend's lifetime.

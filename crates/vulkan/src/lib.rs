@@ -8,6 +8,7 @@ mod backend;
 mod buffer_pool;
 mod device;
 mod error;
+mod fma_probe;
 mod gpu_timer;
 mod kernels;
 mod memory;
