@@ -32,13 +32,21 @@ for wide in "" "_f64" "_f64fma"; do
     compile "attention_$c$wide" attention.comp "-DCACHE_$upper" "${f64[@]}"
   done
   compile "swiglu$wide" swiglu.comp "${f64[@]}"
+  # The integer matmuls also get a build that sums each row's eight lanes by subgroup
+  # shuffles (suffix _sg; reduce8.glsl), for devices with subgroups of eight or more.
   for ty in Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 IQ4_NL; do
     lower="$(echo "$ty" | tr 'A-Z' 'a-z')"
     compile "mul_mat_q8_$lower$wide" mul_mat_q8.comp "-DDATA_$ty" "${f64[@]}"
+    compile "mul_mat_q8_$lower${wide}_sg" mul_mat_q8.comp "-DDATA_$ty" -DSUBGROUP_SHUFFLE "${f64[@]}"
   done
   for ty in Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_XS; do
     lower="$(echo "$ty" | tr 'A-Z' 'a-z')"
     compile "mul_mat_k_$lower$wide" mul_mat_k.comp "-DDATA_$ty" "${f64[@]}"
+  done
+  # (Q2_K and IQ4_XS sum their lanes inside the block loop, through shared memory.)
+  for ty in Q3_K Q4_K Q5_K Q6_K; do
+    lower="$(echo "$ty" | tr 'A-Z' 'a-z')"
+    compile "mul_mat_k_$lower${wide}_sg" mul_mat_k.comp "-DDATA_$ty" -DSUBGROUP_SHUFFLE "${f64[@]}"
   done
 done
 # The shaders without multiply-adds: plain and f64 builds.

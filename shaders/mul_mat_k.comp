@@ -27,6 +27,9 @@ layout(std430, binding = 3) readonly buffer S { float bsums[]; };
 layout(std430, binding = 4) readonly buffer D { float xd[]; };
 
 #define NC 8u
+#if defined(SUBGROUP_SHUFFLE)
+#include "reduce8.glsl"
+#endif
 shared float lanes[NC][64];
 #if defined(DATA_Q2_K)
 shared int parts[NC][64];
@@ -120,6 +123,16 @@ void main() {
 #if defined(DATA_Q2_K) || defined(DATA_IQ4_XS)
     if (lane == 0u && live) {
         for (uint c = 0u; c < nc; c++) y[(c0 + c) * pc.p4 + pc.p3 + row] = acc[c];
+    }
+#elif defined(SUBGROUP_SHUFFLE)
+    for (uint c = 0u; c < nc; c++) {
+#if defined(DATA_Q4_K) || defined(DATA_Q6_K)
+        float lanes_sum = hsum8(acc[c]);
+        precise float total = lanes_sum - extra[c];
+#else
+        float total = sum8_in_order(acc[c], extra[c]);
+#endif
+        if (lane == 0u && live) y[(c0 + c) * pc.p4 + pc.p3 + row] = total;
     }
 #else
     for (uint c = 0u; c < NC; c++) lanes[c][t] = acc[c];

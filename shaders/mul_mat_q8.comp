@@ -19,7 +19,11 @@ layout(std430, binding = 3) readonly buffer S { float sums[]; };
 layout(std430, binding = 4) readonly buffer D { float xd[]; };
 
 #define NC 8u
+#if defined(SUBGROUP_SHUFFLE)
+#include "reduce8.glsl"
+#else
 shared float lanes[NC][64];
+#endif
 
 void main() {
     uint t = gl_LocalInvocationID.x, lane = t % 8u, r = t / 8u;
@@ -52,6 +56,13 @@ void main() {
             }
         }
     }
+#if defined(SUBGROUP_SHUFFLE)
+    for (uint c = 0u; c < nc; c++) {
+        float lanes_sum = hsum8(acc[c]);
+        precise float total = lanes_sum + extra[c];
+        if (lane == 0u && row < pc.p2) y[(c0 + c) * pc.p4 + pc.p3 + row] = total;
+    }
+#else
     for (uint c = 0u; c < NC; c++) lanes[c][t] = acc[c];
     barrier();
     if (lane == 0u && row < pc.p2) {
@@ -65,4 +76,5 @@ void main() {
             y[(c0 + c) * pc.p4 + pc.p3 + row] = total;
         }
     }
+#endif
 }

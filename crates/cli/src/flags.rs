@@ -73,9 +73,10 @@ pub fn list_devices() -> Result<(), String> {
         println!("  driver: {}, Vulkan {}", d.driver, d.api_version);
         println!("  memory heaps: {}", heaps.join(", "));
         println!(
-            "  subgroup size: {}",
+            "  subgroup size: {}, subgroup shuffles: {}",
             d.subgroup_size
-                .map_or("unknown".to_string(), |s| s.to_string())
+                .map_or("unknown".to_string(), |s| s.to_string()),
+            yes(d.subgroup_shuffle)
         );
         println!(
             "  fp16: {}, int8: {}, integer dot: {}, cooperative matrix: {}, fp64: {}",

@@ -99,6 +99,9 @@ pub struct VulkanBackend {
     /// Whether the device's fma() is fused and correctly rounded (the start-up probe), so the
     /// exact shaders can use it instead of the f64 emulation.
     fused_fma: bool,
+    /// Whether the integer matmuls sum lanes by subgroup shuffles (the device's subgroup
+    /// properties allow it).
+    subgroups: bool,
     /// A one-element buffer handed out by `buffer` after a failure.
     placeholder: Subbuffer<[f32]>,
     /// Dropped activation buffers, handed out again by `buffer`.
@@ -149,6 +152,7 @@ impl VulkanBackend {
         // Without f64 the exact shaders use fma() anyway: nothing to choose.
         let fused_fma = ctx.info.fp64 && fma_probe::probe(&ctx, &mut rec, &mut pipelines)?;
         Ok(VulkanBackend {
+            subgroups: ctx.info.subgroup_shuffle,
             placeholder,
             free: Arc::new(Mutex::new(Default::default())),
             rec,
@@ -211,6 +215,12 @@ impl VulkanBackend {
         &self.ctx
     }
 
+    /// Makes the integer matmuls sum lanes by subgroup shuffles or through shared memory.
+    #[cfg(test)]
+    pub(crate) fn force_subgroups(&mut self, on: bool) {
+        self.subgroups = on;
+    }
+
     /// Makes the exact shaders use the device's `fma()` (or not) whatever the probe found.
     #[cfg(test)]
     pub(crate) fn force_fused_fma(&mut self, on: bool) {
@@ -269,6 +279,17 @@ impl VulkanBackend {
             fused
         } else {
             format!("{name}_f64")
+        }
+    }
+
+    /// `name`'s build that sums lanes by subgroup shuffles (the same order, so the same bits)
+    /// where the device has them and the shader has such a build; `name` elsewhere.
+    fn with_subgroups(&self, name: String) -> String {
+        let sg = format!("{name}_sg");
+        if self.subgroups && kernels::exists(&sg) {
+            sg
+        } else {
+            name
         }
     }
 
@@ -595,7 +616,8 @@ impl Backend for VulkanBackend {
                     }
                     (Some(r), true) => {
                         let family = if K_TYPES.contains(&w.ty) { "k" } else { "q8" };
-                        let shader = self.exact(&format!("mul_mat_{family}_{}", w.kernel_suffix()));
+                        let exact = self.exact(&format!("mul_mat_{family}_{}", w.kernel_suffix()));
+                        let shader = self.with_subgroups(exact);
                         let bindings = vec![
                             c.buf.clone().into(),
                             r.values.clone().into_bytes().into(),

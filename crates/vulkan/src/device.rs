@@ -5,13 +5,14 @@ use std::sync::Arc;
 
 use vulkano::command_buffer::allocator::StandardCommandBufferAllocator;
 use vulkano::descriptor_set::allocator::StandardDescriptorSetAllocator;
-use vulkano::device::physical::{PhysicalDevice, PhysicalDeviceType};
+use vulkano::device::physical::{PhysicalDevice, PhysicalDeviceType, SubgroupFeatures};
 use vulkano::device::{
     Device, DeviceCreateInfo, DeviceExtensions, DeviceFeatures, Queue, QueueCreateInfo, QueueFlags,
 };
 use vulkano::instance::{Instance, InstanceCreateFlags, InstanceCreateInfo, InstanceExtensions};
 use vulkano::memory::allocator::StandardMemoryAllocator;
 use vulkano::memory::MemoryHeapFlags;
+use vulkano::shader::ShaderStages;
 use vulkano::{Version, VulkanLibrary};
 
 use crate::error::VkError;
@@ -33,6 +34,9 @@ pub struct DeviceInfo {
     pub heaps: Vec<(u64, bool)>,
     /// Subgroup (warp/wave) size, when reported.
     pub subgroup_size: Option<u32>,
+    /// Subgroup shuffles in compute shaders with subgroups of at least eight invocations: the
+    /// integer matmuls then sum each row's eight lanes without shared memory (`reduce8.glsl`).
+    pub subgroup_shuffle: bool,
     /// f16 arithmetic in shaders.
     pub fp16: bool,
     /// int8 arithmetic in shaders.
@@ -177,6 +181,11 @@ fn describe(index: usize, pd: &PhysicalDevice) -> DeviceInfo {
             .map(|h| (h.size, h.flags.intersects(MemoryHeapFlags::DEVICE_LOCAL)))
             .collect(),
         subgroup_size: p.subgroup_size,
+        subgroup_shuffle: p.subgroup_size.is_some_and(|s| s >= 8)
+            && p.subgroup_supported_stages
+                .is_some_and(|s| s.intersects(ShaderStages::COMPUTE))
+            && p.subgroup_supported_operations
+                .is_some_and(|o| o.intersects(SubgroupFeatures::SHUFFLE)),
         fp16: f.shader_float16,
         int8: f.shader_int8,
         int_dot: f.shader_integer_dot_product,

@@ -172,8 +172,20 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_k_q3_k_f64.spv"),
     ),
     (
+        "mul_mat_k_q3_k_f64_sg",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q3_k_f64_sg.spv"),
+    ),
+    (
         "mul_mat_k_q3_k_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_k_q3_k_f64fma.spv"),
+    ),
+    (
+        "mul_mat_k_q3_k_f64fma_sg",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q3_k_f64fma_sg.spv"),
+    ),
+    (
+        "mul_mat_k_q3_k_sg",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q3_k_sg.spv"),
     ),
     (
         "mul_mat_k_q4_k",
@@ -184,8 +196,20 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_k_q4_k_f64.spv"),
     ),
     (
+        "mul_mat_k_q4_k_f64_sg",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q4_k_f64_sg.spv"),
+    ),
+    (
         "mul_mat_k_q4_k_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_k_q4_k_f64fma.spv"),
+    ),
+    (
+        "mul_mat_k_q4_k_f64fma_sg",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q4_k_f64fma_sg.spv"),
+    ),
+    (
+        "mul_mat_k_q4_k_sg",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q4_k_sg.spv"),
     ),
     (
         "mul_mat_k_q5_k",
@@ -196,8 +220,20 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_k_q5_k_f64.spv"),
     ),
     (
+        "mul_mat_k_q5_k_f64_sg",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q5_k_f64_sg.spv"),
+    ),
+    (
         "mul_mat_k_q5_k_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_k_q5_k_f64fma.spv"),
+    ),
+    (
+        "mul_mat_k_q5_k_f64fma_sg",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q5_k_f64fma_sg.spv"),
+    ),
+    (
+        "mul_mat_k_q5_k_sg",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q5_k_sg.spv"),
     ),
     (
         "mul_mat_k_q6_k",
@@ -208,8 +244,20 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_k_q6_k_f64.spv"),
     ),
     (
+        "mul_mat_k_q6_k_f64_sg",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q6_k_f64_sg.spv"),
+    ),
+    (
         "mul_mat_k_q6_k_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_k_q6_k_f64fma.spv"),
+    ),
+    (
+        "mul_mat_k_q6_k_f64fma_sg",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q6_k_f64fma_sg.spv"),
+    ),
+    (
+        "mul_mat_k_q6_k_sg",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q6_k_sg.spv"),
     ),
     (
         "mul_mat_q2_k",
@@ -260,8 +308,20 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_q8_iq4_nl_f64.spv"),
     ),
     (
+        "mul_mat_q8_iq4_nl_f64_sg",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_iq4_nl_f64_sg.spv"),
+    ),
+    (
         "mul_mat_q8_iq4_nl_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_q8_iq4_nl_f64fma.spv"),
+    ),
+    (
+        "mul_mat_q8_iq4_nl_f64fma_sg",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_iq4_nl_f64fma_sg.spv"),
+    ),
+    (
+        "mul_mat_q8_iq4_nl_sg",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_iq4_nl_sg.spv"),
     ),
     (
         "mul_mat_q8_q4_0",
@@ -272,8 +332,20 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0_f64.spv"),
     ),
     (
+        "mul_mat_q8_q4_0_f64_sg",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0_f64_sg.spv"),
+    ),
+    (
         "mul_mat_q8_q4_0_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0_f64fma.spv"),
+    ),
+    (
+        "mul_mat_q8_q4_0_f64fma_sg",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0_f64fma_sg.spv"),
+    ),
+    (
+        "mul_mat_q8_q4_0_sg",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0_sg.spv"),
     ),
     (
         "mul_mat_q8_q4_1",
@@ -284,8 +356,20 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_q8_q4_1_f64.spv"),
     ),
     (
+        "mul_mat_q8_q4_1_f64_sg",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_1_f64_sg.spv"),
+    ),
+    (
         "mul_mat_q8_q4_1_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q4_1_f64fma.spv"),
+    ),
+    (
+        "mul_mat_q8_q4_1_f64fma_sg",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_1_f64fma_sg.spv"),
+    ),
+    (
+        "mul_mat_q8_q4_1_sg",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_1_sg.spv"),
     ),
     (
         "mul_mat_q8_q5_0",
@@ -296,8 +380,20 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0_f64.spv"),
     ),
     (
+        "mul_mat_q8_q5_0_f64_sg",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0_f64_sg.spv"),
+    ),
+    (
         "mul_mat_q8_q5_0_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0_f64fma.spv"),
+    ),
+    (
+        "mul_mat_q8_q5_0_f64fma_sg",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0_f64fma_sg.spv"),
+    ),
+    (
+        "mul_mat_q8_q5_0_sg",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0_sg.spv"),
     ),
     (
         "mul_mat_q8_q5_1",
@@ -308,8 +404,20 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_q8_q5_1_f64.spv"),
     ),
     (
+        "mul_mat_q8_q5_1_f64_sg",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_1_f64_sg.spv"),
+    ),
+    (
         "mul_mat_q8_q5_1_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q5_1_f64fma.spv"),
+    ),
+    (
+        "mul_mat_q8_q5_1_f64fma_sg",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_1_f64fma_sg.spv"),
+    ),
+    (
+        "mul_mat_q8_q5_1_sg",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_1_sg.spv"),
     ),
     (
         "mul_mat_q8_q8_0",
@@ -320,8 +428,20 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0_f64.spv"),
     ),
     (
+        "mul_mat_q8_q8_0_f64_sg",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0_f64_sg.spv"),
+    ),
+    (
         "mul_mat_q8_q8_0_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0_f64fma.spv"),
+    ),
+    (
+        "mul_mat_q8_q8_0_f64fma_sg",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0_f64fma_sg.spv"),
+    ),
+    (
+        "mul_mat_q8_q8_0_sg",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0_sg.spv"),
     ),
     (
         "quantize_act_bf16",

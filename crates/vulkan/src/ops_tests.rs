@@ -37,16 +37,21 @@ fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
 /// Matmul (1 and 11 rows) and embedding lookup of 2-D tensors of each type, on both backends,
 /// in reference mode (f32 activations) and in native mode (llama.cpp's activation rounding):
 /// each type's first tensor, and its first one whose rows span several 256-element blocks (so
-/// the k-quants' sums across super-blocks are checked too).
+/// the k-quants' sums across super-blocks are checked too). Native mode runs twice: with the
+/// integer matmuls' lane sums by subgroup shuffles where the device has them, and with the
+/// shared-memory fallback; both must give the CPU's bits.
 #[test]
 fn matmul_and_embed_match_the_cpu_for_every_fixture_type() {
-    for mode in [MatmulMode::F32, MatmulMode::Native] {
-        matmul_and_embed_match(mode);
-    }
+    matmul_and_embed_match(MatmulMode::F32, true);
+    matmul_and_embed_match(MatmulMode::Native, true);
+    matmul_and_embed_match(MatmulMode::Native, false);
 }
 
-fn matmul_and_embed_match(mode: MatmulMode) {
+fn matmul_and_embed_match(mode: MatmulMode, subgroups: bool) {
     let Some(mut vk) = backend(mode) else { return };
+    if !subgroups {
+        vk.force_subgroups(false);
+    }
     let mut cpu = CpuBackend::new(2, mode).unwrap();
     let dir = tiny_llama();
     let mut seen = Vec::new();
@@ -68,7 +73,7 @@ fn matmul_and_embed_match(mode: MatmulMode) {
             }
             seen.push(key);
             let what = format!(
-                "{mode:?} {} {} ({})",
+                "{mode:?} (subgroups {subgroups}) {} {} ({})",
                 path.display(),
                 info.name,
                 info.ty.name()
