@@ -546,7 +546,16 @@ pub fn names() -> impl Iterator<Item = &'static str> {
 
 /// Whether a shader named `name` is embedded (not every shader has every build).
 pub fn exists(name: &str) -> bool {
-    SPIRV.iter().any(|(n, _)| *n == name)
+    find(name).is_some()
+}
+
+/// The entry of shader `name`: a binary search, as the table is sorted by name (a test checks
+/// it), since every dispatch looks its shader up.
+fn find(name: &str) -> Option<&'static (&'static str, &'static [u8])> {
+    SPIRV
+        .binary_search_by(|(n, _)| (*n).cmp(name))
+        .ok()
+        .map(|i| &SPIRV[i])
 }
 
 /// Pipelines created on first use and kept for the backend's lifetime.
@@ -558,13 +567,11 @@ pub struct Pipelines {
 impl Pipelines {
     /// The pipeline of shader `name`, building it the first time.
     pub fn get(&mut self, ctx: &Context, name: &str) -> Result<Arc<ComputePipeline>, VkError> {
-        let (key, bytes) = SPIRV
-            .iter()
-            .find(|(n, _)| *n == name)
-            .ok_or_else(|| VkError::Device(format!("no shader named {name}")))?;
-        if let Some(p) = self.built.get(key) {
+        if let Some(p) = self.built.get(name) {
             return Ok(p.clone());
         }
+        let (key, bytes) =
+            find(name).ok_or_else(|| VkError::Device(format!("no shader named {name}")))?;
         let p = build(ctx, key, bytes)?;
         self.built.insert(key, p.clone());
         Ok(p)
@@ -594,4 +601,15 @@ fn build(ctx: &Context, name: &str, bytes: &[u8]) -> Result<Arc<ComputePipeline>
         ComputePipelineCreateInfo::stage_layout(stage, layout),
     )
     .map_err(|e| fail(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shader_table_is_sorted_so_lookups_can_bisect() {
+        assert!(SPIRV.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(exists("mul_mat_q8_q4_0_f64_sg") && exists("add") && !exists("nope"));
+    }
 }
