@@ -270,8 +270,8 @@ impl Recorder {
     }
 
     /// Submits everything recorded so far and waits for it to finish: a kept command buffer
-    /// when an equal pass was recorded before, else a new one (kept for next time unless the
-    /// pass uploads).
+    /// when an equal pass was kept before, else a new one (kept when an equal pass was
+    /// recorded once before, unless the pass uploads).
     pub fn flush(&mut self) -> Result<(), VkError> {
         let ops = std::mem::take(&mut self.ops);
         let one_off = std::mem::replace(&mut self.one_off, false);
@@ -295,6 +295,7 @@ impl Recorder {
                 cb
             }
             None => {
+                let keep = keep && self.replay.seen_before(&self.key);
                 let usage = if keep {
                     CommandBufferUsage::MultipleSubmit
                 } else {

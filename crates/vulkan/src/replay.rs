@@ -2,9 +2,12 @@
 //! buffer is made of (pipelines, bound buffer ranges, push constants, workgroup counts, copies,
 //! fills) and nothing else: what changes from token to token lives in the step data, whose
 //! slices sit at the same offsets for the same shape. A decode step of the same model, batch
-//! size and attention-plan shape therefore finds the command buffer its predecessor recorded.
+//! size and attention-plan shape therefore finds the command buffer its predecessors recorded.
+//! A pass is kept only the second time it is recorded: a kept command buffer holds every
+//! buffer it binds, and a shape seen once (a prompt's prefill batches) would hold its large
+//! activation buffers for nothing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use vulkano::command_buffer::PrimaryAutoCommandBuffer;
@@ -25,6 +28,8 @@ pub struct ReplayCache {
     entries: HashMap<Vec<u64>, (Arc<PrimaryAutoCommandBuffer>, u64)>,
     tick: u64,
     capacity: usize,
+    /// Keys of passes recorded once and not kept.
+    seen: HashSet<Vec<u64>>,
     /// Counters since the backend opened.
     pub stats: ReplayStats,
 }
@@ -36,6 +41,7 @@ impl ReplayCache {
             entries: HashMap::new(),
             tick: 0,
             capacity: capacity.max(1),
+            seen: HashSet::new(),
             stats: ReplayStats::default(),
         }
     }
@@ -46,6 +52,20 @@ impl ReplayCache {
         let (cb, used) = self.entries.get_mut(key)?;
         *used = self.tick;
         Some(cb.clone())
+    }
+
+    /// Whether a pass with `key` was recorded before without being kept (then it is worth
+    /// keeping now); remembers `key` otherwise. The memory is bounded: it is forgotten
+    /// wholesale when full.
+    pub fn seen_before(&mut self, key: &[u64]) -> bool {
+        if self.seen.remove(key) {
+            return true;
+        }
+        if self.seen.len() >= self.capacity {
+            self.seen.clear();
+        }
+        self.seen.insert(key.to_vec());
+        false
     }
 
     /// Keeps `cb` for `key`, dropping the least recently used entry when full.
@@ -66,5 +86,6 @@ impl ReplayCache {
     /// Drops every kept command buffer (and with them the buffers they hold).
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.seen.clear();
     }
 }
