@@ -4,8 +4,9 @@
 pub mod backend;
 pub mod cpu;
 pub mod error;
+pub mod key_blocks;
+pub mod lanes;
 pub mod math;
-pub mod packed_queries;
 pub mod plan;
 pub mod rope;
 mod simd8;

@@ -1,13 +1,20 @@
 //! PINE's importance scores (spec §1.3), from pre-RoPE queries and keys, in f32. Segment sums
 //! are reduced in a canonical segment order, so the scores of a set of segments are bit-identical
-//! whatever order the segments arrive in. Dots use a fixed 8-lane order and exp ggml's
-//! polynomial (≤ 1.5 ulp): only the ranking depends on these values.
+//! whatever order the segments arrive in. Every q·k is one FMA chain over the dimensions
+//! ([`pine_backend::key_blocks`]), sums run in 16 fixed lanes and exp is ggml's polynomial
+//! (≤ 1.5 ulp): only the ranking depends on these values.
 
-/// Pre-RoPE keys of the segment region for one layer, head-major: key u of KV head h at
-/// elements `(h * tokens + u) * head_dim ..`, so one head's keys stream contiguously.
+use std::cell::RefCell;
+
+use pine_backend::key_blocks::{block_scores_rows, blocked_len, KeyBlocks, BLOCK, MAX_ROWS};
+use pine_backend::lanes::{max16, sum16};
+use pine_backend::math::exp_in_place;
+
+/// Pre-RoPE keys of the segment region for one layer, with the segment geometry.
 pub struct RegionKeys<'a> {
-    /// The keys (f32, or f16 with an f16 KV cache: half the bytes per decoded token).
-    pub k: KeyRows<'a>,
+    /// Every KV head's keys in 16-key blocks, head after head
+    /// ([`pine_backend::key_blocks::blocked_len`] elements each).
+    pub blocks: KeyBlocks<'a>,
     /// Tokens in the region.
     pub tokens: usize,
     /// Elements per head.
@@ -21,71 +28,83 @@ pub struct RegionKeys<'a> {
 }
 
 impl RegionKeys<'_> {
-    /// Element offset of segment `j`'s first key for KV head `kvh`.
-    fn offset(&self, kvh: usize, j: usize) -> usize {
-        (kvh * self.tokens + self.starts[j]) * self.head_dim
+    /// Scores per region key of each query of `qs` (at most [`MAX_ROWS`], of a head that maps
+    /// to KV head `kvh`) into `scores[r * stride..]`, `stride` = the padded key count. Blocks
+    /// holding only keys of segment `skip` are left unscored.
+    fn score(&self, qs: &[&[f32]], kvh: usize, skip: Option<usize>, scores: &mut [f32]) {
+        let hd = self.head_dim;
+        let per_head = blocked_len(self.tokens, hd);
+        let stride = per_head / hd;
+        let blocks = self.blocks.slice(kvh * per_head, per_head);
+        let all = stride / BLOCK;
+        let (a, b) = skip.map_or((0, 0), |j| {
+            let s = self.starts[j];
+            (s.div_ceil(BLOCK), (s + self.lens[j]) / BLOCK)
+        });
+        let spans = if a < b {
+            [(0, a), (b, all)]
+        } else {
+            [(0, all), (0, 0)]
+        };
+        let scale = 1.0 / (hd as f32).sqrt();
+        for (from, to) in spans.into_iter().filter(|(f, t)| f < t) {
+            let keys = blocks.slice(from * BLOCK * hd, (to - from) * BLOCK * hd);
+            block_scores_rows(qs, keys, scale, &mut scores[from * BLOCK..], stride);
+        }
     }
 
-    /// Per query of `qs` (query heads of KV head `kvh`), the per-segment sums of
-    /// exp(score − max) over the keys of every segment into `sums[g]`, and their totals in
-    /// canonical order. The queries share each pass over the keys.
-    fn exp_sums(
-        &self,
-        qs: &[&[f32]],
-        kvh: usize,
-        scores: &mut [Vec<f32>],
-        sums: &mut [Vec<f32>],
-    ) -> Vec<f32> {
-        let scale = 1.0 / (self.head_dim as f32).sqrt();
-        scores.iter_mut().for_each(Vec::clear);
-        for (j, &len) in self.lens.iter().enumerate() {
-            let at = self.offset(kvh, j);
-            dot8_rows_multi(qs, self.k, self.head_dim, at, len, scale, scores);
+    /// From one query's `scores` (indexed by region key), per segment j the sum of
+    /// exp(score − max) over S_j's keys into `sums[j]` (16 fixed lanes in token order), the
+    /// max taken over every segment but `skip`, whose sum is 0. Returns the sums' total in
+    /// canonical segment order. Nothing here depends on the order the segments came in.
+    fn exp_sums(&self, scores: &mut [f32], skip: Option<usize>, sums: &mut [f32]) -> f32 {
+        let (s, e) = skip.map_or((0, 0), |j| (self.starts[j], self.starts[j] + self.lens[j]));
+        let (before, rest) = scores[..self.tokens].split_at_mut(s);
+        let after = &mut rest[e - s..];
+        let max = max16(before).max(max16(after));
+        for part in [before, after] {
+            part.iter_mut().for_each(|x| *x -= max);
+            exp_in_place(part);
         }
-        scores
-            .iter_mut()
-            .zip(sums.iter_mut())
-            .map(|(scores, sums)| {
-                let max = max(scores);
-                scores.iter_mut().for_each(|s| *s -= max);
-                exp_in_place(scores);
-                let mut at = 0;
-                for (sum, &len) in sums.iter_mut().zip(self.lens) {
-                    *sum = scores[at..at + len].iter().sum();
-                    at += len;
-                }
-                self.canonical.iter().map(|&j| sums[j]).sum()
-            })
-            .collect()
+        for (j, sum) in sums.iter_mut().enumerate() {
+            *sum = if Some(j) == skip {
+                0.0
+            } else {
+                sum16(&scores[self.starts[j]..][..self.lens[j]])
+            };
+        }
+        self.canonical.iter().map(|&j| sums[j]).sum()
+    }
+
+    /// Scores of one query per region key, padded to whole blocks.
+    fn stride(&self) -> usize {
+        blocked_len(self.tokens, self.head_dim) / self.head_dim
     }
 }
 
-use pine_backend::math::{dot8_rows_multi, exp_in_place};
-use pine_backend::packed_queries::{KeyRows, PackedQueries};
-
-/// The largest score (−∞ for none).
-fn max(xs: &[f32]) -> f32 {
-    xs.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+thread_local! {
+    /// Scores of the queries being ranked, reused across calls on a thread.
+    static SCORES: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Importance of every segment for suffix or generated queries `qs` (query heads that all map
-/// to KV head `kvh`), into `out[g]` (one entry per segment): the mean over S_j's tokens of query
-/// g's softmax over all segment tokens (§1.3b). Each query's values are exactly those of
-/// scoring it alone.
-pub fn query_importance(keys: &RegionKeys<'_>, qs: &[&[f32]], kvh: usize, out: &mut [Vec<f32>]) {
-    let mut scores = vec![Vec::new(); qs.len()];
-    let totals = keys.exp_sums(qs, kvh, &mut scores, out);
-    for (o, total) in out.iter_mut().zip(totals) {
-        for (j, x) in o.iter_mut().enumerate() {
-            *x = *x / total / keys.lens[j] as f32;
-        }
+/// Importance of every segment for a suffix or generated query `q` (pre-RoPE, of a head that
+/// maps to KV head `kvh`), into `out` (one entry per segment): the mean over S_j's tokens of
+/// q's softmax over all segment tokens (§1.3b).
+pub fn query_importance(keys: &RegionKeys<'_>, q: &[f32], kvh: usize, out: &mut [f32]) {
+    let total = SCORES.with_borrow_mut(|scores| {
+        scores.resize(keys.stride(), 0.0);
+        keys.score(&[q], kvh, None, scores);
+        keys.exp_sums(scores, None, out)
+    });
+    for (o, &len) in out.iter_mut().zip(keys.lens) {
+        *o = *o / total / len as f32;
     }
 }
 
 /// Importance of every segment j for segment i (§1.3a), one head: Σ over S_i's tokens of the
 /// mean softmax probability (softmax over other segments' tokens only) given to S_j. The own
-/// entry is +∞ (always rank 0). `q_rows` are S_i's pre-RoPE queries for this head; eight of
-/// them share each pass over the keys, every one computed exactly as on its own.
+/// entry is +∞ (always rank 0). `q_rows` are S_i's pre-RoPE queries for this head; up to
+/// eight share each pass over the keys, every one scored exactly as on its own.
 pub fn segment_importance<'q>(
     keys: &RegionKeys<'_>,
     q_rows: impl Iterator<Item = &'q [f32]>,
@@ -93,124 +112,36 @@ pub fn segment_importance<'q>(
     kvh: usize,
     out: &mut [f32],
 ) {
-    let n = keys.lens.len();
-    let mut block = RowBlock::new(n);
     out.iter_mut().for_each(|o| *o = 0.0);
-    let mut rows: Vec<&[f32]> = Vec::with_capacity(LANES);
+    let stride = keys.stride();
+    let mut sums = vec![0.0f32; keys.lens.len()];
+    let mut rows: Vec<&[f32]> = Vec::with_capacity(MAX_ROWS);
     let mut q_rows = q_rows.peekable();
-    while q_rows.peek().is_some() {
-        rows.clear();
-        rows.extend(q_rows.by_ref().take(LANES));
-        block.exp_sums(keys, &rows, kvh, own);
-        for r in 0..rows.len() {
-            let total = block.totals[r];
-            for (j, (o, &len)) in out.iter_mut().zip(keys.lens).enumerate() {
-                if j != own {
-                    *o += block.sums[j * LANES + r] / total / len as f32;
+    SCORES.with_borrow_mut(|scores| {
+        scores.resize(MAX_ROWS * stride, 0.0);
+        while q_rows.peek().is_some() {
+            rows.clear();
+            rows.extend(q_rows.by_ref().take(MAX_ROWS));
+            keys.score(&rows, kvh, Some(own), scores);
+            for r in 0..rows.len() {
+                let total = keys.exp_sums(&mut scores[r * stride..], Some(own), &mut sums);
+                for (j, (o, &len)) in out.iter_mut().zip(keys.lens).enumerate() {
+                    if j != own {
+                        *o += sums[j] / total / len as f32;
+                    }
                 }
             }
         }
-    }
+    });
     out[own] = f32::INFINITY;
-}
-
-/// Queries scored together by [`segment_importance`] (one per SIMD lane).
-const LANES: usize = 8;
-
-/// Scratch for [`RegionKeys::exp_sums`] on up to [`LANES`] queries at once, lane r holding query
-/// r: every per-query operation of the one-query form, in the same order, one lane each.
-struct RowBlock {
-    /// `scores[u * LANES + r]`: query r against region key u (own segment left out).
-    scores: Vec<f32>,
-    /// `sums[j * LANES + r]`: query r's sum of exp(score − max) over S_j (0 for the own one).
-    sums: Vec<f32>,
-    /// Per query, the sums' total in canonical segment order.
-    totals: [f32; LANES],
-    /// The block's queries, laid out for the dot kernel.
-    queries: PackedQueries,
-}
-
-impl RowBlock {
-    fn new(n_seg: usize) -> RowBlock {
-        RowBlock {
-            scores: Vec::new(),
-            sums: vec![0.0; n_seg * LANES],
-            totals: [0.0; LANES],
-            queries: PackedQueries::default(),
-        }
-    }
-
-    /// [`RegionKeys::exp_sums`] leaving out segment `own`, for every query of `qs` (at most
-    /// [`LANES`]); lanes past `qs.len()` hold zero scores.
-    fn exp_sums(&mut self, keys: &RegionKeys<'_>, qs: &[&[f32]], kvh: usize, own: usize) {
-        let scale = 1.0 / (keys.head_dim as f32).sqrt();
-        let n_keys: usize = keys.lens.iter().sum::<usize>() - keys.lens[own];
-        self.queries.pack(qs);
-        self.scores.resize(n_keys * LANES, 0.0);
-        let mut at = 0;
-        for j in (0..keys.lens.len()).filter(|&j| j != own) {
-            let len = keys.lens[j];
-            self.queries.dot_rows(
-                keys.k,
-                keys.head_dim,
-                keys.offset(kvh, j),
-                len,
-                scale,
-                &mut self.scores[at * LANES..(at + len) * LANES],
-            );
-            at += len;
-        }
-        let mut max = [f32::NEG_INFINITY; LANES];
-        for s in self.scores.chunks_exact(LANES) {
-            for (m, &x) in max.iter_mut().zip(s) {
-                *m = m.max(x);
-            }
-        }
-        for s in self.scores.chunks_exact_mut(LANES) {
-            for (x, m) in s.iter_mut().zip(&max) {
-                *x -= m;
-            }
-        }
-        exp_in_place(&mut self.scores);
-        let mut at = 0;
-        for (j, &len) in keys.lens.iter().enumerate() {
-            let sum = &mut self.sums[j * LANES..(j + 1) * LANES];
-            sum.iter_mut().for_each(|x| *x = -0.0);
-            if j == own {
-                sum.iter_mut().for_each(|x| *x = 0.0);
-                continue;
-            }
-            for s in self.scores[at * LANES..(at + len) * LANES].chunks_exact(LANES) {
-                for (x, &e) in sum.iter_mut().zip(s) {
-                    *x += e;
-                }
-            }
-            at += len;
-        }
-        for (r, t) in self.totals.iter_mut().enumerate() {
-            *t = keys
-                .canonical
-                .iter()
-                .map(|&j| self.sums[j * LANES + r])
-                .sum();
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use half::f16;
-    use pine_backend::math::dot8_rows;
-
-    /// Head-major keys from `rows[u][h * d..]` (token-major rows of `heads` heads).
-    fn head_major(rows: &[f32], heads: usize, d: usize) -> Vec<f32> {
-        let tokens = rows.len() / (heads * d);
-        (0..heads)
-            .flat_map(|h| (0..tokens).flat_map(move |u| (0..d).map(move |i| (h, u, i))))
-            .map(|(h, u, i)| rows[(u * heads + h) * d + i])
-            .collect()
-    }
+    use pine_backend::key_blocks::{block_scores_plain, blocked_index};
+    use pine_backend::math::expf;
 
     fn naive_query(keys: &[Vec<f32>], seg: &[usize], n: usize, q: &[f32]) -> Vec<f32> {
         let s: Vec<f64> = keys
@@ -230,95 +161,126 @@ mod tests {
         imp.iter().zip(&len).map(|(a, l)| (a / l) as f32).collect()
     }
 
-    #[test]
-    fn query_importance_matches_a_naive_softmax_alone_or_grouped() {
-        let d = 8;
-        let lens = [2usize, 3, 1];
-        let starts = [0usize, 2, 5];
-        let keys: Vec<Vec<f32>> = (0..6)
-            .map(|r| {
-                (0..d)
-                    .map(|i| ((r * 7 + i * 3) as f32 * 0.41).sin())
-                    .collect()
-            })
-            .collect();
-        let flat: Vec<f32> = keys.iter().flatten().copied().collect();
-        let seg = [0, 0, 1, 1, 1, 2];
-        let qs: Vec<Vec<f32>> = (0..3)
-            .map(|h| (0..d).map(|i| ((i + h) as f32 * 0.9).cos() * 2.0).collect())
-            .collect();
-        let rk = RegionKeys {
-            k: KeyRows::F32(&flat),
-            tokens: 6,
-            head_dim: d,
-            starts: &starts,
-            lens: &lens,
-            canonical: &[2, 0, 1],
-        };
-        let refs: Vec<&[f32]> = qs.iter().map(|q| &q[..]).collect();
-        let mut together = vec![vec![0.0; 3]; 3];
-        query_importance(&rk, &refs, 0, &mut together);
-        for (g, q) in qs.iter().enumerate() {
-            let mut alone = vec![vec![0.0; 3]];
-            query_importance(&rk, &[&q[..]], 0, &mut alone);
-            assert_eq!(alone[0], together[g], "head {g} scored with its group");
-            for (a, b) in alone[0].iter().zip(naive_query(&keys, &seg, 3, q)) {
-                assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+    /// Region keys of `heads` KV heads (`keys[h][u]`) in blocked form, with the geometry.
+    struct Region<'a> {
+        blocks: Vec<f32>,
+        halves: Vec<f16>,
+        tokens: usize,
+        d: usize,
+        starts: &'a [usize],
+        lens: &'a [usize],
+        canonical: &'a [usize],
+    }
+
+    fn region<'a>(
+        keys: &[Vec<Vec<f32>>],
+        starts: &'a [usize],
+        lens: &'a [usize],
+        canonical: &'a [usize],
+    ) -> Region<'a> {
+        let (tokens, d) = (keys[0].len(), keys[0][0].len());
+        let per_head = blocked_len(tokens, d);
+        let mut blocks = vec![0.0; keys.len() * per_head];
+        for (h, head) in keys.iter().enumerate() {
+            for (u, k) in head.iter().enumerate() {
+                for (i, &x) in k.iter().enumerate() {
+                    blocks[h * per_head + blocked_index(u, i, d)] = x;
+                }
+            }
+        }
+        let halves = blocks.iter().map(|&x| f16::from_f32(x)).collect();
+        Region {
+            blocks,
+            halves,
+            tokens,
+            d,
+            starts,
+            lens,
+            canonical,
+        }
+    }
+
+    impl Region<'_> {
+        fn keys(&self, half: bool) -> RegionKeys<'_> {
+            RegionKeys {
+                blocks: if half {
+                    KeyBlocks::F16(&self.halves)
+                } else {
+                    KeyBlocks::F32(&self.blocks)
+                },
+                tokens: self.tokens,
+                head_dim: self.d,
+                starts: self.starts,
+                lens: self.lens,
+                canonical: self.canonical,
             }
         }
     }
 
-    /// §1.3a one query row at a time, as a plain loop over token-major `rows` (`width` apart,
-    /// head `kvh` at `kvh * d`): what the eight-row blocks must equal.
-    #[allow(clippy::too_many_arguments)]
+    fn wavy_keys(heads: usize, tokens: usize, d: usize) -> Vec<Vec<Vec<f32>>> {
+        (0..heads)
+            .map(|h| {
+                (0..tokens)
+                    .map(|u| {
+                        (0..d)
+                            .map(|i| (((h * 31 + u) * 7 + i * 3) as f32 * 0.173).sin() * 2.0)
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn query_importance_matches_a_naive_softmax_and_ignores_segment_order() {
+        let d = 8;
+        let lens = [2usize, 3, 1];
+        let keys = wavy_keys(1, 6, d);
+        let seg = [0, 0, 1, 1, 1, 2];
+        let q: Vec<f32> = (0..d).map(|i| (i as f32 * 0.9).cos() * 2.0).collect();
+        let mut imp = [0.0; 3];
+        let r = region(&keys, &[0, 2, 5], &lens, &[2, 0, 1]);
+        query_importance(&r.keys(false), &q, 0, &mut imp);
+        for (a, b) in imp.iter().zip(naive_query(&keys[0], &seg, 3, &q)) {
+            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        }
+        // The same segments in the order 2, 0, 1: the same bits per segment.
+        let moved = vec![[5, 0, 1, 2, 3, 4].map(|u| keys[0][u].clone()).to_vec()];
+        let mut again = [0.0; 3];
+        let r = region(&moved, &[1, 3, 0], &lens, &[2, 0, 1]);
+        query_importance(&r.keys(false), &q, 0, &mut again);
+        assert_eq!(imp.map(f32::to_bits), again.map(f32::to_bits));
+    }
+
+    /// §1.3a one query row at a time from the plain kernel, every key scored (the own
+    /// segment's then ignored): what the multi-row, block-skipping form must equal.
     fn segment_importance_one_by_one(
-        rows: &[f32],
-        width: usize,
-        d: usize,
-        starts: &[usize],
-        lens: &[usize],
-        canonical: &[usize],
+        keys: &RegionKeys<'_>,
         qs: &[Vec<f32>],
         own: usize,
         kvh: usize,
     ) -> Vec<f32> {
-        let n = lens.len();
-        let scale = 1.0 / (d as f32).sqrt();
+        let n = keys.lens.len();
+        let per_head = blocked_len(keys.tokens, keys.head_dim);
+        let blocks = keys.blocks.slice(kvh * per_head, per_head);
+        let scale = 1.0 / (keys.head_dim as f32).sqrt();
         let mut out = vec![0.0f32; n];
         for q in qs {
-            let mut scores = Vec::new();
-            for j in 0..n {
-                if j == own {
-                    scores.resize(scores.len() + lens[j], f32::NEG_INFINITY);
-                } else {
-                    let r = &rows[starts[j] * width..];
-                    dot8_rows(
-                        q,
-                        KeyRows::F32(r),
-                        width,
-                        kvh * d,
-                        lens[j],
-                        scale,
-                        &mut scores,
-                    );
-                }
-            }
-            let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let e: Vec<f32> = scores
-                .iter()
-                .map(|s| pine_backend::math::expf(s - max))
-                .collect();
+            let mut s = vec![0.0; per_head / keys.head_dim];
+            block_scores_plain(q, blocks, scale, &mut s);
+            let others = |u: usize| u < keys.starts[own] || u >= keys.starts[own] + keys.lens[own];
+            let max = (0..keys.tokens)
+                .filter(|&u| others(u))
+                .map(|u| s[u])
+                .fold(f32::NEG_INFINITY, f32::max);
+            let e: Vec<f32> = s.iter().map(|x| expf(x - max)).collect();
             let mut sums = vec![0.0f32; n];
-            let mut at = 0;
-            for j in 0..n {
-                if j != own {
-                    sums[j] = e[at..at + lens[j]].iter().sum();
-                }
-                at += lens[j];
-            }
-            let total: f32 = canonical.iter().map(|&j| sums[j]).sum();
             for j in (0..n).filter(|&j| j != own) {
-                out[j] += sums[j] / total / lens[j] as f32;
+                sums[j] = sum16(&e[keys.starts[j]..][..keys.lens[j]]);
+            }
+            let total: f32 = keys.canonical.iter().map(|&j| sums[j]).sum();
+            for j in (0..n).filter(|&j| j != own) {
+                out[j] += sums[j] / total / keys.lens[j] as f32;
             }
         }
         out[own] = f32::INFINITY;
@@ -326,32 +288,15 @@ mod tests {
     }
 
     #[test]
-    fn segment_importance_blocks_equal_one_row_at_a_time_in_both_precisions() {
+    fn segment_importance_equals_one_row_at_a_time_in_both_precisions() {
         let d = 16;
-        let width = 2 * d;
-        let lens = [5usize, 9, 1, 12];
-        let starts = [0usize, 5, 14, 15];
-        let canonical = [3, 1, 0, 2];
-        let flat: Vec<f32> = (0..27 * width)
-            .map(|i| (i as f32 * 0.173).sin() * 2.0)
-            .collect();
-        let half_flat: Vec<f32> = flat.iter().map(|&x| f16::from_f32(x).to_f32()).collect();
-        for token_major in [&flat, &half_flat] {
-            let hm = head_major(token_major, 2, d);
-            let hm16: Vec<f16> = hm.iter().map(|&x| f16::from_f32(x)).collect();
-            let k = if std::ptr::eq(token_major, &half_flat) {
-                KeyRows::F16(&hm16)
-            } else {
-                KeyRows::F32(&hm)
-            };
-            let rk = RegionKeys {
-                k,
-                tokens: 27,
-                head_dim: d,
-                starts: &starts,
-                lens: &lens,
-                canonical: &canonical,
-            };
+        // Segment 3 covers whole blocks (skipped), segment 1 straddles one.
+        let lens = [5usize, 20, 1, 40, 3];
+        let starts = [0usize, 5, 25, 26, 66];
+        let canonical = [3, 1, 0, 4, 2];
+        let r = region(&wavy_keys(2, 69, d), &starts, &lens, &canonical);
+        for half in [false, true] {
+            let keys = r.keys(half);
             for n_rows in [1, 8, 13] {
                 let qs: Vec<Vec<f32>> = (0..n_rows)
                     .map(|r| {
@@ -361,19 +306,9 @@ mod tests {
                     })
                     .collect();
                 for own in 0..lens.len() {
-                    let mut got = [0.0; 4];
-                    segment_importance(&rk, qs.iter().map(|q| &q[..]), own, 1, &mut got);
-                    let want = segment_importance_one_by_one(
-                        token_major,
-                        width,
-                        d,
-                        &starts,
-                        &lens,
-                        &canonical,
-                        &qs,
-                        own,
-                        1,
-                    );
+                    let mut got = [0.0; 5];
+                    segment_importance(&keys, qs.iter().map(|q| &q[..]), own, 1, &mut got);
+                    let want = segment_importance_one_by_one(&keys, &qs, own, 1);
                     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                     assert_eq!(bits(&got), bits(&want), "{n_rows} rows, own {own}");
                 }
@@ -383,22 +318,18 @@ mod tests {
 
     #[test]
     fn segment_importance_excludes_own_segment_and_ignores_positions() {
-        let d = 4;
         let lens = [1usize, 2, 1];
-        let starts = [0usize, 1, 3];
-        let flat: Vec<f32> = (0..16).map(|i| (i as f32 * 0.3).sin()).collect();
-        let rk = RegionKeys {
-            k: KeyRows::F32(&flat),
-            tokens: 4,
-            head_dim: d,
-            starts: &starts,
-            lens: &lens,
-            canonical: &[0, 1, 2],
-        };
+        let r = region(&wavy_keys(1, 4, 4), &[0, 1, 3], &lens, &[0, 1, 2]);
         let q1 = [1.0, 0.0, 0.5, -0.5];
         let q2 = [0.0, 1.0, 0.0, 0.2];
         let mut out = [0.0; 3];
-        segment_importance(&rk, [&q1[..], &q2[..]].into_iter(), 1, 0, &mut out);
+        segment_importance(
+            &r.keys(false),
+            [&q1[..], &q2[..]].into_iter(),
+            1,
+            0,
+            &mut out,
+        );
         assert_eq!(out[1], f32::INFINITY);
         // Each query token's probabilities over segments 0 and 2 sum to one, and both have one token.
         assert!((out[0] + out[2] - 2.0).abs() < 1e-6);

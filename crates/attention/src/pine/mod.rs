@@ -72,7 +72,7 @@ impl PineState {
         }
         let starts: Vec<usize> = ctx.geo.starts.iter().map(|s| s - ctx.geo.prefix).collect();
         let keys = RegionKeys {
-            k: self.region_keys[layer].rows(),
+            blocks: self.region_keys[layer].blocks(),
             tokens: ctx.geo.region,
             head_dim: self.head_dim,
             starts: &starts,
@@ -164,25 +164,15 @@ impl PineState {
         let geo = ctx.geo;
         let spec = ctx.spec;
         let n_seg = geo.lens.len();
-        // Task row * n_kv_heads + g: the row's segment orders for the query heads of KV head
-        // g, which share each pass over g's keys (at most four at a time).
-        let group = self.n_heads / self.n_kv_heads;
-        let per_group = host_map(backend, spec.ids.len() * self.n_kv_heads, |t| {
-            let (row, g) = (t / self.n_kv_heads, t % self.n_kv_heads);
-            let qs: Vec<&[f32]> = (g * group..(g + 1) * group)
-                .map(|h| self.q_row(row, h))
-                .collect();
-            let mut imps = vec![vec![0.0f32; n_seg]; qs.len()];
+        // Task row * n_heads + h: the row's segment order for head h.
+        let orders = host_map(backend, spec.ids.len() * self.n_heads, |t| {
+            let (row, h) = (t / self.n_heads, t % self.n_heads);
+            let mut imp = vec![0.0f32; n_seg];
             if n_seg > 0 {
-                for (c, out) in qs.chunks(4).zip(imps.chunks_mut(4)) {
-                    query_importance(keys, c, g, out);
-                }
+                query_importance(keys, self.q_row(row, h), self.kv_head(h), &mut imp);
             }
-            imps.iter()
-                .map(|imp| rank(imp, None, ctx.tie_key))
-                .collect::<Vec<_>>()
+            rank(&imp, None, ctx.tie_key)
         });
-        let orders: Vec<Vec<usize>> = per_group.into_iter().flatten().collect();
         let groups = orders
             .chunks_exact(self.n_heads)
             .enumerate()

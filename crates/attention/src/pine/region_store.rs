@@ -1,10 +1,10 @@
-//! PINE's copy of the segment region's pre-RoPE keys for one layer: head-major (each KV head's
-//! keys contiguous, so a decode step streams them in order) and in the KV cache's precision (an
-//! f16 cache halves the bytes every decoded token reads; an f32 cache keeps reference runs
-//! exact).
+//! PINE's copy of the segment region's pre-RoPE keys for one layer: per KV head, blocks of 16
+//! keys stored dimension-major ([`KeyBlocks`]), which the rankings score queries against, in
+//! the KV cache's precision (an f16 cache halves the bytes every decoded token reads; an f32
+//! cache keeps reference runs exact).
 
 use half::f16;
-use pine_backend::packed_queries::KeyRows;
+use pine_backend::key_blocks::{blocked_index, blocked_len, KeyBlocks};
 use pine_backend::CacheType;
 
 /// One layer's region keys.
@@ -13,6 +13,29 @@ pub(crate) enum RegionStore {
     F32(Vec<f32>),
     /// Half precision.
     F16(Vec<f16>),
+}
+
+/// Token-major `src` (`[tokens, heads * head_dim]`) into per-head blocks, head after head,
+/// each element converted by `cast`.
+fn lay_out<T: Copy + Default>(
+    src: &[f32],
+    heads: usize,
+    head_dim: usize,
+    cast: impl Fn(f32) -> T,
+    blocks: &mut Vec<T>,
+) {
+    let tokens = src.len() / (heads * head_dim).max(1);
+    let per_head = blocked_len(tokens, head_dim);
+    blocks.clear();
+    blocks.resize(heads * per_head, T::default());
+    for h in 0..heads {
+        for u in 0..tokens {
+            let at = (u * heads + h) * head_dim;
+            for (d, &x) in src[at..at + head_dim].iter().enumerate() {
+                blocks[h * per_head + blocked_index(u, d, head_dim)] = cast(x);
+            }
+        }
+    }
 }
 
 impl RegionStore {
@@ -24,32 +47,19 @@ impl RegionStore {
         }
     }
 
-    /// Stores token-major `rows` (`[tokens, heads * head_dim]`) head-major.
-    pub(crate) fn fill(&mut self, rows: &[f32], heads: usize, head_dim: usize) {
-        let tokens = rows.len() / (heads * head_dim).max(1);
-        let order = (0..heads).flat_map(|h| {
-            (0..tokens).flat_map(move |u| {
-                let at = (u * heads + h) * head_dim;
-                at..at + head_dim
-            })
-        });
+    /// Stores token-major `src` (`[tokens, heads * head_dim]`).
+    pub(crate) fn fill(&mut self, src: &[f32], heads: usize, head_dim: usize) {
         match self {
-            RegionStore::F32(v) => {
-                v.clear();
-                v.extend(order.map(|i| rows[i]));
-            }
-            RegionStore::F16(v) => {
-                v.clear();
-                v.extend(order.map(|i| f16::from_f32(rows[i])));
-            }
+            RegionStore::F32(v) => lay_out(src, heads, head_dim, |x| x, v),
+            RegionStore::F16(v) => lay_out(src, heads, head_dim, f16::from_f32, v),
         }
     }
 
-    /// The keys for the importance kernels.
-    pub(crate) fn rows(&self) -> KeyRows<'_> {
+    /// Every KV head's blocks back to back.
+    pub(crate) fn blocks(&self) -> KeyBlocks<'_> {
         match self {
-            RegionStore::F32(v) => KeyRows::F32(v),
-            RegionStore::F16(v) => KeyRows::F16(v),
+            RegionStore::F32(v) => KeyBlocks::F32(v),
+            RegionStore::F16(v) => KeyBlocks::F16(v),
         }
     }
 }
@@ -59,20 +69,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fill_lays_keys_out_head_major_in_the_cache_type() {
+    fn fill_lays_keys_out_in_blocks_per_head_in_the_cache_type() {
         // Two tokens, two heads of two dims: token-major [t0h0, t0h1, t1h0, t1h1].
-        let rows = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
+        let src = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
         let mut s = RegionStore::new(CacheType::F32);
-        s.fill(&rows, 2, 2);
-        match s.rows() {
-            KeyRows::F32(k) => assert_eq!(k, &[1.0, 2.0, 5.0, 6.0, 3.0, 4.0, 7.0, 8.0]),
-            KeyRows::F16(_) => panic!("f32 cache, f16 keys"),
+        s.fill(&src, 2, 2);
+        match s.blocks() {
+            KeyBlocks::F32(b) => {
+                assert_eq!(b.len(), 2 * 16 * 2);
+                // Head 0: dimension 0 of keys 0 and 1 (then padding), then dimension 1.
+                assert_eq!((b[0], b[1], b[2], b[16], b[17]), (1.0, 5.0, 0.0, 2.0, 6.0));
+                // Head 1.
+                assert_eq!((b[32], b[33], b[48], b[49]), (3.0, 7.0, 4.0, 8.0));
+            }
+            KeyBlocks::F16(_) => panic!("f32 cache, f16 keys"),
         }
         let mut s = RegionStore::new(CacheType::F16);
         s.fill(&[0.1, 0.2], 1, 2);
-        match s.rows() {
-            KeyRows::F16(k) => assert_eq!(k, &[f16::from_f32(0.1), f16::from_f32(0.2)]),
-            KeyRows::F32(_) => panic!("f16 cache, f32 keys"),
+        match s.blocks() {
+            KeyBlocks::F16(b) => {
+                assert_eq!((b[0], b[16]), (f16::from_f32(0.1), f16::from_f32(0.2)));
+            }
+            KeyBlocks::F32(_) => panic!("f16 cache, f32 keys"),
         }
     }
 }
