@@ -13,6 +13,8 @@ mod reference;
 #[cfg(test)]
 mod tests;
 #[cfg(target_arch = "x86_64")]
+mod tile_avx512;
+#[cfg(target_arch = "x86_64")]
 mod tile_x86;
 
 use crate::activation::activation_type;

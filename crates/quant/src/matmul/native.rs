@@ -215,12 +215,16 @@ fn decode_tiled(_: &Pool, _: &WeightView, _: &tile::Tile, _: &[u8], _: &mut [f32
 }
 
 /// Weight rows per task of the tiled prefill: as many as keep their bytes within half of L1,
-/// at least four tasks per thread when the matrix allows, a multiple of the kernel's 3 rows.
-fn tile_task_rows(rows: usize, row_bytes: usize, threads: usize) -> usize {
-    let by_cache = (24 * 1024 / row_bytes.max(1)).max(3);
-    let by_threads = rows.div_ceil(threads * 4).max(3);
-    by_cache.min(by_threads).div_ceil(3) * 3
+/// at least four tasks per thread when the matrix allows, a multiple of the kernel's `mr` rows.
+fn tile_task_rows(rows: usize, row_bytes: usize, threads: usize, mr: usize) -> usize {
+    let by_cache = (24 * 1024 / row_bytes.max(1)).max(mr);
+    let by_threads = rows.div_ceil(threads * 4).max(mr);
+    by_cache.min(by_threads).div_ceil(mr) * mr
 }
+
+/// Weight rows per prefill-kernel call: a multiple of every kernel's `mr` (3, 6), small enough
+/// for a stack buffer.
+const GROUP_ROWS: usize = 24;
 
 /// Prefill with the micro-kernels: `pan` holds the packed activation panels (`tile::NR` rows
 /// each, `pbytes` bytes); `yt` is rows × n. Each task owns a chunk of weight rows and passes
@@ -237,26 +241,21 @@ fn prefill_tiled(
 ) {
     let rb = w.row_bytes();
     let nb = w.cols / 32;
-    let chunk = tile_task_rows(w.rows, rb, pool.threads());
+    let chunk = tile_task_rows(w.rows, rb, pool.threads(), t.mr);
     pool.chunks_mut(yt, chunk * n, |c, out| {
         let o0 = c * chunk;
         let nrows = out.len() / n;
         let wc = &w.data[o0 * rb..(o0 + nrows) * rb];
+        let mut buf = [[0.0f32; tile::NR]; GROUP_ROWS];
         for (p, panel) in pan.chunks_exact(pbytes).enumerate() {
             let r0 = p * tile::NR;
             let live = (n - r0).min(tile::NR);
-            let mut i = 0;
-            while i + 3 <= nrows {
-                let v = (t.k3)(&wc[i * rb..], rb, panel, nb);
+            for g in (0..nrows).step_by(GROUP_ROWS) {
+                let v = &mut buf[..(nrows - g).min(GROUP_ROWS)];
+                (t.prefill)(&wc[g * rb..], rb, panel, nb, v);
                 for (k, vr) in v.iter().enumerate() {
-                    out[(i + k) * n + r0..][..live].copy_from_slice(&vr[..live]);
+                    out[(g + k) * n + r0..][..live].copy_from_slice(&vr[..live]);
                 }
-                i += 3;
-            }
-            while i < nrows {
-                let v = (t.k1)(&wc[i * rb..], rb, panel, nb);
-                out[i * n + r0..][..live].copy_from_slice(&v[0][..live]);
-                i += 1;
             }
         }
     });

@@ -79,13 +79,18 @@ impl Format {
 /// `out[i][j]` for weight row `i`, panel row `j`.
 pub(super) type TileFn<const MR: usize> = fn(&[u8], usize, &[u8], usize) -> [[f32; NR]; MR];
 
-/// The kernels for one weight type: prefill (all `NR` panel rows) with `MR` = 3 and the
-/// one-row remainder; decode (panel row 0 only) with `MR` = 4 and the one-row remainder.
+/// A safe prefill entry: `(weights from the first of out.len() rows, row stride, panel,
+/// blocks, out)` → `out[i][j]` for weight row `i`, panel row `j`; runs the widest kernel the ISA
+/// has over groups of [`Tile::mr`] rows and a one-row kernel over the rest.
+pub(super) type PrefillFn = fn(&[u8], usize, &[u8], usize, &mut [[f32; NR]]);
+
+/// The kernels for one weight type: prefill (all `NR` panel rows, `mr` weight rows per
+/// micro-kernel call); decode (panel row 0 only) with `MR` = 4 and the one-row remainder.
 #[derive(Clone, Copy)]
 pub(super) struct Tile {
     pub fmt: Format,
-    pub k3: TileFn<3>,
-    pub k1: TileFn<1>,
+    pub mr: usize,
+    pub prefill: PrefillFn,
     pub d4: TileFn<4>,
     pub d1: TileFn<1>,
 }
@@ -93,7 +98,7 @@ pub(super) struct Tile {
 /// The f16 at `p`, widened with F16C.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn f16_at(p: *const u8) -> f32 {
+pub(super) unsafe fn f16_at(p: *const u8) -> f32 {
     let bits = i32::from(p.cast::<u16>().read_unaligned());
     _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits)))
 }
@@ -195,6 +200,29 @@ macro_rules! tile_kernels {
                         // the asserts bound every read.
                         unsafe { kern::<MR, NRR>(w.as_ptr(), rb, pan.as_ptr(), nb) }
                     }
+
+                    /// Prefill over `out.len()` weight rows: three rows per call, then one.
+                    pub(in crate::matmul) fn prefill(
+                        w: &[u8],
+                        rb: usize,
+                        pan: &[u8],
+                        nb: usize,
+                        out: &mut [[f32; NR]],
+                    ) {
+                        let mut i = 0;
+                        while i + 3 <= out.len() {
+                            out[i..i + 3].copy_from_slice(&tile::<3, NR>(
+                                &w[i * rb..],
+                                rb,
+                                pan,
+                                nb,
+                            ));
+                            i += 3;
+                        }
+                        for (k, o) in out.iter_mut().enumerate().skip(i) {
+                            *o = tile::<1, NR>(&w[k * rb..], rb, pan, nb)[0];
+                        }
+                    }
                 }
             };
         }
@@ -223,37 +251,37 @@ macro_rules! tile_kernels {
     };
 }
 
-const Q4_0: Format = Format {
+pub(super) const Q4_0: Format = Format {
     wb: 18,
     ab: 34,
     c: 8,
     q81: false,
 };
-const Q4_1: Format = Format {
+pub(super) const Q4_1: Format = Format {
     wb: 20,
     ab: 36,
     c: 0,
     q81: true,
 };
-const Q5_0: Format = Format {
+pub(super) const Q5_0: Format = Format {
     wb: 22,
     ab: 34,
     c: 16,
     q81: false,
 };
-const Q5_1: Format = Format {
+pub(super) const Q5_1: Format = Format {
     wb: 24,
     ab: 36,
     c: 0,
     q81: true,
 };
-const Q8_0: Format = Format {
+pub(super) const Q8_0: Format = Format {
     wb: 34,
     ab: 34,
     c: 128,
     q81: false,
 };
-const IQ4_NL: Format = Format {
+pub(super) const IQ4_NL: Format = Format {
     wb: 18,
     ab: 34,
     c: 128,
@@ -310,43 +338,43 @@ pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<Tile> {
             match ty {
                 T::Q4_0 => Some(Tile {
                     fmt: Q4_0,
-                    k3: $isa::q4_0::tile::<3, NR>,
-                    k1: $isa::q4_0::tile::<1, NR>,
+                    mr: 3,
+                    prefill: $isa::q4_0::prefill,
                     d4: $isa::q4_0::tile::<4, 1>,
                     d1: $isa::q4_0::tile::<1, 1>,
                 }),
                 T::Q4_1 => Some(Tile {
                     fmt: Q4_1,
-                    k3: $isa::q4_1::tile::<3, NR>,
-                    k1: $isa::q4_1::tile::<1, NR>,
+                    mr: 3,
+                    prefill: $isa::q4_1::prefill,
                     d4: $isa::q4_1::tile::<4, 1>,
                     d1: $isa::q4_1::tile::<1, 1>,
                 }),
                 T::Q5_0 => Some(Tile {
                     fmt: Q5_0,
-                    k3: $isa::q5_0::tile::<3, NR>,
-                    k1: $isa::q5_0::tile::<1, NR>,
+                    mr: 3,
+                    prefill: $isa::q5_0::prefill,
                     d4: $isa::q5_0::tile::<4, 1>,
                     d1: $isa::q5_0::tile::<1, 1>,
                 }),
                 T::Q5_1 => Some(Tile {
                     fmt: Q5_1,
-                    k3: $isa::q5_1::tile::<3, NR>,
-                    k1: $isa::q5_1::tile::<1, NR>,
+                    mr: 3,
+                    prefill: $isa::q5_1::prefill,
                     d4: $isa::q5_1::tile::<4, 1>,
                     d1: $isa::q5_1::tile::<1, 1>,
                 }),
                 T::Q8_0 => Some(Tile {
                     fmt: Q8_0,
-                    k3: $isa::q8_0::tile::<3, NR>,
-                    k1: $isa::q8_0::tile::<1, NR>,
+                    mr: 3,
+                    prefill: $isa::q8_0::prefill,
                     d4: $isa::q8_0::tile::<4, 1>,
                     d1: $isa::q8_0::tile::<1, 1>,
                 }),
                 T::IQ4_NL => Some(Tile {
                     fmt: IQ4_NL,
-                    k3: $isa::iq4_nl::tile::<3, NR>,
-                    k1: $isa::iq4_nl::tile::<1, NR>,
+                    mr: 3,
+                    prefill: $isa::iq4_nl::prefill,
                     d4: $isa::iq4_nl::tile::<4, 1>,
                     d1: $isa::iq4_nl::tile::<1, 1>,
                 }),
@@ -354,7 +382,7 @@ pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<Tile> {
             }
         };
     }
-    if is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512vl") {
+    let tile = if is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512vl") {
         pick!(avx512vnni)
     } else if is_x86_feature_detected!("avxvnni") {
         pick!(avxvnni)
@@ -362,5 +390,13 @@ pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<Tile> {
         None
     } else {
         pick!(avx2)
+    };
+    match (tile, super::tile_avx512::detect(ty)) {
+        (Some(t), Some(prefill)) => Some(Tile {
+            mr: super::tile_avx512::MR,
+            prefill,
+            ..t
+        }),
+        (t, _) => t,
     }
 }
