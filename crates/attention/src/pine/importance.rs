@@ -34,7 +34,7 @@ impl RegionKeys<'_> {
     fn score(&self, qs: &[&[f32]], kvh: usize, skip: Option<usize>, scores: &mut [f32]) {
         let hd = self.head_dim;
         let per_head = blocked_len(self.tokens, hd);
-        let stride = per_head / hd;
+        let stride = self.stride();
         let blocks = self.blocks.slice(kvh * per_head, per_head);
         let all = stride / BLOCK;
         let (a, b) = skip.map_or((0, 0), |j| {
