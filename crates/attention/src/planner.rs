@@ -5,7 +5,7 @@
 //! keys of a layer must exist together), then the suffix (in chunks), then one generated token at
 //! a time. Every token's cache slot is its raw index.
 
-use pine_backend::{AttentionPlan, Backend, CacheType, HeadRanges, KeyRange, QueryGroup};
+use pine_backend::{AttentionPlan, AttentionShape, Backend, HeadRanges, KeyRange, QueryGroup};
 
 use crate::layout::{Geometry, Layout};
 use crate::mode::{AnchorPositions, AttentionMode, TieRule};
@@ -47,12 +47,15 @@ impl BatchSpec {
 
 /// Builds the attention plan of each layer for the batch being evaluated.
 pub trait Planner<B: Backend> {
-    /// The plan for `layer`, given the batch's pre-RoPE queries `q` and keys `k` (PINE reads
-    /// them back to rank segments; other modes ignore them).
+    /// The plan for `layer`, given the batch's pre-RoPE queries `q` and keys `k` (PINE keeps
+    /// the region's keys with `cache` and ranks segments from the backend's importance of the
+    /// queries; other modes ignore them).
     fn plan(
         &mut self,
         backend: &mut B,
+        cache: &mut B::Cache,
         layer: usize,
+        shape: &AttentionShape,
         q: &B::Buffer,
         k: &B::Buffer,
     ) -> Result<AttentionPlan, String>;
@@ -65,7 +68,9 @@ impl<B: Backend> Planner<B> for FixedPlanner {
     fn plan(
         &mut self,
         _: &mut B,
+        _: &mut B::Cache,
         _: usize,
+        _: &AttentionShape,
         _: &B::Buffer,
         _: &B::Buffer,
     ) -> Result<AttentionPlan, String> {
@@ -74,7 +79,7 @@ impl<B: Backend> Planner<B> for FixedPlanner {
 }
 
 /// The planner of one evaluated layout: knows its geometry and mode, the batch in flight, and
-/// (for PINE) the pre-RoPE segment keys of every layer, which decoding needs later.
+/// (for PINE) the scratch its rankings are made in.
 pub struct LayoutPlanner {
     mode: AttentionMode,
     geo: Geometry,
@@ -97,18 +102,8 @@ fn content_hash(tokens: &[u32]) -> u64 {
 }
 
 impl LayoutPlanner {
-    /// A planner for `layout` in `mode`, for a model of `n_layers` layers, `n_heads` query
-    /// heads and `n_kv_heads` key/value heads of `head_dim` elements, whose KV cache holds
-    /// `cache_type` (PINE keeps its region-key copy in the same precision).
-    pub fn new(
-        layout: &Layout,
-        mode: AttentionMode,
-        n_layers: usize,
-        n_heads: usize,
-        n_kv_heads: usize,
-        head_dim: usize,
-        cache_type: CacheType,
-    ) -> LayoutPlanner {
+    /// A planner for `layout` in `mode`.
+    pub fn new(layout: &Layout, mode: AttentionMode) -> LayoutPlanner {
         let geo = layout.geometry();
         let n = layout.segments.len();
         let mut canonical: Vec<usize> = (0..n).collect();
@@ -126,9 +121,7 @@ impl LayoutPlanner {
             };
         }
         let pine = match mode {
-            AttentionMode::Pine(_) => Some(PineState::new(
-                n_layers, n_heads, n_kv_heads, head_dim, cache_type,
-            )),
+            AttentionMode::Pine(_) => Some(PineState::default()),
             _ => None,
         };
         LayoutPlanner {
@@ -299,7 +292,9 @@ impl<B: Backend> Planner<B> for LayoutPlanner {
     fn plan(
         &mut self,
         backend: &mut B,
+        cache: &mut B::Cache,
         layer: usize,
+        shape: &AttentionShape,
         q: &B::Buffer,
         k: &B::Buffer,
     ) -> Result<AttentionPlan, String> {
@@ -314,6 +309,6 @@ impl<B: Backend> Planner<B> for LayoutPlanner {
             tie_key: &self.tie_key,
             spec: &spec,
         };
-        pine.plan(backend, layer, q, k, &ctx)
+        pine.plan(backend, cache, layer, shape, q, k, &ctx)
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use pine_gguf::{Gguf, TensorInfo};
 
 use crate::error::BackendError;
+use crate::importance::{ImportanceRows, RegionGeometry};
 use crate::plan::AttentionPlan;
 use crate::rope::Rope;
 
@@ -91,13 +92,6 @@ pub trait Backend {
     fn take_error(&mut self) -> Result<(), BackendError> {
         Ok(())
     }
-    /// Runs `task(i)` for every `i` in `0..n`, spread over the backend's host threads where it
-    /// has some (the CPU backend's pool), so planners can rank attention per head in parallel
-    /// between backend calls without a second thread pool competing for the cores. The
-    /// default runs the tasks in order on the calling thread.
-    fn host_tasks(&self, n: usize, task: &(dyn Fn(usize) + Sync)) {
-        (0..n).for_each(task);
-    }
     /// Copies rows `rows` (each `width` wide) of `x` into consecutive rows of `out`.
     fn select_rows(
         &mut self,
@@ -158,5 +152,29 @@ pub trait Backend {
         q: &Self::Buffer,
         plan: &AttentionPlan,
         out: &mut Self::Buffer,
+    ) -> Result<(), BackendError>;
+    /// Keeps the first `tokens` rows of the batch's pre-RoPE keys `k` (the whole segment region)
+    /// with `layer` of the cache, for PINE's importance passes of this and every later batch.
+    /// The keys stay where the backend computes: a GPU never sends them to the host.
+    fn store_region_keys(
+        &mut self,
+        cache: &mut Self::Cache,
+        layer: usize,
+        k: &Self::Buffer,
+        tokens: usize,
+    ) -> Result<(), BackendError>;
+    /// PINE's importance table (see [`ImportanceRows`] for its layout) of the batch's pre-RoPE
+    /// queries `q` against the region keys stored with `layer`: the planner ranks segments
+    /// from it, so only this small table crosses to the host.
+    #[allow(clippy::too_many_arguments)]
+    fn importance(
+        &mut self,
+        cache: &Self::Cache,
+        layer: usize,
+        shape: &AttentionShape,
+        q: &Self::Buffer,
+        geo: &RegionGeometry<'_>,
+        rows: ImportanceRows,
+        out: &mut [f32],
     ) -> Result<(), BackendError>;
 }

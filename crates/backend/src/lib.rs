@@ -4,15 +4,19 @@
 pub mod backend;
 pub mod cpu;
 pub mod error;
+pub mod importance;
 pub mod key_blocks;
 pub mod lanes;
 pub mod math;
 pub mod plan;
+pub mod region_store;
 pub mod rope;
 mod simd8;
 
 pub use backend::{AttentionShape, Backend, CacheSpec, CacheType, MatmulMode, WeightSource};
 pub use cpu::{CpuBackend, CpuCache, CpuWeight};
 pub use error::BackendError;
+pub use importance::{ImportanceRows, RegionGeometry};
 pub use plan::{AttentionPlan, HeadRanges, KeyRange, QueryGroup};
+pub use region_store::RegionStore;
 pub use rope::{Rope, RopeScaling};

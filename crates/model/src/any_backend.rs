@@ -3,7 +3,7 @@
 
 use pine_backend::{
     AttentionPlan, AttentionShape, Backend, BackendError, CacheSpec, CpuBackend, CpuCache,
-    CpuWeight, MatmulMode, WeightSource,
+    CpuWeight, ImportanceRows, MatmulMode, RegionGeometry, WeightSource,
 };
 use pine_vulkan::{DeviceChoice, VkBuffer, VkCache, VkWeight, VulkanBackend};
 
@@ -138,13 +138,6 @@ impl Backend for AnyBackend {
         match self {
             AnyBackend::Cpu(b) => b.take_error(),
             AnyBackend::Vulkan(b) => b.take_error(),
-        }
-    }
-
-    fn host_tasks(&self, n: usize, task: &(dyn Fn(usize) + Sync)) {
-        match self {
-            AnyBackend::Cpu(b) => b.host_tasks(n, task),
-            AnyBackend::Vulkan(b) => b.host_tasks(n, task),
         }
     }
 
@@ -286,6 +279,45 @@ impl Backend for AnyBackend {
                 AnyBuffer::Vulkan(q),
                 AnyBuffer::Vulkan(o),
             ) => b.attention(c, layer, shape, q, plan, o),
+            _ => Err(mixed()),
+        }
+    }
+
+    fn store_region_keys(
+        &mut self,
+        cache: &mut AnyCache,
+        layer: usize,
+        k: &AnyBuffer,
+        tokens: usize,
+    ) -> Result<(), BackendError> {
+        match (self, cache, k) {
+            (AnyBackend::Cpu(b), AnyCache::Cpu(c), AnyBuffer::Cpu(k)) => {
+                b.store_region_keys(c, layer, k, tokens)
+            }
+            (AnyBackend::Vulkan(b), AnyCache::Vulkan(c), AnyBuffer::Vulkan(k)) => {
+                b.store_region_keys(c, layer, k, tokens)
+            }
+            _ => Err(mixed()),
+        }
+    }
+
+    fn importance(
+        &mut self,
+        cache: &AnyCache,
+        layer: usize,
+        shape: &AttentionShape,
+        q: &AnyBuffer,
+        geo: &RegionGeometry<'_>,
+        rows: ImportanceRows,
+        out: &mut [f32],
+    ) -> Result<(), BackendError> {
+        match (self, cache, q) {
+            (AnyBackend::Cpu(b), AnyCache::Cpu(c), AnyBuffer::Cpu(q)) => {
+                b.importance(c, layer, shape, q, geo, rows, out)
+            }
+            (AnyBackend::Vulkan(b), AnyCache::Vulkan(c), AnyBuffer::Vulkan(q)) => {
+                b.importance(c, layer, shape, q, geo, rows, out)
+            }
             _ => Err(mixed()),
         }
     }

@@ -191,7 +191,9 @@ impl<B: Backend> Llama<B> {
                 batch.cache_index,
                 batch.positions,
             )?;
-            let plan = planner.plan(be, l, q, k).map_err(ModelError::Plan)?;
+            let plan = planner
+                .plan(be, cache, l, &self.shape, q, k)
+                .map_err(ModelError::Plan)?;
             be.attention(cache, l, &self.shape, q, &plan, attn)?;
             be.matmul(&w.wo, attn, n, o)?;
             be.add(x, o, n * d);

@@ -24,7 +24,6 @@ pub struct Session<B: Backend> {
     pub model: Llama<B>,
     cache: B::Cache,
     n_ctx: usize,
-    cache_type: CacheType,
     tokens: Vec<u32>,
     /// Set while the cache holds a layout evaluated under a non-causal mode; decoding then
     /// follows that mode's plans.
@@ -55,7 +54,6 @@ impl<B: Backend> Session<B> {
             model,
             cache,
             n_ctx,
-            cache_type,
             tokens: Vec::new(),
             layout: None,
         })
@@ -180,16 +178,7 @@ impl<B: Backend> Session<B> {
             ));
         }
         self.check_room(layout.len())?;
-        let p = &self.model.params;
-        let mut lp = LayoutPlanner::new(
-            layout,
-            mode,
-            p.n_layers,
-            p.n_heads,
-            p.n_kv_heads,
-            p.head_dim,
-            self.cache_type,
-        );
+        let mut lp = LayoutPlanner::new(layout, mode);
         let mut out = Vec::new();
         for spec in lp.batches(layout) {
             lp.begin(&spec);

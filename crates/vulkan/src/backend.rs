@@ -8,9 +8,10 @@
 
 use std::sync::{Arc, Mutex};
 
+use pine_backend::importance::{check_request, importance_task};
 use pine_backend::{
-    AttentionPlan, AttentionShape, Backend, BackendError, CacheSpec, CacheType, MatmulMode,
-    WeightSource,
+    AttentionPlan, AttentionShape, Backend, BackendError, CacheSpec, CacheType, ImportanceRows,
+    MatmulMode, RegionGeometry, RegionStore, WeightSource,
 };
 use pine_gguf::GgmlType;
 use vulkano::buffer::Subbuffer;
@@ -79,6 +80,8 @@ pub struct VkCache {
     spec: CacheSpec,
     k: Vec<Subbuffer<[u8]>>,
     v: Vec<Subbuffer<[u8]>>,
+    /// PINE's pre-RoPE region keys per layer, kept on the host for its importance pass.
+    region: Vec<RegionStore>,
 }
 
 /// The Vulkan backend.
@@ -480,13 +483,6 @@ impl Backend for VulkanBackend {
         }
     }
 
-    /// PINE's rankings run on the host while the GPU waits for them: rayon's global pool keeps
-    /// every core on them (the GPU backend has no host pool of its own to spin).
-    fn host_tasks(&self, n: usize, task: &(dyn Fn(usize) + Sync)) {
-        use rayon::prelude::*;
-        (0..n).into_par_iter().for_each(task);
-    }
-
     fn select_rows(&mut self, x: &VkBuffer, width: usize, rows: &[usize], out: &mut VkBuffer) {
         let (xb, ob) = (x.buf.clone(), out.buf.clone());
         self.sticky(|b| {
@@ -677,7 +673,10 @@ impl Backend for VulkanBackend {
         let v = (0..spec.n_layers)
             .map(|_| layer())
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(VkCache { spec, k, v })
+        let region = (0..spec.n_layers)
+            .map(|_| RegionStore::new(spec.ty))
+            .collect();
+        Ok(VkCache { spec, k, v, region })
     }
 
     fn store_kv(
@@ -807,6 +806,52 @@ impl Backend for VulkanBackend {
             push,
             [shape.n_heads as u32, n_rows as u32, 1],
         )?;
+        Ok(())
+    }
+
+    fn store_region_keys(
+        &mut self,
+        cache: &mut VkCache,
+        layer: usize,
+        k: &VkBuffer,
+        tokens: usize,
+    ) -> Result<(), BackendError> {
+        let (heads, hd) = (cache.spec.n_kv_heads, cache.spec.head_dim);
+        let mut host = vec![0.0f32; tokens * heads * hd];
+        self.read(k, &mut host);
+        self.failed()?;
+        cache.region[layer].fill(&host, tokens, heads, hd);
+        Ok(())
+    }
+
+    fn importance(
+        &mut self,
+        cache: &VkCache,
+        layer: usize,
+        shape: &AttentionShape,
+        q: &VkBuffer,
+        geo: &RegionGeometry<'_>,
+        rows: ImportanceRows,
+        out: &mut [f32],
+    ) -> Result<(), BackendError> {
+        use rayon::prelude::*;
+        let store = &cache.region[layer];
+        check_request(
+            store.tokens(),
+            store.heads(),
+            shape.n_heads,
+            geo,
+            rows,
+            out.len(),
+        )
+        .map_err(BackendError::Plan)?;
+        let mut host =
+            vec![0.0f32; rows.query_rows(store.tokens()) * shape.n_heads * store.head_dim()];
+        self.read(q, &mut host);
+        self.failed()?;
+        out.par_chunks_mut(geo.lens.len().max(1))
+            .enumerate()
+            .for_each(|(t, part)| importance_task(store, &host, shape.n_heads, geo, rows, t, part));
         Ok(())
     }
 }

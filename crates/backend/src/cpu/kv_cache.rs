@@ -1,9 +1,11 @@
 //! The CPU KV cache: per layer, keys (post-RoPE, at canonical positions) and values, laid out
-//! `[slot][kv_head][head_dim]` in f16 or f32.
+//! `[slot][kv_head][head_dim]` in f16 or f32, and PINE's pre-RoPE copy of the segment region's
+//! keys in the same precision.
 
 use half::f16;
 
 use crate::backend::{CacheSpec, CacheType};
+use crate::region_store::RegionStore;
 
 /// Key and value storage of every layer.
 pub struct CpuCache {
@@ -15,6 +17,7 @@ pub struct CpuCache {
 pub(crate) struct LayerCache {
     pub(crate) k: Store,
     pub(crate) v: Store,
+    pub(crate) region: RegionStore,
 }
 
 /// Cache elements in the chosen precision.
@@ -51,6 +54,7 @@ impl CpuCache {
             .map(|_| LayerCache {
                 k: Store::new(spec.ty, len),
                 v: Store::new(spec.ty, len),
+                region: RegionStore::new(spec.ty),
             })
             .collect();
         CpuCache { spec, layers }

@@ -19,6 +19,7 @@ use pine_quant::{dequantize_row, dequantize_tensor};
 
 use crate::backend::{AttentionShape, Backend, CacheSpec, MatmulMode, WeightSource};
 use crate::error::BackendError;
+use crate::importance::{check_request, importance_task, ImportanceRows, RegionGeometry};
 use crate::plan::AttentionPlan;
 
 pub use kv_cache::CpuCache;
@@ -217,10 +218,6 @@ impl Backend for CpuBackend {
         .map_err(quant_err("matmul", "weight"))
     }
 
-    fn host_tasks(&self, n: usize, task: &(dyn Fn(usize) + Sync)) {
-        self.pool.for_each(n, task);
-    }
-
     fn swiglu(&mut self, gate: &mut Vec<f32>, up: &Vec<f32>, len: usize) {
         ops::swiglu(&mut gate[..len], &up[..len]);
     }
@@ -277,6 +274,61 @@ impl Backend for CpuBackend {
             .map_err(BackendError::Plan)?;
         let lc = &cache.layers[layer];
         attention::attend(&self.pool, lc, shape, q, plan, out);
+        Ok(())
+    }
+
+    fn store_region_keys(
+        &mut self,
+        cache: &mut CpuCache,
+        layer: usize,
+        k: &Vec<f32>,
+        tokens: usize,
+    ) -> Result<(), BackendError> {
+        let (heads, hd) = (cache.spec.n_kv_heads, cache.spec.head_dim);
+        if k.len() < tokens * heads * hd {
+            return Err(BackendError::Plan(format!(
+                "region keys: {tokens} rows of {} wanted, the key buffer holds {}",
+                heads * hd,
+                k.len()
+            )));
+        }
+        cache.layers[layer].region.fill(k, tokens, heads, hd);
+        Ok(())
+    }
+
+    fn importance(
+        &mut self,
+        cache: &CpuCache,
+        layer: usize,
+        shape: &AttentionShape,
+        q: &Vec<f32>,
+        geo: &RegionGeometry<'_>,
+        rows: ImportanceRows,
+        out: &mut [f32],
+    ) -> Result<(), BackendError> {
+        let store = &cache.layers[layer].region;
+        check_request(
+            store.tokens(),
+            store.heads(),
+            shape.n_heads,
+            geo,
+            rows,
+            out.len(),
+        )
+        .map_err(BackendError::Plan)?;
+        let q_len = rows.query_rows(store.tokens()) * shape.n_heads * store.head_dim();
+        if q.len() < q_len || shape.head_dim != store.head_dim() {
+            return Err(BackendError::Plan(format!(
+                "importance: {q_len} query values of head dim {} wanted, the buffer holds {} of head dim {}",
+                store.head_dim(),
+                q.len(),
+                shape.head_dim
+            )));
+        }
+        let n_seg = geo.lens.len().max(1);
+        self.pool.chunks_mut(out, n_seg, |t, part| {
+            importance_task(store, q, shape.n_heads, geo, rows, t, part)
+        });
         Ok(())
     }
 }

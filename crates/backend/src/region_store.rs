@@ -4,14 +4,21 @@
 //! cache keeps reference runs exact).
 
 use half::f16;
-use pine_backend::key_blocks::{blocked_index, blocked_len, KeyBlocks};
-use pine_backend::CacheType;
 
-/// One layer's region keys.
-pub(crate) enum RegionStore {
-    /// Single precision.
+use crate::backend::CacheType;
+use crate::key_blocks::{blocked_index, blocked_len, KeyBlocks};
+
+/// One layer's region keys, with the shape they were stored in.
+pub struct RegionStore {
+    elements: Elements,
+    tokens: usize,
+    heads: usize,
+    head_dim: usize,
+}
+
+/// The blocked keys in the cache's precision.
+enum Elements {
     F32(Vec<f32>),
-    /// Half precision.
     F16(Vec<f16>),
 }
 
@@ -40,27 +47,50 @@ fn lay_out<T: Copy + Default>(
 
 impl RegionStore {
     /// An empty store of the cache's element type.
-    pub(crate) fn new(ty: CacheType) -> RegionStore {
-        match ty {
-            CacheType::F32 => RegionStore::F32(Vec::new()),
-            CacheType::F16 => RegionStore::F16(Vec::new()),
+    pub fn new(ty: CacheType) -> RegionStore {
+        let elements = match ty {
+            CacheType::F32 => Elements::F32(Vec::new()),
+            CacheType::F16 => Elements::F16(Vec::new()),
+        };
+        RegionStore {
+            elements,
+            tokens: 0,
+            heads: 0,
+            head_dim: 0,
         }
     }
 
-    /// Stores token-major `src` (`[tokens, heads * head_dim]`).
-    pub(crate) fn fill(&mut self, src: &[f32], heads: usize, head_dim: usize) {
-        match self {
-            RegionStore::F32(v) => lay_out(src, heads, head_dim, |x| x, v),
-            RegionStore::F16(v) => lay_out(src, heads, head_dim, f16::from_f32, v),
+    /// Stores the first `tokens` rows of token-major `src` (`[tokens, heads * head_dim]`).
+    pub fn fill(&mut self, src: &[f32], tokens: usize, heads: usize, head_dim: usize) {
+        let src = &src[..tokens * heads * head_dim];
+        match &mut self.elements {
+            Elements::F32(v) => lay_out(src, heads, head_dim, |x| x, v),
+            Elements::F16(v) => lay_out(src, heads, head_dim, f16::from_f32, v),
         }
+        (self.tokens, self.heads, self.head_dim) = (tokens, heads, head_dim);
     }
 
     /// Every KV head's blocks back to back.
-    pub(crate) fn blocks(&self) -> KeyBlocks<'_> {
-        match self {
-            RegionStore::F32(v) => KeyBlocks::F32(v),
-            RegionStore::F16(v) => KeyBlocks::F16(v),
+    pub fn blocks(&self) -> KeyBlocks<'_> {
+        match &self.elements {
+            Elements::F32(v) => KeyBlocks::F32(v),
+            Elements::F16(v) => KeyBlocks::F16(v),
         }
+    }
+
+    /// Region tokens stored.
+    pub fn tokens(&self) -> usize {
+        self.tokens
+    }
+
+    /// KV heads stored.
+    pub fn heads(&self) -> usize {
+        self.heads
+    }
+
+    /// Elements per head.
+    pub fn head_dim(&self) -> usize {
+        self.head_dim
     }
 }
 
@@ -73,7 +103,7 @@ mod tests {
         // Two tokens, two heads of two dims: token-major [t0h0, t0h1, t1h0, t1h1].
         let src = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
         let mut s = RegionStore::new(CacheType::F32);
-        s.fill(&src, 2, 2);
+        s.fill(&src, 2, 2, 2);
         match s.blocks() {
             KeyBlocks::F32(b) => {
                 assert_eq!(b.len(), 2 * 16 * 2);
@@ -85,7 +115,7 @@ mod tests {
             KeyBlocks::F16(_) => panic!("f32 cache, f16 keys"),
         }
         let mut s = RegionStore::new(CacheType::F16);
-        s.fill(&[0.1, 0.2], 1, 2);
+        s.fill(&[0.1, 0.2], 1, 1, 2);
         match s.blocks() {
             KeyBlocks::F16(b) => {
                 assert_eq!((b[0], b[16]), (f16::from_f32(0.1), f16::from_f32(0.2)));

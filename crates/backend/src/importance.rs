@@ -1,30 +1,165 @@
 //! PINE's importance scores (spec §1.3), from pre-RoPE queries and keys, in f32. Segment sums
 //! are reduced in a canonical segment order, so the scores of a set of segments are bit-identical
 //! whatever order the segments arrive in. Every q·k is one FMA chain over the dimensions
-//! ([`pine_backend::key_blocks`]), sums run in 16 fixed lanes and exp is ggml's polynomial
-//! (≤ 1.5 ulp): only the ranking depends on these values.
+//! ([`crate::key_blocks`]), sums run in 16 fixed lanes and exp is ggml's polynomial (≤ 1.5 ulp):
+//! only the ranking depends on these values. This is the CPU's form of
+//! [`crate::Backend::importance`]; the request types here are what every backend is asked.
 
 use std::cell::RefCell;
 
-use pine_backend::key_blocks::{block_scores_rows, blocked_len, KeyBlocks, BLOCK, MAX_ROWS};
-use pine_backend::lanes::{max16, sum16};
-use pine_backend::math::exp_in_place;
+use crate::key_blocks::{block_scores_rows, blocked_len, KeyBlocks, BLOCK, MAX_ROWS};
+use crate::lanes::{max16, sum16};
+use crate::math::exp_in_place;
+use crate::region_store::RegionStore;
 
-/// Pre-RoPE keys of the segment region for one layer, with the segment geometry.
-pub struct RegionKeys<'a> {
-    /// Every KV head's keys in 16-key blocks, head after head
-    /// ([`pine_backend::key_blocks::blocked_len`] elements each).
-    pub blocks: KeyBlocks<'a>,
-    /// Tokens in the region.
-    pub tokens: usize,
-    /// Elements per head.
-    pub head_dim: usize,
-    /// Offset of each segment's first key in the region.
+/// Where PINE's segments lie in the region, as the importance pass needs it.
+#[derive(Clone, Copy, Debug)]
+pub struct RegionGeometry<'a> {
+    /// Offset of each segment's first token in the region.
     pub starts: &'a [usize],
     /// Tokens per segment.
     pub lens: &'a [usize],
     /// Segment indices in canonical order (the reduction order of cross-segment sums).
     pub canonical: &'a [usize],
+}
+
+/// Which queries an importance pass ranks for, which fixes the layout of its table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportanceRows {
+    /// That many suffix or generated rows: entry `(row * n_heads + h) * n_seg + j` is the mean
+    /// over S_j's tokens of the row's softmax over every region token, head h (§1.3b).
+    Queries(usize),
+    /// The segment batch itself (row u = region token u): entry `(h * n_seg + i) * n_seg + j` is
+    /// Σ over S_i's rows of the mean probability given to S_j, softmax over the tokens outside
+    /// S_i, head h (§1.3a); the own entry `i == j` is +∞.
+    Segments,
+}
+
+impl ImportanceRows {
+    /// Entries of the table: one task per (row, head) or (head, segment), `n_seg` each.
+    pub fn table_len(self, n_heads: usize, n_seg: usize) -> usize {
+        match self {
+            ImportanceRows::Queries(rows) => rows * n_heads * n_seg,
+            ImportanceRows::Segments => n_heads * n_seg * n_seg,
+        }
+    }
+
+    /// Batch rows of queries the pass reads, for a region of `tokens` tokens.
+    pub fn query_rows(self, tokens: usize) -> usize {
+        match self {
+            ImportanceRows::Queries(rows) => rows,
+            ImportanceRows::Segments => tokens,
+        }
+    }
+}
+
+/// Checks an importance request against the stored region (`tokens` keys of `kv_heads` heads)
+/// before a backend computes it: segments inside the region, none empty, `canonical` a
+/// permutation, query heads a multiple of the KV heads, and a table of the right size.
+pub fn check_request(
+    tokens: usize,
+    kv_heads: usize,
+    n_heads: usize,
+    geo: &RegionGeometry<'_>,
+    rows: ImportanceRows,
+    table_len: usize,
+) -> Result<(), String> {
+    let n = geo.lens.len();
+    if geo.starts.len() != n {
+        return Err(format!(
+            "{} segment starts for {n} lengths",
+            geo.starts.len()
+        ));
+    }
+    for (j, (&s, &len)) in geo.starts.iter().zip(geo.lens).enumerate() {
+        if len == 0 || s.checked_add(len).is_none_or(|e| e > tokens) {
+            return Err(format!(
+                "segment {j} ({s}+{len}) is empty or outside the stored region of {tokens} keys"
+            ));
+        }
+    }
+    let mut seen = vec![false; n];
+    for &j in geo.canonical {
+        if j >= n || std::mem::replace(&mut seen[j], true) {
+            return Err(format!(
+                "canonical order {:?} is not a permutation",
+                geo.canonical
+            ));
+        }
+    }
+    if geo.canonical.len() != n {
+        return Err(format!(
+            "canonical order {:?} is not a permutation",
+            geo.canonical
+        ));
+    }
+    if kv_heads == 0 || !n_heads.is_multiple_of(kv_heads) {
+        return Err(format!(
+            "{n_heads} query heads for {kv_heads} stored key heads"
+        ));
+    }
+    if table_len != rows.table_len(n_heads, n) {
+        return Err(format!(
+            "importance table of {table_len} entries, {} expected",
+            rows.table_len(n_heads, n)
+        ));
+    }
+    Ok(())
+}
+
+/// Task `t` of an importance table: the `n_seg` entries at `t * n_seg` (see
+/// [`ImportanceRows`]), from the batch's pre-RoPE queries `q` (`[rows, n_heads * head_dim]`).
+/// Tasks are independent, so a backend spreads them over its threads. The request must have
+/// passed [`check_request`].
+pub fn importance_task(
+    store: &RegionStore,
+    q: &[f32],
+    n_heads: usize,
+    geo: &RegionGeometry<'_>,
+    rows: ImportanceRows,
+    t: usize,
+    out: &mut [f32],
+) {
+    let hd = store.head_dim();
+    let keys = RegionKeys {
+        blocks: store.blocks(),
+        tokens: store.tokens(),
+        head_dim: hd,
+        starts: geo.starts,
+        lens: geo.lens,
+        canonical: geo.canonical,
+    };
+    let kv_head = |h: usize| h / (n_heads / store.heads());
+    let q_row = |row: usize, h: usize| &q[(row * n_heads + h) * hd..][..hd];
+    match rows {
+        ImportanceRows::Queries(_) => {
+            let (row, h) = (t / n_heads, t % n_heads);
+            query_importance(&keys, q_row(row, h), kv_head(h), out);
+        }
+        ImportanceRows::Segments => {
+            let n_seg = geo.lens.len();
+            let (h, i) = (t / n_seg, t % n_seg);
+            let own = geo.starts[i]..geo.starts[i] + geo.lens[i];
+            segment_importance(&keys, own.map(|u| q_row(u, h)), i, kv_head(h), out);
+        }
+    }
+}
+
+/// Pre-RoPE keys of the segment region for one layer, with the segment geometry.
+struct RegionKeys<'a> {
+    /// Every KV head's keys in 16-key blocks, head after head
+    /// ([`crate::key_blocks::blocked_len`] elements each).
+    blocks: KeyBlocks<'a>,
+    /// Tokens in the region.
+    tokens: usize,
+    /// Elements per head.
+    head_dim: usize,
+    /// Offset of each segment's first key in the region.
+    starts: &'a [usize],
+    /// Tokens per segment.
+    lens: &'a [usize],
+    /// Segment indices in canonical order (the reduction order of cross-segment sums).
+    canonical: &'a [usize],
 }
 
 impl RegionKeys<'_> {
@@ -90,7 +225,7 @@ thread_local! {
 /// Importance of every segment for a suffix or generated query `q` (pre-RoPE, of a head that
 /// maps to KV head `kvh`), into `out` (one entry per segment): the mean over S_j's tokens of
 /// q's softmax over all segment tokens (§1.3b).
-pub fn query_importance(keys: &RegionKeys<'_>, q: &[f32], kvh: usize, out: &mut [f32]) {
+fn query_importance(keys: &RegionKeys<'_>, q: &[f32], kvh: usize, out: &mut [f32]) {
     let total = SCORES.with_borrow_mut(|scores| {
         scores.resize(keys.stride(), 0.0);
         keys.score(&[q], kvh, None, scores);
@@ -105,7 +240,7 @@ pub fn query_importance(keys: &RegionKeys<'_>, q: &[f32], kvh: usize, out: &mut 
 /// mean softmax probability (softmax over other segments' tokens only) given to S_j. The own
 /// entry is +∞ (always rank 0). `q_rows` are S_i's pre-RoPE queries for this head; up to
 /// eight share each pass over the keys, every one scored exactly as on its own.
-pub fn segment_importance<'q>(
+fn segment_importance<'q>(
     keys: &RegionKeys<'_>,
     q_rows: impl Iterator<Item = &'q [f32]>,
     own: usize,
@@ -139,9 +274,9 @@ pub fn segment_importance<'q>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::key_blocks::{block_scores_plain, blocked_index};
+    use crate::math::expf;
     use half::f16;
-    use pine_backend::key_blocks::{block_scores_plain, blocked_index};
-    use pine_backend::math::expf;
 
     fn naive_query(keys: &[Vec<f32>], seg: &[usize], n: usize, q: &[f32]) -> Vec<f32> {
         let s: Vec<f64> = keys
@@ -333,5 +468,77 @@ mod tests {
         assert_eq!(out[1], f32::INFINITY);
         // Each query token's probabilities over segments 0 and 2 sum to one, and both have one token.
         assert!((out[0] + out[2] - 2.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn tasks_fill_the_table_in_its_documented_layout() {
+        use crate::backend::CacheType;
+        let (d, heads, kv_heads) = (8, 4, 2);
+        let (starts, lens, canonical) = ([0usize, 3, 4], [3usize, 1, 5], [1usize, 2, 0]);
+        let keys = wavy_keys(kv_heads, 9, d);
+        let mut src = vec![0.0f32; 9 * kv_heads * d];
+        for (h, head) in keys.iter().enumerate() {
+            for (u, k) in head.iter().enumerate() {
+                src[(u * kv_heads + h) * d..][..d].copy_from_slice(k);
+            }
+        }
+        let mut store = RegionStore::new(CacheType::F32);
+        store.fill(&src, 9, kv_heads, d);
+        let geo = RegionGeometry {
+            starts: &starts,
+            lens: &lens,
+            canonical: &canonical,
+        };
+        let r = region(&keys, &starts, &lens, &canonical);
+        let q: Vec<f32> = (0..9 * heads * d)
+            .map(|i| (i as f32 * 0.37).sin())
+            .collect();
+        let q_row = |row: usize, h: usize| &q[(row * heads + h) * d..][..d];
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for rows in [ImportanceRows::Queries(2), ImportanceRows::Segments] {
+            let mut table = vec![0.0; rows.table_len(heads, 3)];
+            check_request(9, kv_heads, heads, &geo, rows, table.len()).unwrap();
+            for (t, part) in table.chunks_mut(3).enumerate() {
+                importance_task(&store, &q, heads, &geo, rows, t, part);
+            }
+            for h in 0..heads {
+                for x in 0..rows.query_rows(3).min(3) {
+                    let mut want = [0.0; 3];
+                    let got = match rows {
+                        ImportanceRows::Queries(_) => {
+                            query_importance(&r.keys(false), q_row(x, h), h / 2, &mut want);
+                            &table[(x * heads + h) * 3..][..3]
+                        }
+                        ImportanceRows::Segments => {
+                            let own = (starts[x]..starts[x] + lens[x]).map(|u| q_row(u, h));
+                            segment_importance(&r.keys(false), own, x, h / 2, &mut want);
+                            &table[(h * 3 + x) * 3..][..3]
+                        }
+                    };
+                    assert_eq!(bits(got), bits(&want), "{rows:?} head {h} unit {x}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bad_requests_are_refused_with_what_is_wrong() {
+        let geo = |starts, lens, canonical| RegionGeometry {
+            starts,
+            lens,
+            canonical,
+        };
+        let q = ImportanceRows::Queries(1);
+        let ok = geo(&[0, 2], &[2, 3], &[1, 0]);
+        assert!(check_request(5, 1, 2, &ok, q, 4).is_ok());
+        let err = |g: &RegionGeometry<'_>, kv: usize, len: usize| {
+            check_request(5, kv, 2, g, q, len).unwrap_err()
+        };
+        assert!(err(&geo(&[0, 3], &[2, 3], &[1, 0]), 1, 4).contains("outside"));
+        assert!(err(&geo(&[0, 2], &[2, 0], &[1, 0]), 1, 4).contains("empty"));
+        assert!(err(&geo(&[0, 2], &[2, 3], &[1, 1]), 1, 4).contains("permutation"));
+        assert!(err(&geo(&[0, 2], &[2, 3], &[1]), 1, 4).contains("permutation"));
+        assert!(err(&ok, 3, 4).contains("heads"));
+        assert!(err(&ok, 1, 5).contains("4 expected"));
     }
 }
