@@ -2,9 +2,10 @@
 # PINE and anchor attention overhead against causal attention on the same ~512-token prompt:
 # pine-bench pp512/tg128 with 2, 5 and 20 segments, and the ratios the PINE issue targets
 # (prefill ≤ 1.3× causal, decode ≤ 1.1× causal per token). The machine is shared and its speed
-# drifts, so each round runs every mode in one pine-bench invocation (the order reversed every
-# other round), takes each mode's median there, and the table gives the median over rounds of
-# those same-invocation ratios.
+# drifts, so each round runs every mode in one pine-bench invocation, which interleaves the
+# modes' repetitions (the order reversed every other round): repetition i of a mode and of
+# causal run back to back, and the table gives the median over every round's pairs of their
+# time ratio.
 #   benches/pine-overhead.sh [-m MODEL] [-t THREADS] [-r REPS] [-p N] [-n N] [-k ROUNDS]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -46,21 +47,20 @@ ratios = {}
 for f in sorted(glob.glob(os.path.join(sys.argv[1], "s*_r*.json"))):
     segs = int(os.path.basename(f)[1:].split("_")[0])
     data = json.load(open(f))
-    med = {}
-    for r in data["results"]:
-        med[(r["attention"], r["test"])] = r["median_ts"]
-    for test in sorted({k[1] for k in med}):
-        base = med.get(("causal", test))
-        for mode in ("pine", "anchor"):
-            if (mode, test) in med and base:
-                ratios.setdefault((segs, test, mode), []).append(
-                    (base / med[(mode, test)], med[(mode, test)], base))
-print("| segments | test | mode | t/s (median) | causal t/s | time ratio vs causal (median; range over rounds) |")
+    rows = {(r["attention"], r["test"]): r for r in data["results"]}
+    for (mode, test), r in rows.items():
+        base = rows.get(("causal", test))
+        if mode == "causal" or base is None:
+            continue
+        pairs = zip(r["samples_ns"], base["samples_ns"])
+        ratios.setdefault((segs, test, mode), []).append(
+            ([m / c for m, c in pairs], r["median_ts"], base["median_ts"]))
+print("| segments | test | mode | t/s (median) | causal t/s | time ratio vs causal (median of pairs; range of round medians) |")
 print("|---|---|---|---|---|---|")
 for (s, test, mode), rs in sorted(ratios.items()):
-    ratio = statistics.median(x[0] for x in rs)
+    ratio = statistics.median(x for r in rs for x in r[0])
     v = statistics.median(x[1] for x in rs)
     b = statistics.median(x[2] for x in rs)
-    lo, hi = min(x[0] for x in rs), max(x[0] for x in rs)
-    print(f"| {s} | {test} | {mode} | {v:.1f} | {b:.1f} | {ratio:.2f}× ({lo:.2f}–{hi:.2f}) |")
+    rounds = [statistics.median(r[0]) for r in rs]
+    print(f"| {s} | {test} | {mode} | {v:.1f} | {b:.1f} | {ratio:.2f}× ({min(rounds):.2f}–{max(rounds):.2f}) |")
 PY

@@ -121,7 +121,7 @@ impl LayoutPlanner {
             };
         }
         let pine = match mode {
-            AttentionMode::Pine(_) => Some(PineState::default()),
+            AttentionMode::Pine(_) => Some(PineState::new(&geo)),
             _ => None,
         };
         LayoutPlanner {
@@ -298,16 +298,16 @@ impl<B: Backend> Planner<B> for LayoutPlanner {
         q: &B::Buffer,
         k: &B::Buffer,
     ) -> Result<AttentionPlan, String> {
-        let spec = self.current.clone().ok_or("no batch in flight")?;
+        let spec = self.current.as_ref().ok_or("no batch in flight")?;
         if spec.part == Part::Prefix || !matches!(self.mode, AttentionMode::Pine(_)) {
-            return Ok(self.static_plan(&spec));
+            return Ok(self.static_plan(spec));
         }
         let pine = self.pine.as_mut().ok_or("PINE state missing")?;
         let ctx = crate::pine::PlanContext {
             geo: &self.geo,
             canonical: &self.canonical,
             tie_key: &self.tie_key,
-            spec: &spec,
+            spec,
         };
         pine.plan(backend, cache, layer, shape, q, k, &ctx)
     }

@@ -8,8 +8,7 @@
 use std::cell::RefCell;
 
 use crate::key_blocks::{block_scores_rows, blocked_len, KeyBlocks, BLOCK, MAX_ROWS};
-use crate::lanes::{max16, sum16};
-use crate::math::exp_in_place;
+use crate::lanes::{exp_sum16, max16};
 use crate::region_store::RegionStore;
 
 /// Where PINE's segments lie in the region, as the importance pass needs it.
@@ -27,7 +26,8 @@ pub struct RegionGeometry<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ImportanceRows {
     /// That many suffix or generated rows: entry `(row * n_heads + h) * n_seg + j` is the mean
-    /// over S_j's tokens of the row's softmax over every region token, head h (§1.3b).
+    /// over S_j's tokens of the row's softmax over every region token, head h (§1.3b). A task
+    /// serves one row's query heads of one KV head.
     Queries(usize),
     /// The segment batch itself (row u = region token u): entry `(h * n_seg + i) * n_seg + j` is
     /// Σ over S_i's rows of the mean probability given to S_j, softmax over the tokens outside
@@ -41,6 +41,15 @@ impl ImportanceRows {
         match self {
             ImportanceRows::Queries(rows) => rows * n_heads * n_seg,
             ImportanceRows::Segments => n_heads * n_seg * n_seg,
+        }
+    }
+
+    /// Entries one task fills: a (row, KV head)'s group of query heads, which share one pass
+    /// over that KV head's keys, or a (head, segment).
+    pub fn task_len(self, n_heads: usize, kv_heads: usize, n_seg: usize) -> usize {
+        match self {
+            ImportanceRows::Queries(_) => n_heads / kv_heads.max(1) * n_seg,
+            ImportanceRows::Segments => n_seg,
         }
     }
 
@@ -107,10 +116,10 @@ pub fn check_request(
     Ok(())
 }
 
-/// Task `t` of an importance table: the `n_seg` entries at `t * n_seg` (see
-/// [`ImportanceRows`]), from the batch's pre-RoPE queries `q` (`[rows, n_heads * head_dim]`).
-/// Tasks are independent, so a backend spreads them over its threads. The request must have
-/// passed [`check_request`].
+/// Task `t` of an importance table: the [`ImportanceRows::task_len`] entries at
+/// `t * task_len` (see [`ImportanceRows`] for the table's layout), from the batch's pre-RoPE
+/// queries `q` (`[rows, n_heads * head_dim]`). Tasks are independent, so a backend spreads
+/// them over its threads. The request must have passed [`check_request`].
 pub fn importance_task(
     store: &RegionStore,
     q: &[f32],
@@ -133,8 +142,12 @@ pub fn importance_task(
     let q_row = |row: usize, h: usize| &q[(row * n_heads + h) * hd..][..hd];
     match rows {
         ImportanceRows::Queries(_) => {
-            let (row, h) = (t / n_heads, t % n_heads);
-            query_importance(&keys, q_row(row, h), kv_head(h), out);
+            let (row, kvh) = (t / store.heads(), t % store.heads());
+            let group = n_heads / store.heads();
+            let qs: Vec<&[f32]> = (kvh * group..(kvh + 1) * group)
+                .map(|h| q_row(row, h))
+                .collect();
+            query_importance(&keys, &qs, kvh, out);
         }
         ImportanceRows::Segments => {
             let n_seg = geo.lens.len();
@@ -192,20 +205,14 @@ impl RegionKeys<'_> {
     /// exp(score − max) over S_j's keys into `sums[j]` (16 fixed lanes in token order), the
     /// max taken over every segment but `skip`, whose sum is 0. Returns the sums' total in
     /// canonical segment order. Nothing here depends on the order the segments came in.
-    fn exp_sums(&self, scores: &mut [f32], skip: Option<usize>, sums: &mut [f32]) -> f32 {
+    fn exp_sums(&self, scores: &[f32], skip: Option<usize>, sums: &mut [f32]) -> f32 {
         let (s, e) = skip.map_or((0, 0), |j| (self.starts[j], self.starts[j] + self.lens[j]));
-        let (before, rest) = scores[..self.tokens].split_at_mut(s);
-        let after = &mut rest[e - s..];
-        let max = max16(before).max(max16(after));
-        for part in [before, after] {
-            part.iter_mut().for_each(|x| *x -= max);
-            exp_in_place(part);
-        }
+        let max = max16(&scores[..s]).max(max16(&scores[e..self.tokens]));
         for (j, sum) in sums.iter_mut().enumerate() {
             *sum = if Some(j) == skip {
                 0.0
             } else {
-                sum16(&scores[self.starts[j]..][..self.lens[j]])
+                exp_sum16(&scores[self.starts[j]..][..self.lens[j]], max)
             };
         }
         self.canonical.iter().map(|&j| sums[j]).sum()
@@ -222,18 +229,28 @@ thread_local! {
     static SCORES: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Importance of every segment for a suffix or generated query `q` (pre-RoPE, of a head that
-/// maps to KV head `kvh`), into `out` (one entry per segment): the mean over S_j's tokens of
-/// q's softmax over all segment tokens (§1.3b).
-fn query_importance(keys: &RegionKeys<'_>, q: &[f32], kvh: usize, out: &mut [f32]) {
-    let total = SCORES.with_borrow_mut(|scores| {
-        scores.resize(keys.stride(), 0.0);
-        keys.score(&[q], kvh, None, scores);
-        keys.exp_sums(scores, None, out)
-    });
-    for (o, &len) in out.iter_mut().zip(keys.lens) {
-        *o = *o / total / len as f32;
+/// Importance of every segment for suffix or generated queries `qs` (pre-RoPE, of heads that
+/// map to KV head `kvh`), query r's into `out[r * n_seg..]` (one entry per segment): the mean
+/// over S_j's tokens of the query's softmax over all segment tokens (§1.3b). Up to eight
+/// queries (a GQA group) share each pass over the keys, every one scored exactly as alone.
+fn query_importance(keys: &RegionKeys<'_>, qs: &[&[f32]], kvh: usize, out: &mut [f32]) {
+    let n_seg = keys.lens.len();
+    if n_seg == 0 {
+        return;
     }
+    let stride = keys.stride();
+    SCORES.with_borrow_mut(|scores| {
+        for (batch, part) in qs.chunks(MAX_ROWS).zip(out.chunks_mut(MAX_ROWS * n_seg)) {
+            scores.resize(batch.len() * stride, 0.0);
+            keys.score(batch, kvh, None, scores);
+            for (r, o) in part.chunks_exact_mut(n_seg).enumerate() {
+                let total = keys.exp_sums(&scores[r * stride..], None, o);
+                for (x, &len) in o.iter_mut().zip(keys.lens) {
+                    *x = *x / total / len as f32;
+                }
+            }
+        }
+    });
 }
 
 /// Importance of every segment j for segment i (§1.3a), one head: Σ over S_i's tokens of the
@@ -259,7 +276,7 @@ fn segment_importance<'q>(
             rows.extend(q_rows.by_ref().take(MAX_ROWS));
             keys.score(&rows, kvh, Some(own), scores);
             for r in 0..rows.len() {
-                let total = keys.exp_sums(&mut scores[r * stride..], Some(own), &mut sums);
+                let total = keys.exp_sums(&scores[r * stride..], Some(own), &mut sums);
                 for (j, (o, &len)) in out.iter_mut().zip(keys.lens).enumerate() {
                     if j != own {
                         *o += sums[j] / total / len as f32;
@@ -275,6 +292,7 @@ fn segment_importance<'q>(
 mod tests {
     use super::*;
     use crate::key_blocks::{block_scores_plain, blocked_index};
+    use crate::lanes::sum16;
     use crate::math::expf;
     use half::f16;
 
@@ -375,7 +393,7 @@ mod tests {
         let q: Vec<f32> = (0..d).map(|i| (i as f32 * 0.9).cos() * 2.0).collect();
         let mut imp = [0.0; 3];
         let r = region(&keys, &[0, 2, 5], &lens, &[2, 0, 1]);
-        query_importance(&r.keys(false), &q, 0, &mut imp);
+        query_importance(&r.keys(false), &[&q], 0, &mut imp);
         for (a, b) in imp.iter().zip(naive_query(&keys[0], &seg, 3, &q)) {
             assert!((a - b).abs() < 1e-6, "{a} vs {b}");
         }
@@ -383,7 +401,7 @@ mod tests {
         let moved = vec![[5, 0, 1, 2, 3, 4].map(|u| keys[0][u].clone()).to_vec()];
         let mut again = [0.0; 3];
         let r = region(&moved, &[1, 3, 0], &lens, &[2, 0, 1]);
-        query_importance(&r.keys(false), &q, 0, &mut again);
+        query_importance(&r.keys(false), &[&q], 0, &mut again);
         assert_eq!(imp.map(f32::to_bits), again.map(f32::to_bits));
     }
 
@@ -498,7 +516,10 @@ mod tests {
         for rows in [ImportanceRows::Queries(2), ImportanceRows::Segments] {
             let mut table = vec![0.0; rows.table_len(heads, 3)];
             check_request(9, kv_heads, heads, &geo, rows, table.len()).unwrap();
-            for (t, part) in table.chunks_mut(3).enumerate() {
+            for (t, part) in table
+                .chunks_mut(rows.task_len(heads, kv_heads, 3))
+                .enumerate()
+            {
                 importance_task(&store, &q, heads, &geo, rows, t, part);
             }
             for h in 0..heads {
@@ -506,7 +527,7 @@ mod tests {
                     let mut want = [0.0; 3];
                     let got = match rows {
                         ImportanceRows::Queries(_) => {
-                            query_importance(&r.keys(false), q_row(x, h), h / 2, &mut want);
+                            query_importance(&r.keys(false), &[q_row(x, h)], h / 2, &mut want);
                             &table[(x * heads + h) * 3..][..3]
                         }
                         ImportanceRows::Segments => {

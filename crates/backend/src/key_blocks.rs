@@ -166,8 +166,28 @@ mod x86 {
 
     use super::BLOCK;
 
-    /// Blocks scored side by side: independent FMA chains to hide the FMA latency.
-    const WIDE: usize = 4;
+    /// Blocks scored side by side: independent FMA chains to hide the FMA latency (eight keep
+    /// both FMA ports of a core busy).
+    const WIDE: usize = 8;
+
+    /// Step `i` of a pass that consumes `step` bytes per step: prefetches the next `step` bytes
+    /// from `next` on (the keys the following pass reads), lines past `end` excepted. The
+    /// keys of a layer are streamed once per decoded token from far caches, and the hardware
+    /// prefetchers stop at every 4 KiB page (two f16 blocks of 64-dim keys): fetching one pass
+    /// ahead keeps the loads from waiting on each page's first lines.
+    ///
+    /// # Safety
+    /// `keys` must be valid for `end` bytes (prefetches stay below `end`).
+    #[inline(always)]
+    unsafe fn prefetch_ahead(keys: *const u8, next: usize, end: usize, i: usize, step: usize) {
+        let from = next + i * step;
+        let to = (from + step).min(end);
+        let mut at = from & !63;
+        while at < to {
+            _mm_prefetch::<_MM_HINT_T0>(keys.add(at).cast());
+            at += 64;
+        }
+    }
 
     /// One dimension of 16 keys at `p` widened to f32 (`F16`: half precision).
     #[inline]
@@ -212,7 +232,9 @@ mod x86 {
             let wide = WIDE.min(blocks - b);
             let mut acc = [_mm512_setzero_ps(); WIDE];
             let base = keys.add(b * block_bytes);
+            let next = (b + wide) * block_bytes;
             for (i, &qi) in q.iter().enumerate() {
+                prefetch_ahead(keys, next, blocks * block_bytes, i, WIDE * block_bytes / d);
                 let qv = _mm512_set1_ps(qi);
                 for (j, a) in acc.iter_mut().enumerate().take(wide) {
                     let k = load16::<F16>(base.add(j * block_bytes + i * BLOCK * bytes));
@@ -242,27 +264,50 @@ mod x86 {
         stride: usize,
     ) {
         match rows {
-            2 => rows_avx512::<F16, 2>(qs, keys, n, scale, out, stride),
-            3 => rows_avx512::<F16, 3>(qs, keys, n, scale, out, stride),
-            4 => rows_avx512::<F16, 4>(qs, keys, n, scale, out, stride),
-            5 => rows_avx512::<F16, 5>(qs, keys, n, scale, out, stride),
-            6 => rows_avx512::<F16, 6>(qs, keys, n, scale, out, stride),
-            7 => rows_avx512::<F16, 7>(qs, keys, n, scale, out, stride),
-            _ => rows_avx512::<F16, 8>(qs, keys, n, scale, out, stride),
+            2 => rows_avx512::<F16, 2, 4>(qs, keys, n, scale, out, stride),
+            3 => rows_avx512::<F16, 3, 3>(qs, keys, n, scale, out, stride),
+            4 => rows_avx512::<F16, 4, 2>(qs, keys, n, scale, out, stride),
+            5 => rows_avx512::<F16, 5, 2>(qs, keys, n, scale, out, stride),
+            6 => rows_avx512::<F16, 6, 2>(qs, keys, n, scale, out, stride),
+            7 => rows_avx512::<F16, 7, 2>(qs, keys, n, scale, out, stride),
+            _ => rows_avx512::<F16, 8, 2>(qs, keys, n, scale, out, stride),
         }
     }
 
     /// [`super::block_scores_rows`] for `R` queries: each dimension of a block is loaded once
-    /// for all of them, and each query's lane operations are exactly [`scores_avx512`]'s.
+    /// for all of them, and each query's lane operations are exactly [`scores_avx512`]'s. `W`
+    /// blocks go side by side so that `R · W` independent FMA chains hide the FMA latency
+    /// (one chain per accumulator would wait four cycles per dimension); the blocks left over
+    /// go one at a time.
     ///
     /// # Safety
     /// AVX-512F must be present; `qs` must hold `R` queries of `d` elements, `keys` whole
     /// blocks of `d`-element keys (`n` keys), and `out` room for `R` rows of `stride ≥ n`.
     #[target_feature(enable = "avx512f,avx2,f16c")]
-    unsafe fn rows_avx512<const F16: bool, const R: usize>(
+    unsafe fn rows_avx512<const F16: bool, const R: usize, const W: usize>(
         qs: &[&[f32]],
         keys: *const u8,
         n: usize,
+        scale: f32,
+        out: &mut [f32],
+        stride: usize,
+    ) {
+        let blocks = n / BLOCK;
+        let wide = blocks - blocks % W;
+        rows_wide::<F16, R, W>(qs, keys, 0..wide, scale, out, stride);
+        rows_wide::<F16, R, 1>(qs, keys, wide..blocks, scale, out, stride);
+    }
+
+    /// Blocks `blocks` of [`rows_avx512`], `W` at a time (the range holds a multiple of `W`).
+    ///
+    /// # Safety
+    /// As for [`rows_avx512`], with `blocks` inside the keys.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx2,f16c")]
+    unsafe fn rows_wide<const F16: bool, const R: usize, const W: usize>(
+        qs: &[&[f32]],
+        keys: *const u8,
+        blocks: std::ops::Range<usize>,
         scale: f32,
         out: &mut [f32],
         stride: usize,
@@ -272,18 +317,26 @@ mod x86 {
         let bytes = if F16 { 2 } else { 4 };
         let block_bytes = d * BLOCK * bytes;
         let s = _mm512_set1_ps(scale);
-        for b in 0..n / BLOCK {
-            let mut acc = [_mm512_setzero_ps(); R];
+        let end = blocks.end * block_bytes;
+        for b in blocks.step_by(W) {
+            let mut acc = [[_mm512_setzero_ps(); R]; W];
             let base = keys.add(b * block_bytes);
+            let next = (b + W) * block_bytes;
             for i in 0..d {
-                let k = load16::<F16>(base.add(i * BLOCK * bytes));
-                for (a, qr) in acc.iter_mut().zip(q) {
-                    *a = _mm512_fmadd_ps(_mm512_set1_ps(*qr.add(i)), k, *a);
+                prefetch_ahead(keys, next, end, i, W * block_bytes / d.max(1));
+                let qv: [__m512; R] = std::array::from_fn(|r| _mm512_set1_ps(*q[r].add(i)));
+                for (w, accs) in acc.iter_mut().enumerate() {
+                    let k = load16::<F16>(base.add(w * block_bytes + i * BLOCK * bytes));
+                    for (a, qr) in accs.iter_mut().zip(qv) {
+                        *a = _mm512_fmadd_ps(qr, k, *a);
+                    }
                 }
             }
-            for (r, a) in acc.iter().enumerate() {
-                let at = out.as_mut_ptr().add(r * stride + b * BLOCK);
-                _mm512_storeu_ps(at, _mm512_mul_ps(*a, s));
+            for (w, accs) in acc.iter().enumerate() {
+                for (r, a) in accs.iter().enumerate() {
+                    let at = out.as_mut_ptr().add(r * stride + (b + w) * BLOCK);
+                    _mm512_storeu_ps(at, _mm512_mul_ps(*a, s));
+                }
             }
         }
     }
@@ -343,7 +396,7 @@ mod tests {
 
     #[test]
     fn simd_scores_equal_the_plain_form_in_both_precisions() {
-        for (tokens, d) in [(1, 1), (16, 8), (37, 64), (100, 64), (130, 3)] {
+        for (tokens, d) in [(1, 1), (16, 8), (37, 64), (100, 64), (130, 3), (300, 16)] {
             let (_, blocked) = keys(tokens, d, d as f32);
             let halves: Vec<f16> = blocked.iter().map(|&x| f16::from_f32(x)).collect();
             let q: Vec<f32> = (0..d).map(|i| (i as f32 * 1.3).cos() * 2.0).collect();
@@ -376,7 +429,7 @@ mod tests {
 
     #[test]
     fn rows_score_each_query_as_alone() {
-        for (tokens, d) in [(16, 8), (37, 64), (100, 64)] {
+        for (tokens, d) in [(16, 8), (37, 64), (100, 64), (300, 16)] {
             let (_, blocked) = keys(tokens, d, 2.0);
             let halves: Vec<f16> = blocked.iter().map(|&x| f16::from_f32(x)).collect();
             let qs: Vec<Vec<f32>> = (0..MAX_ROWS)

@@ -27,9 +27,91 @@ fn fold16(xs: &[f32], init: f32, op: impl Fn(f32, f32) -> f32) -> f32 {
     acc[0]
 }
 
-/// The sum of `xs` in the fixed 16-lane order (−0.0 for an empty slice).
-pub fn sum16(xs: &[f32]) -> f32 {
+/// The sum of `xs` in the fixed 16-lane order (−0.0 for an empty slice): the order
+/// [`exp_sum16`] keeps, which the tests state with it.
+#[cfg(test)]
+pub(crate) fn sum16(xs: &[f32]) -> f32 {
     fold16(xs, -0.0, |a, b| a + b)
+}
+
+/// `sum16` of `expf(x − max)` over `xs` (ggml's `expf`, [`crate::math::expf`]): the same
+/// bits as subtracting, exponentiating and summing in three passes, in one pass over `xs`,
+/// sixteen lanes per AVX-512 register where there is one. PINE's importance sums each
+/// segment's softmax mass this way.
+pub fn exp_sum16(xs: &[f32], max: f32) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if crate::simd8::avx512() {
+            // SAFETY: the CPU supports AVX-512F (checked just above).
+            return unsafe { exp_sum16_avx512(xs, max) };
+        }
+        if crate::simd8::available() {
+            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+            return unsafe { exp_sum16_avx2(xs, max) };
+        }
+    }
+    exp_sum16_plain(xs, max)
+}
+
+fn exp_sum16_plain(xs: &[f32], max: f32) -> f32 {
+    let mut acc = [-0.0f32; LANES];
+    for (i, &x) in xs.iter().enumerate() {
+        acc[i % LANES] += crate::math::expf(x - max);
+    }
+    fold16(&acc, -0.0, |a, b| a + b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn exp_sum16_avx512(xs: &[f32], max: f32) -> f32 {
+    use std::arch::x86_64::*;
+    let m = _mm512_set1_ps(max);
+    let mut acc = _mm512_set1_ps(-0.0);
+    let mut chunks = xs.chunks_exact(LANES);
+    for c in chunks.by_ref() {
+        // SAFETY: the chunk holds sixteen elements.
+        let x = unsafe { _mm512_loadu_ps(c.as_ptr()) };
+        acc = _mm512_add_ps(acc, crate::simd8::exp16(_mm512_sub_ps(x, m)));
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mask: __mmask16 = (1u16 << rest.len()) - 1;
+        // SAFETY: the masked load reads only the `rest.len()` elements of `rest`.
+        let x = unsafe { _mm512_maskz_loadu_ps(mask, rest.as_ptr()) };
+        let e = crate::simd8::exp16(_mm512_sub_ps(x, m));
+        acc = _mm512_mask_add_ps(acc, mask, acc, e);
+    }
+    let mut lanes = [0.0f32; LANES];
+    // SAFETY: `lanes` holds sixteen f32.
+    unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), acc) };
+    fold16(&lanes, -0.0, |a, b| a + b)
+}
+
+/// [`exp_sum16`] with lanes 0–7 and 8–15 in two AVX2 registers.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn exp_sum16_avx2(xs: &[f32], max: f32) -> f32 {
+    use std::arch::x86_64::*;
+    let m = _mm256_set1_ps(max);
+    let mut acc = [_mm256_set1_ps(-0.0); 2];
+    let mut chunks = xs.chunks_exact(LANES);
+    for c in chunks.by_ref() {
+        for (h, a) in acc.iter_mut().enumerate() {
+            // SAFETY: the chunk holds sixteen elements.
+            let x = unsafe { _mm256_loadu_ps(c.as_ptr().add(8 * h)) };
+            *a = _mm256_add_ps(*a, crate::simd8::exp8(_mm256_sub_ps(x, m)));
+        }
+    }
+    let mut lanes = [0.0f32; LANES];
+    // SAFETY: `lanes` holds sixteen f32.
+    unsafe {
+        _mm256_storeu_ps(lanes.as_mut_ptr(), acc[0]);
+        _mm256_storeu_ps(lanes.as_mut_ptr().add(8), acc[1]);
+    }
+    for (a, &x) in lanes.iter_mut().zip(chunks.remainder()) {
+        *a += crate::math::expf(x - max);
+    }
+    fold16(&lanes, -0.0, |a, b| a + b)
 }
 
 /// The largest element of `xs` (−∞ for an empty slice); exact, so any order gives it.
@@ -56,6 +138,33 @@ mod tests {
         assert_eq!(sum16(&xs).to_bits(), lanes[0].to_bits());
         assert_eq!(sum16(&[]).to_bits(), (-0.0f32).to_bits());
         assert_eq!(sum16(&[2.5]), 2.5);
+    }
+
+    #[test]
+    fn exp_sum16_equals_three_passes_bit_for_bit() {
+        use crate::math::exp_in_place;
+        for len in [0usize, 1, 5, 16, 17, 31, 64, 100, 517] {
+            let xs: Vec<f32> = (0..len)
+                .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.9 + (i as f32 * 0.31).sin())
+                .collect();
+            for max in [0.0f32, 45.5, 150.0, -3.25] {
+                let mut e: Vec<f32> = xs.iter().map(|x| x - max).collect();
+                exp_in_place(&mut e);
+                let want = sum16(&e).to_bits();
+                assert_eq!(exp_sum16(&xs, max).to_bits(), want, "len {len}, max {max}");
+                assert_eq!(
+                    exp_sum16_plain(&xs, max).to_bits(),
+                    want,
+                    "len {len}, max {max}"
+                );
+            }
+        }
+        let edges = [f32::NEG_INFINITY, -200.0, -104.0, -88.7, 0.0, -0.0];
+        assert_eq!(exp_sum16(&edges, 0.0).to_bits(), {
+            let mut e = edges;
+            exp_in_place(&mut e);
+            sum16(&e).to_bits()
+        });
     }
 
     #[test]

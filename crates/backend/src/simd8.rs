@@ -76,6 +76,40 @@ pub(crate) fn exp8(x: __m256) -> __m256 {
     )
 }
 
+/// [`crate::math::expf`] on sixteen lanes: the same fused polynomial, `scale2` as one
+/// `vscalefps` (j · 2^n rounded once, as `scale2` rounds once in each of its cases), and the
+/// out-of-range case blended in, so NaN polynomials of infinite inputs never leak out.
+#[inline]
+#[target_feature(enable = "avx512f")]
+pub(crate) fn exp16(x: __m512) -> __m512 {
+    let k = |bits: u32| _mm512_set1_ps(f32::from_bits(bits));
+    let shift = _mm512_set1_ps(12_582_912.0);
+    let z = _mm512_fmadd_ps(x, k(0x3fb8_aa3b), shift);
+    let n = _mm512_sub_ps(z, shift);
+    let neg_n = _mm512_sub_ps(_mm512_setzero_ps(), n);
+    let b = _mm512_fmadd_ps(
+        neg_n,
+        k(0x35bf_be8e),
+        _mm512_fmadd_ps(neg_n, k(0x3f31_7200), x),
+    );
+    let u = _mm512_mul_ps(b, b);
+    let j = _mm512_fmadd_ps(
+        _mm512_fmadd_ps(
+            _mm512_fmadd_ps(k(0x3c07_2010), b, k(0x3d2b_9f17)),
+            u,
+            _mm512_fmadd_ps(k(0x3e2a_af33), b, k(0x3eff_fedb)),
+        ),
+        u,
+        _mm512_fmadd_ps(k(0x3f7f_fff6), b, _mm512_set1_ps(1.0)),
+    );
+    let r = _mm512_scalef_ps(j, n);
+    let abs_n = _mm512_abs_ps(n);
+    let out_of_range = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(abs_n, _mm512_set1_ps(192.0));
+    let positive = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(n, _mm512_setzero_ps());
+    let edge = _mm512_mask_blend_ps(positive, _mm512_setzero_ps(), _mm512_set1_ps(f32::INFINITY));
+    _mm512_mask_blend_ps(out_of_range, r, edge)
+}
+
 /// Eight horizontal sums at once: lane `i` of the result is `_mm512_reduce_add_ps`'s tree over
 /// the eight lanes of `t[i]` (`((t0+t4)+(t2+t6))+((t1+t5)+(t3+t7))`), the same additions
 /// [`crate::math`]'s and the attention's one-at-a-time reductions make.

@@ -38,7 +38,7 @@ impl From<CacheArg> for CacheType {
 pub enum BackendArg {
     /// A Vulkan GPU if one is present, else the CPU (lavapipe only when asked for).
     Auto,
-    /// pine's CPU backend (rayon pool, native quantized matmuls).
+    /// pine's CPU backend (pine-pool threads, native quantized matmuls).
     Cpu,
     /// A Vulkan device (`--device N`, default: the best one, lavapipe included).
     Vulkan,

@@ -849,7 +849,8 @@ impl Backend for VulkanBackend {
             vec![0.0f32; rows.query_rows(store.tokens()) * shape.n_heads * store.head_dim()];
         self.read(q, &mut host);
         self.failed()?;
-        out.par_chunks_mut(geo.lens.len().max(1))
+        let task = rows.task_len(shape.n_heads, store.heads(), geo.lens.len());
+        out.par_chunks_mut(task.max(1))
             .enumerate()
             .for_each(|(t, part)| importance_task(store, &host, shape.n_heads, geo, rows, t, part));
         Ok(())

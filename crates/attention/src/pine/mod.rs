@@ -23,13 +23,21 @@ pub(crate) struct PlanContext<'a> {
     pub(crate) spec: &'a BatchSpec,
 }
 
-/// The importance table the backend fills (reused between layers).
-#[derive(Default)]
+/// The segments' region-relative starts and the importance table the backend fills (reused
+/// between layers).
 pub struct PineState {
+    starts: Vec<usize>,
     table: Vec<f32>,
 }
 
 impl PineState {
+    pub(crate) fn new(geo: &Geometry) -> PineState {
+        PineState {
+            starts: geo.starts.iter().map(|s| s - geo.prefix).collect(),
+            table: Vec::new(),
+        }
+    }
+
     /// The plan of `layer` for the batch in flight: the segment batch first stores its
     /// pre-RoPE keys `k` with the cache, then every batch ranks from the backend's
     /// importance of its queries `q`.
@@ -62,9 +70,8 @@ impl PineState {
         self.table.clear();
         self.table.resize(rows.table_len(shape.n_heads, n_seg), 0.0);
         if scored {
-            let starts: Vec<usize> = geo.starts.iter().map(|s| s - geo.prefix).collect();
             let region = RegionGeometry {
-                starts: &starts,
+                starts: &self.starts,
                 lens: &geo.lens,
                 canonical: ctx.canonical,
             };

@@ -325,8 +325,8 @@ impl Backend for CpuBackend {
                 shape.head_dim
             )));
         }
-        let n_seg = geo.lens.len().max(1);
-        self.pool.chunks_mut(out, n_seg, |t, part| {
+        let task = rows.task_len(shape.n_heads, store.heads(), geo.lens.len());
+        self.pool.chunks_mut(out, task.max(1), |t, part| {
             importance_task(store, q, shape.n_heads, geo, rows, t, part)
         });
         Ok(())

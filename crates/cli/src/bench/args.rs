@@ -64,7 +64,7 @@ pub struct BenchArgs {
 }
 
 /// llama-bench's default thread count is the number of physical cores; pine uses the logical
-/// count the OS offers, which is what a rayon pool of size 0 would take.
+/// count the OS offers.
 fn default_threads() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())

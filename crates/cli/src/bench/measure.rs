@@ -70,18 +70,31 @@ fn timed(
     Ok(Sample { wall, device })
 }
 
-/// Runs `test` once untimed and `reps` times timed; returns each timed run's times.
+/// Runs `test` under every mode of `modes` once untimed and `reps` times timed, the modes'
+/// repetitions interleaved (in reversed order every other round) so that the machine's drift
+/// and noise fall on every mode alike: their same-run ratios are what comparisons read.
+/// Returns each mode's timed runs.
 pub fn measure(
     session: &mut Session<AnyBackend>,
     test: &Test,
-    mode: AttentionMode,
+    modes: &[AttentionMode],
     segments: usize,
     reps: usize,
-) -> Result<Vec<Sample>, String> {
-    once(session, test, mode, segments)?;
-    (0..reps)
-        .map(|_| once(session, test, mode, segments))
-        .collect()
+) -> Result<Vec<Vec<Sample>>, String> {
+    for &mode in modes {
+        once(session, test, mode, segments)?;
+    }
+    let mut samples = vec![Vec::with_capacity(reps); modes.len()];
+    for round in 0..reps {
+        let mut order: Vec<usize> = (0..modes.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for m in order {
+            samples[m].push(once(session, test, modes[m], segments)?);
+        }
+    }
+    Ok(samples)
 }
 
 /// One run of `test` from an empty cache; only the measured part is inside the clock.

@@ -152,40 +152,35 @@ fn bench_model(
     let pool = tokens::ordinary_ids(&file, n_vocab);
     let bos = tokens::bos(&file).filter(|&b| (b as usize) < n_vocab);
     let segmented_run = args.attention.iter().any(|a| *a != AttentionArg::Causal);
-    for &attention in &args.attention {
-        let mode = mode_of(attention);
-        let segments = (mode != AttentionMode::Causal).then_some(args.segments);
-        let mut tests = Vec::new();
-        for &p in args.n_prompt.iter().filter(|&&p| p > 0) {
-            tests.push(Test::Prompt(
-                tokens::TokenStream::new(pool.clone(), SEED).take(p),
-            ));
-        }
-        for &n in args.n_gen.iter().filter(|&&n| n > 0) {
-            let mut stream = tokens::TokenStream::new(pool.clone(), SEED ^ 1);
-            // In a run that compares modes, causal decodes at the same depth too, so the tg
-            // rows compare like with like.
-            let depth_segments = segmented_run.then_some(args.segments);
-            let test = match depth_segments {
-                None => {
-                    let mut ids = vec![bos.unwrap_or_else(|| stream.next_id())];
-                    ids.extend(stream.take(n - 1));
-                    Test::Gen { ids, depth: None }
-                }
-                Some(s) => {
-                    let prompt = tokens::TokenStream::new(pool.clone(), SEED).take(depth(args));
-                    Test::Gen {
-                        ids: stream.take(n),
-                        depth: Some(layout::segmented(&prompt, s)?),
-                    }
-                }
-            };
-            tests.push(test);
-        }
-        for test in &tests {
-            let samples =
-                measure::measure(&mut session, test, mode, args.segments, args.repetitions)
-                    .map_err(|e| format!("{} {}: {e}", path.display(), test.label()))?;
+    let mut tests = Vec::new();
+    for &p in args.n_prompt.iter().filter(|&&p| p > 0) {
+        tests.push(Test::Prompt(
+            tokens::TokenStream::new(pool.clone(), SEED).take(p),
+        ));
+    }
+    for &n in args.n_gen.iter().filter(|&&n| n > 0) {
+        let mut stream = tokens::TokenStream::new(pool.clone(), SEED ^ 1);
+        // In a run that compares modes, causal decodes at the same depth too, so the tg
+        // rows compare like with like.
+        let test = if segmented_run {
+            let prompt = tokens::TokenStream::new(pool.clone(), SEED).take(depth(args));
+            Test::Gen {
+                ids: stream.take(n),
+                depth: Some(layout::segmented(&prompt, args.segments)?),
+            }
+        } else {
+            let mut ids = vec![bos.unwrap_or_else(|| stream.next_id())];
+            ids.extend(stream.take(n - 1));
+            Test::Gen { ids, depth: None }
+        };
+        tests.push(test);
+    }
+    let modes: Vec<AttentionMode> = args.attention.iter().map(|&a| mode_of(a)).collect();
+    for test in &tests {
+        let samples = measure::measure(&mut session, test, &modes, args.segments, args.repetitions)
+            .map_err(|e| format!("{} {}: {e}", path.display(), test.label()))?;
+        for (&attention, samples) in args.attention.iter().zip(samples) {
+            let segments = (attention != AttentionArg::Causal).then_some(args.segments);
             let (n_prompt, n_gen, n_depth) = match test {
                 Test::Prompt(ids) => (ids.len(), 0, 0),
                 Test::Gen { ids, depth } => (0, ids.len(), depth.as_ref().map_or(0, |l| l.len())),
