@@ -30,6 +30,7 @@ for wide in "" "_f64" "_f64fma"; do
   for c in f16 f32; do
     upper="$(echo "$c" | tr 'a-z' 'A-Z')"
     compile "attention_$c$wide" attention.comp "-DCACHE_$upper" "${f64[@]}"
+    compile "pine_importance_$c$wide" pine_importance.comp "-DCACHE_$upper" "${f64[@]}"
   done
   compile "swiglu$wide" swiglu.comp "${f64[@]}"
   # The integer matmuls also get a build that sums each row's eight lanes by subgroup
@@ -73,8 +74,9 @@ done
 for c in f16 f32; do
   upper="$(echo "$c" | tr 'a-z' 'A-Z')"
   compile "store_kv_$c" store_kv.comp "-DCACHE_$upper"
+  compile "pine_region_keys_$c" pine_region_keys.comp "-DCACHE_$upper"
 done
-for s in add select_rows fma_probe; do
+for s in add select_rows fma_probe pine_importance_sum; do
   compile "$s" "$s.comp"
 done
 if [ "$check" = 1 ]; then

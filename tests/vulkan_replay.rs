@@ -1,6 +1,7 @@
 //! The Vulkan backend resubmits the command buffer it recorded for a decode step when the next
 //! step has the same shape (causal: one pass per step; PINE: one pass per layer, as the
-//! planner reads each layer's queries back), and resubmitting changes no bit of the logits.
+//! planner reads each layer's importance table back), and resubmitting changes no bit of the
+//! logits.
 
 mod common;
 
@@ -80,8 +81,8 @@ fn pine_decode_replays_every_layer_pass_with_identical_logits() {
         return;
     };
     let (replayed, stats) = decode(mode, true).unwrap();
-    // tiny-llama has two layers: each step submits three passes (two end in a read-back of
-    // the layer's queries). As in the causal test only the first pass of the first step
+    // tiny-llama has two layers: each step submits three passes (two end in reading back a
+    // layer's importance table). As in the causal test only the first pass of the first step
     // allocates; a pass is kept the second time it is recorded, so from the third step on
     // every pass replays, and the third step's first pass (first seen in step two) records.
     let steps = STEPS.len() as u64;

@@ -8,10 +8,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use pine_backend::importance::{check_request, importance_task};
 use pine_backend::{
     AttentionPlan, AttentionShape, Backend, BackendError, CacheSpec, CacheType, ImportanceRows,
-    MatmulMode, RegionGeometry, RegionStore, WeightSource,
+    MatmulMode, RegionGeometry, WeightSource,
 };
 use pine_gguf::GgmlType;
 use vulkano::buffer::Subbuffer;
@@ -28,6 +27,10 @@ use crate::replay::ReplayStats;
 use crate::rope_table::RopeTable;
 use crate::step_data::words;
 use crate::weight::{self, VkWeight};
+
+mod importance;
+
+use importance::DeviceRegion;
 
 /// Activations rounded for one matmul (scratch buffers of the backend).
 struct Rounded {
@@ -75,13 +78,13 @@ impl Drop for VkBuffer {
     }
 }
 
-/// The KV cache: one key and one value buffer per layer, `[slot][kv head][dim]`.
+/// The KV cache: one key and one value buffer per layer, `[slot][kv head][dim]`, and PINE's
+/// pre-RoPE region keys per layer once a segment batch stored them.
 pub struct VkCache {
     spec: CacheSpec,
     k: Vec<Subbuffer<[u8]>>,
     v: Vec<Subbuffer<[u8]>>,
-    /// PINE's pre-RoPE region keys per layer, kept on the host for its importance pass.
-    region: Vec<RegionStore>,
+    region: Vec<Option<DeviceRegion>>,
 }
 
 /// The Vulkan backend.
@@ -98,6 +101,9 @@ pub struct VulkanBackend {
     scales: Option<Subbuffer<[f32]>>,
     /// Attention scores of the call in flight.
     scores: Option<Subbuffer<[f32]>>,
+    /// PINE importance per (batch row, head) and, for the segment batch, per (head, segment).
+    importance_rows: Option<Subbuffer<[f32]>>,
+    importance_table: Option<Subbuffer<[f32]>>,
     mode: MatmulMode,
     /// Whether the device's fma() is fused and correctly rounded (the start-up probe), so the
     /// exact shaders can use it instead of the f64 emulation.
@@ -168,6 +174,8 @@ impl VulkanBackend {
             sums: None,
             scales: None,
             scores: None,
+            importance_rows: None,
+            importance_table: None,
             mode,
             error: None,
         })
@@ -369,6 +377,29 @@ impl VulkanBackend {
         self.dispatch(shader, bindings, push, groups_1d(len, 256))
     }
 
+    /// Submits the pending work and copies the first `out.len()` (≥ 1) values of `src` to `out`.
+    fn read_back(&mut self, src: Subbuffer<[f32]>, out: &mut [f32]) -> Result<(), VkError> {
+        let n = out.len();
+        if self
+            .readback
+            .as_ref()
+            .is_none_or(|r| (r.len() as usize) < n)
+        {
+            self.readback = Some(memory::readback(&self.ctx.memory, n)?);
+        }
+        let rb = self.readback.clone().expect("just set");
+        self.rec.copy(
+            src.slice(..n as u64).into_bytes().into(),
+            rb.clone().slice(..n as u64).into_bytes(),
+        );
+        self.rec.flush()?;
+        let host = rb
+            .read()
+            .map_err(|e| VkError::Device(format!("mapping the read-back buffer: {e}")))?;
+        out.copy_from_slice(&host[..n]);
+        Ok(())
+    }
+
     fn vector_of<'w>(&self, w: &'w VkWeight) -> Result<&'w Subbuffer<[u8]>, VkError> {
         match (w.ty, w.rows, w.chunks.as_slice()) {
             (GgmlType::F32, 1, [c]) => Ok(&c.buf),
@@ -456,20 +487,7 @@ impl Backend for VulkanBackend {
                     buf.len
                 )));
             }
-            if b.readback.as_ref().is_none_or(|r| (r.len() as usize) < n) {
-                b.readback = Some(memory::readback(&b.ctx.memory, n)?);
-            }
-            let rb = b.readback.clone().expect("just set");
-            b.rec.copy(
-                buf.buf.clone().slice(..n as u64).into_bytes().into(),
-                rb.clone().slice(..n as u64).into_bytes(),
-            );
-            b.rec.flush()?;
-            let host = rb
-                .read()
-                .map_err(|e| VkError::Device(format!("mapping the read-back buffer: {e}")))?;
-            out.copy_from_slice(&host[..n]);
-            Ok(())
+            b.read_back(buf.buf.clone(), out)
         });
         if self.error.is_some() {
             out.fill(f32::NAN);
@@ -673,9 +691,7 @@ impl Backend for VulkanBackend {
         let v = (0..spec.n_layers)
             .map(|_| layer())
             .collect::<Result<Vec<_>, _>>()?;
-        let region = (0..spec.n_layers)
-            .map(|_| RegionStore::new(spec.ty))
-            .collect();
+        let region = (0..spec.n_layers).map(|_| None).collect();
         Ok(VkCache { spec, k, v, region })
     }
 
@@ -816,12 +832,8 @@ impl Backend for VulkanBackend {
         k: &VkBuffer,
         tokens: usize,
     ) -> Result<(), BackendError> {
-        let (heads, hd) = (cache.spec.n_kv_heads, cache.spec.head_dim);
-        let mut host = vec![0.0f32; tokens * heads * hd];
-        self.read(k, &mut host);
         self.failed()?;
-        cache.region[layer].fill(&host, tokens, heads, hd);
-        Ok(())
+        self.store_region(cache, layer, k, tokens)
     }
 
     fn importance(
@@ -834,25 +846,7 @@ impl Backend for VulkanBackend {
         rows: ImportanceRows,
         out: &mut [f32],
     ) -> Result<(), BackendError> {
-        use rayon::prelude::*;
-        let store = &cache.region[layer];
-        check_request(
-            store.tokens(),
-            store.heads(),
-            shape.n_heads,
-            geo,
-            rows,
-            out.len(),
-        )
-        .map_err(BackendError::Plan)?;
-        let mut host =
-            vec![0.0f32; rows.query_rows(store.tokens()) * shape.n_heads * store.head_dim()];
-        self.read(q, &mut host);
         self.failed()?;
-        let task = rows.task_len(shape.n_heads, store.heads(), geo.lens.len());
-        out.par_chunks_mut(task.max(1))
-            .enumerate()
-            .for_each(|(t, part)| importance_task(store, &host, shape.n_heads, geo, rows, t, part));
-        Ok(())
+        self.region_importance(cache, layer, shape, q, geo, rows, out)
     }
 }

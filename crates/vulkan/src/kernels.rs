@@ -444,6 +444,42 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0_sg.spv"),
     ),
     (
+        "pine_importance_f16",
+        include_bytes!("../../../shaders/spv/pine_importance_f16.spv"),
+    ),
+    (
+        "pine_importance_f16_f64",
+        include_bytes!("../../../shaders/spv/pine_importance_f16_f64.spv"),
+    ),
+    (
+        "pine_importance_f16_f64fma",
+        include_bytes!("../../../shaders/spv/pine_importance_f16_f64fma.spv"),
+    ),
+    (
+        "pine_importance_f32",
+        include_bytes!("../../../shaders/spv/pine_importance_f32.spv"),
+    ),
+    (
+        "pine_importance_f32_f64",
+        include_bytes!("../../../shaders/spv/pine_importance_f32_f64.spv"),
+    ),
+    (
+        "pine_importance_f32_f64fma",
+        include_bytes!("../../../shaders/spv/pine_importance_f32_f64fma.spv"),
+    ),
+    (
+        "pine_importance_sum",
+        include_bytes!("../../../shaders/spv/pine_importance_sum.spv"),
+    ),
+    (
+        "pine_region_keys_f16",
+        include_bytes!("../../../shaders/spv/pine_region_keys_f16.spv"),
+    ),
+    (
+        "pine_region_keys_f32",
+        include_bytes!("../../../shaders/spv/pine_region_keys_f32.spv"),
+    ),
+    (
         "quantize_act_bf16",
         include_bytes!("../../../shaders/spv/quantize_act_bf16.spv"),
     ),

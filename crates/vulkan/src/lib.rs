@@ -22,6 +22,8 @@ mod weight;
 #[cfg(test)]
 mod attention_tests;
 #[cfg(test)]
+mod importance_tests;
+#[cfg(test)]
 mod ops_tests;
 #[cfg(test)]
 mod test_support;
