@@ -3,6 +3,7 @@
 //! keys in the same precision.
 
 use half::f16;
+use half::vec::HalfBitsVecExt;
 
 use crate::backend::{CacheSpec, CacheType};
 use crate::region_store::RegionStore;
@@ -27,9 +28,12 @@ pub(crate) enum Store {
 }
 
 impl Store {
+    /// Zeroed storage straight from the allocator's zeroed pages (`vec![0; n]` of a primitive
+    /// is a calloc): a cache's memory becomes resident only as the context fills, so a short
+    /// prompt in a 4096-token context does not pay for all of it in RSS.
     fn new(ty: CacheType, len: usize) -> Store {
         match ty {
-            CacheType::F16 => Store::F16(vec![f16::ZERO; len]),
+            CacheType::F16 => Store::F16(vec![0u16; len].reinterpret_into()),
             CacheType::F32 => Store::F32(vec![0.0; len]),
         }
     }
