@@ -3,11 +3,12 @@
 
 mod common;
 
+use common::fixture_cases::{check_every_variant_with, cpu_criteria};
 use pine::backend::{CpuBackend, MatmulMode};
 
 #[test]
 fn every_variant_matches_llama_cpp_batch_and_incremental() {
-    common::fixture_cases::check_every_variant(common::fixture_cases::Criteria::Exact, || {
+    check_every_variant_with(cpu_criteria, || {
         CpuBackend::new(2, MatmulMode::Native).unwrap()
     });
 }

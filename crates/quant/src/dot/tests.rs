@@ -93,6 +93,25 @@ fn legacy_integer_sums_are_bit_identical() {
     }
 }
 
+/// Q4_0, Q4_1 and Q8_0 follow the block order in every kernel, so any scalar/SIMD pair gives the
+/// same bits on arbitrary data, not only on power-of-two scales.
+#[test]
+fn block_order_kernels_equal_scalar_bit_for_bit() {
+    use GgmlType::*;
+    let (k, s) = (kernels(), Kernels::scalar());
+    let mut rng = StdRng::seed_from_u64(13);
+    for ty in [Q4_0, Q4_1, Q8_0] {
+        for blocks in [1usize, 2, 7, 18, 48] {
+            for _ in 0..8 {
+                let w = random_row(&mut rng, ty, blocks);
+                let a = act_row(&mut rng, ty, blocks);
+                let (got, want) = (k.get(ty).unwrap()(&w, &a), s.get(ty).unwrap()(&w, &a));
+                assert_eq!(got.to_bits(), want.to_bits(), "{ty} blocks={blocks}");
+            }
+        }
+    }
+}
+
 #[test]
 fn checked_dot_validates_lengths() {
     let w = vec![0u8; 18 * 2];

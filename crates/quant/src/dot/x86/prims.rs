@@ -12,6 +12,16 @@ pub(crate) fn hsum_ps(v: __m256) -> f32 {
     _mm_cvtss_f32(s)
 }
 
+/// Horizontal sum of eight i32 lanes (exact, wrapping like the lanes themselves).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn hsum_epi32(v: __m256i) -> i32 {
+    let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    let s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b01));
+    _mm_cvtsi128_si32(s)
+}
+
 /// Loads 16 packed nibble bytes at `p` as 32 bytes: low nibbles in bytes 0..16, high nibbles in
 /// 16..32 — the element order of the 32-element blocks.
 ///
