@@ -304,6 +304,28 @@ impl Gguf {
         let start = (self.data_offset + t.offset) as usize;
         &self.source.bytes()[start..start + t.n_bytes as usize]
     }
+
+    /// Drops this process's resident pages of tensor `t` (a hint; later reads fault them back in
+    /// from the file). For tensors a backend has copied, e.g. repacked, so that their bytes do
+    /// not count twice in the resident set. Nothing happens for in-memory images.
+    pub fn release_tensor_pages(&self, t: &TensorInfo) {
+        #[cfg(unix)]
+        if let Source::Mapped(m) = &self.source {
+            let start = (self.data_offset + t.offset) as usize;
+            // SAFETY: the map is a read-only file mapping, so MADV_DONTNEED drops only clean
+            // pages, which later reads fault back in unchanged from the file: every slice into
+            // the map stays valid and keeps its contents. A failure only means the pages stay.
+            let _ = unsafe {
+                m.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    start,
+                    t.n_bytes as usize,
+                )
+            };
+        }
+        #[cfg(not(unix))]
+        let _ = t;
+    }
 }
 
 struct Header {

@@ -1,6 +1,7 @@
-//! The CPU backend: weights used in place from the memory-mapped file, matmuls through the quant
-//! engine on a dedicated spinning thread pool sized by `-t` (the calling thread takes part), and
-//! the plan-driven attention kernel.
+//! The CPU backend: weights used in place from the memory-mapped file (Q4_0, Q4_1 and Q8_0
+//! repacked at load, 16 rows interleaved, where the CPU has the 512-bit kernels), matmuls through
+//! the quant engine on a dedicated spinning thread pool sized by `-t` (the calling thread takes
+//! part), and the plan-driven attention kernel.
 
 mod attention;
 #[cfg(test)]
@@ -14,7 +15,8 @@ use std::sync::Arc;
 
 use pine_gguf::{GgmlType, Gguf, TensorInfo};
 use pine_pool::Pool;
-use pine_quant::matmul::{matmul, MatmulScratch, Precision, WeightView};
+use pine_quant::matmul::{matmul, matmul_packed, MatmulScratch, PackedWeights, Precision};
+use pine_quant::matmul::{WeightView, GROUP};
 use pine_quant::{dequantize_row, dequantize_tensor};
 
 use crate::backend::{AttentionShape, Backend, CacheSpec, MatmulMode, WeightSource};
@@ -32,6 +34,13 @@ pub enum CpuWeight {
         info: TensorInfo,
         rows: usize,
         cols: usize,
+    },
+    /// A matrix repacked for the interleaved kernels (native mode, Q4_0/Q4_1/Q8_0 on CPUs with
+    /// AVX-512 VNNI); the file's bytes still serve embedding lookups.
+    Packed {
+        packed: PackedWeights,
+        file: Arc<Gguf>,
+        info: TensorInfo,
     },
     /// A matrix dequantized to f32 (reference mode), stored as little-endian F32 bytes.
     Dense {
@@ -55,6 +64,12 @@ impl CpuWeight {
                 ty: info.ty,
                 rows: *rows,
                 cols: *cols,
+                data: file.tensor_data(info),
+            }),
+            CpuWeight::Packed { packed, file, info } => Ok(WeightView {
+                ty: info.ty,
+                rows: packed.rows(),
+                cols: packed.cols(),
                 data: file.tensor_data(info),
             }),
             CpuWeight::Dense { bytes, rows, cols } => Ok(WeightView {
@@ -131,6 +146,16 @@ impl Backend for CpuBackend {
             let bytes = v.iter().flat_map(|x| x.to_le_bytes()).collect();
             return Ok(CpuWeight::Dense { bytes, rows, cols });
         }
+        if rows >= GROUP && PackedWeights::supported(info.ty) {
+            let packed = PackedWeights::pack(info.ty, rows, cols, src.file.tensor_data(info))
+                .map_err(quant_err("repack", &info.name))?;
+            src.file.release_tensor_pages(info);
+            return Ok(CpuWeight::Packed {
+                packed,
+                file: Arc::clone(src.file),
+                info: info.clone(),
+            });
+        }
         Ok(CpuWeight::Mapped {
             file: Arc::clone(src.file),
             info: info.clone(),
@@ -198,6 +223,18 @@ impl Backend for CpuBackend {
         n: usize,
         out: &mut Vec<f32>,
     ) -> Result<(), BackendError> {
+        if let CpuWeight::Packed { packed, .. } = w {
+            let (rows, cols) = (packed.rows(), packed.cols());
+            return matmul_packed(
+                &self.pool,
+                packed,
+                &x[..n * cols],
+                n,
+                &mut out[..n * rows],
+                &mut self.scratch,
+            )
+            .map_err(quant_err("matmul", "weight"));
+        }
         let view = w.view()?;
         // Dense weights are already f32, whose native partner is f32 activations: the fast SIMD
         // f32 kernel is the reference mode.

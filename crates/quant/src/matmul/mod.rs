@@ -7,8 +7,15 @@
 //! is streamed exactly once. Prefill (`n > 1`) tiles weight rows × activation rows so a weight
 //! row is loaded once per tile and reused for every activation row of the tile.
 //! `Precision::F32` dequantizes weights and uses f32 activations: a slow reference mode.
+//! Q4_0, Q4_1 and Q8_0 weights can instead be repacked once ([`PackedWeights`], 16 rows
+//! interleaved) for the 512-bit kernels of [`matmul_packed`], bit-identical to the per-pair path.
 
 mod native;
+mod packed;
+#[cfg(target_arch = "x86_64")]
+mod packed_avx512;
+#[cfg(test)]
+mod packed_tests;
 mod reference;
 #[cfg(test)]
 mod tests;
@@ -22,6 +29,8 @@ use crate::dot::kernels;
 use crate::QuantError;
 use pine_gguf::GgmlType;
 use pine_pool::Pool;
+
+pub use packed::{matmul_packed, PackedWeights, GROUP};
 
 /// A borrowed weight matrix: `rows` GGML rows of `cols` elements of type `ty`, packed back to
 /// back in `data` (exactly as a GGUF tensor of shape `[cols, rows]` is stored).
@@ -63,6 +72,8 @@ pub struct MatmulScratch {
     yt: Vec<f32>,
     /// Prefill activations packed into micro-kernel panels.
     panels: Vec<u8>,
+    /// Per activation block, what the packed kernels need besides the quants.
+    blocks: Vec<packed::ActBlock>,
 }
 
 impl MatmulScratch {

@@ -1,0 +1,447 @@
+//! Weights repacked at load time, [`GROUP`] rows interleaved, for the 512-bit kernels of Q4_0,
+//! Q4_1 and Q8_0 (`packed_avx512`).
+//!
+//! Why: a 512-bit register then holds the same four weight bytes of 16 rows, so one `vpdpbusd`
+//! against a broadcast activation dword advances 16 (row, activation) pairs, and a block costs one
+//! convert and one FMA per 16 pairs instead of per pair. The float order is the block order of
+//! the per-pair kernels (`dot::scalar::legacy::block_order`): every output is bit-identical to
+//! them, and the outputs of 16 rows come out as one vector, already in `y`'s layout.
+//!
+//! Layout: full groups of 16 rows back to back; a group is its `nb` blocks in order; a group
+//! block is the 16 rows' f16 scales `d[16]`, (Q4_1) their f16 mins `m[16]`, then the quants in
+//! chunks of 64 bytes: chunk `c` holds bytes `4c..4c+4` of each row's quants, row after row.
+//! Q8_0 quants are stored as `x ^ 0x80` (`x + 128`, unsigned). Rows past the last full group stay
+//! in the GGUF layout (`tail`) and go through the per-pair kernel.
+
+use pine_gguf::GgmlType;
+use pine_pool::Pool;
+
+use super::MatmulScratch;
+use crate::activation::{activation_type, quantize_activation_row};
+use crate::dot::{kernels, DotFn};
+use crate::QuantError;
+
+/// Rows per interleaved group: the f32 lanes of a 512-bit register.
+pub const GROUP: usize = 16;
+
+/// Activation rows per prefill kernel call.
+const NA: usize = 4;
+
+/// The per-type constants of the packed layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Kind {
+    /// Bytes of one GGUF block.
+    pub wb: usize,
+    /// Byte offset of the quants within a GGUF block.
+    pub qoff: usize,
+    /// Whether the block has a min (Q4_1).
+    pub min: bool,
+    /// Whether the quants are packed nibbles (Q4_0, Q4_1) rather than bytes (Q8_0).
+    pub nibbles: bool,
+    /// The weight offset `c` (`x = u − c`, `u` the stored unsigned value).
+    pub c: i32,
+    /// Bytes of one quantized activation block (Q8_0: 34, Q8_1: 36).
+    pub ab: usize,
+}
+
+impl Kind {
+    /// The kind of `ty`, when it has a packed layout.
+    pub(super) fn of(ty: GgmlType) -> Option<Kind> {
+        match ty {
+            GgmlType::Q4_0 => Some(Q4_0),
+            GgmlType::Q4_1 => Some(Q4_1),
+            GgmlType::Q8_0 => Some(Q8_0),
+            _ => None,
+        }
+    }
+
+    /// Bytes of the 64-byte quant chunks of a group block.
+    fn quant_bytes(&self) -> usize {
+        if self.nibbles {
+            4 * 64
+        } else {
+            8 * 64
+        }
+    }
+
+    /// Byte offset of the quant chunks within a group block.
+    pub(super) fn chunks_at(&self) -> usize {
+        if self.min {
+            4 * GROUP
+        } else {
+            2 * GROUP
+        }
+    }
+
+    /// Bytes of one group block (16 rows of one block).
+    pub(super) fn group_block(&self) -> usize {
+        self.chunks_at() + self.quant_bytes()
+    }
+
+    /// Byte offset of the quantized values within an activation block.
+    pub(super) fn act_qoff(&self) -> usize {
+        self.ab - 32
+    }
+}
+
+pub(super) const Q4_0: Kind = Kind {
+    wb: 18,
+    qoff: 2,
+    min: false,
+    nibbles: true,
+    c: 8,
+    ab: 34,
+};
+pub(super) const Q4_1: Kind = Kind {
+    wb: 20,
+    qoff: 4,
+    min: true,
+    nibbles: true,
+    c: 0,
+    ab: 36,
+};
+pub(super) const Q8_0: Kind = Kind {
+    wb: 34,
+    qoff: 2,
+    min: false,
+    nibbles: false,
+    c: 128,
+    ab: 34,
+};
+
+/// What the kernels need of one quantized activation block besides its quants: the seed
+/// `−c·Σy` of the integer sum, the scale `dy` and (Q8_1) the sum term `sy`, widened once.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+pub(super) struct ActBlock {
+    pub seed: i32,
+    pub dy: f32,
+    pub sy: f32,
+}
+
+/// Fills `out` (one entry per block) from the quantized activation row `act`.
+fn act_blocks(kind: &Kind, act: &[u8], out: &mut [ActBlock]) {
+    let f16 = |b: &[u8], o: usize| half::f16::from_le_bytes([b[o], b[o + 1]]).to_f32();
+    for (blk, o) in act.chunks_exact(kind.ab).zip(out.iter_mut()) {
+        let sum: i32 = blk[kind.act_qoff()..]
+            .iter()
+            .map(|&q| i32::from(q as i8))
+            .sum();
+        *o = ActBlock {
+            seed: -kind.c * sum,
+            dy: f16(blk, 0),
+            sy: if kind.min { f16(blk, 2) } else { 0.0 },
+        };
+    }
+}
+
+/// A weight matrix in the interleaved layout (see the module docs), with the rows past the last
+/// full group in the GGUF layout.
+#[derive(Debug)]
+pub struct PackedWeights {
+    ty: GgmlType,
+    kind: Kind,
+    rows: usize,
+    cols: usize,
+    groups: Vec<u8>,
+    tail: Vec<u8>,
+}
+
+impl PackedWeights {
+    /// Whether weights of type `ty` can be packed on this CPU: the type has a packed layout and
+    /// the 512-bit kernels are available (and the per-pair kernels are not forced to scalar).
+    pub fn supported(ty: GgmlType) -> bool {
+        Kind::of(ty).is_some() && kernels_for(ty).is_some()
+    }
+
+    /// Repacks `rows` GGUF rows of `cols` elements of type `ty` (`data`, packed back to back).
+    pub fn pack(
+        ty: GgmlType,
+        rows: usize,
+        cols: usize,
+        data: &[u8],
+    ) -> Result<PackedWeights, QuantError> {
+        let kind = Kind::of(ty).ok_or(QuantError::Unsupported { ty, op: "pack" })?;
+        if !cols.is_multiple_of(32) {
+            return Err(QuantError::NotBlockMultiple { ty, n: cols });
+        }
+        let nb = cols / 32;
+        let rb = nb * kind.wb;
+        let expected = rows.checked_mul(rb).ok_or(QuantError::Length {
+            what: "packed weight bytes",
+            expected: usize::MAX,
+            got: data.len(),
+        })?;
+        if data.len() != expected {
+            return Err(QuantError::Length {
+                what: "weight bytes",
+                expected,
+                got: data.len(),
+            });
+        }
+        let full = rows / GROUP;
+        let gb = kind.group_block();
+        let mut groups = vec![0u8; full * nb * gb];
+        for (g, dst) in groups.chunks_exact_mut(nb * gb).enumerate() {
+            let src = &data[g * GROUP * rb..(g + 1) * GROUP * rb];
+            pack_group(&kind, src, rb, dst);
+        }
+        Ok(PackedWeights {
+            ty,
+            kind,
+            rows,
+            cols,
+            groups,
+            tail: data[full * GROUP * rb..].to_vec(),
+        })
+    }
+
+    /// The weight type.
+    pub fn ty(&self) -> GgmlType {
+        self.ty
+    }
+
+    /// Output features.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Input features.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+}
+
+/// Interleaves one group of 16 GGUF rows (`src`, stride `rb`) into `dst`.
+fn pack_group(kind: &Kind, src: &[u8], rb: usize, dst: &mut [u8]) {
+    let gb = kind.group_block();
+    let nq = if kind.nibbles { 16 } else { 32 };
+    for (b, out) in dst.chunks_exact_mut(gb).enumerate() {
+        for r in 0..GROUP {
+            let blk = &src[r * rb + b * kind.wb..r * rb + (b + 1) * kind.wb];
+            out[2 * r..2 * r + 2].copy_from_slice(&blk[0..2]);
+            if kind.min {
+                out[2 * GROUP + 2 * r..2 * GROUP + 2 * r + 2].copy_from_slice(&blk[2..4]);
+            }
+            let qs = &blk[kind.qoff..kind.qoff + nq];
+            for (c, four) in qs.chunks_exact(4).enumerate() {
+                let at = kind.chunks_at() + 64 * c + 4 * r;
+                for (d, &q) in out[at..at + 4].iter_mut().zip(four) {
+                    *d = if kind.nibbles { q } else { q ^ 0x80 };
+                }
+            }
+        }
+    }
+}
+
+/// A safe kernel entry: `(group, blocks, M activation rows, their blocks' extras)` → the 16
+/// outputs of the group for each activation row.
+pub(super) type GroupFn<const M: usize> =
+    fn(&[u8], usize, [&[u8]; M], [&[ActBlock]; M]) -> [[f32; GROUP]; M];
+
+/// The kernel entries of one type.
+#[derive(Clone, Copy)]
+pub(super) struct GroupKernels {
+    pub one: GroupFn<1>,
+    pub four: GroupFn<NA>,
+}
+
+/// The group kernels for `ty` on this CPU.
+fn kernels_for(ty: GgmlType) -> Option<GroupKernels> {
+    if std::env::var("PINE_CPU_KERNELS").as_deref() == Ok("scalar") {
+        return None;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        super::packed_avx512::detect(ty)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = ty;
+        None
+    }
+}
+
+/// `y = x · Wᵀ` for packed weights: `x` is `n × cols`, `y` is `n × rows`, both row-major.
+pub fn matmul_packed(
+    pool: &Pool,
+    w: &PackedWeights,
+    x: &[f32],
+    n: usize,
+    y: &mut [f32],
+    scratch: &mut MatmulScratch,
+) -> Result<(), QuantError> {
+    let ty = w.ty;
+    let k = kernels_for(ty).ok_or(QuantError::Unsupported { ty, op: "matmul" })?;
+    let tail_dot = kernels()
+        .get(ty)
+        .ok_or(QuantError::Unsupported { ty, op: "matmul" })?;
+    let aty = activation_type(ty).ok_or(QuantError::Unsupported { ty, op: "matmul" })?;
+    let check = |what: &'static str, expected: Option<usize>, got: usize| match expected {
+        Some(e) if e == got => Ok(()),
+        _ => Err(QuantError::Length {
+            what,
+            expected: expected.unwrap_or(usize::MAX),
+            got,
+        }),
+    };
+    check(
+        "activation elements (n × cols)",
+        n.checked_mul(w.cols),
+        x.len(),
+    )?;
+    check("output elements (n × rows)", n.checked_mul(w.rows), y.len())?;
+    if n == 0 || w.rows == 0 {
+        return Ok(());
+    }
+    let nb = w.cols / 32;
+    let arow = nb * w.kind.ab;
+    scratch.act.resize(n * arow, 0);
+    scratch.blocks.resize(n * nb, ActBlock::default());
+    let (act, blocks) = (&mut scratch.act[..n * arow], &mut scratch.blocks[..n * nb]);
+    quantize_rows(pool, aty, &w.kind, x, w.cols, act, blocks)?;
+    let (act, blocks) = (&*act, &*blocks);
+    let run = Product {
+        w,
+        k,
+        tail_dot,
+        nb,
+        arow,
+        act,
+        blocks,
+    };
+    if n == 1 {
+        let groups = w.rows / GROUP;
+        let per_task = groups.div_ceil(pool.threads() * 4).max(1) * GROUP;
+        pool.chunks_mut(y, per_task, |c, ys| run.decode_rows(c * per_task, ys));
+    } else {
+        let per_task = n.div_ceil(pool.threads() * 4).next_multiple_of(NA);
+        pool.chunks_mut(y, per_task * w.rows, |c, ys| {
+            run.prefill_acts(c * per_task, ys)
+        });
+    }
+    Ok(())
+}
+
+/// Quantizes the `n` rows of `x` and derives their blocks' extras, across the pool.
+fn quantize_rows(
+    pool: &Pool,
+    aty: GgmlType,
+    kind: &Kind,
+    x: &[f32],
+    cols: usize,
+    act: &mut [u8],
+    blocks: &mut [ActBlock],
+) -> Result<(), QuantError> {
+    let n = blocks.len() / (cols / 32);
+    if n == 1 {
+        quantize_activation_row(aty, x, act)?;
+        act_blocks(kind, act, blocks);
+        return Ok(());
+    }
+    let arow = act.len() / n;
+    let failed = std::sync::Mutex::new(None);
+    let act_ptr = SharedRows(act.as_mut_ptr());
+    let act_ptr = &act_ptr;
+    pool.chunks_mut(blocks, cols / 32, |r, b| {
+        // SAFETY: each task `r` touches only activation row `r`, a disjoint slice of `act`,
+        // which this function borrows mutably until every task has returned.
+        let a = unsafe { std::slice::from_raw_parts_mut(act_ptr.0.add(r * arow), arow) };
+        match quantize_activation_row(aty, &x[r * cols..(r + 1) * cols], a) {
+            Ok(()) => act_blocks(kind, a, b),
+            Err(e) => *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e),
+        }
+    });
+    match failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// A raw pointer to rows that tasks write disjointly.
+struct SharedRows(*mut u8);
+// SAFETY: only used for disjoint per-task rows (see `quantize_rows`).
+unsafe impl Sync for SharedRows {}
+
+/// One packed product's inputs, shared by its tasks.
+struct Product<'a> {
+    w: &'a PackedWeights,
+    k: GroupKernels,
+    tail_dot: DotFn,
+    nb: usize,
+    arow: usize,
+    act: &'a [u8],
+    blocks: &'a [ActBlock],
+}
+
+impl Product<'_> {
+    /// Activation row `r`'s quants and block extras.
+    fn act(&self, r: usize) -> (&[u8], &[ActBlock]) {
+        (
+            &self.act[r * self.arow..(r + 1) * self.arow],
+            &self.blocks[r * self.nb..(r + 1) * self.nb],
+        )
+    }
+
+    /// The GGUF bytes of tail row `o` (`o ≥` the full groups' rows).
+    fn tail_row(&self, o: usize) -> &[u8] {
+        let rb = self.nb * self.w.kind.wb;
+        let t = o - self.w.rows / GROUP * GROUP;
+        &self.w.tail[t * rb..(t + 1) * rb]
+    }
+
+    /// The bytes of group `g`.
+    fn group(&self, g: usize) -> &[u8] {
+        let gbytes = self.nb * self.w.kind.group_block();
+        &self.w.groups[g * gbytes..(g + 1) * gbytes]
+    }
+
+    /// Decode: outputs `o0..o0 + ys.len()` (a whole number of groups, or the last part with the
+    /// tail rows) for the single activation row.
+    fn decode_rows(&self, o0: usize, ys: &mut [f32]) {
+        let (a, b) = self.act(0);
+        let full = self.w.rows / GROUP * GROUP;
+        for (i, out) in ys.chunks_mut(GROUP).enumerate() {
+            let o = o0 + i * GROUP;
+            if o + GROUP <= full {
+                out.copy_from_slice(&(self.k.one)(self.group(o / GROUP), self.nb, [a], [b])[0]);
+            } else {
+                for (t, v) in out.iter_mut().enumerate() {
+                    *v = (self.tail_dot)(self.tail_row(o + t), a);
+                }
+            }
+        }
+    }
+
+    /// Prefill: every output of activation rows `r0..r0 + ys.len() / rows` (`ys` is their
+    /// part of `y`). Each group's weights stay in L1 while the task's rows pass over them.
+    fn prefill_acts(&self, r0: usize, ys: &mut [f32]) {
+        let rows = self.w.rows;
+        let n = ys.len() / rows;
+        let groups = rows / GROUP;
+        for g in 0..groups {
+            let wg = self.group(g);
+            let mut j = 0;
+            while j + NA <= n {
+                let acts: [(&[u8], &[ActBlock]); NA] =
+                    std::array::from_fn(|i| self.act(r0 + j + i));
+                let out = (self.k.four)(wg, self.nb, acts.map(|p| p.0), acts.map(|p| p.1));
+                for (i, o) in out.iter().enumerate() {
+                    ys[(j + i) * rows + g * GROUP..][..GROUP].copy_from_slice(o);
+                }
+                j += NA;
+            }
+            for jj in j..n {
+                let (a, b) = self.act(r0 + jj);
+                let out = (self.k.one)(wg, self.nb, [a], [b]);
+                ys[jj * rows + g * GROUP..][..GROUP].copy_from_slice(&out[0]);
+            }
+        }
+        for o in groups * GROUP..rows {
+            let wr = self.tail_row(o);
+            for jj in 0..n {
+                ys[jj * rows + o] = (self.tail_dot)(wr, self.act(r0 + jj).0);
+            }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! The packed kernels against the per-pair dot kernel, bit for bit.
+
+use super::{matmul_packed, MatmulScratch, PackedWeights};
+use crate::activation::{activation_type, quantize_activation_row};
+use crate::dot::kernels;
+use crate::testutil::{pool, random_activations, random_row};
+use crate::QuantError;
+use pine_gguf::GgmlType;
+use rand::{rngs::StdRng, SeedableRng};
+
+const TYPES: [GgmlType; 3] = [GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0];
+
+/// Packs `w`, multiplies `x` (n rows) and checks every output against the per-pair kernel.
+fn check(scratch: &mut MatmulScratch, ty: GgmlType, rows: usize, cols: usize, w: &[u8], x: &[f32]) {
+    let n = x.len() / cols;
+    let p = PackedWeights::pack(ty, rows, cols, w).unwrap();
+    let mut y = vec![f32::NAN; n * rows];
+    matmul_packed(pool(), &p, x, n, &mut y, scratch).unwrap();
+    let aty = activation_type(ty).unwrap();
+    let dot = kernels().get(ty).unwrap();
+    let rb = w.len() / rows;
+    let mut a = vec![0u8; cols / 32 * aty.block_bytes()];
+    for r in 0..n {
+        quantize_activation_row(aty, &x[r * cols..(r + 1) * cols], &mut a).unwrap();
+        for o in 0..rows {
+            let want = dot(&w[o * rb..(o + 1) * rb], &a);
+            let got = y[r * rows + o];
+            assert_eq!(
+                got.to_bits(),
+                want.to_bits(),
+                "{ty} {rows}×{cols} n={n} r={r} o={o}"
+            );
+        }
+    }
+}
+
+/// Random data: decode and every prefill remainder around the four-row kernel, full groups and
+/// tail rows, one-block and long rows.
+#[test]
+fn packed_equals_the_per_pair_kernel() {
+    let mut scratch = MatmulScratch::new();
+    for (t, ty) in TYPES.into_iter().enumerate() {
+        if !PackedWeights::supported(ty) {
+            continue;
+        }
+        for (i, &(rows, cols)) in [(16, 32), (17, 256), (33, 576), (48, 64), (97, 1536)]
+            .iter()
+            .enumerate()
+        {
+            for n in [1, 2, 3, 4, 5, 8, 9, 13] {
+                let mut rng = StdRng::seed_from_u64((100 * t + 10 * i + n) as u64);
+                let w: Vec<u8> = (0..rows)
+                    .flat_map(|_| random_row(&mut rng, ty, cols / 32))
+                    .collect();
+                let x = random_activations(&mut rng, n * cols);
+                check(&mut scratch, ty, rows, cols, &w, &x);
+            }
+        }
+    }
+}
+
+/// Extreme weights (all-ones, all-zero and 0x80 quant bytes: Q8_0 −1, 0 and −128) against
+/// activations of ±max stress the integer sums and the seeds.
+#[test]
+fn packed_extreme_values_exact() {
+    let mut scratch = MatmulScratch::new();
+    for ty in TYPES {
+        if !PackedWeights::supported(ty) {
+            continue;
+        }
+        let (rows, cols) = (35, 256);
+        let bb = ty.block_bytes();
+        let mut w = vec![0u8; rows * cols / 32 * bb];
+        for (k, b) in w.chunks_exact_mut(bb).enumerate() {
+            let fill = [0xff, 0x00, 0x80][k % 3];
+            b.fill(fill);
+            b[0..2].copy_from_slice(&0x3c00u16.to_le_bytes());
+            if ty == GgmlType::Q4_1 {
+                b[2..4].copy_from_slice(&0xbc00u16.to_le_bytes());
+            }
+        }
+        for n in [1, 6] {
+            let x: Vec<f32> = (0..n * cols)
+                .map(|i| if (i / 3) % 2 == 0 { 1.0 } else { -1.0 })
+                .collect();
+            check(&mut scratch, ty, rows, cols, &w, &x);
+        }
+    }
+}
+
+#[test]
+fn bad_packs_and_shapes_are_errors() {
+    let w = vec![0u8; 16 * 18];
+    assert!(matches!(
+        PackedWeights::pack(GgmlType::Q4_K, 16, 32, &w),
+        Err(QuantError::Unsupported { .. })
+    ));
+    assert!(matches!(
+        PackedWeights::pack(GgmlType::Q4_0, 16, 33, &w),
+        Err(QuantError::NotBlockMultiple { .. })
+    ));
+    assert!(matches!(
+        PackedWeights::pack(GgmlType::Q4_0, 16, 32, &w[1..]),
+        Err(QuantError::Length { .. })
+    ));
+    if PackedWeights::supported(GgmlType::Q4_0) {
+        let p = PackedWeights::pack(GgmlType::Q4_0, 16, 32, &w).unwrap();
+        let mut y = vec![0.0; 16];
+        let err = matmul_packed(pool(), &p, &[0.0; 31], 1, &mut y, &mut MatmulScratch::new());
+        assert!(matches!(err, Err(QuantError::Length { .. })));
+    }
+}
