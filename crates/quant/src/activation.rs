@@ -16,6 +16,8 @@
 //! fixture logits by ~1e-2, so matching the path llama.cpp really runs matters. We use the same
 //! rounding on every architecture so results do not depend on the CPU.
 
+#[cfg(target_arch = "x86_64")]
+use crate::activation_x86 as x86;
 use crate::QuantError;
 use half::f16;
 use pine_gguf::{GgmlType, QK_K};
@@ -55,6 +57,12 @@ pub fn quantize_activation_row(ty: GgmlType, x: &[f32], out: &mut [u8]) -> Resul
         });
     }
     match ty {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `available` checked the features; the lengths were checked above.
+        GgmlType::Q8_0 if x86::available() => unsafe { x86::q8_0(x, out) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        GgmlType::Q8_1 if x86::available() => unsafe { x86::q8_1(x, out) },
         GgmlType::Q8_0 => quantize_row_q8_0(x, out),
         GgmlType::Q8_1 => quantize_row_q8_1(x, out),
         GgmlType::Q8_K => quantize_row_q8_k(x, out),
@@ -187,6 +195,46 @@ fn convert_row_bf16(x: &[f32], out: &mut [u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The AVX-512 Q8_0/Q8_1 quantizers equal the plain forms byte for byte: random rows, exact
+    /// ties (`id` = 1 with halves), all-zero blocks, tiny and huge magnitudes.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn simd_q8_quantizers_equal_the_plain_forms() {
+        use rand::{rngs::StdRng, Rng, SeedableRng};
+        if !x86::available() {
+            return;
+        }
+        let mut rng = StdRng::seed_from_u64(5);
+        for blocks in [1usize, 3, 18, 48] {
+            let n = blocks * 32;
+            for case in 0..5 {
+                let x: Vec<f32> = match case {
+                    0 => crate::testutil::random_activations(&mut rng, n),
+                    1 => (0..n)
+                        .map(|i| match i % 32 {
+                            0 => 127.0,
+                            k if k % 3 == 0 => 0.0,
+                            _ => rng.gen_range(-127i32..127) as f32 + 0.5,
+                        })
+                        .collect(),
+                    2 => (0..n).map(|i| if i < 32 { 0.0 } else { 1.0 }).collect(),
+                    3 => (0..n).map(|_| rng.gen_range(-1e-30f32..1e-30)).collect(),
+                    _ => (0..n).map(|_| rng.gen_range(-1e30f32..1e30)).collect(),
+                };
+                let (mut want, mut got) = (vec![0u8; blocks * 34], vec![0u8; blocks * 34]);
+                quantize_row_q8_0(&x, &mut want);
+                // SAFETY: `available` holds; lengths match.
+                unsafe { x86::q8_0(&x, &mut got) };
+                assert_eq!(got, want, "q8_0 blocks={blocks} case={case}");
+                let (mut want, mut got) = (vec![0u8; blocks * 36], vec![0u8; blocks * 36]);
+                quantize_row_q8_1(&x, &mut want);
+                // SAFETY: as above.
+                unsafe { x86::q8_1(&x, &mut got) };
+                assert_eq!(got, want, "q8_1 blocks={blocks} case={case}");
+            }
+        }
+    }
 
     #[test]
     fn q8_0_matches_hand_computed_block() {

@@ -2,6 +2,8 @@
 //! dot products with scalar references and runtime-selected SIMD, and the matmul engine.
 
 pub mod activation;
+#[cfg(target_arch = "x86_64")]
+mod activation_x86;
 pub mod blocks;
 pub mod dequant;
 pub mod dot;
