@@ -6,8 +6,9 @@
 //! It computes like llama.cpp's x86 non-flash path, so logits follow llama.cpp's closely enough
 //! that greedy text matches: with an f16 cache the query is rounded to f16 before the K·q product
 //! and the probabilities before the ·V product; dots and value sums use tinyBLAS's 16-lane order,
-//! the softmax ggml's `expf` and its chunked sum. The loops run as AVX2 kernels
-//! (`attention_x86.rs`) where the CPU has them, equal bit for bit to the plain forms here.
+//! the softmax ggml's `expf` and its chunked sum. The loops run as AVX-512 or AVX2 kernels
+//! (`attention_avx512.rs`, `attention_x86.rs`) where the CPU has them, equal bit for bit to the
+//! plain forms here.
 
 use half::f16;
 use pine_pool::Pool;
@@ -17,6 +18,8 @@ use crate::cpu::kv_cache::{LayerCache, Store};
 use crate::math::exp_in_place;
 use crate::plan::{AttentionPlan, QueryGroup};
 
+#[cfg(target_arch = "x86_64")]
+use super::attention_avx512 as x512;
 #[cfg(target_arch = "x86_64")]
 use super::attention_x86 as x86;
 
@@ -172,9 +175,11 @@ pub(super) fn score(k: &Store, q: &[f32], at: &[usize], scale: f32, out: &mut Ve
     if simd_for(q.len()) {
         // SAFETY: the features were detected, q.len() % 16 == 0 and the keys lie inside `k`.
         return unsafe {
-            match k {
-                Store::F16(k) => x86::score(q, k, at, scale, out),
-                Store::F32(k) => x86::score(q, k, at, scale, out),
+            match (x512::available(), k) {
+                (true, Store::F16(k)) => x512::score(q, k, at, scale, out),
+                (true, Store::F32(k)) => x512::score(q, k, at, scale, out),
+                (false, Store::F16(k)) => x86::score(q, k, at, scale, out),
+                (false, Store::F32(k)) => x86::score(q, k, at, scale, out),
             }
         };
     }
@@ -220,9 +225,11 @@ pub(super) fn value_sum(v: &Store, p: &[f32], at: &[usize], acc: &mut [f32], out
     if simd_for(hd) {
         // SAFETY: the features were detected and the lengths checked just above.
         return unsafe {
-            match v {
-                Store::F16(v) => x86::value_sum(p, at, v, acc, out),
-                Store::F32(v) => x86::value_sum(p, at, v, acc, out),
+            match (x512::available(), v) {
+                (true, Store::F16(v)) => x512::value_sum(p, at, v, acc, out),
+                (true, Store::F32(v)) => x512::value_sum(p, at, v, acc, out),
+                (false, Store::F16(v)) => x86::value_sum(p, at, v, acc, out),
+                (false, Store::F32(v)) => x86::value_sum(p, at, v, acc, out),
             }
         };
     }

@@ -155,6 +155,8 @@ fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }
 
+/// `score` and `value_sum` (the widest forms this CPU has) and, where present, the AVX2 forms
+/// against the plain forms.
 #[test]
 fn kernels_equal_their_plain_forms_bit_for_bit() {
     for hd in [8, 16, 24, 32, 64, 80, 128] {
@@ -169,6 +171,22 @@ fn kernels_equal_their_plain_forms_bit_for_bit() {
                 score(&k, &q, &at, 0.125, &mut got);
                 score_scalar(&k, &q, &at, 0.125, &mut want);
                 assert_eq!(bits(&got), bits(&want), "score hd={hd} keys={n_keys}");
+                #[cfg(target_arch = "x86_64")]
+                if hd % 16 == 0 && crate::simd8::available() {
+                    let mut avx2 = vec![1.0];
+                    // SAFETY: the features were detected; hd % 16 == 0; keys lie in the cache.
+                    unsafe {
+                        match &k {
+                            Store::F16(k) => {
+                                super::attention_x86::score(&q, k, &at, 0.125, &mut avx2)
+                            }
+                            Store::F32(k) => {
+                                super::attention_x86::score(&q, k, &at, 0.125, &mut avx2)
+                            }
+                        }
+                    }
+                    assert_eq!(bits(&avx2), bits(&want), "avx2 score hd={hd} keys={n_keys}");
+                }
             }
             let p: Vec<f32> = vector(9, n_keys).iter().map(|x| x * x).collect();
             for v in stores(cache_len, 6) {
@@ -177,6 +195,26 @@ fn kernels_equal_their_plain_forms_bit_for_bit() {
                 value_sum(&v, &p, &at, &mut acc, &mut got);
                 value_sum_scalar(&v, &p, &at, &mut acc, &mut want);
                 assert_eq!(bits(&got), bits(&want), "value_sum hd={hd} keys={n_keys}");
+                #[cfg(target_arch = "x86_64")]
+                if hd % 16 == 0 && crate::simd8::available() {
+                    let mut avx2 = vec![0.0; hd];
+                    // SAFETY: the features were detected; the lengths hold.
+                    unsafe {
+                        match &v {
+                            Store::F16(v) => {
+                                super::attention_x86::value_sum(&p, &at, v, &mut acc, &mut avx2)
+                            }
+                            Store::F32(v) => {
+                                super::attention_x86::value_sum(&p, &at, v, &mut acc, &mut avx2)
+                            }
+                        }
+                    }
+                    assert_eq!(
+                        bits(&avx2),
+                        bits(&want),
+                        "avx2 value_sum hd={hd} keys={n_keys}"
+                    );
+                }
             }
         }
     }

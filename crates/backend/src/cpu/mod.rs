@@ -4,6 +4,8 @@
 //! part), and the plan-driven attention kernel.
 
 mod attention;
+#[cfg(target_arch = "x86_64")]
+mod attention_avx512;
 #[cfg(test)]
 mod attention_tests;
 #[cfg(target_arch = "x86_64")]
