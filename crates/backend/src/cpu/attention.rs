@@ -175,7 +175,7 @@ pub(super) fn score(k: &Store, q: &[f32], at: &[usize], scale: f32, out: &mut Ve
     if simd_for(q.len()) {
         // SAFETY: the features were detected, q.len() % 16 == 0 and the keys lie inside `k`.
         return unsafe {
-            match (x512::available(), k) {
+            match (crate::simd8::avx512(), k) {
                 (true, Store::F16(k)) => x512::score(q, k, at, scale, out),
                 (true, Store::F32(k)) => x512::score(q, k, at, scale, out),
                 (false, Store::F16(k)) => x86::score(q, k, at, scale, out),
@@ -225,7 +225,7 @@ pub(super) fn value_sum(v: &Store, p: &[f32], at: &[usize], acc: &mut [f32], out
     if simd_for(hd) {
         // SAFETY: the features were detected and the lengths checked just above.
         return unsafe {
-            match (x512::available(), v) {
+            match (crate::simd8::avx512(), v) {
                 (true, Store::F16(v)) => x512::value_sum(p, at, v, acc, out),
                 (true, Store::F32(v)) => x512::value_sum(p, at, v, acc, out),
                 (false, Store::F16(v)) => x86::value_sum(p, at, v, acc, out),

@@ -7,17 +7,6 @@ use std::arch::x86_64::*;
 
 use crate::simd8::reduce8x8;
 
-/// Whether this CPU runs these forms.
-pub(super) fn available() -> bool {
-    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *HAS.get_or_init(|| {
-        is_x86_feature_detected!("avx512f")
-            && is_x86_feature_detected!("avx2")
-            && is_x86_feature_detected!("fma")
-            && is_x86_feature_detected!("f16c")
-    })
-}
-
 /// Cache elements that widen to f32 sixteen at a time.
 pub(super) trait Wide16: Copy {
     /// Sixteen elements at `p` as f32.
@@ -54,7 +43,7 @@ fn fold_halves(v: __m512) -> __m256 {
 /// `attention_x86::score` with one 16-lane accumulator per key.
 ///
 /// # Safety
-/// [`available`], `q.len()` a multiple of 16, and every `at + q.len()` at most `k.len()`.
+/// `simd8::avx512()`, `q.len()` a multiple of 16, and every `at + q.len()` at most `k.len()`.
 #[target_feature(enable = "avx512f,avx2,fma,f16c")]
 pub(super) unsafe fn score<T: Wide16>(
     q: &[f32],
@@ -102,7 +91,7 @@ pub(super) unsafe fn score<T: Wide16>(
 /// `attention_x86::value_sum` with sixteen columns per register.
 ///
 /// # Safety
-/// [`available`], `out.len()` a multiple of 16, `acc.len() >= 16 * out.len()`, `p.len() ==
+/// `simd8::avx512()`, `out.len()` a multiple of 16, `acc.len() >= 16 * out.len()`, `p.len() ==
 /// at.len()` and every `at + out.len()` at most `v.len()`.
 #[target_feature(enable = "avx512f,avx2,fma,f16c")]
 pub(super) unsafe fn value_sum<T: Wide16>(
