@@ -53,11 +53,13 @@ unsafe fn run<const NA: usize>(
         for j in 0..NA {
             let e = &*extras[j].add(b);
             let y = acts[j].add(b * kind.ab + qa);
-            let mut s = _mm512_set1_epi32(e.seed);
+            // Two chains of four (even and odd dwords) halve the dependent latency.
+            let mut s = [_mm512_set1_epi32(e.seed), _mm512_setzero_si512()];
             for (l, ul) in u.iter().enumerate() {
                 let yl = _mm512_set1_epi32(y.add(4 * l).cast::<i32>().read_unaligned());
-                s = _mm512_dpbusd_epi32(s, *ul, yl);
+                s[l % 2] = _mm512_dpbusd_epi32(s[l % 2], *ul, yl);
             }
+            let s = _mm512_add_epi32(s[0], s[1]);
             let d = _mm512_mul_ps(dx, _mm512_set1_ps(e.dy));
             acc[j] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc[j]);
             if kind.min {
