@@ -3,12 +3,11 @@
 
 mod common;
 
-use common::fixture_cases::{check_every_variant_with, cpu_criteria};
 use pine::backend::{CpuBackend, MatmulMode};
 
 #[test]
 fn every_variant_matches_llama_cpp_batch_and_incremental() {
-    check_every_variant_with(cpu_criteria, || {
+    common::fixture_cases::check_every_variant(common::fixture_cases::Criteria::Exact, || {
         CpuBackend::new(2, MatmulMode::Native).unwrap()
     });
 }

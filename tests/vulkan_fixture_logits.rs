@@ -2,13 +2,13 @@
 //! batch and token-by-token, against llama.cpp's logits, with llama.cpp's activation rounding
 //! (native mode). A variant whose every matrix the device multiplies exactly as the CPU does
 //! (`VulkanBackend::matches_cpu`: the integer block types and BF16, on a device with f64) is
-//! held to the CPU's criteria (`cpu_criteria`); the others (F32, F16, and the types dequantized at load: IQ3_S,
+//! held to the CPU's criteria; the others (F32, F16, and the types dequantized at load: IQ3_S,
 //! IQ3_XXS, TQ1_0, TQ2_0) sum in another order, and the argmax may differ on near-ties: see
 //! `common/fixture_cases.rs`.
 
 mod common;
 
-use common::fixture_cases::{check_every_variant_with, cpu_criteria, Criteria};
+use common::fixture_cases::{check_every_variant_with, Criteria};
 use pine::backend::MatmulMode;
 
 #[test]
@@ -23,7 +23,7 @@ fn every_variant_matches_llama_cpp_on_vulkan() {
             .filter(|t| t.dims.len() == 2)
             .all(|t| probe.matches_cpu(t.ty));
         if exact {
-            cpu_criteria(file)
+            Criteria::Exact
         } else {
             Criteria::OtherOrder
         }

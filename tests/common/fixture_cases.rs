@@ -1,13 +1,12 @@
 //! The tiny-llama conformance cases (every quant variant, batch and token-by-token, against
 //! llama.cpp's logits) run on any backend.
 //!
-//! [`Criteria::Exact`] (the CPU backend where it copies llama.cpp's x86 float order): F32 + f32
+//! [`Criteria::Exact`] (the CPU backend, which copies llama.cpp's x86 float order): F32 + f32
 //! cache ≤ 1e-4; F32/F16/BF16 + f16 cache ≤ 2e-3; quantized ≤ 6e-2 with argmax equal on ≥ 98 %
 //! of rows.
 //!
-//! [`Criteria::OtherOrder`] (a matmul that sums in another order than llama.cpp's x86 kernels:
-//! the CPU's block order for Q4_1 and Q8_0, a GPU model, or a device without the f64 that makes
-//! the float operations exact): llama.cpp
+//! [`Criteria::OtherOrder`] (a GPU model with a matmul that sums in another order than the
+//! CPU's, or a device without the f64 that makes the float operations exact): llama.cpp
 //! re-rounds the activations before every matmul, so float-order noise of 1e-7 flips some
 //! roundings and grows to 1–2e-2 on this random model (the fixture README measures exactly
 //! that). The same max-abs bounds apply; the argmax may differ only on near-ties: on at most a
@@ -17,7 +16,7 @@
 use std::sync::Arc;
 
 use pine::backend::{Backend, CacheType};
-use pine::gguf::{GgmlType, Gguf};
+use pine::gguf::Gguf;
 use pine::model::{argmax, Llama, Logits, Session};
 use serde_json::Value;
 
@@ -82,24 +81,12 @@ pub enum Criteria {
     OtherOrder,
 }
 
-/// The criteria the CPU backend is held to for `file`. The CPU sums Q4_0, Q4_1 and Q8_0 products
-/// in the block order of llama.cpp's repacked kernels. llama.cpp b4748 repacked the fixtures'
-/// Q4_0 matrices (the manifest's note), so Q4_0 follows its order exactly; it summed Q4_1 and
-/// Q8_0 in eight lanes, so files holding those matrices are judged by the other-order criteria.
-pub fn cpu_criteria(file: &Gguf) -> Criteria {
-    let other = file
-        .tensors()
-        .iter()
-        .any(|t| t.dims.len() == 2 && matches!(t.ty, GgmlType::Q4_1 | GgmlType::Q8_0));
-    if other {
-        Criteria::OtherOrder
-    } else {
-        Criteria::Exact
-    }
+/// Runs every case on a backend from `make` and fails listing the cases out of tolerance.
+pub fn check_every_variant<B: Backend>(criteria: Criteria, make: impl Fn() -> B) {
+    check_every_variant_with(|_| criteria, make);
 }
 
-/// Runs every case on a backend from `make`, with the criteria chosen per model file by
-/// `criteria_of`, and fails listing the cases out of tolerance.
+/// [`check_every_variant`] with the criteria chosen per model file by `criteria_of`.
 pub fn check_every_variant_with<B: Backend>(
     criteria_of: impl Fn(&Gguf) -> Criteria,
     make: impl Fn() -> B,

@@ -23,15 +23,22 @@ use super::attention_avx512 as x512;
 #[cfg(target_arch = "x86_64")]
 use super::attention_x86 as x86;
 
-/// Per-task buffers, reused across the (row, head) pairs one worker handles.
+/// Per-task buffers, reused across the (row, KV head) pairs one worker handles; the per-head
+/// ones hold a KV head's query heads (at most [`MULTI`] at a time).
 struct Scratch {
+    /// Rotated queries, `head_dim` per head.
     q: Vec<f32>,
-    scores: Vec<f32>,
+    scores: Vec<Vec<f32>>,
     /// Element offset in the cache of each scored key, in score order.
     at: Vec<usize>,
-    /// `LANES` partial sums of the output, lane `l` taking keys `l, l+16, …` (tinyBLAS order).
-    acc: Vec<f32>,
+    /// `LANES` partial sums of each head's output, lane `l` taking keys `l, l+16, …` (tinyBLAS
+    /// order).
+    acc: Vec<Vec<f32>>,
 }
+
+/// Query heads scored and summed together over the same keys (their KV head's), so each key's
+/// widened elements serve several heads: as many as the AVX-512 registers hold.
+const MULTI: usize = 3;
 
 /// Lanes of llama.cpp's AVX-512 tinyBLAS accumulators, whose summation order this kernel
 /// follows: the K·q dots, the softmax sum and the ·V sums all group terms by index mod 16.
@@ -70,33 +77,195 @@ pub(crate) fn attend(
         .max()
         .unwrap_or(0);
     let scale = 1.0 / (hd as f32).sqrt();
+    let n_kv = shape.n_kv_heads;
+    let per = group_size.min(MULTI);
     pool.chunks_mut_init(
         &mut out[..owner.len() * nh * hd],
-        hd,
+        group_size * hd,
         || Scratch {
-            q: vec![0.0; hd],
-            scores: Vec::with_capacity(max_keys),
+            q: vec![0.0; per * hd],
+            scores: (0..per).map(|_| Vec::with_capacity(max_keys)).collect(),
             at: Vec::with_capacity(max_keys),
-            acc: vec![0.0; LANES * hd],
+            acc: vec![vec![0.0; LANES * hd]; per],
         },
         |s, i, o| {
-            let (row, h) = (i / nh, i % nh);
+            let (row, kvh) = (i / n_kv, i % n_kv);
             let (gi, li) = owner[row];
-            let qh = &q[(row * nh + h) * hd..][..hd];
-            head(
-                layer,
-                shape,
-                &plan.groups[gi],
-                li,
-                h,
-                h / group_size,
-                qh,
-                scale,
-                s,
-                o,
-            );
+            let g = &plan.groups[gi];
+            let q_row = &q[row * nh * hd..][..nh * hd];
+            let mut h = kvh * group_size;
+            for part in o.chunks_mut(per * hd) {
+                let m = part.len() / hd;
+                let job = Heads {
+                    layer,
+                    shape,
+                    g,
+                    li,
+                    kvh,
+                    scale,
+                };
+                if m > 1 && multi_for(hd) && same_ranges(g, h, m) {
+                    job.together(h, m, q_row, s, part);
+                } else {
+                    for (k, out) in part.chunks_mut(hd).enumerate() {
+                        let qh = &q_row[(h + k) * hd..][..hd];
+                        head(layer, shape, g, li, h + k, kvh, qh, scale, s, out);
+                    }
+                }
+                h += m;
+            }
         },
     );
+}
+
+/// Whether query heads `h..h + m` read the same key ranges (always, unless PINE gave heads
+/// their own orders).
+fn same_ranges(g: &QueryGroup, h: usize, m: usize) -> bool {
+    (h + 1..h + m).all(|o| g.ranges(o) == g.ranges(h))
+}
+
+/// Whether the several-heads forms apply to heads of `hd` dimensions.
+pub(super) fn multi_for(hd: usize) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return simd_for(hd) && crate::simd8::avx512();
+    #[cfg(not(target_arch = "x86_64"))]
+    return false;
+}
+
+/// One row's query heads of one KV head, with what they share.
+struct Heads<'a> {
+    layer: &'a LayerCache,
+    shape: &'a AttentionShape,
+    g: &'a QueryGroup,
+    li: usize,
+    kvh: usize,
+    scale: f32,
+}
+
+impl Heads<'_> {
+    /// Heads `h0..h0 + m` (`2 ≤ m ≤ MULTI`, same ranges) together: every head's scores,
+    /// softmax and value sums are exactly those [`head`] computes for it alone.
+    fn together(&self, h0: usize, m: usize, q_row: &[f32], s: &mut Scratch, out: &mut [f32]) {
+        let hd = self.shape.head_dim;
+        let stride = self.shape.n_kv_heads * hd;
+        let base = self.kvh * hd;
+        let pos = self.g.positions[self.li];
+        let own = self.g.cache_index[self.li];
+        let f16 = matches!(self.layer.k, Store::F16(_));
+        s.at.clear();
+        s.scores.iter_mut().for_each(Vec::clear);
+        let mut rotated_for = None;
+        for range in self.g.ranges(h0) {
+            let keys = range.visible(own);
+            if keys.is_empty() {
+                continue;
+            }
+            if rotated_for != Some(range.shift) {
+                for (k, qk) in s.q.chunks_mut(hd).take(m).enumerate() {
+                    qk.copy_from_slice(&q_row[(h0 + k) * hd..][..hd]);
+                    self.shape.rope.rotate(qk, pos + range.shift);
+                    if f16 {
+                        round_f16(qk);
+                    }
+                }
+                rotated_for = Some(range.shift);
+            }
+            let from = s.at.len();
+            s.at.extend(keys.map(|j| j * stride + base));
+            score_multi(
+                &self.layer.k,
+                &s.q[..m * hd],
+                &s.at[from..],
+                self.scale,
+                &mut s.scores[..m],
+            );
+        }
+        for sc in &mut s.scores[..m] {
+            softmax(sc, f16);
+        }
+        value_sum_multi(&self.layer.v, &s.scores[..m], &s.at, &mut s.acc[..m], out);
+    }
+}
+
+/// [`score`] for the `qs.len() / hd` queries in `qs` (AVX-512 only; see `multi_for`).
+pub(super) fn score_multi(k: &Store, qs: &[f32], at: &[usize], scale: f32, out: &mut [Vec<f32>]) {
+    let m = out.len();
+    let hd = qs.len() / m;
+    let len = match k {
+        Store::F16(k) => k.len(),
+        Store::F32(k) => k.len(),
+    };
+    assert!(multi_for(hd) && at.iter().all(|&a| a + hd <= len));
+    #[cfg(target_arch = "x86_64")]
+    {
+        let q2 = || -> [&[f32]; 2] { std::array::from_fn(|i| &qs[i * hd..][..hd]) };
+        let q3 = || -> [&[f32]; 3] { std::array::from_fn(|i| &qs[i * hd..][..hd]) };
+        // SAFETY: `multi_for` checked the features and hd % 16 == 0; the keys lie inside `k`.
+        unsafe {
+            match (m, k) {
+                (2, Store::F16(k)) => x512::score_multi(q2(), k, at, scale, out),
+                (2, Store::F32(k)) => x512::score_multi(q2(), k, at, scale, out),
+                (3, Store::F16(k)) => x512::score_multi(q3(), k, at, scale, out),
+                (3, Store::F32(k)) => x512::score_multi(q3(), k, at, scale, out),
+                _ => unreachable!("2 or 3 heads at a time"),
+            }
+        }
+    }
+}
+
+/// [`value_sum`] for the probability rows `p` into `out` (`p.len()` heads of `out.len() /
+/// p.len()` dimensions; AVX-512 only).
+pub(super) fn value_sum_multi(
+    v: &Store,
+    p: &[Vec<f32>],
+    at: &[usize],
+    acc: &mut [Vec<f32>],
+    out: &mut [f32],
+) {
+    let m = p.len();
+    let hd = out.len() / m;
+    let len = match v {
+        Store::F16(v) => v.len(),
+        Store::F32(v) => v.len(),
+    };
+    assert!(multi_for(hd) && p.iter().all(|pk| pk.len() == at.len()));
+    assert!(acc.len() == m && acc.iter().all(|a| a.len() >= LANES * hd));
+    assert!(at.iter().all(|&a| a + hd <= len));
+    #[cfg(target_arch = "x86_64")]
+    {
+        let p2 = || -> [&[f32]; 2] { std::array::from_fn(|i| &p[i][..]) };
+        let p3 = || -> [&[f32]; 3] { std::array::from_fn(|i| &p[i][..]) };
+        // SAFETY: `multi_for` checked the features; the lengths were checked just above.
+        unsafe {
+            match (m, v) {
+                (2, Store::F16(v)) => x512::value_sum_multi(p2(), at, v, acc, out),
+                (2, Store::F32(v)) => x512::value_sum_multi(p2(), at, v, acc, out),
+                (3, Store::F16(v)) => x512::value_sum_multi(p3(), at, v, acc, out),
+                (3, Store::F32(v)) => x512::value_sum_multi(p3(), at, v, acc, out),
+                _ => unreachable!("2 or 3 heads at a time"),
+            }
+        }
+    }
+}
+
+/// The softmax of one head's scores as llama.cpp computes it, in place: minus the maximum,
+/// ggml's `expf`, the sum per 16-wide chunk (tree-reduced, chunks added in f64), times the
+/// inverse; then rounded to f16 when the cache is f16.
+fn softmax(scores: &mut [f32], f16: bool) {
+    let max = max(scores);
+    scores.iter_mut().for_each(|x| *x -= max);
+    exp_in_place(scores);
+    let mut sum = 0.0f64;
+    for chunk in scores.chunks(LANES) {
+        let mut lanes = [0.0f32; LANES];
+        lanes[..chunk.len()].copy_from_slice(chunk);
+        sum += reduce16(&lanes) as f64;
+    }
+    let inv = (1.0 / sum) as f32;
+    scores.iter_mut().for_each(|x| *x *= inv);
+    if f16 {
+        round_f16(scores);
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -118,8 +287,9 @@ fn head(
     let pos = g.positions[li];
     let own = g.cache_index[li];
     let f16 = matches!(layer.k, Store::F16(_));
-    s.scores.clear();
+    s.scores[0].clear();
     s.at.clear();
+    let q = &mut s.q[..hd];
     let mut rotated_for = None;
     for range in g.ranges(h) {
         let keys = range.visible(own);
@@ -127,33 +297,19 @@ fn head(
             continue;
         }
         if rotated_for != Some(range.shift) {
-            s.q.copy_from_slice(q_raw);
-            shape.rope.rotate(&mut s.q, pos + range.shift);
+            q.copy_from_slice(q_raw);
+            shape.rope.rotate(q, pos + range.shift);
             if f16 {
-                round_f16(&mut s.q);
+                round_f16(q);
             }
             rotated_for = Some(range.shift);
         }
         let from = s.at.len();
         s.at.extend(keys.map(|j| j * stride + base));
-        score(&layer.k, &s.q, &s.at[from..], scale, &mut s.scores);
+        score(&layer.k, q, &s.at[from..], scale, &mut s.scores[0]);
     }
-    let max = max(&s.scores);
-    s.scores.iter_mut().for_each(|x| *x -= max);
-    exp_in_place(&mut s.scores);
-    // ggml sums the exponentials per 16-wide chunk (tree-reduced), chunks in f64.
-    let mut sum = 0.0f64;
-    for chunk in s.scores.chunks(LANES) {
-        let mut lanes = [0.0f32; LANES];
-        lanes[..chunk.len()].copy_from_slice(chunk);
-        sum += reduce16(&lanes) as f64;
-    }
-    let inv = (1.0 / sum) as f32;
-    s.scores.iter_mut().for_each(|x| *x *= inv);
-    if f16 {
-        round_f16(&mut s.scores);
-    }
-    value_sum(&layer.v, &s.scores, &s.at, &mut s.acc, out);
+    softmax(&mut s.scores[0], f16);
+    value_sum(&layer.v, &s.scores[0], &s.at, &mut s.acc[0], out);
 }
 
 /// Whether the AVX2 forms apply to heads of `hd` dimensions.

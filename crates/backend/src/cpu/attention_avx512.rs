@@ -159,3 +159,142 @@ unsafe fn lanes<T: Wide16, const W: usize>(
         }
     }
 }
+
+/// [`score`] for `M` queries over the same keys (the query heads of one KV head): each key's
+/// widened elements serve all `M` queries; every query's scores are those of [`score`] alone.
+///
+/// # Safety
+/// As [`score`], for every query.
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+pub(super) unsafe fn score_multi<T: Wide16, const M: usize>(
+    q: [&[f32]; M],
+    k: &[T],
+    at: &[usize],
+    scale: f32,
+    out: &mut [Vec<f32>],
+) {
+    let n = q[0].len();
+    let k = k.as_ptr();
+    let mut blocks = at.chunks_exact(8);
+    for b in &mut blocks {
+        let mut acc = [[_mm512_setzero_ps(); 8]; M];
+        for i in (0..n).step_by(16) {
+            // SAFETY: i + 16 <= n for every query, and every key holds n elements.
+            unsafe {
+                let qv: [__m512; M] =
+                    std::array::from_fn(|m| _mm512_loadu_ps(q[m].as_ptr().add(i)));
+                for j in 0..8 {
+                    let kv = T::load16(k.add(b[j] + i));
+                    for m in 0..M {
+                        acc[m][j] = _mm512_fmadd_ps(qv[m], kv, acc[m][j]);
+                    }
+                }
+            }
+        }
+        for (a, o) in acc.iter().zip(out.iter_mut()) {
+            let t: [__m256; 8] = std::array::from_fn(|j| fold_halves(a[j]));
+            let d = _mm256_mul_ps(reduce8x8(&t), _mm256_set1_ps(scale));
+            let mut lanes = [0.0f32; 8];
+            // SAFETY: `lanes` holds eight elements.
+            unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), d) };
+            o.extend_from_slice(&lanes);
+        }
+    }
+    for &a in blocks.remainder() {
+        let mut acc = [_mm512_setzero_ps(); M];
+        for i in (0..n).step_by(16) {
+            // SAFETY: as above.
+            unsafe {
+                let kv = T::load16(k.add(a + i));
+                for m in 0..M {
+                    acc[m] = _mm512_fmadd_ps(_mm512_loadu_ps(q[m].as_ptr().add(i)), kv, acc[m]);
+                }
+            }
+        }
+        for (a, o) in acc.iter().zip(out.iter_mut()) {
+            let t3 = fold_halves(*a);
+            let t6 = _mm_add_ps(_mm256_extractf128_ps(t3, 1), _mm256_castps256_ps128(t3));
+            let t8 = _mm_add_ps(t6, _mm_movehl_ps(t6, t6));
+            o.push(_mm_cvtss_f32(_mm_add_ss(t8, _mm_movehdup_ps(t8))) * scale);
+        }
+    }
+}
+
+/// [`value_sum`] for `M` probability rows over the same keys: each value row's widened elements
+/// serve all `M`; every output is that of [`value_sum`] alone. `acc[m]` and `out[m]` as there.
+///
+/// # Safety
+/// As [`value_sum`], for every `m`.
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+pub(super) unsafe fn value_sum_multi<T: Wide16, const M: usize>(
+    p: [&[f32]; M],
+    at: &[usize],
+    v: &[T],
+    acc: &mut [Vec<f32>],
+    out: &mut [f32],
+) {
+    let hd = out.len() / M;
+    for d0 in (0..hd).step_by(64) {
+        // SAFETY: the caller's contract; blocks of 64 or 16 columns tile the head.
+        unsafe {
+            if d0 + 64 <= hd {
+                lanes_multi::<T, 4, M>(p, at, v, d0, hd, acc);
+            } else {
+                for d in (d0..hd).step_by(16) {
+                    lanes_multi::<T, 1, M>(p, at, v, d, hd, acc);
+                }
+            }
+        }
+    }
+    for (a, o) in acc.iter().zip(out.chunks_exact_mut(hd)) {
+        for d in (0..hd).step_by(16) {
+            // SAFETY: lane l's columns d..d + 16 lie inside `a`, and d + 16 <= hd.
+            unsafe {
+                let x: [__m512; 16] =
+                    std::array::from_fn(|l| _mm512_loadu_ps(a.as_ptr().add(l * hd + d)));
+                let t3: [__m512; 8] = std::array::from_fn(|i| _mm512_add_ps(x[i + 8], x[i]));
+                let t6: [__m512; 4] = std::array::from_fn(|i| _mm512_add_ps(t3[i + 4], t3[i]));
+                let r = _mm512_add_ps(_mm512_add_ps(t6[0], t6[2]), _mm512_add_ps(t6[1], t6[3]));
+                _mm512_storeu_ps(o.as_mut_ptr().add(d), r);
+            }
+        }
+    }
+}
+
+/// [`lanes`] for `M` probability rows.
+///
+/// # Safety
+/// As [`lanes`], for every `m`.
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+unsafe fn lanes_multi<T: Wide16, const W: usize, const M: usize>(
+    p: [&[f32]; M],
+    at: &[usize],
+    v: &[T],
+    d0: usize,
+    hd: usize,
+    acc: &mut [Vec<f32>],
+) {
+    for l in 0..16 {
+        let mut a = [[_mm512_setzero_ps(); M]; W];
+        for k in (l..at.len()).step_by(16) {
+            let pv: [__m512; M] = std::array::from_fn(|m| _mm512_set1_ps(p[m][k]));
+            // SAFETY: the caller's contract.
+            unsafe {
+                let row = v.as_ptr().add(at[k] + d0);
+                for (c, ac) in a.iter_mut().enumerate() {
+                    let x = T::load16(row.add(16 * c));
+                    for (am, pm) in ac.iter_mut().zip(&pv) {
+                        *am = _mm512_fmadd_ps(*pm, x, *am);
+                    }
+                }
+            }
+        }
+        for (c, ac) in a.iter().enumerate() {
+            for (x, accm) in ac.iter().zip(acc.iter_mut()) {
+                // SAFETY: l * hd + d0 + 16 * W <= 16 * hd <= accm.len().
+                unsafe { _mm512_storeu_ps(accm.as_mut_ptr().add(l * hd + d0 + 16 * c), *x) };
+            }
+        }
+    }
+}

@@ -3,8 +3,8 @@
 //! naive masked softmax. Its SIMD loops equal their plain forms bit for bit.
 
 use super::attention::{
-    attend, max, max_scalar, round_f16, round_f16_scalar, score, score_scalar, value_sum,
-    value_sum_scalar,
+    attend, max, max_scalar, multi_for, round_f16, round_f16_scalar, score, score_multi,
+    score_scalar, value_sum, value_sum_multi, value_sum_scalar,
 };
 use super::kv_cache::{CpuCache, Store};
 use crate::backend::{AttentionShape, CacheSpec, CacheType};
@@ -214,6 +214,45 @@ fn kernels_equal_their_plain_forms_bit_for_bit() {
                         bits(&want),
                         "avx2 value_sum hd={hd} keys={n_keys}"
                     );
+                }
+            }
+        }
+    }
+}
+
+/// Two or three query heads scored and summed together equal each head alone, bit for bit.
+#[test]
+fn several_heads_equal_one_head_at_a_time() {
+    for hd in [16, 32, 64, 80, 128] {
+        if !multi_for(hd) {
+            return;
+        }
+        let stride = 3 * hd;
+        for n_keys in [0, 1, 7, 8, 9, 17, 203] {
+            let at: Vec<usize> = (0..n_keys).map(|j| (j * 7 % 211) * stride + hd).collect();
+            let cache_len = 212 * stride;
+            for m in [2, 3] {
+                let mut qs = vector(n_keys + 11, m * hd);
+                round_f16(&mut qs);
+                let ps: Vec<Vec<f32>> = (0..m)
+                    .map(|i| vector(i + 9, n_keys).iter().map(|x| x * x).collect())
+                    .collect();
+                for k in stores(cache_len, 5) {
+                    let mut got = vec![vec![1.0]; m];
+                    score_multi(&k, &qs, &at, 0.125, &mut got);
+                    for (i, g) in got.iter().enumerate() {
+                        let mut want = vec![1.0];
+                        score(&k, &qs[i * hd..][..hd], &at, 0.125, &mut want);
+                        assert_eq!(bits(g), bits(&want), "score m={m} hd={hd} keys={n_keys}");
+                    }
+                    let mut acc = vec![vec![3.0; 16 * hd]; m];
+                    let mut out = vec![0.0; m * hd];
+                    value_sum_multi(&k, &ps, &at, &mut acc, &mut out);
+                    for (i, o) in out.chunks(hd).enumerate() {
+                        let (mut a, mut want) = (vec![0.0; 16 * hd], vec![0.0; hd]);
+                        value_sum(&k, &ps[i], &at, &mut a, &mut want);
+                        assert_eq!(bits(o), bits(&want), "value m={m} hd={hd} keys={n_keys}");
+                    }
                 }
             }
         }

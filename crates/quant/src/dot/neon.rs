@@ -1,7 +1,8 @@
 //! aarch64 NEON kernels for Q4_0, Q4_1 and Q8_0 (plain NEON, no dotprod: `vdotq_s32` is not
 //! stable in Rust yet). Each block's integer sum comes from widening multiplies; the float part
-//! is the scalar reference's block order (fused multiply-adds), so results are bit-identical to
-//! it. Untested on real hardware here (no aarch64 machine); kept deliberately small.
+//! is the scalar reference's expression (for Q4_0 its fused block order), so results are
+//! bit-identical to it. Untested on real hardware here (no aarch64 machine); kept deliberately
+//! small.
 
 use super::bytes::f16_at;
 use super::{DotFn, Kernels};
@@ -65,7 +66,7 @@ unsafe fn q4_0(w: &[u8], a: &[u8]) -> f32 {
 /// The CPU must support NEON.
 #[target_feature(enable = "neon")]
 unsafe fn q4_1(w: &[u8], a: &[u8]) -> f32 {
-    let (mut sumf, mut extra) = (0.0f32, 0.0f32);
+    let mut sumf = 0.0f32;
     for (x, y) in w.chunks_exact(20).zip(a.chunks_exact(36)) {
         let (lo, hi) = nibbles(x.as_ptr().add(4));
         let (y0, y1) = (
@@ -73,10 +74,9 @@ unsafe fn q4_1(w: &[u8], a: &[u8]) -> f32 {
             vld1q_s8(y.as_ptr().add(20).cast()),
         );
         let sumi = dot32(lo, hi, y0, y1);
-        sumf = (f16_at(x, 0) * f16_at(y, 0)).mul_add(sumi as f32, sumf);
-        extra = f16_at(x, 2).mul_add(f16_at(y, 2), extra);
+        sumf += f16_at(x, 0) * f16_at(y, 0) * sumi as f32 + f16_at(x, 2) * f16_at(y, 2);
     }
-    sumf + extra
+    sumf
 }
 
 /// Q8_0 × Q8_0.
@@ -89,7 +89,7 @@ unsafe fn q8_0(w: &[u8], a: &[u8]) -> f32 {
     for (x, y) in w.chunks_exact(34).zip(a.chunks_exact(34)) {
         let ld = |b: &[u8], o: usize| vld1q_s8(b.as_ptr().add(o).cast());
         let sumi = dot32(ld(x, 2), ld(x, 18), ld(y, 2), ld(y, 18));
-        sumf = (f16_at(x, 0) * f16_at(y, 0)).mul_add(sumi as f32, sumf);
+        sumf += sumi as f32 * (f16_at(x, 0) * f16_at(y, 0));
     }
     sumf
 }

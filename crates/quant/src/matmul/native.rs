@@ -22,7 +22,7 @@ fn tile_kernels(ty: pine_gguf::GgmlType) -> Option<tile::Tile> {
     static T: OnceLock<Vec<(pine_gguf::GgmlType, tile::Tile)>> = OnceLock::new();
     let table = T.get_or_init(|| {
         use pine_gguf::GgmlType::*;
-        [Q5_0, Q5_1, IQ4_NL]
+        [Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL]
             .into_iter()
             .filter(|&t| matches!(kernels().isa(t), Some("avx2" | "avxvnni" | "avx512vnni")))
             .filter_map(|t| tile::detect(t).map(|k| (t, k)))

@@ -2,10 +2,12 @@
 //! Q4_1 and Q8_0 (`packed_avx512`).
 //!
 //! Why: a 512-bit register then holds the same four weight bytes of 16 rows, so one `vpdpbusd`
-//! against a broadcast activation dword advances 16 (row, activation) pairs, and a block costs one
-//! convert and one FMA per 16 pairs instead of per pair. The float order is the block order of
-//! the per-pair kernels (`dot::scalar::legacy::block_order`): every output is bit-identical to
-//! them, and the outputs of 16 rows come out as one vector, already in `y`'s layout.
+//! against a broadcast activation dword advances 16 (row, activation) pairs, and the float work
+//! of a block is shared by 16 pairs. Each type keeps the float order of its per-pair kernels,
+//! which is llama.cpp's on x86: Q4_0 the block order of its repacked kernels (one convert and
+//! one FMA per block), Q4_1 and Q8_0 the eight-lane order (lane `l` sums bytes `4l..4l+4`,
+//! accumulated per lane, `hsum_ps`'s tree at the end). Every output is bit-identical to the
+//! per-pair kernel, and the outputs of 16 rows come out as one vector, already in `y`'s layout.
 //!
 //! Layout: full groups of 16 rows back to back; a group is its `nb` blocks in order; a group
 //! block is the 16 rows' f16 scales `d[16]`, (Q4_1) their f16 mins `m[16]`, then the quants in
@@ -42,6 +44,9 @@ pub(super) struct Kind {
     pub c: i32,
     /// Bytes of one quantized activation block (Q8_0: 34, Q8_1: 36).
     pub ab: usize,
+    /// Whether the float sums run in llama.cpp's eight lanes (Q4_1, Q8_0) rather than in the
+    /// block order (Q4_0).
+    pub lanes: bool,
 }
 
 impl Kind {
@@ -91,6 +96,7 @@ pub(super) const Q4_0: Kind = Kind {
     nibbles: true,
     c: 8,
     ab: 34,
+    lanes: false,
 };
 pub(super) const Q4_1: Kind = Kind {
     wb: 20,
@@ -99,6 +105,7 @@ pub(super) const Q4_1: Kind = Kind {
     nibbles: true,
     c: 0,
     ab: 36,
+    lanes: true,
 };
 pub(super) const Q8_0: Kind = Kind {
     wb: 34,
@@ -107,30 +114,38 @@ pub(super) const Q8_0: Kind = Kind {
     nibbles: false,
     c: 128,
     ab: 34,
+    lanes: true,
 };
 
-/// What the kernels need of one quantized activation block besides its quants: the seed
-/// `−c·Σy` of the integer sum, the scale `dy` and (Q8_1) the sum term `sy`, widened once.
+/// What the kernels need of one quantized activation block besides its quants: the seeds
+/// `−c·Σy` of the integer sums (the block's, and each dword's for the eight-lane order), the
+/// scale `dy` and (Q8_1) the sum term `sy`, widened once.
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C)]
 pub(super) struct ActBlock {
     pub seed: i32,
     pub dy: f32,
     pub sy: f32,
+    pub lane_seeds: [i32; 8],
 }
 
 /// Fills `out` (one entry per block) from the quantized activation row `act`.
 fn act_blocks(kind: &Kind, act: &[u8], out: &mut [ActBlock]) {
     let f16 = |b: &[u8], o: usize| half::f16::from_le_bytes([b[o], b[o + 1]]).to_f32();
     for (blk, o) in act.chunks_exact(kind.ab).zip(out.iter_mut()) {
-        let sum: i32 = blk[kind.act_qoff()..]
-            .iter()
-            .map(|&q| i32::from(q as i8))
-            .sum();
+        let qs = &blk[kind.act_qoff()..];
+        let lane_seeds: [i32; 8] = std::array::from_fn(|l| {
+            -kind.c
+                * qs[4 * l..4 * l + 4]
+                    .iter()
+                    .map(|&q| i32::from(q as i8))
+                    .sum::<i32>()
+        });
         *o = ActBlock {
-            seed: -kind.c * sum,
+            seed: lane_seeds.iter().sum(),
             dy: f16(blk, 0),
             sy: if kind.min { f16(blk, 2) } else { 0.0 },
+            lane_seeds,
         };
     }
 }

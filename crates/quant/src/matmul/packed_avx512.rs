@@ -1,10 +1,12 @@
 //! The AVX-512 VNNI kernels of the packed layout (`packed`): one group of 16 weight rows against
-//! one or four activation rows.
+//! one or four activation rows; every register lane is one weight row.
 //!
 //! Per block and activation row, eight `vpdpbusd` (each the same four weight bytes of 16 rows
-//! against one broadcast activation dword) add the exact integer sums of the 16 pairs onto the
-//! seed `−c·Σy`; then `acc = fma(dx·dy, sumi, acc)` and (Q4_1) `ext = fma(mx, sy, ext)` per
-//! lane, and `acc + ext` at the end: the block order of the per-pair kernels, lane by lane.
+//! against one broadcast activation dword `l`) give exact integer sums. Block order (Q4_0): they
+//! add up onto the seed `−c·Σy`, then `acc = fma(dx·dy, sumi, acc)`. Eight-lane order (Q4_1,
+//! Q8_0): each stays its own lane sum `l` (seeded with its dword's `−c·Σy`), `acc_l =
+//! fma(dx·dy, sum_l, acc_l)`, and at the end `hsum_ps`'s tree over the eight `acc_l` plus the
+//! min term `ext = fma(mx, sy, ext)` (Q4_1): the per-pair kernels' operations, row by row.
 
 use std::arch::x86_64::*;
 
@@ -31,19 +33,7 @@ unsafe fn run<const NA: usize>(
     let low = _mm512_set1_epi8(0x0f);
     for b in 0..nb {
         let p = w.add(b * gb);
-        let q = p.add(kind.chunks_at());
-        let mut u = [_mm512_setzero_si512(); 8];
-        if kind.nibbles {
-            for c in 0..4 {
-                let v = _mm512_loadu_si512(q.add(64 * c).cast());
-                u[c] = _mm512_and_si512(v, low);
-                u[c + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
-            }
-        } else {
-            for (c, uc) in u.iter_mut().enumerate() {
-                *uc = _mm512_loadu_si512(q.add(64 * c).cast());
-            }
-        }
+        let u = unpack(kind, p.add(kind.chunks_at()), low);
         let dx = _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()));
         let mx = if kind.min {
             _mm512_cvtph_ps(_mm256_loadu_si256(p.add(2 * GROUP).cast()))
@@ -74,6 +64,76 @@ unsafe fn run<const NA: usize>(
     out
 }
 
+/// The eight-lane order (Q4_1, Q8_0): group `w` against `NA` activation rows.
+///
+/// # Safety
+/// As [`run`].
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma,f16c")]
+unsafe fn run_lanes<const NA: usize>(
+    kind: Kind,
+    w: *const u8,
+    nb: usize,
+    acts: [*const u8; NA],
+    extras: [*const ActBlock; NA],
+) -> [[f32; GROUP]; NA] {
+    let gb = kind.group_block();
+    let qa = kind.act_qoff();
+    let mut acc = [[_mm512_setzero_ps(); 8]; NA];
+    let mut ext = [_mm512_setzero_ps(); NA];
+    let low = _mm512_set1_epi8(0x0f);
+    for b in 0..nb {
+        let p = w.add(b * gb);
+        let u = unpack(kind, p.add(kind.chunks_at()), low);
+        let dx = _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()));
+        for j in 0..NA {
+            let e = &*extras[j].add(b);
+            let y = acts[j].add(b * kind.ab + qa);
+            let d = _mm512_mul_ps(dx, _mm512_set1_ps(e.dy));
+            for (l, (ul, al)) in u.iter().zip(acc[j].iter_mut()).enumerate() {
+                let yl = _mm512_set1_epi32(y.add(4 * l).cast::<i32>().read_unaligned());
+                let s = _mm512_dpbusd_epi32(_mm512_set1_epi32(e.lane_seeds[l]), *ul, yl);
+                *al = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), *al);
+            }
+            if kind.min {
+                let mx = _mm512_cvtph_ps(_mm256_loadu_si256(p.add(2 * GROUP).cast()));
+                ext[j] = _mm512_fmadd_ps(mx, _mm512_set1_ps(e.sy), ext[j]);
+            }
+        }
+    }
+    let mut out = [[0.0f32; GROUP]; NA];
+    for j in 0..NA {
+        let a = &acc[j];
+        let s: [__m512; 4] = std::array::from_fn(|i| _mm512_add_ps(a[i], a[i + 4]));
+        let t = _mm512_add_ps(_mm512_add_ps(s[0], s[2]), _mm512_add_ps(s[1], s[3]));
+        _mm512_storeu_ps(out[j].as_mut_ptr(), _mm512_add_ps(t, ext[j]));
+    }
+    out
+}
+
+/// The eight registers of a group block's quants (`q` its first chunk): register `l` holds
+/// bytes `4l..4l+4` of the 16 rows' 32 values (nibbles widened to bytes).
+///
+/// # Safety
+/// `q` must hold the group block's quant chunks; AVX-512 F/BW must be present.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma,f16c")]
+unsafe fn unpack(kind: Kind, q: *const u8, low: __m512i) -> [__m512i; 8] {
+    let mut u = [_mm512_setzero_si512(); 8];
+    if kind.nibbles {
+        for c in 0..4 {
+            let v = _mm512_loadu_si512(q.add(64 * c).cast());
+            u[c] = _mm512_and_si512(v, low);
+            u[c + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+        }
+    } else {
+        for (c, uc) in u.iter_mut().enumerate() {
+            *uc = _mm512_loadu_si512(q.add(64 * c).cast());
+        }
+    }
+    u
+}
+
 /// Instantiates the safe entries of one type.
 macro_rules! kind {
     ($name:ident, $kind:expr) => {
@@ -87,7 +147,30 @@ macro_rules! kind {
                 acts: [*const u8; NA],
                 extras: [*const ActBlock; NA],
             ) -> [[f32; GROUP]; NA] {
-                run::<NA>($kind, w, nb, acts, extras)
+                let kind: Kind = $kind;
+                if kind.lanes && NA > 2 {
+                    // Eight accumulators per activation row: two rows at a time fit the registers.
+                    let mut out = [[0.0f32; GROUP]; NA];
+                    for j in (0..NA).step_by(2) {
+                        if j + 2 <= NA {
+                            let r = run_lanes::<2>(
+                                kind,
+                                w,
+                                nb,
+                                [acts[j], acts[j + 1]],
+                                [extras[j], extras[j + 1]],
+                            );
+                            out[j..j + 2].copy_from_slice(&r);
+                        } else {
+                            out[j] = run_lanes::<1>(kind, w, nb, [acts[j]], [extras[j]])[0];
+                        }
+                    }
+                    out
+                } else if kind.lanes {
+                    run_lanes::<NA>(kind, w, nb, acts, extras)
+                } else {
+                    run::<NA>(kind, w, nb, acts, extras)
+                }
             }
 
             /// The group against `NA` activation rows, lengths checked.

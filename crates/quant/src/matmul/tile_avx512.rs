@@ -14,7 +14,7 @@
 use std::arch::x86_64::*;
 
 use super::tile_x86::{f16_at, Format, PrefillFn, NR};
-use super::tile_x86::{IQ4_NL, Q5_0, Q5_1};
+use super::tile_x86::{IQ4_NL, Q4_1, Q5_0, Q5_1, Q8_0};
 use crate::blocks::tables::KVALUES_IQ4NL;
 use crate::dot::x86::prims::{bytes_from_bits32, hsum_ps, nibbles32};
 
@@ -157,6 +157,7 @@ macro_rules! ty {
     };
 }
 
+ty!(q4_1, Q4_1, |p: *const u8| nibbles64(p.add(4)));
 ty!(q5_0, Q5_0, |p: *const u8| {
     let hi = _mm256_and_si256(bytes_from_bits32(p.add(2)), _mm256_set1_epi8(0x10));
     _mm512_broadcast_i64x4(_mm256_or_si256(nibbles32(p.add(6)), hi))
@@ -164,6 +165,10 @@ ty!(q5_0, Q5_0, |p: *const u8| {
 ty!(q5_1, Q5_1, |p: *const u8| {
     let hi = _mm256_and_si256(bytes_from_bits32(p.add(4)), _mm256_set1_epi8(0x10));
     _mm512_broadcast_i64x4(_mm256_or_si256(nibbles32(p.add(8)), hi))
+});
+ty!(q8_0, Q8_0, |p: *const u8| {
+    let q = _mm512_broadcast_i64x4(_mm256_loadu_si256(p.add(2).cast()));
+    _mm512_xor_si512(q, _mm512_set1_epi8(-128))
 });
 ty!(iq4_nl, IQ4_NL, |p: *const u8| {
     let table = _mm512_broadcast_i32x4(_mm_loadu_si128(KVALUES_IQ4NL.as_ptr().cast()));
@@ -187,8 +192,10 @@ pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<PrefillFn> {
         return None;
     }
     match ty {
+        T::Q4_1 => Some(q4_1::prefill),
         T::Q5_0 => Some(q5_0::prefill),
         T::Q5_1 => Some(q5_1::prefill),
+        T::Q8_0 => Some(q8_0::prefill),
         T::IQ4_NL => Some(iq4_nl::prefill),
         _ => None,
     }
@@ -197,7 +204,8 @@ pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<PrefillFn> {
 #[cfg(test)]
 mod tests {
     use super::{detect, NR};
-    use super::{IQ4_NL as IQ4_NL_FMT, Q5_0 as Q5_0_FMT, Q5_1 as Q5_1_FMT};
+    use super::{IQ4_NL as IQ4_NL_FMT, Q4_1 as Q4_1_FMT};
+    use super::{Q5_0 as Q5_0_FMT, Q5_1 as Q5_1_FMT, Q8_0 as Q8_0_FMT};
     use crate::activation::{activation_type, quantize_activation_row};
     use crate::dot::kernels;
     use crate::testutil::{random_activations, random_row};
@@ -208,7 +216,13 @@ mod tests {
     #[test]
     fn prefill_equals_the_per_pair_kernel() {
         use pine_gguf::GgmlType::*;
-        let formats = [(Q5_0, Q5_0_FMT), (Q5_1, Q5_1_FMT), (IQ4_NL, IQ4_NL_FMT)];
+        let formats = [
+            (Q4_1, Q4_1_FMT),
+            (Q5_0, Q5_0_FMT),
+            (Q5_1, Q5_1_FMT),
+            (Q8_0, Q8_0_FMT),
+            (IQ4_NL, IQ4_NL_FMT),
+        ];
         for (seed, (ty, fmt)) in formats.into_iter().enumerate() {
             let Some(prefill) = detect(ty) else { return };
             if !matches!(kernels().isa(ty), Some("avx2" | "avxvnni" | "avx512vnni")) {

@@ -1,8 +1,8 @@
 //! x86 prefill micro-kernels for the 32-element block types that keep llama.cpp's eight-lane
-//! float order (Q5_0, Q5_1, IQ4_NL; Q4_0, Q4_1 and Q8_0 use the block order, see
-//! `dot::scalar::legacy::block_order`): `MR` weight rows × [`NR`] activation rows per call,
-//! every weight block unpacked once and reused for the `NR` activation rows, every activation
-//! block reused for the `MR` weight rows.
+//! float order (Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL; Q4_0 follows llama.cpp's repacked block order,
+//! `dot::scalar::legacy::q4_0`): `MR` weight rows × [`NR`] activation rows per call, every
+//! weight block unpacked once and reused for the `NR` activation rows, every activation block
+//! reused for the `MR` weight rows.
 //!
 //! Bit-exactness with the per-pair kernels (`dot::x86::legacy`): each (weight row, activation
 //! row) pair keeps its own eight-lane accumulator and sees, per block, exactly the operations
@@ -10,8 +10,8 @@
 //! converted to f32, then `acc = fma(dx·dy, sum, acc)`; the Q4_1/Q5_1 min term is the same
 //! sequential `extra = fma(mx, sy, extra)`; the result is the same `hsum(acc) + extra`.
 //!
-//! The integer sums use unsigned weights: `x = u − c` with `u ≥ 0` (`c` = 8 for Q4_0, 16 for
-//! Q5_0, 128 for Q8_0/IQ4_NL, 0 for Q4_1/Q5_1), so `Σ x·y = Σ u·y − c·Σ y`. The packed
+//! The integer sums use unsigned weights: `x = u − c` with `u ≥ 0` (`c` = 16 for Q5_0, 128 for
+//! Q8_0/IQ4_NL, 0 for Q4_1/Q5_1), so `Σ x·y = Σ u·y − c·Σ y`. The packed
 //! activations carry `−c·Σ y` per lane, which seeds `vpdpbusd` — one instruction per pair and
 //! block, the same exact lane integers the sign trick gives.
 
@@ -228,6 +228,7 @@ macro_rules! tile_kernels {
             };
         }
 
+        ty!(q4_1, super::Q4_1, |p: *const u8| nibbles32(p.add(4)));
         ty!(q5_0, super::Q5_0, |p: *const u8| {
             let hi = _mm256_and_si256(bytes_from_bits32(p.add(2)), _mm256_set1_epi8(0x10));
             _mm256_or_si256(nibbles32(p.add(6)), hi)
@@ -235,6 +236,9 @@ macro_rules! tile_kernels {
         ty!(q5_1, super::Q5_1, |p: *const u8| {
             let hi = _mm256_and_si256(bytes_from_bits32(p.add(4)), _mm256_set1_epi8(0x10));
             _mm256_or_si256(nibbles32(p.add(8)), hi)
+        });
+        ty!(q8_0, super::Q8_0, |p: *const u8| {
+            _mm256_xor_si256(_mm256_loadu_si256(p.add(2).cast()), _mm256_set1_epi8(-128))
         });
         ty!(iq4_nl, super::IQ4_NL, |p: *const u8| {
             let t = _mm_loadu_si128(KVALUES_IQ4NL.as_ptr().cast());
@@ -247,6 +251,12 @@ macro_rules! tile_kernels {
     };
 }
 
+pub(super) const Q4_1: Format = Format {
+    wb: 20,
+    ab: 36,
+    c: 0,
+    q81: true,
+};
 pub(super) const Q5_0: Format = Format {
     wb: 22,
     ab: 34,
@@ -258,6 +268,12 @@ pub(super) const Q5_1: Format = Format {
     ab: 36,
     c: 0,
     q81: true,
+};
+pub(super) const Q8_0: Format = Format {
+    wb: 34,
+    ab: 34,
+    c: 128,
+    q81: false,
 };
 pub(super) const IQ4_NL: Format = Format {
     wb: 18,
@@ -281,7 +297,7 @@ fn dp_avxvnni(seed: __m256i, u: __m256i, y: __m256i) -> __m256i {
 }
 
 /// The same with maddubs + madd: exact only while every pair sum `u·y + u'·y'` fits i16, i.e.
-/// for `u ≤ 31` (Q5_0, Q5_1), never for IQ4_NL.
+/// for `u ≤ 31` (Q4_1, Q5_0, Q5_1), never for Q8_0 / IQ4_NL.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 fn dp_avx2(seed: __m256i, u: __m256i, y: __m256i) -> __m256i {
@@ -301,7 +317,7 @@ mod avx2 {
     tile_kernels!("avx2,fma,f16c", super::dp_avx2);
 }
 
-/// The micro-kernels for `ty` on this CPU, or `None` (other types, no AVX2, or IQ4_NL
+/// The micro-kernels for `ty` on this CPU, or `None` (other types, no AVX2, or Q8_0/IQ4_NL
 /// without VNNI).
 pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<Tile> {
     use pine_gguf::GgmlType as T;
@@ -314,6 +330,13 @@ pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<Tile> {
     macro_rules! pick {
         ($isa:ident) => {
             match ty {
+                T::Q4_1 => Some(Tile {
+                    fmt: Q4_1,
+                    mr: 3,
+                    prefill: $isa::q4_1::prefill,
+                    d4: $isa::q4_1::tile::<4, 1>,
+                    d1: $isa::q4_1::tile::<1, 1>,
+                }),
                 T::Q5_0 => Some(Tile {
                     fmt: Q5_0,
                     mr: 3,
@@ -327,6 +350,13 @@ pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<Tile> {
                     prefill: $isa::q5_1::prefill,
                     d4: $isa::q5_1::tile::<4, 1>,
                     d1: $isa::q5_1::tile::<1, 1>,
+                }),
+                T::Q8_0 => Some(Tile {
+                    fmt: Q8_0,
+                    mr: 3,
+                    prefill: $isa::q8_0::prefill,
+                    d4: $isa::q8_0::tile::<4, 1>,
+                    d1: $isa::q8_0::tile::<1, 1>,
                 }),
                 T::IQ4_NL => Some(Tile {
                     fmt: IQ4_NL,
@@ -343,7 +373,7 @@ pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<Tile> {
         pick!(avx512vnni)
     } else if is_x86_feature_detected!("avxvnni") {
         pick!(avxvnni)
-    } else if matches!(ty, T::IQ4_NL) {
+    } else if matches!(ty, T::Q8_0 | T::IQ4_NL) {
         None
     } else {
         pick!(avx2)

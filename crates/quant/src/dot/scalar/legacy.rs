@@ -1,56 +1,41 @@
 //! Scalar references for the 32-element block types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL).
 //!
-//! Q4_0, Q4_1 and Q8_0 follow pine's *block order* ([`block_order`]), the order of llama.cpp's
-//! repacked (interleaved-row) kernels: every SIMD, GPU and NEON kernel of these types gives the
-//! same bits. Q5_0, Q5_1 and IQ4_NL transcribe ggml's generic `ggml_vec_dot_*_q8_{0,1}`
-//! including the float evaluation order.
+//! Q4_0 follows the *block order* of llama.cpp's repacked (interleaved-row) kernels, which
+//! llama.cpp uses for Q4_0 on x86: every SIMD, GPU and NEON Q4_0 kernel gives the same bits. The
+//! others transcribe ggml's generic `ggml_vec_dot_*_q8_{0,1}` including the float evaluation
+//! order.
 
 use crate::blocks::tables::KVALUES_IQ4NL;
 use crate::dot::bytes::{f16_at, i8_at, u32_at};
 
-/// The block order of Q4_0, Q4_1 and Q8_0: per block the exact integer sum `sumi`, then
-/// `acc = fma(dx·dy, sumi, acc)` and (Q4_1) `extra = fma(mx, sy, extra)`, blocks in order;
-/// the result is `acc + extra`. `block(x, y)` gives `(dx·dy, sumi, mx·sy terms)` of one block.
-pub(crate) fn block_order(
-    w: &[u8],
-    a: &[u8],
-    (wb, ab): (usize, usize),
-    block: impl Fn(&[u8], &[u8]) -> (f32, i32, Option<(f32, f32)>),
-) -> f32 {
-    let (mut acc, mut extra) = (0.0f32, 0.0f32);
-    for (x, y) in w.chunks_exact(wb).zip(a.chunks_exact(ab)) {
-        let (d, sumi, min) = block(x, y);
-        acc = d.mul_add(sumi as f32, acc);
-        if let Some((mx, sy)) = min {
-            extra = mx.mul_add(sy, extra);
-        }
-    }
-    acc + extra
-}
-
-/// Q4_0 × Q8_0 in block order; weights are `nibble − 8`.
+/// Q4_0 × Q8_0 in the block order of llama.cpp's repacked Q4_0 kernels (it repacks Q4_0 on
+/// x86): per block the exact integer sum `sumi` (weights `nibble − 8`), then
+/// `acc = fma(dx·dy, sumi, acc)`, blocks in order. Every Q4_0 kernel gives these bits.
 pub(crate) fn q4_0(w: &[u8], a: &[u8]) -> f32 {
-    block_order(w, a, (18, 34), |x, y| {
+    let mut acc = 0.0f32;
+    for (x, y) in w.chunks_exact(18).zip(a.chunks_exact(34)) {
         let mut sumi = 0i32;
         for j in 0..16 {
             sumi += (i32::from(x[2 + j] & 15) - 8) * i8_at(y, 2 + j);
             sumi += (i32::from(x[2 + j] >> 4) - 8) * i8_at(y, 18 + j);
         }
-        (f16_at(x, 0) * f16_at(y, 0), sumi, None)
-    })
+        acc = (f16_at(x, 0) * f16_at(y, 0)).mul_add(sumi as f32, acc);
+    }
+    acc
 }
 
-/// Q4_1 × Q8_1 in block order, with the min term `mx·sy`.
+/// Q4_1 × Q8_1: `(dx*dy)*sumi + mx*sy` per block.
 pub(crate) fn q4_1(w: &[u8], a: &[u8]) -> f32 {
-    block_order(w, a, (20, 36), |x, y| {
+    let mut sumf = 0.0f32;
+    for (x, y) in w.chunks_exact(20).zip(a.chunks_exact(36)) {
         let mut sumi = 0i32;
         for j in 0..16 {
             sumi += i32::from(x[4 + j] & 15) * i8_at(y, 4 + j);
             sumi += i32::from(x[4 + j] >> 4) * i8_at(y, 20 + j);
         }
-        let min = (f16_at(x, 2), f16_at(y, 2));
-        (f16_at(x, 0) * f16_at(y, 0), sumi, Some(min))
-    })
+        sumf += f16_at(x, 0) * f16_at(y, 0) * sumi as f32 + f16_at(x, 2) * f16_at(y, 2);
+    }
+    sumf
 }
 
 /// Q5_0 × Q8_0: 4 low bits from `qs`, the fifth from `qh`, offset 16.
@@ -89,12 +74,14 @@ pub(crate) fn q5_1(w: &[u8], a: &[u8]) -> f32 {
     sumf
 }
 
-/// Q8_0 × Q8_0 in block order.
+/// Q8_0 × Q8_0: `sumi * (dx*dy)`.
 pub(crate) fn q8_0(w: &[u8], a: &[u8]) -> f32 {
-    block_order(w, a, (34, 34), |x, y| {
+    let mut sumf = 0.0f32;
+    for (x, y) in w.chunks_exact(34).zip(a.chunks_exact(34)) {
         let sumi: i32 = (2..34).map(|j| i8_at(x, j) * i8_at(y, j)).sum();
-        (f16_at(x, 0) * f16_at(y, 0), sumi, None)
-    })
+        sumf += sumi as f32 * (f16_at(x, 0) * f16_at(y, 0));
+    }
+    sumf
 }
 
 /// IQ4_NL × Q8_0: nibbles index the non-linear `kvalues_iq4nl` table.

@@ -1,9 +1,9 @@
 //! SIMD kernels for the 32-element block types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL), written
 //! once as a macro and instantiated for AVX2 (maddubs) and the two VNNI flavours (vpdpbusd).
-//! Per block the integer sum is exact (bit-identical to scalar). Q4_0, Q4_1 and Q8_0 then follow
-//! the scalar block order exactly (`scalar::legacy::block_order`), so they equal the scalar
-//! kernels bit for bit; the others accumulate in eight lanes with FMA, like ggml's x86 kernels,
-//! and differ from scalar by rounding only.
+//! Per block the integer sum is exact (bit-identical to scalar). Q4_0 then follows the scalar
+//! block order exactly (`scalar::legacy::q4_0`, llama.cpp's repacked order), so it equals the
+//! scalar kernel bit for bit; the others accumulate in eight lanes with FMA, like ggml's x86
+//! kernels, and differ from scalar by rounding only.
 
 macro_rules! legacy_kernels {
     ($feat:literal, $mulsum:path) => {
@@ -63,47 +63,27 @@ macro_rules! legacy_kernels {
             hsum_ps(acc) + extra
         }
 
-        /// The block order of Q4_0, Q4_1 and Q8_0: per block the exact integer sum, then
-        /// `acc = fma(dx·dy, sumi, acc)` and (`min`) `extra = fma(mx, sy, extra)`; `acc + extra`.
-        #[inline]
-        #[target_feature(enable = $feat)]
-        unsafe fn run_blocks(
-            w: &[u8],
-            a: &[u8],
-            (wb, ab): (usize, usize),
-            signed: bool,
-            min: bool,
-            qx: impl Fn(*const u8) -> __m256i,
-        ) -> f32 {
-            let (mut acc, mut extra) = (0.0f32, 0.0f32);
-            for (x, y) in w.chunks_exact(wb).zip(a.chunks_exact(ab)) {
-                let vx = qx(x.as_ptr());
-                let vy = _mm256_loadu_si256(y.as_ptr().add(ab - 32).cast());
-                let p = if signed {
-                    mul_sum_i8(vx, vy)
-                } else {
-                    $mulsum(vx, vy)
-                };
-                let d = f16_at(x, 0) * f16_at(y, 0);
-                acc = d.mul_add(hsum_epi32(p) as f32, acc);
-                if min {
-                    extra = f16_at(x, 2).mul_add(f16_at(y, 2), extra);
-                }
-            }
-            acc + extra
-        }
-
-        /// Q4_0 × Q8_0, block order.
+        /// Q4_0 × Q8_0 in the block order (`scalar::legacy::q4_0`): per block the exact integer
+        /// sum, then `acc = fma(dx·dy, sumi, acc)`.
         #[target_feature(enable = $feat)]
         pub(crate) unsafe fn q4_0(w: &[u8], a: &[u8]) -> f32 {
-            let q = |p: *const u8| _mm256_sub_epi8(nibbles32(p.add(2)), _mm256_set1_epi8(8));
-            run_blocks(w, a, (18, 34), true, false, q)
+            let mut acc = 0.0f32;
+            for (x, y) in w.chunks_exact(18).zip(a.chunks_exact(34)) {
+                let vx = _mm256_sub_epi8(nibbles32(x.as_ptr().add(2)), _mm256_set1_epi8(8));
+                let vy = _mm256_loadu_si256(y.as_ptr().add(2).cast());
+                let sumi = hsum_epi32(mul_sum_i8(vx, vy));
+                acc = (f16_at(x, 0) * f16_at(y, 0)).mul_add(sumi as f32, acc);
+            }
+            acc
         }
 
-        /// Q4_1 × Q8_1, block order.
+        /// Q4_1 × Q8_1.
         #[target_feature(enable = $feat)]
         pub(crate) unsafe fn q4_1(w: &[u8], a: &[u8]) -> f32 {
-            run_blocks(w, a, (20, 36), false, true, |p| nibbles32(p.add(4)))
+            let q = |p: *const u8| nibbles32(p.add(4));
+            run(w, a, (20, 36), false, q, |x, y, e| {
+                f16_at(x, 2).mul_add(f16_at(y, 2), e)
+            })
         }
 
         /// Q5_0 × Q8_0: a clear fifth bit turns the nibble into nibble − 16 (`| 0xF0`).
@@ -128,11 +108,11 @@ macro_rules! legacy_kernels {
             })
         }
 
-        /// Q8_0 × Q8_0, block order.
+        /// Q8_0 × Q8_0.
         #[target_feature(enable = $feat)]
         pub(crate) unsafe fn q8_0(w: &[u8], a: &[u8]) -> f32 {
             let q = |p: *const u8| _mm256_loadu_si256(p.add(2).cast());
-            run_blocks(w, a, (34, 34), true, false, q)
+            run(w, a, (34, 34), true, q, |_, _, e| e)
         }
 
         /// IQ4_NL × Q8_0: the nibbles index `kvalues_iq4nl` with one byte shuffle.
