@@ -39,7 +39,8 @@ struct Rounded {
     scales: Subbuffer<[f32]>,
 }
 
-/// Weight types with an integer kernel in llama.cpp's exact order (`mul_mat_q8.comp`).
+/// Weight types with an integer kernel in the CPU's exact order (`mul_mat_q8.comp`): pine's
+/// block order for Q4_0, Q4_1 and Q8_0, llama.cpp's x86 order for Q5_0, Q5_1 and IQ4_NL.
 const INTEGER_TYPES: [GgmlType; 6] = [
     GgmlType::Q4_0,
     GgmlType::Q4_1,
