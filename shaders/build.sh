@@ -34,8 +34,8 @@ for wide in "" "_f64" "_f64fma"; do
   done
   compile "swiglu$wide" swiglu.comp "${f64[@]}"
   # The integer matmuls also get a build that sums each row's eight lanes by subgroup
-  # shuffles (suffix _sg; reduce8.glsl, or for Q4_0, Q4_1 and Q8_0 the block order's integer
-  # block sums), for devices with subgroups of eight or more.
+  # shuffles (suffix _sg; reduce8.glsl, or for Q4_0 the block order's integer block sums), for
+  # devices with subgroups of eight or more.
   for ty in Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 IQ4_NL; do
     lower="$(echo "$ty" | tr 'A-Z' 'a-z')"
     compile "mul_mat_q8_$lower$wide" mul_mat_q8.comp "-DDATA_$ty" "${f64[@]}"

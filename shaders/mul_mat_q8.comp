@@ -2,15 +2,15 @@
 // y[c, row] = W[row] · x[c] for the 32-element block types against integer Q8_0/Q8_1
 // activations, in the CPU's float order (crates/quant/src/dot/scalar/legacy.rs). Each row's
 // eight lanes take four elements of every block and form their exact integer products, then
-//   Q4_0, Q4_1, Q8_0 (BLOCK_ORDER, pine's block order): the eight lanes' integers are summed
-//     exactly into the block's sumi, acc = fma_rn(dw·dx, sumi, acc) in block order, and the
-//     result is acc plus (Q4_1) the min terms fused in block order, with no lane reduction.
+//   Q4_0 (BLOCK_ORDER, the block order of llama.cpp's repacked Q4_0 kernels): the eight lanes'
+//     integers are summed exactly into the block's sumi, acc = fma_rn(dw·dx, sumi, acc) in block
+//     order, and the result is acc plus the (zero) min terms, with no lane reduction.
 //     The sums reach lane c of the row for activation row c by subgroup xor-shuffles
 //     (SUBGROUP_SHUFFLE builds: a reduce-scatter, or for one activation row a plain reduction)
 //     or through shared memory (one barrier per block), and lane c keeps that activation row's
 //     acc;
-//   Q5_0, Q5_1, IQ4_NL (llama.cpp's x86 order): acc = fma_rn(dw·dx, lane, acc) per lane in
-//     block order, the lanes then reduced as `hsum_ps` does, plus (Q5_1) the min terms fused in
+//   Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL (llama.cpp's x86 order): acc = fma_rn(dw·dx, lane, acc) per lane in
+//     block order, the lanes then reduced as `hsum_ps` does, plus (Q4_1, Q5_1) the min terms fused in
 //     block order.
 // Workgroup: 8 weight rows × 8 lanes, up to NC activation rows (each weight block decoded once
 // for all of them).
@@ -29,7 +29,7 @@ layout(std430, binding = 3) readonly buffer S { float sums[]; };
 layout(std430, binding = 4) readonly buffer D { float xd[]; };
 
 #define NC 8u
-#if defined(DATA_Q4_0) || defined(DATA_Q4_1) || defined(DATA_Q8_0)
+#if defined(DATA_Q4_0)
 #define BLOCK_ORDER
 #endif
 

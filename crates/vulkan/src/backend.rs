@@ -39,8 +39,8 @@ struct Rounded {
     scales: Subbuffer<[f32]>,
 }
 
-/// Weight types with an integer kernel in the CPU's exact order (`mul_mat_q8.comp`): pine's
-/// block order for Q4_0, Q4_1 and Q8_0, llama.cpp's x86 order for Q5_0, Q5_1 and IQ4_NL.
+/// Weight types with an integer kernel in the CPU's exact order (`mul_mat_q8.comp`): the block
+/// order of llama.cpp's repacked kernels for Q4_0, its eight-lane x86 order for the others.
 const INTEGER_TYPES: [GgmlType; 6] = [
     GgmlType::Q4_0,
     GgmlType::Q4_1,

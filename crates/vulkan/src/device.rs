@@ -36,7 +36,7 @@ pub struct DeviceInfo {
     pub subgroup_size: Option<u32>,
     /// Subgroup shuffles in compute shaders with subgroups of at least eight invocations: the
     /// integer matmuls then sum each row's eight lanes without shared memory (`reduce8.glsl`,
-    /// and the block sums of Q4_0, Q4_1 and Q8_0 in `mul_mat_q8.comp`).
+    /// and the block sums of Q4_0 in `mul_mat_q8.comp`).
     pub subgroup_shuffle: bool,
     /// f16 arithmetic in shaders.
     pub fp16: bool,
