@@ -118,8 +118,8 @@ pub(super) const Q8_0: Kind = Kind {
 };
 
 /// What the kernels need of one quantized activation block besides its quants: the seeds
-/// `−c·Σy` of the integer sums (the block's, and each dword's for the eight-lane order), the
-/// scale `dy` and (Q8_1) the sum term `sy`, widened once.
+/// `−c·Σy` of the integer sums (the block's, and each dword's for the eight-lane order, else
+/// zero), the scale `dy` and (Q8_1) the sum term `sy`, widened once.
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C)]
 pub(super) struct ActBlock {
@@ -131,18 +131,28 @@ pub(super) struct ActBlock {
 
 /// Fills `out` (one entry per block) from the quantized activation row `act`.
 fn act_blocks(kind: &Kind, act: &[u8], out: &mut [ActBlock]) {
-    let f16 = |b: &[u8], o: usize| half::f16::from_le_bytes([b[o], b[o + 1]]).to_f32();
+    // The plain conversion: `to_f32` re-detects F16C on every call, which costs more here.
+    let f16 = |b: &[u8], o: usize| half::f16::from_le_bytes([b[o], b[o + 1]]).to_f32_const();
     for (blk, o) in act.chunks_exact(kind.ab).zip(out.iter_mut()) {
         let qs = &blk[kind.act_qoff()..];
-        let lane_seeds: [i32; 8] = std::array::from_fn(|l| {
-            -kind.c
-                * qs[4 * l..4 * l + 4]
-                    .iter()
-                    .map(|&q| i32::from(q as i8))
-                    .sum::<i32>()
-        });
+        let sum4 = |l: usize| -> i32 {
+            qs[4 * l..4 * l + 4]
+                .iter()
+                .map(|&q| i32::from(q as i8))
+                .sum()
+        };
+        let lane_seeds: [i32; 8] = if kind.lanes {
+            std::array::from_fn(|l| -kind.c * sum4(l))
+        } else {
+            [0; 8]
+        };
+        let seed = if kind.lanes {
+            lane_seeds.iter().sum()
+        } else {
+            -kind.c * qs.iter().map(|&q| i32::from(q as i8)).sum::<i32>()
+        };
         *o = ActBlock {
-            seed: lane_seeds.iter().sum(),
+            seed,
             dy: f16(blk, 0),
             sy: if kind.min { f16(blk, 2) } else { 0.0 },
             lane_seeds,
