@@ -8,10 +8,13 @@
 //! row is loaded once per tile and reused for every activation row of the tile.
 //! `Precision::F32` dequantizes weights and uses f32 activations: a slow reference mode.
 //! Q4_0, Q4_1 and Q8_0 weights can instead be repacked once ([`PackedWeights`], 16 rows
-//! interleaved) for the 512-bit kernels of [`matmul_packed`], bit-identical to the per-pair path.
+//! interleaved) for the kernels of [`matmul_packed`] (512-bit; Q4_0 also 256-bit), bit-identical
+//! to the per-pair path.
 
 mod native;
 mod packed;
+#[cfg(target_arch = "x86_64")]
+mod packed_avx2;
 #[cfg(target_arch = "x86_64")]
 mod packed_avx512;
 #[cfg(test)]

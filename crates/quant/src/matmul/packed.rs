@@ -1,5 +1,5 @@
 //! Weights repacked at load time, [`GROUP`] rows interleaved, for the 512-bit kernels of Q4_0,
-//! Q4_1 and Q8_0 (`packed_avx512`).
+//! Q4_1 and Q8_0 (`packed_avx512`) and the 256-bit ones of Q4_0 (`packed_avx2`).
 //!
 //! Why: a 512-bit register then holds the same four weight bytes of 16 rows, so one `vpdpbusd`
 //! against a broadcast activation dword advances 16 (row, activation) pairs, and the float work
@@ -278,7 +278,7 @@ fn kernels_for(ty: GgmlType) -> Option<GroupKernels> {
     }
     #[cfg(target_arch = "x86_64")]
     {
-        super::packed_avx512::detect(ty)
+        super::packed_avx512::detect(ty).or_else(|| super::packed_avx2::detect(ty))
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -298,6 +298,20 @@ pub fn matmul_packed(
 ) -> Result<(), QuantError> {
     let ty = w.ty;
     let k = kernels_for(ty).ok_or(QuantError::Unsupported { ty, op: "matmul" })?;
+    matmul_packed_with(k, pool, w, x, n, y, scratch)
+}
+
+/// [`matmul_packed`] with the kernels `k` (tests pick each instruction set's).
+pub(super) fn matmul_packed_with(
+    k: GroupKernels,
+    pool: &Pool,
+    w: &PackedWeights,
+    x: &[f32],
+    n: usize,
+    y: &mut [f32],
+    scratch: &mut MatmulScratch,
+) -> Result<(), QuantError> {
+    let ty = w.ty;
     let tail_dot = kernels()
         .get(ty)
         .ok_or(QuantError::Unsupported { ty, op: "matmul" })?;

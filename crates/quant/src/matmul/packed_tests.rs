@@ -10,12 +10,28 @@ use rand::{rngs::StdRng, SeedableRng};
 
 const TYPES: [GgmlType; 3] = [GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0];
 
-/// Packs `w`, multiplies `x` (n rows) and checks every output against the per-pair kernel.
+/// Packs `w`, multiplies `x` (n rows) with the kernels this CPU picks and, for Q4_0, with every
+/// 256-bit form it has, and checks every output against the per-pair kernel.
 fn check(scratch: &mut MatmulScratch, ty: GgmlType, rows: usize, cols: usize, w: &[u8], x: &[f32]) {
-    let n = x.len() / cols;
     let p = PackedWeights::pack(ty, rows, cols, w).unwrap();
+    let n = x.len() / cols;
     let mut y = vec![f32::NAN; n * rows];
     matmul_packed(pool(), &p, x, n, &mut y, scratch).unwrap();
+    check_outputs(ty, rows, cols, w, x, &y);
+    #[cfg(target_arch = "x86_64")]
+    for k in super::packed_avx2::all_forms()
+        .into_iter()
+        .filter(|_| ty == GgmlType::Q4_0)
+    {
+        let mut y = vec![f32::NAN; n * rows];
+        super::packed::matmul_packed_with(k, pool(), &p, x, n, &mut y, scratch).unwrap();
+        check_outputs(ty, rows, cols, w, x, &y);
+    }
+}
+
+/// Every output of `y` against the per-pair kernel.
+fn check_outputs(ty: GgmlType, rows: usize, cols: usize, w: &[u8], x: &[f32], y: &[f32]) {
+    let n = x.len() / cols;
     let aty = activation_type(ty).unwrap();
     let dot = kernels().get(ty).unwrap();
     let rb = w.len() / rows;

@@ -1,0 +1,163 @@
+//! 256-bit kernels of the packed layout (`packed`) for Q4_0, for CPUs without AVX-512 (laptops
+//! and desktops with AVX2, with or without AVX-VNNI): each 16-row group runs as two halves of
+//! eight rows, one row per register lane, in the block order of the per-pair kernel: per block
+//! the exact integer sums of the eight rows (`maddubs` + `madd`, exact for nibbles, or VEX
+//! `vpdpbusd`) on the seed `−8·Σy`, then `acc = fma(dx·dy, sumi, acc)`.
+
+use std::arch::x86_64::*;
+
+use super::packed::{ActBlock, GroupKernels, Kind, GROUP, Q4_0};
+
+/// Rows per half group: the f32 lanes of a 256-bit register.
+const HALF: usize = GROUP / 2;
+
+/// Instantiates the kernel for one instruction set; `$dp(seed, u, y)` adds the four-byte
+/// products of unsigned `u` and signed `y` per lane onto `seed`.
+macro_rules! packed_q4_0 {
+    ($feat:literal, $dp:path) => {
+        use super::*;
+
+        /// Group `w` against `NA` activation rows (`NA ≤ 2` keeps the 16 registers).
+        ///
+        /// # Safety
+        /// The CPU must have the features of `$feat`; `w` must hold `nb` group blocks, every
+        /// `acts[j]` `nb` Q8_0 blocks and every `extras[j]` `nb` entries.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn run<const NA: usize>(
+            w: *const u8,
+            nb: usize,
+            acts: [*const u8; NA],
+            extras: [*const ActBlock; NA],
+        ) -> [[f32; GROUP]; NA] {
+            let kind: Kind = Q4_0;
+            let gb = kind.group_block();
+            let low = _mm256_set1_epi8(0x0f);
+            let mut out = [[0.0f32; GROUP]; NA];
+            for half in 0..2 {
+                let mut acc = [_mm256_setzero_ps(); NA];
+                for b in 0..nb {
+                    let p = w.add(b * gb);
+                    let dx = _mm256_cvtph_ps(_mm_loadu_si128(p.add(2 * HALF * half).cast()));
+                    let q = p.add(kind.chunks_at() + 32 * half);
+                    let mut u = [_mm256_setzero_si256(); 8];
+                    for c in 0..4 {
+                        let v = _mm256_loadu_si256(q.add(64 * c).cast());
+                        u[c] = _mm256_and_si256(v, low);
+                        u[c + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+                    }
+                    for j in 0..NA {
+                        let e = &*extras[j].add(b);
+                        let y = acts[j].add(b * kind.ab + kind.act_qoff());
+                        let mut s = [_mm256_set1_epi32(e.seed), _mm256_setzero_si256()];
+                        for (l, ul) in u.iter().enumerate() {
+                            let yl = _mm256_set1_epi32(y.add(4 * l).cast::<i32>().read_unaligned());
+                            s[l % 2] = $dp(s[l % 2], *ul, yl);
+                        }
+                        let s = _mm256_add_epi32(s[0], s[1]);
+                        let d = _mm256_mul_ps(dx, _mm256_set1_ps(e.dy));
+                        acc[j] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), acc[j]);
+                    }
+                }
+                for j in 0..NA {
+                    _mm256_storeu_ps(out[j].as_mut_ptr().add(HALF * half), acc[j]);
+                }
+            }
+            out
+        }
+
+        /// The group against `M` activation rows (two at a time), lengths checked.
+        pub(super) fn group<const M: usize>(
+            w: &[u8],
+            nb: usize,
+            acts: [&[u8]; M],
+            extras: [&[ActBlock]; M],
+        ) -> [[f32; GROUP]; M] {
+            let kind: Kind = Q4_0;
+            assert!(w.len() >= nb * kind.group_block());
+            assert!(acts.iter().all(|a| a.len() >= nb * kind.ab));
+            assert!(extras.iter().all(|e| e.len() >= nb));
+            let (a, e) = (acts.map(<[u8]>::as_ptr), extras.map(<[ActBlock]>::as_ptr));
+            let mut out = [[0.0f32; GROUP]; M];
+            for j in (0..M).step_by(2) {
+                // SAFETY: handed out by `detect` only after the features were detected; the
+                // asserts bound every read.
+                unsafe {
+                    if j + 2 <= M {
+                        let r = run::<2>(w.as_ptr(), nb, [a[j], a[j + 1]], [e[j], e[j + 1]]);
+                        out[j..j + 2].copy_from_slice(&r);
+                    } else {
+                        out[j] = run::<1>(w.as_ptr(), nb, [a[j]], [e[j]])[0];
+                    }
+                }
+            }
+            out
+        }
+    };
+}
+
+/// `seed + Σ u·y` per lane with maddubs + madd: exact while `u ≤ 15` (nibbles).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn dp_avx2(seed: __m256i, u: __m256i, y: __m256i) -> __m256i {
+    let p = _mm256_madd_epi16(_mm256_maddubs_epi16(u, y), _mm256_set1_epi16(1));
+    _mm256_add_epi32(seed, p)
+}
+
+/// The same with AVX-VNNI's `vpdpbusd`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avxvnni")]
+fn dp_avxvnni(seed: __m256i, u: __m256i, y: __m256i) -> __m256i {
+    _mm256_dpbusd_avx_epi32(seed, u, y)
+}
+
+mod avx2 {
+    packed_q4_0!("avx2,fma,f16c", super::dp_avx2);
+}
+
+mod avxvnni {
+    packed_q4_0!("avx2,fma,f16c,avxvnni", super::dp_avxvnni);
+}
+
+/// The 256-bit packed kernels for `ty` (Q4_0 only) when this CPU has AVX2, FMA and F16C.
+pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<GroupKernels> {
+    let avx2 = is_x86_feature_detected!("avx2")
+        && is_x86_feature_detected!("fma")
+        && is_x86_feature_detected!("f16c");
+    if ty != pine_gguf::GgmlType::Q4_0 || !avx2 {
+        return None;
+    }
+    Some(if is_x86_feature_detected!("avxvnni") {
+        GroupKernels {
+            one: avxvnni::group::<1>,
+            four: avxvnni::group::<4>,
+        }
+    } else {
+        GroupKernels {
+            one: avx2::group::<1>,
+            four: avx2::group::<4>,
+        }
+    })
+}
+
+/// Both instruction-set forms, for tests on CPUs that have them.
+#[cfg(test)]
+pub(super) fn all_forms() -> Vec<GroupKernels> {
+    let mut v = Vec::new();
+    if is_x86_feature_detected!("avx2")
+        && is_x86_feature_detected!("fma")
+        && is_x86_feature_detected!("f16c")
+    {
+        v.push(GroupKernels {
+            one: avx2::group::<1>,
+            four: avx2::group::<4>,
+        });
+        if is_x86_feature_detected!("avxvnni") {
+            v.push(GroupKernels {
+                one: avxvnni::group::<1>,
+                four: avxvnni::group::<4>,
+            });
+        }
+    }
+    v
+}
