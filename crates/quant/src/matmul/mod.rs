@@ -77,6 +77,8 @@ pub struct MatmulScratch {
     panels: Vec<u8>,
     /// Per activation block, what the packed kernels need besides the quants.
     blocks: Vec<packed::ActBlock>,
+    /// Per activation block, the eight-lane seeds (packed Q8_0 only).
+    lane_seeds: Vec<packed::LaneSeeds>,
 }
 
 impl MatmulScratch {

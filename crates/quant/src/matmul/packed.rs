@@ -117,45 +117,42 @@ pub(super) const Q8_0: Kind = Kind {
     lanes: true,
 };
 
-/// What the kernels need of one quantized activation block besides its quants: the seeds
-/// `−c·Σy` of the integer sums (the block's, and each dword's for the eight-lane order, else
-/// zero), the scale `dy` and (Q8_1) the sum term `sy`, widened once.
+/// What the kernels need of one quantized activation block besides its quants: the seed
+/// `−c·Σy` of the block's integer sum, the scale `dy` and (Q8_1) the sum term `sy`, widened
+/// once. Small, because the kernels stream it beside the quants.
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C)]
 pub(super) struct ActBlock {
     pub seed: i32,
     pub dy: f32,
     pub sy: f32,
-    pub lane_seeds: [i32; 8],
 }
 
-/// Fills `out` (one entry per block) from the quantized activation row `act`.
-fn act_blocks(kind: &Kind, act: &[u8], out: &mut [ActBlock]) {
+/// The seeds `−c·Σy` of each dword of an activation block: the eight-lane order's per-lane
+/// seeds, needed where `c ≠ 0` (Q8_0); kept apart from [`ActBlock`] so the other types do not
+/// stream them.
+pub(super) type LaneSeeds = [i32; 8];
+
+/// Whether `kind` needs [`LaneSeeds`].
+fn needs_lane_seeds(kind: &Kind) -> bool {
+    kind.lanes && kind.c != 0
+}
+
+/// Fills `out` (one entry per block) and, where the kind needs them, `lanes` from the quantized
+/// activation row `act`.
+fn act_blocks(kind: &Kind, act: &[u8], out: &mut [ActBlock], lanes: &mut [LaneSeeds]) {
     // The plain conversion: `to_f32` re-detects F16C on every call, which costs more here.
     let f16 = |b: &[u8], o: usize| half::f16::from_le_bytes([b[o], b[o + 1]]).to_f32_const();
-    for (blk, o) in act.chunks_exact(kind.ab).zip(out.iter_mut()) {
+    for (b, (blk, o)) in act.chunks_exact(kind.ab).zip(out.iter_mut()).enumerate() {
         let qs = &blk[kind.act_qoff()..];
-        let sum4 = |l: usize| -> i32 {
-            qs[4 * l..4 * l + 4]
-                .iter()
-                .map(|&q| i32::from(q as i8))
-                .sum()
-        };
-        let lane_seeds: [i32; 8] = if kind.lanes {
-            std::array::from_fn(|l| -kind.c * sum4(l))
-        } else {
-            [0; 8]
-        };
-        let seed = if kind.lanes {
-            lane_seeds.iter().sum()
-        } else {
-            -kind.c * qs.iter().map(|&q| i32::from(q as i8)).sum::<i32>()
-        };
+        let sum = |r: &[u8]| -> i32 { r.iter().map(|&q| i32::from(q as i8)).sum() };
+        if let Some(l) = lanes.get_mut(b) {
+            *l = std::array::from_fn(|i| -kind.c * sum(&qs[4 * i..4 * i + 4]));
+        }
         *o = ActBlock {
-            seed,
+            seed: -kind.c * sum(qs),
             dy: f16(blk, 0),
             sy: if kind.min { f16(blk, 2) } else { 0.0 },
-            lane_seeds,
         };
     }
 }
@@ -259,10 +256,14 @@ fn pack_group(kind: &Kind, src: &[u8], rb: usize, dst: &mut [u8]) {
     }
 }
 
-/// A safe kernel entry: `(group, blocks, M activation rows, their blocks' extras)` → the 16
-/// outputs of the group for each activation row.
-pub(super) type GroupFn<const M: usize> =
-    fn(&[u8], usize, [&[u8]; M], [&[ActBlock]; M]) -> [[f32; GROUP]; M];
+/// What a kernel reads of `M` activation rows: their quants, their blocks' extras and (where the
+/// kind needs them, else empty) their lane seeds.
+pub(super) type Acts<'a, const M: usize> =
+    ([&'a [u8]; M], [&'a [ActBlock]; M], [&'a [LaneSeeds]; M]);
+
+/// A safe kernel entry: `(group, blocks, M activation rows)` → the 16 outputs of the group for
+/// each activation row.
+pub(super) type GroupFn<const M: usize> = fn(&[u8], usize, Acts<'_, M>) -> [[f32; GROUP]; M];
 
 /// The kernel entries of one type.
 #[derive(Clone, Copy)]
@@ -337,9 +338,12 @@ pub(super) fn matmul_packed_with(
     let arow = nb * w.kind.ab;
     scratch.act.resize(n * arow, 0);
     scratch.blocks.resize(n * nb, ActBlock::default());
-    let (act, blocks) = (&mut scratch.act[..n * arow], &mut scratch.blocks[..n * nb]);
-    quantize_rows(pool, aty, &w.kind, x, w.cols, act, blocks)?;
-    let (act, blocks) = (&*act, &*blocks);
+    let nl = if needs_lane_seeds(&w.kind) { n * nb } else { 0 };
+    scratch.lane_seeds.resize(nl, [0; 8]);
+    let act = &mut scratch.act[..n * arow];
+    let blocks = &mut scratch.blocks[..n * nb];
+    let lanes = &mut scratch.lane_seeds[..nl];
+    quantize_rows(pool, aty, &w.kind, x, w.cols, act, blocks, lanes)?;
     let run = Product {
         w,
         k,
@@ -348,6 +352,7 @@ pub(super) fn matmul_packed_with(
         arow,
         act,
         blocks,
+        lanes,
     };
     if n == 1 {
         let groups = w.rows / GROUP;
@@ -362,7 +367,9 @@ pub(super) fn matmul_packed_with(
     Ok(())
 }
 
-/// Quantizes the `n` rows of `x` and derives their blocks' extras, across the pool.
+/// Quantizes the `n` rows of `x` and derives their blocks' extras (and lane seeds, when `lanes`
+/// is not empty), across the pool.
+#[allow(clippy::too_many_arguments)]
 fn quantize_rows(
     pool: &Pool,
     aty: GgmlType,
@@ -371,23 +378,33 @@ fn quantize_rows(
     cols: usize,
     act: &mut [u8],
     blocks: &mut [ActBlock],
+    lanes: &mut [LaneSeeds],
 ) -> Result<(), QuantError> {
-    let n = blocks.len() / (cols / 32);
+    let nb = cols / 32;
+    let n = blocks.len() / nb;
     if n == 1 {
         quantize_activation_row(aty, x, act)?;
-        act_blocks(kind, act, blocks);
+        act_blocks(kind, act, blocks, lanes);
         return Ok(());
     }
     let arow = act.len() / n;
+    let nl = if lanes.is_empty() { 0 } else { nb };
     let failed = std::sync::Mutex::new(None);
     let act_ptr = SharedRows(act.as_mut_ptr());
-    let act_ptr = &act_ptr;
-    pool.chunks_mut(blocks, cols / 32, |r, b| {
-        // SAFETY: each task `r` touches only activation row `r`, a disjoint slice of `act`,
-        // which this function borrows mutably until every task has returned.
-        let a = unsafe { std::slice::from_raw_parts_mut(act_ptr.0.add(r * arow), arow) };
+    let lane_ptr = SharedRows(lanes.as_mut_ptr());
+    let (act_ptr, lane_ptr) = (&act_ptr, &lane_ptr);
+    pool.chunks_mut(blocks, nb, |r, b| {
+        // SAFETY: each task `r` touches only row `r` of `act` and of `lanes` (empty when `nl`
+        // is 0), disjoint slices of buffers this function borrows mutably until every task has
+        // returned.
+        let (a, l) = unsafe {
+            (
+                std::slice::from_raw_parts_mut(act_ptr.0.add(r * arow), arow),
+                std::slice::from_raw_parts_mut(lane_ptr.0.add(r * nl), nl),
+            )
+        };
         match quantize_activation_row(aty, &x[r * cols..(r + 1) * cols], a) {
-            Ok(()) => act_blocks(kind, a, b),
+            Ok(()) => act_blocks(kind, a, b, l),
             Err(e) => *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e),
         }
     });
@@ -398,9 +415,9 @@ fn quantize_rows(
 }
 
 /// A raw pointer to rows that tasks write disjointly.
-struct SharedRows(*mut u8);
+struct SharedRows<T>(*mut T);
 // SAFETY: only used for disjoint per-task rows (see `quantize_rows`).
-unsafe impl Sync for SharedRows {}
+unsafe impl<T> Sync for SharedRows<T> {}
 
 /// One packed product's inputs, shared by its tasks.
 struct Product<'a> {
@@ -411,15 +428,24 @@ struct Product<'a> {
     arow: usize,
     act: &'a [u8],
     blocks: &'a [ActBlock],
+    lanes: &'a [LaneSeeds],
 }
 
 impl Product<'_> {
-    /// Activation row `r`'s quants and block extras.
-    fn act(&self, r: usize) -> (&[u8], &[ActBlock]) {
+    /// Activation row `r`'s quants, block extras and lane seeds.
+    fn act(&self, r: usize) -> (&[u8], &[ActBlock], &[LaneSeeds]) {
+        let nl = if self.lanes.is_empty() { 0 } else { self.nb };
         (
             &self.act[r * self.arow..(r + 1) * self.arow],
             &self.blocks[r * self.nb..(r + 1) * self.nb],
+            &self.lanes[r * nl..(r + 1) * nl],
         )
+    }
+
+    /// `M` activation rows from `r0` as the kernels take them.
+    fn acts<const M: usize>(&self, r0: usize) -> Acts<'_, M> {
+        let rows: [_; M] = std::array::from_fn(|i| self.act(r0 + i));
+        (rows.map(|p| p.0), rows.map(|p| p.1), rows.map(|p| p.2))
     }
 
     /// The GGUF bytes of tail row `o` (`o ≥` the full groups' rows).
@@ -438,15 +464,15 @@ impl Product<'_> {
     /// Decode: outputs `o0..o0 + ys.len()` (a whole number of groups, or the last part with the
     /// tail rows) for the single activation row.
     fn decode_rows(&self, o0: usize, ys: &mut [f32]) {
-        let (a, b) = self.act(0);
+        let a = self.acts::<1>(0);
         let full = self.w.rows / GROUP * GROUP;
         for (i, out) in ys.chunks_mut(GROUP).enumerate() {
             let o = o0 + i * GROUP;
             if o + GROUP <= full {
-                out.copy_from_slice(&(self.k.one)(self.group(o / GROUP), self.nb, [a], [b])[0]);
+                out.copy_from_slice(&(self.k.one)(self.group(o / GROUP), self.nb, a)[0]);
             } else {
                 for (t, v) in out.iter_mut().enumerate() {
-                    *v = (self.tail_dot)(self.tail_row(o + t), a);
+                    *v = (self.tail_dot)(self.tail_row(o + t), a.0[0]);
                 }
             }
         }
@@ -462,17 +488,14 @@ impl Product<'_> {
             let wg = self.group(g);
             let mut j = 0;
             while j + NA <= n {
-                let acts: [(&[u8], &[ActBlock]); NA] =
-                    std::array::from_fn(|i| self.act(r0 + j + i));
-                let out = (self.k.four)(wg, self.nb, acts.map(|p| p.0), acts.map(|p| p.1));
+                let out = (self.k.four)(wg, self.nb, self.acts::<NA>(r0 + j));
                 for (i, o) in out.iter().enumerate() {
                     ys[(j + i) * rows + g * GROUP..][..GROUP].copy_from_slice(o);
                 }
                 j += NA;
             }
             for jj in j..n {
-                let (a, b) = self.act(r0 + jj);
-                let out = (self.k.one)(wg, self.nb, [a], [b]);
+                let out = (self.k.one)(wg, self.nb, self.acts::<1>(r0 + jj));
                 ys[jj * rows + g * GROUP..][..GROUP].copy_from_slice(&out[0]);
             }
         }

@@ -6,7 +6,7 @@
 
 use std::arch::x86_64::*;
 
-use super::packed::{ActBlock, GroupKernels, Kind, GROUP, Q4_0};
+use super::packed::{ActBlock, Acts, GroupKernels, Kind, GROUP, Q4_0};
 
 /// Rows per half group: the f32 lanes of a 256-bit register.
 const HALF: usize = GROUP / 2;
@@ -70,8 +70,7 @@ macro_rules! packed_q4_0 {
         pub(super) fn group<const M: usize>(
             w: &[u8],
             nb: usize,
-            acts: [&[u8]; M],
-            extras: [&[ActBlock]; M],
+            (acts, extras, _): Acts<'_, M>,
         ) -> [[f32; GROUP]; M] {
             let kind: Kind = Q4_0;
             assert!(w.len() >= nb * kind.group_block());

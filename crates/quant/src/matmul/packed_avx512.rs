@@ -10,7 +10,7 @@
 
 use std::arch::x86_64::*;
 
-use super::packed::{ActBlock, GroupKernels, Kind, GROUP, Q4_0, Q4_1, Q8_0};
+use super::packed::{ActBlock, Acts, GroupKernels, Kind, LaneSeeds, GROUP, Q4_0, Q4_1, Q8_0};
 
 /// The shared kernel: group `w` (`nb` group blocks of `kind`) against `NA` activation rows.
 ///
@@ -67,7 +67,7 @@ unsafe fn run<const NA: usize>(
 /// The eight-lane order (Q4_1, Q8_0): group `w` against `NA` activation rows.
 ///
 /// # Safety
-/// As [`run`].
+/// As [`run`], and every `lanes[j]` must hold `nb` entries when `kind.c ≠ 0`.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma,f16c")]
 unsafe fn run_lanes<const NA: usize>(
@@ -76,6 +76,7 @@ unsafe fn run_lanes<const NA: usize>(
     nb: usize,
     acts: [*const u8; NA],
     extras: [*const ActBlock; NA],
+    lanes: [*const LaneSeeds; NA],
 ) -> [[f32; GROUP]; NA] {
     let gb = kind.group_block();
     let qa = kind.act_qoff();
@@ -92,7 +93,12 @@ unsafe fn run_lanes<const NA: usize>(
             let d = _mm512_mul_ps(dx, _mm512_set1_ps(e.dy));
             for (l, (ul, al)) in u.iter().zip(acc[j].iter_mut()).enumerate() {
                 let yl = _mm512_set1_epi32(y.add(4 * l).cast::<i32>().read_unaligned());
-                let s = _mm512_dpbusd_epi32(_mm512_set1_epi32(e.lane_seeds[l]), *ul, yl);
+                let seed = if kind.c == 0 {
+                    _mm512_setzero_si512()
+                } else {
+                    _mm512_set1_epi32((*lanes[j].add(b))[l])
+                };
+                let s = _mm512_dpbusd_epi32(seed, *ul, yl);
                 *al = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), *al);
             }
             if kind.min {
@@ -146,6 +152,7 @@ macro_rules! kind {
                 nb: usize,
                 acts: [*const u8; NA],
                 extras: [*const ActBlock; NA],
+                lanes: [*const LaneSeeds; NA],
             ) -> [[f32; GROUP]; NA] {
                 let kind: Kind = $kind;
                 if kind.lanes && NA > 2 {
@@ -159,15 +166,17 @@ macro_rules! kind {
                                 nb,
                                 [acts[j], acts[j + 1]],
                                 [extras[j], extras[j + 1]],
+                                [lanes[j], lanes[j + 1]],
                             );
                             out[j..j + 2].copy_from_slice(&r);
                         } else {
-                            out[j] = run_lanes::<1>(kind, w, nb, [acts[j]], [extras[j]])[0];
+                            let r = run_lanes::<1>(kind, w, nb, [acts[j]], [extras[j]], [lanes[j]]);
+                            out[j] = r[0];
                         }
                     }
                     out
                 } else if kind.lanes {
-                    run_lanes::<NA>(kind, w, nb, acts, extras)
+                    run_lanes::<NA>(kind, w, nb, acts, extras, lanes)
                 } else {
                     run::<NA>(kind, w, nb, acts, extras)
                 }
@@ -177,23 +186,21 @@ macro_rules! kind {
             pub(super) fn group<const NA: usize>(
                 w: &[u8],
                 nb: usize,
-                acts: [&[u8]; NA],
-                extras: [&[ActBlock]; NA],
+                (acts, extras, lanes): Acts<'_, NA>,
             ) -> [[f32; GROUP]; NA] {
                 let kind: Kind = $kind;
                 assert!(w.len() >= nb * kind.group_block());
                 assert!(acts.iter().all(|a| a.len() >= nb * kind.ab));
                 assert!(extras.iter().all(|e| e.len() >= nb));
+                assert!(!kind.lanes || kind.c == 0 || lanes.iter().all(|l| l.len() >= nb));
+                let (a, e, l) = (
+                    acts.map(<[u8]>::as_ptr),
+                    extras.map(<[ActBlock]>::as_ptr),
+                    lanes.map(<[LaneSeeds]>::as_ptr),
+                );
                 // SAFETY: handed out by `detect` only after the features were detected; the
                 // asserts bound every read.
-                unsafe {
-                    kern::<NA>(
-                        w.as_ptr(),
-                        nb,
-                        acts.map(<[u8]>::as_ptr),
-                        extras.map(<[ActBlock]>::as_ptr),
-                    )
-                }
+                unsafe { kern::<NA>(w.as_ptr(), nb, a, e, l) }
             }
         }
     };
