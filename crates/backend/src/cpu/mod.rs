@@ -149,7 +149,8 @@ impl Backend for CpuBackend {
             return Ok(CpuWeight::Dense { bytes, rows, cols });
         }
         if rows >= GROUP && PackedWeights::supported(info.ty) {
-            let packed = PackedWeights::pack(info.ty, rows, cols, src.file.tensor_data(info))
+            let data = src.file.tensor_data(info);
+            let packed = PackedWeights::pack(&self.pool, info.ty, rows, cols, data)
                 .map_err(quant_err("repack", &info.name))?;
             src.file.release_tensor_pages(info);
             return Ok(CpuWeight::Packed {

@@ -176,8 +176,10 @@ impl PackedWeights {
         Kind::of(ty).is_some() && kernels_for(ty).is_some()
     }
 
-    /// Repacks `rows` GGUF rows of `cols` elements of type `ty` (`data`, packed back to back).
+    /// Repacks `rows` GGUF rows of `cols` elements of type `ty` (`data`, packed back to back),
+    /// the groups split across `pool`.
     pub fn pack(
+        pool: &Pool,
         ty: GgmlType,
         rows: usize,
         cols: usize,
@@ -204,10 +206,10 @@ impl PackedWeights {
         let full = rows / GROUP;
         let gb = kind.group_block();
         let mut groups = vec![0u8; full * nb * gb];
-        for (g, dst) in groups.chunks_exact_mut(nb * gb).enumerate() {
+        pool.chunks_mut(&mut groups, nb * gb, |g, dst| {
             let src = &data[g * GROUP * rb..(g + 1) * GROUP * rb];
             pack_group(&kind, src, rb, dst);
-        }
+        });
         Ok(PackedWeights {
             ty,
             kind,

@@ -13,7 +13,7 @@ const TYPES: [GgmlType; 3] = [GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0];
 /// Packs `w`, multiplies `x` (n rows) with the kernels this CPU picks and, for Q4_0, with every
 /// 256-bit form it has, and checks every output against the per-pair kernel.
 fn check(scratch: &mut MatmulScratch, ty: GgmlType, rows: usize, cols: usize, w: &[u8], x: &[f32]) {
-    let p = PackedWeights::pack(ty, rows, cols, w).unwrap();
+    let p = PackedWeights::pack(pool(), ty, rows, cols, w).unwrap();
     let n = x.len() / cols;
     let mut y = vec![f32::NAN; n * rows];
     matmul_packed(pool(), &p, x, n, &mut y, scratch).unwrap();
@@ -108,19 +108,19 @@ fn packed_extreme_values_exact() {
 fn bad_packs_and_shapes_are_errors() {
     let w = vec![0u8; 16 * 18];
     assert!(matches!(
-        PackedWeights::pack(GgmlType::Q4_K, 16, 32, &w),
+        PackedWeights::pack(pool(), GgmlType::Q4_K, 16, 32, &w),
         Err(QuantError::Unsupported { .. })
     ));
     assert!(matches!(
-        PackedWeights::pack(GgmlType::Q4_0, 16, 33, &w),
+        PackedWeights::pack(pool(), GgmlType::Q4_0, 16, 33, &w),
         Err(QuantError::NotBlockMultiple { .. })
     ));
     assert!(matches!(
-        PackedWeights::pack(GgmlType::Q4_0, 16, 32, &w[1..]),
+        PackedWeights::pack(pool(), GgmlType::Q4_0, 16, 32, &w[1..]),
         Err(QuantError::Length { .. })
     ));
     if PackedWeights::supported(GgmlType::Q4_0) {
-        let p = PackedWeights::pack(GgmlType::Q4_0, 16, 32, &w).unwrap();
+        let p = PackedWeights::pack(pool(), GgmlType::Q4_0, 16, 32, &w).unwrap();
         let mut y = vec![0.0; 16];
         let err = matmul_packed(pool(), &p, &[0.0; 31], 1, &mut y, &mut MatmulScratch::new());
         assert!(matches!(err, Err(QuantError::Length { .. })));
