@@ -144,17 +144,35 @@ fn act_blocks(kind: &Kind, act: &[u8], out: &mut [ActBlock], lanes: &mut [LaneSe
     // The plain conversion: `to_f32` re-detects F16C on every call, which costs more here.
     let f16 = |b: &[u8], o: usize| half::f16::from_le_bytes([b[o], b[o + 1]]).to_f32_const();
     for (b, (blk, o)) in act.chunks_exact(kind.ab).zip(out.iter_mut()).enumerate() {
-        let qs = &blk[kind.act_qoff()..];
-        let sum = |r: &[u8]| -> i32 { r.iter().map(|&q| i32::from(q as i8)).sum() };
+        let sums = dword_sums(&blk[kind.act_qoff()..]);
         if let Some(l) = lanes.get_mut(b) {
-            *l = std::array::from_fn(|i| -kind.c * sum(&qs[4 * i..4 * i + 4]));
+            *l = sums.map(|v| -kind.c * v);
         }
         *o = ActBlock {
-            seed: -kind.c * sum(qs),
+            seed: -kind.c * sums.iter().sum::<i32>(),
             dy: f16(blk, 0),
             sy: if kind.min { f16(blk, 2) } else { 0.0 },
         };
     }
+}
+
+/// The sums of the eight dwords (four signed bytes each) of 32 quants.
+pub(super) fn dword_sums(qs: &[u8]) -> [i32; 8] {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2") {
+        return super::packed_avx2::dword_sums(qs);
+    }
+    dword_sums_plain(qs)
+}
+
+/// The plain form of [`dword_sums`].
+pub(super) fn dword_sums_plain(qs: &[u8]) -> [i32; 8] {
+    std::array::from_fn(|i| {
+        qs[4 * i..4 * i + 4]
+            .iter()
+            .map(|&q| i32::from(q as i8))
+            .sum()
+    })
 }
 
 /// A weight matrix in the interleaved layout (see the module docs), with the rows past the last

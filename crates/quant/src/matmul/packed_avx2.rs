@@ -118,6 +118,26 @@ mod avxvnni {
     packed_q4_0!("avx2,fma,f16c,avxvnni", super::dp_avxvnni);
 }
 
+/// `packed::dword_sums` with one `maddubs` (ones × quants, exact) and one `madd`.
+pub(super) fn dword_sums(qs: &[u8]) -> [i32; 8] {
+    assert!(qs.len() >= 32 && is_x86_feature_detected!("avx2"));
+    #[target_feature(enable = "avx2")]
+    fn sums(qs: &[u8]) -> [i32; 8] {
+        // SAFETY: the caller asserted 32 readable bytes.
+        let y = unsafe { _mm256_loadu_si256(qs.as_ptr().cast()) };
+        let p = _mm256_madd_epi16(
+            _mm256_maddubs_epi16(_mm256_set1_epi8(1), y),
+            _mm256_set1_epi16(1),
+        );
+        let mut out = [0i32; 8];
+        // SAFETY: `out` holds eight i32.
+        unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), p) };
+        out
+    }
+    // SAFETY: AVX2 was detected just above.
+    unsafe { sums(qs) }
+}
+
 /// The 256-bit packed kernels for `ty` (Q4_0 only) when this CPU has AVX2, FMA and F16C.
 pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<GroupKernels> {
     let avx2 = is_x86_feature_detected!("avx2")

@@ -6,7 +6,7 @@ use crate::dot::kernels;
 use crate::testutil::{pool, random_activations, random_row};
 use crate::QuantError;
 use pine_gguf::GgmlType;
-use rand::{rngs::StdRng, SeedableRng};
+use rand::{rngs::StdRng, Rng, SeedableRng};
 
 const TYPES: [GgmlType; 3] = [GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0];
 
@@ -101,6 +101,22 @@ fn packed_extreme_values_exact() {
                 .collect();
             check(&mut scratch, ty, rows, cols, &w, &x);
         }
+    }
+}
+
+/// The dword sums of activation quants equal their plain form, extremes included.
+#[test]
+fn dword_sums_equal_the_plain_form() {
+    let mut rng = StdRng::seed_from_u64(3);
+    let mut cases: Vec<Vec<u8>> = (0..64)
+        .map(|_| (0..32).map(|_| rng.gen()).collect())
+        .collect();
+    cases.extend([vec![0x80; 32], vec![0x7f; 32], vec![0; 32], vec![0xff; 32]]);
+    for qs in cases {
+        assert_eq!(
+            super::packed::dword_sums(&qs),
+            super::packed::dword_sums_plain(&qs)
+        );
     }
 }
 
