@@ -191,10 +191,7 @@ impl Heads<'_> {
 pub(super) fn score_multi(k: &Store, qs: &[f32], at: &[usize], scale: f32, out: &mut [Vec<f32>]) {
     let m = out.len();
     let hd = qs.len() / m;
-    let len = match k {
-        Store::F16(k) => k.len(),
-        Store::F32(k) => k.len(),
-    };
+    let len = k.len();
     assert!(multi_for(hd) && at.iter().all(|&a| a + hd <= len));
     #[cfg(target_arch = "x86_64")]
     {
@@ -202,11 +199,11 @@ pub(super) fn score_multi(k: &Store, qs: &[f32], at: &[usize], scale: f32, out: 
         let q3 = || -> [&[f32]; 3] { std::array::from_fn(|i| &qs[i * hd..][..hd]) };
         // SAFETY: `multi_for` checked the features and hd % 16 == 0; the keys lie inside `k`.
         unsafe {
-            match (m, k) {
-                (2, Store::F16(k)) => x512::score_multi(q2(), k, at, scale, out),
-                (2, Store::F32(k)) => x512::score_multi(q2(), k, at, scale, out),
-                (3, Store::F16(k)) => x512::score_multi(q3(), k, at, scale, out),
-                (3, Store::F32(k)) => x512::score_multi(q3(), k, at, scale, out),
+            match (out, k) {
+                ([a, b], Store::F16(k)) => x512::score_multi(q2(), k, at, scale, [a, b]),
+                ([a, b], Store::F32(k)) => x512::score_multi(q2(), k, at, scale, [a, b]),
+                ([a, b, c], Store::F16(k)) => x512::score_multi(q3(), k, at, scale, [a, b, c]),
+                ([a, b, c], Store::F32(k)) => x512::score_multi(q3(), k, at, scale, [a, b, c]),
                 _ => unreachable!("2 or 3 heads at a time"),
             }
         }
@@ -224,10 +221,7 @@ pub(super) fn value_sum_multi(
 ) {
     let m = p.len();
     let hd = out.len() / m;
-    let len = match v {
-        Store::F16(v) => v.len(),
-        Store::F32(v) => v.len(),
-    };
+    let len = v.len();
     assert!(multi_for(hd) && p.iter().all(|pk| pk.len() == at.len()));
     assert!(acc.len() == m && acc.iter().all(|a| a.len() >= LANES * hd));
     assert!(at.iter().all(|&a| a + hd <= len));
@@ -237,11 +231,11 @@ pub(super) fn value_sum_multi(
         let p3 = || -> [&[f32]; 3] { std::array::from_fn(|i| &p[i][..]) };
         // SAFETY: `multi_for` checked the features; the lengths were checked just above.
         unsafe {
-            match (m, v) {
-                (2, Store::F16(v)) => x512::value_sum_multi(p2(), at, v, acc, out),
-                (2, Store::F32(v)) => x512::value_sum_multi(p2(), at, v, acc, out),
-                (3, Store::F16(v)) => x512::value_sum_multi(p3(), at, v, acc, out),
-                (3, Store::F32(v)) => x512::value_sum_multi(p3(), at, v, acc, out),
+            match (acc, v) {
+                ([a, b], Store::F16(v)) => x512::value_sum_multi(p2(), at, v, [a, b], out),
+                ([a, b], Store::F32(v)) => x512::value_sum_multi(p2(), at, v, [a, b], out),
+                ([a, b, c], Store::F16(v)) => x512::value_sum_multi(p3(), at, v, [a, b, c], out),
+                ([a, b, c], Store::F32(v)) => x512::value_sum_multi(p3(), at, v, [a, b, c], out),
                 _ => unreachable!("2 or 3 heads at a time"),
             }
         }
@@ -322,18 +316,15 @@ fn simd_for(hd: usize) -> bool {
 
 /// Appends `scale · q·k` for the keys at element offsets `at` of `k`, tinyBLAS's dot order.
 pub(super) fn score(k: &Store, q: &[f32], at: &[usize], scale: f32, out: &mut Vec<f32>) {
-    let len = match k {
-        Store::F16(k) => k.len(),
-        Store::F32(k) => k.len(),
-    };
+    let len = k.len();
     assert!(at.iter().all(|&a| a + q.len() <= len));
     #[cfg(target_arch = "x86_64")]
     if simd_for(q.len()) {
         // SAFETY: the features were detected, q.len() % 16 == 0 and the keys lie inside `k`.
         return unsafe {
             match (crate::simd8::avx512(), k) {
-                (true, Store::F16(k)) => x512::score(q, k, at, scale, out),
-                (true, Store::F32(k)) => x512::score(q, k, at, scale, out),
+                (true, Store::F16(k)) => x512::score_multi([q], k, at, scale, [out]),
+                (true, Store::F32(k)) => x512::score_multi([q], k, at, scale, [out]),
                 (false, Store::F16(k)) => x86::score(q, k, at, scale, out),
                 (false, Store::F32(k)) => x86::score(q, k, at, scale, out),
             }
@@ -370,10 +361,7 @@ fn dot_generic(a: &[f32], b: impl Fn(usize) -> f32) -> f32 {
 /// `out = Σ_k p[k] · v[at[k]..]` in tinyBLAS's order (lane `k mod 16` fuses key k's terms,
 /// then the lanes are tree-reduced); `acc` holds `16 * out.len()` lane sums.
 pub(super) fn value_sum(v: &Store, p: &[f32], at: &[usize], acc: &mut [f32], out: &mut [f32]) {
-    let len = match v {
-        Store::F16(v) => v.len(),
-        Store::F32(v) => v.len(),
-    };
+    let len = v.len();
     let hd = out.len();
     assert!(p.len() == at.len() && acc.len() >= LANES * hd);
     assert!(at.iter().all(|&a| a + hd <= len));
@@ -382,8 +370,8 @@ pub(super) fn value_sum(v: &Store, p: &[f32], at: &[usize], acc: &mut [f32], out
         // SAFETY: the features were detected and the lengths checked just above.
         return unsafe {
             match (crate::simd8::avx512(), v) {
-                (true, Store::F16(v)) => x512::value_sum(p, at, v, acc, out),
-                (true, Store::F32(v)) => x512::value_sum(p, at, v, acc, out),
+                (true, Store::F16(v)) => x512::value_sum_multi([p], at, v, [acc], out),
+                (true, Store::F32(v)) => x512::value_sum_multi([p], at, v, [acc], out),
                 (false, Store::F16(v)) => x86::value_sum(p, at, v, acc, out),
                 (false, Store::F32(v)) => x86::value_sum(p, at, v, acc, out),
             }

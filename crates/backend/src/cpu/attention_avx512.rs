@@ -1,6 +1,7 @@
 //! AVX-512 forms of the attention kernel's score and value-sum loops: the operations of the AVX2
 //! forms (`attention_x86.rs`) lane for lane, with the 16 tinyBLAS lanes in one register instead
-//! of two, so half the instructions. Equal bit for bit to the plain forms in `attention.rs`.
+//! of two, so half the instructions, and a KV head's query heads served by each widened key.
+//! Equal bit for bit to the plain forms in `attention.rs`.
 
 use half::f16;
 use std::arch::x86_64::*;
@@ -40,138 +41,20 @@ fn fold_halves(v: __m512) -> __m256 {
     _mm256_add_ps(hi, _mm512_castps512_ps256(v))
 }
 
-/// `attention_x86::score` with one 16-lane accumulator per key.
+/// `attention_x86::score` for `M` queries over the same keys (the query heads of one KV head;
+/// `M = 1` for one), each dot's 16 tinyBLAS lanes in one register: each key's widened elements
+/// serve all `M` queries, and every query's scores are those it gets alone.
 ///
 /// # Safety
-/// `simd8::avx512()`, `q.len()` a multiple of 16, and every `at + q.len()` at most `k.len()`.
-#[target_feature(enable = "avx512f,avx2,fma,f16c")]
-pub(super) unsafe fn score<T: Wide16>(
-    q: &[f32],
-    k: &[T],
-    at: &[usize],
-    scale: f32,
-    out: &mut Vec<f32>,
-) {
-    let n = q.len();
-    let (q, k) = (q.as_ptr(), k.as_ptr());
-    let mut blocks = at.chunks_exact(8);
-    for b in &mut blocks {
-        let mut acc = [_mm512_setzero_ps(); 8];
-        for i in (0..n).step_by(16) {
-            // SAFETY: i + 16 <= n, and every key holds n elements (the caller's contract).
-            unsafe {
-                let qv = _mm512_loadu_ps(q.add(i));
-                for (j, a) in acc.iter_mut().enumerate() {
-                    *a = _mm512_fmadd_ps(qv, T::load16(k.add(b[j] + i)), *a);
-                }
-            }
-        }
-        let t: [__m256; 8] = std::array::from_fn(|j| fold_halves(acc[j]));
-        let d = _mm256_mul_ps(reduce8x8(&t), _mm256_set1_ps(scale));
-        let mut lanes = [0.0f32; 8];
-        // SAFETY: `lanes` holds eight elements.
-        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), d) };
-        out.extend_from_slice(&lanes);
-    }
-    for &a in blocks.remainder() {
-        let mut acc = _mm512_setzero_ps();
-        for i in (0..n).step_by(16) {
-            // SAFETY: as above.
-            unsafe {
-                acc = _mm512_fmadd_ps(_mm512_loadu_ps(q.add(i)), T::load16(k.add(a + i)), acc)
-            };
-        }
-        let t3 = fold_halves(acc);
-        let t6 = _mm_add_ps(_mm256_extractf128_ps(t3, 1), _mm256_castps256_ps128(t3));
-        let t8 = _mm_add_ps(t6, _mm_movehl_ps(t6, t6));
-        out.push(_mm_cvtss_f32(_mm_add_ss(t8, _mm_movehdup_ps(t8))) * scale);
-    }
-}
-
-/// `attention_x86::value_sum` with sixteen columns per register.
-///
-/// # Safety
-/// `simd8::avx512()`, `out.len()` a multiple of 16, `acc.len() >= 16 * out.len()`, `p.len() ==
-/// at.len()` and every `at + out.len()` at most `v.len()`.
-#[target_feature(enable = "avx512f,avx2,fma,f16c")]
-pub(super) unsafe fn value_sum<T: Wide16>(
-    p: &[f32],
-    at: &[usize],
-    v: &[T],
-    acc: &mut [f32],
-    out: &mut [f32],
-) {
-    let hd = out.len();
-    for d0 in (0..hd).step_by(64) {
-        // SAFETY: the caller's contract; blocks of 64 or 16 columns tile the head.
-        unsafe {
-            if d0 + 64 <= hd {
-                lanes::<T, 4>(p, at, v, d0, hd, acc);
-            } else {
-                for d in (d0..hd).step_by(16) {
-                    lanes::<T, 1>(p, at, v, d, hd, acc);
-                }
-            }
-        }
-    }
-    for d in (0..hd).step_by(16) {
-        // SAFETY: lane l's columns d..d + 16 lie inside `acc`, and d + 16 <= hd.
-        unsafe {
-            let x: [__m512; 16] =
-                std::array::from_fn(|l| _mm512_loadu_ps(acc.as_ptr().add(l * hd + d)));
-            let t3: [__m512; 8] = std::array::from_fn(|i| _mm512_add_ps(x[i + 8], x[i]));
-            let t6: [__m512; 4] = std::array::from_fn(|i| _mm512_add_ps(t3[i + 4], t3[i]));
-            let r = _mm512_add_ps(_mm512_add_ps(t6[0], t6[2]), _mm512_add_ps(t6[1], t6[3]));
-            _mm512_storeu_ps(out.as_mut_ptr().add(d), r);
-        }
-    }
-}
-
-/// The 16 lane sums of columns `d0..d0 + 16 * W`, each lane's registers kept over its keys.
-///
-/// # Safety
-/// As [`value_sum`], with `d0 + 16 * W <= hd`.
-#[inline]
-#[target_feature(enable = "avx512f,avx2,fma,f16c")]
-unsafe fn lanes<T: Wide16, const W: usize>(
-    p: &[f32],
-    at: &[usize],
-    v: &[T],
-    d0: usize,
-    hd: usize,
-    acc: &mut [f32],
-) {
-    for l in 0..16 {
-        let mut a = [_mm512_setzero_ps(); W];
-        for k in (l..p.len()).step_by(16) {
-            let pv = _mm512_set1_ps(p[k]);
-            // SAFETY: the caller's contract.
-            unsafe {
-                let row = v.as_ptr().add(at[k] + d0);
-                for (c, x) in a.iter_mut().enumerate() {
-                    *x = _mm512_fmadd_ps(pv, T::load16(row.add(16 * c)), *x);
-                }
-            }
-        }
-        for (c, x) in a.iter().enumerate() {
-            // SAFETY: l * hd + d0 + 16 * W <= 16 * hd <= acc.len().
-            unsafe { _mm512_storeu_ps(acc.as_mut_ptr().add(l * hd + d0 + 16 * c), *x) };
-        }
-    }
-}
-
-/// [`score`] for `M` queries over the same keys (the query heads of one KV head): each key's
-/// widened elements serve all `M` queries; every query's scores are those of [`score`] alone.
-///
-/// # Safety
-/// As [`score`], for every query.
+/// `simd8::avx512()`; every `q[m].len()` the same multiple of 16, and every `at + q[m].len()`
+/// at most `k.len()`.
 #[target_feature(enable = "avx512f,avx2,fma,f16c")]
 pub(super) unsafe fn score_multi<T: Wide16, const M: usize>(
     q: [&[f32]; M],
     k: &[T],
     at: &[usize],
     scale: f32,
-    out: &mut [Vec<f32>],
+    mut out: [&mut Vec<f32>; M],
 ) {
     let n = q[0].len();
     let k = k.as_ptr();
@@ -220,17 +103,19 @@ pub(super) unsafe fn score_multi<T: Wide16, const M: usize>(
     }
 }
 
-/// [`value_sum`] for `M` probability rows over the same keys: each value row's widened elements
-/// serve all `M`; every output is that of [`value_sum`] alone. `acc[m]` and `out[m]` as there.
+/// `attention_x86::value_sum` for `M` probability rows over the same keys (`M = 1` for one),
+/// sixteen columns per register: each value row's widened elements serve all `M`, and every
+/// output is the one it gets alone. `acc[m]` holds row m's 16 lane sums; `out` the `M` outputs.
 ///
 /// # Safety
-/// As [`value_sum`], for every `m`.
+/// `simd8::avx512()`, `out.len() / M` a multiple of 16, every `acc[m].len() >= 16 * out.len() /
+/// M`, every `p[m].len() == at.len()` and every `at + out.len() / M` at most `v.len()`.
 #[target_feature(enable = "avx512f,avx2,fma,f16c")]
 pub(super) unsafe fn value_sum_multi<T: Wide16, const M: usize>(
     p: [&[f32]; M],
     at: &[usize],
     v: &[T],
-    acc: &mut [Vec<f32>],
+    mut acc: [&mut [f32]; M],
     out: &mut [f32],
 ) {
     let hd = out.len() / M;
@@ -238,10 +123,10 @@ pub(super) unsafe fn value_sum_multi<T: Wide16, const M: usize>(
         // SAFETY: the caller's contract; blocks of 64 or 16 columns tile the head.
         unsafe {
             if d0 + 64 <= hd {
-                lanes_multi::<T, 4, M>(p, at, v, d0, hd, acc);
+                lanes_multi::<T, 4, M>(p, at, v, d0, hd, &mut acc);
             } else {
                 for d in (d0..hd).step_by(16) {
-                    lanes_multi::<T, 1, M>(p, at, v, d, hd, acc);
+                    lanes_multi::<T, 1, M>(p, at, v, d, hd, &mut acc);
                 }
             }
         }
@@ -261,10 +146,11 @@ pub(super) unsafe fn value_sum_multi<T: Wide16, const M: usize>(
     }
 }
 
-/// [`lanes`] for `M` probability rows.
+/// The 16 lane sums of columns `d0..d0 + 16 * W` of `M` probability rows, each lane's
+/// registers kept over its keys.
 ///
 /// # Safety
-/// As [`lanes`], for every `m`.
+/// As [`value_sum_multi`], with `d0 + 16 * W <= hd`.
 #[inline]
 #[target_feature(enable = "avx512f,avx2,fma,f16c")]
 unsafe fn lanes_multi<T: Wide16, const W: usize, const M: usize>(
@@ -273,7 +159,7 @@ unsafe fn lanes_multi<T: Wide16, const W: usize, const M: usize>(
     v: &[T],
     d0: usize,
     hd: usize,
-    acc: &mut [Vec<f32>],
+    acc: &mut [&mut [f32]; M],
 ) {
     for l in 0..16 {
         let mut a = [[_mm512_setzero_ps(); M]; W];

@@ -38,6 +38,14 @@ impl Store {
         }
     }
 
+    /// Elements stored.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Store::F16(d) => d.len(),
+            Store::F32(d) => d.len(),
+        }
+    }
+
     /// Writes `src` at element offset `at`, rounding to the storage type.
     pub(crate) fn put(&mut self, at: usize, src: &[f32]) {
         match self {

@@ -119,23 +119,28 @@ fn validate(w: &WeightView, x: &[f32], n: usize, y: &[f32]) -> Result<(), QuantE
     if !w.cols.is_multiple_of(ty.block_size()) {
         return Err(QuantError::NotBlockMultiple { ty, n: w.cols });
     }
-    let check = |what: &'static str, expected: Option<usize>, got: usize| match expected {
+    check_len(
+        "weight bytes",
+        w.rows.checked_mul(w.row_bytes()),
+        w.data.len(),
+    )?;
+    check_len(
+        "activation elements (n × cols)",
+        n.checked_mul(w.cols),
+        x.len(),
+    )?;
+    check_len("output elements (n × rows)", n.checked_mul(w.rows), y.len())
+}
+
+/// `Ok` when `got` is the `expected` length (`None`: the expected length overflowed), else the
+/// error naming `what`.
+fn check_len(what: &'static str, expected: Option<usize>, got: usize) -> Result<(), QuantError> {
+    match expected {
         Some(e) if e == got => Ok(()),
         _ => Err(QuantError::Length {
             what,
             expected: expected.unwrap_or(usize::MAX),
             got,
         }),
-    };
-    check(
-        "weight bytes",
-        w.rows.checked_mul(w.row_bytes()),
-        w.data.len(),
-    )?;
-    check(
-        "activation elements (n × cols)",
-        n.checked_mul(w.cols),
-        x.len(),
-    )?;
-    check("output elements (n × rows)", n.checked_mul(w.rows), y.len())
+    }
 }

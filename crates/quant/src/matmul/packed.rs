@@ -18,7 +18,7 @@
 use pine_gguf::GgmlType;
 use pine_pool::Pool;
 
-use super::MatmulScratch;
+use super::{check_len, MatmulScratch};
 use crate::activation::{activation_type, quantize_activation_row};
 use crate::dot::{kernels, DotFn};
 use crate::QuantError;
@@ -337,20 +337,12 @@ pub(super) fn matmul_packed_with(
         .get(ty)
         .ok_or(QuantError::Unsupported { ty, op: "matmul" })?;
     let aty = activation_type(ty).ok_or(QuantError::Unsupported { ty, op: "matmul" })?;
-    let check = |what: &'static str, expected: Option<usize>, got: usize| match expected {
-        Some(e) if e == got => Ok(()),
-        _ => Err(QuantError::Length {
-            what,
-            expected: expected.unwrap_or(usize::MAX),
-            got,
-        }),
-    };
-    check(
+    check_len(
         "activation elements (n × cols)",
         n.checked_mul(w.cols),
         x.len(),
     )?;
-    check("output elements (n × rows)", n.checked_mul(w.rows), y.len())?;
+    check_len("output elements (n × rows)", n.checked_mul(w.rows), y.len())?;
     if n == 0 || w.rows == 0 {
         return Ok(());
     }

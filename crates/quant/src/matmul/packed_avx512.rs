@@ -213,13 +213,7 @@ kind!(q8_0, Q8_0);
 /// The packed kernels for `ty` when this CPU has AVX-512 F/BW/VNNI, else `None`.
 pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<GroupKernels> {
     use pine_gguf::GgmlType as T;
-    let has = is_x86_feature_detected!("avx512f")
-        && is_x86_feature_detected!("avx512bw")
-        && is_x86_feature_detected!("avx512vnni")
-        && is_x86_feature_detected!("avx2")
-        && is_x86_feature_detected!("fma")
-        && is_x86_feature_detected!("f16c");
-    if !has {
+    if !super::tile_avx512::avx512_vnni() {
         return None;
     }
     match ty {

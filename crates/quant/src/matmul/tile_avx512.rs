@@ -178,17 +178,22 @@ ty!(iq4_nl, IQ4_NL, |p: *const u8| {
     )
 });
 
-/// The AVX-512 prefill entry for `ty` (one of the six 32-element block types) when this CPU has
-/// AVX-512 F/BW/VNNI, else `None`.
-pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<PrefillFn> {
-    use pine_gguf::GgmlType as T;
-    let has = is_x86_feature_detected!("avx512f")
+/// Whether this CPU has every feature the 512-bit integer kernels enable (AVX-512 F/BW/VNNI
+/// with AVX2, FMA and F16C).
+pub(super) fn avx512_vnni() -> bool {
+    is_x86_feature_detected!("avx512f")
         && is_x86_feature_detected!("avx512bw")
         && is_x86_feature_detected!("avx512vnni")
         && is_x86_feature_detected!("avx2")
         && is_x86_feature_detected!("fma")
-        && is_x86_feature_detected!("f16c");
-    if !has {
+        && is_x86_feature_detected!("f16c")
+}
+
+/// The AVX-512 prefill entry for `ty` (Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL) when this CPU has
+/// AVX-512 F/BW/VNNI, else `None`.
+pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<PrefillFn> {
+    use pine_gguf::GgmlType as T;
+    if !avx512_vnni() {
         return None;
     }
     match ty {
