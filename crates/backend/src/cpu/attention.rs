@@ -79,6 +79,31 @@ pub(crate) fn attend(
     let scale = 1.0 / (hd as f32).sqrt();
     let n_kv = shape.n_kv_heads;
     let per = group_size.min(MULTI);
+    let multi = multi_for(hd);
+    // Per plan group and part of a KV head's query heads: the shifts by which heads that read
+    // the same ranges in their own orders (PINE) can share the first head's order.
+    // Parts as the tasks cut them: each KV head's heads from its first, `per` at a time.
+    let part_starts: Vec<(usize, usize)> = (0..n_kv)
+        .flat_map(|kvh| {
+            (0..group_size)
+                .step_by(per)
+                .map(move |p| (kvh * group_size + p, per.min(group_size - p)))
+        })
+        .collect();
+    let parts: Vec<Vec<Option<Vec<Shifts>>>> = plan
+        .groups
+        .iter()
+        .map(|g| {
+            part_starts
+                .iter()
+                .map(|&(h, m)| match multi && m > 1 && !same_ranges(g, h, m) {
+                    true => shared_shifts(g, h, m),
+                    false => None,
+                })
+                .collect()
+        })
+        .collect();
+    let parts_per_kv = group_size.div_ceil(per);
     pool.chunks_mut_init(
         &mut out[..owner.len() * nh * hd],
         group_size * hd,
@@ -94,7 +119,7 @@ pub(crate) fn attend(
             let g = &plan.groups[gi];
             let q_row = &q[row * nh * hd..][..nh * hd];
             let mut h = kvh * group_size;
-            for part in o.chunks_mut(per * hd) {
+            for (pi, part) in o.chunks_mut(per * hd).enumerate() {
                 let m = part.len() / hd;
                 let job = Heads {
                     layer,
@@ -104,8 +129,10 @@ pub(crate) fn attend(
                     kvh,
                     scale,
                 };
-                if m > 1 && multi_for(hd) && same_ranges(g, h, m) {
-                    job.together(h, m, q_row, s, part);
+                if m > 1 && multi && same_ranges(g, h, m) {
+                    job.together(h, m, None, q_row, s, part);
+                } else if let Some(shifts) = &parts[gi][kvh * parts_per_kv + pi] {
+                    job.together(h, m, Some(shifts), q_row, s, part);
                 } else {
                     for (k, out) in part.chunks_mut(hd).enumerate() {
                         let qh = &q_row[(h + k) * hd..][..hd];
@@ -122,6 +149,42 @@ pub(crate) fn attend(
 /// their own orders).
 fn same_ranges(g: &QueryGroup, h: usize, m: usize) -> bool {
     (h + 1..h + m).all(|o| g.ranges(o) == g.ranges(h))
+}
+
+/// The shifts of up to [`MULTI`] heads for one range.
+type Shifts = [i64; MULTI];
+
+/// When query heads `h..h + m` read the same key ranges (same keys, same causality) in their
+/// own orders and with their own shifts, as PINE plans do: for each range of head `h`'s order,
+/// the shift each head reads it at. The heads can then be scored and summed together in head
+/// `h`'s order; each head's order is a function of the segments, not of where they sit, so the
+/// shared order keeps PINE's invariance, and each head keeps its positions.
+fn shared_shifts(g: &QueryGroup, h: usize, m: usize) -> Option<Vec<Shifts>> {
+    let first = g.ranges(h);
+    let mut out: Vec<Shifts> = first.iter().map(|r| [r.shift; MULTI]).collect();
+    for k in 1..m {
+        let other = g.ranges(h + k);
+        if other.len() != first.len() {
+            return None;
+        }
+        let mut by_start: Vec<(usize, usize)> = other
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.keys.start, i))
+            .collect();
+        by_start.sort_unstable();
+        for (r, shifts) in first.iter().zip(&mut out) {
+            let at = by_start
+                .binary_search_by_key(&r.keys.start, |&(s, _)| s)
+                .ok()?;
+            let o = &other[by_start[at].1];
+            if o.keys != r.keys || o.causal != r.causal {
+                return None;
+            }
+            shifts[k] = o.shift;
+        }
+    }
+    Some(out)
 }
 
 /// Whether the several-heads forms apply to heads of `hd` dimensions.
@@ -143,9 +206,19 @@ struct Heads<'a> {
 }
 
 impl Heads<'_> {
-    /// Heads `h0..h0 + m` (`2 ≤ m ≤ MULTI`, same ranges) together: every head's scores,
-    /// softmax and value sums are exactly those [`head`] computes for it alone.
-    fn together(&self, h0: usize, m: usize, q_row: &[f32], s: &mut Scratch, out: &mut [f32]) {
+    /// Heads `h0..h0 + m` (`2 ≤ m ≤ MULTI`) together over head `h0`'s ranges. With the same
+    /// ranges (`shifts` `None`) every head's scores, softmax and value sums are exactly those
+    /// [`head`] computes for it alone; with `shifts` (see [`shared_shifts`]) each head reads
+    /// range `i` at `shifts[i][k]`, and its sums run in head `h0`'s order.
+    fn together(
+        &self,
+        h0: usize,
+        m: usize,
+        shifts: Option<&[Shifts]>,
+        q_row: &[f32],
+        s: &mut Scratch,
+        out: &mut [f32],
+    ) {
         let hd = self.shape.head_dim;
         let stride = self.shape.n_kv_heads * hd;
         let base = self.kvh * hd;
@@ -154,21 +227,22 @@ impl Heads<'_> {
         let f16 = matches!(self.layer.k, Store::F16(_));
         s.at.clear();
         s.scores.iter_mut().for_each(Vec::clear);
-        let mut rotated_for = None;
-        for range in self.g.ranges(h0) {
+        let mut rotated_for = [None; MULTI];
+        for (i, range) in self.g.ranges(h0).iter().enumerate() {
             let keys = range.visible(own);
             if keys.is_empty() {
                 continue;
             }
-            if rotated_for != Some(range.shift) {
-                for (k, qk) in s.q.chunks_mut(hd).take(m).enumerate() {
+            for (k, qk) in s.q.chunks_mut(hd).take(m).enumerate() {
+                let shift = shifts.map_or(range.shift, |t| t[i][k]);
+                if rotated_for[k] != Some(shift) {
                     qk.copy_from_slice(&q_row[(h0 + k) * hd..][..hd]);
-                    self.shape.rope.rotate(qk, pos + range.shift);
+                    self.shape.rope.rotate(qk, pos + shift);
                     if f16 {
                         round_f16(qk);
                     }
+                    rotated_for[k] = Some(shift);
                 }
-                rotated_for = Some(range.shift);
             }
             let from = s.at.len();
             s.at.extend(keys.map(|j| j * stride + base));
