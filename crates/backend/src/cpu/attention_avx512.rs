@@ -60,33 +60,23 @@ pub(super) unsafe fn score_multi<T: Wide16, const M: usize>(
     let k = k.as_ptr();
     let mut blocks = at.chunks_exact(8);
     for b in &mut blocks {
-        let mut acc = [[_mm512_setzero_ps(); 8]; M];
-        for i in (0..n).step_by(16) {
-            // SAFETY: i + 16 <= n for every query, and every key holds n elements.
-            unsafe {
-                let qv: [__m512; M] =
-                    std::array::from_fn(|m| _mm512_loadu_ps(q[m].as_ptr().add(i)));
-                for j in 0..8 {
-                    let kv = T::load16(k.add(b[j] + i));
-                    for m in 0..M {
-                        acc[m][j] = _mm512_fmadd_ps(qv[m], kv, acc[m][j]);
-                    }
-                }
-            }
-        }
-        for (a, o) in acc.iter().zip(out.iter_mut()) {
-            let t: [__m256; 8] = std::array::from_fn(|j| fold_halves(a[j]));
-            let d = _mm256_mul_ps(reduce8x8(&t), _mm256_set1_ps(scale));
-            let mut lanes = [0.0f32; 8];
-            // SAFETY: `lanes` holds eight elements.
-            unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), d) };
-            o.extend_from_slice(&lanes);
-        }
+        let b: &[usize; 8] = b.try_into().expect("chunks of eight");
+        // SAFETY: the caller's contract.
+        unsafe { block8(&q, k, n, b, scale, &mut out, 8) };
     }
-    for &a in blocks.remainder() {
+    let rest = blocks.remainder();
+    if rest.len() >= 3 {
+        // A short tail runs as a block padded with its last key: every dot is independent and
+        // reduced by the same tree, so the kept scores are the ones the one-key path gives.
+        let b: [usize; 8] = std::array::from_fn(|j| rest[j.min(rest.len() - 1)]);
+        // SAFETY: as above; the padding repeats a valid key.
+        unsafe { block8(&q, k, n, &b, scale, &mut out, rest.len()) };
+        return;
+    }
+    for &a in rest {
         let mut acc = [_mm512_setzero_ps(); M];
         for i in (0..n).step_by(16) {
-            // SAFETY: as above.
+            // SAFETY: i + 16 <= n for every query, and every key holds n elements.
             unsafe {
                 let kv = T::load16(k.add(a + i));
                 for m in 0..M {
@@ -100,6 +90,45 @@ pub(super) unsafe fn score_multi<T: Wide16, const M: usize>(
             let t8 = _mm_add_ps(t6, _mm_movehl_ps(t6, t6));
             o.push(_mm_cvtss_f32(_mm_add_ss(t8, _mm_movehdup_ps(t8))) * scale);
         }
+    }
+}
+
+/// The scores of the eight keys at offsets `b` for the `M` queries (`n` dimensions each), the
+/// first `keep` appended to each query's `out`.
+///
+/// # Safety
+/// As [`score_multi`], for the keys of `b`.
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+unsafe fn block8<T: Wide16, const M: usize>(
+    q: &[&[f32]; M],
+    k: *const T,
+    n: usize,
+    b: &[usize; 8],
+    scale: f32,
+    out: &mut [&mut Vec<f32>; M],
+    keep: usize,
+) {
+    let mut acc = [[_mm512_setzero_ps(); 8]; M];
+    for i in (0..n).step_by(16) {
+        // SAFETY: i + 16 <= n for every query, and every key holds n elements.
+        unsafe {
+            let qv: [__m512; M] = std::array::from_fn(|m| _mm512_loadu_ps(q[m].as_ptr().add(i)));
+            for (j, &bj) in b.iter().enumerate() {
+                let kv = T::load16(k.add(bj + i));
+                for m in 0..M {
+                    acc[m][j] = _mm512_fmadd_ps(qv[m], kv, acc[m][j]);
+                }
+            }
+        }
+    }
+    for (a, o) in acc.iter().zip(out.iter_mut()) {
+        let t: [__m256; 8] = std::array::from_fn(|j| fold_halves(a[j]));
+        let d = _mm256_mul_ps(reduce8x8(&t), _mm256_set1_ps(scale));
+        let mut lanes = [0.0f32; 8];
+        // SAFETY: `lanes` holds eight elements.
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), d) };
+        o.extend_from_slice(&lanes[..keep]);
     }
 }
 
