@@ -209,18 +209,7 @@ impl PackedWeights {
         }
         let nb = cols / 32;
         let rb = nb * kind.wb;
-        let expected = rows.checked_mul(rb).ok_or(QuantError::Length {
-            what: "packed weight bytes",
-            expected: usize::MAX,
-            got: data.len(),
-        })?;
-        if data.len() != expected {
-            return Err(QuantError::Length {
-                what: "weight bytes",
-                expected,
-                got: data.len(),
-            });
-        }
+        check_len("weight bytes", rows.checked_mul(rb), data.len())?;
         let full = rows / GROUP;
         let gb = kind.group_block();
         let mut groups = vec![0u8; full * nb * gb];
@@ -292,20 +281,30 @@ pub(super) struct GroupKernels {
     pub four: GroupFn<NA>,
 }
 
-/// The group kernels for `ty` on this CPU.
+/// The group kernels for `ty` on this CPU, detected once: every matmul asks, decode included.
+/// None where the per-pair kernels are the scalar ones (no SIMD, or `PINE_CPU_KERNELS=scalar`,
+/// which the dot table already read).
 fn kernels_for(ty: GgmlType) -> Option<GroupKernels> {
-    if std::env::var("PINE_CPU_KERNELS").as_deref() == Ok("scalar") {
-        return None;
-    }
-    #[cfg(target_arch = "x86_64")]
-    {
-        super::packed_avx512::detect(ty).or_else(|| super::packed_avx2::detect(ty))
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = ty;
-        None
-    }
+    use std::sync::OnceLock;
+    static TABLE: OnceLock<[Option<GroupKernels>; 3]> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        [GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0].map(|t| {
+            if kernels().isa(t) == Some("scalar") {
+                return None;
+            }
+            #[cfg(target_arch = "x86_64")]
+            return super::packed_avx512::detect(t).or_else(|| super::packed_avx2::detect(t));
+            #[cfg(not(target_arch = "x86_64"))]
+            return None;
+        })
+    });
+    let i = match ty {
+        GgmlType::Q4_0 => 0,
+        GgmlType::Q4_1 => 1,
+        GgmlType::Q8_0 => 2,
+        _ => return None,
+    };
+    table[i]
 }
 
 /// `y = x · Wᵀ` for packed weights: `x` is `n × cols`, `y` is `n × rows`, both row-major.
