@@ -135,8 +135,7 @@ pub(crate) fn attend(
                     job.together(h, m, Some(shifts), q_row, s, part);
                 } else {
                     for (k, out) in part.chunks_mut(hd).enumerate() {
-                        let qh = &q_row[(h + k) * hd..][..hd];
-                        head(layer, shape, g, li, h + k, kvh, qh, scale, s, out);
+                        job.together(h + k, 1, None, q_row, s, out);
                     }
                 }
                 h += m;
@@ -206,10 +205,12 @@ struct Heads<'a> {
 }
 
 impl Heads<'_> {
-    /// Heads `h0..h0 + m` (`2 ≤ m ≤ MULTI`) together over head `h0`'s ranges. With the same
-    /// ranges (`shifts` `None`) every head's scores, softmax and value sums are exactly those
-    /// [`head`] computes for it alone; with `shifts` (see [`shared_shifts`]) each head reads
-    /// range `i` at `shifts[i][k]`, and its sums run in head `h0`'s order.
+    /// Heads `h0..h0 + m` (`1 ≤ m ≤ MULTI`; several only where `multi_for`) over head `h0`'s
+    /// ranges: each head's query rotated once per distinct shift, the ranges' keys scored in
+    /// plan order, one softmax over all of them and the values summed in the same order. With
+    /// the same ranges (`shifts` `None`) every head's bits are those it gets alone; with
+    /// `shifts` (see [`shared_shifts`]) each head reads range `i` at `shifts[i][k]`, and its
+    /// sums run in head `h0`'s order.
     fn together(
         &self,
         h0: usize,
@@ -261,8 +262,11 @@ impl Heads<'_> {
     }
 }
 
-/// [`score`] for the `qs.len() / hd` queries in `qs` (AVX-512 only; see `multi_for`).
+/// [`score`] for the `qs.len() / hd` queries in `qs` (several only where `multi_for`).
 pub(super) fn score_multi(k: &Store, qs: &[f32], at: &[usize], scale: f32, out: &mut [Vec<f32>]) {
+    if let [one] = out {
+        return score(k, qs, at, scale, one);
+    }
     let m = out.len();
     let hd = qs.len() / m;
     let len = k.len();
@@ -285,7 +289,7 @@ pub(super) fn score_multi(k: &Store, qs: &[f32], at: &[usize], scale: f32, out: 
 }
 
 /// [`value_sum`] for the probability rows `p` into `out` (`p.len()` heads of `out.len() /
-/// p.len()` dimensions; AVX-512 only).
+/// p.len()` dimensions; several only where `multi_for`).
 pub(super) fn value_sum_multi(
     v: &Store,
     p: &[Vec<f32>],
@@ -293,6 +297,9 @@ pub(super) fn value_sum_multi(
     acc: &mut [Vec<f32>],
     out: &mut [f32],
 ) {
+    if let ([one], [acc]) = (p, &mut *acc) {
+        return value_sum(v, one, at, acc, out);
+    }
     let m = p.len();
     let hd = out.len() / m;
     let len = v.len();
@@ -334,50 +341,6 @@ fn softmax(scores: &mut [f32], f16: bool) {
     if f16 {
         round_f16(scores);
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn head(
-    layer: &LayerCache,
-    shape: &AttentionShape,
-    g: &QueryGroup,
-    li: usize,
-    h: usize,
-    kvh: usize,
-    q_raw: &[f32],
-    scale: f32,
-    s: &mut Scratch,
-    out: &mut [f32],
-) {
-    let hd = shape.head_dim;
-    let stride = shape.n_kv_heads * hd;
-    let base = kvh * hd;
-    let pos = g.positions[li];
-    let own = g.cache_index[li];
-    let f16 = matches!(layer.k, Store::F16(_));
-    s.scores[0].clear();
-    s.at.clear();
-    let q = &mut s.q[..hd];
-    let mut rotated_for = None;
-    for range in g.ranges(h) {
-        let keys = range.visible(own);
-        if keys.is_empty() {
-            continue;
-        }
-        if rotated_for != Some(range.shift) {
-            q.copy_from_slice(q_raw);
-            shape.rope.rotate(q, pos + range.shift);
-            if f16 {
-                round_f16(q);
-            }
-            rotated_for = Some(range.shift);
-        }
-        let from = s.at.len();
-        s.at.extend(keys.map(|j| j * stride + base));
-        score(&layer.k, q, &s.at[from..], scale, &mut s.scores[0]);
-    }
-    softmax(&mut s.scores[0], f16);
-    value_sum(&layer.v, &s.scores[0], &s.at, &mut s.acc[0], out);
 }
 
 /// Whether the AVX2 forms apply to heads of `hd` dimensions.
