@@ -3,7 +3,9 @@
 //! keys in the same precision.
 
 use half::f16;
+use half::slice::HalfFloatSliceExt;
 use half::vec::HalfBitsVecExt;
+use pine_pool::Pool;
 
 use crate::backend::{CacheSpec, CacheType};
 use crate::region_store::RegionStore;
@@ -46,17 +48,55 @@ impl Store {
         }
     }
 
-    /// Writes `src` at element offset `at`, rounding to the storage type.
+    /// Writes `src` at element offset `at`, rounding to the storage type (tests fill caches so).
+    #[cfg(test)]
     pub(crate) fn put(&mut self, at: usize, src: &[f32]) {
         match self {
-            Store::F16(d) => {
-                for (o, &x) in d[at..at + src.len()].iter_mut().zip(src) {
-                    *o = f16::from_f32(x);
-                }
-            }
+            Store::F16(d) => d[at..at + src.len()].convert_from_f32_slice(src),
             Store::F32(d) => d[at..at + src.len()].copy_from_slice(src),
         }
     }
+
+    /// Writes `n` consecutive rows of `width` elements from element offset `at`: `fill(i, row)`
+    /// makes row `i` in f32, which is then rounded to the storage type. A prefill batch's rows
+    /// are split across `pool`.
+    pub(crate) fn put_rows(
+        &mut self,
+        pool: &Pool,
+        at: usize,
+        width: usize,
+        n: usize,
+        fill: impl Fn(usize, &mut [f32]) + Sync,
+    ) {
+        let rows = rows_per_part(pool, n, width);
+        let part = rows * width;
+        match self {
+            Store::F16(d) => pool.chunks_mut_init(
+                &mut d[at..at + n * width],
+                part,
+                || vec![0.0f32; width],
+                |row, c, dst| {
+                    for (i, out) in dst.chunks_mut(width).enumerate() {
+                        fill(c * rows + i, row);
+                        out.convert_from_f32_slice(row);
+                    }
+                },
+            ),
+            Store::F32(d) => pool.chunks_mut(&mut d[at..at + n * width], part, |c, dst| {
+                for (i, out) in dst.chunks_mut(width).enumerate() {
+                    fill(c * rows + i, out);
+                }
+            }),
+        }
+    }
+}
+
+/// Rows per task of [`Store::put_rows`]: all of them when the batch is too small to share.
+fn rows_per_part(pool: &Pool, n: usize, width: usize) -> usize {
+    if n * width < 16 * 1024 || pool.threads() == 1 {
+        return n.max(1);
+    }
+    n.div_ceil(pool.threads() * 2)
 }
 
 impl CpuCache {

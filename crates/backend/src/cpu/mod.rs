@@ -216,7 +216,7 @@ impl Backend for CpuBackend {
         n: usize,
         out: &mut Vec<f32>,
     ) {
-        ops::rms_norm(x, weight.vector(), eps, n, out);
+        ops::rms_norm(&self.pool, x, weight.vector(), eps, n, out);
     }
 
     fn matmul(
@@ -259,11 +259,11 @@ impl Backend for CpuBackend {
     }
 
     fn swiglu(&mut self, gate: &mut Vec<f32>, up: &Vec<f32>, len: usize) {
-        ops::swiglu(&mut gate[..len], &up[..len]);
+        ops::swiglu(&self.pool, &mut gate[..len], &up[..len]);
     }
 
     fn add(&mut self, acc: &mut Vec<f32>, x: &Vec<f32>, len: usize) {
-        ops::add(&mut acc[..len], &x[..len]);
+        ops::add(&self.pool, &mut acc[..len], &x[..len]);
     }
 
     fn new_cache(&mut self, spec: CacheSpec) -> Result<CpuCache, BackendError> {
@@ -282,20 +282,33 @@ impl Backend for CpuBackend {
     ) -> Result<(), BackendError> {
         let width = shape.n_kv_heads * shape.head_dim;
         let n_ctx = cache.spec.n_ctx;
+        if let Some(&slot) = cache_index.iter().find(|&&s| s >= n_ctx) {
+            return Err(BackendError::Plan(format!(
+                "cache slot {slot} is past the context size {n_ctx}"
+            )));
+        }
         let lc = &mut cache.layers[layer];
-        let mut row = vec![0.0f32; width];
-        for (i, (&slot, &pos)) in cache_index.iter().zip(positions).enumerate() {
-            if slot >= n_ctx {
-                return Err(BackendError::Plan(format!(
-                    "cache slot {slot} is past the context size {n_ctx}"
-                )));
-            }
-            row.copy_from_slice(&k[i * width..(i + 1) * width]);
-            for head in row.chunks_mut(shape.head_dim) {
-                shape.rope.rotate(head, pos);
-            }
-            lc.k.put(slot * width, &row);
-            lc.v.put(slot * width, &v[i * width..(i + 1) * width]);
+        let hd = shape.head_dim;
+        // A batch's rows usually fill consecutive slots: one split write each for K and V.
+        // Anything else goes row by row.
+        let rows = cache_index.len();
+        let run = match cache_index.windows(2).all(|w| w[1] == w[0] + 1) {
+            true => rows,
+            false => 1,
+        };
+        for first in (0..rows).step_by(run.max(1)) {
+            let (slot, n) = (cache_index[first], run);
+            lc.k.put_rows(&self.pool, slot * width, width, n, |i, row| {
+                let i = first + i;
+                row.copy_from_slice(&k[i * width..(i + 1) * width]);
+                for head in row.chunks_mut(hd) {
+                    shape.rope.rotate(head, positions[i]);
+                }
+            });
+            lc.v.put_rows(&self.pool, slot * width, width, n, |i, row| {
+                let i = first + i;
+                row.copy_from_slice(&v[i * width..(i + 1) * width]);
+            });
         }
         Ok(())
     }
