@@ -37,16 +37,11 @@ const RMS_ROWS: usize = 4;
 /// [`rms_norm`] of the whole rows in `x` (one part of a batch), each row's sum in element order.
 fn rms_rows(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
     let d = w.len();
-    let mut sums = [0f64; RMS_ROWS];
     for (xs, os) in x.chunks(RMS_ROWS * d).zip(out.chunks_mut(RMS_ROWS * d)) {
-        let m = xs.len() / d;
-        sums.fill(0.0);
-        for i in 0..d {
-            for (r, s) in sums[..m].iter_mut().enumerate() {
-                let v = xs[r * d + i];
-                *s += (v * v) as f64;
-            }
-        }
+        let sums: [f64; RMS_ROWS] = match xs.len() / d {
+            RMS_ROWS => square_sums(std::array::from_fn(|r| &xs[r * d..][..d])),
+            m => std::array::from_fn(|r| square_sums([&xs[r.min(m - 1) * d..][..d]])[0]),
+        };
         for ((row, o), &sum) in xs.chunks(d).zip(os.chunks_mut(d)).zip(&sums) {
             let mean = (sum / d as f64) as f32;
             let scale = 1.0 / (mean + eps).sqrt();
@@ -55,6 +50,18 @@ fn rms_rows(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
             }
         }
     }
+}
+
+/// `Σ (v·v as f64)` of each of `R` equally long rows, element by element.
+fn square_sums<const R: usize>(rows: [&[f32]; R]) -> [f64; R] {
+    let mut sums = [0f64; R];
+    for i in 0..rows[0].len() {
+        for (s, row) in sums.iter_mut().zip(&rows) {
+            let v = row[i];
+            *s += (v * v) as f64;
+        }
+    }
+    sums
 }
 
 /// `gate = silu(gate) * up`, with SiLU computed as llama.cpp's x86 build does (its vectorised

@@ -27,7 +27,7 @@ use crate::QuantError;
 pub const GROUP: usize = 16;
 
 /// Activation rows per prefill kernel call.
-const NA: usize = 4;
+const NA: usize = 8;
 
 /// The per-type constants of the packed layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -278,7 +278,7 @@ pub(super) type GroupFn<const M: usize> = fn(&[u8], usize, Acts<'_, M>) -> [[f32
 #[derive(Clone, Copy)]
 pub(super) struct GroupKernels {
     pub one: GroupFn<1>,
-    pub four: GroupFn<NA>,
+    pub eight: GroupFn<NA>,
 }
 
 /// The group kernels for `ty` on this CPU, detected once: every matmul asks, decode included.
@@ -499,7 +499,7 @@ impl Product<'_> {
             let wg = self.group(g);
             let mut j = 0;
             while j + NA <= n {
-                let out = (self.k.four)(wg, self.nb, self.acts::<NA>(r0 + j));
+                let out = (self.k.eight)(wg, self.nb, self.acts::<NA>(r0 + j));
                 for (i, o) in out.iter().enumerate() {
                     ys[(j + i) * rows + g * GROUP..][..GROUP].copy_from_slice(o);
                 }

@@ -149,12 +149,12 @@ pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<GroupKernels> {
     Some(if is_x86_feature_detected!("avxvnni") {
         GroupKernels {
             one: avxvnni::group::<1>,
-            four: avxvnni::group::<4>,
+            eight: avxvnni::group::<8>,
         }
     } else {
         GroupKernels {
             one: avx2::group::<1>,
-            four: avx2::group::<4>,
+            eight: avx2::group::<8>,
         }
     })
 }
@@ -169,12 +169,12 @@ pub(super) fn all_forms() -> Vec<GroupKernels> {
     {
         v.push(GroupKernels {
             one: avx2::group::<1>,
-            four: avx2::group::<4>,
+            eight: avx2::group::<8>,
         });
         if is_x86_feature_detected!("avxvnni") {
             v.push(GroupKernels {
                 one: avxvnni::group::<1>,
-                four: avxvnni::group::<4>,
+                eight: avxvnni::group::<8>,
             });
         }
     }

@@ -1,5 +1,5 @@
 //! The AVX-512 VNNI kernels of the packed layout (`packed`): one group of 16 weight rows against
-//! one or four activation rows; every register lane is one weight row.
+//! one or eight activation rows; every register lane is one weight row.
 //!
 //! Per block and activation row, eight `vpdpbusd` (each the same four weight bytes of 16 rows
 //! against one broadcast activation dword `l`) give exact integer sums. Block order (Q4_0): they
@@ -42,14 +42,14 @@ unsafe fn run<const NA: usize>(
         };
         for j in 0..NA {
             let e = &*extras[j].add(b);
-            let y = acts[j].add(b * kind.ab + qa);
-            // Two chains of four (even and odd dwords) halve the dependent latency.
-            let mut s = [_mm512_set1_epi32(e.seed), _mm512_setzero_si512()];
-            for (l, ul) in u.iter().enumerate() {
-                let yl = _mm512_set1_epi32(y.add(4 * l).cast::<i32>().read_unaligned());
-                s[l % 2] = _mm512_dpbusd_epi32(s[l % 2], *ul, yl);
+            let mut y = acts[j].add(b * kind.ab + qa);
+            // One chain per activation row: with eight rows the chains hide each other's latency.
+            let mut s = _mm512_set1_epi32(e.seed);
+            for ul in &u {
+                let yl = _mm512_set1_epi32(y.cast::<i32>().read_unaligned());
+                s = _mm512_dpbusd_epi32(s, *ul, yl);
+                y = y.add(4);
             }
-            let s = _mm512_add_epi32(s[0], s[1]);
             let d = _mm512_mul_ps(dx, _mm512_set1_ps(e.dy));
             acc[j] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc[j]);
             if kind.min {
@@ -219,15 +219,15 @@ pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<GroupKernels> {
     match ty {
         T::Q4_0 => Some(GroupKernels {
             one: q4_0::group::<1>,
-            four: q4_0::group::<4>,
+            eight: q4_0::group::<8>,
         }),
         T::Q4_1 => Some(GroupKernels {
             one: q4_1::group::<1>,
-            four: q4_1::group::<4>,
+            eight: q4_1::group::<8>,
         }),
         T::Q8_0 => Some(GroupKernels {
             one: q8_0::group::<1>,
-            four: q8_0::group::<4>,
+            eight: q8_0::group::<8>,
         }),
         _ => None,
     }

@@ -50,7 +50,7 @@ fn check_outputs(ty: GgmlType, rows: usize, cols: usize, w: &[u8], x: &[f32], y:
     }
 }
 
-/// Random data: decode and every prefill remainder around the four-row kernel, full groups and
+/// Random data: decode and every prefill remainder around the eight-row kernel, full groups and
 /// tail rows, one-block and long rows.
 #[test]
 fn packed_equals_the_per_pair_kernel() {
@@ -63,7 +63,7 @@ fn packed_equals_the_per_pair_kernel() {
             .iter()
             .enumerate()
         {
-            for n in [1, 2, 3, 4, 5, 8, 9, 13] {
+            for n in [1, 2, 3, 4, 5, 8, 9, 13, 16, 17, 23] {
                 let mut rng = StdRng::seed_from_u64((100 * t + 10 * i + n) as u64);
                 let w: Vec<u8> = (0..rows)
                     .flat_map(|_| random_row(&mut rng, ty, cols / 32))
