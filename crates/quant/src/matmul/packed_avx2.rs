@@ -70,13 +70,11 @@ macro_rules! packed_q4_0 {
         pub(super) fn group<const M: usize>(
             w: &[u8],
             nb: usize,
-            (acts, extras, _): Acts<'_, M>,
+            acts: Acts<'_>,
         ) -> [[f32; GROUP]; M] {
             let kind: Kind = Q4_0;
             assert!(w.len() >= nb * kind.group_block());
-            assert!(acts.iter().all(|a| a.len() >= nb * kind.ab));
-            assert!(extras.iter().all(|e| e.len() >= nb));
-            let (a, e) = (acts.map(<[u8]>::as_ptr), extras.map(<[ActBlock]>::as_ptr));
+            let (a, e, _) = acts.rows::<M>(&kind, nb);
             let mut out = [[0.0f32; GROUP]; M];
             for j in (0..M).step_by(2) {
                 // SAFETY: handed out by `detect` only after the features were detected; the

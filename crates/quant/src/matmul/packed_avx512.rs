@@ -186,18 +186,11 @@ macro_rules! kind {
             pub(super) fn group<const NA: usize>(
                 w: &[u8],
                 nb: usize,
-                (acts, extras, lanes): Acts<'_, NA>,
+                acts: Acts<'_>,
             ) -> [[f32; GROUP]; NA] {
                 let kind: Kind = $kind;
                 assert!(w.len() >= nb * kind.group_block());
-                assert!(acts.iter().all(|a| a.len() >= nb * kind.ab));
-                assert!(extras.iter().all(|e| e.len() >= nb));
-                assert!(!kind.lanes || kind.c == 0 || lanes.iter().all(|l| l.len() >= nb));
-                let (a, e, l) = (
-                    acts.map(<[u8]>::as_ptr),
-                    extras.map(<[ActBlock]>::as_ptr),
-                    lanes.map(<[LaneSeeds]>::as_ptr),
-                );
+                let (a, e, l) = acts.rows::<NA>(&kind, nb);
                 // SAFETY: handed out by `detect` only after the features were detected; the
                 // asserts bound every read.
                 unsafe { kern::<NA>(w.as_ptr(), nb, a, e, l) }
