@@ -124,6 +124,21 @@ pub trait Backend {
         n: usize,
         out: &mut Self::Buffer,
     ) -> Result<(), BackendError>;
+    /// `outs[i][r] = ws[i] · x[r]` for `n` rows: weights that read the same input (a layer's Q,
+    /// K and V; its gate and up), which a backend may run as one job over one quantized copy
+    /// of `x`. The default runs [`Backend::matmul`] for each.
+    fn matmul_many<const N: usize>(
+        &mut self,
+        ws: [&Self::Weight; N],
+        x: &Self::Buffer,
+        n: usize,
+        outs: [&mut Self::Buffer; N],
+    ) -> Result<(), BackendError> {
+        for (w, out) in ws.into_iter().zip(outs) {
+            self.matmul(w, x, n, out)?;
+        }
+        Ok(())
+    }
     /// `gate[i] = silu(gate[i]) * up[i]` for the first `len` values.
     fn swiglu(&mut self, gate: &mut Self::Buffer, up: &Self::Buffer, len: usize);
     /// `acc[i] += x[i]` for the first `len` values.

@@ -92,6 +92,15 @@ fn mixed() -> BackendError {
     BackendError::Plan("a buffer, weight or cache of one backend was passed to the other".into())
 }
 
+/// Every element's inner value, or the mixed-backends error when one belongs to the other
+/// backend.
+fn all<T, const N: usize>(xs: [Option<T>; N]) -> Result<[T; N], BackendError> {
+    if xs.iter().any(Option::is_none) {
+        return Err(mixed());
+    }
+    Ok(xs.map(|x| x.expect("checked: none is missing")))
+}
+
 impl Backend for AnyBackend {
     type Weight = AnyWeight;
     type Buffer = AnyBuffer;
@@ -207,6 +216,40 @@ impl Backend for AnyBackend {
                 AnyBuffer::Vulkan(x),
                 AnyBuffer::Vulkan(o),
             ) => b.matmul(w, x, n, o),
+            _ => Err(mixed()),
+        }
+    }
+
+    fn matmul_many<const N: usize>(
+        &mut self,
+        ws: [&AnyWeight; N],
+        x: &AnyBuffer,
+        n: usize,
+        outs: [&mut AnyBuffer; N],
+    ) -> Result<(), BackendError> {
+        match (self, x) {
+            (AnyBackend::Cpu(b), AnyBuffer::Cpu(x)) => {
+                let ws = all(ws.map(|w| match w {
+                    AnyWeight::Cpu(w) => Some(w),
+                    AnyWeight::Vulkan(_) => None,
+                }))?;
+                let outs = all(outs.map(|o| match o {
+                    AnyBuffer::Cpu(o) => Some(o),
+                    AnyBuffer::Vulkan(_) => None,
+                }))?;
+                b.matmul_many(ws, x, n, outs)
+            }
+            (AnyBackend::Vulkan(b), AnyBuffer::Vulkan(x)) => {
+                let ws = all(ws.map(|w| match w {
+                    AnyWeight::Vulkan(w) => Some(w),
+                    AnyWeight::Cpu(_) => None,
+                }))?;
+                let outs = all(outs.map(|o| match o {
+                    AnyBuffer::Vulkan(o) => Some(o),
+                    AnyBuffer::Cpu(_) => None,
+                }))?;
+                b.matmul_many(ws, x, n, outs)
+            }
             _ => Err(mixed()),
         }
     }

@@ -179,9 +179,7 @@ impl<B: Backend> Llama<B> {
         be.embed(&self.embed, batch.ids, x)?;
         for (l, w) in self.layers.iter().enumerate() {
             be.rms_norm(x, &w.attn_norm, p.rms_eps, n, h);
-            be.matmul(&w.wq, h, n, q)?;
-            be.matmul(&w.wk, h, n, k)?;
-            be.matmul(&w.wv, h, n, v)?;
+            be.matmul_many([&w.wq, &w.wk, &w.wv], h, n, [q, k, v])?;
             be.store_kv(
                 cache,
                 l,
@@ -198,8 +196,7 @@ impl<B: Backend> Llama<B> {
             be.matmul(&w.wo, attn, n, o)?;
             be.add(x, o, n * d);
             be.rms_norm(x, &w.ffn_norm, p.rms_eps, n, h);
-            be.matmul(&w.gate, h, n, g)?;
-            be.matmul(&w.up, h, n, u)?;
+            be.matmul_many([&w.gate, &w.up], h, n, [g, u])?;
             be.swiglu(g, u, n * ff);
             be.matmul(&w.down, g, n, o)?;
             be.add(x, o, n * d);

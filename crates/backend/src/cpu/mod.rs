@@ -17,7 +17,9 @@ use std::sync::Arc;
 
 use pine_gguf::{GgmlType, Gguf, TensorInfo};
 use pine_pool::Pool;
-use pine_quant::matmul::{matmul, matmul_packed, MatmulScratch, PackedWeights, Precision};
+use pine_quant::matmul::{
+    matmul, matmul_packed, matmul_packed_many, MatmulScratch, PackedWeights, Precision,
+};
 use pine_quant::matmul::{WeightView, GROUP};
 use pine_quant::{dequantize_row, dequantize_tensor};
 
@@ -256,6 +258,38 @@ impl Backend for CpuBackend {
             precision,
         )
         .map_err(quant_err("matmul", "weight"))
+    }
+
+    fn matmul_many<const N: usize>(
+        &mut self,
+        ws: [&CpuWeight; N],
+        x: &Vec<f32>,
+        n: usize,
+        outs: [&mut Vec<f32>; N],
+    ) -> Result<(), BackendError> {
+        let packed = ws.map(|w| match w {
+            CpuWeight::Packed { packed, .. } => Some(packed),
+            _ => None,
+        });
+        // One job only for packed weights of one type and width (they share the quantized x).
+        let first = packed.first().copied().flatten();
+        let together = first.is_some_and(|f| {
+            packed
+                .iter()
+                .all(|p| p.is_some_and(|p| p.ty() == f.ty() && p.cols() == f.cols()))
+        });
+        let (Some(first), true) = (first, together) else {
+            for (w, out) in ws.into_iter().zip(outs) {
+                self.matmul(w, x, n, out)?;
+            }
+            return Ok(());
+        };
+        let ws = packed.map(|p| p.expect("checked: every weight is packed"));
+        let cols = first.cols();
+        let mut rows = ws.map(PackedWeights::rows).into_iter();
+        let ys = outs.map(|o| &mut o[..n * rows.next().unwrap_or(0)]);
+        matmul_packed_many(&self.pool, ws, &x[..n * cols], n, ys, &mut self.scratch)
+            .map_err(quant_err("matmul", "weight"))
     }
 
     fn swiglu(&mut self, gate: &mut Vec<f32>, up: &Vec<f32>, len: usize) {

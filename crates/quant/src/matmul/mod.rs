@@ -33,7 +33,7 @@ use crate::QuantError;
 use pine_gguf::GgmlType;
 use pine_pool::Pool;
 
-pub use packed::{matmul_packed, PackedWeights, GROUP};
+pub use packed::{matmul_packed, matmul_packed_many, PackedWeights, GROUP};
 
 /// A borrowed weight matrix: `rows` GGML rows of `cols` elements of type `ty`, packed back to
 /// back in `data` (exactly as a GGUF tensor of shape `[cols, rows]` is stored).

@@ -343,65 +343,117 @@ pub fn matmul_packed(
     y: &mut [f32],
     scratch: &mut MatmulScratch,
 ) -> Result<(), QuantError> {
-    let ty = w.ty;
-    let k = kernels_for(ty).ok_or(QuantError::Unsupported { ty, op: "matmul" })?;
-    matmul_packed_with(k, pool, w, x, n, y, scratch)
+    matmul_packed_many(pool, [w], x, n, [y], scratch)
 }
 
-/// [`matmul_packed`] with the kernels `k` (tests pick each instruction set's).
-pub(super) fn matmul_packed_with(
-    k: GroupKernels,
+/// `ys[i] = x · ws[i]ᵀ` for weights of one type and width that read the same input (a layer's
+/// Q, K and V; its gate and up): `x` is quantized once and all products run as one pool job,
+/// so a decode step pays one hand-off instead of `N`.
+pub fn matmul_packed_many<const N: usize>(
     pool: &Pool,
-    w: &PackedWeights,
+    ws: [&PackedWeights; N],
     x: &[f32],
     n: usize,
-    y: &mut [f32],
+    ys: [&mut [f32]; N],
     scratch: &mut MatmulScratch,
 ) -> Result<(), QuantError> {
-    let ty = w.ty;
+    let Some(first) = ws.first() else {
+        return Ok(());
+    };
+    let ty = first.ty;
+    let k = kernels_for(ty).ok_or(QuantError::Unsupported { ty, op: "matmul" })?;
+    matmul_packed_with(k, pool, ws, x, n, ys, scratch)
+}
+
+/// [`matmul_packed_many`] with the kernels `k` (tests pick each instruction set's).
+pub(super) fn matmul_packed_with<const N: usize>(
+    k: GroupKernels,
+    pool: &Pool,
+    ws: [&PackedWeights; N],
+    x: &[f32],
+    n: usize,
+    ys: [&mut [f32]; N],
+    scratch: &mut MatmulScratch,
+) -> Result<(), QuantError> {
+    let Some(w) = ws.first() else {
+        return Ok(());
+    };
+    let (ty, cols) = (w.ty, w.cols);
+    if let Some(other) = ws.iter().find(|o| o.ty != ty) {
+        return Err(QuantError::Unsupported {
+            ty: other.ty,
+            op: "matmul together with another weight type",
+        });
+    }
     let tail_dot = kernels()
         .get(ty)
         .ok_or(QuantError::Unsupported { ty, op: "matmul" })?;
     let aty = activation_type(ty).ok_or(QuantError::Unsupported { ty, op: "matmul" })?;
-    check_len(
-        "activation elements (n × cols)",
-        n.checked_mul(w.cols),
-        x.len(),
-    )?;
-    check_len("output elements (n × rows)", n.checked_mul(w.rows), y.len())?;
-    if n == 0 || w.rows == 0 {
+    for (w, y) in ws.iter().zip(&ys) {
+        check_len(
+            "activation elements (n × cols)",
+            n.checked_mul(w.cols),
+            x.len(),
+        )?;
+        check_len("output elements (n × rows)", n.checked_mul(w.rows), y.len())?;
+    }
+    if n == 0 {
         return Ok(());
     }
-    let nb = w.cols / 32;
-    let arow = nb * w.kind.ab;
+    let nb = cols / 32;
+    let kind = w.kind;
+    let arow = nb * kind.ab;
     scratch.act.resize(n * arow, 0);
     scratch.blocks.resize(n * nb, ActBlock::default());
-    let nl = if needs_lane_seeds(&w.kind) { n * nb } else { 0 };
+    let nl = if needs_lane_seeds(&kind) { n * nb } else { 0 };
     scratch.lane_seeds.resize(nl, [0; 8]);
     let act = &mut scratch.act[..n * arow];
     let blocks = &mut scratch.blocks[..n * nb];
     let lanes = &mut scratch.lane_seeds[..nl];
-    quantize_rows(pool, aty, &w.kind, x, w.cols, act, blocks, lanes)?;
-    let run = Product {
-        w,
-        k,
-        tail_dot,
-        nb,
-        arow,
-        act,
-        blocks,
-        lanes,
+    quantize_rows(pool, aty, &kind, x, cols, act, blocks, lanes)?;
+    // Per product: its inputs, its output, and the output elements each task writes.
+    let jobs: [_; N] = std::array::from_fn(|i| {
+        let w = ws[i];
+        let rows_per_task = match n {
+            1 => (w.rows / GROUP).div_ceil(pool.threads() * 4).max(1) * GROUP,
+            _ => n.div_ceil(pool.threads() * 4).next_multiple_of(NA),
+        };
+        let run = Product {
+            w,
+            k,
+            tail_dot,
+            nb,
+            arow,
+            act,
+            blocks,
+            lanes,
+        };
+        (run, rows_per_task)
+    });
+    let outs = ys.map(|y| SharedRows(y.as_mut_ptr()));
+    let part = |i: usize| match n {
+        1 => jobs[i].1,
+        _ => (jobs[i].1 * ws[i].rows).max(1),
     };
-    if n == 1 {
-        let groups = w.rows / GROUP;
-        let per_task = groups.div_ceil(pool.threads() * 4).max(1) * GROUP;
-        pool.chunks_mut(y, per_task, |c, ys| run.decode_rows(c * per_task, ys));
-    } else {
-        let per_task = n.div_ceil(pool.threads() * 4).next_multiple_of(NA);
-        pool.chunks_mut(y, per_task * w.rows, |c, ys| {
-            run.prefill_acts(c * per_task, ys)
-        });
-    }
+    let len = |i: usize| n * ws[i].rows;
+    let tasks: [usize; N] = std::array::from_fn(|i| len(i).div_ceil(part(i)));
+    let outs = &outs;
+    pool.for_each(tasks.iter().sum(), |mut t| {
+        let mut i = 0;
+        while t >= tasks[i] {
+            t -= tasks[i];
+            i += 1;
+        }
+        let (start, end) = (t * part(i), ((t + 1) * part(i)).min(len(i)));
+        // SAFETY: task (i, t) alone writes elements start..end of output i, which lie inside
+        // it; the outputs are borrowed mutably until every task has returned.
+        let y = unsafe { std::slice::from_raw_parts_mut(outs[i].0.add(start), end - start) };
+        let (run, rows_per_task) = &jobs[i];
+        match n {
+            1 => run.decode_rows(t * rows_per_task, y),
+            _ => run.prefill_acts(t * rows_per_task, y),
+        }
+    });
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! The packed kernels against the per-pair dot kernel, bit for bit.
 
-use super::{matmul_packed, MatmulScratch, PackedWeights};
+use super::{matmul_packed, matmul_packed_many, MatmulScratch, PackedWeights};
 use crate::activation::{activation_type, quantize_activation_row};
 use crate::dot::kernels;
 use crate::testutil::{pool, random_activations, random_row};
@@ -24,7 +24,7 @@ fn check(scratch: &mut MatmulScratch, ty: GgmlType, rows: usize, cols: usize, w:
         .filter(|_| ty == GgmlType::Q4_0)
     {
         let mut y = vec![f32::NAN; n * rows];
-        super::packed::matmul_packed_with(k, pool(), &p, x, n, &mut y, scratch).unwrap();
+        super::packed::matmul_packed_with(k, pool(), [&p], x, n, [&mut y], scratch).unwrap();
         check_outputs(ty, rows, cols, w, x, &y);
     }
 }
@@ -140,5 +140,63 @@ fn bad_packs_and_shapes_are_errors() {
         let mut y = vec![0.0; 16];
         let err = matmul_packed(pool(), &p, &[0.0; 31], 1, &mut y, &mut MatmulScratch::new());
         assert!(matches!(err, Err(QuantError::Length { .. })));
+    }
+}
+
+/// Several weights over one input (Q, K, V) give each weight's own product, bit for bit, in
+/// decode and prefill; weights of different types are refused.
+#[test]
+fn many_products_equal_one_at_a_time() {
+    let mut scratch = MatmulScratch::new();
+    let cols = 576;
+    for (t, ty) in TYPES.into_iter().enumerate() {
+        if !PackedWeights::supported(ty) {
+            continue;
+        }
+        let mut rng = StdRng::seed_from_u64(900 + t as u64);
+        let ws: Vec<PackedWeights> = [64, 17, 33]
+            .iter()
+            .map(|&rows| {
+                let w: Vec<u8> = (0..rows)
+                    .flat_map(|_| random_row(&mut rng, ty, cols / 32))
+                    .collect();
+                PackedWeights::pack(pool(), ty, rows, cols, &w).unwrap()
+            })
+            .collect();
+        for n in [1, 9, 40] {
+            let x = random_activations(&mut rng, n * cols);
+            let mut got: Vec<Vec<f32>> = ws.iter().map(|w| vec![f32::NAN; n * w.rows()]).collect();
+            let [a, b, c] = &mut got[..] else {
+                unreachable!("three outputs")
+            };
+            let (wa, wb, wc) = (&ws[0], &ws[1], &ws[2]);
+            matmul_packed_many(pool(), [wa, wb, wc], &x, n, [a, b, c], &mut scratch).unwrap();
+            for (w, g) in ws.iter().zip(&got) {
+                let mut want = vec![0.0; n * w.rows()];
+                matmul_packed(pool(), w, &x, n, &mut want, &mut scratch).unwrap();
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(g), bits(&want), "{ty} n={n} rows={}", w.rows());
+            }
+        }
+    }
+    let mixed: Vec<PackedWeights> = [GgmlType::Q4_0, GgmlType::Q8_0]
+        .into_iter()
+        .filter(|&ty| PackedWeights::supported(ty))
+        .map(|ty| {
+            let w = random_row(&mut StdRng::seed_from_u64(1), ty, 1).repeat(16);
+            PackedWeights::pack(pool(), ty, 16, 32, &w).unwrap()
+        })
+        .collect();
+    if let [a, b] = &mixed[..] {
+        let (mut ya, mut yb) = (vec![0.0; 16], vec![0.0; 16]);
+        let r = matmul_packed_many(
+            pool(),
+            [a, b],
+            &[0.5; 32],
+            1,
+            [&mut ya, &mut yb],
+            &mut scratch,
+        );
+        assert!(matches!(r, Err(QuantError::Unsupported { .. })), "{r:?}");
     }
 }
