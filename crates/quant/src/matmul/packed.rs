@@ -276,36 +276,34 @@ pub(super) struct Acts<'a> {
 }
 
 impl Acts<'_> {
-    /// Pointers to the quants, extras and lane seeds of each of the `M` rows, after checking
-    /// that the slices hold `M` rows of `nb` blocks of `kind` (lane seeds only where `kind`
-    /// needs them).
-    pub(super) fn rows<const M: usize>(&self, kind: &Kind, nb: usize) -> RowPtrs<M> {
-        assert!(self.act.len() >= M * nb * kind.ab && self.blocks.len() >= M * nb);
+    /// Checks that the slices hold `m` rows of `nb` blocks of `kind` (lane seeds only where
+    /// `kind` needs them) and that `y` holds `m` output rows of [`GROUP`] at row stride
+    /// `stride`; returns the lane seeds per row (0 or `nb`).
+    pub(super) fn check(
+        &self,
+        kind: &Kind,
+        nb: usize,
+        m: usize,
+        y: &[f32],
+        stride: usize,
+    ) -> usize {
+        assert!(self.act.len() >= m * nb * kind.ab && self.blocks.len() >= m * nb);
         let nl = if needs_lane_seeds(kind) { nb } else { 0 };
-        assert!(self.lanes.len() >= M * nl);
-        // `wrapping_add` keeps the unused (empty) lane pointers valid to compute; every other
-        // offset lies inside its slice by the asserts.
-        (
-            std::array::from_fn(|j| self.act.as_ptr().wrapping_add(j * nb * kind.ab)),
-            std::array::from_fn(|j| self.blocks.as_ptr().wrapping_add(j * nb)),
-            std::array::from_fn(|j| self.lanes.as_ptr().wrapping_add(j * nl)),
-        )
+        assert!(self.lanes.len() >= m * nl);
+        assert!(m == 0 || (stride >= GROUP && y.len() >= (m - 1) * stride + GROUP));
+        nl
     }
 }
 
-/// Per row of a kernel call: its quants, block extras and lane seeds.
-pub(super) type RowPtrs<const M: usize> =
-    ([*const u8; M], [*const ActBlock; M], [*const LaneSeeds; M]);
-
-/// A safe kernel entry: `(group, blocks, M activation rows)` → the 16 outputs of the group for
-/// each activation row.
-pub(super) type GroupFn<const M: usize> = fn(&[u8], usize, Acts<'_>) -> [[f32; GROUP]; M];
+/// A safe kernel entry: `(group, blocks, M activation rows, y, stride)` writes the 16 outputs of
+/// the group for activation row `j` to `y[j * stride..][..16]`, straight from the registers.
+pub(super) type GroupFn = fn(&[u8], usize, Acts<'_>, &mut [f32], usize);
 
 /// The kernel entries of one type.
 #[derive(Clone, Copy)]
 pub(super) struct GroupKernels {
-    pub one: GroupFn<1>,
-    pub eight: GroupFn<NA>,
+    pub one: GroupFn,
+    pub eight: GroupFn,
 }
 
 /// The group kernels for `ty` on this CPU, detected once: every matmul asks, decode included.
@@ -565,7 +563,7 @@ impl Product<'_> {
         for (i, out) in ys.chunks_mut(GROUP).enumerate() {
             let o = o0 + i * GROUP;
             if o + GROUP <= full {
-                out.copy_from_slice(&(self.k.one)(self.group(o / GROUP), self.nb, a)[0]);
+                (self.k.one)(self.group(o / GROUP), self.nb, a, out, GROUP);
             } else {
                 for (t, v) in out.iter_mut().enumerate() {
                     *v = (self.tail_dot)(self.tail_row(o + t), a.act);
@@ -595,15 +593,13 @@ impl Product<'_> {
             while j + NA <= n {
                 let part = next.len().min(j / NA * share)..next.len().min((j / NA + 1) * share);
                 prefetch(&next[part]);
-                let out = (self.k.eight)(wg, self.nb, self.acts(r0 + j, NA));
-                for (i, o) in out.iter().enumerate() {
-                    ys[(j + i) * rows + g * GROUP..][..GROUP].copy_from_slice(o);
-                }
+                let y = &mut ys[j * rows + g * GROUP..];
+                (self.k.eight)(wg, self.nb, self.acts(r0 + j, NA), y, rows);
                 j += NA;
             }
             for jj in j..n {
-                let out = (self.k.one)(wg, self.nb, self.acts(r0 + jj, 1));
-                ys[jj * rows + g * GROUP..][..GROUP].copy_from_slice(&out[0]);
+                let y = &mut ys[jj * rows + g * GROUP..];
+                (self.k.one)(wg, self.nb, self.acts(r0 + jj, 1), y, rows);
             }
         }
         for o in groups * GROUP..rows {

@@ -29,11 +29,12 @@ macro_rules! packed_q4_0 {
             nb: usize,
             acts: [*const u8; NA],
             extras: [*const ActBlock; NA],
-        ) -> [[f32; GROUP]; NA] {
+            y: *mut f32,
+            stride: usize,
+        ) {
             let kind: Kind = Q4_0;
             let gb = kind.group_block();
             let low = _mm256_set1_epi8(0x0f);
-            let mut out = [[0.0f32; GROUP]; NA];
             for half in 0..2 {
                 let mut acc = [_mm256_setzero_ps(); NA];
                 for b in 0..nb {
@@ -60,10 +61,9 @@ macro_rules! packed_q4_0 {
                     }
                 }
                 for j in 0..NA {
-                    _mm256_storeu_ps(out[j].as_mut_ptr().add(HALF * half), acc[j]);
+                    _mm256_storeu_ps(y.add(j * stride + HALF * half), acc[j]);
                 }
             }
-            out
         }
 
         /// The group against `M` activation rows (two at a time), lengths checked.
@@ -71,24 +71,34 @@ macro_rules! packed_q4_0 {
             w: &[u8],
             nb: usize,
             acts: Acts<'_>,
-        ) -> [[f32; GROUP]; M] {
+            y: &mut [f32],
+            stride: usize,
+        ) {
             let kind: Kind = Q4_0;
             assert!(w.len() >= nb * kind.group_block());
-            let (a, e, _) = acts.rows::<M>(&kind, nb);
-            let mut out = [[0.0f32; GROUP]; M];
+            acts.check(&kind, nb, M, y, stride);
+            let a = |j: usize| acts.act.as_ptr().wrapping_add(j * nb * kind.ab);
+            let e = |j: usize| acts.blocks.as_ptr().wrapping_add(j * nb);
+            let y = y.as_mut_ptr();
             for j in (0..M).step_by(2) {
                 // SAFETY: handed out by `detect` only after the features were detected; the
-                // asserts bound every read.
+                // checks bound every read and write.
                 unsafe {
+                    let yj = y.add(j * stride);
                     if j + 2 <= M {
-                        let r = run::<2>(w.as_ptr(), nb, [a[j], a[j + 1]], [e[j], e[j + 1]]);
-                        out[j..j + 2].copy_from_slice(&r);
+                        run::<2>(
+                            w.as_ptr(),
+                            nb,
+                            [a(j), a(j + 1)],
+                            [e(j), e(j + 1)],
+                            yj,
+                            stride,
+                        );
                     } else {
-                        out[j] = run::<1>(w.as_ptr(), nb, [a[j]], [e[j]])[0];
+                        run::<1>(w.as_ptr(), nb, [a(j)], [e(j)], yj, stride);
                     }
                 }
             }
-            out
         }
     };
 }

@@ -25,7 +25,9 @@ unsafe fn run<const NA: usize>(
     nb: usize,
     acts: [*const u8; NA],
     extras: [*const ActBlock; NA],
-) -> [[f32; GROUP]; NA] {
+    y: *mut f32,
+    stride: usize,
+) {
     let gb = kind.group_block();
     let qa = kind.act_qoff();
     let mut acc = [_mm512_setzero_ps(); NA];
@@ -57,11 +59,9 @@ unsafe fn run<const NA: usize>(
             }
         }
     }
-    let mut out = [[0.0f32; GROUP]; NA];
     for j in 0..NA {
-        _mm512_storeu_ps(out[j].as_mut_ptr(), _mm512_add_ps(acc[j], ext[j]));
+        _mm512_storeu_ps(y.add(j * stride), _mm512_add_ps(acc[j], ext[j]));
     }
-    out
 }
 
 /// The eight-lane order (Q4_1, Q8_0): group `w` against `NA` activation rows.
@@ -77,7 +77,9 @@ unsafe fn run_lanes<const NA: usize>(
     acts: [*const u8; NA],
     extras: [*const ActBlock; NA],
     lanes: [*const LaneSeeds; NA],
-) -> [[f32; GROUP]; NA] {
+    y: *mut f32,
+    stride: usize,
+) {
     let gb = kind.group_block();
     let qa = kind.act_qoff();
     let mut acc = [[_mm512_setzero_ps(); 8]; NA];
@@ -107,14 +109,12 @@ unsafe fn run_lanes<const NA: usize>(
             }
         }
     }
-    let mut out = [[0.0f32; GROUP]; NA];
     for j in 0..NA {
         let a = &acc[j];
         let s: [__m512; 4] = std::array::from_fn(|i| _mm512_add_ps(a[i], a[i + 4]));
         let t = _mm512_add_ps(_mm512_add_ps(s[0], s[2]), _mm512_add_ps(s[1], s[3]));
-        _mm512_storeu_ps(out[j].as_mut_ptr(), _mm512_add_ps(t, ext[j]));
+        _mm512_storeu_ps(y.add(j * stride), _mm512_add_ps(t, ext[j]));
     }
-    out
 }
 
 /// The eight registers of a group block's quants (`q` its first chunk): register `l` holds
@@ -146,39 +146,54 @@ macro_rules! kind {
         mod $name {
             use super::*;
 
+            /// The group against the `NA` activation rows from `a0` (extras from `e0`, lane
+            /// seeds from `l0`, `nl` per row), row `j`'s outputs stored at `y + j · stride`.
+            #[allow(clippy::too_many_arguments)]
             #[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma,f16c")]
             unsafe fn kern<const NA: usize>(
                 w: *const u8,
                 nb: usize,
-                acts: [*const u8; NA],
-                extras: [*const ActBlock; NA],
-                lanes: [*const LaneSeeds; NA],
-            ) -> [[f32; GROUP]; NA] {
+                a0: *const u8,
+                e0: *const ActBlock,
+                l0: *const LaneSeeds,
+                nl: usize,
+                y: *mut f32,
+                stride: usize,
+            ) {
                 let kind: Kind = $kind;
+                // The rows' pointers are made here, in registers: tables built by the caller
+                // and passed through memory cost more than the kernel's own loads.
+                let acts: [_; NA] = std::array::from_fn(|j| a0.wrapping_add(j * nb * kind.ab));
+                let extras: [_; NA] = std::array::from_fn(|j| e0.wrapping_add(j * nb));
+                let lanes: [_; NA] = std::array::from_fn(|j| l0.wrapping_add(j * nl));
                 if kind.lanes && NA > 2 {
                     // Eight accumulators per activation row: two rows at a time fit the registers.
-                    let mut out = [[0.0f32; GROUP]; NA];
                     for j in (0..NA).step_by(2) {
+                        let yj = y.add(j * stride);
                         if j + 2 <= NA {
-                            let r = run_lanes::<2>(
-                                kind,
-                                w,
-                                nb,
+                            let (a, e, l) = (
                                 [acts[j], acts[j + 1]],
                                 [extras[j], extras[j + 1]],
                                 [lanes[j], lanes[j + 1]],
                             );
-                            out[j..j + 2].copy_from_slice(&r);
+                            run_lanes::<2>(kind, w, nb, a, e, l, yj, stride);
                         } else {
-                            let r = run_lanes::<1>(kind, w, nb, [acts[j]], [extras[j]], [lanes[j]]);
-                            out[j] = r[0];
+                            run_lanes::<1>(
+                                kind,
+                                w,
+                                nb,
+                                [acts[j]],
+                                [extras[j]],
+                                [lanes[j]],
+                                yj,
+                                stride,
+                            );
                         }
                     }
-                    out
                 } else if kind.lanes {
-                    run_lanes::<NA>(kind, w, nb, acts, extras, lanes)
+                    run_lanes::<NA>(kind, w, nb, acts, extras, lanes, y, stride)
                 } else {
-                    run::<NA>(kind, w, nb, acts, extras)
+                    run::<NA>(kind, w, nb, acts, extras, y, stride)
                 }
             }
 
@@ -187,13 +202,16 @@ macro_rules! kind {
                 w: &[u8],
                 nb: usize,
                 acts: Acts<'_>,
-            ) -> [[f32; GROUP]; NA] {
+                y: &mut [f32],
+                stride: usize,
+            ) {
                 let kind: Kind = $kind;
                 assert!(w.len() >= nb * kind.group_block());
-                let (a, e, l) = acts.rows::<NA>(&kind, nb);
+                let nl = acts.check(&kind, nb, NA, y, stride);
+                let (a, e, l) = (acts.act.as_ptr(), acts.blocks.as_ptr(), acts.lanes.as_ptr());
                 // SAFETY: handed out by `detect` only after the features were detected; the
-                // asserts bound every read.
-                unsafe { kern::<NA>(w.as_ptr(), nb, a, e, l) }
+                // checks bound every read and write.
+                unsafe { kern::<NA>(w.as_ptr(), nb, a, e, l, nl, y.as_mut_ptr(), stride) }
             }
         }
     };
