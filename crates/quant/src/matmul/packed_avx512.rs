@@ -68,6 +68,7 @@ unsafe fn run<const NA: usize>(
 ///
 /// # Safety
 /// As [`run`], and every `lanes[j]` must hold `nb` entries when `kind.c ≠ 0`.
+#[allow(clippy::too_many_arguments)]
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma,f16c")]
 unsafe fn run_lanes<const NA: usize>(
