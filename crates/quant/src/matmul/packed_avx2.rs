@@ -21,7 +21,8 @@ macro_rules! packed_q4_0 {
         ///
         /// # Safety
         /// The CPU must have the features of `$feat`; `w` must hold `nb` group blocks, every
-        /// `acts[j]` `nb` Q8_0 blocks and every `extras[j]` `nb` entries.
+        /// `acts[j]` `nb` Q8_0 blocks and every `extras[j]` `nb` entries; `y + j · stride` must
+        /// be writable for 16 floats for every row `j`.
         #[inline]
         #[target_feature(enable = $feat)]
         unsafe fn run<const NA: usize>(

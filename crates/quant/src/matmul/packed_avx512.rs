@@ -16,7 +16,8 @@ use super::packed::{ActBlock, Acts, GroupKernels, Kind, LaneSeeds, GROUP, Q4_0, 
 ///
 /// # Safety
 /// The CPU must have AVX-512 F/BW/VNNI; `w` must hold `nb` group blocks, every `acts[j]` `nb`
-/// activation blocks of `kind.ab` bytes and every `extras[j]` `nb` entries.
+/// activation blocks of `kind.ab` bytes and every `extras[j]` `nb` entries; `y + j · stride`
+/// must be writable for 16 floats for every row `j`.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma,f16c")]
 unsafe fn run<const NA: usize>(
