@@ -10,11 +10,15 @@
 //! (`attention_avx512.rs`, `attention_x86.rs`) where the CPU has them, equal bit for bit to the
 //! plain forms here.
 
+use std::ops::Range;
+
 use half::f16;
 use pine_pool::Pool;
 
 use crate::backend::AttentionShape;
+use crate::cpu::batch_keys::{self, BatchKeys};
 use crate::cpu::kv_cache::{LayerCache, Store};
+use crate::key_blocks::BLOCK;
 use crate::math::exp_in_place;
 use crate::plan::{AttentionPlan, QueryGroup};
 
@@ -45,12 +49,14 @@ const MULTI: usize = 3;
 const LANES: usize = 16;
 
 /// Runs `plan` for queries `q` (`[rows, n_heads * head_dim]`, pre-RoPE) into `out`.
+/// `keys` is the scratch where a batch of many rows gets its blocked keys.
 pub(crate) fn attend(
     pool: &Pool,
     layer: &LayerCache,
     shape: &AttentionShape,
     q: &[f32],
     plan: &AttentionPlan,
+    keys: &mut BatchKeys,
     out: &mut [f32],
 ) {
     let hd = shape.head_dim;
@@ -104,6 +110,19 @@ pub(crate) fn attend(
         })
         .collect();
     let parts_per_kv = group_size.div_ceil(per);
+    let blocked = match multi && owner.len() >= batch_keys::MIN_ROWS {
+        true => {
+            let slots = plan
+                .groups
+                .iter()
+                .flat_map(|g| (0..nh).flat_map(|h| g.ranges(h).iter().map(|r| r.keys.end)))
+                .max()
+                .unwrap_or(0);
+            keys.fill(pool, layer, n_kv, hd, slots);
+            Some(&*keys)
+        }
+        false => None,
+    };
     pool.chunks_mut_init(
         &mut out[..owner.len() * nh * hd],
         group_size * hd,
@@ -123,6 +142,7 @@ pub(crate) fn attend(
                 let m = part.len() / hd;
                 let job = Heads {
                     layer,
+                    blocked,
                     shape,
                     g,
                     li,
@@ -197,6 +217,8 @@ pub(super) fn multi_for(hd: usize) -> bool {
 /// One row's query heads of one KV head, with what they share.
 struct Heads<'a> {
     layer: &'a LayerCache,
+    /// The layer's keys in blocks, for a batch of many rows.
+    blocked: Option<&'a BatchKeys>,
     shape: &'a AttentionShape,
     g: &'a QueryGroup,
     li: usize,
@@ -246,14 +268,20 @@ impl Heads<'_> {
                 }
             }
             let from = s.at.len();
-            s.at.extend(keys.map(|j| j * stride + base));
-            score_multi(
-                &self.layer.k,
-                &s.q[..m * hd],
-                &s.at[from..],
-                self.scale,
-                &mut s.scores[..m],
-            );
+            s.at.extend(keys.clone().map(|j| j * stride + base));
+            let (qs, scores, k) = (&s.q[..m * hd], &mut s.scores[..m], &self.layer.k);
+            // Whole blocks of 16 slots from the blocked keys; the keys around them one by one.
+            let blocks = keys.start.div_ceil(BLOCK)..keys.end / BLOCK;
+            match self.blocked {
+                Some(b) if !blocks.is_empty() => {
+                    let (head, tail) = (blocks.start * BLOCK, blocks.end * BLOCK);
+                    let at = &s.at[from..];
+                    score_multi(k, qs, &at[..head - keys.start], self.scale, scores);
+                    score_blocks(b, self.kvh, qs, blocks, self.scale, scores);
+                    score_multi(k, qs, &at[tail - keys.start..], self.scale, scores);
+                }
+                _ => score_multi(k, qs, &s.at[from..], self.scale, scores),
+            }
         }
         for sc in &mut s.scores[..m] {
             softmax(sc, f16);
@@ -284,6 +312,67 @@ pub(super) fn score_multi(k: &Store, qs: &[f32], at: &[usize], scale: f32, out: 
                 ([a, b, c], Store::F32(k)) => x512::score_multi(q3(), k, at, scale, [a, b, c]),
                 _ => unreachable!("2 or 3 heads at a time"),
             }
+        }
+    }
+}
+
+/// Appends the scores of blocks `blocks` of KV head `kvh`'s blocked keys for the `out.len()`
+/// queries in `qs` (only where `multi_for`): the same bits as [`score_multi`].
+fn score_blocks(
+    keys: &BatchKeys,
+    kvh: usize,
+    qs: &[f32],
+    blocks: Range<usize>,
+    scale: f32,
+    out: &mut [Vec<f32>],
+) {
+    let m = out.len();
+    let hd = qs.len() / m;
+    assert!(multi_for(hd) && (1..=MULTI).contains(&m) && blocks.end * BLOCK <= keys.slots());
+    let end = keys.block_at(kvh, blocks.end);
+    assert!(end <= keys.keys().len());
+    #[cfg(target_arch = "x86_64")]
+    for b in blocks {
+        let at = keys.block_at(kvh, b);
+        let mut s = [[0.0f32; BLOCK]; MULTI];
+        let q = |i: usize| &qs[i.min(m - 1) * hd..][..hd];
+        // SAFETY: `multi_for` checked the features and hd % 16 == 0; the block's 16 · hd
+        // elements end at or before `end`, inside the keys.
+        unsafe {
+            match keys.keys() {
+                Store::F16(k) => blocks_m(q, k.as_ptr().add(at), scale, m, &mut s),
+                Store::F32(k) => blocks_m(q, k.as_ptr().add(at), scale, m, &mut s),
+            }
+        }
+        for (o, s) in out.iter_mut().zip(&s) {
+            o.extend_from_slice(s);
+        }
+    }
+}
+
+/// [`x512::block16`] for `m` (1 to [`MULTI`]) queries `q(0..m)`.
+///
+/// # Safety
+/// As [`x512::block16`].
+#[cfg(target_arch = "x86_64")]
+unsafe fn blocks_m<'a, T: x512::Wide16>(
+    q: impl Fn(usize) -> &'a [f32],
+    blk: *const T,
+    scale: f32,
+    m: usize,
+    s: &mut [[f32; BLOCK]; MULTI],
+) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        match m {
+            1 => x512::block16([q(0)], blk, scale, (&mut s[..1]).try_into().expect("one")),
+            2 => x512::block16(
+                [q(0), q(1)],
+                blk,
+                scale,
+                (&mut s[..2]).try_into().expect("two"),
+            ),
+            _ => x512::block16([q(0), q(1), q(2)], blk, scale, s),
         }
     }
 }

@@ -213,3 +213,53 @@ unsafe fn lanes_multi<T: Wide16, const W: usize, const M: usize>(
         }
     }
 }
+
+/// The scores of the 16 keys of one block (`batch_keys`: element `d` of the block's key `j` at
+/// `blk + 16d + j`) for `M` queries, times `scale`, into `out[m]`. Lane `l` of each vector is
+/// the chain the one-key path fuses in its lane `l` (dimensions `l, l + 16, …`, in order from
+/// 0), and the lanes are added in `_mm512_reduce_add_ps`'s tree, so every score has that path's
+/// bits without a horizontal reduction; each widened block row serves all `M` queries.
+///
+/// # Safety
+/// `simd8::avx512()`; every `q[m].len()` the same multiple of 16 and `blk` valid for `16 ·
+/// q[0].len()` elements.
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+pub(super) unsafe fn block16<T: Wide16, const M: usize>(
+    q: [&[f32]; M],
+    blk: *const T,
+    scale: f32,
+    out: &mut [[f32; 16]; M],
+) {
+    let hd = q[0].len();
+    let mut t6 = [[_mm512_setzero_ps(); M]; 4];
+    for (i, t) in t6.iter_mut().enumerate() {
+        // Lanes i, i + 4, i + 8 and i + 12, whose sum is the tree's t6[i].
+        let mut lanes = [[_mm512_setzero_ps(); M]; 4];
+        for (j, a) in lanes.iter_mut().enumerate() {
+            for d in (i + 4 * j..hd).step_by(16) {
+                // SAFETY: d < hd, so the block's row d and every query's element d exist.
+                unsafe {
+                    let kv = T::load16(blk.add(16 * d));
+                    for m in 0..M {
+                        let qd = _mm512_set1_ps(*q[m].as_ptr().add(d));
+                        a[m] = _mm512_fmadd_ps(qd, kv, a[m]);
+                    }
+                }
+            }
+        }
+        // t3[i] = lane i+8 + lane i; t3[i+4] = lane i+12 + lane i+4; t6[i] = t3[i+4] + t3[i].
+        for m in 0..M {
+            let hi = _mm512_add_ps(lanes[3][m], lanes[1][m]);
+            let lo = _mm512_add_ps(lanes[2][m], lanes[0][m]);
+            t[m] = _mm512_add_ps(hi, lo);
+        }
+    }
+    for (m, o) in out.iter_mut().enumerate() {
+        let r = _mm512_add_ps(
+            _mm512_add_ps(t6[0][m], t6[2][m]),
+            _mm512_add_ps(t6[1][m], t6[3][m]),
+        );
+        // SAFETY: `o` holds 16 elements.
+        unsafe { _mm512_storeu_ps(o.as_mut_ptr(), _mm512_mul_ps(r, _mm512_set1_ps(scale))) };
+    }
+}

@@ -6,6 +6,7 @@ use super::attention::{
     attend, max, max_scalar, multi_for, round_f16, round_f16_scalar, score, score_multi,
     score_scalar, value_sum, value_sum_multi, value_sum_scalar,
 };
+use super::batch_keys::{BatchKeys, MIN_ROWS};
 use super::kv_cache::{CpuCache, Store};
 use crate::backend::{AttentionShape, CacheSpec, CacheType};
 use crate::plan::{AttentionPlan, HeadRanges, KeyRange, QueryGroup};
@@ -83,13 +84,29 @@ fn query_rotation_equals_rotating_keys() {
     };
     let plan = group(30, 5, vec![ranges(5), ranges(2)]);
     let mut out = vec![0.0; 2 * HD];
-    attend(pool(), &stored.layers[0], &sh, &q, &plan, &mut out);
+    attend(
+        pool(),
+        &stored.layers[0],
+        &sh,
+        &q,
+        &plan,
+        &mut BatchKeys::default(),
+        &mut out,
+    );
     for (h, s) in [(0usize, 5i64), (1, 2)] {
         let moved = [10 - s, 11 - s, 12 - s, 20, 21, 22];
         let brute = cache(&sh, &moved);
         let plain = group(30, 5, vec![vec![KeyRange::new(0..6, false)]; 2]);
         let mut want = vec![0.0; 2 * HD];
-        attend(pool(), &brute.layers[0], &sh, &q, &plain, &mut want);
+        attend(
+            pool(),
+            &brute.layers[0],
+            &sh,
+            &q,
+            &plain,
+            &mut BatchKeys::default(),
+            &mut want,
+        );
         for (a, b) in out[h * HD..(h + 1) * HD]
             .iter()
             .zip(&want[h * HD..(h + 1) * HD])
@@ -113,6 +130,7 @@ fn causal_plan_equals_naive_masked_softmax() {
         &sh,
         &q,
         &AttentionPlan::causal(0, n),
+        &mut BatchKeys::default(),
         &mut out,
     );
     for r in 0..n {
@@ -253,6 +271,79 @@ fn several_heads_equal_one_head_at_a_time() {
                         value_sum(&k, &ps[i], &at, &mut a, &mut want);
                         assert_eq!(bits(o), bits(&want), "value m={m} hd={hd} keys={n_keys}");
                     }
+                }
+            }
+        }
+    }
+}
+
+/// A batch of many rows (scored from blocked keys) equals the same rows attended one at a time
+/// (scored from the cache itself), bit for bit: causal and PINE-style shifted, reordered
+/// ranges, both cache precisions, one to three query heads per KV head.
+#[test]
+fn blocked_batches_equal_row_by_row_attention() {
+    for (n_heads, n_kv, hd) in [(9, 3, 64), (4, 2, 32), (2, 2, 16), (6, 2, 16)] {
+        let sh = AttentionShape {
+            n_heads,
+            n_kv_heads: n_kv,
+            head_dim: hd,
+            rope: Rope::new(hd, 10000.0, &RopeScaling::None, None),
+        };
+        let (past, n) = (37, 45);
+        assert!(n >= MIN_ROWS);
+        let width = n_kv * hd;
+        for ty in [CacheType::F16, CacheType::F32] {
+            let mut c = CpuCache::new(CacheSpec {
+                n_layers: 1,
+                n_ctx: past + n,
+                n_kv_heads: n_kv,
+                head_dim: hd,
+                ty,
+            });
+            c.layers[0].k.put(0, &vector(1, (past + n) * width));
+            c.layers[0].v.put(0, &vector(2, (past + n) * width));
+            let q = vector(3, n * n_heads * hd);
+            let plans = |rows: std::ops::Range<usize>| {
+                let shifted = |h: usize| {
+                    vec![
+                        KeyRange::new(30..past, false),
+                        KeyRange {
+                            keys: 3..30,
+                            causal: false,
+                            shift: h as i64 % 3,
+                        },
+                        KeyRange::new(0..3, false),
+                        KeyRange::new(past..past + n, true),
+                    ]
+                };
+                let per_head = HeadRanges::PerHead((0..n_heads).map(shifted).collect());
+                [
+                    AttentionPlan::causal(past + rows.start, rows.len()),
+                    AttentionPlan {
+                        groups: vec![QueryGroup {
+                            rows: 0..rows.len(),
+                            positions: rows.clone().map(|r| (past + r) as i64).collect(),
+                            cache_index: rows.clone().map(|r| past + r).collect(),
+                            ranges: per_head,
+                        }],
+                    },
+                ]
+            };
+            let row_len = n_heads * hd;
+            for (i, batch) in plans(0..n).iter().enumerate() {
+                let mut got = vec![0.0; n * row_len];
+                let mut keys = BatchKeys::default();
+                attend(pool(), &c.layers[0], &sh, &q, batch, &mut keys, &mut got);
+                for r in 0..n {
+                    let one = &plans(r..r + 1)[i];
+                    let mut want = vec![0.0; row_len];
+                    let qr = &q[r * row_len..][..row_len];
+                    attend(pool(), &c.layers[0], &sh, qr, one, &mut keys, &mut want);
+                    assert_eq!(
+                        bits(&got[r * row_len..][..row_len]),
+                        bits(&want),
+                        "plan {i} {ty:?} heads {n_heads}/{n_kv} hd {hd} row {r}"
+                    );
                 }
             }
         }

@@ -10,6 +10,7 @@ mod attention_avx512;
 mod attention_tests;
 #[cfg(target_arch = "x86_64")]
 mod attention_x86;
+mod batch_keys;
 mod kv_cache;
 mod ops;
 
@@ -99,6 +100,9 @@ pub struct CpuBackend {
     pool: Pool,
     mode: MatmulMode,
     scratch: MatmulScratch,
+    /// A prefill batch's blocked keys, reused from layer to layer (boxed: the backend handle
+    /// stays small).
+    keys: Box<batch_keys::BatchKeys>,
 }
 
 impl CpuBackend {
@@ -110,6 +114,7 @@ impl CpuBackend {
             pool,
             mode,
             scratch: MatmulScratch::default(),
+            keys: Box::default(),
         })
     }
 
@@ -360,7 +365,7 @@ impl Backend for CpuBackend {
         plan.validate(n_rows, cache.spec.n_ctx, shape.n_heads)
             .map_err(BackendError::Plan)?;
         let lc = &cache.layers[layer];
-        attention::attend(&self.pool, lc, shape, q, plan, out);
+        attention::attend(&self.pool, lc, shape, q, plan, &mut self.keys, out);
         Ok(())
     }
 
