@@ -92,6 +92,24 @@ fn mixed() -> BackendError {
     BackendError::Plan("a buffer, weight or cache of one backend was passed to the other".into())
 }
 
+impl AnyBuffer {
+    /// The host buffer, when it is one.
+    fn cpu(&mut self) -> Option<&mut Vec<f32>> {
+        match self {
+            AnyBuffer::Cpu(b) => Some(b),
+            AnyBuffer::Vulkan(_) => None,
+        }
+    }
+
+    /// The device buffer, when it is one.
+    fn vulkan(&mut self) -> Option<&mut VkBuffer> {
+        match self {
+            AnyBuffer::Vulkan(b) => Some(b),
+            AnyBuffer::Cpu(_) => None,
+        }
+    }
+}
+
 /// Every element's inner value, or the mixed-backends error when one belongs to the other
 /// backend.
 fn all<T, const N: usize>(xs: [Option<T>; N]) -> Result<[T; N], BackendError> {
@@ -233,22 +251,14 @@ impl Backend for AnyBackend {
                     AnyWeight::Cpu(w) => Some(w),
                     AnyWeight::Vulkan(_) => None,
                 }))?;
-                let outs = all(outs.map(|o| match o {
-                    AnyBuffer::Cpu(o) => Some(o),
-                    AnyBuffer::Vulkan(_) => None,
-                }))?;
-                b.matmul_many(ws, x, n, outs)
+                b.matmul_many(ws, x, n, all(outs.map(AnyBuffer::cpu))?)
             }
             (AnyBackend::Vulkan(b), AnyBuffer::Vulkan(x)) => {
                 let ws = all(ws.map(|w| match w {
                     AnyWeight::Vulkan(w) => Some(w),
                     AnyWeight::Cpu(_) => None,
                 }))?;
-                let outs = all(outs.map(|o| match o {
-                    AnyBuffer::Vulkan(o) => Some(o),
-                    AnyBuffer::Cpu(_) => None,
-                }))?;
-                b.matmul_many(ws, x, n, outs)
+                b.matmul_many(ws, x, n, all(outs.map(AnyBuffer::vulkan))?)
             }
             _ => Err(mixed()),
         }
