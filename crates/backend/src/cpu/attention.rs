@@ -270,15 +270,24 @@ impl Heads<'_> {
             let from = s.at.len();
             s.at.extend(keys.clone().map(|j| j * stride + base));
             let (qs, scores, k) = (&s.q[..m * hd], &mut s.scores[..m], &self.layer.k);
-            // Whole blocks of 16 slots from the blocked keys; the keys around them one by one.
-            let blocks = keys.start.div_ceil(BLOCK)..keys.end / BLOCK;
             match self.blocked {
-                Some(b) if !blocks.is_empty() => {
-                    let (head, tail) = (blocks.start * BLOCK, blocks.end * BLOCK);
+                Some(b) if keys.len() >= PARTIAL_MIN => {
+                    // Block by block: the keys of a block from the blocked copy when enough of
+                    // them are wanted, else one by one; either way in key order.
                     let at = &s.at[from..];
-                    score_multi(k, qs, &at[..head - keys.start], self.scale, scores);
-                    score_blocks(b, self.kvh, qs, blocks, self.scale, scores);
-                    score_multi(k, qs, &at[tail - keys.start..], self.scale, scores);
+                    let mut j = keys.start;
+                    while j < keys.end {
+                        let blk = j / BLOCK;
+                        let end = keys.end.min((blk + 1) * BLOCK);
+                        if end - j >= PARTIAL_MIN {
+                            let lanes = j - blk * BLOCK..end - blk * BLOCK;
+                            score_block(b, self.kvh, qs, blk, lanes, self.scale, scores);
+                        } else {
+                            let part = &at[j - keys.start..end - keys.start];
+                            score_multi(k, qs, part, self.scale, scores);
+                        }
+                        j = end;
+                    }
                 }
                 _ => score_multi(k, qs, &s.at[from..], self.scale, scores),
             }
@@ -316,28 +325,33 @@ pub(super) fn score_multi(k: &Store, qs: &[f32], at: &[usize], scale: f32, out: 
     }
 }
 
-/// Appends the scores of blocks `blocks` of KV head `kvh`'s blocked keys for the `out.len()`
-/// queries in `qs` (only where `multi_for`): the same bits as [`score_multi`].
-fn score_blocks(
+/// Keys of one 16-slot block wanted by a range from which the block is scored whole (16 scores
+/// per query) rather than key by key: a block costs about as much as 11 or 12 single keys.
+const PARTIAL_MIN: usize = 12;
+
+/// Appends the scores of slots `lanes` of block `blk` of KV head `kvh`'s blocked keys for the
+/// `out.len()` queries in `qs` (only where `multi_for`): the same bits as [`score_multi`].
+fn score_block(
     keys: &BatchKeys,
     kvh: usize,
     qs: &[f32],
-    blocks: Range<usize>,
+    blk: usize,
+    lanes: Range<usize>,
     scale: f32,
     out: &mut [Vec<f32>],
 ) {
     let m = out.len();
     let hd = qs.len() / m;
-    assert!(multi_for(hd) && (1..=MULTI).contains(&m) && blocks.end * BLOCK <= keys.slots());
-    let end = keys.block_at(kvh, blocks.end);
-    assert!(end <= keys.keys().len());
+    assert!(multi_for(hd) && (1..=MULTI).contains(&m) && lanes.end <= BLOCK);
+    assert!(blk * BLOCK + lanes.end <= keys.slots());
+    let at = keys.block_at(kvh, blk);
+    assert!(at + BLOCK * hd <= keys.keys().len());
     #[cfg(target_arch = "x86_64")]
-    for b in blocks {
-        let at = keys.block_at(kvh, b);
+    {
         let mut s = [[0.0f32; BLOCK]; MULTI];
         let q = |i: usize| &qs[i.min(m - 1) * hd..][..hd];
         // SAFETY: `multi_for` checked the features and hd % 16 == 0; the block's 16 · hd
-        // elements end at or before `end`, inside the keys.
+        // elements lie inside the keys (asserted).
         unsafe {
             match keys.keys() {
                 Store::F16(k) => blocks_m(q, k.as_ptr().add(at), scale, m, &mut s),
@@ -345,7 +359,7 @@ fn score_blocks(
             }
         }
         for (o, s) in out.iter_mut().zip(&s) {
-            o.extend_from_slice(s);
+            o.extend_from_slice(&s[lanes.clone()]);
         }
     }
 }
