@@ -8,7 +8,8 @@
 //! and the probabilities before the ·V product; dots and value sums use tinyBLAS's 16-lane order,
 //! the softmax ggml's `expf` and its chunked sum. The loops run as AVX-512 or AVX2 kernels
 //! (`attention_avx512.rs`, `attention_x86.rs`) where the CPU has them, equal bit for bit to the
-//! plain forms here.
+//! plain forms here; a batch of many rows scores most keys from a blocked copy of the layer's
+//! keys (`batch_keys.rs`), with the same bits.
 
 use std::ops::Range;
 

@@ -409,7 +409,8 @@ pub(super) fn matmul_packed_with<const N: usize>(
     let blocks = &mut scratch.blocks[..n * nb];
     let lanes = &mut scratch.lane_seeds[..nl];
     quantize_rows(pool, aty, &kind, x, cols, act, blocks, lanes)?;
-    // Per product: its inputs, its output, and the output elements each task writes.
+    // Per product: its inputs and the rows each task takes (decode: output rows, a whole
+    // number of groups; prefill: activation rows).
     let jobs: [_; N] = std::array::from_fn(|i| {
         let w = ws[i];
         let rows_per_task = match n {
@@ -516,7 +517,8 @@ fn prefetch(bytes: &[u8]) {
 
 /// A raw pointer to rows that tasks write disjointly.
 struct SharedRows<T>(*mut T);
-// SAFETY: only used for disjoint per-task rows (see `quantize_rows`).
+// SAFETY: only used for disjoint per-task parts (rows in `quantize_rows`, output ranges in
+// `matmul_packed_with`).
 unsafe impl<T> Sync for SharedRows<T> {}
 
 /// One packed product's inputs, shared by its tasks.
