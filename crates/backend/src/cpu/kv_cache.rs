@@ -8,6 +8,7 @@ use half::vec::HalfBitsVecExt;
 use pine_pool::Pool;
 
 use crate::backend::{CacheSpec, CacheType};
+use crate::cpu::ops::part_len;
 use crate::region_store::RegionStore;
 
 /// Key and value storage of every layer.
@@ -68,8 +69,8 @@ impl Store {
         n: usize,
         fill: impl Fn(usize, &mut [f32]) + Sync,
     ) {
-        let rows = rows_per_part(pool, n, width);
-        let part = rows * width;
+        let part = part_len(pool, n * width, width);
+        let rows = part / width.max(1);
         match self {
             Store::F16(d) => pool.chunks_mut_init(
                 &mut d[at..at + n * width],
@@ -89,14 +90,6 @@ impl Store {
             }),
         }
     }
-}
-
-/// Rows per task of [`Store::put_rows`]: all of them when the batch is too small to share.
-fn rows_per_part(pool: &Pool, n: usize, width: usize) -> usize {
-    if n * width < 16 * 1024 || pool.threads() == 1 {
-        return n.max(1);
-    }
-    n.div_ceil(pool.threads() * 2)
 }
 
 impl CpuCache {

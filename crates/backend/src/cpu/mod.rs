@@ -277,13 +277,12 @@ impl Backend for CpuBackend {
             _ => None,
         });
         // One job only for packed weights of one type and width (they share the quantized x).
-        let first = packed.first().copied().flatten();
-        let together = first.is_some_and(|f| {
+        let first = packed.first().copied().flatten().filter(|f| {
             packed
                 .iter()
                 .all(|p| p.is_some_and(|p| p.ty() == f.ty() && p.cols() == f.cols()))
         });
-        let (Some(first), true) = (first, together) else {
+        let Some(first) = first else {
             for (w, out) in ws.into_iter().zip(outs) {
                 self.matmul(w, x, n, out)?;
             }
@@ -321,6 +320,13 @@ impl Backend for CpuBackend {
     ) -> Result<(), BackendError> {
         let width = shape.n_kv_heads * shape.head_dim;
         let n_ctx = cache.spec.n_ctx;
+        if positions.len() != cache_index.len() {
+            return Err(BackendError::Plan(format!(
+                "store_kv: {} positions for {} cache slots",
+                positions.len(),
+                cache_index.len()
+            )));
+        }
         if let Some(&slot) = cache_index.iter().find(|&&s| s >= n_ctx) {
             return Err(BackendError::Plan(format!(
                 "cache slot {slot} is past the context size {n_ctx}"

@@ -11,8 +11,8 @@ use crate::math::silu_mul;
 const PARALLEL_MIN: usize = 16 * 1024;
 
 /// The part length (a multiple of `unit`) that splits `len` elements into a few parts per
-/// thread, or `len` itself when the op is too small to share.
-fn part_len(pool: &Pool, len: usize, unit: usize) -> usize {
+/// thread, or `len` itself when the op is too small to share (KV stores split so too).
+pub(crate) fn part_len(pool: &Pool, len: usize, unit: usize) -> usize {
     if len < PARALLEL_MIN || pool.threads() == 1 {
         return len.max(1);
     }
