@@ -9,7 +9,7 @@
 //! `Precision::F32` dequantizes weights and uses f32 activations: a slow reference mode.
 //! Q4_0, Q4_1 and Q8_0 weights can instead be repacked once ([`PackedWeights`], 16 rows
 //! interleaved) for the kernels of [`matmul_packed`] (512-bit; Q4_0 also 256-bit), bit-identical
-//! to the per-pair path.
+//! to the per-pair path; so can Q4_K, Q5_K and Q6_K (512-bit), in a float order of their own.
 
 mod native;
 mod packed;
@@ -17,6 +17,11 @@ mod packed;
 mod packed_avx2;
 #[cfg(target_arch = "x86_64")]
 mod packed_avx512;
+mod packed_k;
+#[cfg(target_arch = "x86_64")]
+mod packed_k_avx512;
+#[cfg(test)]
+mod packed_k_tests;
 #[cfg(test)]
 mod packed_tests;
 mod reference;
@@ -79,6 +84,8 @@ pub struct MatmulScratch {
     blocks: Vec<packed::ActBlock>,
     /// Per activation block, the eight-lane seeds (packed Q8_0 only).
     lane_seeds: Vec<packed::LaneSeeds>,
+    /// Per Q8_K activation block, what the packed k-quant kernels need besides the quants.
+    kblocks: Vec<packed_k::KActBlock>,
 }
 
 impl MatmulScratch {

@@ -1,5 +1,7 @@
 //! Weights repacked at load time, [`GROUP`] rows interleaved, for the 512-bit kernels of Q4_0,
-//! Q4_1 and Q8_0 (`packed_avx512`) and the 256-bit ones of Q4_0 (`packed_avx2`).
+//! Q4_1 and Q8_0 (`packed_avx512`), the 256-bit ones of Q4_0 (`packed_avx2`), and the 512-bit
+//! ones of the k-quants Q4_K, Q5_K and Q6_K (`packed_k`, `packed_k_avx512`: their own layout and
+//! float order, described there; the rest of this page is about the 32-element types).
 //!
 //! Why: a 512-bit register then holds the same four weight bytes of 16 rows, so one `vpdpbusd`
 //! against a broadcast activation dword advances 16 (row, activation) pairs, and the float work
@@ -18,6 +20,7 @@
 use pine_gguf::GgmlType;
 use pine_pool::Pool;
 
+use super::packed_k::{self, KActBlock, KKind};
 use super::{check_len, MatmulScratch};
 use crate::activation::{activation_type, quantize_activation_row};
 use crate::dot::{kernels, DotFn};
@@ -86,6 +89,46 @@ impl Kind {
     /// Byte offset of the quantized values within an activation block.
     pub(super) fn act_qoff(&self) -> usize {
         self.ab - 32
+    }
+}
+
+/// A packed matrix's layout: one of the 32-element types or a k-quant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Legacy(Kind),
+    K(KKind),
+}
+
+impl Format {
+    /// The format of `ty`, when it has a packed layout.
+    fn of(ty: GgmlType) -> Option<Format> {
+        Kind::of(ty)
+            .map(Format::Legacy)
+            .or_else(|| KKind::of(ty).map(Format::K))
+    }
+
+    /// Elements per GGUF block (32, or 256 for a k-quant superblock).
+    fn block_elems(&self) -> usize {
+        match self {
+            Format::Legacy(_) => 32,
+            Format::K(_) => pine_gguf::QK_K,
+        }
+    }
+
+    /// Bytes of one GGUF block.
+    fn wb(&self) -> usize {
+        match self {
+            Format::Legacy(k) => k.wb,
+            Format::K(k) => k.wb,
+        }
+    }
+
+    /// Bytes of one group block (16 rows of one block).
+    fn group_block(&self) -> usize {
+        match self {
+            Format::Legacy(k) => k.group_block(),
+            Format::K(k) => k.group_block(),
+        }
     }
 }
 
@@ -180,7 +223,7 @@ pub(super) fn dword_sums_plain(qs: &[u8]) -> [i32; 8] {
 #[derive(Debug)]
 pub struct PackedWeights {
     ty: GgmlType,
-    kind: Kind,
+    format: Format,
     rows: usize,
     cols: usize,
     groups: Vec<u8>,
@@ -191,7 +234,7 @@ impl PackedWeights {
     /// Whether weights of type `ty` can be packed on this CPU: the type has a packed layout and
     /// the 512-bit kernels are available (and the per-pair kernels are not forced to scalar).
     pub fn supported(ty: GgmlType) -> bool {
-        Kind::of(ty).is_some() && kernels_for(ty).is_some()
+        Format::of(ty).is_some() && kernels_for(ty).is_some()
     }
 
     /// Repacks `rows` GGUF rows of `cols` elements of type `ty` (`data`, packed back to back),
@@ -203,23 +246,26 @@ impl PackedWeights {
         cols: usize,
         data: &[u8],
     ) -> Result<PackedWeights, QuantError> {
-        let kind = Kind::of(ty).ok_or(QuantError::Unsupported { ty, op: "pack" })?;
-        if !cols.is_multiple_of(32) {
+        let format = Format::of(ty).ok_or(QuantError::Unsupported { ty, op: "pack" })?;
+        if !cols.is_multiple_of(format.block_elems()) {
             return Err(QuantError::NotBlockMultiple { ty, n: cols });
         }
-        let nb = cols / 32;
-        let rb = nb * kind.wb;
+        let nb = cols / format.block_elems();
+        let rb = nb * format.wb();
         check_len("weight bytes", rows.checked_mul(rb), data.len())?;
         let full = rows / GROUP;
-        let gb = kind.group_block();
+        let gb = format.group_block();
         let mut groups = vec![0u8; full * nb * gb];
         pool.chunks_mut(&mut groups, nb * gb, |g, dst| {
             let src = &data[g * GROUP * rb..(g + 1) * GROUP * rb];
-            pack_group(&kind, src, rb, dst);
+            match &format {
+                Format::Legacy(kind) => pack_group(kind, src, rb, dst),
+                Format::K(kk) => packed_k::pack_group(kk, src, rb, dst),
+            }
         });
         Ok(PackedWeights {
             ty,
-            kind,
+            format,
             rows,
             cols,
             groups,
@@ -266,13 +312,15 @@ fn pack_group(kind: &Kind, src: &[u8], rb: usize, dst: &mut [u8]) {
 }
 
 /// What a kernel reads of `M` consecutive activation rows of `nb` blocks each: their quants,
-/// their blocks' extras and (where the kind needs them, else empty) their lane seeds, each
-/// row's after the previous one's. Plain slices, so a call builds no per-row tables.
+/// their blocks' extras (the 32-element types' `blocks`, the k-quants' `kblocks`; the other
+/// empty) and (where the kind needs them, else empty) their lane seeds, each row's after the
+/// previous one's. Plain slices, so a call builds no per-row tables.
 #[derive(Clone, Copy)]
 pub(super) struct Acts<'a> {
     pub act: &'a [u8],
     pub blocks: &'a [ActBlock],
     pub lanes: &'a [LaneSeeds],
+    pub kblocks: &'a [KActBlock],
 }
 
 impl Acts<'_> {
@@ -311,25 +359,36 @@ pub(super) struct GroupKernels {
 /// which the dot table already read).
 fn kernels_for(ty: GgmlType) -> Option<GroupKernels> {
     use std::sync::OnceLock;
-    static TABLE: OnceLock<[Option<GroupKernels>; 3]> = OnceLock::new();
+    const TYPES: [GgmlType; 6] = [
+        GgmlType::Q4_0,
+        GgmlType::Q4_1,
+        GgmlType::Q8_0,
+        GgmlType::Q4_K,
+        GgmlType::Q5_K,
+        GgmlType::Q6_K,
+    ];
+    static TABLE: OnceLock<[Option<GroupKernels>; 6]> = OnceLock::new();
     let table = TABLE.get_or_init(|| {
-        [GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0].map(|t| {
-            if kernels().isa(t) == Some("scalar") {
+        TYPES.map(|t| {
+            // The k-quants' per-pair kernels are partly scalar (Q5_K) even with SIMD; Q8_0's
+            // say whether SIMD is allowed at all.
+            let probe = if KKind::of(t).is_some() {
+                GgmlType::Q8_0
+            } else {
+                t
+            };
+            if kernels().isa(probe) == Some("scalar") {
                 return None;
             }
             #[cfg(target_arch = "x86_64")]
-            return super::packed_avx512::detect(t).or_else(|| super::packed_avx2::detect(t));
+            return super::packed_avx512::detect(t)
+                .or_else(|| super::packed_avx2::detect(t))
+                .or_else(|| super::packed_k_avx512::detect(t));
             #[cfg(not(target_arch = "x86_64"))]
             return None;
         })
     });
-    let i = match ty {
-        GgmlType::Q4_0 => 0,
-        GgmlType::Q4_1 => 1,
-        GgmlType::Q8_0 => 2,
-        _ => return None,
-    };
-    table[i]
+    table[TYPES.iter().position(|&t| t == ty)?]
 }
 
 /// `y = x · Wᵀ` for packed weights: `x` is `n × cols`, `y` is `n × rows`, both row-major.
@@ -398,17 +457,28 @@ pub(super) fn matmul_packed_with<const N: usize>(
     if n == 0 {
         return Ok(());
     }
-    let nb = cols / 32;
-    let kind = w.kind;
-    let arow = nb * kind.ab;
-    scratch.act.resize(n * arow, 0);
-    scratch.blocks.resize(n * nb, ActBlock::default());
-    let nl = if needs_lane_seeds(&kind) { n * nb } else { 0 };
-    scratch.lane_seeds.resize(nl, [0; 8]);
-    let act = &mut scratch.act[..n * arow];
-    let blocks = &mut scratch.blocks[..n * nb];
-    let lanes = &mut scratch.lane_seeds[..nl];
-    quantize_rows(pool, aty, &kind, x, cols, act, blocks, lanes)?;
+    let format = w.format;
+    let nb = cols / format.block_elems();
+    let per = PerRow::of(&format, nb, aty);
+    scratch.act.resize(n * per.act, 0);
+    scratch.blocks.resize(n * per.blocks, ActBlock::default());
+    scratch.lane_seeds.resize(n * per.lanes, [0; 8]);
+    scratch
+        .kblocks
+        .resize(n * per.kblocks, KActBlock::default());
+    let rows = ActRowsMut {
+        act: &mut scratch.act[..n * per.act],
+        blocks: &mut scratch.blocks[..n * per.blocks],
+        lanes: &mut scratch.lane_seeds[..n * per.lanes],
+        kblocks: &mut scratch.kblocks[..n * per.kblocks],
+    };
+    quantize_rows(pool, aty, &format, x, cols, n, per, rows)?;
+    let all = Acts {
+        act: &scratch.act[..n * per.act],
+        blocks: &scratch.blocks[..n * per.blocks],
+        lanes: &scratch.lane_seeds[..n * per.lanes],
+        kblocks: &scratch.kblocks[..n * per.kblocks],
+    };
     // Per product: its inputs and the rows each task takes (decode: output rows, a whole
     // number of groups; prefill: activation rows).
     let jobs: [_; N] = std::array::from_fn(|i| {
@@ -422,10 +492,8 @@ pub(super) fn matmul_packed_with<const N: usize>(
             k,
             tail_dot,
             nb,
-            arow,
-            act,
-            blocks,
-            lanes,
+            per,
+            all,
         };
         (run, rows_per_task)
     });
@@ -456,44 +524,76 @@ pub(super) fn matmul_packed_with<const N: usize>(
     Ok(())
 }
 
-/// Quantizes the `n` rows of `x` and derives their blocks' extras (and lane seeds, when `lanes`
-/// is not empty), across the pool.
+/// Per activation row: its quantized bytes and how many entries it has of each extra (0 where
+/// the format has none).
+#[derive(Clone, Copy, Debug)]
+struct PerRow {
+    act: usize,
+    blocks: usize,
+    lanes: usize,
+    kblocks: usize,
+}
+
+impl PerRow {
+    /// The counts for rows of `nb` blocks of `format`, quantized to `aty`.
+    fn of(format: &Format, nb: usize, aty: GgmlType) -> PerRow {
+        let (blocks, lanes, kblocks) = match format {
+            Format::Legacy(kind) => (nb, if needs_lane_seeds(kind) { nb } else { 0 }, 0),
+            Format::K(_) => (0, 0, nb),
+        };
+        PerRow {
+            act: nb * aty.block_bytes(),
+            blocks,
+            lanes,
+            kblocks,
+        }
+    }
+}
+
+/// The buffers [`quantize_rows`] fills: [`Acts`], writable.
+struct ActRowsMut<'a> {
+    act: &'a mut [u8],
+    blocks: &'a mut [ActBlock],
+    lanes: &'a mut [LaneSeeds],
+    kblocks: &'a mut [KActBlock],
+}
+
+/// Quantizes the `n` rows of `x` and derives their extras (`per` entries of each per row),
+/// one row per task across the pool.
 #[allow(clippy::too_many_arguments)]
 fn quantize_rows(
     pool: &Pool,
     aty: GgmlType,
-    kind: &Kind,
+    format: &Format,
     x: &[f32],
     cols: usize,
-    act: &mut [u8],
-    blocks: &mut [ActBlock],
-    lanes: &mut [LaneSeeds],
+    n: usize,
+    per: PerRow,
+    out: ActRowsMut<'_>,
 ) -> Result<(), QuantError> {
-    let nb = cols / 32;
-    let n = blocks.len() / nb;
-    if n == 1 {
-        quantize_activation_row(aty, x, act)?;
-        act_blocks(kind, act, blocks, lanes);
-        return Ok(());
-    }
-    let arow = act.len() / n;
-    let nl = if lanes.is_empty() { 0 } else { nb };
     let failed = std::sync::Mutex::new(None);
-    let act_ptr = SharedRows(act.as_mut_ptr());
-    let lane_ptr = SharedRows(lanes.as_mut_ptr());
-    let (act_ptr, lane_ptr) = (&act_ptr, &lane_ptr);
-    pool.chunks_mut(blocks, nb, |r, b| {
-        // SAFETY: each task `r` touches only row `r` of `act` and of `lanes` (empty when `nl`
-        // is 0), disjoint slices of buffers this function borrows mutably until every task has
-        // returned.
-        let (a, l) = unsafe {
+    let act = SharedRows(out.act.as_mut_ptr());
+    let blocks = SharedRows(out.blocks.as_mut_ptr());
+    let lanes = SharedRows(out.lanes.as_mut_ptr());
+    let kblocks = SharedRows(out.kblocks.as_mut_ptr());
+    let (act, blocks, lanes, kblocks) = (&act, &blocks, &lanes, &kblocks);
+    pool.for_each(n, |r| {
+        // SAFETY: task `r` alone touches row `r` of each buffer (`per` entries each, lengths
+        // `n × per` checked by the caller's slicing); they are borrowed mutably until every
+        // task has returned.
+        let (a, b, l, k) = unsafe {
             (
-                std::slice::from_raw_parts_mut(act_ptr.0.add(r * arow), arow),
-                std::slice::from_raw_parts_mut(lane_ptr.0.add(r * nl), nl),
+                std::slice::from_raw_parts_mut(act.0.add(r * per.act), per.act),
+                std::slice::from_raw_parts_mut(blocks.0.add(r * per.blocks), per.blocks),
+                std::slice::from_raw_parts_mut(lanes.0.add(r * per.lanes), per.lanes),
+                std::slice::from_raw_parts_mut(kblocks.0.add(r * per.kblocks), per.kblocks),
             )
         };
         match quantize_activation_row(aty, &x[r * cols..(r + 1) * cols], a) {
-            Ok(()) => act_blocks(kind, a, b, l),
+            Ok(()) => match format {
+                Format::Legacy(kind) => act_blocks(kind, a, b, l),
+                Format::K(_) => packed_k::act_blocks(a, k),
+            },
             Err(e) => *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e),
         }
     });
@@ -527,33 +627,32 @@ struct Product<'a> {
     k: GroupKernels,
     tail_dot: DotFn,
     nb: usize,
-    arow: usize,
-    act: &'a [u8],
-    blocks: &'a [ActBlock],
-    lanes: &'a [LaneSeeds],
+    per: PerRow,
+    all: Acts<'a>,
 }
 
 impl Product<'_> {
     /// Activation rows `r0..r0 + m` as the kernels take them.
     fn acts(&self, r0: usize, m: usize) -> Acts<'_> {
-        let nl = if self.lanes.is_empty() { 0 } else { self.nb };
+        let (p, a) = (&self.per, &self.all);
         Acts {
-            act: &self.act[r0 * self.arow..(r0 + m) * self.arow],
-            blocks: &self.blocks[r0 * self.nb..(r0 + m) * self.nb],
-            lanes: &self.lanes[r0 * nl..(r0 + m) * nl],
+            act: &a.act[r0 * p.act..(r0 + m) * p.act],
+            blocks: &a.blocks[r0 * p.blocks..(r0 + m) * p.blocks],
+            lanes: &a.lanes[r0 * p.lanes..(r0 + m) * p.lanes],
+            kblocks: &a.kblocks[r0 * p.kblocks..(r0 + m) * p.kblocks],
         }
     }
 
     /// The GGUF bytes of tail row `o` (`o ≥` the full groups' rows).
     fn tail_row(&self, o: usize) -> &[u8] {
-        let rb = self.nb * self.w.kind.wb;
+        let rb = self.nb * self.w.format.wb();
         let t = o - self.w.rows / GROUP * GROUP;
         &self.w.tail[t * rb..(t + 1) * rb]
     }
 
     /// The bytes of group `g`.
     fn group(&self, g: usize) -> &[u8] {
-        let gbytes = self.nb * self.w.kind.group_block();
+        let gbytes = self.nb * self.w.format.group_block();
         &self.w.groups[g * gbytes..(g + 1) * gbytes]
     }
 
@@ -581,7 +680,7 @@ impl Product<'_> {
         let n = ys.len() / rows;
         let groups = rows / GROUP;
         // Each call also fetches its share of the next group's weights into the cache.
-        let share = (self.nb * self.w.kind.group_block())
+        let share = (self.nb * self.w.format.group_block())
             .div_ceil((n / NA).max(1))
             .next_multiple_of(64);
         for g in 0..groups {

@@ -124,8 +124,16 @@ fn dword_sums_equal_the_plain_form() {
 fn bad_packs_and_shapes_are_errors() {
     let w = vec![0u8; 16 * 18];
     assert!(matches!(
-        PackedWeights::pack(pool(), GgmlType::Q4_K, 16, 32, &w),
+        PackedWeights::pack(pool(), GgmlType::Q2_K, 16, 256, &w),
         Err(QuantError::Unsupported { .. })
+    ));
+    assert!(matches!(
+        PackedWeights::pack(pool(), GgmlType::Q4_K, 16, 32, &w),
+        Err(QuantError::NotBlockMultiple { .. })
+    ));
+    assert!(matches!(
+        PackedWeights::pack(pool(), GgmlType::Q6_K, 16, 256, &w),
+        Err(QuantError::Length { .. })
     ));
     assert!(matches!(
         PackedWeights::pack(pool(), GgmlType::Q4_0, 16, 33, &w),

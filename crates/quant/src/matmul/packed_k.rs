@@ -1,0 +1,328 @@
+//! The packed layout of the k-quants Q4_K, Q5_K and Q6_K: [`GROUP`] rows interleaved per
+//! 256-element superblock, for the kernels of `packed_k_avx512`, with this module's plain twin
+//! ([`group_plain`], tests only) holding the same float order.
+//!
+//! Every k-quant here is, per row and superblock, `w = d·sc_s·q − dmin·m_s` with unsigned
+//! quants `q` (Q4_K 4 bits, Q5_K 5, Q6_K 6 with `dmin·m_s` replaced by the offset `32·d·sc_s`)
+//! and per-sub-block integer scales `sc_s` (Q4_K/Q5_K: eight sub-blocks of 32, unsigned 6-bit
+//! scales and mins; Q6_K: sixteen sub-blocks of 16, signed 8-bit scales). The repacking is
+//! lossless and about the size of the GGUF rows (148, 180 and 210 bytes per row and superblock
+//! against 144, 176 and 210): decode streams as many bytes as llama.cpp's.
+//!
+//! Group block (16 rows × one superblock), offsets in bytes, `r` the row:
+//! - `d[r]` f16 (32); Q4_K/Q5_K then `dmin[r]` f16 (32);
+//! - scales `sc[s][r]` (8 × 16 or 16 × 16 bytes; Q6_K's signed);
+//! - Q4_K/Q5_K: mins in pairs `m[k][r] = (m_2k, m_2k+1)` (4 × 32 bytes), widened to i16 pairs
+//!   for one `vpdpwssd` per pair against the activation's paired sub-block sums;
+//! - the low four bits in 64-byte chunks: chunk `(s/2, c)` holds, for each row, the dword `c`
+//!   (values `4c..4c+4`) of sub-block `s` in the low nibbles for even `s` and in the high
+//!   nibbles for odd `s`;
+//! - Q5_K/Q6_K: the high bits (`h` = 1 or 2 per value) in 64-byte chunks: chunk
+//!   `(s / (8/h), c)` holds dword `c` of sub-block `s` at bit `h·(s mod 8/h)` of each byte.
+//!
+//! Float order, per output (weight row, activation row) and superblock, with exact integer
+//! sums `i_s = seed_s + Σ q·a` over sub-block `s` (`seed_s = −32·Σa` for Q6_K, else 0), the
+//! exact products `ds_s = d·sc_s`, `mn = Σ_s m_s·Σa_s` (Q4_K/Q5_K) and the activation scale
+//! `da` (Q8_K's one per superblock): `t = fma(ds_s, i_s, t)` over `s` from `t = 0`, then
+//! `t = fma(−dmin, mn, t)`, then `acc = fma(da, t, acc)`. One float FMA per sub-block and
+//! pair, where llama.cpp's x86 kernel (`ggml_vec_dot_q4_K_q8_K`) folds the scales into
+//! integers: not its bits, the same accuracy (the fixtures' tolerances hold, see the tests).
+
+use super::packed::GROUP;
+use crate::dot::bytes::{f32_at, i16_at, q8k};
+use crate::dot::unpack::q4_k_scales_mins;
+use pine_gguf::{GgmlType, QK_K};
+
+/// The per-type constants of the packed k-quant layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct KKind {
+    /// Bytes of one GGUF block (superblock).
+    pub wb: usize,
+    /// Elements per sub-block (one scale each): 32 or 16.
+    pub sb: usize,
+    /// High bits per value beyond the low four: 0 (Q4_K), 1 (Q5_K), 2 (Q6_K).
+    pub hbits: usize,
+    /// Whether the sub-blocks have mins (Q4_K, Q5_K); Q6_K instead has the offset 32.
+    pub min: bool,
+}
+
+pub(super) const Q4_K: KKind = KKind {
+    wb: 144,
+    sb: 32,
+    hbits: 0,
+    min: true,
+};
+pub(super) const Q5_K: KKind = KKind {
+    wb: 176,
+    sb: 32,
+    hbits: 1,
+    min: true,
+};
+pub(super) const Q6_K: KKind = KKind {
+    wb: 210,
+    sb: 16,
+    hbits: 2,
+    min: false,
+};
+
+impl KKind {
+    /// The kind of `ty`, when it is a packed k-quant.
+    pub(super) fn of(ty: GgmlType) -> Option<KKind> {
+        match ty {
+            GgmlType::Q4_K => Some(Q4_K),
+            GgmlType::Q5_K => Some(Q5_K),
+            GgmlType::Q6_K => Some(Q6_K),
+            _ => None,
+        }
+    }
+
+    /// Sub-blocks per superblock.
+    #[inline(always)]
+    pub(super) const fn subs(&self) -> usize {
+        QK_K / self.sb
+    }
+
+    /// Dwords (four values) per sub-block.
+    #[inline(always)]
+    pub(super) const fn dwords(&self) -> usize {
+        self.sb / 4
+    }
+
+    /// Offset of the scales in a group block.
+    #[inline(always)]
+    pub(super) const fn sc_at(&self) -> usize {
+        if self.min {
+            4 * GROUP
+        } else {
+            2 * GROUP
+        }
+    }
+
+    /// Offset of the paired mins (Q4_K/Q5_K).
+    #[inline(always)]
+    pub(super) const fn mn_at(&self) -> usize {
+        self.sc_at() + self.subs() * GROUP
+    }
+
+    /// Offset of the low-nibble chunks.
+    #[inline(always)]
+    pub(super) const fn lo_at(&self) -> usize {
+        self.mn_at() + if self.min { 4 * 2 * GROUP } else { 0 }
+    }
+
+    /// Offset of the high-bit chunks.
+    #[inline(always)]
+    pub(super) const fn hi_at(&self) -> usize {
+        self.lo_at() + QK_K / 2 * GROUP
+    }
+
+    /// Sub-blocks whose high bits share a byte.
+    #[inline(always)]
+    pub(super) const fn subs_per_hi_byte(&self) -> usize {
+        // Q4_K has no high bits: any non-zero divisor will do.
+        8 / if self.hbits == 0 { 8 } else { self.hbits }
+    }
+
+    /// Offset of the chunk holding dword `c` of sub-block `s`'s low bits.
+    #[inline(always)]
+    pub(super) const fn lo_chunk(&self, s: usize, c: usize) -> usize {
+        self.lo_at() + 64 * ((s / 2) * self.dwords() + c)
+    }
+
+    /// Offset of the chunk holding dword `c` of sub-block `s`'s high bits, and their bit.
+    #[inline(always)]
+    pub(super) const fn hi_chunk(&self, s: usize, c: usize) -> (usize, usize) {
+        let per = self.subs_per_hi_byte();
+        let at = self.hi_at() + 64 * ((s / per) * self.dwords() + c);
+        (at, self.hbits * (s % per))
+    }
+
+    /// Bytes of one group block.
+    #[inline(always)]
+    pub(super) const fn group_block(&self) -> usize {
+        self.hi_at() + QK_K * self.hbits / 8 * GROUP
+    }
+}
+
+/// One GGUF superblock, decoded to integers: `d`, `dmin` (0 for Q6_K), per sub-block scales and
+/// (Q4_K/Q5_K) mins, and the 256 unsigned quants.
+struct Decoded {
+    d: [u8; 2],
+    dmin: [u8; 2],
+    sc: [i8; 16],
+    mn: [u8; 8],
+    q: [u8; QK_K],
+}
+
+/// Decodes superblock `x` of `kk`'s type (the GGUF layouts of ggml's `block_q4_K`, `block_q5_K`,
+/// `block_q6_K`).
+fn decode(kk: &KKind, x: &[u8]) -> Decoded {
+    let mut out = Decoded {
+        d: [0; 2],
+        dmin: [0; 2],
+        sc: [0; 16],
+        mn: [0; 8],
+        q: [0; QK_K],
+    };
+    if kk.min {
+        out.d.copy_from_slice(&x[0..2]);
+        out.dmin.copy_from_slice(&x[2..4]);
+        let (sc, mn) = q4_k_scales_mins(&x[4..16]);
+        for (o, v) in out.sc.iter_mut().zip(sc) {
+            *o = v as i8; // 6-bit: fits
+        }
+        out.mn = mn;
+        let qs = if kk.hbits == 1 {
+            &x[48..176]
+        } else {
+            &x[16..144]
+        };
+        for j in 0..QK_K / 64 {
+            for l in 0..32 {
+                out.q[64 * j + l] = qs[32 * j + l] & 15;
+                out.q[64 * j + 32 + l] = qs[32 * j + l] >> 4;
+            }
+        }
+        if kk.hbits == 1 {
+            for (v, q) in out.q.iter_mut().enumerate() {
+                *q |= ((x[16 + v % 32] >> (v / 32)) & 1) << 4;
+            }
+        }
+    } else {
+        out.d.copy_from_slice(&x[208..210]);
+        for (o, &v) in out.sc.iter_mut().zip(&x[192..208]) {
+            *o = v as i8;
+        }
+        for h in 0..2 {
+            let (ql, qh) = (&x[64 * h..64 * h + 64], &x[128 + 32 * h..128 + 32 * h + 32]);
+            let q = &mut out.q[128 * h..128 * h + 128];
+            for l in 0..32 {
+                q[l] = (ql[l] & 15) | ((qh[l] & 3) << 4);
+                q[l + 32] = (ql[l + 32] & 15) | (((qh[l] >> 2) & 3) << 4);
+                q[l + 64] = (ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4);
+                q[l + 96] = (ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4);
+            }
+        }
+    }
+    out
+}
+
+/// Interleaves one group of 16 GGUF rows (`src`, stride `rb`) into `dst` (`nb` group blocks).
+pub(super) fn pack_group(kk: &KKind, src: &[u8], rb: usize, dst: &mut [u8]) {
+    let gb = kk.group_block();
+    for (b, out) in dst.chunks_exact_mut(gb).enumerate() {
+        out.fill(0);
+        for r in 0..GROUP {
+            let x = decode(kk, &src[r * rb + b * kk.wb..r * rb + (b + 1) * kk.wb]);
+            out[2 * r..2 * r + 2].copy_from_slice(&x.d);
+            if kk.min {
+                out[2 * GROUP + 2 * r..2 * GROUP + 2 * r + 2].copy_from_slice(&x.dmin);
+                for k in 0..4 {
+                    let at = kk.mn_at() + 2 * GROUP * k + 2 * r;
+                    out[at] = x.mn[2 * k];
+                    out[at + 1] = x.mn[2 * k + 1];
+                }
+            }
+            for s in 0..kk.subs() {
+                out[kk.sc_at() + GROUP * s + r] = x.sc[s] as u8;
+                for c in 0..kk.dwords() {
+                    for t in 0..4 {
+                        let q = x.q[s * kk.sb + 4 * c + t];
+                        out[kk.lo_chunk(s, c) + 4 * r + t] |= (q & 15) << (4 * (s % 2));
+                        if kk.hbits > 0 {
+                            let (at, bit) = kk.hi_chunk(s, c);
+                            out[at + 4 * r + t] |= (q >> 4) << bit;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What the k-quant kernels need of one Q8_K activation block besides its quants: the scale
+/// `da`, (Q4_K/Q5_K) the sums of sub-block pairs `(Σa_2k, Σa_2k+1)` as i16 pairs for the mins,
+/// and (Q6_K) the seeds `−32·Σa_s` of the sixteen 16-element sub-blocks.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+pub(super) struct KActBlock {
+    pub da: f32,
+    pub pairs: [u32; 4],
+    pub seeds: [i32; 16],
+}
+
+/// Fills `out` (one entry per block) from the Q8_K activation row `act`.
+pub(super) fn act_blocks(act: &[u8], out: &mut [KActBlock]) {
+    for (y, o) in act.chunks_exact(q8k::BYTES).zip(out.iter_mut()) {
+        let bsum = |j: usize| i32::from(i16_at(y, q8k::BSUMS + 2 * j));
+        // Σ over 32 values: |·| ≤ 32·128, an i16.
+        let s32 = |j: usize| (bsum(2 * j) + bsum(2 * j + 1)) as i16 as u16 as u32;
+        *o = KActBlock {
+            da: f32_at(y, 0),
+            pairs: std::array::from_fn(|k| s32(2 * k) | (s32(2 * k + 1) << 16)),
+            seeds: std::array::from_fn(|s| -32 * bsum(s)),
+        };
+    }
+}
+
+/// The plain twin of the kernels: the outputs of group `w` (`nb` group blocks) for Q8_K
+/// activation rows `acts` (each `nb` blocks) with their extras, row `j`'s to `y[j]`.
+#[cfg(test)]
+pub(super) fn group_plain(
+    kk: &KKind,
+    w: &[u8],
+    nb: usize,
+    acts: &[&[u8]],
+    extras: &[&[KActBlock]],
+    y: &mut [[f32; GROUP]],
+) {
+    use crate::dot::bytes::{f16_at, i8_at};
+    let gb = kk.group_block();
+    for ((act, ex), yj) in acts.iter().zip(extras).zip(y.iter_mut()) {
+        for (r, out) in yj.iter_mut().enumerate() {
+            let mut acc = 0.0f32;
+            for b in 0..nb {
+                let p = &w[b * gb..(b + 1) * gb];
+                let e = &ex[b];
+                let a = &act[b * q8k::BYTES..(b + 1) * q8k::BYTES];
+                let d = f16_at(p, 2 * r);
+                let mut t = 0.0f32;
+                for s in 0..kk.subs() {
+                    let mut isum = if kk.min { 0 } else { e.seeds[s] };
+                    for c in 0..kk.dwords() {
+                        for k in 0..4 {
+                            let lo = (p[kk.lo_chunk(s, c) + 4 * r + k] >> (4 * (s % 2))) & 15;
+                            let (at, bit) = kk.hi_chunk(s, c);
+                            let hi = if kk.hbits > 0 {
+                                (p[at + 4 * r + k] >> bit) & ((1 << kk.hbits) - 1)
+                            } else {
+                                0
+                            };
+                            let q = i32::from(lo | (hi << 4));
+                            isum += q * i8_at(a, q8k::QS + s * kk.sb + 4 * c + k);
+                        }
+                    }
+                    let sc = p[kk.sc_at() + GROUP * s + r];
+                    let sc = if kk.min {
+                        f32::from(sc)
+                    } else {
+                        f32::from(sc as i8)
+                    };
+                    t = (d * sc).mul_add(isum as f32, t);
+                }
+                if kk.min {
+                    let mut mn = 0i32;
+                    for k in 0..4 {
+                        let at = kk.mn_at() + 2 * GROUP * k + 2 * r;
+                        let pair = e.pairs[k];
+                        mn += i32::from(p[at]) * i32::from(pair as u16 as i16);
+                        mn += i32::from(p[at + 1]) * i32::from((pair >> 16) as u16 as i16);
+                    }
+                    t = (-f16_at(p, 2 * GROUP + 2 * r)).mul_add(mn as f32, t);
+                }
+                acc = e.da.mul_add(t, acc);
+            }
+            *out = acc;
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! The AVX-512 VNNI kernels of the packed k-quant layout (`packed_k`): one group of 16 weight
+//! rows against one or eight Q8_K activation rows; every register lane is one weight row.
+//!
+//! Per sub-block, its dwords' quants are unpacked once for all activation rows (low nibble,
+//! high bits merged with one `vpternlogd`); per activation row a chain of `vpdpbusd` against
+//! broadcast activation dwords gives the exact integer sum, and one FMA with `d·sc` adds it to
+//! the superblock's sum; the mins take four `vpdpwssd` per superblock. The float order is
+//! `packed_k::group_plain`'s, bit for bit.
+
+use std::arch::x86_64::*;
+
+use super::packed::{Acts, GroupKernels, GROUP};
+use super::packed_k::{KActBlock, KKind, Q4_K, Q5_K, Q6_K};
+use pine_gguf::QK_K;
+
+/// Bytes of one Q8_K activation block; its quants start at byte 4.
+const AB: usize = 292;
+
+/// How many group blocks ahead decode prefetches.
+const AHEAD: usize = 8;
+
+/// A packed k-quant type, as a type: its constants are compile-time constants in the kernels.
+trait Ty {
+    const KK: KKind;
+}
+
+/// `v` shifted left by `n` bits (right for negative `n`) in 16-bit lanes.
+///
+/// # Safety
+/// AVX-512 BW must be present. Inlined into `run`, whose features its intrinsics need.
+#[inline(always)]
+unsafe fn shift16(v: __m512i, n: i32) -> __m512i {
+    if n >= 0 {
+        _mm512_sll_epi16(v, _mm_cvtsi32_si128(n))
+    } else {
+        _mm512_srl_epi16(v, _mm_cvtsi32_si128(-n))
+    }
+}
+
+/// The registers of sub-block `s` of the group block at `p`: register `c` holds dword `c`
+/// (values `4c..4c+4`) of the 16 rows, as unsigned bytes.
+///
+/// # Safety
+/// `p` must hold a group block of `T`; AVX-512 F/BW must be present. Inlined into `run`, whose
+/// features its intrinsics need.
+#[inline(always)]
+unsafe fn unpack<T: Ty>(p: *const u8, s: usize) -> [__m512i; 8] {
+    let kk = T::KK;
+    let mut u = [_mm512_setzero_si512(); 8];
+    let low = _mm512_set1_epi8(0x0f);
+    let himask = _mm512_set1_epi8((((1 << kk.hbits) - 1) << 4) as i8);
+    for (c, uc) in u.iter_mut().enumerate().take(kk.dwords()) {
+        let v = _mm512_loadu_si512(p.add(kk.lo_chunk(s, c)).cast());
+        let nib = if s.is_multiple_of(2) {
+            v
+        } else {
+            _mm512_srli_epi16(v, 4)
+        };
+        *uc = if kk.hbits == 0 {
+            _mm512_and_si512(nib, low)
+        } else {
+            let (at, bit) = kk.hi_chunk(s, c);
+            let h = _mm512_loadu_si512(p.add(at).cast());
+            let h = _mm512_and_si512(shift16(h, 4 - bit as i32), himask);
+            // (nib & 0x0f) | h
+            _mm512_ternarylogic_epi32(nib, h, low, 0xEC)
+        };
+    }
+    u
+}
+
+/// Group `w` (`nb` group blocks of `kk`) against `NA` activation rows.
+///
+/// # Safety
+/// The CPU must have AVX-512 F/BW/VNNI; `w` must hold `nb` group blocks, every `acts[j]` `nb`
+/// Q8_K blocks and every `extras[j]` `nb` entries; `y + j · stride` must be writable for 16
+/// floats for every row `j`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma,f16c")]
+unsafe fn run<T: Ty, const NA: usize>(
+    w: *const u8,
+    nb: usize,
+    acts: [*const u8; NA],
+    extras: [*const KActBlock; NA],
+    y: *mut f32,
+    stride: usize,
+) {
+    let kk = T::KK;
+    let gb = kk.group_block();
+    let mut acc = [_mm512_setzero_ps(); NA];
+    for b in 0..nb {
+        let p = w.add(b * gb);
+        if NA == 1 {
+            // Decode streams every weight once: ask for the group block AHEAD blocks on (past
+            // the group's end: the next group's, which the same task reads next), so that the
+            // stream does not stall where the hardware prefetcher stops, at page boundaries.
+            let next = p.wrapping_add(AHEAD * gb);
+            for line in (0..gb).step_by(64) {
+                _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add(line).cast());
+            }
+        }
+        let d = _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()));
+        let mut t = [_mm512_setzero_ps(); NA];
+        for s in 0..kk.subs() {
+            let u = unpack::<T>(p, s);
+            let sc = _mm_loadu_si128(p.add(kk.sc_at() + GROUP * s).cast());
+            let sc = if kk.min {
+                _mm512_cvtepu8_epi32(sc)
+            } else {
+                _mm512_cvtepi8_epi32(sc)
+            };
+            let ds = _mm512_mul_ps(d, _mm512_cvtepi32_ps(sc));
+            for j in 0..NA {
+                let e = &*extras[j].add(b);
+                let a = acts[j].add(b * AB + 4 + s * kk.sb);
+                let mut i = if kk.min {
+                    _mm512_setzero_si512()
+                } else {
+                    _mm512_set1_epi32(e.seeds[s])
+                };
+                for (c, uc) in u.iter().enumerate().take(kk.dwords()) {
+                    let ac = _mm512_set1_epi32(a.add(4 * c).cast::<i32>().read_unaligned());
+                    i = _mm512_dpbusd_epi32(i, *uc, ac);
+                }
+                t[j] = _mm512_fmadd_ps(ds, _mm512_cvtepi32_ps(i), t[j]);
+            }
+        }
+        let dmin = if kk.min {
+            _mm512_cvtph_ps(_mm256_loadu_si256(p.add(2 * GROUP).cast()))
+        } else {
+            _mm512_setzero_ps()
+        };
+        for j in 0..NA {
+            let e = &*extras[j].add(b);
+            if kk.min {
+                let mut m = _mm512_setzero_si512();
+                for k in 0..4 {
+                    let mk = _mm256_loadu_si256(p.add(kk.mn_at() + 2 * GROUP * k).cast());
+                    let pair = _mm512_set1_epi32(e.pairs[k] as i32);
+                    m = _mm512_dpwssd_epi32(m, _mm512_cvtepu8_epi16(mk), pair);
+                }
+                t[j] = _mm512_fnmadd_ps(dmin, _mm512_cvtepi32_ps(m), t[j]);
+            }
+            acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(e.da), t[j], acc[j]);
+        }
+    }
+    for (j, a) in acc.iter().enumerate() {
+        _mm512_storeu_ps(y.add(j * stride), *a);
+    }
+}
+
+/// Instantiates the safe entries of one type.
+macro_rules! kind {
+    ($name:ident, $kind:expr) => {
+        mod $name {
+            use super::*;
+
+            /// The type's constants.
+            pub(super) struct K;
+            impl Ty for K {
+                const KK: KKind = $kind;
+            }
+
+            /// The group against `NA` activation rows, lengths checked.
+            pub(super) fn group<const NA: usize>(
+                w: &[u8],
+                nb: usize,
+                acts: Acts<'_>,
+                y: &mut [f32],
+                stride: usize,
+            ) {
+                let kk: KKind = $kind;
+                assert!(w.len() >= nb * kk.group_block());
+                assert!(acts.act.len() >= NA * nb * AB && acts.kblocks.len() >= NA * nb);
+                assert!(stride >= GROUP && y.len() >= (NA - 1) * stride + GROUP);
+                let (a0, e0) = (acts.act.as_ptr(), acts.kblocks.as_ptr());
+                let a: [_; NA] = std::array::from_fn(|j| a0.wrapping_add(j * nb * AB));
+                let e: [_; NA] = std::array::from_fn(|j| e0.wrapping_add(j * nb));
+                // SAFETY: handed out by `detect` only after the features were detected; the
+                // checks bound every read and write.
+                unsafe { run::<K, NA>(w.as_ptr(), nb, a, e, y.as_mut_ptr(), stride) }
+            }
+        }
+    };
+}
+
+kind!(q4_k, Q4_K);
+kind!(q5_k, Q5_K);
+kind!(q6_k, Q6_K);
+
+/// The packed k-quant kernels for `ty` when this CPU has AVX-512 F/BW/VNNI, else `None`.
+pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<GroupKernels> {
+    use pine_gguf::GgmlType as T;
+    if !super::tile_avx512::avx512_vnni() {
+        return None;
+    }
+    const _: () = assert!(QK_K == 256);
+    match ty {
+        T::Q4_K => Some(GroupKernels {
+            one: q4_k::group::<1>,
+            eight: q4_k::group::<8>,
+        }),
+        T::Q5_K => Some(GroupKernels {
+            one: q5_k::group::<1>,
+            eight: q5_k::group::<8>,
+        }),
+        T::Q6_K => Some(GroupKernels {
+            one: q6_k::group::<1>,
+            eight: q6_k::group::<8>,
+        }),
+        _ => None,
+    }
+}

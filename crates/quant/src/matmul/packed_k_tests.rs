@@ -1,0 +1,178 @@
+//! The packed k-quant kernels against their plain twin (bit for bit) and the twin against the
+//! exact sum of the dequantized operands.
+
+use super::packed::GROUP;
+use super::packed_k::{self, KActBlock, KKind};
+use super::{matmul_packed, MatmulScratch, PackedWeights};
+use crate::activation::quantize_activation_row;
+use crate::dequantize_row;
+use crate::dot::bytes::{f32_at, q8k};
+use crate::dot::kernels;
+use crate::testutil::{pool, random_activations, random_row};
+use pine_gguf::{GgmlType, QK_K};
+use rand::{rngs::StdRng, SeedableRng};
+
+const TYPES: [GgmlType; 3] = [GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K];
+
+/// Q8_K rows of `x` (`cols` wide) and their extras.
+fn quantize(x: &[f32], cols: usize) -> (Vec<Vec<u8>>, Vec<Vec<KActBlock>>) {
+    let nb = cols / QK_K;
+    x.chunks_exact(cols)
+        .map(|xr| {
+            let mut a = vec![0u8; nb * q8k::BYTES];
+            quantize_activation_row(GgmlType::Q8_K, xr, &mut a).unwrap();
+            let mut e = vec![KActBlock::default(); nb];
+            packed_k::act_blocks(&a, &mut e);
+            (a, e)
+        })
+        .unzip()
+}
+
+/// The plain twin's outputs (`n × rows`; tail rows from the per-pair kernel, as the engine).
+fn plain(ty: GgmlType, rows: usize, cols: usize, w: &[u8], x: &[f32]) -> Vec<f32> {
+    let kk = KKind::of(ty).unwrap();
+    let nb = cols / QK_K;
+    let rb = nb * kk.wb;
+    let (acts, extras) = quantize(x, cols);
+    let n = acts.len();
+    let mut y = vec![0.0f32; n * rows];
+    let mut group = vec![0u8; nb * kk.group_block()];
+    for g in 0..rows / GROUP {
+        packed_k::pack_group(
+            &kk,
+            &w[g * GROUP * rb..(g + 1) * GROUP * rb],
+            rb,
+            &mut group,
+        );
+        let a: Vec<&[u8]> = acts.iter().map(|a| &a[..]).collect();
+        let e: Vec<&[KActBlock]> = extras.iter().map(|e| &e[..]).collect();
+        let mut out = vec![[0.0f32; GROUP]; n];
+        packed_k::group_plain(&kk, &group, nb, &a, &e, &mut out);
+        for (j, o) in out.iter().enumerate() {
+            y[j * rows + g * GROUP..j * rows + (g + 1) * GROUP].copy_from_slice(o);
+        }
+    }
+    let dot = kernels().get(ty).unwrap();
+    for o in rows / GROUP * GROUP..rows {
+        for (j, a) in acts.iter().enumerate() {
+            y[j * rows + o] = dot(&w[o * rb..(o + 1) * rb], a);
+        }
+    }
+    y
+}
+
+/// Packs `w` and checks every output of the kernels against the plain twin, bit for bit.
+fn check(scratch: &mut MatmulScratch, ty: GgmlType, rows: usize, cols: usize, w: &[u8], x: &[f32]) {
+    let p = PackedWeights::pack(pool(), ty, rows, cols, w).unwrap();
+    let n = x.len() / cols;
+    let mut y = vec![f32::NAN; n * rows];
+    matmul_packed(pool(), &p, x, n, &mut y, scratch).unwrap();
+    let want = plain(ty, rows, cols, w, x);
+    for (i, (g, e)) in y.iter().zip(&want).enumerate() {
+        assert_eq!(
+            g.to_bits(),
+            e.to_bits(),
+            "{ty} {rows}×{cols} n={n} output {i}: {g} against {e}"
+        );
+    }
+}
+
+/// Random data: decode and every prefill remainder around the eight-row kernel, full groups and
+/// tail rows, one and several superblocks.
+#[test]
+fn packed_k_equals_the_plain_twin() {
+    let mut scratch = MatmulScratch::new();
+    for (t, ty) in TYPES.into_iter().enumerate() {
+        if !PackedWeights::supported(ty) {
+            eprintln!("no packed kernels for {ty} on this CPU");
+            continue;
+        }
+        for (i, &(rows, cols)) in [(16, 256), (17, 512), (48, 768), (35, 2048)]
+            .iter()
+            .enumerate()
+        {
+            for n in [1, 2, 7, 8, 9, 16, 19] {
+                let mut rng = StdRng::seed_from_u64((100 * t + 10 * i + n) as u64);
+                let w: Vec<u8> = (0..rows)
+                    .flat_map(|_| random_row(&mut rng, ty, cols / QK_K))
+                    .collect();
+                let x = random_activations(&mut rng, n * cols);
+                check(&mut scratch, ty, rows, cols, &w, &x);
+            }
+        }
+    }
+}
+
+/// Every quant and scale bit set (or clear), activations of ±max: the integer sums at their
+/// extremes, Q6_K's negative scales, the seeds and the mins.
+#[test]
+fn packed_k_extremes() {
+    let mut scratch = MatmulScratch::new();
+    for ty in TYPES {
+        if !PackedWeights::supported(ty) {
+            continue;
+        }
+        let (rows, cols) = (32, 512);
+        for fill in [0xffu8, 0x00, 0x80, 0x7f] {
+            let mut rng = StdRng::seed_from_u64(u64::from(fill));
+            let mut w: Vec<u8> = (0..rows)
+                .flat_map(|_| random_row(&mut rng, ty, cols / QK_K))
+                .collect();
+            // Keep each block's f16 scales (random_row made them sane); set everything else.
+            let scales = crate::testutil::scale_offsets(ty);
+            for blk in w.chunks_exact_mut(ty.block_bytes()) {
+                for (o, b) in blk.iter_mut().enumerate() {
+                    if !scales.iter().any(|&s| o == s || o == s + 1) {
+                        *b = fill;
+                    }
+                }
+            }
+            for sign in [1.0f32, -1.0] {
+                let x: Vec<f32> = (0..3 * cols)
+                    .map(|i| if i % 3 == 0 { sign } else { -sign * 0.5 })
+                    .collect();
+                check(&mut scratch, ty, rows, cols, &w, &x);
+            }
+        }
+    }
+}
+
+/// The plain twin against the exact sum of dequantized weights times dequantized Q8_K
+/// activations: it only rounds in its float steps.
+#[test]
+fn packed_k_plain_twin_is_accurate() {
+    for (t, ty) in TYPES.into_iter().enumerate() {
+        let (rows, cols, n) = (16, 1024, 3);
+        let mut rng = StdRng::seed_from_u64(7 + t as u64);
+        let w: Vec<u8> = (0..rows)
+            .flat_map(|_| random_row(&mut rng, ty, cols / QK_K))
+            .collect();
+        let x = random_activations(&mut rng, n * cols);
+        let y = plain(ty, rows, cols, &w, &x);
+        let (acts, _) = quantize(&x, cols);
+        let rb = w.len() / rows;
+        for (j, a) in acts.iter().enumerate() {
+            let av: Vec<f64> = (0..cols)
+                .map(|i| {
+                    let blk = &a[i / QK_K * q8k::BYTES..];
+                    f64::from(f32_at(blk, 0)) * f64::from(blk[q8k::QS + i % QK_K] as i8)
+                })
+                .collect();
+            for o in 0..rows {
+                let mut wv = vec![0.0f32; cols];
+                dequantize_row(ty, &w[o * rb..(o + 1) * rb], &mut wv).unwrap();
+                let exact: f64 = wv.iter().zip(&av).map(|(&w, a)| f64::from(w) * a).sum();
+                let scale: f64 = wv
+                    .iter()
+                    .zip(&av)
+                    .map(|(&w, a)| (f64::from(w) * a).abs())
+                    .sum();
+                let got = f64::from(y[j * rows + o]);
+                assert!(
+                    (got - exact).abs() <= 1e-5 * scale + 1e-6,
+                    "{ty} row {o} act {j}: {got} against {exact} (Σ|·| {scale})"
+                );
+            }
+        }
+    }
+}
