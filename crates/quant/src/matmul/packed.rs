@@ -615,6 +615,24 @@ fn prefetch(bytes: &[u8]) {
     }
 }
 
+/// Bytes ahead of the one it reads that decode asks the cache for.
+pub(super) const STREAM_AHEAD: usize = 16 * 1024;
+
+/// Decode's prefetch: asks for the `len` bytes [`STREAM_AHEAD`] past `p`, a group block the
+/// kernel streams next (past a group's end: the next group's, which the same task reads next).
+/// Decode reads every weight once, and without this the stream stalled where the hardware
+/// prefetcher stops, at page boundaries (1B-shaped Q4_K tg64: 9.5 → 30 t/s).
+#[inline(always)]
+pub(super) fn prefetch_ahead(p: *const u8, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    for line in (0..len).step_by(64) {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: a prefetch is only a hint and cannot fault, whatever the address; the
+        // pointer is made with `wrapping_add` and never dereferenced.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(STREAM_AHEAD + line).cast()) };
+    }
+}
+
 /// A raw pointer to rows that tasks write disjointly.
 struct SharedRows<T>(*mut T);
 // SAFETY: only used for disjoint per-task parts (rows in `quantize_rows`, output ranges in

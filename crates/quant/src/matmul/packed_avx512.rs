@@ -10,7 +10,9 @@
 
 use std::arch::x86_64::*;
 
-use super::packed::{ActBlock, Acts, GroupKernels, Kind, LaneSeeds, GROUP, Q4_0, Q4_1, Q8_0};
+use super::packed::{
+    prefetch_ahead, ActBlock, Acts, GroupKernels, Kind, LaneSeeds, GROUP, Q4_0, Q4_1, Q8_0,
+};
 
 /// The shared kernel: group `w` (`nb` group blocks of `kind`) against `NA` activation rows.
 ///
@@ -36,6 +38,9 @@ unsafe fn run<const NA: usize>(
     let low = _mm512_set1_epi8(0x0f);
     for b in 0..nb {
         let p = w.add(b * gb);
+        if NA == 1 {
+            prefetch_ahead(p, gb);
+        }
         let u = unpack(kind, p.add(kind.chunks_at()), low);
         let dx = _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()));
         let mx = if kind.min {
@@ -89,6 +94,9 @@ unsafe fn run_lanes<const NA: usize>(
     let low = _mm512_set1_epi8(0x0f);
     for b in 0..nb {
         let p = w.add(b * gb);
+        if NA == 1 {
+            prefetch_ahead(p, gb);
+        }
         let u = unpack(kind, p.add(kind.chunks_at()), low);
         let dx = _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()));
         for j in 0..NA {

@@ -9,15 +9,12 @@
 
 use std::arch::x86_64::*;
 
-use super::packed::{Acts, GroupKernels, GROUP};
+use super::packed::{prefetch_ahead, Acts, GroupKernels, GROUP};
 use super::packed_k::{KActBlock, KKind, Q4_K, Q5_K, Q6_K};
 use pine_gguf::QK_K;
 
 /// Bytes of one Q8_K activation block; its quants start at byte 4.
 const AB: usize = 292;
-
-/// How many group blocks ahead decode prefetches.
-const AHEAD: usize = 8;
 
 /// A packed k-quant type, as a type: its constants are compile-time constants in the kernels.
 trait Ty {
@@ -91,13 +88,7 @@ unsafe fn run<T: Ty, const NA: usize>(
     for b in 0..nb {
         let p = w.add(b * gb);
         if NA == 1 {
-            // Decode streams every weight once: ask for the group block AHEAD blocks on (past
-            // the group's end: the next group's, which the same task reads next), so that the
-            // stream does not stall where the hardware prefetcher stops, at page boundaries.
-            let next = p.wrapping_add(AHEAD * gb);
-            for line in (0..gb).step_by(64) {
-                _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add(line).cast());
-            }
+            prefetch_ahead(p, gb);
         }
         let d = _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()));
         let mut t = [_mm512_setzero_ps(); NA];
