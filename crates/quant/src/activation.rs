@@ -63,6 +63,9 @@ pub fn quantize_activation_row(ty: GgmlType, x: &[f32], out: &mut [u8]) -> Resul
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
         GgmlType::Q8_1 if x86::available() => unsafe { x86::q8_1(x, out) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        GgmlType::Q8_K if x86::available() => unsafe { x86::q8_k(x, out) },
         GgmlType::Q8_0 => quantize_row_q8_0(x, out),
         GgmlType::Q8_1 => quantize_row_q8_1(x, out),
         GgmlType::Q8_K => quantize_row_q8_k(x, out),
@@ -196,7 +199,7 @@ fn convert_row_bf16(x: &[f32], out: &mut [u8]) {
 mod tests {
     use super::*;
 
-    /// The AVX-512 Q8_0/Q8_1 quantizers equal the plain forms byte for byte: random rows, exact
+    /// The AVX-512 Q8_0/Q8_1/Q8_K quantizers equal the plain forms byte for byte: random rows, exact
     /// ties (`id` = 1 with halves), all-zero blocks, tiny and huge magnitudes.
     #[cfg(target_arch = "x86_64")]
     #[test]
@@ -206,9 +209,9 @@ mod tests {
             return;
         }
         let mut rng = StdRng::seed_from_u64(5);
-        for blocks in [1usize, 3, 18, 48] {
+        for blocks in [1usize, 3, 8, 18, 48] {
             let n = blocks * 32;
-            for case in 0..5 {
+            for case in 0..6 {
                 let x: Vec<f32> = match case {
                     0 => crate::testutil::random_activations(&mut rng, n),
                     1 => (0..n)
@@ -220,6 +223,14 @@ mod tests {
                         .collect(),
                     2 => (0..n).map(|i| if i < 32 { 0.0 } else { 1.0 }).collect(),
                     3 => (0..n).map(|_| rng.gen_range(-1e-30f32..1e-30)).collect(),
+                    // ±amax both present: Q8_K takes the first one's sign.
+                    5 => (0..n)
+                        .map(|i| match (i + case) % 11 {
+                            3 => -2.5,
+                            7 => 2.5,
+                            _ => rng.gen_range(-2.0..2.0),
+                        })
+                        .collect(),
                     _ => (0..n).map(|_| rng.gen_range(-1e30f32..1e30)).collect(),
                 };
                 let (mut want, mut got) = (vec![0u8; blocks * 34], vec![0u8; blocks * 34]);
@@ -232,6 +243,13 @@ mod tests {
                 // SAFETY: as above.
                 unsafe { x86::q8_1(&x, &mut got) };
                 assert_eq!(got, want, "q8_1 blocks={blocks} case={case}");
+                if blocks % 8 == 0 {
+                    let (mut want, mut got) = (vec![0u8; n / 256 * 292], vec![0u8; n / 256 * 292]);
+                    quantize_row_q8_k(&x, &mut want);
+                    // SAFETY: as above.
+                    unsafe { x86::q8_k(&x, &mut got) };
+                    assert_eq!(got, want, "q8_k blocks={blocks} case={case}");
+                }
             }
         }
     }
