@@ -208,10 +208,11 @@ fn decode(kk: &KKind, x: &[u8]) -> Decoded {
 }
 
 /// Interleaves one group of 16 GGUF rows (`src`, stride `rb`) into `dst` (`nb` group blocks).
+/// Every byte of `dst` is written (a model's load runs this over every k-quant weight).
 pub(super) fn pack_group(kk: &KKind, src: &[u8], rb: usize, dst: &mut [u8]) {
     let gb = kk.group_block();
+    let (sb, dw) = (kk.sb, kk.dwords());
     for (b, out) in dst.chunks_exact_mut(gb).enumerate() {
-        out.fill(0);
         for r in 0..GROUP {
             let x = decode(kk, &src[r * rb + b * kk.wb..r * rb + (b + 1) * kk.wb]);
             out[2 * r..2 * r + 2].copy_from_slice(&x.d);
@@ -219,20 +220,30 @@ pub(super) fn pack_group(kk: &KKind, src: &[u8], rb: usize, dst: &mut [u8]) {
                 out[2 * GROUP + 2 * r..2 * GROUP + 2 * r + 2].copy_from_slice(&x.dmin);
                 for k in 0..4 {
                     let at = kk.mn_at() + 2 * GROUP * k + 2 * r;
-                    out[at] = x.mn[2 * k];
-                    out[at + 1] = x.mn[2 * k + 1];
+                    out[at..at + 2].copy_from_slice(&x.mn[2 * k..2 * k + 2]);
                 }
             }
-            for s in 0..kk.subs() {
-                out[kk.sc_at() + GROUP * s + r] = x.sc[s] as u8;
-                for c in 0..kk.dwords() {
-                    for t in 0..4 {
-                        let q = x.q[s * kk.sb + 4 * c + t];
-                        out[kk.lo_chunk(s, c) + 4 * r + t] |= (q & 15) << (4 * (s % 2));
-                        if kk.hbits > 0 {
-                            let (at, bit) = kk.hi_chunk(s, c);
-                            out[at + 4 * r + t] |= (q >> 4) << bit;
-                        }
+            for (s, &sc) in x.sc.iter().take(kk.subs()).enumerate() {
+                out[kk.sc_at() + GROUP * s + r] = sc as u8;
+            }
+            for p in 0..kk.subs() / 2 {
+                for c in 0..dw {
+                    let at = kk.lo_chunk(2 * p, c) + 4 * r;
+                    let lo = &x.q[2 * p * sb + 4 * c..][..4];
+                    let hi = &x.q[(2 * p + 1) * sb + 4 * c..][..4];
+                    for ((o, &l), &h) in out[at..at + 4].iter_mut().zip(lo).zip(hi) {
+                        *o = (l & 15) | (h << 4);
+                    }
+                }
+            }
+            let per = kk.subs_per_hi_byte();
+            for g in (0..kk.subs() / per).filter(|_| kk.hbits > 0) {
+                for c in 0..dw {
+                    let at = kk.hi_chunk(g * per, c).0 + 4 * r;
+                    for (t, o) in out[at..at + 4].iter_mut().enumerate() {
+                        *o = (0..per).fold(0, |v, k| {
+                            v | (x.q[(g * per + k) * sb + 4 * c + t] >> 4) << (kk.hbits * k)
+                        });
                     }
                 }
             }
