@@ -1,7 +1,8 @@
 //! Weights repacked at load time, [`GROUP`] rows interleaved, for the 512-bit kernels of Q4_0,
-//! Q4_1 and Q8_0 (`packed_avx512`), the 256-bit ones of Q4_0 (`packed_avx2`), and the 512-bit
-//! ones of the k-quants Q4_K, Q5_K and Q6_K (`packed_k`, `packed_k_avx512`: their own layout and
-//! float order, described there; the rest of this page is about the 32-element types).
+//! Q4_1 and Q8_0 (`packed_avx512`), the 256-bit ones of Q4_0 (`packed_avx2`), and the 512- and
+//! 256-bit ones of the k-quants Q4_K, Q5_K and Q6_K (`packed_k`, `packed_k_avx512`,
+//! `packed_k_avx2`: their own layout and float order, described there; the rest of this page is
+//! about the 32-element types).
 //!
 //! Why: a 512-bit register then holds the same four weight bytes of 16 rows, so one `vpdpbusd`
 //! against a broadcast activation dword advances 16 (row, activation) pairs, and the float work
@@ -383,7 +384,8 @@ fn kernels_for(ty: GgmlType) -> Option<GroupKernels> {
             #[cfg(target_arch = "x86_64")]
             return super::packed_avx512::detect(t)
                 .or_else(|| super::packed_avx2::detect(t))
-                .or_else(|| super::packed_k_avx512::detect(t));
+                .or_else(|| super::packed_k_avx512::detect(t))
+                .or_else(|| super::packed_k_avx2::detect(t));
             #[cfg(not(target_arch = "x86_64"))]
             return None;
         })

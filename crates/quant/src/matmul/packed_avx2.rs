@@ -104,10 +104,11 @@ macro_rules! packed_q4_0 {
     };
 }
 
-/// `seed + Σ u·y` per lane with maddubs + madd: exact while `u ≤ 15` (nibbles).
+/// `seed + Σ u·y` per lane with maddubs + madd: exact while `u ≤ 127` (no pair of products
+/// saturates an i16).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn dp_avx2(seed: __m256i, u: __m256i, y: __m256i) -> __m256i {
+pub(super) fn dp_avx2(seed: __m256i, u: __m256i, y: __m256i) -> __m256i {
     let p = _mm256_madd_epi16(_mm256_maddubs_epi16(u, y), _mm256_set1_epi16(1));
     _mm256_add_epi32(seed, p)
 }
@@ -115,7 +116,7 @@ fn dp_avx2(seed: __m256i, u: __m256i, y: __m256i) -> __m256i {
 /// The same with AVX-VNNI's `vpdpbusd`.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avxvnni")]
-fn dp_avxvnni(seed: __m256i, u: __m256i, y: __m256i) -> __m256i {
+pub(super) fn dp_avxvnni(seed: __m256i, u: __m256i, y: __m256i) -> __m256i {
     _mm256_dpbusd_avx_epi32(seed, u, y)
 }
 

@@ -65,6 +65,28 @@ pub(super) const Q6_K: KKind = KKind {
     min: false,
 };
 
+/// A packed k-quant type as a type, so the kernels see its constants at compile time.
+pub(super) trait KType {
+    /// The type's constants.
+    const KK: KKind;
+}
+
+/// Q4_K as a [`KType`].
+pub(super) struct TQ4K;
+/// Q5_K as a [`KType`].
+pub(super) struct TQ5K;
+/// Q6_K as a [`KType`].
+pub(super) struct TQ6K;
+impl KType for TQ4K {
+    const KK: KKind = Q4_K;
+}
+impl KType for TQ5K {
+    const KK: KKind = Q5_K;
+}
+impl KType for TQ6K {
+    const KK: KKind = Q6_K;
+}
+
 impl KKind {
     /// The kind of `ty`, when it is a packed k-quant.
     pub(super) fn of(ty: GgmlType) -> Option<KKind> {

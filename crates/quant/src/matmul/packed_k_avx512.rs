@@ -10,16 +10,11 @@
 use std::arch::x86_64::*;
 
 use super::packed::{prefetch_ahead, Acts, GroupKernels, GROUP};
-use super::packed_k::{KActBlock, KKind, Q4_K, Q5_K, Q6_K};
+use super::packed_k::{KActBlock, KType, TQ4K, TQ5K, TQ6K};
 use pine_gguf::QK_K;
 
 /// Bytes of one Q8_K activation block; its quants start at byte 4.
 const AB: usize = 292;
-
-/// A packed k-quant type, as a type: its constants are compile-time constants in the kernels.
-trait Ty {
-    const KK: KKind;
-}
 
 /// `v` shifted left by `n` bits (right for negative `n`) in 16-bit lanes.
 ///
@@ -41,7 +36,7 @@ unsafe fn shift16(v: __m512i, n: i32) -> __m512i {
 /// `p` must hold a group block of `T`; AVX-512 F/BW must be present. Inlined into `run`, whose
 /// features its intrinsics need.
 #[inline(always)]
-unsafe fn unpack<T: Ty>(p: *const u8, s: usize) -> [__m512i; 8] {
+unsafe fn unpack<T: KType>(p: *const u8, s: usize) -> [__m512i; 8] {
     let kk = T::KK;
     let mut u = [_mm512_setzero_si512(); 8];
     let low = _mm512_set1_epi8(0x0f);
@@ -74,7 +69,7 @@ unsafe fn unpack<T: Ty>(p: *const u8, s: usize) -> [__m512i; 8] {
 /// floats for every row `j`.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma,f16c")]
-unsafe fn run<T: Ty, const NA: usize>(
+unsafe fn run<T: KType, const NA: usize>(
     w: *const u8,
     nb: usize,
     acts: [*const u8; NA],
@@ -140,44 +135,32 @@ unsafe fn run<T: Ty, const NA: usize>(
     }
 }
 
-/// Instantiates the safe entries of one type.
-macro_rules! kind {
-    ($name:ident, $kind:expr) => {
-        mod $name {
-            use super::*;
-
-            /// The type's constants.
-            pub(super) struct K;
-            impl Ty for K {
-                const KK: KKind = $kind;
-            }
-
-            /// The group against `NA` activation rows, lengths checked.
-            pub(super) fn group<const NA: usize>(
-                w: &[u8],
-                nb: usize,
-                acts: Acts<'_>,
-                y: &mut [f32],
-                stride: usize,
-            ) {
-                let kk: KKind = $kind;
-                assert!(w.len() >= nb * kk.group_block());
-                assert!(acts.act.len() >= NA * nb * AB && acts.kblocks.len() >= NA * nb);
-                assert!(stride >= GROUP && y.len() >= (NA - 1) * stride + GROUP);
-                let (a0, e0) = (acts.act.as_ptr(), acts.kblocks.as_ptr());
-                let a: [_; NA] = std::array::from_fn(|j| a0.wrapping_add(j * nb * AB));
-                let e: [_; NA] = std::array::from_fn(|j| e0.wrapping_add(j * nb));
-                // SAFETY: handed out by `detect` only after the features were detected; the
-                // checks bound every read and write.
-                unsafe { run::<K, NA>(w.as_ptr(), nb, a, e, y.as_mut_ptr(), stride) }
-            }
-        }
-    };
+/// The group against `NA` activation rows, lengths checked.
+fn group<T: KType, const NA: usize>(
+    w: &[u8],
+    nb: usize,
+    acts: Acts<'_>,
+    y: &mut [f32],
+    stride: usize,
+) {
+    assert!(w.len() >= nb * T::KK.group_block());
+    assert!(acts.act.len() >= NA * nb * AB && acts.kblocks.len() >= NA * nb);
+    assert!(stride >= GROUP && y.len() >= (NA - 1) * stride + GROUP);
+    let (a0, e0) = (acts.act.as_ptr(), acts.kblocks.as_ptr());
+    let a: [_; NA] = std::array::from_fn(|j| a0.wrapping_add(j * nb * AB));
+    let e: [_; NA] = std::array::from_fn(|j| e0.wrapping_add(j * nb));
+    // SAFETY: handed out by `detect` only after the features were detected; the checks bound
+    // every read and write.
+    unsafe { run::<T, NA>(w.as_ptr(), nb, a, e, y.as_mut_ptr(), stride) }
 }
 
-kind!(q4_k, Q4_K);
-kind!(q5_k, Q5_K);
-kind!(q6_k, Q6_K);
+/// The entries of type `T`.
+fn kernels<T: KType>() -> GroupKernels {
+    GroupKernels {
+        one: group::<T, 1>,
+        eight: group::<T, 8>,
+    }
+}
 
 /// The packed k-quant kernels for `ty` when this CPU has AVX-512 F/BW/VNNI, else `None`.
 pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<GroupKernels> {
@@ -187,18 +170,9 @@ pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<GroupKernels> {
     }
     const _: () = assert!(QK_K == 256);
     match ty {
-        T::Q4_K => Some(GroupKernels {
-            one: q4_k::group::<1>,
-            eight: q4_k::group::<8>,
-        }),
-        T::Q5_K => Some(GroupKernels {
-            one: q5_k::group::<1>,
-            eight: q5_k::group::<8>,
-        }),
-        T::Q6_K => Some(GroupKernels {
-            one: q6_k::group::<1>,
-            eight: q6_k::group::<8>,
-        }),
+        T::Q4_K => Some(kernels::<TQ4K>()),
+        T::Q5_K => Some(kernels::<TQ5K>()),
+        T::Q6_K => Some(kernels::<TQ6K>()),
         _ => None,
     }
 }

@@ -1,4 +1,5 @@
-//! The packed k-quant kernels against their plain twin (bit for bit) and the twin against the
+//! The packed k-quant kernels (512-bit and every 256-bit form this CPU has) against their plain
+//! twin (bit for bit) and the twin against the
 //! exact sum of the dequantized operands.
 
 use super::packed::GROUP;
@@ -68,11 +69,22 @@ fn check(scratch: &mut MatmulScratch, ty: GgmlType, rows: usize, cols: usize, w:
     let mut y = vec![f32::NAN; n * rows];
     matmul_packed(pool(), &p, x, n, &mut y, scratch).unwrap();
     let want = plain(ty, rows, cols, w, x);
-    for (i, (g, e)) in y.iter().zip(&want).enumerate() {
+    same(&y, &want, &format!("{ty} {rows}×{cols} n={n}"));
+    #[cfg(target_arch = "x86_64")]
+    for k in super::packed_k_avx2::all_forms(ty) {
+        let mut y = vec![f32::NAN; n * rows];
+        super::packed::matmul_packed_with(k, pool(), [&p], x, n, [&mut y], scratch).unwrap();
+        same(&y, &want, &format!("{ty} {rows}×{cols} n={n}, 256-bit"));
+    }
+}
+
+/// `got` equals `want` bit for bit.
+fn same(got: &[f32], want: &[f32], what: &str) {
+    for (i, (g, e)) in got.iter().zip(want).enumerate() {
         assert_eq!(
             g.to_bits(),
             e.to_bits(),
-            "{ty} {rows}×{cols} n={n} output {i}: {g} against {e}"
+            "{what} output {i}: {g} against {e}"
         );
     }
 }

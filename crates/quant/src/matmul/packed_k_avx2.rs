@@ -1,0 +1,252 @@
+//! 256-bit kernels of the packed k-quant layout (`packed_k`) for CPUs without AVX-512 (laptops
+//! and desktops with AVX2, with or without AVX-VNNI): each 16-row group runs as two halves of
+//! eight rows, one row per register lane, with `packed_k_avx512`'s steps and so the plain
+//! twin's float order. The integer sums use `maddubs` + `madd` (exact: the quants are at most
+//! 63, so no pair of products saturates an i16) or AVX-VNNI's `vpdpbusd`.
+
+use std::arch::x86_64::*;
+
+use super::packed::{prefetch_ahead, Acts, GroupKernels, GROUP};
+use super::packed_avx2::{dp_avx2, dp_avxvnni};
+use super::packed_k::{KActBlock, KType, TQ4K, TQ5K, TQ6K};
+
+/// Rows per half group: the f32 lanes of a 256-bit register.
+const HALF: usize = GROUP / 2;
+
+/// Bytes of one Q8_K activation block; its quants start at byte 4.
+const AB: usize = 292;
+
+/// Instantiates the kernels for one instruction set; `$dp(seed, u, y)` adds the four-byte
+/// products of unsigned `u` and signed `y` per lane onto `seed`.
+macro_rules! packed_k {
+    ($feat:literal, $dp:path) => {
+        use super::*;
+
+        /// `v` shifted left by `n` bits (right for negative `n`) in 16-bit lanes.
+        ///
+        /// # Safety
+        /// AVX2 must be present. Inlined into `run`, whose features its intrinsics need.
+        #[inline(always)]
+        unsafe fn shift16(v: __m256i, n: i32) -> __m256i {
+            if n >= 0 {
+                _mm256_sll_epi16(v, _mm_cvtsi32_si128(n))
+            } else {
+                _mm256_srl_epi16(v, _mm_cvtsi32_si128(-n))
+            }
+        }
+
+        /// Half `h`'s registers of sub-block `s` of the group block at `p`: register `c`
+        /// holds dword `c` of the eight rows, as unsigned bytes.
+        ///
+        /// # Safety
+        /// `p` must hold a group block of `T`; AVX2 must be present. Inlined into `run`.
+        #[inline(always)]
+        unsafe fn unpack<T: KType>(p: *const u8, s: usize, h: usize) -> [__m256i; 8] {
+            let kk = T::KK;
+            let mut u = [_mm256_setzero_si256(); 8];
+            let low = _mm256_set1_epi8(0x0f);
+            let himask = _mm256_set1_epi8((((1 << kk.hbits) - 1) << 4) as i8);
+            for (c, uc) in u.iter_mut().enumerate().take(kk.dwords()) {
+                let v = _mm256_loadu_si256(p.add(kk.lo_chunk(s, c) + 32 * h).cast());
+                let nib = if s.is_multiple_of(2) {
+                    v
+                } else {
+                    _mm256_srli_epi16(v, 4)
+                };
+                let nib = _mm256_and_si256(nib, low);
+                *uc = if kk.hbits == 0 {
+                    nib
+                } else {
+                    let (at, bit) = kk.hi_chunk(s, c);
+                    let hb = _mm256_loadu_si256(p.add(at + 32 * h).cast());
+                    let hb = _mm256_and_si256(shift16(hb, 4 - bit as i32), himask);
+                    _mm256_or_si256(nib, hb)
+                };
+            }
+            u
+        }
+
+        /// Group `w` (`nb` group blocks of `T`) against `NA ≤ 2` activation rows (two keep
+        /// the sixteen registers).
+        ///
+        /// # Safety
+        /// The CPU must have the features of `$feat`; `w` must hold `nb` group blocks, every
+        /// `acts[j]` `nb` Q8_K blocks and every `extras[j]` `nb` entries; `y + j · stride`
+        /// must be writable for 16 floats for every row `j`.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn run<T: KType, const NA: usize>(
+            w: *const u8,
+            nb: usize,
+            acts: [*const u8; NA],
+            extras: [*const KActBlock; NA],
+            y: *mut f32,
+            stride: usize,
+        ) {
+            let kk = T::KK;
+            let gb = kk.group_block();
+            for h in 0..2 {
+                let mut acc = [_mm256_setzero_ps(); NA];
+                for b in 0..nb {
+                    let p = w.add(b * gb);
+                    if NA == 1 && h == 0 {
+                        prefetch_ahead(p, gb);
+                    }
+                    let d = _mm256_cvtph_ps(_mm_loadu_si128(p.add(2 * HALF * h).cast()));
+                    let mut t = [_mm256_setzero_ps(); NA];
+                    for s in 0..kk.subs() {
+                        let u = unpack::<T>(p, s, h);
+                        let sc = _mm_loadl_epi64(p.add(kk.sc_at() + GROUP * s + HALF * h).cast());
+                        let sc = if kk.min {
+                            _mm256_cvtepu8_epi32(sc)
+                        } else {
+                            _mm256_cvtepi8_epi32(sc)
+                        };
+                        let ds = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sc));
+                        for j in 0..NA {
+                            let e = &*extras[j].add(b);
+                            let a = acts[j].add(b * AB + 4 + s * kk.sb);
+                            let mut i = if kk.min {
+                                _mm256_setzero_si256()
+                            } else {
+                                _mm256_set1_epi32(e.seeds[s])
+                            };
+                            for (c, uc) in u.iter().enumerate().take(kk.dwords()) {
+                                let ac = a.add(4 * c).cast::<i32>().read_unaligned();
+                                i = $dp(i, *uc, _mm256_set1_epi32(ac));
+                            }
+                            t[j] = _mm256_fmadd_ps(ds, _mm256_cvtepi32_ps(i), t[j]);
+                        }
+                    }
+                    for j in 0..NA {
+                        let e = &*extras[j].add(b);
+                        if kk.min {
+                            let dmin = p.add(2 * GROUP + 2 * HALF * h);
+                            let dmin = _mm256_cvtph_ps(_mm_loadu_si128(dmin.cast()));
+                            let mut m = _mm256_setzero_si256();
+                            for k in 0..4 {
+                                let at = kk.mn_at() + 2 * GROUP * k + 2 * HALF * h;
+                                let mk = _mm256_cvtepu8_epi16(_mm_loadu_si128(p.add(at).cast()));
+                                let pair = _mm256_set1_epi32(e.pairs[k] as i32);
+                                m = _mm256_add_epi32(m, _mm256_madd_epi16(mk, pair));
+                            }
+                            t[j] = _mm256_fnmadd_ps(dmin, _mm256_cvtepi32_ps(m), t[j]);
+                        }
+                        acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(e.da), t[j], acc[j]);
+                    }
+                }
+                for (j, a) in acc.iter().enumerate() {
+                    _mm256_storeu_ps(y.add(j * stride + HALF * h), *a);
+                }
+            }
+        }
+
+        /// The group against `M` activation rows (two at a time), lengths checked.
+        fn group<T: KType, const M: usize>(
+            w: &[u8],
+            nb: usize,
+            acts: Acts<'_>,
+            y: &mut [f32],
+            stride: usize,
+        ) {
+            assert!(w.len() >= nb * T::KK.group_block());
+            assert!(acts.act.len() >= M * nb * AB && acts.kblocks.len() >= M * nb);
+            assert!(stride >= GROUP && y.len() >= (M - 1) * stride + GROUP);
+            let a = |j: usize| acts.act.as_ptr().wrapping_add(j * nb * AB);
+            let e = |j: usize| acts.kblocks.as_ptr().wrapping_add(j * nb);
+            let y = y.as_mut_ptr();
+            for j in (0..M).step_by(2) {
+                // SAFETY: handed out by `detect` only after the features were detected; the
+                // checks bound every read and write.
+                unsafe {
+                    let yj = y.add(j * stride);
+                    if j + 2 <= M {
+                        let (aj, ej) = ([a(j), a(j + 1)], [e(j), e(j + 1)]);
+                        run::<T, 2>(w.as_ptr(), nb, aj, ej, yj, stride);
+                    } else {
+                        run::<T, 1>(w.as_ptr(), nb, [a(j)], [e(j)], yj, stride);
+                    }
+                }
+            }
+        }
+
+        /// The entries of type `T`.
+        pub(super) fn kernels<T: KType>() -> GroupKernels {
+            GroupKernels {
+                one: group::<T, 1>,
+                eight: group::<T, 8>,
+            }
+        }
+    };
+}
+
+mod avx2 {
+    packed_k!("avx2,fma,f16c", super::dp_avx2);
+}
+
+mod avxvnni {
+    packed_k!("avx2,fma,f16c,avxvnni", super::dp_avxvnni);
+}
+
+/// The kernels of `ty` in the form `form` builds, `None` for other types.
+fn of_type(ty: pine_gguf::GgmlType, form: fn() -> [GroupKernels; 3]) -> Option<GroupKernels> {
+    use pine_gguf::GgmlType as T;
+    let [q4, q5, q6] = form();
+    match ty {
+        T::Q4_K => Some(q4),
+        T::Q5_K => Some(q5),
+        T::Q6_K => Some(q6),
+        _ => None,
+    }
+}
+
+/// The AVX2 form's kernels of the three types.
+fn avx2_form() -> [GroupKernels; 3] {
+    [
+        avx2::kernels::<TQ4K>(),
+        avx2::kernels::<TQ5K>(),
+        avx2::kernels::<TQ6K>(),
+    ]
+}
+
+/// The AVX-VNNI form's kernels of the three types.
+fn avxvnni_form() -> [GroupKernels; 3] {
+    [
+        avxvnni::kernels::<TQ4K>(),
+        avxvnni::kernels::<TQ5K>(),
+        avxvnni::kernels::<TQ6K>(),
+    ]
+}
+
+/// Whether this CPU has AVX2, FMA and F16C.
+fn has_avx2() -> bool {
+    is_x86_feature_detected!("avx2")
+        && is_x86_feature_detected!("fma")
+        && is_x86_feature_detected!("f16c")
+}
+
+/// The 256-bit packed k-quant kernels for `ty` when this CPU has AVX2, FMA and F16C (with
+/// AVX-VNNI's `vpdpbusd` where it has that).
+pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<GroupKernels> {
+    if !has_avx2() {
+        return None;
+    }
+    if is_x86_feature_detected!("avxvnni") {
+        of_type(ty, avxvnni_form)
+    } else {
+        of_type(ty, avx2_form)
+    }
+}
+
+/// Every instruction-set form this CPU has, for tests.
+#[cfg(test)]
+pub(super) fn all_forms(ty: pine_gguf::GgmlType) -> Vec<GroupKernels> {
+    let mut v = Vec::new();
+    if has_avx2() {
+        v.extend(of_type(ty, avx2_form));
+        if is_x86_feature_detected!("avxvnni") {
+            v.extend(of_type(ty, avxvnni_form));
+        }
+    }
+    v
+}
