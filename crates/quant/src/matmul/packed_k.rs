@@ -273,15 +273,29 @@ pub(super) fn pack_group(kk: &KKind, src: &[u8], rb: usize, dst: &mut [u8]) {
     }
 }
 
-/// What the k-quant kernels need of one Q8_K activation block besides its quants: the scale
-/// `da`, (Q4_K/Q5_K) the sums of sub-block pairs `(Σa_2k, Σa_2k+1)` as i16 pairs for the mins,
-/// and (Q6_K) the seeds `−32·Σa_s` of the sixteen 16-element sub-blocks.
-#[derive(Clone, Copy, Debug, Default)]
+/// One Q8_K activation block as the k-quant kernels read it: the scale `da`, (Q4_K/Q5_K) the
+/// sums of sub-block pairs `(Σa_2k, Σa_2k+1)` as i16 pairs for the mins, (Q6_K) the seeds
+/// `−32·Σa_s` of the sixteen 16-element sub-blocks, and the quants. One pointer per activation
+/// row then reaches everything: eight rows' quants and extras in separate arrays took sixteen
+/// pointers, more than the general registers, and the kernel reloaded them from the stack.
+#[derive(Clone, Copy, Debug)]
 #[repr(C)]
 pub(super) struct KActBlock {
     pub da: f32,
     pub pairs: [u32; 4],
     pub seeds: [i32; 16],
+    pub qs: [i8; QK_K],
+}
+
+impl Default for KActBlock {
+    fn default() -> KActBlock {
+        KActBlock {
+            da: 0.0,
+            pairs: [0; 4],
+            seeds: [0; 16],
+            qs: [0; QK_K],
+        }
+    }
 }
 
 /// Fills `out` (one entry per block) from the Q8_K activation row `act`.
@@ -290,34 +304,33 @@ pub(super) fn act_blocks(act: &[u8], out: &mut [KActBlock]) {
         let bsum = |j: usize| i32::from(i16_at(y, q8k::BSUMS + 2 * j));
         // Σ over 32 values: |·| ≤ 32·128, an i16.
         let s32 = |j: usize| (bsum(2 * j) + bsum(2 * j + 1)) as i16 as u16 as u32;
-        *o = KActBlock {
-            da: f32_at(y, 0),
-            pairs: std::array::from_fn(|k| s32(2 * k) | (s32(2 * k + 1) << 16)),
-            seeds: std::array::from_fn(|s| -32 * bsum(s)),
-        };
+        o.da = f32_at(y, 0);
+        o.pairs = std::array::from_fn(|k| s32(2 * k) | (s32(2 * k + 1) << 16));
+        o.seeds = std::array::from_fn(|s| -32 * bsum(s));
+        for (q, &b) in o.qs.iter_mut().zip(&y[q8k::QS..q8k::QS + QK_K]) {
+            *q = b as i8;
+        }
     }
 }
 
-/// The plain twin of the kernels: the outputs of group `w` (`nb` group blocks) for Q8_K
-/// activation rows `acts` (each `nb` blocks) with their extras, row `j`'s to `y[j]`.
+/// The plain twin of the kernels: the outputs of group `w` (`nb` group blocks) for the
+/// activation rows `extras` (each `nb` blocks), row `j`'s to `y[j]`.
 #[cfg(test)]
 pub(super) fn group_plain(
     kk: &KKind,
     w: &[u8],
     nb: usize,
-    acts: &[&[u8]],
     extras: &[&[KActBlock]],
     y: &mut [[f32; GROUP]],
 ) {
-    use crate::dot::bytes::{f16_at, i8_at};
+    use crate::dot::bytes::f16_at;
     let gb = kk.group_block();
-    for ((act, ex), yj) in acts.iter().zip(extras).zip(y.iter_mut()) {
+    for (ex, yj) in extras.iter().zip(y.iter_mut()) {
         for (r, out) in yj.iter_mut().enumerate() {
             let mut acc = 0.0f32;
             for b in 0..nb {
                 let p = &w[b * gb..(b + 1) * gb];
                 let e = &ex[b];
-                let a = &act[b * q8k::BYTES..(b + 1) * q8k::BYTES];
                 let d = f16_at(p, 2 * r);
                 let mut t = 0.0f32;
                 for s in 0..kk.subs() {
@@ -332,7 +345,7 @@ pub(super) fn group_plain(
                                 0
                             };
                             let q = i32::from(lo | (hi << 4));
-                            isum += q * i8_at(a, q8k::QS + s * kk.sb + 4 * c + k);
+                            isum += q * i32::from(e.qs[s * kk.sb + 4 * c + k]);
                         }
                     }
                     let sc = p[kk.sc_at() + GROUP * s + r];

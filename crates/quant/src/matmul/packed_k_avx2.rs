@@ -13,9 +13,6 @@ use super::packed_k::{KActBlock, KType, TQ4K, TQ5K, TQ6K};
 /// Rows per half group: the f32 lanes of a 256-bit register.
 const HALF: usize = GROUP / 2;
 
-/// Bytes of one Q8_K activation block; its quants start at byte 4.
-const AB: usize = 292;
-
 /// Instantiates the kernels for one instruction set; `$dp(seed, u, y)` adds the four-byte
 /// products of unsigned `u` and signed `y` per lane onto `seed`.
 macro_rules! packed_k {
@@ -70,15 +67,14 @@ macro_rules! packed_k {
         /// the sixteen registers).
         ///
         /// # Safety
-        /// The CPU must have the features of `$feat`; `w` must hold `nb` group blocks, every
-        /// `acts[j]` `nb` Q8_K blocks and every `extras[j]` `nb` entries; `y + j · stride`
-        /// must be writable for 16 floats for every row `j`.
+        /// The CPU must have the features of `$feat`; `w` must hold `nb` group blocks and every
+        /// `extras[j]` `nb` activation blocks; `y + j · stride` must be writable for 16 floats
+        /// for every row `j`.
         #[inline]
         #[target_feature(enable = $feat)]
         unsafe fn run<T: KType, const NA: usize>(
             w: *const u8,
             nb: usize,
-            acts: [*const u8; NA],
             extras: [*const KActBlock; NA],
             y: *mut f32,
             stride: usize,
@@ -94,7 +90,11 @@ macro_rules! packed_k {
                     }
                     let d = _mm256_cvtph_ps(_mm_loadu_si128(p.add(2 * HALF * h).cast()));
                     let mut t = [_mm256_setzero_ps(); NA];
-                    for s in 0..kk.subs() {
+                    // Sub-block `s` against the rows: `t[j] = fma(d·sc_s, i_s, t[j])`.
+                    let mut sub = |s: usize| {
+                        if s >= kk.subs() {
+                            return;
+                        }
                         let u = unpack::<T>(p, s, h);
                         let sc = _mm_loadl_epi64(p.add(kk.sc_at() + GROUP * s + HALF * h).cast());
                         let sc = if kk.min {
@@ -105,7 +105,7 @@ macro_rules! packed_k {
                         let ds = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sc));
                         for j in 0..NA {
                             let e = &*extras[j].add(b);
-                            let a = acts[j].add(b * AB + 4 + s * kk.sb);
+                            let a = e.qs.as_ptr().add(s * kk.sb);
                             let mut i = if kk.min {
                                 _mm256_setzero_si256()
                             } else {
@@ -117,6 +117,31 @@ macro_rules! packed_k {
                             }
                             t[j] = _mm256_fmadd_ps(ds, _mm256_cvtepi32_ps(i), t[j]);
                         }
+                    };
+                    if kk.hbits > 0 {
+                        // Constant indices, so that the high bits' shifts take immediates.
+                        (
+                            sub(0),
+                            sub(1),
+                            sub(2),
+                            sub(3),
+                            sub(4),
+                            sub(5),
+                            sub(6),
+                            sub(7),
+                        );
+                        (
+                            sub(8),
+                            sub(9),
+                            sub(10),
+                            sub(11),
+                            sub(12),
+                            sub(13),
+                            sub(14),
+                            sub(15),
+                        );
+                    } else {
+                        (0..kk.subs()).for_each(sub);
                     }
                     for j in 0..NA {
                         let e = &*extras[j].add(b);
@@ -150,9 +175,8 @@ macro_rules! packed_k {
             stride: usize,
         ) {
             assert!(w.len() >= nb * T::KK.group_block());
-            assert!(acts.act.len() >= M * nb * AB && acts.kblocks.len() >= M * nb);
+            assert!(acts.kblocks.len() >= M * nb);
             assert!(stride >= GROUP && y.len() >= (M - 1) * stride + GROUP);
-            let a = |j: usize| acts.act.as_ptr().wrapping_add(j * nb * AB);
             let e = |j: usize| acts.kblocks.as_ptr().wrapping_add(j * nb);
             let y = y.as_mut_ptr();
             for j in (0..M).step_by(2) {
@@ -161,10 +185,9 @@ macro_rules! packed_k {
                 unsafe {
                     let yj = y.add(j * stride);
                     if j + 2 <= M {
-                        let (aj, ej) = ([a(j), a(j + 1)], [e(j), e(j + 1)]);
-                        run::<T, 2>(w.as_ptr(), nb, aj, ej, yj, stride);
+                        run::<T, 2>(w.as_ptr(), nb, [e(j), e(j + 1)], yj, stride);
                     } else {
-                        run::<T, 1>(w.as_ptr(), nb, [a(j)], [e(j)], yj, stride);
+                        run::<T, 1>(w.as_ptr(), nb, [e(j)], yj, stride);
                     }
                 }
             }

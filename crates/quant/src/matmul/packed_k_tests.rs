@@ -45,10 +45,9 @@ fn plain(ty: GgmlType, rows: usize, cols: usize, w: &[u8], x: &[f32]) -> Vec<f32
             rb,
             &mut group,
         );
-        let a: Vec<&[u8]> = acts.iter().map(|a| &a[..]).collect();
         let e: Vec<&[KActBlock]> = extras.iter().map(|e| &e[..]).collect();
         let mut out = vec![[0.0f32; GROUP]; n];
-        packed_k::group_plain(&kk, &group, nb, &a, &e, &mut out);
+        packed_k::group_plain(&kk, &group, nb, &e, &mut out);
         for (j, o) in out.iter().enumerate() {
             y[j * rows + g * GROUP..j * rows + (g + 1) * GROUP].copy_from_slice(o);
         }
