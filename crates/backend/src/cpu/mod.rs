@@ -276,12 +276,12 @@ impl Backend for CpuBackend {
             CpuWeight::Packed { packed, .. } => Some(packed),
             _ => None,
         });
-        // One job only for packed weights of one type and width (they share the quantized x).
-        let first = packed.first().copied().flatten().filter(|f| {
-            packed
-                .iter()
-                .all(|p| p.is_some_and(|p| p.ty() == f.ty() && p.cols() == f.cols()))
-        });
+        // One job only for packed weights that share the quantized x.
+        let first = packed
+            .first()
+            .copied()
+            .flatten()
+            .filter(|f| packed.iter().all(|p| p.is_some_and(|p| p.shares_input(f))));
         let Some(first) = first else {
             for (w, out) in ws.into_iter().zip(outs) {
                 self.matmul(w, x, n, out)?;

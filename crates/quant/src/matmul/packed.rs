@@ -274,6 +274,17 @@ impl PackedWeights {
         })
     }
 
+    /// Whether `self` and `other` can share one quantized input in [`matmul_packed_many`]:
+    /// the same 32-element type, or any two k-quants (both read Q8_K activations), of one width.
+    pub fn shares_input(&self, other: &PackedWeights) -> bool {
+        let same_format = match (self.format, other.format) {
+            (Format::Legacy(a), Format::Legacy(b)) => a == b,
+            (Format::K(_), Format::K(_)) => true,
+            _ => false,
+        };
+        same_format && self.cols == other.cols
+    }
+
     /// The weight type.
     pub fn ty(&self) -> GgmlType {
         self.ty
@@ -405,9 +416,10 @@ pub fn matmul_packed(
     matmul_packed_many(pool, [w], x, n, [y], scratch)
 }
 
-/// `ys[i] = x · ws[i]ᵀ` for weights of one type and width that read the same input (a layer's
-/// Q, K and V; its gate and up): `x` is quantized once and all products run as one pool job,
-/// so a decode step pays one hand-off instead of `N`.
+/// `ys[i] = x · ws[i]ᵀ` for weights that read the same input (a layer's Q, K and V; its gate
+/// and up) and can share its quantization ([`PackedWeights::shares_input`]: one 32-element
+/// type, or k-quants mixed, as Q4_K_M's Q4_K and Q6_K): `x` is quantized once and all products
+/// run as one pool job, so a decode step pays one hand-off instead of `N`.
 pub fn matmul_packed_many<const N: usize>(
     pool: &Pool,
     ws: [&PackedWeights; N],
@@ -416,17 +428,19 @@ pub fn matmul_packed_many<const N: usize>(
     ys: [&mut [f32]; N],
     scratch: &mut MatmulScratch,
 ) -> Result<(), QuantError> {
-    let Some(first) = ws.first() else {
-        return Ok(());
-    };
-    let ty = first.ty;
-    let k = kernels_for(ty).ok_or(QuantError::Unsupported { ty, op: "matmul" })?;
-    matmul_packed_with(k, pool, ws, x, n, ys, scratch)
+    let mut ks = [None; N];
+    for (k, w) in ks.iter_mut().zip(&ws) {
+        let ty = w.ty;
+        *k = Some(kernels_for(ty).ok_or(QuantError::Unsupported { ty, op: "matmul" })?);
+    }
+    let ks = ks.map(|k| k.expect("every entry was set above"));
+    matmul_packed_with(ks, pool, ws, x, n, ys, scratch)
 }
 
-/// [`matmul_packed_many`] with the kernels `k` (tests pick each instruction set's).
+/// [`matmul_packed_many`] with the kernels `ks` of each product (tests pick each instruction
+/// set's).
 pub(super) fn matmul_packed_with<const N: usize>(
-    k: GroupKernels,
+    ks: [GroupKernels; N],
     pool: &Pool,
     ws: [&PackedWeights; N],
     x: &[f32],
@@ -438,15 +452,21 @@ pub(super) fn matmul_packed_with<const N: usize>(
         return Ok(());
     };
     let (ty, cols) = (w.ty, w.cols);
-    if let Some(other) = ws.iter().find(|o| o.ty != ty) {
+    if let Some(other) = ws.iter().find(|o| !o.shares_input(w)) {
         return Err(QuantError::Unsupported {
             ty: other.ty,
-            op: "matmul together with another weight type",
+            op: "matmul together with a weight whose input is quantized otherwise",
         });
     }
-    let tail_dot = kernels()
-        .get(ty)
-        .ok_or(QuantError::Unsupported { ty, op: "matmul" })?;
+    let mut tail_dots = [None; N];
+    for (d, w) in tail_dots.iter_mut().zip(&ws) {
+        let ty = w.ty;
+        *d = Some(
+            kernels()
+                .get(ty)
+                .ok_or(QuantError::Unsupported { ty, op: "matmul" })?,
+        );
+    }
     let aty = activation_type(ty).ok_or(QuantError::Unsupported { ty, op: "matmul" })?;
     for (w, y) in ws.iter().zip(&ys) {
         check_len(
@@ -491,8 +511,8 @@ pub(super) fn matmul_packed_with<const N: usize>(
         };
         let run = Product {
             w,
-            k,
-            tail_dot,
+            k: ks[i],
+            tail_dot: tail_dots[i].expect("every entry was set above"),
             nb,
             per,
             all,

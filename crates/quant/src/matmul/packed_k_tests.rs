@@ -11,7 +11,7 @@ use crate::dot::bytes::{f32_at, q8k};
 use crate::dot::kernels;
 use crate::testutil::{pool, random_activations, random_row};
 use pine_gguf::{GgmlType, QK_K};
-use rand::{rngs::StdRng, SeedableRng};
+use rand::{rngs::StdRng, Rng, SeedableRng};
 
 const TYPES: [GgmlType; 3] = [GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K];
 
@@ -72,7 +72,7 @@ fn check(scratch: &mut MatmulScratch, ty: GgmlType, rows: usize, cols: usize, w:
     #[cfg(target_arch = "x86_64")]
     for k in super::packed_k_avx2::all_forms(ty) {
         let mut y = vec![f32::NAN; n * rows];
-        super::packed::matmul_packed_with(k, pool(), [&p], x, n, [&mut y], scratch).unwrap();
+        super::packed::matmul_packed_with([k], pool(), [&p], x, n, [&mut y], scratch).unwrap();
         same(&y, &want, &format!("{ty} {rows}×{cols} n={n}, 256-bit"));
     }
 }
@@ -186,4 +186,63 @@ fn packed_k_plain_twin_is_accurate() {
             }
         }
     }
+}
+
+/// k-quants of different types share one quantized input in `matmul_packed_many` (Q4_K_M's
+/// Q/K in Q4_K beside V in Q6_K), each product bit-equal to its own matmul; a 32-element type
+/// beside them is refused.
+#[test]
+fn mixed_k_quants_share_the_input() {
+    use super::matmul_packed_many;
+    if !TYPES.iter().all(|&t| PackedWeights::supported(t)) {
+        return;
+    }
+    let cols = 512;
+    let mut rng = StdRng::seed_from_u64(31);
+    let packed: Vec<PackedWeights> = TYPES
+        .iter()
+        .zip([48, 16, 33])
+        .map(|(&ty, rows)| {
+            let w: Vec<u8> = (0..rows)
+                .flat_map(|_| random_row(&mut rng, ty, cols / QK_K))
+                .collect();
+            PackedWeights::pack(pool(), ty, rows, cols, &w).unwrap()
+        })
+        .collect();
+    let mut scratch = MatmulScratch::new();
+    for n in [1, 9] {
+        let x = random_activations(&mut rng, n * cols);
+        let alone: Vec<Vec<f32>> = packed
+            .iter()
+            .map(|p| {
+                let mut y = vec![0.0; n * p.rows()];
+                matmul_packed(pool(), p, &x, n, &mut y, &mut scratch).unwrap();
+                y
+            })
+            .collect();
+        let mut ys: Vec<Vec<f32>> = packed
+            .iter()
+            .map(|p| vec![f32::NAN; n * p.rows()])
+            .collect();
+        if let ([a, b, c], [ya, yb, yc]) = (&packed[..], &mut ys[..]) {
+            matmul_packed_many(pool(), [a, b, c], &x, n, [ya, yb, yc], &mut scratch).unwrap();
+        }
+        for (y, want) in ys.iter().zip(&alone) {
+            same(y, want, &format!("mixed n={n}"));
+        }
+    }
+    let mut w = vec![0u8; 16 * cols / 32 * 18];
+    rng.fill(&mut w[..]);
+    let q4_0 = PackedWeights::pack(pool(), GgmlType::Q4_0, 16, cols, &w).unwrap();
+    let x = random_activations(&mut rng, cols);
+    let (mut ya, mut yb) = (vec![0.0; packed[0].rows()], vec![0.0; 16]);
+    let r = matmul_packed_many(
+        pool(),
+        [&packed[0], &q4_0],
+        &x,
+        1,
+        [&mut ya, &mut yb],
+        &mut scratch,
+    );
+    assert!(r.is_err());
 }

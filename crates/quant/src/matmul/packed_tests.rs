@@ -24,7 +24,7 @@ fn check(scratch: &mut MatmulScratch, ty: GgmlType, rows: usize, cols: usize, w:
         .filter(|_| ty == GgmlType::Q4_0)
     {
         let mut y = vec![f32::NAN; n * rows];
-        super::packed::matmul_packed_with(k, pool(), [&p], x, n, [&mut y], scratch).unwrap();
+        super::packed::matmul_packed_with([k], pool(), [&p], x, n, [&mut y], scratch).unwrap();
         check_outputs(ty, rows, cols, w, x, &y);
     }
 }
