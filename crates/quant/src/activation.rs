@@ -103,6 +103,27 @@ fn round_half_even(v: f32) -> f32 {
     (v + MAGIC) - MAGIC
 }
 
+/// One block of 32 values quantized as Q8_0 (`q = round_half_even(x · 127/amax)` into `q`,
+/// 32 bytes) with its scale `amax/127` kept in f32 (Q8_0 rounds it to f16), and `Σq`: the
+/// activations of the packed k-quant kernels (`matmul::packed_k`). AVX-512 where present,
+/// byte-identical to the plain form.
+pub(crate) fn quantize_block32(x: &[f32], q: &mut [u8]) -> (f32, i32) {
+    assert!(x.len() == QK8 && q.len() == QK8);
+    #[cfg(target_arch = "x86_64")]
+    if x86::available() {
+        // SAFETY: `available` checked the features; 32 values and 32 bytes, asserted above.
+        return unsafe { x86::block(x, q) };
+    }
+    let (d, id) = q8_scales(x);
+    let mut sum = 0;
+    for (o, v) in q.iter_mut().zip(x) {
+        let v = round_half_even(v * id) as i8;
+        sum += i32::from(v);
+        *o = v as u8;
+    }
+    (d, sum)
+}
+
 /// llama.cpp's x86 `quantize_row_q8_0`: per 32 values, `d = amax/127`,
 /// `q = round_half_even(x * 127/amax)`. `out` must hold `x.len()/32` blocks of 34 bytes
 /// (checked by the caller).
@@ -243,6 +264,22 @@ mod tests {
                 // SAFETY: as above.
                 unsafe { x86::q8_1(&x, &mut got) };
                 assert_eq!(got, want, "q8_1 blocks={blocks} case={case}");
+                for (b, xb) in x.chunks_exact(32).enumerate() {
+                    let (mut qa, mut qb) = ([0u8; 32], [0u8; 32]);
+                    let (d, id) = q8_scales(xb);
+                    let mut sum = 0;
+                    for (o, v) in qa.iter_mut().zip(xb) {
+                        let v = round_half_even(v * id) as i8;
+                        sum += i32::from(v);
+                        *o = v as u8;
+                    }
+                    let got = quantize_block32(xb, &mut qb);
+                    assert_eq!(
+                        (got.0.to_bits(), got.1, qb),
+                        (d.to_bits(), sum, qa),
+                        "block32 {b}"
+                    );
+                }
                 if blocks % 8 == 0 {
                     let (mut want, mut got) = (vec![0u8; n / 256 * 292], vec![0u8; n / 256 * 292]);
                     quantize_row_q8_k(&x, &mut want);

@@ -29,7 +29,7 @@ fn half_bits(v: f32) -> [u8; 2] {
 /// AVX-512 F/BW and F16C must be present; `x` holds 32 values and `q` 32 bytes.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,f16c")]
-unsafe fn block(x: &[f32], q: &mut [u8]) -> (f32, i32) {
+pub(crate) unsafe fn block(x: &[f32], q: &mut [u8]) -> (f32, i32) {
     // SAFETY: the caller's contract: 32 values and 32 bytes.
     unsafe {
         let (a, b) = (

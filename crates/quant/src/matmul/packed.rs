@@ -481,7 +481,8 @@ pub(super) fn matmul_packed_with<const N: usize>(
     }
     let format = w.format;
     let nb = cols / format.block_elems();
-    let per = PerRow::of(&format, nb, aty);
+    let tails = ws.iter().any(|w| !w.rows.is_multiple_of(GROUP));
+    let per = PerRow::of(&format, nb, aty, tails);
     scratch.act.resize(n * per.act, 0);
     scratch.blocks.resize(n * per.blocks, ActBlock::default());
     scratch.lane_seeds.resize(n * per.lanes, [0; 8]);
@@ -557,14 +558,19 @@ struct PerRow {
 }
 
 impl PerRow {
-    /// The counts for rows of `nb` blocks of `format`, quantized to `aty`.
-    fn of(format: &Format, nb: usize, aty: GgmlType) -> PerRow {
+    /// The counts for rows of `nb` blocks of `format`, quantized to `aty` (for the k-quants
+    /// only where a product has `tails`: rows past its last full group).
+    fn of(format: &Format, nb: usize, aty: GgmlType, tails: bool) -> PerRow {
         let (blocks, lanes, kblocks) = match format {
             Format::Legacy(kind) => (nb, if needs_lane_seeds(kind) { nb } else { 0 }, 0),
             Format::K(_) => (0, 0, nb),
         };
+        let act = match format {
+            Format::K(_) if !tails => 0,
+            _ => nb * aty.block_bytes(),
+        };
         PerRow {
-            act: nb * aty.block_bytes(),
+            act,
             blocks,
             lanes,
             kblocks,
@@ -611,11 +617,20 @@ fn quantize_rows(
                 std::slice::from_raw_parts_mut(kblocks.0.add(r * per.kblocks), per.kblocks),
             )
         };
-        match quantize_activation_row(aty, &x[r * cols..(r + 1) * cols], a) {
-            Ok(()) => match format {
-                Format::Legacy(kind) => act_blocks(kind, a, b, l),
-                Format::K(_) => packed_k::act_blocks(a, k),
-            },
+        let xr = &x[r * cols..(r + 1) * cols];
+        if let Format::K(_) = format {
+            packed_k::act_blocks(xr, k);
+        }
+        // The k-quants need their `aty` rows only for the tail rows' per-pair kernel.
+        if a.is_empty() {
+            return;
+        }
+        match quantize_activation_row(aty, xr, a) {
+            Ok(()) => {
+                if let Format::Legacy(kind) = format {
+                    act_blocks(kind, a, b, l)
+                }
+            }
             Err(e) => *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e),
         }
     });

@@ -12,24 +12,29 @@
 //! Group block (16 rows × one superblock), offsets in bytes, `r` the row:
 //! - `d[r]` f16 (32); Q4_K/Q5_K then `dmin[r]` f16 (32);
 //! - scales `sc[s][r]` (8 × 16 or 16 × 16 bytes; Q6_K's signed);
-//! - Q4_K/Q5_K: mins in pairs `m[k][r] = (m_2k, m_2k+1)` (4 × 32 bytes), widened to i16 pairs
-//!   for one `vpdpwssd` per pair against the activation's paired sub-block sums;
+//! - Q4_K/Q5_K: mins `m[s][r]` (8 × 16 bytes);
 //! - the low four bits in 64-byte chunks: chunk `(s/2, c)` holds, for each row, the dword `c`
 //!   (values `4c..4c+4`) of sub-block `s` in the low nibbles for even `s` and in the high
 //!   nibbles for odd `s`;
 //! - Q5_K/Q6_K: the high bits (`h` = 1 or 2 per value) in 64-byte chunks: chunk
 //!   `(s / (8/h), c)` holds dword `c` of sub-block `s` at bit `h·(s mod 8/h)` of each byte.
 //!
+//! Activations ([`KActBlock`]): int8 with one f32 scale per 32 values (`da_k`), Q8_0's x86
+//! rounding without its f16 scale. llama.cpp pairs the k-quants with Q8_K, one scale per 256
+//! values; on real hidden states (SmolLM2's layer inputs) per-32 scales halve the activations'
+//! quantization error, which dominates the KL divergence from the f32 reference (as
+//! ik_llama.cpp's Q8_2_X4 does for these types).
+//!
 //! Float order, per output (weight row, activation row) and superblock, with exact integer
 //! sums `i_s = seed_s + Σ q·a` over sub-block `s` (`seed_s = −32·Σa` for Q6_K, else 0), the
-//! exact products `ds_s = d·sc_s`, `mn = Σ_s m_s·Σa_s` (Q4_K/Q5_K) and the activation scale
-//! `da` (Q8_K's one per superblock): `t = fma(ds_s, i_s, t)` over `s` from `t = 0`, then
-//! `t = fma(−dmin, mn, t)`, then `acc = fma(da, t, acc)`. One float FMA per sub-block and
-//! pair, where llama.cpp's x86 kernel (`ggml_vec_dot_q4_K_q8_K`) folds the scales into
-//! integers: not its bits, the same accuracy (the fixtures' tolerances hold, see the tests).
+//! exact products `ds_s = d·sc_s`, the activation scale `da` of the sub-block's 32 values and
+//! (Q4_K/Q5_K) `F_s = da_s·Σa_s`: `t = fma(ds_s·da, i_s, t)` over `s` from `t = 0`, then
+//! `mn = fma(m_s, F_s, mn)` over `s` from 0 and `t = fma(−dmin, mn, t)` (Q4_K/Q5_K), then
+//! `acc = acc + t`. One product and one FMA per sub-block, where llama.cpp's x86 kernel folds
+//! the scales into integers: not its bits, better accuracy (see `benches/kl-check.py`).
 
 use super::packed::GROUP;
-use crate::dot::bytes::{f32_at, i16_at, q8k};
+use crate::activation::quantize_block32;
 use crate::dot::unpack::q4_k_scales_mins;
 use pine_gguf::{GgmlType, QK_K};
 
@@ -120,7 +125,7 @@ impl KKind {
         }
     }
 
-    /// Offset of the paired mins (Q4_K/Q5_K).
+    /// Offset of the mins (Q4_K/Q5_K).
     #[inline(always)]
     pub(super) const fn mn_at(&self) -> usize {
         self.sc_at() + self.subs() * GROUP
@@ -129,7 +134,7 @@ impl KKind {
     /// Offset of the low-nibble chunks.
     #[inline(always)]
     pub(super) const fn lo_at(&self) -> usize {
-        self.mn_at() + if self.min { 4 * 2 * GROUP } else { 0 }
+        self.mn_at() + if self.min { 8 * GROUP } else { 0 }
     }
 
     /// Offset of the high-bit chunks.
@@ -240,9 +245,8 @@ pub(super) fn pack_group(kk: &KKind, src: &[u8], rb: usize, dst: &mut [u8]) {
             out[2 * r..2 * r + 2].copy_from_slice(&x.d);
             if kk.min {
                 out[2 * GROUP + 2 * r..2 * GROUP + 2 * r + 2].copy_from_slice(&x.dmin);
-                for k in 0..4 {
-                    let at = kk.mn_at() + 2 * GROUP * k + 2 * r;
-                    out[at..at + 2].copy_from_slice(&x.mn[2 * k..2 * k + 2]);
+                for (s, &m) in x.mn.iter().enumerate() {
+                    out[kk.mn_at() + GROUP * s + r] = m;
                 }
             }
             for (s, &sc) in x.sc.iter().take(kk.subs()).enumerate() {
@@ -273,16 +277,16 @@ pub(super) fn pack_group(kk: &KKind, src: &[u8], rb: usize, dst: &mut [u8]) {
     }
 }
 
-/// One Q8_K activation block as the k-quant kernels read it: the scale `da`, (Q4_K/Q5_K) the
-/// sums of sub-block pairs `(Σa_2k, Σa_2k+1)` as i16 pairs for the mins, (Q6_K) the seeds
-/// `−32·Σa_s` of the sixteen 16-element sub-blocks, and the quants. One pointer per activation
-/// row then reaches everything: eight rows' quants and extras in separate arrays took sixteen
-/// pointers, more than the general registers, and the kernel reloaded them from the stack.
+/// 256 activations as the k-quant kernels read them: int8 quants `qs` with one f32 scale `d`
+/// per 32 values, (Q4_K/Q5_K) `fs[k] = d[k]·Σqs` over those 32 values for the mins, and (Q6_K)
+/// the seeds `−32·Σqs` of the sixteen 16-value sub-blocks. One pointer per activation row
+/// reaches everything: eight rows' quants and extras in separate arrays took sixteen pointers,
+/// more than the general registers, and the kernel reloaded them from the stack.
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
 pub(super) struct KActBlock {
-    pub da: f32,
-    pub pairs: [u32; 4],
+    pub d: [f32; 8],
+    pub fs: [f32; 8],
     pub seeds: [i32; 16],
     pub qs: [i8; QK_K],
 }
@@ -290,25 +294,32 @@ pub(super) struct KActBlock {
 impl Default for KActBlock {
     fn default() -> KActBlock {
         KActBlock {
-            da: 0.0,
-            pairs: [0; 4],
+            d: [0.0; 8],
+            fs: [0.0; 8],
             seeds: [0; 16],
             qs: [0; QK_K],
         }
     }
 }
 
-/// Fills `out` (one entry per block) from the Q8_K activation row `act`.
-pub(super) fn act_blocks(act: &[u8], out: &mut [KActBlock]) {
-    for (y, o) in act.chunks_exact(q8k::BYTES).zip(out.iter_mut()) {
-        let bsum = |j: usize| i32::from(i16_at(y, q8k::BSUMS + 2 * j));
-        // Σ over 32 values: |·| ≤ 32·128, an i16.
-        let s32 = |j: usize| (bsum(2 * j) + bsum(2 * j + 1)) as i16 as u16 as u32;
-        o.da = f32_at(y, 0);
-        o.pairs = std::array::from_fn(|k| s32(2 * k) | (s32(2 * k + 1) << 16));
-        o.seeds = std::array::from_fn(|s| -32 * bsum(s));
-        for (q, &b) in o.qs.iter_mut().zip(&y[q8k::QS..q8k::QS + QK_K]) {
-            *q = b as i8;
+/// Quantizes the activation row `x` (`out.len()` blocks of 256) into `out`.
+pub(super) fn act_blocks(x: &[f32], out: &mut [KActBlock]) {
+    for (xb, o) in x.chunks_exact(QK_K).zip(out.iter_mut()) {
+        let mut q = [0u8; 32];
+        for k in 0..8 {
+            let (d, sum) = quantize_block32(&xb[32 * k..32 * k + 32], &mut q);
+            o.d[k] = d;
+            o.fs[k] = d * sum as f32;
+            for (a, &b) in o.qs[32 * k..32 * k + 32].iter_mut().zip(&q) {
+                *a = b as i8;
+            }
+        }
+        for (s, seed) in o.seeds.iter_mut().enumerate() {
+            *seed = -32
+                * o.qs[16 * s..16 * s + 16]
+                    .iter()
+                    .map(|&v| i32::from(v))
+                    .sum::<i32>();
         }
     }
 }
@@ -354,19 +365,17 @@ pub(super) fn group_plain(
                     } else {
                         f32::from(sc as i8)
                     };
-                    t = (d * sc).mul_add(isum as f32, t);
+                    let w = (d * sc) * e.d[s * kk.sb / 32];
+                    t = w.mul_add(isum as f32, t);
                 }
                 if kk.min {
-                    let mut mn = 0i32;
-                    for k in 0..4 {
-                        let at = kk.mn_at() + 2 * GROUP * k + 2 * r;
-                        let pair = e.pairs[k];
-                        mn += i32::from(p[at]) * i32::from(pair as u16 as i16);
-                        mn += i32::from(p[at + 1]) * i32::from((pair >> 16) as u16 as i16);
+                    let mut mn = 0.0f32;
+                    for (s, &f) in e.fs.iter().enumerate() {
+                        mn = f32::from(p[kk.mn_at() + GROUP * s + r]).mul_add(f, mn);
                     }
-                    t = (-f16_at(p, 2 * GROUP + 2 * r)).mul_add(mn as f32, t);
+                    t = (-f16_at(p, 2 * GROUP + 2 * r)).mul_add(mn, t);
                 }
-                acc = e.da.mul_add(t, acc);
+                acc += t;
             }
             *out = acc;
         }

@@ -105,6 +105,7 @@ macro_rules! packed_k {
                         let ds = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sc));
                         for j in 0..NA {
                             let e = &*extras[j].add(b);
+                            let w = _mm256_mul_ps(ds, _mm256_set1_ps(e.d[s * kk.sb / 32]));
                             let a = e.qs.as_ptr().add(s * kk.sb);
                             let mut i = if kk.min {
                                 _mm256_setzero_si256()
@@ -115,7 +116,7 @@ macro_rules! packed_k {
                                 let ac = a.add(4 * c).cast::<i32>().read_unaligned();
                                 i = $dp(i, *uc, _mm256_set1_epi32(ac));
                             }
-                            t[j] = _mm256_fmadd_ps(ds, _mm256_cvtepi32_ps(i), t[j]);
+                            t[j] = _mm256_fmadd_ps(w, _mm256_cvtepi32_ps(i), t[j]);
                         }
                     };
                     if kk.hbits > 0 {
@@ -143,21 +144,25 @@ macro_rules! packed_k {
                     } else {
                         (0..kk.subs()).for_each(sub);
                     }
-                    for j in 0..NA {
-                        let e = &*extras[j].add(b);
-                        if kk.min {
-                            let dmin = p.add(2 * GROUP + 2 * HALF * h);
-                            let dmin = _mm256_cvtph_ps(_mm_loadu_si128(dmin.cast()));
-                            let mut m = _mm256_setzero_si256();
-                            for k in 0..4 {
-                                let at = kk.mn_at() + 2 * GROUP * k + 2 * HALF * h;
-                                let mk = _mm256_cvtepu8_epi16(_mm_loadu_si128(p.add(at).cast()));
-                                let pair = _mm256_set1_epi32(e.pairs[k] as i32);
-                                m = _mm256_add_epi32(m, _mm256_madd_epi16(mk, pair));
+                    if kk.min {
+                        let dmin = p.add(2 * GROUP + 2 * HALF * h);
+                        let dmin = _mm256_cvtph_ps(_mm_loadu_si128(dmin.cast()));
+                        let m: [__m256; 8] = std::array::from_fn(|s| {
+                            let at = kk.mn_at() + GROUP * s + HALF * h;
+                            let ms = _mm_loadl_epi64(p.add(at).cast());
+                            _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(ms))
+                        });
+                        for j in 0..NA {
+                            let e = &*extras[j].add(b);
+                            let mut mn = _mm256_setzero_ps();
+                            for (ms, &f) in m.iter().zip(&e.fs) {
+                                mn = _mm256_fmadd_ps(*ms, _mm256_set1_ps(f), mn);
                             }
-                            t[j] = _mm256_fnmadd_ps(dmin, _mm256_cvtepi32_ps(m), t[j]);
+                            t[j] = _mm256_fnmadd_ps(dmin, mn, t[j]);
                         }
-                        acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(e.da), t[j], acc[j]);
+                    }
+                    for j in 0..NA {
+                        acc[j] = _mm256_add_ps(acc[j], t[j]);
                     }
                 }
                 for (j, a) in acc.iter().enumerate() {

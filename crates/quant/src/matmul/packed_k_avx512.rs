@@ -3,8 +3,8 @@
 //!
 //! Per sub-block, its dwords' quants are unpacked once for all activation rows (low nibble,
 //! high bits merged with one `vpternlogd`); per activation row a chain of `vpdpbusd` against
-//! broadcast activation dwords gives the exact integer sum, and one FMA with `d·sc` adds it to
-//! the superblock's sum; the mins take four `vpdpwssd` per superblock. The float order is
+//! broadcast activation dwords gives the exact integer sum, and one FMA with `d·sc·da` adds it
+//! to the superblock's sum; the mins take eight FMAs per superblock. The float order is
 //! `packed_k::group_plain`'s, bit for bit.
 
 use std::arch::x86_64::*;
@@ -86,6 +86,7 @@ unsafe fn sub<T: KType, const NA: usize>(
     let ds = _mm512_mul_ps(d, _mm512_cvtepi32_ps(sc));
     for j in 0..NA {
         let e = &*extras[j].add(b);
+        let w = _mm512_mul_ps(ds, _mm512_set1_ps(e.d[s * kk.sb / 32]));
         let a = e.qs.as_ptr().add(s * kk.sb);
         let mut i = if kk.min {
             _mm512_setzero_si512()
@@ -96,7 +97,7 @@ unsafe fn sub<T: KType, const NA: usize>(
             let ac = _mm512_set1_epi32(a.add(4 * c).cast::<i32>().read_unaligned());
             i = _mm512_dpbusd_epi32(i, *uc, ac);
         }
-        t[j] = _mm512_fmadd_ps(ds, _mm512_cvtepi32_ps(i), t[j]);
+        t[j] = _mm512_fmadd_ps(w, _mm512_cvtepi32_ps(i), t[j]);
     }
 }
 
@@ -138,23 +139,23 @@ unsafe fn run<T: KType, const NA: usize>(
                 sub::<T, NA>(s, p, b, d, &extras, &mut t);
             }
         }
-        let dmin = if kk.min {
-            _mm512_cvtph_ps(_mm256_loadu_si256(p.add(2 * GROUP).cast()))
-        } else {
-            _mm512_setzero_ps()
-        };
-        for j in 0..NA {
-            let e = &*extras[j].add(b);
-            if kk.min {
-                let mut m = _mm512_setzero_si512();
-                for k in 0..4 {
-                    let mk = _mm256_loadu_si256(p.add(kk.mn_at() + 2 * GROUP * k).cast());
-                    let pair = _mm512_set1_epi32(e.pairs[k] as i32);
-                    m = _mm512_dpwssd_epi32(m, _mm512_cvtepu8_epi16(mk), pair);
+        if kk.min {
+            let dmin = _mm512_cvtph_ps(_mm256_loadu_si256(p.add(2 * GROUP).cast()));
+            let m: [__m512; 8] = std::array::from_fn(|s| {
+                let ms = _mm_loadu_si128(p.add(kk.mn_at() + GROUP * s).cast());
+                _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(ms))
+            });
+            for j in 0..NA {
+                let e = &*extras[j].add(b);
+                let mut mn = _mm512_setzero_ps();
+                for (ms, &f) in m.iter().zip(&e.fs) {
+                    mn = _mm512_fmadd_ps(*ms, _mm512_set1_ps(f), mn);
                 }
-                t[j] = _mm512_fnmadd_ps(dmin, _mm512_cvtepi32_ps(m), t[j]);
+                t[j] = _mm512_fnmadd_ps(dmin, mn, t[j]);
             }
-            acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(e.da), t[j], acc[j]);
+        }
+        for j in 0..NA {
+            acc[j] = _mm512_add_ps(acc[j], t[j]);
         }
     }
     for (j, a) in acc.iter().enumerate() {

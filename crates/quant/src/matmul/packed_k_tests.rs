@@ -7,7 +7,6 @@ use super::packed_k::{self, KActBlock, KKind};
 use super::{matmul_packed, MatmulScratch, PackedWeights};
 use crate::activation::quantize_activation_row;
 use crate::dequantize_row;
-use crate::dot::bytes::{f32_at, q8k};
 use crate::dot::kernels;
 use crate::testutil::{pool, random_activations, random_row};
 use pine_gguf::{GgmlType, QK_K};
@@ -15,15 +14,15 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 
 const TYPES: [GgmlType; 3] = [GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K];
 
-/// Q8_K rows of `x` (`cols` wide) and their extras.
+/// The kernels' activation blocks of `x` (`cols` wide) and its Q8_K rows (the tail rows').
 fn quantize(x: &[f32], cols: usize) -> (Vec<Vec<u8>>, Vec<Vec<KActBlock>>) {
     let nb = cols / QK_K;
     x.chunks_exact(cols)
         .map(|xr| {
-            let mut a = vec![0u8; nb * q8k::BYTES];
+            let mut a = vec![0u8; nb * 292];
             quantize_activation_row(GgmlType::Q8_K, xr, &mut a).unwrap();
             let mut e = vec![KActBlock::default(); nb];
-            packed_k::act_blocks(&a, &mut e);
+            packed_k::act_blocks(xr, &mut e);
             (a, e)
         })
         .unzip()
@@ -160,13 +159,14 @@ fn packed_k_plain_twin_is_accurate() {
             .collect();
         let x = random_activations(&mut rng, n * cols);
         let y = plain(ty, rows, cols, &w, &x);
-        let (acts, _) = quantize(&x, cols);
+        let (_, extras) = quantize(&x, cols);
         let rb = w.len() / rows;
-        for (j, a) in acts.iter().enumerate() {
+        for (j, e) in extras.iter().enumerate() {
             let av: Vec<f64> = (0..cols)
                 .map(|i| {
-                    let blk = &a[i / QK_K * q8k::BYTES..];
-                    f64::from(f32_at(blk, 0)) * f64::from(blk[q8k::QS + i % QK_K] as i8)
+                    let blk = &e[i / QK_K];
+                    let k = i % QK_K;
+                    f64::from(blk.d[k / 32]) * f64::from(blk.qs[k])
                 })
                 .collect();
             for o in 0..rows {
