@@ -187,10 +187,12 @@ impl VulkanBackend {
         &self.ctx.info
     }
 
-    /// Whether matmuls with weights of type `ty` give the CPU backend's results bit for bit
-    /// here: native mode, a kernel in the float order of the CPU's x86 kernels (the integer
-    /// block types and BF16), and a device with f64 for the exact float operations. Tests hold
-    /// such products, and models made only of them, to the CPU's standard.
+    /// Whether matmuls with weights of type `ty` give the CPU's per-pair kernels' results bit
+    /// for bit here: native mode, a kernel in the float order of the CPU's x86 kernels (the
+    /// integer block types and BF16), and a device with f64 for the exact float operations.
+    /// Tests hold such products, and models made only of them, to the CPU's standard. (The
+    /// CPU backend itself runs Q4_K/Q5_K/Q6_K through packed kernels of another order where
+    /// the CPU has AVX2 or AVX-512; the shaders follow the per-pair ones, llama.cpp's.)
     pub fn matches_cpu(&self, ty: GgmlType) -> bool {
         let exact_order =
             INTEGER_TYPES.contains(&ty) || K_TYPES.contains(&ty) || ty == GgmlType::BF16;
