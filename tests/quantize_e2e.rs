@@ -1,7 +1,9 @@
 //! End-to-end checks of the `pine-quantize` binary on the tiny-llama fixtures: quantizing the F32
-//! fixture to Q8_0 and Q4_0 must reproduce llama-quantize's bytes for every tensor llama-quantize
-//! gave the same type (its normal mix stores some tensors, e.g. Q4_0's `output.weight`, as
-//! another type), and must copy all metadata, checked through `pine-inspect --json`.
+//! fixture to the uniform Q8_0 and Q4_0 must reproduce llama-quantize's bytes for every tensor
+//! llama-quantize gave the same type (its normal mix stores some tensors, e.g. Q4_0's
+//! `output.weight`, as another type); quantizing it to the k-quant mixtures (Q4_K_M, ...) must
+//! give every tensor llama-quantize's type and bytes; all metadata must be copied, checked
+//! through `pine-inspect --json`. Mixtures that need an encoder pine lacks must fail naming it.
 //!
 //! Inputs: `PINE_FIXTURES` (the shared fixtures directory, default `<repo>/../shared/fixtures`).
 //! A missing fixture is a failure that says how to get it, never a silent skip.
@@ -11,7 +13,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use pine::gguf::Gguf;
+use pine::gguf::{GgmlType, Gguf};
+use pine::quant::quantize::can_quantize;
 use serde_json::Value as Json;
 
 /// A fresh output path under the system temp directory, unique to this test run.
@@ -21,18 +24,18 @@ fn temp_out(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-/// Runs `pine-quantize IN OUT TYPE --threads 2`, which must succeed.
-fn quantize(input: &Path, output: &Path, ty: &str) {
+/// Runs `pine-quantize IN OUT ARGS... --threads 2` (ARGS: TYPE and flags), which must succeed.
+fn quantize(input: &Path, output: &Path, args: &[&str]) {
     let out = Command::new(env!("CARGO_BIN_EXE_pine-quantize"))
         .arg(input)
         .arg(output)
-        .arg(ty)
+        .args(args)
         .args(["--threads", "2"])
         .output()
         .expect("pine-quantize runs");
     assert!(
         out.status.success(),
-        "pine-quantize {} {ty} failed: {}",
+        "pine-quantize {} {args:?} failed: {}",
         input.display(),
         String::from_utf8_lossy(&out.stderr)
     );
@@ -67,13 +70,23 @@ fn manifest_entry(dir: &Path, file: &str) -> Json {
         .clone()
 }
 
-/// Quantizes the F32 fixture to `ty` and compares it with llama-quantize's `tiny-llama.<ty>.gguf`.
-fn check_against_llama_quantize(ty: &str) {
+/// Which tensor types `pine-quantize` must produce.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Every matrix in this type (like `llama-quantize --pure`), other tensors F32.
+    Uniform(&'static str),
+    /// llama-quantize's mixture: exactly the fixture's type for every tensor.
+    Mixture,
+}
+
+/// Quantizes the F32 fixture with `pine-quantize … ARGS` and compares the result with
+/// llama-quantize's `tiny-llama.<variant>.gguf`.
+fn check_against_llama_quantize(variant: &str, args: &[&str], kind: Kind) {
     let dir = common::tiny_llama_dir();
     let src = dir.join("tiny-llama.F32.gguf");
-    let fixture = format!("tiny-llama.{ty}.gguf");
+    let fixture = format!("tiny-llama.{variant}.gguf");
     let out = temp_out(&fixture);
-    quantize(&src, &out, ty);
+    quantize(&src, &out, args);
 
     // (a) Tensor bytes equal llama-quantize's wherever it chose the same type.
     let entry = manifest_entry(&dir, &fixture);
@@ -83,9 +96,14 @@ fn check_against_llama_quantize(ty: &str) {
     assert_eq!(ours.tensors().len(), source.tensors().len());
     let mut compared = 0;
     for t in ours.tensors() {
-        let want_ty = if t.dims.len() >= 2 { ty } else { "F32" };
+        let theirs_ty = entry["tensor_types"][&t.name].as_str().unwrap();
+        let want_ty = match kind {
+            Kind::Mixture => theirs_ty,
+            Kind::Uniform(ty) if t.dims.len() >= 2 => ty,
+            Kind::Uniform(_) => "F32",
+        };
         assert_eq!(t.ty.name(), want_ty, "{}: type", t.name);
-        if entry["tensor_types"][&t.name] != t.ty.name() {
+        if theirs_ty != t.ty.name() {
             continue;
         }
         let other = theirs.tensor(&t.name).unwrap();
@@ -98,8 +116,12 @@ fn check_against_llama_quantize(ty: &str) {
         );
         compared += 1;
     }
+    let wanted = match kind {
+        Kind::Mixture => source.tensors().len(),
+        Kind::Uniform(_) => 20,
+    };
     assert!(
-        compared >= 20,
+        compared >= wanted,
         "{fixture}: only {compared} tensors compared"
     );
 
@@ -119,12 +141,53 @@ fn check_against_llama_quantize(ty: &str) {
 
 #[test]
 fn q8_0_matches_llama_quantize() {
-    check_against_llama_quantize("Q8_0");
+    check_against_llama_quantize("Q8_0", &["Q8_0"], Kind::Uniform("Q8_0"));
 }
 
 #[test]
 fn q4_0_matches_llama_quantize() {
-    check_against_llama_quantize("Q4_0");
+    check_against_llama_quantize("Q4_0", &["Q4_0"], Kind::Uniform("Q4_0"));
+}
+
+/// `llama-quantize --pure … Q4_K` (Q4_K is its alias of Q4_K_M) is `pine-quantize Q4_K_M --pure`.
+#[test]
+fn pure_q4_k_m_matches_llama_quantize_pure() {
+    let args = ["Q4_K_M", "--pure"];
+    check_against_llama_quantize("pure-Q4_K", &args, Kind::Uniform("Q4_K"));
+}
+
+#[test]
+fn k_quant_mixtures_match_llama_quantize() {
+    for ty in ["Q4_K_M", "Q4_K_S", "Q5_K_M", "Q5_K_S", "Q6_K"] {
+        check_against_llama_quantize(ty, &[ty], Kind::Mixture);
+    }
+}
+
+/// Q3_K_M and Q2_K put the fixture's 256-wide matrices in Q3_K / Q2_K; until pine can encode
+/// those, `pine-quantize` must refuse (exit 1) naming the missing type, and write nothing.
+#[test]
+fn q3_k_m_and_q2_k_name_the_missing_quantizer_or_match() {
+    for (ty, needs) in [("Q3_K_M", GgmlType::Q3_K), ("Q2_K", GgmlType::Q2_K)] {
+        if can_quantize(needs) {
+            check_against_llama_quantize(ty, &[ty], Kind::Mixture);
+            continue;
+        }
+        let src = common::tiny_llama_dir().join("tiny-llama.F32.gguf");
+        let dst = temp_out(&format!("never.{ty}.gguf"));
+        let out = Command::new(env!("CARGO_BIN_EXE_pine-quantize"))
+            .arg(&src)
+            .arg(&dst)
+            .arg(ty)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{ty}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(needs.name()) && stderr.contains("quantizer"),
+            "{stderr}"
+        );
+        assert!(!dst.exists());
+    }
 }
 
 #[test]

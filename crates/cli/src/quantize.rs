@@ -1,25 +1,34 @@
-//! `pine-quantize IN.gguf OUT.gguf TYPE [--threads N] [--via-f16]`: rewrites a GGUF model with
-//! every weight matrix re-encoded as TYPE, like `llama-quantize --pure` without an importance
-//! matrix, so one downloaded model yields the other quantizations for tests and benchmarks.
-//! Any type pine can decode is accepted as input (decoded to f32, then encoded); metadata is
-//! copied with `general.file_type` updated, and the output is written atomically.
+//! `pine-quantize IN.gguf OUT.gguf TYPE [--pure] [--threads N] [--via-f16]`: rewrites a GGUF model with
+//! its weight matrices re-encoded without an importance matrix, either all as one type (like
+//! `llama-quantize --pure`) or as one of llama-quantize's k-quant mixtures (`Q4_K_M`, ...) with
+//! each tensor's type chosen as llama-quantize does, so one downloaded model yields the files
+//! users have for tests and benchmarks. Any type pine can decode is accepted as input (decoded
+//! to f32, then encoded); metadata is copied with `general.file_type` updated, and the output
+//! is written atomically.
 
 mod convert;
+mod mixture;
 mod progress;
 mod target;
 #[cfg(test)]
 mod tests;
 
 pub use convert::{convert, Job};
+pub use mixture::Mixture;
 pub use progress::Progress;
-pub use target::{choose, file_type, is_matrix, parse_target, Choice, TARGETS};
+pub use target::{
+    choose, file_type, is_matrix, parse_target, plan, type_help, Choice, PlanError, Target,
+    UNIFORM_TARGETS,
+};
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use pine_gguf::{GgmlType, Gguf, GgufWriter, OwnedValue};
+use pine_gguf::{Gguf, GgufWriter, OwnedValue};
+
+use target::is_reencoded;
 
 /// The ggml quantization format version the encoders follow (llama.cpp's `GGML_QNT_VERSION`),
 /// written as `general.quantization_version` like llama-quantize does.
@@ -29,17 +38,22 @@ pub const QUANTIZATION_VERSION: u32 = 2;
 #[derive(Parser, Debug, Clone)]
 #[command(
     name = "pine-quantize",
-    about = "Re-quantize the weight matrices of a GGUF model to one type",
-    after_help = "TYPE is one of: Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q4_K Q5_K Q6_K IQ4_NL F16 BF16 F32"
+    about = "Re-quantize the weight matrices of a GGUF model to one type or a llama-quantize mixture",
+    after_help = type_help()
 )]
 pub struct Args {
     /// The GGUF model to read (any tensor type pine can decode).
     pub input: PathBuf,
     /// Where to write the result (replaced atomically).
     pub output: PathBuf,
-    /// Target type of the weight matrices.
+    /// Target type of the weight matrices, or a llama-quantize mixture such as Q4_K_M.
     #[arg(value_name = "TYPE")]
     pub ty: String,
+    /// Like `llama-quantize --pure`: a mixture TYPE puts every weight matrix in its base type
+    /// (e.g. `Q6_K --pure` is a uniform Q6_K file for any architecture), keeping its
+    /// `general.file_type`.
+    #[arg(long)]
+    pub pure: bool,
     /// Worker threads (default: all available cores).
     #[arg(long, short = 't')]
     pub threads: Option<usize>,
@@ -70,7 +84,7 @@ pub fn main(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
 
 /// Reads `args.input`, re-encodes it and writes `args.output`, printing progress on stderr.
 pub fn quantize_file(args: &Args) -> Result<(), String> {
-    let target = parse_target(&args.ty)?;
+    let target = parse_target(&args.ty, args.pure)?;
     let threads = match args.threads {
         Some(0) => return Err("--threads must be at least 1".into()),
         Some(n) => n,
@@ -86,28 +100,30 @@ pub fn quantize_file(args: &Args) -> Result<(), String> {
     eprintln!(
         "pine-quantize: wrote {} ({target}, general.file_type {})",
         args.output.display(),
-        file_type(target)
+        target.file_type()
     );
     Ok(())
 }
 
 /// Builds the re-encoded file in memory: all metadata copied, `general.file_type` and
-/// `general.quantization_version` set, tensors in input order with the types `choose` picks.
-/// With `show_progress`, draws the bar and the fallback notes on stderr.
+/// `general.quantization_version` set, tensors in input order with the types [`plan`] picks
+/// (checked before any tensor is encoded). With `show_progress`, draws the bar and the
+/// fallback notes on stderr.
 pub fn quantize_gguf(
     gguf: &Gguf,
-    target: GgmlType,
+    target: Target,
     via_f16: bool,
     threads: usize,
     show_progress: bool,
 ) -> Result<GgufWriter, String> {
+    let choices = plan(gguf, target, via_f16).map_err(|e| e.to_string())?;
     let mut w = GgufWriter::new();
     for (key, value) in gguf.metadata() {
         w.set(key, OwnedValue::from_value(&value))
             .map_err(|e| format!("metadata {key}: {e}"))?;
     }
     let meta = |e: pine_gguf::GgufError| format!("metadata: {e}");
-    w.set("general.file_type", OwnedValue::U32(file_type(target)))
+    w.set("general.file_type", OwnedValue::U32(target.file_type()))
         .map_err(meta)?;
     w.set(
         "general.quantization_version",
@@ -117,17 +133,15 @@ pub fn quantize_gguf(
 
     let tensors = gguf.tensors();
     let mut progress = show_progress.then(|| Progress::new(tensors.len()));
-    for (i, t) in tensors.iter().enumerate() {
+    for (i, (t, choice)) in tensors.iter().zip(&choices).enumerate() {
         if let Some(p) = progress.as_mut() {
             p.show(i, &t.name);
         }
-        let choice = choose(t, target);
         if let (Some(p), Some(note)) = (progress.as_mut(), &choice.note) {
             p.note(note);
         }
         let data = gguf.tensor_data(t);
-        let via_f16 = via_f16 && is_matrix(t);
-        let bytes = if choice.ty == t.ty && !via_f16 {
+        let bytes = if !is_reencoded(t, choice, via_f16) {
             data.to_vec()
         } else {
             let job = Job {
@@ -135,7 +149,7 @@ pub fn quantize_gguf(
                 dst: choice.ty,
                 row_len: usize::try_from(t.row_len()).map_err(|e| e.to_string())?,
                 n_rows: usize::try_from(t.n_rows()).map_err(|e| e.to_string())?,
-                via_f16,
+                via_f16: via_f16 && is_matrix(t),
             };
             convert(data, job, threads)
                 .map_err(|e| format!("tensor {} ({} → {}): {e}", t.name, t.ty, choice.ty))?
