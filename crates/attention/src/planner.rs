@@ -121,7 +121,7 @@ impl LayoutPlanner {
             };
         }
         let pine = match mode {
-            AttentionMode::Pine(_) => Some(PineState::new(&geo)),
+            AttentionMode::Pine(_) => Some(PineState::new(&geo, &tie_key)),
             _ => None,
         };
         LayoutPlanner {
@@ -306,7 +306,6 @@ impl<B: Backend> Planner<B> for LayoutPlanner {
         let ctx = crate::pine::PlanContext {
             geo: &self.geo,
             canonical: &self.canonical,
-            tie_key: &self.tie_key,
             spec,
         };
         pine.plan(backend, cache, layer, shape, q, k, &ctx)

@@ -13,28 +13,31 @@ use pine_backend::{
 
 use crate::layout::Geometry;
 use crate::planner::{BatchSpec, Part};
-use ranking::{rank, shifts};
+use ranking::Ranker;
 
 /// What a PINE plan needs to know about the layout and the batch in flight.
 pub(crate) struct PlanContext<'a> {
     pub(crate) geo: &'a Geometry,
     pub(crate) canonical: &'a [usize],
-    pub(crate) tie_key: &'a [u64],
     pub(crate) spec: &'a BatchSpec,
 }
 
-/// The segments' region-relative starts and the importance table the backend fills (reused
-/// between layers).
+/// The segments' region-relative starts, the importance table the backend fills and the
+/// ranking scratch (reused between layers).
 pub struct PineState {
     starts: Vec<usize>,
     table: Vec<f32>,
+    ranker: Ranker,
+    order: Vec<usize>,
 }
 
 impl PineState {
-    pub(crate) fn new(geo: &Geometry) -> PineState {
+    pub(crate) fn new(geo: &Geometry, tie_key: &[u64]) -> PineState {
         PineState {
             starts: geo.starts.iter().map(|s| s - geo.prefix).collect(),
             table: Vec::new(),
+            ranker: Ranker::new(tie_key),
+            order: Vec::new(),
         }
     }
 
@@ -86,20 +89,24 @@ impl PineState {
         })
     }
 
-    /// Ranges in assigned-position order: prefix, segments from farthest to nearest, then the
-    /// query's own part (its segment, or the suffix so far).
+    /// Ranges in assigned-position order: prefix, segments from farthest to nearest (`order`
+    /// is rank 0 first), then the query's own part (its segment, or the suffix so far). A
+    /// segment's shift is the length of the segments ranked before it (see
+    /// [`ranking::shifts`]): walking from the farthest, the region minus what has been passed.
     fn ranges(geo: &Geometry, order: &[usize], own: KeyRange) -> Vec<KeyRange> {
-        let sh = shifts(order, &geo.lens);
         let mut r = Vec::with_capacity(order.len() + 2);
         if geo.prefix > 0 {
             r.push(KeyRange::new(0..geo.prefix, false));
         }
+        let mut before = geo.region as i64;
         for &j in order.iter().rev() {
-            if own.keys != geo.segment(j) {
+            let keys = geo.segment(j);
+            before -= geo.lens[j] as i64;
+            if own.keys != keys {
                 r.push(KeyRange {
-                    keys: geo.segment(j),
+                    keys,
                     causal: false,
-                    shift: sh[j],
+                    shift: before,
                 });
             }
         }
@@ -107,7 +114,7 @@ impl PineState {
         r
     }
 
-    fn segment_plan(&self, n_heads: usize, ctx: &PlanContext<'_>) -> AttentionPlan {
+    fn segment_plan(&mut self, n_heads: usize, ctx: &PlanContext<'_>) -> AttentionPlan {
         let geo = ctx.geo;
         let n_seg = geo.lens.len();
         let groups = (0..n_seg)
@@ -119,8 +126,8 @@ impl PineState {
                         // Unscored (n = 2), the table is zeros: the own segment is rank 0
                         // whatever its entries, the other one comes next.
                         let imp = &self.table[(h * n_seg + i) * n_seg..][..n_seg];
-                        let order = rank(imp, Some(i), ctx.tie_key);
-                        Self::ranges(geo, &order, KeyRange::new(seg.clone(), true))
+                        self.ranker.rank(imp, Some(i), &mut self.order);
+                        Self::ranges(geo, &self.order, KeyRange::new(seg.clone(), true))
                     })
                     .collect();
                 QueryGroup {
@@ -134,7 +141,7 @@ impl PineState {
         AttentionPlan { groups }
     }
 
-    fn suffix_plan(&self, n_heads: usize, ctx: &PlanContext<'_>) -> AttentionPlan {
+    fn suffix_plan(&mut self, n_heads: usize, ctx: &PlanContext<'_>) -> AttentionPlan {
         let geo = ctx.geo;
         let spec = ctx.spec;
         let n_seg = geo.lens.len();
@@ -145,8 +152,8 @@ impl PineState {
                 let lists = (0..n_heads)
                     .map(|h| {
                         let imp = &self.table[(row * n_heads + h) * n_seg..][..n_seg];
-                        let order = rank(imp, None, ctx.tie_key);
-                        Self::ranges(geo, &order, KeyRange::new(own.clone(), true))
+                        self.ranker.rank(imp, None, &mut self.order);
+                        Self::ranges(geo, &self.order, KeyRange::new(own.clone(), true))
                     })
                     .collect();
                 QueryGroup {

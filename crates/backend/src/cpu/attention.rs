@@ -97,16 +97,14 @@ pub(crate) fn attend(
                 .map(move |p| (kvh * group_size + p, per.min(group_size - p)))
         })
         .collect();
-    let parts: Vec<Vec<Option<Vec<Shifts>>>> = plan
+    let mut by_start = Vec::new();
+    let parts: Vec<Vec<Together>> = plan
         .groups
         .iter()
         .map(|g| {
             part_starts
                 .iter()
-                .map(|&(h, m)| match multi && m > 1 && !same_ranges(g, h, m) {
-                    true => shared_shifts(g, h, m),
-                    false => None,
-                })
+                .map(|&(h, m)| together_form(g, h, m, multi, &mut by_start))
                 .collect()
         })
         .collect();
@@ -150,13 +148,13 @@ pub(crate) fn attend(
                     kvh,
                     scale,
                 };
-                if m > 1 && multi && same_ranges(g, h, m) {
-                    job.together(h, m, None, q_row, s, part);
-                } else if let Some(shifts) = &parts[gi][kvh * parts_per_kv + pi] {
-                    job.together(h, m, Some(shifts), q_row, s, part);
-                } else {
-                    for (k, out) in part.chunks_mut(hd).enumerate() {
-                        job.together(h + k, 1, None, q_row, s, out);
+                match &parts[gi][kvh * parts_per_kv + pi] {
+                    Together::Same => job.together(h, m, None, q_row, s, part),
+                    Together::Shifted(shifts) => job.together(h, m, Some(shifts), q_row, s, part),
+                    Together::Alone => {
+                        for (k, out) in part.chunks_mut(hd).enumerate() {
+                            job.together(h + k, 1, None, q_row, s, out);
+                        }
                     }
                 }
                 h += m;
@@ -165,10 +163,33 @@ pub(crate) fn attend(
     );
 }
 
-/// Whether query heads `h..h + m` read the same key ranges (always, unless PINE gave heads
-/// their own orders).
-fn same_ranges(g: &QueryGroup, h: usize, m: usize) -> bool {
-    (h + 1..h + m).all(|o| g.ranges(o) == g.ranges(h))
+/// How a part of a KV head's query heads (`h..h + m`) runs in a plan group.
+enum Together {
+    /// Scored and summed together over the same ranges (always, unless PINE gave heads their
+    /// own orders).
+    Same,
+    /// Together in head `h`'s order, each head at its own shifts (see [`shared_shifts`]).
+    Shifted(Vec<Shifts>),
+    /// One head at a time.
+    Alone,
+}
+
+/// The form heads `h..h + m` of group `g` run in: together where the several-heads forms
+/// apply (`multi`) and the heads read the same ranges, in the same order or not.
+fn together_form(
+    g: &QueryGroup,
+    h: usize,
+    m: usize,
+    multi: bool,
+    by_start: &mut Vec<u32>,
+) -> Together {
+    if m == 1 || !multi {
+        return Together::Alone;
+    }
+    if (h + 1..h + m).all(|o| g.ranges(o) == g.ranges(h)) {
+        return Together::Same;
+    }
+    shared_shifts(g, h, m, by_start).map_or(Together::Alone, Together::Shifted)
 }
 
 /// The shifts of up to [`MULTI`] heads for one range.
@@ -178,27 +199,35 @@ type Shifts = [i64; MULTI];
 /// own orders and with their own shifts, as PINE plans do: for each range of head `h`'s order,
 /// the shift each head reads it at. The heads can then be scored and summed together in head
 /// `h`'s order; each head's order is a function of the segments, not of where they sit, so the
-/// shared order keeps PINE's invariance, and each head keeps its positions.
-fn shared_shifts(g: &QueryGroup, h: usize, m: usize) -> Option<Vec<Shifts>> {
+/// shared order keeps PINE's invariance, and each head keeps its positions. Linear in the
+/// ranges: `by_start` (scratch, any contents) maps a range's first key to its index in the
+/// other head's list, and each of those ranges must be matched exactly once.
+fn shared_shifts(
+    g: &QueryGroup,
+    h: usize,
+    m: usize,
+    by_start: &mut Vec<u32>,
+) -> Option<Vec<Shifts>> {
     let first = g.ranges(h);
     let mut out: Vec<Shifts> = first.iter().map(|r| [r.shift; MULTI]).collect();
+    let mut matched = vec![false; first.len()];
     for k in 1..m {
         let other = g.ranges(h + k);
         if other.len() != first.len() {
             return None;
         }
-        let mut by_start: Vec<(usize, usize)> = other
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.keys.start, i))
-            .collect();
-        by_start.sort_unstable();
+        for (i, r) in other.iter().enumerate() {
+            if by_start.len() <= r.keys.start {
+                by_start.resize(r.keys.start + 1, 0);
+            }
+            by_start[r.keys.start] = i as u32;
+        }
+        matched.iter_mut().for_each(|x| *x = false);
         for (r, shifts) in first.iter().zip(&mut out) {
-            let at = by_start
-                .binary_search_by_key(&r.keys.start, |&(s, _)| s)
-                .ok()?;
-            let o = &other[by_start[at].1];
-            if o.keys != r.keys || o.causal != r.causal {
+            let at = *by_start.get(r.keys.start)? as usize;
+            let o = other.get(at)?;
+            if o.keys != r.keys || o.causal != r.causal || std::mem::replace(&mut matched[at], true)
+            {
                 return None;
             }
             shifts[k] = o.shift;

@@ -362,3 +362,116 @@ fn rounding_and_max_equal_their_plain_forms() {
         assert_eq!(max(&x[..n]).to_bits(), max_scalar(&x[..n]).to_bits());
     }
 }
+
+/// Query heads that read the same ranges in their own orders (PINE's per-head rankings) are
+/// scored together in the first head's order, each at its own shifts: the same bits as each
+/// head alone (one query head per KV head) with its ranges listed in that first head's order.
+/// Rows alone and as a blocked batch, both cache precisions.
+#[test]
+fn heads_in_their_own_orders_equal_each_head_alone_in_the_first_order() {
+    let (n_heads, n_kv, hd) = (9, 3, 64);
+    let group = n_heads / n_kv;
+    let rope = Rope::new(hd, 10000.0, &RopeScaling::None, None);
+    let shape = |heads| AttentionShape {
+        n_heads: heads,
+        n_kv_heads: n_kv,
+        head_dim: hd,
+        rope: rope.clone(),
+    };
+    let segs = [5..12, 12..30, 30..33, 33..50, 50..51];
+    let (region_end, n) = (51, 36);
+    let width = n_kv * hd;
+    // Head h ranks the segments by a head-dependent permutation; shifts tile the region.
+    let order = |h: usize| -> Vec<usize> {
+        let mut o: Vec<usize> = (0..segs.len()).collect();
+        o.sort_by_key(|&j| (j * 7 + h * 3) % segs.len());
+        o
+    };
+    // Head h's ranges (its own shifts) listed farthest first in head `by`'s order.
+    let list = |h: usize, by: usize| -> Vec<KeyRange> {
+        let ranked = order(h);
+        let mut r = vec![KeyRange::new(0..5, false)];
+        for &j in order(by).iter().rev() {
+            let before: usize = ranked
+                .iter()
+                .take_while(|&&o| o != j)
+                .map(|&o| segs[o].len())
+                .sum();
+            r.push(KeyRange {
+                keys: segs[j].clone(),
+                causal: false,
+                shift: before as i64,
+            });
+        }
+        r.push(KeyRange::new(region_end..region_end + n, true));
+        r
+    };
+    let plan = |lists: Vec<Vec<KeyRange>>, rows: std::ops::Range<usize>| AttentionPlan {
+        groups: vec![QueryGroup {
+            rows: 0..rows.len(),
+            positions: rows.clone().map(|r| (region_end + r) as i64).collect(),
+            cache_index: rows.map(|r| region_end + r).collect(),
+            ranges: HeadRanges::PerHead(lists),
+        }],
+    };
+    for ty in [CacheType::F16, CacheType::F32] {
+        let mut c = CpuCache::new(CacheSpec {
+            n_layers: 1,
+            n_ctx: region_end + n,
+            n_kv_heads: n_kv,
+            head_dim: hd,
+            ty,
+        });
+        c.layers[0].k.put(0, &vector(4, (region_end + n) * width));
+        c.layers[0].v.put(0, &vector(5, (region_end + n) * width));
+        let q = vector(6, n * n_heads * hd);
+        let mut keys = BatchKeys::default();
+        for rows in [0..n, 7..8, 35..36] {
+            let q = &q[rows.start * n_heads * hd..rows.end * n_heads * hd];
+            let own = (0..n_heads).map(|h| list(h, h)).collect();
+            let mut got = vec![0.0; rows.len() * n_heads * hd];
+            attend(
+                pool(),
+                &c.layers[0],
+                &shape(n_heads),
+                q,
+                &plan(own, rows.clone()),
+                &mut keys,
+                &mut got,
+            );
+            // Query head p of every KV head alone: its queries as the only head of a shape
+            // with one query head per KV head.
+            for p in 0..group {
+                let heads: Vec<usize> = (0..n_kv).map(|g| g * group + p).collect();
+                let q1: Vec<f32> = (0..rows.len())
+                    .flat_map(|r| {
+                        heads
+                            .iter()
+                            .flat_map(move |&h| &q[(r * n_heads + h) * hd..][..hd])
+                    })
+                    .copied()
+                    .collect();
+                let lists = heads.iter().map(|&h| list(h, h - p)).collect();
+                let mut want = vec![0.0; rows.len() * n_kv * hd];
+                attend(
+                    pool(),
+                    &c.layers[0],
+                    &shape(n_kv),
+                    &q1,
+                    &plan(lists, rows.clone()),
+                    &mut keys,
+                    &mut want,
+                );
+                for r in 0..rows.len() {
+                    for (g, &h) in heads.iter().enumerate() {
+                        assert_eq!(
+                            bits(&got[(r * n_heads + h) * hd..][..hd]),
+                            bits(&want[(r * n_kv + g) * hd..][..hd]),
+                            "{ty:?} rows {rows:?} row {r} head {h}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
