@@ -1,9 +1,9 @@
 //! End-to-end checks of the `pine-quantize` binary on the tiny-llama fixtures: quantizing the F32
 //! fixture to the uniform Q8_0 and Q4_0 must reproduce llama-quantize's bytes for every tensor
 //! llama-quantize gave the same type (its normal mix stores some tensors, e.g. Q4_0's
-//! `output.weight`, as another type); quantizing it to the k-quant mixtures (Q4_K_M, ...) must
-//! give every tensor llama-quantize's type and bytes; all metadata must be copied, checked
-//! through `pine-inspect --json`. Mixtures that need an encoder pine lacks must fail naming it.
+//! `output.weight`, as another type); quantizing it to the k-quant mixtures (Q4_K_M … Q2_K) must
+//! give every tensor llama-quantize's type and bytes, and `--pure` Q4_K_M / Q2_K every matrix
+//! llama-quantize `--pure`'s; all metadata must be copied, checked through `pine-inspect --json`.
 //!
 //! Inputs: `PINE_FIXTURES` (the shared fixtures directory, default `<repo>/../shared/fixtures`).
 //! A missing fixture is a failure that says how to get it, never a silent skip.
@@ -13,8 +13,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use pine::gguf::{GgmlType, Gguf};
-use pine::quant::quantize::can_quantize;
+use pine::gguf::Gguf;
 use serde_json::Value as Json;
 
 /// A fresh output path under the system temp directory, unique to this test run.
@@ -158,36 +157,17 @@ fn pure_q4_k_m_matches_llama_quantize_pure() {
 
 #[test]
 fn k_quant_mixtures_match_llama_quantize() {
-    for ty in ["Q4_K_M", "Q4_K_S", "Q5_K_M", "Q5_K_S", "Q6_K"] {
+    for ty in [
+        "Q4_K_M", "Q4_K_S", "Q5_K_M", "Q5_K_S", "Q6_K", "Q3_K_M", "Q2_K",
+    ] {
         check_against_llama_quantize(ty, &[ty], Kind::Mixture);
     }
 }
 
-/// Q3_K_M and Q2_K put the fixture's 256-wide matrices in Q3_K / Q2_K; until pine can encode
-/// those, `pine-quantize` must refuse (exit 1) naming the missing type, and write nothing.
+/// `llama-quantize --pure … Q2_K`: every matrix in Q2_K, `token_embd` and `output` included.
 #[test]
-fn q3_k_m_and_q2_k_name_the_missing_quantizer_or_match() {
-    for (ty, needs) in [("Q3_K_M", GgmlType::Q3_K), ("Q2_K", GgmlType::Q2_K)] {
-        if can_quantize(needs) {
-            check_against_llama_quantize(ty, &[ty], Kind::Mixture);
-            continue;
-        }
-        let src = common::tiny_llama_dir().join("tiny-llama.F32.gguf");
-        let dst = temp_out(&format!("never.{ty}.gguf"));
-        let out = Command::new(env!("CARGO_BIN_EXE_pine-quantize"))
-            .arg(&src)
-            .arg(&dst)
-            .arg(ty)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(1), "{ty}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            stderr.contains(needs.name()) && stderr.contains("quantizer"),
-            "{stderr}"
-        );
-        assert!(!dst.exists());
-    }
+fn pure_q2_k_matches_llama_quantize_pure() {
+    check_against_llama_quantize("pure-Q2_K", &["Q2_K", "--pure"], Kind::Uniform("Q2_K"));
 }
 
 #[test]

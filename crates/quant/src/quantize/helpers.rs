@@ -69,6 +69,71 @@ pub fn make_qx_quants(nmax: i32, x: &[f32], out: &mut [i8]) -> f32 {
     scale
 }
 
+/// Symmetric quantization of `x` to levels −nmax..nmax−1 for Q3_K (ggml `make_q3_quants` with
+/// `do_rmse`): a first rounding at inverse scale −nmax/max, then up to 5 passes that move one
+/// level at a time whenever that improves the weighted (w = x²) fit (Σwxl)²/Σwl². Writes
+/// `l + nmax` into `out` (all 0 for an all-zero group) and returns the least-squares scale.
+pub fn make_q3_quants(nmax: i32, x: &[f32], out: &mut [i8]) -> f32 {
+    let mut max = 0f32;
+    let mut amax = 0f32;
+    for &v in x {
+        let ax = v.abs();
+        if ax > amax {
+            amax = ax;
+            max = v;
+        }
+    }
+    if amax < GROUP_MAX_EPS {
+        out.fill(0);
+        return 0.0;
+    }
+    let clamp = |l: i32| l.clamp(-nmax, nmax - 1);
+    let iscale = -(nmax as f32) / max;
+    let mut sumlx = 0f32;
+    let mut suml2 = 0f32;
+    for (o, &xi) in out.iter_mut().zip(x) {
+        let l = clamp(nearest_int(iscale * xi));
+        *o = l as i8;
+        let w = xi * xi;
+        sumlx += w * xi * l as f32;
+        suml2 += w * l as f32 * l as f32;
+    }
+    for _ in 0..5 {
+        let mut changed = false;
+        for (o, &xi) in out.iter_mut().zip(x) {
+            let w = xi * xi;
+            let old = *o as f32;
+            let mut slx = sumlx - w * xi * old;
+            if slx > 0.0 {
+                let mut sl2 = suml2 - w * old * old;
+                let new_l = clamp(nearest_int(xi * sl2 / slx));
+                if new_l != *o as i32 {
+                    let nl = new_l as f32;
+                    slx += w * xi * nl;
+                    sl2 += w * nl * nl;
+                    if sl2 > 0.0 && slx * slx * suml2 > sumlx * sumlx * sl2 {
+                        *o = new_l as i8;
+                        sumlx = slx;
+                        suml2 = sl2;
+                        changed = true;
+                    }
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    for o in out.iter_mut() {
+        *o += nmax as i8;
+    }
+    if suml2 > 0.0 {
+        sumlx / suml2
+    } else {
+        0.0
+    }
+}
+
 /// Search parameters of [`make_qkx2_quants`]: the scale grid `(rmin + rdelta·is + nmax)`,
 /// is = 0..=nstep, and whether to minimize absolute instead of squared error.
 #[derive(Clone, Copy)]

@@ -1,9 +1,151 @@
-//! Reference quantizers of Q4_K, Q5_K and Q6_K, as `quantize_row_q*_K_ref` in ggml-quants.c
-//! (the path `llama-quantize` takes without an importance matrix).
+//! Reference quantizers of Q2_K … Q6_K, as `quantize_row_q*_K_ref` in ggml-quants.c (the path
+//! `llama-quantize` takes without an importance matrix: `quantize_q*_K` with no quant weights).
 
-use super::helpers::{make_qkx2_quants, make_qx_quants, nearest_int, Qkx2Search, GROUP_MAX_EPS};
-use crate::blocks::{f16_at, put_f16, q4_k, q5_k, q6_k, scale_min_k4};
+use super::helpers::{
+    make_q3_quants, make_qkx2_quants, make_qx_quants, nearest_int, Qkx2Search, GROUP_MAX_EPS,
+};
+use crate::blocks::{f16_at, put_f16, q2_k, q3_k, q4_k, q5_k, q6_k, scale_min_k4};
+use crate::dot::unpack::q3_k_scales;
 use pine_gguf::QK_K;
+
+/// Packs 256 two-bit levels into Q2_K/Q3_K `qs` (64 bytes): byte 32·n + i holds levels
+/// 128·n + i + 32·k in bits 2k..2k+1, k = 0..4.
+fn pack_2bit(l: &[u8; QK_K], qs: &mut [u8]) {
+    for n in 0..2 {
+        let lb = &l[128 * n..128 * n + 128];
+        for i in 0..32 {
+            qs[32 * n + i] = lb[i] | (lb[i + 32] << 2) | (lb[i + 64] << 4) | (lb[i + 96] << 6);
+        }
+    }
+}
+
+/// Q2_K: 16 × 16 sub-blocks, 2-bit levels with a 4-bit scale and 4-bit min each, found by
+/// `make_qkx2_quants` (weights |x|, absolute-error search) and quantized against their maxima.
+pub fn q2_k(src: &[f32], dst: &mut [u8]) {
+    let p = Qkx2Search {
+        rmin: -0.5,
+        rdelta: 0.1,
+        nstep: 15,
+        use_mad: true,
+    };
+    for (x, y) in src
+        .chunks_exact(QK_K)
+        .zip(dst.chunks_exact_mut(q2_k::BYTES))
+    {
+        y.fill(0);
+        let mut l = [0u8; QK_K];
+        let mut scales = [0f32; 16];
+        let mut mins = [0f32; 16];
+        let mut weights = [0f32; 16];
+        let mut aux = [0u8; 16];
+        let (mut max_scale, mut max_min) = (0f32, 0f32);
+        for j in 0..16 {
+            let xs = &x[16 * j..16 * j + 16];
+            for (w, &v) in weights.iter_mut().zip(xs) {
+                *w = v.abs();
+            }
+            let (s, m) =
+                make_qkx2_quants(3, xs, &weights, &mut l[16 * j..16 * j + 16], &mut aux, p);
+            scales[j] = s;
+            mins[j] = m;
+            if s > max_scale {
+                max_scale = s;
+            }
+            if m > max_min {
+                max_min = m;
+            }
+        }
+        // Scale nibbles, then min nibbles; a non-positive maximum leaves them and its f16 at 0.
+        if max_scale > 0.0 {
+            let iscale = 15.0 / max_scale;
+            for j in 0..16 {
+                y[j] = nearest_int(iscale * scales[j]) as u8;
+            }
+            put_f16(y, q2_k::D, max_scale / 15.0);
+        }
+        if max_min > 0.0 {
+            let iscale = 15.0 / max_min;
+            for j in 0..16 {
+                y[j] |= (nearest_int(iscale * mins[j]) << 4) as u8;
+            }
+            put_f16(y, q2_k::DMIN, max_min / 15.0);
+        }
+        // Re-derive the levels from the stored (rounded) scales and mins.
+        let (d_all, dmin_all) = (f16_at(y, q2_k::D), f16_at(y, q2_k::DMIN));
+        for j in 0..16 {
+            let d = d_all * (y[j] & 0xF) as f32;
+            if d == 0.0 {
+                continue;
+            }
+            let dm = dmin_all * (y[j] >> 4) as f32;
+            for ii in 0..16 {
+                l[16 * j + ii] = nearest_int((x[16 * j + ii] + dm) / d).clamp(0, 3) as u8;
+            }
+        }
+        pack_2bit(&l, &mut y[q2_k::QS..q2_k::D]);
+    }
+}
+
+/// Q3_K: 16 × 16 sub-blocks, 3-bit levels (low 2 bits in `qs`, 3rd bit in `hmask`) with signed
+/// 6-bit scales, found by `make_q3_quants` and quantized against the largest in magnitude.
+pub fn q3_k(src: &[f32], dst: &mut [u8]) {
+    for (x, y) in src
+        .chunks_exact(QK_K)
+        .zip(dst.chunks_exact_mut(q3_k::BYTES))
+    {
+        y.fill(0);
+        let mut l = [0i8; QK_K];
+        let mut scales = [0f32; 16];
+        let (mut max_scale, mut amax) = (0f32, 0f32);
+        for j in 0..16 {
+            let s = make_q3_quants(4, &x[16 * j..16 * j + 16], &mut l[16 * j..16 * j + 16]);
+            scales[j] = s;
+            if s.abs() > amax {
+                amax = s.abs();
+                max_scale = s;
+            }
+        }
+        // Scales as 6-bit values offset by 32: low nibbles in bytes 0..8 (j and j + 8 share
+        // one), top two bits in bytes 8..12. A zero maximum leaves them and `d` at 0.
+        if max_scale != 0.0 {
+            let iscale = -32.0 / max_scale;
+            let sc = &mut y[q3_k::SCALES..q3_k::D];
+            for j in 0..16 {
+                // ggml narrows to int8 before clamping.
+                let ls = ((nearest_int(iscale * scales[j]) as i8).clamp(-32, 31) + 32) as u8;
+                if j < 8 {
+                    sc[j] = ls & 0xF;
+                } else {
+                    sc[j - 8] |= (ls & 0xF) << 4;
+                }
+                sc[8 + j % 4] |= (ls >> 4) << (2 * (j / 4));
+            }
+            put_f16(y, q3_k::D, 1.0 / iscale);
+        }
+        // Re-derive the levels from the stored (rounded) scales.
+        let d_all = f16_at(y, q3_k::D);
+        let stored = q3_k_scales(&y[q3_k::SCALES..q3_k::D]);
+        for j in 0..16 {
+            let d = d_all * (stored[j] as i32 - 32) as f32;
+            if d == 0.0 {
+                continue;
+            }
+            for ii in 0..16 {
+                l[16 * j + ii] = (nearest_int(x[16 * j + ii] / d).clamp(-4, 3) + 4) as i8;
+            }
+        }
+        // Level bit 2 of value j goes to bit j / 32 of hmask byte j % 32; levels keep 2 bits.
+        let mut low = [0u8; QK_K];
+        for (j, (lo, &lv)) in low.iter_mut().zip(&l).enumerate() {
+            let lv = lv as u8;
+            if lv > 3 {
+                y[j % 32] |= 1 << (j / 32);
+            }
+            *lo = lv & 3;
+        }
+        pack_2bit(&low, &mut y[q3_k::QS..q3_k::SCALES]);
+    }
+}
 
 /// Per-sub-block (scale, min) search shared by Q4_K and Q5_K: weights |x| + rms(x), then
 /// `make_qkx2_quants`. Returns the levels and the 8 scales and mins.

@@ -31,6 +31,8 @@ fn row_fn(ty: GgmlType) -> Option<RowFn> {
         Q5_0 => legacy::q5_0,
         Q5_1 => legacy::q5_1,
         Q8_0 => legacy::q8_0,
+        Q2_K => kquants::q2_k,
+        Q3_K => kquants::q3_k,
         Q4_K => kquants::q4_k,
         Q5_K => kquants::q5_k,
         Q6_K => kquants::q6_k,

@@ -49,6 +49,8 @@ fn round_trip_errors_are_within_format_bounds() {
         (IQ4_XS, 0.11),
         (Q4_0, 0.12),
         (Q4_1, 0.12),
+        (Q3_K, 0.18),
+        (Q2_K, 0.36),
     ];
     for (ty, bound) in bounds {
         let e = rmse(&x, &round_trip(ty, &x));
@@ -65,7 +67,7 @@ fn exact_values_survive() {
     assert_eq!(round_trip(Q8_0, &x), x);
     let zeros = vec![0f32; 256];
     for ty in [
-        Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS,
+        Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS,
     ] {
         assert!(round_trip(ty, &zeros).iter().all(|v| *v == 0.0), "{ty}");
     }
@@ -95,8 +97,8 @@ fn bf16_rounding_matches_ggml() {
 
 #[test]
 fn errors_name_the_type() {
-    let e = quantize_row(Q2_K, &[0.0; 256], &mut [0u8; 84]).unwrap_err();
-    assert!(e.to_string().contains("Q2_K"), "{e}");
+    let e = quantize_row(IQ3_S, &[0.0; 256], &mut [0u8; 110]).unwrap_err();
+    assert!(e.to_string().contains("IQ3_S"), "{e}");
     let e = quantize_row(Q4_K, &[0.0; 256], &mut [0u8; 143]).unwrap_err();
     assert!(e.to_string().contains("Q4_K"), "{e}");
     let e = quantize_row(Q4_0, &[0.0; 31], &mut [0u8; 18]).unwrap_err();
