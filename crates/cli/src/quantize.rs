@@ -116,7 +116,7 @@ pub fn quantize_gguf(
     threads: usize,
     show_progress: bool,
 ) -> Result<GgufWriter, String> {
-    let choices = plan(gguf, target, via_f16).map_err(|e| e.to_string())?;
+    let choices = plan(gguf, target).map_err(|e| e.to_string())?;
     let mut w = GgufWriter::new();
     for (key, value) in gguf.metadata() {
         w.set(key, OwnedValue::from_value(&value))

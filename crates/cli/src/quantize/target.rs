@@ -7,7 +7,6 @@ use std::fmt;
 
 use pine_gguf::{GgmlType, Gguf, GgufError, TensorInfo};
 use pine_quant::dequant::can_dequantize;
-use pine_quant::quantize::can_quantize;
 
 use super::mixture::{self, Mixture, ModelShape};
 
@@ -88,7 +87,7 @@ pub fn type_help() -> String {
     let names = |ts: &mut dyn Iterator<Item = Target>| {
         ts.map(|t| t.to_string()).collect::<Vec<_>>().join(" ")
     };
-    let mut help = format!(
+    let help = format!(
         "TYPE is one of:\n  \
          {}\n      every weight matrix as that type, like `llama-quantize --pure`\n  \
          {}\n      llama-quantize's mixtures (llama architecture): each tensor's type chosen as\n      \
@@ -101,19 +100,6 @@ pub fn type_help() -> String {
         names(&mut UNIFORM_TARGETS.into_iter().map(Target::Uniform)),
         names(&mut Mixture::ALL.into_iter().map(Target::Mixture)),
     );
-    let missing: Vec<&str> = Mixture::ALL
-        .iter()
-        .map(|m| m.default_type())
-        .filter(|&ty| !can_quantize(ty))
-        .map(|ty| ty.name())
-        .collect();
-    if !missing.is_empty() {
-        help.push_str(&format!(
-            "\npine cannot encode {} yet: a mixture that needs it for some tensor fails before\n\
-             writing anything.",
-            missing.join(" or ")
-        ));
-    }
     help
 }
 
@@ -162,15 +148,6 @@ pub enum PlanError {
         /// The file's `llama.expert_count`.
         n_expert: u32,
     },
-    /// A tensor would be encoded as a type pine has no quantizer for.
-    NoQuantizer {
-        /// What the user asked for.
-        target: Target,
-        /// The first tensor that needs the missing quantizer.
-        tensor: String,
-        /// The type it would get.
-        ty: GgmlType,
-    },
 }
 
 impl fmt::Display for PlanError {
@@ -188,11 +165,6 @@ impl fmt::Display for PlanError {
                 "the {} mixture's rules for mixtures of experts are not reproduced, and this \
                  model has {n_expert} experts (use a uniform type instead)",
                 mixture.name()
-            ),
-            PlanError::NoQuantizer { target, tensor, ty } => write!(
-                f,
-                "{target} puts {tensor} in {ty}, which pine cannot encode yet \
-                 (pine-quant has no {ty} quantizer)"
             ),
         }
     }
@@ -233,10 +205,9 @@ pub struct Choice {
     pub note: Option<String>,
 }
 
-/// The type of every tensor of `g` for `target`, in file order, checked to be producible: the
-/// error names the first tensor that is re-encoded (its type changes, or `via_f16` rounds it)
-/// to a type pine cannot encode.
-pub fn plan(g: &Gguf, target: Target, via_f16: bool) -> Result<Vec<Choice>, PlanError> {
+/// The type of every tensor of `g` for `target`, in file order. Every type a target can give
+/// has a quantizer (a test holds that).
+pub fn plan(g: &Gguf, target: Target) -> Result<Vec<Choice>, PlanError> {
     let tensors = g.tensors();
     let choices: Vec<Choice> = match target {
         Target::Uniform(ty) => tensors.iter().map(|t| choose(t, ty)).collect(),
@@ -246,17 +217,6 @@ pub fn plan(g: &Gguf, target: Target, via_f16: bool) -> Result<Vec<Choice>, Plan
             .collect(),
         Target::Mixture(m) => mixture::plan(tensors, ModelShape::from_gguf(g, m)?, m),
     };
-    let missing = tensors
-        .iter()
-        .zip(&choices)
-        .find(|(t, c)| is_reencoded(t, c, via_f16) && !can_quantize(c.ty));
-    if let Some((t, c)) = missing {
-        return Err(PlanError::NoQuantizer {
-            target,
-            tensor: t.name.clone(),
-            ty: c.ty,
-        });
-    }
     Ok(choices)
 }
 
