@@ -15,19 +15,24 @@ pub fn nearest_int(fval: f32) -> i32 {
     (val.to_bits() as i32 & 0x007f_ffff) - 0x0040_0000
 }
 
+/// The largest magnitude in `x` and the value that has it, sign kept (the first one on ties):
+/// the symmetric quantizers' starting scale.
+fn signed_absmax(x: &[f32]) -> (f32, f32) {
+    let (mut amax, mut max) = (0f32, 0f32);
+    for &v in x {
+        if v.abs() > amax {
+            amax = v.abs();
+            max = v;
+        }
+    }
+    (amax, max)
+}
+
 /// Symmetric quantization of `x` to levels −nmax..nmax−1 with a weighted least-squares scale
 /// search (ggml `make_qx_quants` with `rmse_type = 1` and no importance weights: w = x²).
 /// Writes `l + nmax` into `out` and returns the scale.
 pub fn make_qx_quants(nmax: i32, x: &[f32], out: &mut [i8]) -> f32 {
-    let mut max = 0f32;
-    let mut amax = 0f32;
-    for &v in x {
-        let ax = v.abs();
-        if ax > amax {
-            amax = ax;
-            max = v;
-        }
-    }
+    let (amax, max) = signed_absmax(x);
     if amax < GROUP_MAX_EPS {
         out.fill(0);
         return 0.0;
@@ -74,15 +79,7 @@ pub fn make_qx_quants(nmax: i32, x: &[f32], out: &mut [i8]) -> f32 {
 /// level at a time whenever that improves the weighted (w = x²) fit (Σwxl)²/Σwl². Writes
 /// `l + nmax` into `out` (all 0 for an all-zero group) and returns the least-squares scale.
 pub fn make_q3_quants(nmax: i32, x: &[f32], out: &mut [i8]) -> f32 {
-    let mut max = 0f32;
-    let mut amax = 0f32;
-    for &v in x {
-        let ax = v.abs();
-        if ax > amax {
-            amax = ax;
-            max = v;
-        }
-    }
+    let (amax, max) = signed_absmax(x);
     if amax < GROUP_MAX_EPS {
         out.fill(0);
         return 0.0;
