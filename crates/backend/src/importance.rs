@@ -6,9 +6,10 @@
 //! [`crate::Backend::importance`]; the request types here are what every backend is asked.
 
 use std::cell::RefCell;
+use std::ops::Range;
 
 use crate::key_blocks::{block_scores_rows, blocked_len, KeyBlocks, BLOCK, MAX_ROWS};
-use crate::lanes::{exp_sum16, max16};
+use crate::lanes::{exp_sums16, max16};
 use crate::region_store::RegionStore;
 
 /// Where PINE's segments lie in the region, as the importance pass needs it.
@@ -41,15 +42,6 @@ impl ImportanceRows {
         match self {
             ImportanceRows::Queries(rows) => rows * n_heads * n_seg,
             ImportanceRows::Segments => n_heads * n_seg * n_seg,
-        }
-    }
-
-    /// Entries one task fills: a (row, KV head)'s group of query heads, which share one pass
-    /// over that KV head's keys, or a (head, segment).
-    pub fn task_len(self, n_heads: usize, kv_heads: usize, n_seg: usize) -> usize {
-        match self {
-            ImportanceRows::Queries(_) => n_heads / kv_heads.max(1) * n_seg,
-            ImportanceRows::Segments => n_seg,
         }
     }
 
@@ -116,17 +108,90 @@ pub fn check_request(
     Ok(())
 }
 
-/// Task `t` of an importance table: the [`ImportanceRows::task_len`] entries at
-/// `t * task_len` (see [`ImportanceRows`] for the table's layout), from the batch's pre-RoPE
-/// queries `q` (`[rows, n_heads * head_dim]`). Tasks are independent, so a backend spreads
-/// them over its threads. The request must have passed [`check_request`].
+/// One independent part of an importance table, which a backend may run on any thread.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImportanceTask {
+    /// A suffix or generated row's query heads of one KV head, which share one pass over that
+    /// KV head's keys ([`ImportanceRows::Queries`]).
+    Query {
+        /// Batch row.
+        row: usize,
+        /// KV head.
+        kv_head: usize,
+    },
+    /// The rows of consecutive segments for one query head ([`ImportanceRows::Segments`]):
+    /// one segment of [`MAX_ROWS`] rows or more, or short segments together, so that every
+    /// pass over the keys serves several query rows however short the segments are.
+    Segments {
+        /// Query head.
+        head: usize,
+        /// Segment indices.
+        segments: Range<usize>,
+    },
+}
+
+impl ImportanceTask {
+    /// The table entries the task fills (see [`ImportanceRows`] for the layout).
+    pub fn entries(&self, n_heads: usize, kv_heads: usize, n_seg: usize) -> Range<usize> {
+        match self {
+            ImportanceTask::Query { row, kv_head } => {
+                let group = n_heads / kv_heads.max(1);
+                let first = (row * n_heads + kv_head * group) * n_seg;
+                first..first + group * n_seg
+            }
+            ImportanceTask::Segments { head, segments } => {
+                (head * n_seg + segments.start) * n_seg..(head * n_seg + segments.end) * n_seg
+            }
+        }
+    }
+}
+
+/// The tasks that fill an importance table, in table order (their entries tile it).
+pub fn importance_tasks(
+    rows: ImportanceRows,
+    n_heads: usize,
+    kv_heads: usize,
+    lens: &[usize],
+) -> Vec<ImportanceTask> {
+    match rows {
+        ImportanceRows::Queries(n) => (0..n * kv_heads)
+            .map(|t| ImportanceTask::Query {
+                row: t / kv_heads,
+                kv_head: t % kv_heads,
+            })
+            .collect(),
+        ImportanceRows::Segments => {
+            let mut runs = Vec::new();
+            let mut from = 0;
+            let mut rows = 0;
+            for (j, &len) in lens.iter().enumerate() {
+                rows += len;
+                if rows >= MAX_ROWS || j + 1 == lens.len() {
+                    runs.push(from..j + 1);
+                    (from, rows) = (j + 1, 0);
+                }
+            }
+            (0..n_heads)
+                .flat_map(|head| {
+                    runs.iter().map(move |r| ImportanceTask::Segments {
+                        head,
+                        segments: r.clone(),
+                    })
+                })
+                .collect()
+        }
+    }
+}
+
+/// One task of an importance table into `out` (its [`ImportanceTask::entries`]), from the
+/// batch's pre-RoPE queries `q` (`[rows, n_heads * head_dim]`). The request must have passed
+/// [`check_request`], and the task must be one of [`importance_tasks`] for it.
 pub fn importance_task(
     store: &RegionStore,
     q: &[f32],
     n_heads: usize,
     geo: &RegionGeometry<'_>,
-    rows: ImportanceRows,
-    t: usize,
+    task: &ImportanceTask,
     out: &mut [f32],
 ) {
     let hd = store.head_dim();
@@ -138,22 +203,21 @@ pub fn importance_task(
         lens: geo.lens,
         canonical: geo.canonical,
     };
-    let kv_head = |h: usize| h / (n_heads / store.heads());
+    let group = n_heads / store.heads();
     let q_row = |row: usize, h: usize| &q[(row * n_heads + h) * hd..][..hd];
-    match rows {
-        ImportanceRows::Queries(_) => {
-            let (row, kvh) = (t / store.heads(), t % store.heads());
-            let group = n_heads / store.heads();
-            let qs: Vec<&[f32]> = (kvh * group..(kvh + 1) * group)
+    match *task {
+        ImportanceTask::Query { row, kv_head } => {
+            let qs: Vec<&[f32]> = (kv_head * group..(kv_head + 1) * group)
                 .map(|h| q_row(row, h))
                 .collect();
-            query_importance(&keys, &qs, kvh, out);
+            query_importance(&keys, &qs, kv_head, out);
         }
-        ImportanceRows::Segments => {
-            let n_seg = geo.lens.len();
-            let (h, i) = (t / n_seg, t % n_seg);
-            let own = geo.starts[i]..geo.starts[i] + geo.lens[i];
-            segment_importance(&keys, own.map(|u| q_row(u, h)), i, kv_head(h), out);
+        ImportanceTask::Segments { head, ref segments } => {
+            let rows = segments
+                .clone()
+                .flat_map(|i| (geo.starts[i]..geo.starts[i] + geo.lens[i]).map(move |u| (i, u)));
+            let q_rows = rows.map(|(i, u)| (i, q_row(u, head)));
+            segment_importance(&keys, q_rows, segments.start, head / group, out);
         }
     }
 }
@@ -205,16 +269,17 @@ impl RegionKeys<'_> {
     /// exp(score − max) over S_j's keys into `sums[j]` (16 fixed lanes in token order), the
     /// max taken over every segment but `skip`, whose sum is 0. Returns the sums' total in
     /// canonical segment order. Nothing here depends on the order the segments came in.
-    fn exp_sums(&self, scores: &[f32], skip: Option<usize>, sums: &mut [f32]) -> f32 {
+    fn exp_sums(
+        &self,
+        scores: &[f32],
+        skip: Option<usize>,
+        sums: &mut [f32],
+        scratch: &mut Vec<f32>,
+    ) -> f32 {
         let (s, e) = skip.map_or((0, 0), |j| (self.starts[j], self.starts[j] + self.lens[j]));
         let max = max16(&scores[..s]).max(max16(&scores[e..self.tokens]));
-        for (j, sum) in sums.iter_mut().enumerate() {
-            *sum = if Some(j) == skip {
-                0.0
-            } else {
-                exp_sum16(&scores[self.starts[j]..][..self.lens[j]], max)
-            };
-        }
+        let scores = &scores[..self.tokens];
+        exp_sums16(scores, max, self.starts, self.lens, skip, scratch, sums);
         self.canonical.iter().map(|&j| sums[j]).sum()
     }
 
@@ -224,9 +289,19 @@ impl RegionKeys<'_> {
     }
 }
 
+/// Per-thread scratch of the importance passes, reused across calls.
+#[derive(Default)]
+struct Scratch {
+    /// Scores of the queries being ranked.
+    scores: Vec<f32>,
+    /// The exponentials of one query's scores.
+    exps: Vec<f32>,
+    /// One query's per-segment sums.
+    sums: Vec<f32>,
+}
+
 thread_local! {
-    /// Scores of the queries being ranked, reused across calls on a thread.
-    static SCORES: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
 /// Importance of every segment for suffix or generated queries `qs` (pre-RoPE, of heads that
@@ -239,12 +314,12 @@ fn query_importance(keys: &RegionKeys<'_>, qs: &[&[f32]], kvh: usize, out: &mut 
         return;
     }
     let stride = keys.stride();
-    SCORES.with_borrow_mut(|scores| {
+    SCRATCH.with_borrow_mut(|s| {
         for (batch, part) in qs.chunks(MAX_ROWS).zip(out.chunks_mut(MAX_ROWS * n_seg)) {
-            scores.resize(batch.len() * stride, 0.0);
-            keys.score(batch, kvh, None, scores);
+            s.scores.resize(batch.len() * stride, 0.0);
+            keys.score(batch, kvh, None, &mut s.scores);
             for (r, o) in part.chunks_exact_mut(n_seg).enumerate() {
-                let total = keys.exp_sums(&scores[r * stride..], None, o);
+                let total = keys.exp_sums(&s.scores[r * stride..], None, o, &mut s.exps);
                 for (x, &len) in o.iter_mut().zip(keys.lens) {
                     *x = *x / total / len as f32;
                 }
@@ -253,39 +328,52 @@ fn query_importance(keys: &RegionKeys<'_>, qs: &[&[f32]], kvh: usize, out: &mut 
     });
 }
 
-/// Importance of every segment j for segment i (§1.3a), one head: Σ over S_i's tokens of the
-/// mean softmax probability (softmax over other segments' tokens only) given to S_j. The own
-/// entry is +∞ (always rank 0). `q_rows` are S_i's pre-RoPE queries for this head; up to
-/// eight share each pass over the keys, every one scored exactly as on its own.
+/// Importance of every segment j for the segments i of `q_rows` (§1.3a), one head: Σ over
+/// S_i's tokens of the mean softmax probability (softmax over other segments' tokens only)
+/// given to S_j, into `out[(i - first) * n_seg + j]`; the own entry is +∞ (always rank 0).
+/// `q_rows` are (segment, pre-RoPE query) of every token of consecutive segments from
+/// `first`, in order; up to eight share each pass over the keys (a pass of one segment's rows
+/// skips the blocks of only its own keys), every one scored exactly as on its own, and each
+/// segment's entries are summed over its rows in order.
 fn segment_importance<'q>(
     keys: &RegionKeys<'_>,
-    q_rows: impl Iterator<Item = &'q [f32]>,
-    own: usize,
+    q_rows: impl Iterator<Item = (usize, &'q [f32])>,
+    first: usize,
     kvh: usize,
     out: &mut [f32],
 ) {
+    let n_seg = keys.lens.len();
     out.iter_mut().for_each(|o| *o = 0.0);
     let stride = keys.stride();
-    let mut sums = vec![0.0f32; keys.lens.len()];
-    let mut rows: Vec<&[f32]> = Vec::with_capacity(MAX_ROWS);
+    let mut rows: Vec<(usize, &[f32])> = Vec::with_capacity(MAX_ROWS);
+    let mut qs: Vec<&[f32]> = Vec::with_capacity(MAX_ROWS);
     let mut q_rows = q_rows.peekable();
-    SCORES.with_borrow_mut(|scores| {
+    SCRATCH.with_borrow_mut(|s| {
+        let Scratch { scores, exps, sums } = s;
         scores.resize(MAX_ROWS * stride, 0.0);
+        sums.resize(n_seg, 0.0);
         while q_rows.peek().is_some() {
             rows.clear();
             rows.extend(q_rows.by_ref().take(MAX_ROWS));
-            keys.score(&rows, kvh, Some(own), scores);
-            for r in 0..rows.len() {
-                let total = keys.exp_sums(&scores[r * stride..], Some(own), &mut sums);
-                for (j, (o, &len)) in out.iter_mut().zip(keys.lens).enumerate() {
-                    if j != own {
+            qs.clear();
+            qs.extend(rows.iter().map(|&(_, q)| q));
+            let own = rows[0].0;
+            let skip = rows.iter().all(|&(i, _)| i == own).then_some(own);
+            keys.score(&qs, kvh, skip, scores);
+            for (r, &(i, _)) in rows.iter().enumerate() {
+                let total = keys.exp_sums(&scores[r * stride..], Some(i), sums, exps);
+                let o = &mut out[(i - first) * n_seg..][..n_seg];
+                for (j, (o, &len)) in o.iter_mut().zip(keys.lens).enumerate() {
+                    if j != i {
                         *o += sums[j] / total / len as f32;
                     }
                 }
             }
         }
     });
-    out[own] = f32::INFINITY;
+    for (k, o) in out.chunks_exact_mut(n_seg).enumerate() {
+        o[first + k] = f32::INFINITY;
+    }
 }
 
 #[cfg(test)]
@@ -460,10 +548,52 @@ mod tests {
                     .collect();
                 for own in 0..lens.len() {
                     let mut got = [0.0; 5];
-                    segment_importance(&keys, qs.iter().map(|q| &q[..]), own, 1, &mut got);
+                    let rows = qs.iter().map(|q| (own, &q[..]));
+                    segment_importance(&keys, rows, own, 1, &mut got);
                     let want = segment_importance_one_by_one(&keys, &qs, own, 1);
                     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                     assert_eq!(bits(&got), bits(&want), "{n_rows} rows, own {own}");
+                }
+            }
+        }
+    }
+
+    /// Rows of several consecutive segments in one task (passes over the keys shared across
+    /// segment boundaries) give every segment the bits it gets on its own.
+    #[test]
+    fn runs_of_segments_equal_each_segment_alone() {
+        let d = 16;
+        let lens = [5usize, 20, 1, 40, 3];
+        let starts = [0usize, 5, 25, 26, 66];
+        let canonical = [3, 1, 0, 4, 2];
+        let r = region(&wavy_keys(2, 69, d), &starts, &lens, &canonical);
+        let per_segment = [2usize, 1, 3, 9, 1];
+        let qs: Vec<Vec<Vec<f32>>> = per_segment
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| {
+                (0..n)
+                    .map(|r| {
+                        (0..d)
+                            .map(|k| ((i * 11 + r * 5 + k) as f32 * 0.7).cos() * 3.0)
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for half in [false, true] {
+            let keys = r.keys(half);
+            for run in [0..5, 2..5, 1..3, 4..5] {
+                let rows = run
+                    .clone()
+                    .flat_map(|i| qs[i].iter().map(move |q| (i, &q[..])));
+                let mut got = vec![0.0; run.len() * 5];
+                segment_importance(&keys, rows, run.start, 0, &mut got);
+                for i in run.clone() {
+                    let want = segment_importance_one_by_one(&keys, &qs[i], i, 0);
+                    let got = &got[(i - run.start) * 5..][..5];
+                    assert_eq!(bits(got), bits(&want), "run {run:?} segment {i}");
                 }
             }
         }
@@ -478,7 +608,7 @@ mod tests {
         let mut out = [0.0; 3];
         segment_importance(
             &r.keys(false),
-            [&q1[..], &q2[..]].into_iter(),
+            [(1, &q1[..]), (1, &q2[..])].into_iter(),
             1,
             0,
             &mut out,
@@ -488,52 +618,67 @@ mod tests {
         assert!((out[0] + out[2] - 2.0).abs() < 1e-6);
     }
 
+    /// The tasks tile the table, and each fills its entries as the documented layout says:
+    /// a (row, head)'s or a (head, segment)'s entries equal the pass of that unit alone (for
+    /// segments, the plain one-row-at-a-time form). Short segments share tasks.
     #[test]
     fn tasks_fill_the_table_in_its_documented_layout() {
         use crate::backend::CacheType;
         let (d, heads, kv_heads) = (8, 4, 2);
-        let (starts, lens, canonical) = ([0usize, 3, 4], [3usize, 1, 5], [1usize, 2, 0]);
-        let keys = wavy_keys(kv_heads, 9, d);
-        let mut src = vec![0.0f32; 9 * kv_heads * d];
+        let lens = [3usize, 1, 2, 9, 1, 1];
+        let starts = [0usize, 3, 4, 6, 15, 16];
+        let canonical = [1usize, 2, 0, 5, 3, 4];
+        let (n, tokens) = (lens.len(), 17);
+        let keys = wavy_keys(kv_heads, tokens, d);
+        let mut src = vec![0.0f32; tokens * kv_heads * d];
         for (h, head) in keys.iter().enumerate() {
             for (u, k) in head.iter().enumerate() {
                 src[(u * kv_heads + h) * d..][..d].copy_from_slice(k);
             }
         }
         let mut store = RegionStore::new(CacheType::F32);
-        store.fill(&src, 9, kv_heads, d);
+        store.fill(&src, tokens, kv_heads, d);
         let geo = RegionGeometry {
             starts: &starts,
             lens: &lens,
             canonical: &canonical,
         };
         let r = region(&keys, &starts, &lens, &canonical);
-        let q: Vec<f32> = (0..9 * heads * d)
+        let q: Vec<f32> = (0..tokens * heads * d)
             .map(|i| (i as f32 * 0.37).sin())
             .collect();
         let q_row = |row: usize, h: usize| &q[(row * heads + h) * d..][..d];
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         for rows in [ImportanceRows::Queries(2), ImportanceRows::Segments] {
-            let mut table = vec![0.0; rows.table_len(heads, 3)];
-            check_request(9, kv_heads, heads, &geo, rows, table.len()).unwrap();
-            for (t, part) in table
-                .chunks_mut(rows.task_len(heads, kv_heads, 3))
-                .enumerate()
-            {
-                importance_task(&store, &q, heads, &geo, rows, t, part);
+            let mut table = vec![0.0; rows.table_len(heads, n)];
+            check_request(tokens, kv_heads, heads, &geo, rows, table.len()).unwrap();
+            let tasks = importance_tasks(rows, heads, kv_heads, &lens);
+            if rows == ImportanceRows::Segments {
+                assert_eq!(tasks.len(), heads * 2, "short segments share tasks");
             }
+            let mut at = 0;
+            for t in &tasks {
+                let e = t.entries(heads, kv_heads, n);
+                assert_eq!(e.start, at, "tasks tile the table in order");
+                at = e.end;
+                importance_task(&store, &q, heads, &geo, t, &mut table[e]);
+            }
+            assert_eq!(at, table.len());
             for h in 0..heads {
-                for x in 0..rows.query_rows(3).min(3) {
-                    let mut want = [0.0; 3];
-                    let got = match rows {
+                for x in 0..rows.query_rows(n).min(n) {
+                    let (got, want) = match rows {
                         ImportanceRows::Queries(_) => {
+                            let mut want = vec![0.0; n];
                             query_importance(&r.keys(false), &[q_row(x, h)], h / 2, &mut want);
-                            &table[(x * heads + h) * 3..][..3]
+                            (&table[(x * heads + h) * n..][..n], want)
                         }
                         ImportanceRows::Segments => {
-                            let own = (starts[x]..starts[x] + lens[x]).map(|u| q_row(u, h));
-                            segment_importance(&r.keys(false), own, x, h / 2, &mut want);
-                            &table[(h * 3 + x) * 3..][..3]
+                            let own: Vec<Vec<f32>> = (starts[x]..starts[x] + lens[x])
+                                .map(|u| q_row(u, h).to_vec())
+                                .collect();
+                            let want =
+                                segment_importance_one_by_one(&r.keys(false), &own, x, h / 2);
+                            (&table[(h * n + x) * n..][..n], want)
                         }
                     };
                     assert_eq!(bits(got), bits(&want), "{rows:?} head {h} unit {x}");

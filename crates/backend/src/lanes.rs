@@ -34,6 +34,83 @@ pub(crate) fn sum16(xs: &[f32]) -> f32 {
     fold16(xs, -0.0, |a, b| a + b)
 }
 
+/// [`exp_sum16`] of every part `xs[starts[j]..][..lens[j]]` into `sums[j]` (0 for `skip`), the
+/// same bits: PINE's importance sums each segment's softmax mass of a query this way. With
+/// AVX-512 the exponentials of all of `xs` are taken in one pass into `scratch` and each part
+/// is summed from there, so many short parts (a prompt of hundreds of short segments) cost a
+/// few vector operations each rather than a call with its own lane reduction.
+pub fn exp_sums16(
+    xs: &[f32],
+    max: f32,
+    starts: &[usize],
+    lens: &[usize],
+    skip: Option<usize>,
+    scratch: &mut Vec<f32>,
+    sums: &mut [f32],
+) {
+    assert!(starts.len() == lens.len() && sums.len() == lens.len());
+    assert!(starts.iter().zip(lens).all(|(&s, &l)| s + l <= xs.len()));
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd8::avx512() {
+        scratch.clear();
+        scratch.extend(xs.iter().map(|&x| x - max));
+        crate::math::exp_in_place(scratch);
+        for (j, sum) in sums.iter_mut().enumerate() {
+            *sum = match Some(j) == skip {
+                true => 0.0,
+                // SAFETY: the CPU supports AVX-512F (checked above).
+                false => unsafe { sum16_avx512(&scratch[starts[j]..][..lens[j]]) },
+            };
+        }
+        return;
+    }
+    let _ = scratch;
+    exp_sums16_plain(xs, max, starts, lens, skip, sums);
+}
+
+/// The plain form of [`exp_sums16`]: one [`exp_sum16`] per part.
+pub(crate) fn exp_sums16_plain(
+    xs: &[f32],
+    max: f32,
+    starts: &[usize],
+    lens: &[usize],
+    skip: Option<usize>,
+    sums: &mut [f32],
+) {
+    for (j, sum) in sums.iter_mut().enumerate() {
+        *sum = match Some(j) == skip {
+            true => 0.0,
+            false => exp_sum16(&xs[starts[j]..][..lens[j]], max),
+        };
+    }
+}
+
+/// [`sum16`] with the 16 lanes in one register and the pairwise steps as vector adds of
+/// halves (lane l + lane l + 8, then + 4, + 2, + 1: the same pairs).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn sum16_avx512(xs: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let mut acc = _mm512_set1_ps(-0.0);
+    let mut chunks = xs.chunks_exact(LANES);
+    for c in chunks.by_ref() {
+        // SAFETY: the chunk holds sixteen elements.
+        acc = _mm512_add_ps(acc, unsafe { _mm512_loadu_ps(c.as_ptr()) });
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mask: __mmask16 = (1u16 << rest.len()) - 1;
+        // SAFETY: the masked load reads only the `rest.len()` elements of `rest`.
+        let x = unsafe { _mm512_maskz_loadu_ps(mask, rest.as_ptr()) };
+        acc = _mm512_mask_add_ps(acc, mask, acc, x);
+    }
+    let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1));
+    let t8 = _mm256_add_ps(_mm512_castps512_ps256(acc), hi);
+    let t4 = _mm_add_ps(_mm256_castps256_ps128(t8), _mm256_extractf128_ps(t8, 1));
+    let t2 = _mm_add_ps(t4, _mm_movehl_ps(t4, t4));
+    _mm_cvtss_f32(_mm_add_ss(t2, _mm_movehdup_ps(t2)))
+}
+
 /// `sum16` of `expf(x − max)` over `xs` (ggml's `expf`, [`crate::math::expf`]): the same
 /// bits as subtracting, exponentiating and summing in three passes, in one pass over `xs`,
 /// sixteen lanes per AVX-512 register where there is one. PINE's importance sums each
@@ -165,6 +242,43 @@ mod tests {
             exp_in_place(&mut e);
             sum16(&e).to_bits()
         });
+    }
+
+    /// The parts' sums from one exponential pass equal one [`exp_sum16`] per part, bit for bit:
+    /// parts of every length around the 16 lanes, empty ones, overlapping and skipped ones.
+    #[test]
+    fn exp_sums16_equal_one_exp_sum16_per_part() {
+        let xs: Vec<f32> = (0..300)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.9 + (i as f32 * 0.31).sin())
+            .collect();
+        let mut starts = Vec::new();
+        let mut lens = Vec::new();
+        let mut at = 0;
+        for len in [1usize, 2, 3, 15, 16, 17, 31, 32, 33, 0, 5, 64, 7] {
+            starts.push(at);
+            lens.push(len);
+            at += len;
+        }
+        starts.push(10);
+        lens.push(100);
+        let n = lens.len();
+        let mut scratch = Vec::new();
+        for max in [0.0f32, 45.5, -3.25] {
+            for skip in [None, Some(0), Some(n - 1)] {
+                let mut got = vec![1.0; n];
+                exp_sums16(&xs, max, &starts, &lens, skip, &mut scratch, &mut got);
+                let mut want = vec![2.0; n];
+                exp_sums16_plain(&xs, max, &starts, &lens, skip, &mut want);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got), bits(&want), "max {max} skip {skip:?}");
+                for (j, &w) in want.iter().enumerate() {
+                    if Some(j) != skip {
+                        let one = exp_sum16(&xs[starts[j]..][..lens[j]], max);
+                        assert_eq!(w.to_bits(), one.to_bits());
+                    }
+                }
+            }
+        }
     }
 
     #[test]

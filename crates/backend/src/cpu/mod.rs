@@ -26,7 +26,9 @@ use pine_quant::{dequantize_row, dequantize_tensor};
 
 use crate::backend::{AttentionShape, Backend, CacheSpec, MatmulMode, WeightSource};
 use crate::error::BackendError;
-use crate::importance::{check_request, importance_task, ImportanceRows, RegionGeometry};
+use crate::importance::{
+    check_request, importance_task, importance_tasks, ImportanceRows, RegionGeometry,
+};
 use crate::plan::AttentionPlan;
 
 pub use kv_cache::CpuCache;
@@ -423,9 +425,19 @@ impl Backend for CpuBackend {
                 shape.head_dim
             )));
         }
-        let task = rows.task_len(shape.n_heads, store.heads(), geo.lens.len());
-        self.pool.chunks_mut(out, task.max(1), |t, part| {
-            importance_task(store, q, shape.n_heads, geo, rows, t, part)
+        let (n_heads, n_seg) = (shape.n_heads, geo.lens.len());
+        let tasks = importance_tasks(rows, n_heads, store.heads(), geo.lens);
+        // The tasks' entries tile the table in order: one part of it each.
+        let mut parts = Vec::with_capacity(tasks.len());
+        let mut rest = out;
+        for t in &tasks {
+            let (part, tail) = rest.split_at_mut(t.entries(n_heads, store.heads(), n_seg).len());
+            parts.push(std::sync::Mutex::new(part));
+            rest = tail;
+        }
+        self.pool.for_each(tasks.len(), |t| {
+            let mut part = parts[t].lock().unwrap_or_else(|e| e.into_inner());
+            importance_task(store, q, n_heads, geo, &tasks[t], &mut part)
         });
         Ok(())
     }
