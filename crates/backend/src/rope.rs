@@ -102,6 +102,69 @@ impl Rope {
     }
 }
 
+impl Rope {
+    /// `dst` = `src` rotated to `pos` ([`Rope::rotate`] after a copy) and then, when
+    /// `round_f16`, every element rounded to f16 and back (to nearest even): the attention
+    /// kernel's query for a key range, made in one pass (PINE makes one per segment a query
+    /// reads). Same bits as those steps one after the other ([`Rope::rotate_into_plain`]).
+    pub fn rotate_into(&self, src: &[f32], dst: &mut [f32], pos: i64, round_f16: bool) {
+        assert_eq!(src.len(), dst.len(), "a query and its rotated copy");
+        #[cfg(target_arch = "x86_64")]
+        {
+            let n = self.inv_freq.len();
+            let whole = 2 * n == dst.len() && n.is_multiple_of(8);
+            if let (true, Ok(p)) = (whole && crate::simd8::avx512(), usize::try_from(pos)) {
+                if p < self.table_positions {
+                    let cs = &self.table[p * n..(p + 1) * n];
+                    // SAFETY: AVX-512F was detected; `src`, `dst` and `cs` hold 2n values each,
+                    // n a multiple of 8.
+                    return unsafe { rotate_into_avx512(src, dst, cs, round_f16) };
+                }
+            }
+        }
+        self.rotate_into_plain(src, dst, pos, round_f16);
+    }
+
+    /// The plain form of [`Rope::rotate_into`].
+    pub fn rotate_into_plain(&self, src: &[f32], dst: &mut [f32], pos: i64, round_f16: bool) {
+        dst.copy_from_slice(src);
+        self.rotate(dst, pos);
+        if round_f16 {
+            dst.iter_mut()
+                .for_each(|x| *x = half::f16::from_f32(*x).to_f32());
+        }
+    }
+}
+
+/// [`Rope::rotate_into`] eight pairs per step: with x = (x0, x1, …) and cs = (c0, s0, …),
+/// `x·c ∓ swap(x)·s` (subtracted in even lanes, added in odd ones) gives (x0·c0 − x1·s0,
+/// x1·c0 + x0·s0, …), the scalar form's values; then the f16 round trip of F16C.
+///
+/// # Safety
+/// AVX-512F (with F16C) must be present; `src` and `dst` hold `2 · cs.len()` values and
+/// `cs.len()` is a multiple of 8.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,f16c")]
+unsafe fn rotate_into_avx512(src: &[f32], dst: &mut [f32], cs: &[(f32, f32)], round_f16: bool) {
+    use std::arch::x86_64::*;
+    assert!(src.len() == 2 * cs.len() && dst.len() == src.len() && cs.len().is_multiple_of(8));
+    for i in (0..src.len()).step_by(16) {
+        // SAFETY: i + 16 <= 2 · cs.len() for all three slices ((f32, f32) is two packed f32).
+        unsafe {
+            let v = _mm512_loadu_ps(src.as_ptr().add(i));
+            let tab = _mm512_loadu_ps(cs.as_ptr().cast::<f32>().add(i));
+            let a = _mm512_mul_ps(v, _mm512_moveldup_ps(tab));
+            let b = _mm512_mul_ps(_mm512_permute_ps(v, 0b1011_0001), _mm512_movehdup_ps(tab));
+            let mut r = _mm512_mask_add_ps(_mm512_sub_ps(a, b), 0xaaaa, a, b);
+            if round_f16 {
+                let h = _mm512_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(r);
+                r = _mm512_cvtph_ps(h);
+            }
+            _mm512_storeu_ps(dst.as_mut_ptr().add(i), r);
+        }
+    }
+}
+
 /// (cos, sin) of `pos · inv_freq`, computed in f64 and rounded to f32: public so a GPU backend
 /// can tabulate exactly the values the CPU rotates with.
 pub fn angle(pos: i64, inv_freq: f64) -> (f32, f32) {
@@ -218,6 +281,39 @@ mod tests {
             turn_all(&mut a, &cs);
             turn_all_scalar(&mut b, &cs);
             assert_eq!(a, b, "{pairs} pairs");
+        }
+    }
+
+    /// The one-pass rotated copy equals copy, rotate and round one after the other, bit for
+    /// bit: tabulated positions and positions past the table, with and without the f16 round
+    /// trip (halfway cases, subnormals, overflow to infinity), whole and partial rotations.
+    #[test]
+    fn rotate_into_equals_copy_rotate_round() {
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for (n_rot, hd) in [(64, 64), (128, 128), (16, 16), (32, 64), (8, 8)] {
+            let rope = Rope::new(n_rot, 10000.0, &RopeScaling::None, None).with_table(600);
+            let mut src: Vec<f32> = (0..hd).map(|i| (i as f32 * 1.91).sin() * 7.0).collect();
+            src[0] = 65520.0;
+            src[1] = 1e-6;
+            src[2] = 1.0 + 1.0 / 2048.0;
+            src[3] = -3e-8;
+            for pos in [0i64, 1, 37, 599, 600, 5000, -4] {
+                for round in [false, true] {
+                    let mut got = vec![0.0; hd];
+                    rope.rotate_into(&src, &mut got, pos, round);
+                    let mut want = vec![0.0; hd];
+                    rope.rotate_into_plain(&src, &mut want, pos, round);
+                    assert_eq!(bits(&got), bits(&want), "{n_rot}/{hd} pos {pos} {round}");
+                    let mut steps = src.clone();
+                    rope.rotate(&mut steps, pos);
+                    if round {
+                        steps
+                            .iter_mut()
+                            .for_each(|x| *x = half::f16::from_f32(*x).to_f32());
+                    }
+                    assert_eq!(bits(&got), bits(&steps));
+                }
+            }
         }
     }
 

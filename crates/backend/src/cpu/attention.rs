@@ -289,11 +289,8 @@ impl Heads<'_> {
             for (k, qk) in s.q.chunks_mut(hd).take(m).enumerate() {
                 let shift = shifts.map_or(range.shift, |t| t[i][k]);
                 if rotated_for[k] != Some(shift) {
-                    qk.copy_from_slice(&q_row[(h0 + k) * hd..][..hd]);
-                    self.shape.rope.rotate(qk, pos + shift);
-                    if f16 {
-                        round_f16(qk);
-                    }
+                    let src = &q_row[(h0 + k) * hd..][..hd];
+                    self.shape.rope.rotate_into(src, qk, pos + shift, f16);
                     rotated_for[k] = Some(shift);
                 }
             }
