@@ -125,6 +125,28 @@ impl Rope {
         self.rotate_into_plain(src, dst, pos, round_f16);
     }
 
+    /// Asks the CPU to fetch the (cos, sin) row of `pos` into its nearest cache (a hint: no
+    /// effect on any result), ahead of a rotation to `pos`.
+    pub fn prefetch(&self, pos: i64) {
+        #[cfg(target_arch = "x86_64")]
+        if let Ok(p) = usize::try_from(pos) {
+            let n = self.inv_freq.len();
+            if p < self.table_positions {
+                let row = self.table[p * n..(p + 1) * n].as_ptr().cast::<i8>();
+                for line in (0..n * 8).step_by(64) {
+                    // SAFETY: a prefetch never faults, and `row + line` lies inside the row.
+                    unsafe {
+                        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                            row.add(line),
+                        )
+                    };
+                }
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = pos;
+    }
+
     /// The plain form of [`Rope::rotate_into`].
     pub fn rotate_into_plain(&self, src: &[f32], dst: &mut [f32], pos: i64, round_f16: bool) {
         dst.copy_from_slice(src);
@@ -315,6 +337,15 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn prefetch_is_only_a_hint() {
+        let rope = Rope::new(64, 10000.0, &RopeScaling::None, None).with_table(10);
+        for pos in [-5, 0, 9, 10, 1 << 40] {
+            rope.prefetch(pos);
+        }
+        Rope::new(64, 10000.0, &RopeScaling::None, None).prefetch(3);
     }
 
     #[test]

@@ -72,17 +72,14 @@ pub(crate) fn attend(
             owner[r] = (gi, li);
         }
     }
-    let max_keys = plan
-        .groups
-        .iter()
-        .map(|g| {
-            (0..nh)
-                .map(|h| g.ranges(h).iter().map(|r| r.keys.len()).sum::<usize>())
-                .max()
-                .unwrap_or(0)
-        })
-        .max()
-        .unwrap_or(0);
+    // Scores per (row, head) at most, and the slots a blocked copy must hold: one pass over
+    // every list (a PINE segment batch has one per segment and head).
+    let (mut max_keys, mut slots) = (0, 0);
+    for list in plan.groups.iter().flat_map(|g| g.lists()) {
+        let keys = list.iter().map(|r| r.keys.len()).sum::<usize>();
+        max_keys = max_keys.max(keys);
+        slots = list.iter().map(|r| r.keys.end).fold(slots, usize::max);
+    }
     let scale = 1.0 / (hd as f32).sqrt();
     let n_kv = shape.n_kv_heads;
     let per = group_size.min(MULTI);
@@ -111,12 +108,6 @@ pub(crate) fn attend(
     let parts_per_kv = group_size.div_ceil(per);
     let blocked = match multi && owner.len() >= batch_keys::MIN_ROWS {
         true => {
-            let slots = plan
-                .groups
-                .iter()
-                .flat_map(|g| (0..nh).flat_map(|h| g.ranges(h).iter().map(|r| r.keys.end)))
-                .max()
-                .unwrap_or(0);
             keys.fill(pool, layer, n_kv, hd, slots);
             Some(&*keys)
         }
@@ -281,10 +272,21 @@ impl Heads<'_> {
         s.at.clear();
         s.scores.iter_mut().for_each(Vec::clear);
         let mut rotated_for = [None; MULTI];
-        for (i, range) in self.g.ranges(h0).iter().enumerate() {
+        let ranges = self.g.ranges(h0);
+        for (i, range) in ranges.iter().enumerate() {
             let keys = range.visible(own);
             if keys.is_empty() {
                 continue;
+            }
+            // The rotations of the next range (PINE: other shifts) read table rows far apart:
+            // fetched while this range is scored.
+            if let Some(next) = ranges.get(i + 1) {
+                for k in 0..m {
+                    let shift = shifts.map_or(next.shift, |t| t[i + 1][k]);
+                    if shift != shifts.map_or(range.shift, |t| t[i][k]) {
+                        self.shape.rope.prefetch(pos + shift);
+                    }
+                }
             }
             for (k, qk) in s.q.chunks_mut(hd).take(m).enumerate() {
                 let shift = shifts.map_or(range.shift, |t| t[i][k]);

@@ -125,10 +125,16 @@ unsafe fn block8<T: Wide16, const M: usize>(
     for (a, o) in acc.iter().zip(out.iter_mut()) {
         let t: [__m256; 8] = std::array::from_fn(|j| fold_halves(a[j]));
         let d = _mm256_mul_ps(reduce8x8(&t), _mm256_set1_ps(scale));
-        let mut lanes = [0.0f32; 8];
-        // SAFETY: `lanes` holds eight elements.
-        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), d) };
-        o.extend_from_slice(&lanes[..keep]);
+        debug_assert!(keep <= 8);
+        // All eight lanes stored past the end, the first `keep` kept (a store of a fixed size
+        // rather than a copy call per block).
+        o.reserve(8);
+        // SAFETY: the reserve leaves room for eight elements past `len`; `keep <= 8` of them
+        // are written and kept.
+        unsafe {
+            _mm256_storeu_ps(o.as_mut_ptr().add(o.len()), d);
+            o.set_len(o.len() + keep);
+        }
     }
 }
 
