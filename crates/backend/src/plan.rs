@@ -73,10 +73,11 @@ impl QueryGroup {
         }
     }
 
-    fn all_ranges(&self) -> Box<dyn Iterator<Item = &KeyRange> + '_> {
+    /// The group's range lists: one shared by every head, or one per head.
+    pub fn lists(&self) -> &[Vec<KeyRange>] {
         match &self.ranges {
-            HeadRanges::Shared(r) => Box::new(r.iter()),
-            HeadRanges::PerHead(lists) => Box::new(lists.iter().flatten()),
+            HeadRanges::Shared(r) => std::slice::from_ref(r),
+            HeadRanges::PerHead(lists) => lists,
         }
     }
 }
@@ -134,8 +135,9 @@ impl AttentionPlan {
                     ));
                 }
             }
-            for kr in g.all_ranges() {
-                if kr.keys.end > n_cached || kr.keys.start > kr.keys.end {
+            let outside = |kr: &KeyRange| kr.keys.end > n_cached || kr.keys.start > kr.keys.end;
+            for list in g.lists() {
+                if let Some(kr) = list.iter().find(|kr| outside(kr)) {
                     return Err(format!(
                         "group {gi}: key range {:?} outside the {n_cached} cached keys",
                         kr.keys

@@ -36,8 +36,10 @@ pub fn rank(importance: &[f32], own: Option<usize>, tie_key: &[u64]) -> Vec<usiz
 }
 
 /// [`rank`] for many query units of one layout: the tie keys turned once into dense tie ranks,
-/// then per ranking one `u64` per segment (importance key above, tie rank below) sorted as
-/// plain integers, in reused scratch.
+/// then per ranking, in reused scratch, one `u64` per segment (importance key above, tie rank
+/// below) sorted as plain integers, or for many segments a stable radix sort of the importance
+/// keys taken in tie order (linear, where a comparison sort of each of n segments' rankings
+/// made the segment batch's plans grow as n² log n).
 #[derive(Clone, Debug, Default)]
 pub struct Ranker {
     /// Tie rank of each segment: its place when sorted by (tie key, index).
@@ -45,6 +47,40 @@ pub struct Ranker {
     /// The segment of each tie rank.
     by_tie: Vec<u32>,
     keys: Vec<u64>,
+    /// (importance key, segment) pairs of the radix sort and its second buffer.
+    pairs: Vec<(u32, u32)>,
+    spare: Vec<(u32, u32)>,
+}
+
+/// Segments from which a ranking is radix-sorted.
+const RADIX_MIN: usize = 64;
+
+/// Sorts `pairs` by their first element, stably, through `spare`: four passes of eight bits
+/// from the lowest, a pass skipped where every key has the same digit.
+fn radix_sort(pairs: &mut Vec<(u32, u32)>, spare: &mut Vec<(u32, u32)>) {
+    let mut counts = [[0usize; 256]; 4];
+    for &(k, _) in pairs.iter() {
+        for (d, c) in counts.iter_mut().enumerate() {
+            c[(k >> (8 * d)) as usize & 255] += 1;
+        }
+    }
+    let n = pairs.len();
+    spare.resize(n, (0, 0));
+    for (d, c) in counts.iter_mut().enumerate() {
+        if c.contains(&n) {
+            continue;
+        }
+        let mut at = 0;
+        for x in c.iter_mut() {
+            (*x, at) = (at, at + *x);
+        }
+        for &p in pairs.iter() {
+            let digit = (p.0 >> (8 * d)) as usize & 255;
+            spare[c[digit]] = p;
+            c[digit] += 1;
+        }
+        std::mem::swap(pairs, spare);
+    }
 }
 
 impl Ranker {
@@ -59,7 +95,7 @@ impl Ranker {
         Ranker {
             tie,
             by_tie,
-            keys: Vec::new(),
+            ..Ranker::default()
         }
     }
 
@@ -80,6 +116,17 @@ impl Ranker {
             self.tie.len(),
             "one importance per segment"
         );
+        if importance.len() >= RADIX_MIN {
+            let others = self.by_tie.iter().filter(|&&j| Some(j as usize) != own);
+            self.pairs.clear();
+            self.pairs
+                .extend(others.map(|&j| (importance_key(importance[j as usize]), j)));
+            radix_sort(&mut self.pairs, &mut self.spare);
+            order.clear();
+            order.extend(own);
+            order.extend(self.pairs.iter().map(|&(_, j)| j as usize));
+            return;
+        }
         self.keys.clear();
         self.keys.extend(
             importance
