@@ -1,0 +1,1 @@
+//! Hostile-input cases: flags (filled in by its work package).

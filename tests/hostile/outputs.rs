@@ -1,0 +1,1 @@
+//! Hostile-input cases: outputs (filled in by its work package).

@@ -1,0 +1,1 @@
+//! Hostile-input cases: sizes (filled in by its work package).
