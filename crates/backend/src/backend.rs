@@ -45,6 +45,20 @@ pub struct CacheSpec {
     pub ty: CacheType,
 }
 
+impl CacheSpec {
+    /// Bytes of keys and values (`2 × layers × n_ctx × kv_heads × head_dim × element`), or
+    /// `None` when that does not fit in a `u64`.
+    pub fn n_bytes(&self) -> Option<u64> {
+        let per: u64 = match self.ty {
+            CacheType::F16 => 2,
+            CacheType::F32 => 4,
+        };
+        [self.n_layers, self.n_ctx, self.n_kv_heads, self.head_dim]
+            .iter()
+            .try_fold(2 * per, |acc, &n| acc.checked_mul(n as u64))
+    }
+}
+
 /// Shape of the attention of one layer.
 #[derive(Clone, Debug)]
 pub struct AttentionShape {

@@ -16,6 +16,16 @@ pub enum BackendError {
     Plan(String),
     /// A compute device failed (out of memory, device lost), with the device's message.
     Device(String),
+    /// Host memory for `what` (`bytes` long) could not be had: more than the machine has
+    /// (`limit`, when known), or the allocator refused it.
+    Memory {
+        /// What was being allocated.
+        what: String,
+        /// Its size in bytes.
+        bytes: u64,
+        /// The machine's memory (RAM + swap) when that was the bound exceeded.
+        limit: Option<u64>,
+    },
 }
 
 impl fmt::Display for BackendError {
@@ -25,6 +35,22 @@ impl fmt::Display for BackendError {
             BackendError::Tensor { name, what } => write!(f, "tensor '{name}': {what}"),
             BackendError::Plan(what) => write!(f, "attention plan: {what}"),
             BackendError::Device(what) => write!(f, "device: {what}"),
+            BackendError::Memory { what, bytes, limit } => {
+                let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+                match limit {
+                    Some(l) => write!(
+                        f,
+                        "{what} needs {:.1} GiB, more than this machine's {:.1} GiB of memory",
+                        gib(*bytes),
+                        gib(*l)
+                    ),
+                    None => write!(
+                        f,
+                        "{what} needs {:.1} GiB, which could not be allocated",
+                        gib(*bytes)
+                    ),
+                }
+            }
         }
     }
 }

@@ -9,6 +9,10 @@ use crate::error::ModelError;
 /// Architectures whose graph is the Llama graph.
 const LLAMA_LIKE: &[&str] = &["llama"];
 
+/// The widest attention head pine runs (real models use 64 to 256); bounds the RoPE tables a
+/// file's `rope.dimension_count` sizes before any tensor is read.
+pub const MAX_HEAD_DIM: usize = 1024;
+
 /// Shape and numerics of a Llama model.
 #[derive(Clone, Debug)]
 pub struct LlamaParams {
@@ -59,6 +63,16 @@ impl LlamaParams {
         if n_layers == 0 || n_embd == 0 || n_heads == 0 || n_kv_heads == 0 || n_ff == 0 {
             return invalid(format!("zero-sized model: {n_layers} layers, {n_embd} wide, {n_heads}/{n_kv_heads} heads, ff {n_ff}"));
         }
+        // Nothing is sized by the block count before the file is known to hold that many
+        // blocks: a layer is at least its two norms and seven matrices.
+        let last = format!("blk.{}.attn_norm.weight", n_layers - 1);
+        if n_layers > g.tensors().len() / 9 || g.tensor(&last).is_none() {
+            return invalid(format!(
+                "{} = {n_layers}, but the file's {} tensors hold fewer blocks (no '{last}')",
+                key("block_count"),
+                g.tensors().len()
+            ));
+        }
         if !n_heads.is_multiple_of(n_kv_heads) {
             return invalid(format!(
                 "{n_heads} heads are not a multiple of {n_kv_heads} KV heads"
@@ -69,6 +83,13 @@ impl LlamaParams {
             None if n_embd.is_multiple_of(n_heads) => n_embd / n_heads,
             None => return invalid(format!("width {n_embd} not divisible by {n_heads} heads")),
         };
+        if head_dim == 0 || head_dim > MAX_HEAD_DIM {
+            return Err(ModelError::Unsupported(format!(
+                "head dimension {head_dim} (from {} and {}; pine runs 1 to {MAX_HEAD_DIM})",
+                key("embedding_length"),
+                key("attention.head_count")
+            )));
+        }
         let n_rot = match g.get(&key("rope.dimension_count")) {
             Some(_) => g.get_u32(&key("rope.dimension_count"))? as usize,
             None => head_dim,
@@ -79,16 +100,45 @@ impl LlamaParams {
         let emb = g
             .tensor("token_embd.weight")
             .ok_or_else(|| ModelError::MissingTensor("token_embd.weight".into()))?;
+        if emb.dims.len() != 2 || emb.dims[0] != n_embd as u64 {
+            return invalid(format!(
+                "token_embd.weight has dims {:?}, but {} is {n_embd}",
+                emb.dims,
+                key("embedding_length")
+            ));
+        }
         let n_vocab = emb.n_rows() as usize;
+        const TOKENS: &str = "tokenizer.ggml.tokens";
+        if let Some(a) = g.get(TOKENS).and_then(|v| v.as_array()) {
+            if a.len != n_vocab as u64 {
+                return invalid(format!(
+                    "{TOKENS} has {} entries, but token_embd.weight has {n_vocab} rows",
+                    a.len
+                ));
+            }
+        }
         let n_ctx_train = match g.get(&key("context_length")) {
             Some(_) => g.get_u32(&key("context_length"))? as usize,
             None => 2048,
         };
-        let rms_eps = g.get_f32(&key("attention.layer_norm_rms_epsilon"))?;
+        if n_ctx_train == 0 {
+            return invalid(format!("{} is 0", key("context_length")));
+        }
+        let eps_key = key("attention.layer_norm_rms_epsilon");
+        let rms_eps = g.get_f32(&eps_key)?;
+        if !(rms_eps.is_finite() && rms_eps > 0.0 && rms_eps < 1.0) {
+            return invalid(format!("{eps_key} is {rms_eps}, not in (0, 1)"));
+        }
         let freq_base = match g.get(&key("rope.freq_base")) {
             Some(_) => g.get_f32(&key("rope.freq_base"))? as f64,
             None => 10000.0,
         };
+        if !(freq_base.is_finite() && freq_base > 1.0) {
+            return invalid(format!(
+                "{} is {freq_base}, not above 1",
+                key("rope.freq_base")
+            ));
+        }
         let scaling = rope_scaling(g, &arch)?;
         let factors = match g.tensor("rope_freqs.weight") {
             Some(t) if t.ty == pine_gguf::GgmlType::F32 && t.n_elements() as usize == n_rot / 2 => {
@@ -132,18 +182,43 @@ fn rope_scaling(g: &Gguf, arch: &str) -> Result<RopeScaling, ModelError> {
         Some(_) => g.get_str(&ty_key)?.to_string(),
         None => "none".to_string(),
     };
-    let factor = || -> Result<f64, ModelError> {
-        Ok(g.get_f32(&format!("{arch}.rope.scaling.factor"))? as f64)
+    let positive = |k: &str| -> Result<f64, ModelError> {
+        let k = format!("{arch}.rope.scaling.{k}");
+        let v = g.get_f32(&k)? as f64;
+        match v.is_finite() && v > 0.0 {
+            true => Ok(v),
+            false => Err(ModelError::Invalid(format!(
+                "{k} is {v}, not a positive number"
+            ))),
+        }
     };
     match ty.as_str() {
         "none" => Ok(RopeScaling::None),
-        "linear" => Ok(RopeScaling::Linear { factor: factor()? }),
+        "linear" => Ok(RopeScaling::Linear {
+            factor: positive("factor")?,
+        }),
         "llama3" => Ok(RopeScaling::Llama3 {
-            factor: factor()?,
-            low_freq_factor: g.get_f32(&format!("{arch}.rope.scaling.low_freq_factor"))? as f64,
-            high_freq_factor: g.get_f32(&format!("{arch}.rope.scaling.high_freq_factor"))? as f64,
-            original_context: g.get_u32(&format!("{arch}.rope.scaling.original_context_length"))?
-                as f64,
+            factor: positive("factor")?,
+            low_freq_factor: positive("low_freq_factor")?,
+            high_freq_factor: match (positive("low_freq_factor")?, positive("high_freq_factor")?) {
+                (lo, hi) if hi > lo => hi,
+                (lo, hi) => {
+                    return Err(ModelError::Invalid(format!(
+                        "{arch}.rope.scaling.high_freq_factor {hi} is not above \
+                         low_freq_factor {lo}"
+                    )))
+                }
+            },
+            original_context: match g
+                .get_u32(&format!("{arch}.rope.scaling.original_context_length"))?
+            {
+                0 => {
+                    return Err(ModelError::Invalid(format!(
+                        "{arch}.rope.scaling.original_context_length is 0"
+                    )))
+                }
+                n => n as f64,
+            },
         }),
         other => Err(ModelError::Unsupported(format!("{ty_key} = '{other}'"))),
     }

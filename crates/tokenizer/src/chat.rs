@@ -15,6 +15,16 @@ use crate::{clock, pycompat, TokenizerError};
 const TEMPLATE_KEY: &str = "tokenizer.chat_template";
 const TEMPLATE_NAME: &str = "chat_template";
 
+/// Instructions one rendering may run: a real template spends tens per message, so this
+/// allows conversations of hundreds of thousands of turns, and stops a template that loops
+/// (with or without output) within about a second.
+pub const TEMPLATE_FUEL: u64 = 20_000_000;
+
+/// Bytes one rendering may write beyond four times the messages' own text: room for any real
+/// template's markup, while a template that writes without end stops long before it can
+/// exhaust memory.
+pub const TEMPLATE_OUTPUT_SLACK: usize = 64 << 20;
+
 /// One turn of a conversation, as templates see it (`message['role']`, `message.content`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ChatMessage {
@@ -52,6 +62,7 @@ impl ChatTemplate {
         let mut env = Environment::new();
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
+        env.set_fuel(Some(TEMPLATE_FUEL));
         env.set_unknown_method_callback(pycompat::call_method);
         env.add_function("raise_exception", |msg: String| -> Result<String, Error> {
             Err(Error::new(ErrorKind::InvalidOperation, msg))
@@ -104,13 +115,39 @@ impl ChatTemplate {
             .env
             .get_template(TEMPLATE_NAME)
             .map_err(|e| TokenizerError::Template(describe(&e)))?;
-        tmpl.render(context! {
-            messages => messages,
-            add_generation_prompt => add_generation_prompt,
-            bos_token => &self.bos_token,
-            eos_token => &self.eos_token,
-        })
-        .map_err(|e| TokenizerError::Template(describe(&e)))
+        let text: usize = messages
+            .iter()
+            .map(|m| m.role.len() + m.content.len())
+            .sum();
+        let limit = text.saturating_mul(4).saturating_add(TEMPLATE_OUTPUT_SLACK);
+        let mut out = Bounded {
+            bytes: Vec::new(),
+            limit,
+        };
+        let rendered = tmpl.render_captured_to(
+            context! {
+                messages => messages,
+                add_generation_prompt => add_generation_prompt,
+                bos_token => &self.bos_token,
+                eos_token => &self.eos_token,
+            },
+            &mut out,
+        );
+        match rendered {
+            Ok(_) => String::from_utf8(out.bytes).map_err(|_| {
+                TokenizerError::Template(format!("{TEMPLATE_KEY} wrote invalid UTF-8"))
+            }),
+            Err(_) if out.bytes.len() >= limit => Err(TokenizerError::Template(format!(
+                "{TEMPLATE_KEY} wrote more than {limit} bytes for {} messages of {text} bytes; \
+                 stopped (a template that never ends?)",
+                messages.len()
+            ))),
+            Err(e) if e.kind() == ErrorKind::OutOfFuel => Err(TokenizerError::Template(format!(
+                "{TEMPLATE_KEY} ran more than {TEMPLATE_FUEL} instructions; stopped (a \
+                 template that never ends?)"
+            ))),
+            Err(e) => Err(TokenizerError::Template(describe(&e))),
+        }
     }
 
     /// The template source, for display and debugging.
@@ -125,6 +162,29 @@ impl std::fmt::Debug for ChatTemplate {
             .field("bos_token", &self.bos_token)
             .field("eos_token", &self.eos_token)
             .finish_non_exhaustive()
+    }
+}
+
+/// A writer that refuses to grow past `limit` bytes, so a runaway template fails instead of
+/// filling memory.
+struct Bounded {
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buf.len() > self.limit {
+            let room = self.limit - self.bytes.len();
+            self.bytes.extend_from_slice(&buf[..room]);
+            return Err(std::io::Error::other("template output limit"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -168,6 +228,39 @@ mod tests {
     fn trims_blocks_like_hugging_face() {
         let t = ChatTemplate::new("{% if true %}\n  a\n{% endif %}\nb", "", "").unwrap();
         assert_eq!(t.render(&[], false).unwrap(), "  a\nb");
+    }
+
+    #[test]
+    fn endless_templates_stop_with_an_error() {
+        let silent = ChatTemplate::new(
+            "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}",
+            "",
+            "",
+        )
+        .unwrap();
+        let t = std::time::Instant::now();
+        let e = silent.render(&[], false).unwrap_err().to_string();
+        assert!(
+            e.contains("instructions") && e.contains(TEMPLATE_KEY),
+            "{e}"
+        );
+        assert!(
+            t.elapsed().as_secs() < 30,
+            "fuel ran out only after {:?}",
+            t.elapsed()
+        );
+        let loud = ChatTemplate::new(
+            "{% for a in range(100000) %}{% for b in range(100000) %}\
+             {{ 'x' * 1000000 }}{% endfor %}{% endfor %}",
+            "",
+            "",
+        )
+        .unwrap();
+        let e = loud
+            .render(&[ChatMessage::new("user", "hi")], false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("more than") && e.contains("bytes"), "{e}");
     }
 
     #[test]

@@ -43,7 +43,8 @@ fn cache(shape: &AttentionShape, positions: &[i64]) -> CpuCache {
         n_kv_heads: 1,
         head_dim: HD,
         ty: CacheType::F32,
-    });
+    })
+    .unwrap();
     for (slot, &p) in positions.iter().enumerate() {
         let mut k = vector(slot, HD);
         shape.rope.rotate(&mut k, p);
@@ -299,7 +300,8 @@ fn blocked_batches_equal_row_by_row_attention() {
                 n_kv_heads: n_kv,
                 head_dim: hd,
                 ty,
-            });
+            })
+            .unwrap();
             c.layers[0].k.put(0, &vector(1, (past + n) * width));
             c.layers[0].v.put(0, &vector(2, (past + n) * width));
             let q = vector(3, n * n_heads * hd);
@@ -421,7 +423,8 @@ fn heads_in_their_own_orders_equal_each_head_alone_in_the_first_order() {
             n_kv_heads: n_kv,
             head_dim: hd,
             ty,
-        });
+        })
+        .unwrap();
         c.layers[0].k.put(0, &vector(4, (region_end + n) * width));
         c.layers[0].v.put(0, &vector(5, (region_end + n) * width));
         let q = vector(6, n * n_heads * hd);

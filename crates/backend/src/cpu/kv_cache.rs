@@ -9,6 +9,7 @@ use pine_pool::Pool;
 
 use crate::backend::{CacheSpec, CacheType};
 use crate::cpu::ops::part_len;
+use crate::error::BackendError;
 use crate::region_store::RegionStore;
 
 /// Key and value storage of every layer.
@@ -31,14 +32,14 @@ pub(crate) enum Store {
 }
 
 impl Store {
-    /// Zeroed storage straight from the allocator's zeroed pages (`vec![0; n]` of a primitive
-    /// is a calloc): a cache's memory becomes resident only as the context fills, so a short
-    /// prompt in a 4096-token context does not pay for all of it in RSS.
-    fn new(ty: CacheType, len: usize) -> Store {
-        match ty {
-            CacheType::F16 => Store::F16(vec![0u16; len].reinterpret_into()),
-            CacheType::F32 => Store::F32(vec![0.0; len]),
-        }
+    /// Zeroed storage straight from the allocator's zeroed pages (a calloc): a cache's memory
+    /// becomes resident only as the context fills, so a short prompt in a 4096-token context
+    /// does not pay for all of it in RSS. `None` when the allocator refuses.
+    fn new(ty: CacheType, len: usize) -> Option<Store> {
+        Some(match ty {
+            CacheType::F16 => Store::F16(zeroed::<u16>(len)?.reinterpret_into()),
+            CacheType::F32 => Store::F32(zeroed::<f32>(len)?),
+        })
     }
 
     /// Elements stored.
@@ -92,17 +93,75 @@ impl Store {
     }
 }
 
+/// `len` zeroed elements from the allocator's zeroed pages, or `None` when it refuses.
+fn zeroed<T: Zeroable>(len: usize) -> Option<Vec<T>> {
+    let layout = std::alloc::Layout::array::<T>(len).ok()?;
+    if layout.size() == 0 {
+        return Some(Vec::new());
+    }
+    // SAFETY: the layout has a non-zero size; all-zero bytes are a valid `T` (`Zeroable`); the
+    // Vec takes the allocation with the layout it was made with (capacity = len).
+    unsafe {
+        let p = std::alloc::alloc_zeroed(layout).cast::<T>();
+        (!p.is_null()).then(|| Vec::from_raw_parts(p, len, len))
+    }
+}
+
+/// Element types whose all-zero bit pattern is a value (zero).
+trait Zeroable: Copy {}
+impl Zeroable for u16 {}
+impl Zeroable for f32 {}
+
+/// The machine's memory, RAM plus swap (`/proc/meminfo`), when it can be read.
+fn machine_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kib = |key: &str| -> Option<u64> {
+        let line = info.lines().find(|l| l.starts_with(key))?;
+        line[key.len()..]
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()
+    };
+    Some((kib("MemTotal:")? + kib("SwapTotal:").unwrap_or(0)) * 1024)
+}
+
 impl CpuCache {
-    pub(crate) fn new(spec: CacheSpec) -> CpuCache {
-        let len = spec.n_ctx * spec.n_kv_heads * spec.head_dim;
-        let layers = (0..spec.n_layers)
-            .map(|_| LayerCache {
-                k: Store::new(spec.ty, len),
-                v: Store::new(spec.ty, len),
+    /// Allocates the cache of `spec`: an error naming the size when it overflows, exceeds the
+    /// machine's memory or the allocator refuses it (the cache is lazily resident, so only
+    /// RAM + swap bounds it, not the memory free now).
+    pub(crate) fn new(spec: CacheSpec) -> Result<CpuCache, BackendError> {
+        let what = || {
+            format!(
+                "a KV cache of {} tokens ({} layers × {} KV heads × {} dims, {:?})",
+                spec.n_ctx, spec.n_layers, spec.n_kv_heads, spec.head_dim, spec.ty
+            )
+        };
+        let too_big = |bytes: u64, limit| BackendError::Memory {
+            what: what(),
+            bytes,
+            limit,
+        };
+        let bytes = spec
+            .n_bytes()
+            .ok_or_else(|| too_big(u64::MAX, machine_memory()))?;
+        if let Some(limit) = machine_memory().filter(|&l| bytes > l) {
+            return Err(too_big(bytes, Some(limit)));
+        }
+        let len = spec
+            .n_ctx
+            .checked_mul(spec.n_kv_heads * spec.head_dim)
+            .ok_or_else(|| too_big(bytes, None))?;
+        let mut layers = Vec::new();
+        for _ in 0..spec.n_layers {
+            layers.push(LayerCache {
+                k: Store::new(spec.ty, len).ok_or_else(|| too_big(bytes, None))?,
+                v: Store::new(spec.ty, len).ok_or_else(|| too_big(bytes, None))?,
                 region: RegionStore::new(spec.ty),
-            })
-            .collect();
-        CpuCache { spec, layers }
+            });
+        }
+        Ok(CpuCache { spec, layers })
     }
 
     /// Geometry of this cache.
@@ -112,10 +171,7 @@ impl CpuCache {
 
     /// Bytes held by the cache.
     pub fn n_bytes(&self) -> usize {
-        let per = match self.spec.ty {
-            CacheType::F16 => 2,
-            CacheType::F32 => 4,
-        };
-        2 * self.spec.n_layers * self.spec.n_ctx * self.spec.n_kv_heads * self.spec.head_dim * per
+        // Allocated, so it fits.
+        self.spec.n_bytes().unwrap_or(u64::MAX) as usize
     }
 }

@@ -307,7 +307,7 @@ impl Backend for CpuBackend {
     }
 
     fn new_cache(&mut self, spec: CacheSpec) -> Result<CpuCache, BackendError> {
-        Ok(CpuCache::new(spec))
+        CpuCache::new(spec)
     }
 
     fn store_kv(
