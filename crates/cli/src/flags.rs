@@ -44,6 +44,90 @@ pub enum BackendArg {
     Vulkan,
 }
 
+/// Parses a float flag that must be finite and within `lo..=hi` (`lo_open`: strictly above `lo`).
+fn float_in(s: &str, lo: f32, lo_open: bool, hi: f32) -> Result<f32, String> {
+    let v: f32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number"))?;
+    let low_ok = if lo_open { v > lo } else { v >= lo };
+    if !v.is_finite() || !low_ok || v > hi {
+        let low = if lo_open { "above" } else { "at least" };
+        let high = if hi.is_finite() {
+            format!(" and at most {hi}")
+        } else {
+            String::new()
+        };
+        return Err(format!(
+            "{s} is out of range: must be finite, {low} {lo}{high}"
+        ));
+    }
+    Ok(v)
+}
+
+/// `--temp`: a finite temperature ≥ 0 (0 = greedy).
+pub fn temperature(s: &str) -> Result<f32, String> {
+    float_in(s, 0.0, false, f32::INFINITY)
+}
+
+/// `--top-p`: a probability mass in (0, 1] (1 = off).
+pub fn top_p(s: &str) -> Result<f32, String> {
+    float_in(s, 0.0, true, 1.0)
+}
+
+/// `--min-p`: a ratio in [0, 1] (0 = off).
+pub fn min_p(s: &str) -> Result<f32, String> {
+    float_in(s, 0.0, false, 1.0)
+}
+
+/// `--repeat-penalty`: a finite factor > 0 (1 = off).
+pub fn repeat_penalty(s: &str) -> Result<f32, String> {
+    float_in(s, 0.0, true, f32::INFINITY)
+}
+
+/// The number of logical cores the OS offers this process (1 when it cannot tell).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// A thread count (`-t`): at least 1; more than the machine's cores is capped to the core
+/// count with a warning on stderr (extra threads only contend for the same cores).
+pub fn threads(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a whole number of threads"))?;
+    if n == 0 {
+        return Err("the thread count must be at least 1".into());
+    }
+    let cores = cores();
+    if n > cores {
+        eprintln!(
+            "warning: {n} threads asked for, but this machine has {cores} cores; using {cores}"
+        );
+        return Ok(cores);
+    }
+    Ok(n)
+}
+
+/// Rejects `--device` unless the backend is `vulkan`: `cpu` has no devices and `auto` picks the
+/// best GPU itself, so either would silently ignore it (value-dependent, so checked after
+/// parsing rather than by clap).
+pub fn check_device(backend: BackendArg, device: Option<usize>) -> Result<(), String> {
+    match (backend, device) {
+        (BackendArg::Cpu | BackendArg::Auto, Some(d)) => Err(format!(
+            "--device {d} selects a Vulkan device, which --backend {} would ignore; \
+             use --backend vulkan --device {d}, or drop --device",
+            if backend == BackendArg::Cpu {
+                "cpu"
+            } else {
+                "auto"
+            }
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The library's backend choice for a flag value, `--device` and a thread count.
 pub fn backend_choice(b: BackendArg, device: Option<usize>, threads: usize) -> BackendChoice {
     match b {
@@ -105,4 +189,35 @@ pub fn list_devices() -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn float_flags_reject_non_finite_and_out_of_range() {
+        for bad in ["NaN", "inf", "-inf", "-1", "x"] {
+            assert!(temperature(bad).is_err(), "{bad}");
+        }
+        assert_eq!(temperature("0"), Ok(0.0));
+        assert!(top_p("0").is_err() && top_p("2").is_err() && top_p("1").is_ok());
+        assert!(min_p("5").is_err() && min_p("-0.1").is_err() && min_p("0").is_ok());
+        assert!(repeat_penalty("0").is_err() && repeat_penalty("1.1").is_ok());
+    }
+
+    #[test]
+    fn threads_are_at_least_one_and_capped_to_the_cores() {
+        assert!(threads("0").is_err() && threads("-1").is_err());
+        assert_eq!(threads("1"), Ok(1));
+        assert_eq!(threads("1000000"), Ok(cores()));
+    }
+
+    #[test]
+    fn device_needs_a_vulkan_backend() {
+        assert!(check_device(BackendArg::Cpu, Some(0)).is_err());
+        assert!(check_device(BackendArg::Vulkan, Some(0)).is_ok());
+        assert!(check_device(BackendArg::Auto, Some(1)).is_err());
+        assert!(check_device(BackendArg::Cpu, None).is_ok());
+    }
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use pine_gguf::{Array, Gguf, GgufError, TensorInfo, Value};
+use pine_gguf::{Array, Gguf, TensorInfo, Value};
 use serde_json::{json, Map, Number, Value as Json};
 
 /// Arrays up to this length are shown whole; longer ones are summarised unless
@@ -47,10 +47,17 @@ pub fn main(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    if let Err(e) = crate::model_path::check_file(&args.model, "a GGUF file") {
+        eprintln!("pine-inspect: {e}");
+        return ExitCode::FAILURE;
+    }
     let gguf = match Gguf::open(&args.model) {
         Ok(g) => g,
         Err(e) => {
-            eprintln!("pine-inspect: {}", describe_error(&args, &e));
+            eprintln!(
+                "pine-inspect: {}",
+                crate::model_path::gguf_error(&args.model, &e)
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -63,14 +70,6 @@ pub fn main(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
             eprintln!("pine-inspect: writing output: {e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// The message for a file that could not be opened, always naming the file once.
-fn describe_error(args: &Args, e: &GgufError) -> String {
-    match e {
-        GgufError::Io { source, .. } => format!("{}: {source}", args.model.display()),
-        e => format!("{}: {e}", args.model.display()),
     }
 }
 

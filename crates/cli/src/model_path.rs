@@ -1,6 +1,9 @@
-//! Where the default model lives, and the one command that fetches it when it is missing.
+//! Where the default model lives, the one command that fetches it when it is missing, and the
+//! checks and messages every tool shares for the files it is given.
 
 use std::path::{Path, PathBuf};
+
+use pine_gguf::GgufError;
 
 /// File name of pine's default model.
 pub const DEFAULT_MODEL: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
@@ -9,11 +12,9 @@ pub const DEFAULT_MODEL: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 /// current directory or the source checkout. Errors say how to fetch the default model.
 pub fn resolve(given: Option<&Path>) -> Result<PathBuf, String> {
     if let Some(p) = given {
-        return if p.is_file() {
-            Ok(p.to_path_buf())
-        } else {
-            Err(format!("model file {} not found", p.display()))
-        };
+        return check_file(p, "a GGUF file")
+            .map(|()| p.to_path_buf())
+            .map_err(|e| format!("model {e}"));
     }
     let candidates = [
         std::env::var_os("PINE_MODEL").map(PathBuf::from),
@@ -33,4 +34,75 @@ pub fn resolve(given: Option<&Path>) -> Result<PathBuf, String> {
                 "default model {DEFAULT_MODEL} not found; fetch it with: ./models/fetch.sh (or pass MODEL.gguf)"
             )
         })
+}
+
+/// Checks that `path` is a regular file (symbolic links followed) before anything opens it, so
+/// a directory, FIFO or device is named as such instead of blocking or failing with an
+/// unrelated system error: `Err("P not found")`, `Err("P is a directory, not EXPECTED")`, ….
+pub fn check_file(path: &Path, expected: &str) -> Result<(), String> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!("{} not found", path.display()))
+        }
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    if meta.is_file() {
+        return Ok(());
+    }
+    Err(format!(
+        "{} is {}, not {expected}",
+        path.display(),
+        kind_of(&meta.file_type())
+    ))
+}
+
+/// What a file that is not a regular file is, in words.
+fn kind_of(t: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// The message for a GGUF error of the file at `path`, naming the file exactly once (an I/O
+/// error already carries the path; the others do not).
+pub fn gguf_error(path: &Path, e: &GgufError) -> String {
+    match e {
+        GgufError::Io { source, .. } => format!("{}: {source}", path.display()),
+        e => format!("{}: {e}", path.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_files_are_named_by_kind() {
+        let dir = std::env::temp_dir();
+        let e = check_file(&dir, "a GGUF file").unwrap_err();
+        assert!(e.ends_with("is a directory, not a GGUF file"), "{e}");
+        let e = check_file(Path::new("/dev/null"), "a GGUF file").unwrap_err();
+        assert!(e.contains("a character device"), "{e}");
+        let e = check_file(Path::new("/no/such/file.gguf"), "a GGUF file").unwrap_err();
+        assert_eq!(e, "/no/such/file.gguf not found");
+    }
 }

@@ -91,12 +91,13 @@ pub fn quantize_file(args: &Args) -> Result<(), String> {
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
     let input = &args.input;
-    let gguf = Gguf::open(input).map_err(|e| format!("{}: {e}", input.display()))?;
+    crate::model_path::check_file(input, "a GGUF file")?;
+    let gguf = Gguf::open(input).map_err(|e| crate::model_path::gguf_error(input, &e))?;
     let writer = quantize_gguf(&gguf, target, args.via_f16, threads, true)
         .map_err(|e| format!("{}: {e}", input.display()))?;
     writer
         .write_to(&args.output)
-        .map_err(|e| format!("{}: {e}", args.output.display()))?;
+        .map_err(|e| crate::model_path::gguf_error(&args.output, &e))?;
     eprintln!(
         "pine-quantize: wrote {} ({target}, general.file_type {})",
         args.output.display(),

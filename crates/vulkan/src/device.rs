@@ -13,7 +13,7 @@ use vulkano::instance::{Instance, InstanceCreateFlags, InstanceCreateInfo, Insta
 use vulkano::memory::allocator::StandardMemoryAllocator;
 use vulkano::memory::MemoryHeapFlags;
 use vulkano::shader::ShaderStages;
-use vulkano::{Version, VulkanLibrary};
+use vulkano::{LoadingError, Validated, Version, VulkanError, VulkanLibrary};
 
 use crate::error::VkError;
 
@@ -115,13 +115,42 @@ pub struct Context {
     pub info: DeviceInfo,
 }
 
+/// How to install a driver, appended to the messages of a missing loader or driver.
+const DRIVER_HELP: &str = "for a GPU install its vendor's Vulkan driver, for Mesa's drivers \
+     or the lavapipe CPU device mesa-vulkan-drivers (Debian: apt-get install \
+     mesa-vulkan-drivers); or use --backend cpu";
+
+/// The message of a failed loader start: the loader library itself is missing, or it loaded
+/// and failed.
+fn loader_error(e: LoadingError) -> VkError {
+    match e {
+        LoadingError::LibraryLoadFailure(e) => VkError::NoLoader(format!(
+            "the Vulkan loader (libvulkan.so.1) could not be loaded ({e}); install it \
+             (Debian: apt-get install libvulkan1) and a driver: {DRIVER_HELP}"
+        )),
+        LoadingError::VulkanError(e) => VkError::NoLoader(format!(
+            "the Vulkan loader failed to start ({e}); reinstall it (Debian: apt-get install \
+             --reinstall libvulkan1)"
+        )),
+    }
+}
+
+/// The message of a failed `vkCreateInstance`: no driver at all (the loader found no ICD, or
+/// none that works) is told apart from other failures; vulkano's wrapper is unwrapped so the
+/// driver's own error is shown rather than "a non-validation error occurred".
+fn instance_error(e: Validated<VulkanError>) -> VkError {
+    match e {
+        Validated::Error(VulkanError::IncompatibleDriver) => VkError::NoDriver(format!(
+            "the Vulkan loader found no usable driver (ICD; check VK_DRIVER_FILES / \
+             VK_ICD_FILENAMES if set): {DRIVER_HELP}"
+        )),
+        Validated::Error(e) => VkError::Device(format!("creating the instance: {e}")),
+        Validated::ValidationError(e) => VkError::Device(format!("creating the instance: {e}")),
+    }
+}
+
 fn instance() -> Result<Arc<Instance>, VkError> {
-    let library = VulkanLibrary::new().map_err(|e| {
-        VkError::NoLoader(format!(
-            "{e} (install a Vulkan loader and driver, e.g. Debian's libvulkan1 and \
-             mesa-vulkan-drivers, or use --backend cpu)"
-        ))
-    })?;
+    let library = VulkanLibrary::new().map_err(loader_error)?;
     let portability = library.supported_extensions().khr_portability_enumeration;
     let info = InstanceCreateInfo {
         flags: if portability {
@@ -136,7 +165,7 @@ fn instance() -> Result<Arc<Instance>, VkError> {
         application_name: Some("pine".into()),
         ..Default::default()
     };
-    Instance::new(library, info).map_err(|e| VkError::Device(format!("creating the instance: {e}")))
+    Instance::new(library, info).map_err(instance_error)
 }
 
 fn physical_devices(instance: &Arc<Instance>) -> Result<Vec<Arc<PhysicalDevice>>, VkError> {
@@ -300,7 +329,12 @@ impl Context {
                 ..Default::default()
             },
         )
-        .map_err(|e| VkError::Device(format!("opening {}: {e}", info.name)))?;
+        .map_err(|e| {
+            VkError::Device(match e {
+                Validated::Error(e) => format!("opening {}: {e}", info.name),
+                Validated::ValidationError(e) => format!("opening {}: {e}", info.name),
+            })
+        })?;
         let queue = queues
             .next()
             .ok_or_else(|| VkError::Device(format!("{} returned no queue", info.name)))?;
@@ -318,5 +352,28 @@ impl Context {
             queue,
             info,
         })
+    }
+}
+
+#[cfg(test)]
+mod error_tests {
+    use super::*;
+
+    #[test]
+    fn missing_driver_says_what_to_install() {
+        let e = instance_error(Validated::Error(VulkanError::IncompatibleDriver)).to_string();
+        assert!(
+            e.contains("no usable driver") && e.contains("mesa-vulkan-drivers"),
+            "{e}"
+        );
+        assert!(!e.contains("non-validation"), "{e}");
+        let e = instance_error(Validated::Error(VulkanError::OutOfHostMemory)).to_string();
+        assert!(!e.contains("non-validation"), "{e}");
+    }
+
+    #[test]
+    fn missing_loader_says_what_to_install() {
+        let e = loader_error(LoadingError::VulkanError(VulkanError::InitializationFailed));
+        assert!(e.to_string().contains("libvulkan1"), "{e}");
     }
 }

@@ -7,6 +7,8 @@ use std::fmt;
 pub enum VkError {
     /// No Vulkan loader library on this system.
     NoLoader(String),
+    /// A loader but no usable driver (ICD).
+    NoDriver(String),
     /// No device matching the request.
     NoDevice(String),
     /// A device call failed (out of memory, device lost, …).
@@ -16,7 +18,9 @@ pub enum VkError {
 impl fmt::Display for VkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            VkError::NoLoader(m) => write!(f, "Vulkan is not available: {m}"),
+            VkError::NoLoader(m) | VkError::NoDriver(m) => {
+                write!(f, "Vulkan is not available: {m}")
+            }
             VkError::NoDevice(m) | VkError::Device(m) => write!(f, "Vulkan: {m}"),
         }
     }

@@ -34,23 +34,38 @@ pub struct BenchArgs {
     /// Generated lengths of the tg tests (0 = no tg test).
     #[arg(short = 'n', long = "n-gen", value_delimiter = ',', default_values_t = [128])]
     pub n_gen: Vec<usize>,
-    /// Thread counts; each gets its own backend and a fresh model load.
-    #[arg(short = 't', long = "threads", value_delimiter = ',', default_values_t = [default_threads()])]
+    /// Thread counts, each at least 1 (more than the machine's cores are capped with a
+    /// warning); each gets its own backend and a fresh model load.
+    #[arg(
+        short = 't',
+        long = "threads",
+        value_delimiter = ',',
+        default_values_t = [default_threads()],
+        allow_negative_numbers = true,
+        value_parser = crate::flags::threads
+    )]
     pub threads: Vec<usize>,
-    /// Timed repetitions of each test (after one untimed warm-up run).
-    #[arg(short = 'r', long = "repetitions", default_value_t = 5)]
+    /// Timed repetitions of each test (after one untimed warm-up run; at least 1).
+    #[arg(
+        short = 'r',
+        long = "repetitions",
+        default_value_t = 5,
+        allow_negative_numbers = true,
+        value_parser = at_least_one
+    )]
     pub repetitions: usize,
     /// Compute backend (auto: a Vulkan GPU if present, else the CPU).
     #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
     pub backend: BackendArg,
-    /// Vulkan device index (see `pine-run --list-devices`).
+    /// Vulkan device index for `--backend vulkan` (see `pine-run --list-devices`); other
+    /// backends reject it.
     #[arg(long)]
     pub device: Option<usize>,
     /// Attention modes (comma-separated); pine and anchor split the prompt into segments.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [AttentionArg::Causal])]
     pub attention: Vec<AttentionArg>,
-    /// Segments of the pine/anchor prompt layout.
-    #[arg(long, default_value_t = 4)]
+    /// Segments of the pine/anchor prompt layout (at least 1).
+    #[arg(long, default_value_t = 4, allow_negative_numbers = true, value_parser = at_least_one)]
     pub segments: usize,
     /// KV cache element type.
     #[arg(long, value_enum, default_value_t = CacheArg::F16)]
@@ -66,7 +81,14 @@ pub struct BenchArgs {
 /// llama-bench's default thread count is the number of physical cores; pine uses the logical
 /// count the OS offers.
 fn default_threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
+    crate::flags::cores()
+}
+
+/// A count that must be at least 1 (`-r`, `--segments`).
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{s}` is not a whole number")),
+    }
 }

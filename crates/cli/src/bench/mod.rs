@@ -99,12 +99,7 @@ fn run(args: &BenchArgs) -> Result<(), String> {
 
 /// Rejects settings that would make a meaningless or failing run before any model is loaded.
 fn validate(args: &BenchArgs) -> Result<(), String> {
-    if args.repetitions == 0 {
-        return Err("-r must be at least 1".into());
-    }
-    if args.threads.contains(&0) {
-        return Err("-t values must be at least 1".into());
-    }
+    crate::flags::check_device(args.backend, args.device)?;
     let segmented = args.attention.iter().any(|a| *a != AttentionArg::Causal);
     if segmented && args.n_gen.iter().any(|&n| n > 0) && depth(args) == 0 {
         return Err("pine/anchor tg tests decode after a prompt: give a -p value > 0".into());
@@ -135,7 +130,7 @@ fn bench_model(
     out: &mut impl Write,
 ) -> Result<(), String> {
     let ctx = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
-    let file = Arc::new(Gguf::open(path).map_err(|e| ctx(&e))?);
+    let file = Arc::new(Gguf::open(path).map_err(|e| crate::model_path::gguf_error(path, &e))?);
     let info = model_info::model_info(path, &file);
     let choice = crate::flags::backend_choice(args.backend, args.device, threads);
     let backend = AnyBackend::open(choice, MatmulMode::Native, &mut |m| {

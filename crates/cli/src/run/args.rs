@@ -31,47 +31,85 @@ pub struct RunArgs {
     /// Model file (default: the SmolLM2 model that ./models/fetch.sh downloads).
     pub model: Option<PathBuf>,
     /// Prompt text.
-    #[arg(short = 'p', long)]
+    #[arg(short = 'p', long, conflicts_with = "file")]
     pub prompt: Option<String>,
     /// Read the prompt from a file.
     #[arg(short = 'f', long = "file")]
     pub file: Option<PathBuf>,
     /// Feed these token ids instead of text (comma separated).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        conflicts_with_all = [
+            "prompt", "file", "segments", "segments_file", "question", "layout", "interactive"
+        ]
+    )]
     pub token_ids: Option<Vec<u32>>,
     /// Tokens to generate (-1 = until end of generation or a full context).
-    #[arg(short = 'n', long = "n-predict", default_value_t = -1, allow_negative_numbers = true)]
+    #[arg(
+        short = 'n',
+        long = "n-predict",
+        default_value_t = -1,
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(i64).range(-1..)
+    )]
     pub n_predict: i64,
     /// Context size in tokens (0 = the model's training context).
     #[arg(short = 'c', long = "ctx-size", default_value_t = 4096)]
     pub ctx_size: usize,
-    /// Threads (default: all cores).
-    #[arg(short = 't', long)]
+    /// Threads (default: all cores; more than the machine's cores are capped with a warning).
+    #[arg(
+        short = 't',
+        long,
+        allow_negative_numbers = true,
+        value_parser = crate::flags::threads
+    )]
     pub threads: Option<usize>,
     /// Compute backend: auto = a Vulkan GPU if present (falling back to the CPU when there is
     /// none or the model does not fit), else the CPU.
     #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
     pub backend: BackendArg,
-    /// Vulkan device index for `--backend vulkan` (see `--list-devices`).
+    /// Vulkan device index for `--backend vulkan` (see `--list-devices`); other backends
+    /// reject it.
     #[arg(long)]
     pub device: Option<usize>,
     /// Print the Vulkan devices and exit.
     #[arg(long)]
     pub list_devices: bool,
-    /// Temperature (0 = greedy).
-    #[arg(long, default_value_t = 0.8)]
+    /// Temperature (0 = greedy; finite, ≥ 0).
+    #[arg(
+        long,
+        default_value_t = 0.8,
+        allow_negative_numbers = true,
+        value_parser = crate::flags::temperature
+    )]
     pub temp: f32,
     /// Top-k sampling (0 = off).
     #[arg(long, default_value_t = 40)]
     pub top_k: usize,
-    /// Top-p sampling (1 = off).
-    #[arg(long, default_value_t = 0.95)]
+    /// Top-p sampling (1 = off; 0 < p ≤ 1).
+    #[arg(
+        long,
+        default_value_t = 0.95,
+        allow_negative_numbers = true,
+        value_parser = crate::flags::top_p
+    )]
     pub top_p: f32,
-    /// Min-p sampling (0 = off).
-    #[arg(long, default_value_t = 0.05)]
+    /// Min-p sampling (0 = off; 0 ≤ p ≤ 1).
+    #[arg(
+        long,
+        default_value_t = 0.05,
+        allow_negative_numbers = true,
+        value_parser = crate::flags::min_p
+    )]
     pub min_p: f32,
-    /// Repetition penalty (1 = off).
-    #[arg(long, default_value_t = 1.0)]
+    /// Repetition penalty (1 = off; finite, > 0).
+    #[arg(
+        long,
+        default_value_t = 1.0,
+        allow_negative_numbers = true,
+        value_parser = crate::flags::repeat_penalty
+    )]
     pub repeat_penalty: f32,
     /// Tokens the repetition penalty looks back over.
     #[arg(long, default_value_t = 64)]
@@ -94,10 +132,15 @@ pub struct RunArgs {
     /// Write float32 [n_prompt_tokens, n_vocab] logits of every prompt position to this .npy.
     #[arg(long)]
     pub logits_out: Option<PathBuf>,
-    /// Interactive chat: read user turns from stdin.
-    #[arg(short = 'i', long)]
+    /// Interactive chat: read user turns from stdin (`-p`/`-f` is the first turn).
+    #[arg(
+        short = 'i',
+        long,
+        conflicts_with_all = ["segments", "segments_file", "question", "layout"]
+    )]
     pub interactive: bool,
-    /// Attention mode for prompts with segments.
+    /// Attention mode for prompts with segments (pine and anchor need `--segment`,
+    /// `--segments-file` or `--layout`).
     #[arg(long, value_enum, default_value_t = AttentionArg::Causal)]
     pub attention: AttentionArg,
     /// How PINE breaks importance ties.
@@ -112,12 +155,15 @@ pub struct RunArgs {
     /// A JSON array of strings: more segments.
     #[arg(long)]
     pub segments_file: Option<PathBuf>,
-    /// Text after the segments (the question).
+    /// Text after the segments (the question); needs segments.
     #[arg(long)]
     pub question: Option<String>,
     /// A JSON layout {"prefix": P, "segments": [S…], "suffix": X}; each part a string or an
-    /// array of token ids.
-    #[arg(long)]
+    /// array of token ids; the whole prompt, so it excludes the other prompt flags.
+    #[arg(
+        long,
+        conflicts_with_all = ["prompt", "file", "segments", "segments_file", "question"]
+    )]
     pub layout: Option<PathBuf>,
     /// Print model details and per-token information to stderr.
     #[arg(long)]

@@ -54,7 +54,7 @@ pub(crate) fn continue_from(
         }
         if ctx.session.tokens().len() >= ctx.session.n_ctx() {
             eprintln!(
-                "\npine-run: context of {} tokens is full; stopping",
+                "\npine-run: the context of {} tokens is full; the reply ends here",
                 ctx.session.n_ctx()
             );
             break;

@@ -6,9 +6,9 @@ use std::path::Path;
 
 use pine_attention::{AnchorPositions, AttentionMode, Layout, TieRule};
 use pine_tokenizer::{ChatMessage, ChatTemplate, Tokenizer};
-use serde_json::Value;
 
 use super::args::{AnchorArg, AttentionArg, RunArgs, TiesArg};
+use crate::layout_file::{self, LayoutError, Part};
 
 /// The attention mode the flags ask for.
 pub(crate) fn mode(args: &RunArgs) -> AttentionMode {
@@ -30,62 +30,83 @@ pub(crate) fn wanted(args: &RunArgs) -> bool {
     args.layout.is_some() || !args.segments.is_empty() || args.segments_file.is_some()
 }
 
+/// Rejects flags that need segments when there are none: `--attention pine|anchor` and
+/// `--question` would otherwise be silently ignored.
+pub(crate) fn check(args: &RunArgs) -> Result<(), String> {
+    if wanted(args) {
+        return Ok(());
+    }
+    if args.attention != AttentionArg::Causal {
+        let name = format!("{:?}", args.attention).to_lowercase();
+        return Err(format!(
+            "--attention {name} needs segments to attend over: give --segment TEXT (repeatable), \
+             --segments-file F.json or --layout F.json"
+        ));
+    }
+    if args.question.is_some() {
+        return Err(
+            "--question is the text after the segments: give --segment TEXT or \
+             --segments-file F.json (or put the question in -p)"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
 /// Tokenizes one part: the prefix gets the model's BOS (if it adds one); every part parses
 /// special tokens, as chat templates need.
 fn tokens(tok: &Tokenizer, text: &str, is_prefix: bool) -> Result<Vec<u32>, String> {
     tok.encode(text, is_prefix, true).map_err(|e| e.to_string())
 }
 
+/// Tokenizes one part of a layout file (ids checked against the vocabulary); errors name the
+/// file and the field.
 fn part(
     tok: &Tokenizer,
-    v: &Value,
-    what: &str,
+    p: &Part,
+    field: &str,
     is_prefix: bool,
     n_vocab: usize,
-) -> Result<Vec<u32>, String> {
-    match v {
-        Value::String(s) => tokens(tok, s, is_prefix),
-        Value::Array(items) => items
-            .iter()
-            .map(|x| match x.as_u64() {
-                Some(id) if (id as usize) < n_vocab => Ok(id as u32),
-                _ => Err(format!("{what}: {x} is not a token id below {n_vocab}")),
-            })
-            .collect(),
-        Value::Null => Ok(Vec::new()),
-        other => Err(format!(
-            "{what}: expected a string or an array of token ids, found {other}"
-        )),
+) -> Result<Vec<u32>, LayoutError> {
+    let bad = |what: String| LayoutError::Field {
+        file: None,
+        field: field.to_string(),
+        what,
+    };
+    match p {
+        Part::Text(s) => tokens(tok, s, is_prefix).map_err(bad),
+        Part::Ids(ids) => match ids.iter().position(|&id| id as usize >= n_vocab) {
+            Some(i) => Err(LayoutError::Field {
+                file: None,
+                field: format!("{field}[{i}]"),
+                what: format!("token id {} is outside the vocabulary of {n_vocab}", ids[i]),
+            }),
+            None => Ok(ids.clone()),
+        },
     }
 }
 
-fn from_json_file(path: &Path, tok: &Tokenizer, n_vocab: usize) -> Result<Layout, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let v: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    let at = |k: &str| format!("{}: {k}", path.display());
-    let segments = match &v["segments"] {
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, s)| part(tok, s, &at(&format!("segments[{i}]")), false, n_vocab))
-            .collect::<Result<Vec<_>, _>>()?,
-        Value::Null => Vec::new(),
-        _ => return Err(format!("{}: \"segments\" must be an array", path.display())),
+fn from_json_file(path: &Path, tok: &Tokenizer, n_vocab: usize) -> Result<Layout, LayoutError> {
+    let spec = layout_file::read(path)?;
+    let tokenize = || -> Result<Layout, LayoutError> {
+        Ok(Layout {
+            prefix: part(tok, &spec.prefix, "prefix", true, n_vocab)?,
+            segments: spec
+                .segments
+                .iter()
+                .enumerate()
+                .map(|(i, s)| part(tok, s, &format!("segments[{i}]"), false, n_vocab))
+                .collect::<Result<_, _>>()?,
+            suffix: part(tok, &spec.suffix, "suffix", false, n_vocab)?,
+        })
     };
-    Ok(Layout {
-        prefix: part(tok, &v["prefix"], &at("prefix"), true, n_vocab)?,
-        segments,
-        suffix: part(tok, &v["suffix"], &at("suffix"), false, n_vocab)?,
-    })
+    tokenize().map_err(|e| e.in_file(path))
 }
 
 fn segment_texts(args: &RunArgs) -> Result<Vec<String>, String> {
     let mut segs = args.segments.clone();
     if let Some(f) = &args.segments_file {
-        let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
-        let list: Vec<String> = serde_json::from_str(&text)
-            .map_err(|e| format!("{}: expected a JSON array of strings: {e}", f.display()))?;
-        segs.extend(list);
+        segs.extend(layout_file::read_segments(f).map_err(|e| e.to_string())?);
     }
     Ok(segs)
 }
@@ -101,8 +122,9 @@ fn from_chat(
     tok: &Tokenizer,
     template: &ChatTemplate,
     segs: &[String],
+    prompt: &str,
 ) -> Result<Layout, String> {
-    let mut content = args.prompt.clone().unwrap_or_default();
+    let mut content = prompt.to_string();
     if !content.is_empty() {
         content.push_str("\n\n");
     }
@@ -143,13 +165,14 @@ pub(crate) fn build(
     n_vocab: usize,
 ) -> Result<Layout, String> {
     let mut layout = match &args.layout {
-        Some(path) => from_json_file(path, tok, n_vocab)?,
+        Some(path) => from_json_file(path, tok, n_vocab).map_err(|e| e.to_string())?,
         None => {
             let segs = segment_texts(args)?;
+            let prompt = super::setup::prompt_text(args)?.unwrap_or_default();
             match (template, args.raw) {
-                (Some(t), false) if !segs.is_empty() => from_chat(args, tok, t, &segs)?,
+                (Some(t), false) if !segs.is_empty() => from_chat(args, tok, t, &segs, &prompt)?,
                 _ => Layout {
-                    prefix: tokens(tok, args.prompt.as_deref().unwrap_or(""), true)?,
+                    prefix: tokens(tok, &prompt, true)?,
                     segments: segs
                         .iter()
                         .map(|s| tokens(tok, s, false))
@@ -164,7 +187,13 @@ pub(crate) fn build(
         eprintln!("pine-run: warning: dropped {dropped} empty segment(s)");
     }
     if layout.is_empty() {
-        return Err("the layout has no tokens".into());
+        return Err(match &args.layout {
+            Some(path) => LayoutError::NoTokens {
+                file: Some(path.clone()),
+            }
+            .to_string(),
+            None => "the prompt, segments and question have no tokens".into(),
+        });
     }
     if layout.prefix.is_empty() && matches!(mode(args), AttentionMode::Anchor(_)) {
         return Err(

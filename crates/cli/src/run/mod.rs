@@ -34,6 +34,8 @@ fn run(args: &RunArgs) -> Result<(), String> {
     if args.list_devices {
         return crate::flags::list_devices();
     }
+    crate::flags::check_device(args.backend, args.device)?;
+    layout::check(args)?;
     let t0 = Instant::now();
     let mut ctx = setup::load(args)?;
     let load_ms = t0.elapsed().as_secs_f64() * 1e3;

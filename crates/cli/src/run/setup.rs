@@ -20,7 +20,7 @@ pub(crate) struct RunContext {
 
 pub(crate) fn load(args: &RunArgs) -> Result<RunContext, String> {
     let path = model_path::resolve(args.model.as_deref())?;
-    let file = Arc::new(Gguf::open(&path).map_err(|e| e.to_string())?);
+    let file = Arc::new(Gguf::open(&path).map_err(|e| model_path::gguf_error(&path, &e))?);
     let tokenizer = Tokenizer::from_gguf(&file).map_err(|e| format!("{}: {e}", path.display()))?;
     let template =
         ChatTemplate::from_gguf(&file).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -64,8 +64,9 @@ pub(crate) fn load(args: &RunArgs) -> Result<RunContext, String> {
     })
 }
 
-/// Loads the model on the chosen backend. Under `auto`, a GPU that cannot hold the model (out
-/// of memory) gives way to the CPU with a message, as a missing GPU does.
+/// Loads the model on the chosen backend. Under `auto`, a GPU that cannot load the model (out
+/// of memory, say) gives way to the CPU; the GPU is mentioned only when there was one and the
+/// CPU then loads the file, so a broken model is reported as the model's error.
 fn load_model(
     file: &Arc<Gguf>,
     choice: BackendChoice,
@@ -73,27 +74,34 @@ fn load_model(
 ) -> Result<Llama<AnyBackend>, String> {
     let note = &mut |m: String| eprintln!("pine-run: {m}");
     let backend = AnyBackend::open(choice, mode, note).map_err(|e| e.to_string())?;
+    let on_gpu = matches!(backend, AnyBackend::Vulkan(_));
     match (Llama::load(Arc::clone(file), backend), choice) {
         (Ok(m), _) => Ok(m),
-        (Err(e), BackendChoice::Auto { threads }) => {
-            note(format!(
-                "the GPU could not load the model ({e}); using the CPU"
-            ));
-            let cpu = AnyBackend::open(BackendChoice::Cpu { threads }, mode, note)
+        (Err(gpu_error), BackendChoice::Auto { threads }) if on_gpu => {
+            let cpu = AnyBackend::open(BackendChoice::Cpu { threads }, mode, &mut |_| {})
                 .map_err(|e| e.to_string())?;
-            Llama::load(Arc::clone(file), cpu).map_err(|e| e.to_string())
+            let model = Llama::load(Arc::clone(file), cpu).map_err(|e| e.to_string())?;
+            note(format!(
+                "the GPU could not load the model ({gpu_error}); using the CPU"
+            ));
+            Ok(model)
         }
         (Err(e), _) => Err(e.to_string()),
     }
 }
 
-/// The user's text: `-p`, or the file of `-f`.
-fn prompt_text(args: &RunArgs) -> Result<String, String> {
+/// The user's text: `-p`, or the file of `-f` (clap rejects both); `None` when neither is
+/// given.
+pub(crate) fn prompt_text(args: &RunArgs) -> Result<Option<String>, String> {
     match (&args.prompt, &args.file) {
-        (Some(p), None) => Ok(p.clone()),
-        (None, Some(f)) => std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display())),
-        (Some(_), Some(_)) => Err("give either -p/--prompt or -f/--file, not both".into()),
-        (None, None) => Err("no prompt: give -p TEXT, -f FILE or --token-ids".into()),
+        (Some(p), _) => Ok(Some(p.clone())),
+        (None, Some(f)) => {
+            model_path::check_file(f, "a text file")?;
+            std::fs::read_to_string(f)
+                .map(Some)
+                .map_err(|e| format!("{}: {e}", f.display()))
+        }
+        (None, None) => Ok(None),
     }
 }
 
@@ -120,7 +128,7 @@ pub(crate) fn prompt_tokens(args: &RunArgs, ctx: &RunContext) -> Result<Vec<u32>
         }
         return Ok(ids.clone());
     }
-    let text = prompt_text(args)?;
+    let text = prompt_text(args)?.ok_or("no prompt: give -p TEXT, -f FILE or --token-ids")?;
     let ids = match (&ctx.template, args.raw) {
         (Some(t), false) => {
             let mut messages = Vec::new();
