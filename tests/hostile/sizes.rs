@@ -235,3 +235,12 @@ fn endless_chat_templates_stop() {
         );
     }
 }
+
+#[test]
+fn a_context_above_the_training_context_warns() {
+    run_tiny(&tiny(), &["-c", "1024"]).succeeds().mentions(&[
+        "warning",
+        "-c 1024",
+        "training context of 512",
+    ]);
+}

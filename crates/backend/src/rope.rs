@@ -87,6 +87,12 @@ impl Rope {
         self
     }
 
+    /// Positions the table covers (`0..table_positions()`); later ones are computed directly,
+    /// to the same bits but far slower.
+    pub fn table_positions(&self) -> usize {
+        self.table_positions
+    }
+
     /// Rotates one head vector `x` (at least `n_rot` long) to position `pos`.
     pub fn rotate(&self, x: &mut [f32], pos: i64) {
         let n = self.inv_freq.len();

@@ -46,7 +46,16 @@ pub(crate) fn load(args: &RunArgs) -> Result<RunContext, String> {
         model.backend.describe(),
     );
     let cache = CacheType::from(args.cache_type);
-    let session = Session::new(model, args.ctx_size, cache).map_err(|e| e.to_string())?;
+    let n_train = model.params.n_ctx_train;
+    if args.ctx_size > n_train {
+        eprintln!(
+            "pine-run: warning: -c {} is above the model's training context of {n_train} \
+             tokens; quality may degrade past it",
+            args.ctx_size
+        );
+    }
+    let session = Session::new(model, args.ctx_size, cache)
+        .map_err(|e| format!("-c/--ctx-size {}: {e}", args.ctx_size))?;
     let sampler = Sampler::new(SamplerConfig {
         temperature: args.temp,
         top_k: args.top_k,
