@@ -8,9 +8,12 @@ pub mod llama;
 pub mod sampler;
 pub mod session;
 
+#[cfg(test)]
+mod fuzz_seeds;
+
 pub use any_backend::{AnyBackend, BackendChoice};
 pub use error::ModelError;
 pub use hparams::LlamaParams;
 pub use llama::{Batch, Llama};
 pub use sampler::{argmax, Sampler, SamplerConfig};
-pub use session::{Logits, Session};
+pub use session::{Logits, Progress, ProgressFn, Session};

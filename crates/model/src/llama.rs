@@ -134,12 +134,14 @@ impl<B: Backend> Llama<B> {
     }
 
     /// Runs one batch through every layer, storing its keys/values in `cache`, and returns the
-    /// logits of `batch.logits_rows` (`[rows, n_vocab]`).
+    /// logits of `batch.logits_rows` (`[rows, n_vocab]`). `layer_done(l)` is called as each
+    /// layer finishes (progress reports for long batches).
     pub fn forward(
         &mut self,
         cache: &mut B::Cache,
         batch: &Batch<'_>,
         planner: &mut dyn Planner<B>,
+        layer_done: &mut dyn FnMut(usize),
     ) -> Result<Vec<f32>, ModelError> {
         let n = batch.ids.len();
         if batch.positions.len() != n || batch.cache_index.len() != n {
@@ -200,6 +202,7 @@ impl<B: Backend> Llama<B> {
             be.swiglu(g, u, n * ff);
             be.matmul(&w.down, g, n, o)?;
             be.add(x, o, n * d);
+            layer_done(l);
         }
         let m = batch.logits_rows.len();
         if let Some(&bad) = batch.logits_rows.iter().find(|&&r| r >= n) {

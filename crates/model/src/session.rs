@@ -21,6 +21,32 @@ pub enum Logits {
     All,
 }
 
+/// How far an evaluation has got, reported after every layer of every batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// Tokens of the evaluation finished before the batch in flight.
+    pub done: usize,
+    /// Tokens in the batch in flight.
+    pub batch: usize,
+    /// Tokens the evaluation has in all.
+    pub total: usize,
+    /// Layers of the batch in flight finished (1 to `n_layers`).
+    pub layers: usize,
+    /// Layers of the model.
+    pub n_layers: usize,
+}
+
+impl Progress {
+    /// The fraction of the evaluation's work done (layers of tokens), 0 to 1.
+    pub fn fraction(&self) -> f64 {
+        let whole = (self.total * self.n_layers).max(1) as f64;
+        (self.done * self.n_layers + self.batch * self.layers) as f64 / whole
+    }
+}
+
+/// A progress callback (see [`Session::on_progress`]).
+pub type ProgressFn = Box<dyn FnMut(Progress) + Send>;
+
 /// A model plus its KV cache and the tokens in it.
 pub struct Session<B: Backend> {
     /// The model.
@@ -31,6 +57,10 @@ pub struct Session<B: Backend> {
     /// Set while the cache holds a layout evaluated under a non-causal mode; decoding then
     /// follows that mode's plans.
     layout: Option<LayoutPlanner>,
+    /// Called after every layer (long prompts report progress through it).
+    progress: Option<ProgressFn>,
+    /// Tokens of the evaluation in flight: (finished, in all).
+    work: (usize, usize),
 }
 
 impl<B: Backend> Session<B> {
@@ -66,7 +96,15 @@ impl<B: Backend> Session<B> {
             n_ctx,
             tokens: Vec::new(),
             layout: None,
+            progress: None,
+            work: (0, 0),
         })
+    }
+
+    /// Calls `f` after every layer of every batch an evaluation runs, so a caller can show
+    /// progress on long prompts (a PINE layout of many segments runs as one long batch).
+    pub fn on_progress(&mut self, f: ProgressFn) {
+        self.progress = Some(f);
     }
 
     /// Tokens in the cache so far.
@@ -123,7 +161,23 @@ impl<B: Backend> Session<B> {
             cache_index: &cache_index,
             logits_rows: &rows,
         };
-        let logits = self.model.forward(&mut self.cache, &batch, planner)?;
+        let (done, total) = self.work;
+        let n_layers = self.model.params.n_layers;
+        let mut report = |l: usize| {
+            if let Some(f) = self.progress.as_mut() {
+                f(Progress {
+                    done,
+                    batch: n,
+                    total: total.max(done + n),
+                    layers: l + 1,
+                    n_layers,
+                });
+            }
+        };
+        let logits = self
+            .model
+            .forward(&mut self.cache, &batch, planner, &mut report)?;
+        self.work.0 += n;
         self.tokens.truncate(spec.start);
         self.tokens.extend_from_slice(&spec.ids);
         Ok(logits)
@@ -137,6 +191,7 @@ impl<B: Backend> Session<B> {
             ));
         }
         self.check_room(ids.len())?;
+        self.work = (0, ids.len());
         if let Some(mut lp) = self.layout.take() {
             // Continuing a layout (e.g. a chat turn after PINE) keeps its mode.
             let mut out = Vec::new();
@@ -188,6 +243,7 @@ impl<B: Backend> Session<B> {
             ));
         }
         self.check_room(layout.len())?;
+        self.work = (0, layout.len());
         let mut lp = LayoutPlanner::new(layout, mode);
         let mut out = Vec::new();
         for spec in lp.batches(layout) {

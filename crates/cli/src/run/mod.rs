@@ -5,6 +5,7 @@ mod args;
 mod chat;
 mod generate;
 mod layout;
+mod progress;
 mod setup;
 
 use std::io::Write;

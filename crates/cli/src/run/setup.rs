@@ -54,8 +54,9 @@ pub(crate) fn load(args: &RunArgs) -> Result<RunContext, String> {
             args.ctx_size
         );
     }
-    let session = Session::new(model, args.ctx_size, cache)
+    let mut session = Session::new(model, args.ctx_size, cache)
         .map_err(|e| format!("-c/--ctx-size {}: {e}", args.ctx_size))?;
+    session.on_progress(super::progress::printer());
     let sampler = Sampler::new(SamplerConfig {
         temperature: args.temp,
         top_k: args.top_k,

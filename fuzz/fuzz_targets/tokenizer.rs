@@ -1,0 +1,50 @@
+//! Fuzz target `tokenizer`: any text encoded by each of llama.cpp's test vocabularies (SPM,
+//! byte-level BPE of two pre-tokenizer kinds) with special-token parsing on and off, then
+//! decoded whole and streamed. Ids must be in the vocabulary; nothing may panic.
+#![no_main]
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+use pine_gguf::Gguf;
+use pine_tokenizer::{StreamDecoder, Tokenizer};
+
+/// The vocabularies of `$PINE_FIXTURES/llamacpp-vocab` (default: the shared fixtures).
+fn vocabularies() -> &'static [Tokenizer] {
+    static V: OnceLock<Vec<Tokenizer>> = OnceLock::new();
+    V.get_or_init(|| {
+        let root = std::env::var_os("PINE_FIXTURES")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures")));
+        let dir = root.join("llamacpp-vocab");
+        let mut v: Vec<Tokenizer> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e} (set PINE_FIXTURES)", dir.display()))
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "gguf"))
+            .map(|p| Tokenizer::from_gguf(&Gguf::open(&p).unwrap()).unwrap())
+            .collect();
+        assert!(!v.is_empty(), "no vocabularies in {}", dir.display());
+        v.shrink_to_fit();
+        v
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    for tok in vocabularies() {
+        for special in [false, true] {
+            let Ok(ids) = tok.encode(&text, special, special) else {
+                continue;
+            };
+            assert!(ids.iter().all(|&i| (i as usize) < tok.n_vocab()));
+            std::hint::black_box(tok.decode(&ids, special));
+            let mut stream = StreamDecoder::with_special(tok, special);
+            for &id in &ids {
+                std::hint::black_box(stream.push(id));
+            }
+            std::hint::black_box(stream.finish());
+        }
+    }
+});
