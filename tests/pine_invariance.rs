@@ -221,3 +221,40 @@ fn decode_step_k_equals_prefill_with_k_tokens_appended() {
         assert!(d <= 1e-4, "step {k}: decode vs prefill max|Δ| {d}");
     }
 }
+
+/// A plan split into parts by the backend's budget (as many-segment layouts are, to bound
+/// memory) gives the same bits as the whole plan: every logit of the segments, the suffix and
+/// the decoded tokens, for PINE and for anchor attention.
+#[test]
+fn plans_split_by_the_budget_give_the_same_bits() {
+    let mut f = fixture(CacheType::F16);
+    let mut docs: Vec<&str> = DOCS.to_vec();
+    docs.extend(DOCS.iter().map(|d| &d[..d.len() / 2]));
+    let layout = f.layout(&docs);
+    let run = |f: &mut Fixture, budget: Option<usize>| {
+        if let Some(b) = budget {
+            f.session.model.backend.set_plan_budget(b);
+        }
+        let mut all = Vec::new();
+        for mode in [PINE, ANCHOR_RESET] {
+            all.extend(f.session.evaluate(&layout, mode, Logits::All).unwrap());
+            for t in [17, 42] {
+                all.extend(f.session.decode(t).unwrap());
+            }
+        }
+        all
+    };
+    let whole = run(&mut f, None);
+    // 9 heads × (10 + 2) ranges per group: 250 ranges make parts of 2 groups; 1 makes one
+    // group per part.
+    for budget in [250, 1] {
+        let split = run(&mut f, Some(budget));
+        assert!(
+            whole
+                .iter()
+                .zip(&split)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "budget {budget} changed the logits"
+        );
+    }
+}

@@ -59,6 +59,13 @@ pub trait Planner<B: Backend> {
         q: &B::Buffer,
         k: &B::Buffer,
     ) -> Result<AttentionPlan, String>;
+
+    /// The next part of the layer's plan, when [`Planner::plan`] handed out only the first
+    /// (a plan larger than the backend's [`Backend::plan_budget`] comes in parts of
+    /// consecutive rows); `None` once the layer's plan is complete.
+    fn next_part(&mut self) -> Option<AttentionPlan> {
+        None
+    }
 }
 
 /// A planner that hands out the same plan for every layer (plain causal batches).
@@ -309,5 +316,15 @@ impl<B: Backend> Planner<B> for LayoutPlanner {
             spec,
         };
         pine.plan(backend, cache, layer, shape, q, k, &ctx)
+    }
+
+    fn next_part(&mut self) -> Option<AttentionPlan> {
+        let spec = self.current.as_ref()?;
+        let ctx = crate::pine::PlanContext {
+            geo: &self.geo,
+            canonical: &self.canonical,
+            spec,
+        };
+        self.pine.as_mut()?.next_part(&ctx)
     }
 }

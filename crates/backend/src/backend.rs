@@ -182,6 +182,13 @@ pub trait Backend {
         plan: &AttentionPlan,
         out: &mut Self::Buffer,
     ) -> Result<(), BackendError>;
+    /// The most key ranges one plan handed to [`Backend::attention`] should hold, when the
+    /// backend runs parts of a batch's plan (groups of consecutive rows) one after another:
+    /// a planner then splits a layer's plan so its memory stays bounded (PINE over thousands
+    /// of segments holds segments² ranges per head). `None`: whole plans only.
+    fn plan_budget(&self) -> Option<usize> {
+        None
+    }
     /// Keeps the first `tokens` rows of the batch's pre-RoPE keys `k` (the whole segment region)
     /// with `layer` of the cache, for PINE's importance passes of this and every later batch.
     /// The keys stay where the backend computes: a GPU never sends them to the host.

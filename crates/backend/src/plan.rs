@@ -106,11 +106,31 @@ impl AttentionPlan {
     /// Checks that groups cover `0..n_rows` once, vectors have matching lengths, key ranges lie
     /// inside the `n_cached` stored keys and per-head lists have one entry per head.
     pub fn validate(&self, n_rows: usize, n_cached: usize, n_heads: usize) -> Result<(), String> {
-        let mut covered = vec![false; n_rows];
+        self.validate_rows(0..n_rows, n_cached, n_heads)
+    }
+
+    /// The rows the groups cover, from the first group's first to the last one's end (empty
+    /// for an empty plan).
+    pub fn rows(&self) -> Range<usize> {
+        let start = self.groups.iter().map(|g| g.rows.start).min().unwrap_or(0);
+        let end = self.groups.iter().map(|g| g.rows.end).max().unwrap_or(0);
+        start..end.max(start)
+    }
+
+    /// [`AttentionPlan::validate`] for a part of a batch's plan: its groups cover `rows` once
+    /// (a planner may split a layer's plan into parts of consecutive rows, see
+    /// [`crate::Backend::plan_budget`]).
+    pub fn validate_rows(
+        &self,
+        rows: Range<usize>,
+        n_cached: usize,
+        n_heads: usize,
+    ) -> Result<(), String> {
+        let mut covered = vec![false; rows.len()];
         for (gi, g) in self.groups.iter().enumerate() {
-            if g.rows.end > n_rows {
+            if g.rows.start < rows.start || g.rows.end > rows.end {
                 return Err(format!(
-                    "group {gi} rows {:?} exceed the batch of {n_rows}",
+                    "group {gi} rows {:?} exceed the batch rows {rows:?}",
                     g.rows
                 ));
             }
@@ -120,7 +140,7 @@ impl AttentionPlan {
                 ));
             }
             for r in g.rows.clone() {
-                if std::mem::replace(&mut covered[r], true) {
+                if std::mem::replace(&mut covered[r - rows.start], true) {
                     return Err(format!("row {r} is in two groups"));
                 }
             }
@@ -146,7 +166,7 @@ impl AttentionPlan {
             }
         }
         match covered.iter().position(|c| !c) {
-            Some(r) => Err(format!("row {r} is in no group")),
+            Some(r) => Err(format!("row {} is in no group", rows.start + r)),
             None => Ok(()),
         }
     }

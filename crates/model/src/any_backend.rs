@@ -336,6 +336,13 @@ impl Backend for AnyBackend {
         }
     }
 
+    fn plan_budget(&self) -> Option<usize> {
+        match self {
+            AnyBackend::Cpu(b) => b.plan_budget(),
+            AnyBackend::Vulkan(b) => b.plan_budget(),
+        }
+    }
+
     fn store_region_keys(
         &mut self,
         cache: &mut AnyCache,

@@ -195,6 +195,11 @@ impl<B: Backend> Llama<B> {
                 .plan(be, cache, l, &self.shape, q, k)
                 .map_err(ModelError::Plan)?;
             be.attention(cache, l, &self.shape, q, &plan, attn)?;
+            drop(plan);
+            // A plan over the backend's budget comes in parts (consecutive rows).
+            while let Some(part) = planner.next_part() {
+                be.attention(cache, l, &self.shape, q, &part, attn)?;
+            }
             be.matmul(&w.wo, attn, n, o)?;
             be.add(x, o, n * d);
             be.rms_norm(x, &w.ffn_norm, p.rms_eps, n, h);

@@ -6,6 +6,8 @@
 
 pub mod ranking;
 
+use std::ops::Range;
+
 use pine_backend::{
     AttentionPlan, AttentionShape, Backend, HeadRanges, ImportanceRows, KeyRange, QueryGroup,
     RegionGeometry,
@@ -29,6 +31,17 @@ pub struct PineState {
     table: Vec<f32>,
     ranker: Ranker,
     order: Vec<usize>,
+    /// The groups of the layer's plan still to hand out, when the backend's budget split it.
+    pending: Option<Pending>,
+}
+
+/// The rest of a layer's plan: groups `next..end`, `per` at a time, of `n_heads` heads.
+struct Pending {
+    segments: bool,
+    next: usize,
+    end: usize,
+    per: usize,
+    n_heads: usize,
 }
 
 impl PineState {
@@ -38,6 +51,7 @@ impl PineState {
             table: Vec::new(),
             ranker: Ranker::new(tie_key),
             order: Vec::new(),
+            pending: None,
         }
     }
 
@@ -82,10 +96,41 @@ impl PineState {
                 .importance(cache, layer, shape, q, &region, rows, &mut self.table)
                 .map_err(|e| e.to_string())?;
         }
-        Ok(if segments {
-            self.segment_plan(shape.n_heads, ctx)
+        // A group (a segment, or a suffix row) holds about n_seg + 2 ranges per head; a
+        // backend with a budget gets the plan in parts of whole groups within it.
+        let n_groups = if segments { n_seg } else { ctx.spec.ids.len() };
+        let per_group = shape.n_heads * (n_seg + 2);
+        let per = match backend.plan_budget() {
+            Some(budget) => (budget / per_group).clamp(1, n_groups.max(1)),
+            None => n_groups,
+        };
+        self.pending = Some(Pending {
+            segments,
+            next: 0,
+            end: n_groups,
+            per,
+            n_heads: shape.n_heads,
+        });
+        Ok(self
+            .next_part(ctx)
+            .unwrap_or(AttentionPlan { groups: Vec::new() }))
+    }
+
+    /// The next part of the layer's plan (after [`PineState::plan`] handed out the first),
+    /// or `None` when the layer's plan is complete.
+    pub(crate) fn next_part(&mut self, ctx: &PlanContext<'_>) -> Option<AttentionPlan> {
+        let p = self.pending.as_mut()?;
+        if p.next >= p.end {
+            self.pending = None;
+            return None;
+        }
+        let groups = p.next..(p.next + p.per).min(p.end);
+        p.next = groups.end;
+        let (segments, n_heads) = (p.segments, p.n_heads);
+        Some(if segments {
+            self.segment_plan(n_heads, ctx, groups)
         } else {
-            self.suffix_plan(shape.n_heads, ctx)
+            self.suffix_plan(n_heads, ctx, groups)
         })
     }
 
@@ -114,10 +159,16 @@ impl PineState {
         r
     }
 
-    fn segment_plan(&mut self, n_heads: usize, ctx: &PlanContext<'_>) -> AttentionPlan {
+    /// The groups of segments `which`.
+    fn segment_plan(
+        &mut self,
+        n_heads: usize,
+        ctx: &PlanContext<'_>,
+        which: Range<usize>,
+    ) -> AttentionPlan {
         let geo = ctx.geo;
         let n_seg = geo.lens.len();
-        let groups = (0..n_seg)
+        let groups = which
             .map(|i| {
                 let seg = geo.segment(i);
                 let rows = seg.start - ctx.spec.start..seg.end - ctx.spec.start;
@@ -141,11 +192,17 @@ impl PineState {
         AttentionPlan { groups }
     }
 
-    fn suffix_plan(&mut self, n_heads: usize, ctx: &PlanContext<'_>) -> AttentionPlan {
+    /// The groups of suffix rows `which`.
+    fn suffix_plan(
+        &mut self,
+        n_heads: usize,
+        ctx: &PlanContext<'_>,
+        which: Range<usize>,
+    ) -> AttentionPlan {
         let geo = ctx.geo;
         let spec = ctx.spec;
         let n_seg = geo.lens.len();
-        let groups = (0..spec.ids.len())
+        let groups = which
             .map(|row| {
                 let slot = spec.start + row;
                 let own = geo.region_end()..slot + 1;

@@ -63,13 +63,13 @@ pub(crate) fn attend(
     let hd = shape.head_dim;
     let nh = shape.n_heads;
     let group_size = nh / shape.n_kv_heads;
-    let mut owner = Vec::new();
+    // The plan may be a part of the batch's (consecutive rows `rows`, see
+    // `Backend::plan_budget`): only those rows are computed and written.
+    let rows = plan.rows();
+    let mut owner = vec![(0, 0); rows.len()];
     for (gi, g) in plan.groups.iter().enumerate() {
         for (li, r) in g.rows.clone().enumerate() {
-            if owner.len() <= r {
-                owner.resize(r + 1, (0, 0));
-            }
-            owner[r] = (gi, li);
+            owner[r - rows.start] = (gi, li);
         }
     }
     // Scores per (row, head) at most, and the slots a blocked copy must hold: one pass over
@@ -114,7 +114,7 @@ pub(crate) fn attend(
         false => None,
     };
     pool.chunks_mut_init(
-        &mut out[..owner.len() * nh * hd],
+        &mut out[rows.start * nh * hd..rows.end * nh * hd],
         group_size * hd,
         || Scratch {
             q: vec![0.0; per * hd],
@@ -123,8 +123,8 @@ pub(crate) fn attend(
             acc: vec![vec![0.0; LANES * hd]; per],
         },
         |s, i, o| {
-            let (row, kvh) = (i / n_kv, i % n_kv);
-            let (gi, li) = owner[row];
+            let (row, kvh) = (rows.start + i / n_kv, i % n_kv);
+            let (gi, li) = owner[i / n_kv];
             let g = &plan.groups[gi];
             let q_row = &q[row * nh * hd..][..nh * hd];
             let mut h = kvh * group_size;

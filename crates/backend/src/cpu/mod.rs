@@ -105,7 +105,13 @@ pub struct CpuBackend {
     /// A prefill batch's blocked keys, reused from layer to layer (boxed: the backend handle
     /// stays small).
     keys: Box<batch_keys::BatchKeys>,
+    /// The most key ranges one attention plan part holds ([`Backend::plan_budget`]).
+    plan_budget: usize,
 }
+
+/// Key ranges a plan part holds by default: 2M ranges are 64 MiB, while PINE over 1000
+/// segments of a 9-head model would hold 9M (288 MiB) per layer in one plan.
+const PLAN_BUDGET: usize = 1 << 21;
 
 impl CpuBackend {
     /// A backend computing on `threads` threads (0 = all cores) in the given matmul mode.
@@ -117,7 +123,15 @@ impl CpuBackend {
             mode,
             scratch: MatmulScratch::default(),
             keys: Box::default(),
+            plan_budget: PLAN_BUDGET,
         })
+    }
+
+    /// Sets the most key ranges one attention plan part holds (at least 1): smaller bounds a
+    /// many-segment PINE layout's plan memory more tightly, at the cost of more parts. The
+    /// results are the same bits whatever the budget.
+    pub fn set_plan_budget(&mut self, ranges: usize) {
+        self.plan_budget = ranges.max(1);
     }
 
     /// Threads in the pool.
@@ -369,12 +383,15 @@ impl Backend for CpuBackend {
         plan: &AttentionPlan,
         out: &mut Vec<f32>,
     ) -> Result<(), BackendError> {
-        let n_rows = plan.groups.iter().map(|g| g.rows.end).max().unwrap_or(0);
-        plan.validate(n_rows, cache.spec.n_ctx, shape.n_heads)
+        plan.validate_rows(plan.rows(), cache.spec.n_ctx, shape.n_heads)
             .map_err(BackendError::Plan)?;
         let lc = &cache.layers[layer];
         attention::attend(&self.pool, lc, shape, q, plan, &mut self.keys, out);
         Ok(())
+    }
+
+    fn plan_budget(&self) -> Option<usize> {
+        Some(self.plan_budget)
     }
 
     fn store_region_keys(
