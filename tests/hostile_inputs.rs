@@ -15,3 +15,6 @@ mod flags;
 
 #[path = "hostile/sizes.rs"]
 mod sizes;
+
+#[path = "hostile/files.rs"]
+mod files;
