@@ -3,8 +3,11 @@
 //! `llama-quantize --pure`) or as one of llama-quantize's k-quant mixtures (`Q4_K_M`, ...) with
 //! each tensor's type chosen as llama-quantize does, so one downloaded model yields the files
 //! users have for tests and benchmarks. Any type pine can decode is accepted as input (decoded
-//! to f32, then encoded); metadata is copied with `general.file_type` updated, and the output
-//! is written atomically.
+//! to f32, then encoded); metadata is copied with `general.file_type` updated. The output is
+//! checked and opened before any work: it must not be the input (same file, by any name), and
+//! it is written as [`pine_gguf::output`] describes (a fresh temporary renamed over a new or
+//! regular file; in place into a device or FIFO; anything else refused); Ctrl-C or SIGTERM
+//! removes the temporary ([`crate::interrupt`]).
 
 mod convert;
 mod mixture;
@@ -22,11 +25,11 @@ pub use target::{
 };
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
-use pine_gguf::{Gguf, GgufWriter, OwnedValue};
+use pine_gguf::{Gguf, GgufWriter, OutputFile, OwnedValue};
 
 use target::is_reencoded;
 
@@ -44,7 +47,8 @@ pub const QUANTIZATION_VERSION: u32 = 2;
 pub struct Args {
     /// The GGUF model to read (any tensor type pine can decode).
     pub input: PathBuf,
-    /// Where to write the result (replaced atomically).
+    /// Where to write the result: a new or regular file (replaced atomically when complete), or
+    /// a character device or FIFO (written in place); never the input.
     pub output: PathBuf,
     /// Target type of the weight matrices, or a llama-quantize mixture such as Q4_K_M.
     #[arg(value_name = "TYPE")]
@@ -73,6 +77,10 @@ pub fn main(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    if let Err(e) = crate::interrupt::clean_up_outputs_on_signals() {
+        eprintln!("pine-quantize: {e}");
+        return ExitCode::FAILURE;
+    }
     match quantize_file(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -91,18 +99,46 @@ pub fn quantize_file(args: &Args) -> Result<(), String> {
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
     let input = &args.input;
+    refuse_same_file(input, &args.output)?;
+    let out = OutputFile::create(&args.output).map_err(|e| e.to_string())?;
     let gguf = Gguf::open(input).map_err(|e| format!("{}: {e}", input.display()))?;
     let writer = quantize_gguf(&gguf, target, args.via_f16, threads, true)
         .map_err(|e| format!("{}: {e}", input.display()))?;
-    writer
-        .write_to(&args.output)
-        .map_err(|e| format!("{}: {e}", args.output.display()))?;
+    writer.write_output(out).map_err(|e| e.to_string())?;
     eprintln!(
         "pine-quantize: wrote {} ({target}, general.file_type {})",
         args.output.display(),
         target.file_type()
     );
     Ok(())
+}
+
+/// Fails when `output` exists and is `input` under another name (the same device and inode:
+/// the same path, a hard link, a symbolic link to it).
+fn refuse_same_file(input: &Path, output: &Path) -> Result<(), String> {
+    let (Some(i), Some(o)) = (file_id(input), file_id(output)) else {
+        return Ok(());
+    };
+    if i == o {
+        return Err(format!(
+            "the output {} is the input {} (the same file); refusing to overwrite the input",
+            output.display(),
+            input.display()
+        ));
+    }
+    Ok(())
+}
+
+/// What identifies the file `path` leads to (links followed), if it exists.
+#[cfg(unix)]
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_id(path: &Path) -> Option<PathBuf> {
+    std::fs::canonicalize(path).ok()
 }
 
 /// Builds the re-encoded file in memory: all metadata copied, `general.file_type` and
