@@ -34,7 +34,11 @@ fn quantize(input: &Path, output: &Path) -> super::harness::Ran {
 
 /// `pine-run` on the tiny F32 model with three prompt tokens, logits to `out`, no generation.
 fn logits_to(out: &Path) -> super::harness::Ran {
-    let model = tiny("F32");
+    logits_to_from(&tiny("F32"), out)
+}
+
+/// `pine-run MODEL` with three prompt tokens, logits to `out`, no generation.
+fn logits_to_from(model: &Path, out: &Path) -> super::harness::Ran {
     run(
         Bin::Run,
         &[
@@ -221,6 +225,18 @@ fn quantize_refuses_to_replace_its_input() {
     }
     let ino = std::fs::metadata(&input).unwrap().ino();
     assert_eq!(std::fs::metadata(&hard).unwrap().ino(), ino);
+}
+
+#[test]
+fn logits_out_refuses_the_model_itself() {
+    let s = Scratch::new("out-model");
+    let model = s.path("model.gguf");
+    std::fs::copy(tiny("F32"), &model).unwrap();
+    let original = read(&model);
+    let before = s.listing();
+    logits_to_from(&model, &model).fails_with(&[&show(&model), "input"]);
+    assert_eq!(s.listing(), before, "something was touched");
+    assert!(read(&model) == original, "the model changed");
 }
 
 #[test]

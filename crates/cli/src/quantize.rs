@@ -25,13 +25,15 @@ pub use target::{
 };
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 use pine_gguf::{Gguf, GgufWriter, OutputFile, OwnedValue};
 
 use target::is_reencoded;
+
+use crate::model_path;
 
 /// The ggml quantization format version the encoders follow (llama.cpp's `GGML_QNT_VERSION`),
 /// written as `general.quantization_version` like llama-quantize does.
@@ -99,7 +101,7 @@ pub fn quantize_file(args: &Args) -> Result<(), String> {
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
     let input = &args.input;
-    refuse_same_file(input, &args.output)?;
+    model_path::refuse_overwriting_input(input, &args.output)?;
     let out = OutputFile::create(&args.output).map_err(|e| e.to_string())?;
     let gguf = Gguf::open(input).map_err(|e| format!("{}: {e}", input.display()))?;
     let writer = quantize_gguf(&gguf, target, args.via_f16, threads, true)
@@ -111,34 +113,6 @@ pub fn quantize_file(args: &Args) -> Result<(), String> {
         target.file_type()
     );
     Ok(())
-}
-
-/// Fails when `output` exists and is `input` under another name (the same device and inode:
-/// the same path, a hard link, a symbolic link to it).
-fn refuse_same_file(input: &Path, output: &Path) -> Result<(), String> {
-    let (Some(i), Some(o)) = (file_id(input), file_id(output)) else {
-        return Ok(());
-    };
-    if i == o {
-        return Err(format!(
-            "the output {} is the input {} (the same file); refusing to overwrite the input",
-            output.display(),
-            input.display()
-        ));
-    }
-    Ok(())
-}
-
-/// What identifies the file `path` leads to (links followed), if it exists.
-#[cfg(unix)]
-fn file_id(path: &Path) -> Option<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
-}
-
-#[cfg(not(unix))]
-fn file_id(path: &Path) -> Option<PathBuf> {
-    std::fs::canonicalize(path).ok()
 }
 
 /// Builds the re-encoded file in memory: all metadata copied, `general.file_type` and

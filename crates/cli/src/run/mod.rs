@@ -38,6 +38,9 @@ fn run(args: &RunArgs) -> Result<(), String> {
     // The logits file is opened (and a bad path refused) before the model is loaded.
     let logits_out = match &args.logits_out {
         Some(path) if !args.interactive => {
+            if let Ok(model) = crate::model_path::resolve(args.model.as_deref()) {
+                crate::model_path::refuse_overwriting_input(&model, path)?;
+            }
             crate::interrupt::clean_up_outputs_on_signals()?;
             Some(OutputFile::create(path).map_err(|e| e.to_string())?)
         }
