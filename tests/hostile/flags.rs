@@ -395,3 +395,15 @@ fn interactive_generation_filling_the_context_ends_the_turn_not_the_chat() {
     assert_eq!(replies(&r), 2, "{}", r.stderr);
     assert!(r.stdout.ends_with('\n'), "{:?}", r.stdout);
 }
+
+#[test]
+fn quantize_threads_are_checked_and_capped() {
+    let s = Scratch::new("flags-quantize-threads");
+    let input = common::tiny_llama_dir().join("tiny-llama.F32.gguf");
+    let out = s.path("out.gguf");
+    let (i, o) = (input.to_str().unwrap(), out.to_str().unwrap());
+    run(Bin::Quantize, &[i, o, "Q8_0", "-t", "0"]).fails_with(&["at least 1"]);
+    run(Bin::Quantize, &[i, o, "Q8_0", "-t", "1000"])
+        .succeeds()
+        .mentions(&["1000 threads", "using"]);
+}

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod flags;
 pub mod inspect;
+pub mod interrupt;
 pub mod layout_file;
 pub mod model_path;
 pub mod npy;

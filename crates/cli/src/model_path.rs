@@ -1,5 +1,6 @@
 //! Where the default model lives, the one command that fetches it when it is missing, and the
-//! checks and messages every tool shares for the files it is given.
+//! checks and messages every tool shares for the files it is given, and the check that an
+//! output path is not the model being read.
 
 use std::path::{Path, PathBuf};
 
@@ -89,6 +90,35 @@ pub fn gguf_error(path: &Path, e: &GgufError) -> String {
         GgufError::Io { source, .. } => format!("{}: {source}", path.display()),
         e => format!("{}: {e}", path.display()),
     }
+}
+
+/// Fails when `output` exists and is the file `input` under any name (the same device and
+/// inode: the same path, `./IN`, a hard link, a symbolic link to it), so that a tool never
+/// writes over the file it reads (`pine-quantize IN OUT`, `pine-run MODEL --logits-out OUT`).
+pub fn refuse_overwriting_input(input: &Path, output: &Path) -> Result<(), String> {
+    let (Some(i), Some(o)) = (file_id(input), file_id(output)) else {
+        return Ok(());
+    };
+    if i == o {
+        return Err(format!(
+            "the output {} is the input {} (the same file); refusing to overwrite the input",
+            output.display(),
+            input.display()
+        ));
+    }
+    Ok(())
+}
+
+/// What identifies the file `path` leads to (links followed), if it exists.
+#[cfg(unix)]
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_id(path: &Path) -> Option<PathBuf> {
+    std::fs::canonicalize(path).ok()
 }
 
 #[cfg(test)]

@@ -3,8 +3,11 @@
 //! `llama-quantize --pure`) or as one of llama-quantize's k-quant mixtures (`Q4_K_M`, ...) with
 //! each tensor's type chosen as llama-quantize does, so one downloaded model yields the files
 //! users have for tests and benchmarks. Any type pine can decode is accepted as input (decoded
-//! to f32, then encoded); metadata is copied with `general.file_type` updated, and the output
-//! is written atomically.
+//! to f32, then encoded); metadata is copied with `general.file_type` updated. The output is
+//! checked and opened before any work: it must not be the input (same file, by any name), and
+//! it is written as [`pine_gguf::output`] describes (a fresh temporary renamed over a new or
+//! regular file; in place into a device or FIFO; anything else refused); Ctrl-C or SIGTERM
+//! removes the temporary ([`crate::interrupt`]).
 
 mod convert;
 mod mixture;
@@ -26,9 +29,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use pine_gguf::{Gguf, GgufWriter, OwnedValue};
+use pine_gguf::{Gguf, GgufWriter, OutputFile, OwnedValue};
 
 use target::is_reencoded;
+
+use crate::model_path;
 
 /// The ggml quantization format version the encoders follow (llama.cpp's `GGML_QNT_VERSION`),
 /// written as `general.quantization_version` like llama-quantize does.
@@ -44,7 +49,8 @@ pub const QUANTIZATION_VERSION: u32 = 2;
 pub struct Args {
     /// The GGUF model to read (any tensor type pine can decode).
     pub input: PathBuf,
-    /// Where to write the result (replaced atomically).
+    /// Where to write the result: a new or regular file (replaced atomically when complete), or
+    /// a character device or FIFO (written in place); never the input.
     pub output: PathBuf,
     /// Target type of the weight matrices, or a llama-quantize mixture such as Q4_K_M.
     #[arg(value_name = "TYPE")]
@@ -54,8 +60,8 @@ pub struct Args {
     /// `general.file_type`.
     #[arg(long)]
     pub pure: bool,
-    /// Worker threads (default: all available cores).
-    #[arg(long, short = 't')]
+    /// Worker threads (default: all available cores; more are capped to the cores).
+    #[arg(long, short = 't', value_parser = crate::flags::threads)]
     pub threads: Option<usize>,
     /// Round weights to f16 before quantizing, as if the model were first converted to F16
     /// (how llama.cpp's published variants are made from a higher-precision source).
@@ -73,6 +79,10 @@ pub fn main(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    if let Err(e) = crate::interrupt::clean_up_outputs_on_signals() {
+        eprintln!("pine-quantize: {e}");
+        return ExitCode::FAILURE;
+    }
     match quantize_file(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -85,19 +95,15 @@ pub fn main(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
 /// Reads `args.input`, re-encodes it and writes `args.output`, printing progress on stderr.
 pub fn quantize_file(args: &Args) -> Result<(), String> {
     let target = parse_target(&args.ty, args.pure)?;
-    let threads = match args.threads {
-        Some(0) => return Err("--threads must be at least 1".into()),
-        Some(n) => n,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
+    let threads = args.threads.unwrap_or_else(crate::flags::cores);
     let input = &args.input;
-    crate::model_path::check_file(input, "a GGUF file")?;
-    let gguf = Gguf::open(input).map_err(|e| crate::model_path::gguf_error(input, &e))?;
+    model_path::check_file(input, "a GGUF file")?;
+    model_path::refuse_overwriting_input(input, &args.output)?;
+    let out = OutputFile::create(&args.output).map_err(|e| e.to_string())?;
+    let gguf = Gguf::open(input).map_err(|e| model_path::gguf_error(input, &e))?;
     let writer = quantize_gguf(&gguf, target, args.via_f16, threads, true)
         .map_err(|e| format!("{}: {e}", input.display()))?;
-    writer
-        .write_to(&args.output)
-        .map_err(|e| crate::model_path::gguf_error(&args.output, &e))?;
+    writer.write_output(out).map_err(|e| e.to_string())?;
     eprintln!(
         "pine-quantize: wrote {} ({target}, general.file_type {})",
         args.output.display(),

@@ -26,6 +26,9 @@ pub enum GgufError {
     },
     /// A value cannot be written (writer-side validation).
     Invalid { what: String },
+    /// An output path holds something that must not be replaced: `what` it is (a symbolic
+    /// link, a directory, a socket, ...). See [`crate::output`].
+    Refused { path: PathBuf, what: String },
 }
 
 impl GgufError {
@@ -59,6 +62,12 @@ impl fmt::Display for GgufError {
                 found,
             } => write!(f, "metadata key '{key}' holds {found}, expected {expected}"),
             GgufError::Invalid { what } => write!(f, "cannot write GGUF: {what}"),
+            GgufError::Refused { path, what } => write!(
+                f,
+                "refusing to replace {}: it is {what} (outputs replace only regular files, \
+                 or are written in place into a character device or FIFO)",
+                path.display()
+            ),
         }
     }
 }

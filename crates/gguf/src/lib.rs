@@ -1,8 +1,10 @@
 //! `pine-gguf`: reads GGUF v2/v3 files over a memory map without copying, validating every
-//! header field, metadata value and tensor extent with checked arithmetic, and writes GGUF files.
+//! header field, metadata value and tensor extent with checked arithmetic, and writes GGUF files
+//! (through [`OutputFile`], which never replaces or follows anything but a regular file).
 
 mod cursor;
 pub mod error;
+pub mod output;
 pub mod reader;
 #[cfg(test)]
 mod reader_tests;
@@ -11,6 +13,7 @@ pub mod value;
 pub mod writer;
 
 pub use error::GgufError;
+pub use output::OutputFile;
 pub use reader::{Gguf, TensorInfo};
 pub use types::{GgmlType, ALL_TYPES, QK_K};
 pub use value::{Array, Value, ValueType};

@@ -1,12 +1,14 @@
 //! Writing GGUF v3 files: used by `pine-quantize` and by tests that build small or deliberately
-//! broken files. Files are written to a temporary name and renamed, so a failed write never
-//! leaves a partial model behind.
+//! broken files. Files are streamed through an [`OutputFile`] (a fresh temporary renamed over
+//! the path, see [`crate::output`]), so a failed write never leaves a partial model behind and
+//! never touches anything but the path, and the encoded file is never held in memory a second
+//! time.
 
-use std::fs;
-use std::io::Write;
+use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
 
 use crate::error::GgufError;
+use crate::output::OutputFile;
 use crate::reader::{align_up, DEFAULT_ALIGNMENT, GGUF_MAGIC};
 use crate::types::GgmlType;
 use crate::value::{Value, ValueType};
@@ -202,6 +204,18 @@ impl GgufWriter {
 
     /// Encodes the whole file in memory.
     pub fn to_bytes(&self) -> Result<Vec<u8>, GgufError> {
+        let header = self.encode_header()?;
+        let mut out = Vec::new();
+        self.write_parts(&header, &mut out)
+            .map_err(|e| GgufError::Invalid {
+                what: e.to_string(),
+            })?;
+        Ok(out)
+    }
+
+    /// Everything before the tensor data: magic, version, counts, metadata, tensor infos,
+    /// padded to the alignment.
+    fn encode_header(&self) -> Result<Vec<u8>, GgufError> {
         let mut out = Vec::new();
         out.extend_from_slice(&GGUF_MAGIC);
         out.extend_from_slice(&3u32.to_le_bytes());
@@ -229,39 +243,41 @@ impl GgufWriter {
                 .and_then(|o| align_up(o, self.alignment))
                 .ok_or_else(overflow)?;
         }
-        pad_to(&mut out, self.alignment);
-        for t in &self.tensors {
-            out.extend_from_slice(&t.data);
-            pad_to(&mut out, self.alignment);
-        }
+        let len = out.len() as u64;
+        out.resize((len + padding(len, self.alignment)) as usize, 0);
         Ok(out)
     }
 
-    /// Writes the file atomically: to `path` + `.partial`, then renamed over `path`.
-    pub fn write_to(&self, path: impl AsRef<Path>) -> Result<(), GgufError> {
-        let path = path.as_ref();
-        let bytes = self.to_bytes()?;
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".partial");
-        let io = |source| GgufError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let result = (|| {
-            let mut f = fs::File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-            fs::rename(&tmp, path)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
+    /// Writes `header`, then each tensor's data padded to the alignment.
+    fn write_parts(&self, header: &[u8], w: &mut impl Write) -> io::Result<()> {
+        w.write_all(header)?;
+        for t in &self.tensors {
+            w.write_all(&t.data)?;
+            let pad = padding(t.data.len() as u64, self.alignment);
+            io::copy(&mut io::repeat(0).take(pad), w)?;
         }
-        result.map_err(io)
+        Ok(())
+    }
+
+    /// Streams the file into `out` and puts it in place ([`OutputFile::commit`]); on any error
+    /// `out`'s temporary is removed and nothing at its path changes.
+    pub fn write_output(&self, mut out: OutputFile) -> Result<(), GgufError> {
+        let header = self.encode_header()?;
+        let mut w = BufWriter::with_capacity(1 << 20, &mut out);
+        let written = self.write_parts(&header, &mut w).and_then(|()| w.flush());
+        drop(w);
+        written.map_err(|e| out.error(e))?;
+        out.commit()
+    }
+
+    /// Writes the file to `path` safely: see [`crate::output`] (a new or regular file is
+    /// replaced atomically, a device or FIFO written in place, anything else refused).
+    pub fn write_to(&self, path: impl AsRef<Path>) -> Result<(), GgufError> {
+        self.write_output(OutputFile::create(path)?)
     }
 }
 
-fn pad_to(out: &mut Vec<u8>, alignment: u64) {
-    let len = out.len() as u64;
-    let target = align_up(len, alignment).unwrap_or(len);
-    out.resize(target as usize, 0);
+/// Zero bytes that bring `len` up to a multiple of `alignment`.
+fn padding(len: u64, alignment: u64) -> u64 {
+    align_up(len, alignment).map_or(0, |a| a - len)
 }

@@ -129,7 +129,8 @@ pub struct RunArgs {
     /// Reference mode: weights dequantized to f32, activations kept in f32.
     #[arg(long)]
     pub f32_matmul: bool,
-    /// Write float32 [n_prompt_tokens, n_vocab] logits of every prompt position to this .npy.
+    /// Write float32 [n_prompt_tokens, n_vocab] logits of every prompt position to this .npy
+    /// (a new or regular file, replaced only when complete; a device or FIFO, written in place).
     #[arg(long)]
     pub logits_out: Option<PathBuf>,
     /// Interactive chat: read user turns from stdin (`-p`/`-f` is the first turn).

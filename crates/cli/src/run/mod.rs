@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use pine_attention::{AttentionMode, Layout};
+use pine_gguf::OutputFile;
 use pine_model::Logits;
 
 pub use args::RunArgs;
@@ -37,6 +38,17 @@ fn run(args: &RunArgs) -> Result<(), String> {
     }
     crate::flags::check_device(args.backend, args.device)?;
     layout::check(args)?;
+    // The logits file is opened (and a bad path refused) before the model is loaded.
+    let logits_out = match &args.logits_out {
+        Some(path) if !args.interactive => {
+            if let Ok(model) = crate::model_path::resolve(args.model.as_deref()) {
+                crate::model_path::refuse_overwriting_input(&model, path)?;
+            }
+            crate::interrupt::clean_up_outputs_on_signals()?;
+            Some(OutputFile::create(path).map_err(|e| e.to_string())?)
+        }
+        _ => None,
+    };
     let t0 = Instant::now();
     let mut ctx = setup::load(args)?;
     let load_ms = t0.elapsed().as_secs_f64() * 1e3;
@@ -60,7 +72,7 @@ fn run(args: &RunArgs) -> Result<(), String> {
             layout.prefix, layout.segments, layout.suffix
         );
     }
-    let which = match args.logits_out {
+    let which = match logits_out {
         Some(_) => Logits::All,
         None => Logits::Last,
     };
@@ -71,9 +83,8 @@ fn run(args: &RunArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     report_prefill(layout.len(), t);
     let n_vocab = ctx.session.model.params.n_vocab;
-    if let Some(path) = &args.logits_out {
-        npy::write_f32(path, &[layout.len(), n_vocab], &logits)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Some(out) = logits_out {
+        npy::write_f32(out, &[layout.len(), n_vocab], &logits).map_err(|e| e.to_string())?;
         if args.n_predict == 0 {
             return Ok(());
         }
