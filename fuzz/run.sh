@@ -15,7 +15,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
 export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/tmp/target-fuzz}"
-export PINE_FIXTURES="${PINE_FIXTURES:-$root/../shared/fixtures}"
+# The fixtures (tiny-llama/, llamacpp-vocab/): the repository's tests/fixtures unless PINE_FIXTURES says.
+export PINE_FIXTURES="${PINE_FIXTURES:-$root/tests/fixtures}"
 max_len="${MAX_LEN:-65536}"
 
 if ! cargo fuzz --version >/dev/null 2>&1; then

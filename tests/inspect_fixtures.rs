@@ -3,7 +3,7 @@
 //! them), on the SmolLM2 model it must show the known type mix, and on broken or missing files
 //! it must fail with exit code 1 and a message naming the file, never a panic.
 //!
-//! Inputs: `PINE_FIXTURES` (the shared fixtures directory, default `<repo>/../shared/fixtures`) and `PINE_MODEL`
+//! Inputs: `PINE_FIXTURES` (the fixtures directory, default the repository's `tests/fixtures`) and `PINE_MODEL`
 //! (default `<repo>/models/SmolLM2-135M-Instruct.Q4_1.gguf`, fetched by `models/fetch.sh`).
 //! A missing input is a failure that says how to get it, never a silent skip.
 
@@ -13,10 +13,14 @@ use std::process::{Command, Output};
 
 use serde_json::Value as Json;
 
+/// How to get the tiny-llama fixtures, for a failure when one is missing.
+const FIXTURES_HOW: &str = "the fixtures are committed in the repository's tests/fixtures/tiny-llama; \
+                            set PINE_FIXTURES to a directory holding tiny-llama/ to use another copy";
+
 fn fixtures_dir() -> PathBuf {
     std::env::var_os("PINE_FIXTURES")
         .map_or_else(
-            || concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures").into(),
+            || concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures").into(),
             PathBuf::from,
         )
         .join("tiny-llama")
@@ -77,8 +81,7 @@ fn tensor_types(doc: &Json) -> BTreeMap<String, String> {
 #[test]
 fn fixtures_match_the_manifest() {
     let dir = fixtures_dir();
-    let how = "set PINE_FIXTURES to the shared fixtures directory \
-               (the project share's shared/fixtures/tiny-llama)";
+    let how = FIXTURES_HOW;
     let manifest_path = dir.join("manifest.json");
     require(&manifest_path, how);
     let manifest: Json =
@@ -143,7 +146,7 @@ fn smollm2_has_q8_embeddings_q4_1_matrices_and_f32_norms() {
 fn text_mode_lists_every_tensor() {
     let dir = fixtures_dir();
     let path = dir.join("tiny-llama.Q4_K_M.gguf");
-    require(&path, "set PINE_FIXTURES to the shared fixtures directory");
+    require(&path, FIXTURES_HOW);
     let out = run_inspect(&[path.as_os_str()]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
@@ -158,7 +161,7 @@ fn text_mode_lists_every_tensor() {
 #[test]
 fn broken_and_missing_files_fail_with_the_file_name() {
     let src = fixtures_dir().join("tiny-llama.Q4_0.gguf");
-    require(&src, "set PINE_FIXTURES to the shared fixtures directory");
+    require(&src, FIXTURES_HOW);
     let bytes = std::fs::read(&src).unwrap();
     let dir = std::env::temp_dir().join(format!("pine-inspect-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

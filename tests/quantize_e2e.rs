@@ -5,7 +5,7 @@
 //! give every tensor llama-quantize's type and bytes, and `--pure` Q4_K_M / Q2_K every matrix
 //! llama-quantize `--pure`'s; all metadata must be copied, checked through `pine-inspect --json`.
 //!
-//! Inputs: `PINE_FIXTURES` (the shared fixtures directory, default `<repo>/../shared/fixtures`).
+//! Inputs: `PINE_FIXTURES` (the fixtures directory, default the repository's `tests/fixtures`).
 //! A missing fixture is a failure that says how to get it, never a silent skip.
 
 mod common;

@@ -10,16 +10,17 @@ use libfuzzer_sys::fuzz_target;
 use pine_gguf::Gguf;
 use pine_tokenizer::{StreamDecoder, Tokenizer};
 
-/// The vocabularies of `$PINE_FIXTURES/llamacpp-vocab` (default: the shared fixtures).
+/// The vocabularies of `$PINE_FIXTURES/llamacpp-vocab` (default: the repository's
+/// `tests/fixtures/llamacpp-vocab`).
 fn vocabularies() -> &'static [Tokenizer] {
     static V: OnceLock<Vec<Tokenizer>> = OnceLock::new();
     V.get_or_init(|| {
         let root = std::env::var_os("PINE_FIXTURES")
             .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures")));
+            .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures")));
         let dir = root.join("llamacpp-vocab");
         let mut v: Vec<Tokenizer> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e} (set PINE_FIXTURES)", dir.display()))
+            .unwrap_or_else(|e| panic!("{}: {e} (committed in the repository's tests/fixtures; set PINE_FIXTURES to another copy)", dir.display()))
             .flatten()
             .map(|e| e.path())
             .filter(|p| p.extension().is_some_and(|x| x == "gguf"))

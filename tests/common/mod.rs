@@ -7,13 +7,12 @@ pub mod fixture_cases;
 
 use std::path::PathBuf;
 
-/// `PINE_FIXTURES`, or `../shared/fixtures` next to the repository.
+/// The fixtures directory (holding `tiny-llama/`, `llamacpp-vocab/` and `pine-golden/`):
+/// `PINE_FIXTURES`, else the repository's own `tests/fixtures`.
 pub fn fixtures_root() -> PathBuf {
     std::env::var_os("PINE_FIXTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures"))
-        })
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures")))
 }
 
 /// The tiny-llama fixture directory; panics with instructions when it is missing.
@@ -21,7 +20,8 @@ pub fn tiny_llama_dir() -> PathBuf {
     let d = fixtures_root().join("tiny-llama");
     assert!(
         d.join("manifest.json").is_file(),
-        "fixtures not found at {} (set PINE_FIXTURES to the shared fixtures directory)",
+        "fixtures not found at {} (they are committed in the repository's tests/fixtures; set \
+         PINE_FIXTURES to a directory holding tiny-llama/ to use another copy)",
         d.display()
     );
     d
@@ -172,6 +172,12 @@ pub struct GoldenRun {
 /// Every case and stored order of `pine-golden/cases.json`.
 pub fn golden_runs() -> Vec<GoldenRun> {
     let dir = fixtures_root().join("pine-golden");
+    assert!(
+        dir.join("cases.json").is_file(),
+        "pine-golden fixtures not found at {} (they are committed in the repository's \
+         tests/fixtures; set PINE_FIXTURES to a directory holding pine-golden/ to use another copy)",
+        dir.display()
+    );
     let cases: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json")).unwrap()).unwrap();
     let mut out = Vec::new();

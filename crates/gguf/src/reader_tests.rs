@@ -687,10 +687,20 @@ fn write_fuzz_seeds() {
         std::fs::write(dir.join(name), bytes).unwrap();
     }
     // Real metadata with one-block tensors: valid files small enough for libFuzzer's -max_len.
-    let Some(fixtures) = std::env::var_os("PINE_FIXTURES") else {
-        return;
-    };
-    for entry in std::fs::read_dir(fixtures).unwrap() {
+    // `PINE_FIXTURES` here is the tiny-llama directory itself (as fuzz/run.sh passes it).
+    let fixtures = std::env::var_os("PINE_FIXTURES")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/tiny-llama")
+        });
+    let entries = std::fs::read_dir(&fixtures).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (the tiny-llama fixtures are committed in the repository's \
+             tests/fixtures/tiny-llama; set PINE_FIXTURES to another copy)",
+            fixtures.display()
+        )
+    });
+    for entry in entries {
         let path = entry.unwrap().path();
         if path.extension().is_none_or(|e| e != "gguf") {
             continue;

@@ -11,14 +11,20 @@ pub fn backend(mode: MatmulMode) -> Option<VulkanBackend> {
     crate::device_for_tests(mode)
 }
 
-/// The tiny-llama fixture folder (`PINE_FIXTURES`, default `../shared/fixtures` from the repo).
+/// The tiny-llama fixture folder: `$PINE_FIXTURES/tiny-llama`, else the repository's own
+/// `tests/fixtures/tiny-llama`; panics with where to get it when it is missing.
 pub fn tiny_llama() -> PathBuf {
     let root = std::env::var_os("PINE_FIXTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
-        });
-    root.join("tiny-llama")
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures"));
+    let dir = root.join("tiny-llama");
+    assert!(
+        dir.join("manifest.json").is_file(),
+        "tiny-llama fixtures not found at {} (they are committed in the repository's \
+         tests/fixtures; set PINE_FIXTURES to a directory holding tiny-llama/ to use another copy)",
+        dir.display()
+    );
+    dir
 }
 
 /// Deterministic pseudo-random values in [-1, 1).

@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-/// The tiny-llama fixture directory: `$PINE_FIXTURES/tiny-llama` (the shared fixtures
-/// directory, as in the workspace README), or `$PINE_FIXTURES` itself when it is the
-/// tiny-llama directory; else `../shared/fixtures/tiny-llama` next to the repository root.
+/// The tiny-llama fixture directory: `$PINE_FIXTURES/tiny-llama` (the fixtures directory, as
+/// in the workspace README), or `$PINE_FIXTURES` itself when it is the tiny-llama directory;
+/// else the repository's own `tests/fixtures/tiny-llama`.
 pub fn fixtures_dir() -> PathBuf {
     match std::env::var_os("PINE_FIXTURES") {
         Some(p) => {
@@ -16,9 +16,7 @@ pub fn fixtures_dir() -> PathBuf {
                 p
             }
         }
-        None => {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/tiny-llama")
-        }
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/tiny-llama"),
     }
 }
 
@@ -28,8 +26,9 @@ pub fn require_fixtures() -> PathBuf {
     let dir = fixtures_dir();
     assert!(
         dir.join("tiny-llama.F32.gguf").is_file(),
-        "tiny-llama fixtures not found at {}: set PINE_FIXTURES to the shared fixtures directory \
-         (shared/fixtures, which holds tiny-llama/)",
+        "tiny-llama fixtures not found at {}: they are committed in the repository's \
+         tests/fixtures/tiny-llama; set PINE_FIXTURES to a directory holding tiny-llama/ to use \
+         another copy",
         dir.display()
     );
     dir

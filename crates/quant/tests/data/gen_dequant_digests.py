@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Independent reference digests for `tests/fixture_dequant.rs`.
 
-For every tiny-llama fixture (`*.gguf` in $PINE_FIXTURES, default ../shared/fixtures/tiny-llama
-relative to the repository root) and every tensor, dequantizes the tensor with gguf-py
+For every tiny-llama fixture (`*.gguf` in $PINE_FIXTURES, the tiny-llama directory or the
+fixtures directory holding it; default the repository's tests/fixtures/tiny-llama) and every tensor, dequantizes the tensor with gguf-py
 (`gguf.quants.dequantize`, gguf 0.19.0 + numpy) and records the FNV-1a-64 digest of the
 little-endian f32 values in ggml element order (ne0 fastest), plus the element count.
 
@@ -29,7 +29,9 @@ from gguf.quants import dequantize
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[3]
-FIXTURES = Path(os.environ.get("PINE_FIXTURES", REPO.parent / "shared" / "fixtures" / "tiny-llama"))
+FIXTURES = Path(os.environ.get("PINE_FIXTURES", REPO / "tests" / "fixtures" / "tiny-llama"))
+if (FIXTURES / "tiny-llama").is_dir():
+    FIXTURES = FIXTURES / "tiny-llama"
 
 # ggml type name -> function(raw uint8 bytes, n_elements) -> float32 values, for types where
 # gguf-py's float order differs from llama.cpp's. Empty: see the module docstring.

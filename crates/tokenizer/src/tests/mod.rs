@@ -27,8 +27,7 @@ pub(crate) fn smollm2() -> Gguf {
 }
 
 /// The tiny-llama fixture directory: `$PINE_FIXTURES` (the tiny-llama directory itself, or
-/// the shared fixtures directory above it), else `../shared/fixtures/tiny-llama` next to the
-/// repository.
+/// the fixtures directory above it), else the repository's own `tests/fixtures/tiny-llama`.
 pub(crate) fn tiny_llama_dir() -> PathBuf {
     let dir = match std::env::var_os("PINE_FIXTURES") {
         Some(p) => {
@@ -39,14 +38,13 @@ pub(crate) fn tiny_llama_dir() -> PathBuf {
                 p
             }
         }
-        None => {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/tiny-llama")
-        }
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/tiny-llama"),
     };
     assert!(
         dir.join("manifest.json").is_file() && dir.join("tiny-llama.F32.gguf").is_file(),
-        "tiny-llama fixtures not found at {}: set PINE_FIXTURES to the shared fixtures \
-         (shared/fixtures/tiny-llama, made by its make_fixtures.py)",
+        "tiny-llama fixtures not found at {}: they are committed in the repository's \
+         tests/fixtures/tiny-llama (made by its make_fixtures.py and llama.cpp); set \
+         PINE_FIXTURES to use another copy",
         dir.display()
     );
     dir
