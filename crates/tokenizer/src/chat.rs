@@ -269,3 +269,27 @@ mod tests {
         assert!(matches!(e, TokenizerError::Template(_)));
     }
 }
+#[cfg(test)]
+mod deep_tests {
+    use super::*;
+
+    #[test]
+    fn deeply_nested_templates_fail_or_render_without_overflowing() {
+        let parens = format!("{{{{ {}1{} }}}}", "(".repeat(148), ")".repeat(148));
+        let ifs = format!(
+            "{}x{}",
+            "{% if true %}".repeat(140),
+            "{% endif %}".repeat(140)
+        );
+        let lists = format!("{{{{ {}1{} }}}}", "[".repeat(148), "]".repeat(148));
+        let mac =
+            "{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(100000) }}"
+                .to_string();
+        let rec = "{% for m in messages recursive %}{{ loop([m, m]) }}{% endfor %}".to_string();
+        for src in [parens, ifs, lists, mac, rec] {
+            if let Ok(t) = ChatTemplate::new(&src, "", "") {
+                let _ = t.render(&[ChatMessage::new("user", "x")], false);
+            }
+        }
+    }
+}
