@@ -194,7 +194,7 @@ impl<B: Backend> Session<B> {
         self.work = (0, ids.len());
         if let Some(mut lp) = self.layout.take() {
             // Continuing a layout (e.g. a chat turn after PINE) keeps its mode.
-            let mut out = Vec::new();
+            let mut out = gather(which, ids.len(), self.model.params.n_vocab)?;
             for &id in ids {
                 let spec = lp.decode_batch(id, self.tokens.len());
                 lp.begin(&spec);
@@ -211,7 +211,7 @@ impl<B: Backend> Session<B> {
             self.layout = Some(lp);
             return Ok(out);
         }
-        let mut out = Vec::new();
+        let mut out = gather(which, ids.len(), self.model.params.n_vocab)?;
         for chunk in ids.chunks(CHUNK) {
             let start = self.tokens.len();
             let spec = BatchSpec {
@@ -245,7 +245,7 @@ impl<B: Backend> Session<B> {
         self.check_room(layout.len())?;
         self.work = (0, layout.len());
         let mut lp = LayoutPlanner::new(layout, mode);
-        let mut out = Vec::new();
+        let mut out = gather(which, layout.len(), self.model.params.n_vocab)?;
         for spec in lp.batches(layout) {
             lp.begin(&spec);
             let logits = self.run(&spec, which, &mut lp)?;
@@ -265,7 +265,26 @@ impl<B: Backend> Session<B> {
 
 fn extend(out: &mut Vec<f32>, logits: Vec<f32>, which: Logits) {
     match which {
+        Logits::All if out.is_empty() && out.capacity() < logits.len() => *out = logits,
         Logits::All => out.extend_from_slice(&logits),
         Logits::Last => *out = logits,
     }
+}
+
+/// The vector every position's logits are gathered in: room for all `n` rows of `n_vocab`
+/// reserved at once, fallibly, so a long prompt's logits never double their memory while the
+/// vector grows, and a size the machine cannot hold is an error naming it.
+fn gather(which: Logits, n: usize, n_vocab: usize) -> Result<Vec<f32>, ModelError> {
+    let mut out = Vec::new();
+    if which == Logits::All {
+        let len = n.saturating_mul(n_vocab);
+        out.try_reserve_exact(len).map_err(|_| {
+            ModelError::Request(format!(
+                "the logits of {n} positions ({n} × {n_vocab} floats, {:.1} GiB) cannot be \
+                 allocated",
+                len as f64 * 4.0 / (1u64 << 30) as f64
+            ))
+        })?;
+    }
+    Ok(out)
 }
