@@ -157,6 +157,9 @@ pub trait Backend {
     fn swiglu(&mut self, gate: &mut Self::Buffer, up: &Self::Buffer, len: usize);
     /// `acc[i] += x[i]` for the first `len` values.
     fn add(&mut self, acc: &mut Self::Buffer, x: &Self::Buffer, len: usize);
+    /// Adds the vector `bias` (F32, `width` long) to each of the `n` rows of `x`
+    /// (`[n, width]`): the projection biases of Qwen2-style attention.
+    fn add_bias(&mut self, x: &mut Self::Buffer, bias: &Self::Weight, n: usize);
     /// A KV cache of the given geometry.
     fn new_cache(&mut self, spec: CacheSpec) -> Result<Self::Cache, BackendError>;
     /// Stores `n` rows of pre-RoPE keys (rotated here to `positions`) and values into `layer`

@@ -336,6 +336,16 @@ impl Backend for AnyBackend {
         }
     }
 
+    fn add_bias(&mut self, x: &mut AnyBuffer, bias: &AnyWeight, n: usize) {
+        match (self, x, bias) {
+            (AnyBackend::Cpu(b), AnyBuffer::Cpu(x), AnyWeight::Cpu(w)) => b.add_bias(x, w, n),
+            (AnyBackend::Vulkan(b), AnyBuffer::Vulkan(x), AnyWeight::Vulkan(w)) => {
+                b.add_bias(x, w, n)
+            }
+            _ => unreachable!("buffers and weights come from the backend they are used on"),
+        }
+    }
+
     fn plan_budget(&self) -> Option<usize> {
         match self {
             AnyBackend::Cpu(b) => b.plan_budget(),

@@ -6,8 +6,9 @@ use pine_gguf::Gguf;
 
 use crate::error::ModelError;
 
-/// Architectures whose graph is the Llama graph.
-const LLAMA_LIKE: &[&str] = &["llama"];
+/// Architectures whose graph is the Llama graph: `qwen2` adds biases to the Q/K/V projections
+/// and rotates NEOX-style (see [`LlamaParams::rope_neox`]).
+const LLAMA_LIKE: &[&str] = &["llama", "qwen2"];
 
 /// The widest attention head pine runs (real models use 64 to 256); bounds the RoPE tables a
 /// file's `rope.dimension_count` sizes before any tensor is read.
@@ -38,6 +39,10 @@ pub struct LlamaParams {
     pub rms_eps: f32,
     /// Rotary embedding.
     pub rope: Rope,
+    /// The file's Q/K rows rotate NEOX-style, dimension `j` with `j + n_rot / 2` (Qwen2), not
+    /// adjacent pairs: the loader reorders those rows so pine's adjacent-pair rotation gives
+    /// the same dot products.
+    pub rope_neox: bool,
 }
 
 impl LlamaParams {
@@ -160,6 +165,7 @@ impl LlamaParams {
             None => None,
         };
         let rope = Rope::new(n_rot, freq_base, &scaling, factors.as_deref());
+        let rope_neox = arch == "qwen2";
         Ok(LlamaParams {
             arch,
             n_layers,
@@ -172,6 +178,7 @@ impl LlamaParams {
             n_ctx_train,
             rms_eps,
             rope,
+            rope_neox,
         })
     }
 }

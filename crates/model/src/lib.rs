@@ -5,6 +5,7 @@ pub mod any_backend;
 pub mod error;
 pub mod hparams;
 pub mod llama;
+mod neox;
 pub mod sampler;
 pub mod session;
 

@@ -16,6 +16,8 @@ struct Layer<W> {
     wq: W,
     wk: W,
     wv: W,
+    /// Q/K/V projection biases (Qwen2), each added to its projection's rows.
+    biases: Option<[W; 3]>,
     wo: W,
     ffn_norm: W,
     gate: W,
@@ -74,8 +76,17 @@ impl<B: Backend> Llama<B> {
         let q_width = (p.n_heads * p.head_dim) as u64;
         let kv_width = (p.n_kv_heads * p.head_dim) as u64;
         let (e, f) = (p.n_embd as u64, p.n_ff as u64);
+        // NEOX-rotated Q/K rows, reordered into adjacent pairs (a small in-memory file).
+        let reordered = match p.rope_neox {
+            true => Some(Arc::new(crate::neox::reorder_qk(&file, p)?)),
+            false => None,
+        };
         let mut load = |name: &str, dims: &[u64]| -> Result<B::Weight, ModelError> {
-            let info = file
+            let source = match &reordered {
+                Some(r) if r.tensor(name).is_some() => r,
+                _ => &file,
+            };
+            let info = source
                 .tensor(name)
                 .ok_or_else(|| ModelError::MissingTensor(name.to_string()))?;
             if info.dims != dims {
@@ -84,8 +95,9 @@ impl<B: Backend> Llama<B> {
                     info.dims
                 )));
             }
-            Ok(backend.load_weight(WeightSource { file: &file, info })?)
+            Ok(backend.load_weight(WeightSource { file: source, info })?)
         };
+        let has_biases = file.tensor("blk.0.attn_q.bias").is_some();
         let embed = load("token_embd.weight", &[e, p.n_vocab as u64])?;
         let mut layers = Vec::with_capacity(p.n_layers);
         for l in 0..p.n_layers {
@@ -95,6 +107,17 @@ impl<B: Backend> Llama<B> {
                 wq: load(&n("attn_q"), &[e, q_width])?,
                 wk: load(&n("attn_k"), &[e, kv_width])?,
                 wv: load(&n("attn_v"), &[e, kv_width])?,
+                biases: match has_biases {
+                    true => {
+                        let b = |s: &str| format!("blk.{l}.{s}.bias");
+                        Some([
+                            load(&b("attn_q"), &[q_width])?,
+                            load(&b("attn_k"), &[kv_width])?,
+                            load(&b("attn_v"), &[kv_width])?,
+                        ])
+                    }
+                    false => None,
+                },
                 wo: load(&n("attn_output"), &[q_width, e])?,
                 ffn_norm: load(&n("ffn_norm"), &[e])?,
                 gate: load(&n("ffn_gate"), &[e, f])?,
@@ -182,6 +205,11 @@ impl<B: Backend> Llama<B> {
         for (l, w) in self.layers.iter().enumerate() {
             be.rms_norm(x, &w.attn_norm, p.rms_eps, n, h);
             be.matmul_many([&w.wq, &w.wk, &w.wv], h, n, [q, k, v])?;
+            if let Some([bq, bk, bv]) = &w.biases {
+                be.add_bias(q, bq, n);
+                be.add_bias(k, bk, n);
+                be.add_bias(v, bv, n);
+            }
             be.store_kv(
                 cache,
                 l,

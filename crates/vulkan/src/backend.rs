@@ -671,6 +671,22 @@ impl Backend for VulkanBackend {
         self.sticky(|b| b.in_place("add", acc, x, len));
     }
 
+    fn add_bias(&mut self, x: &mut VkBuffer, bias: &VkWeight, n: usize) {
+        let xb = x.buf.clone();
+        self.sticky(|b| {
+            let len = n * bias.width;
+            need(x, len, "add_bias rows")?;
+            let w = b.vector_of(bias)?.clone();
+            let push = [len as u32, bias.width as u32, 0, 0, 0, 0, 0, 0];
+            b.dispatch(
+                "add_bias",
+                vec![xb.into_bytes().into(), w.into()],
+                push,
+                groups_1d(len, 256),
+            )
+        });
+    }
+
     fn new_cache(&mut self, spec: CacheSpec) -> Result<VkCache, BackendError> {
         self.failed()?;
         let elem = match spec.ty {

@@ -16,6 +16,10 @@ use crate::error::VkError;
 const SPIRV: &[(&str, &[u8])] = &[
     ("add", include_bytes!("../../../shaders/spv/add.spv")),
     (
+        "add_bias",
+        include_bytes!("../../../shaders/spv/add_bias.spv"),
+    ),
+    (
         "attention_f16",
         include_bytes!("../../../shaders/spv/attention_f16.spv"),
     ),

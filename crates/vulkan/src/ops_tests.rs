@@ -205,6 +205,36 @@ fn rms_norm_matches_the_cpu() {
     }
 }
 
+/// A bias vector added to every row (one float add per element: the same bits everywhere).
+#[test]
+fn add_bias_matches_the_cpu() {
+    let Some(mut vk) = backend(MatmulMode::Native) else {
+        return;
+    };
+    let mut cpu = CpuBackend::new(1, MatmulMode::Native).unwrap();
+    let path = tiny_llama().join("tiny-llama.F32.gguf");
+    let file = Arc::new(Gguf::open(path).unwrap());
+    let info = file.tensor("blk.1.ffn_norm.weight").unwrap();
+    let src = WeightSource { file: &file, info };
+    let width = info.dims[0] as usize;
+    // One row more in the buffer than is biased: it must stay as it was.
+    let x = values(4 * width, 11);
+    fn run<B: Backend>(b: &mut B, src: WeightSource<'_>, x: &[f32]) -> Vec<f32> {
+        let w = b.load_weight(src).unwrap();
+        let mut xb = upload(b, x);
+        b.add_bias(&mut xb, &w, 3);
+        read(b, &xb, x.len())
+    }
+    let got = run(&mut vk, src, &x);
+    let want = run(&mut cpu, src, &x);
+    assert_eq!(got, want, "add_bias: not bit-identical");
+    assert_eq!(
+        got[3 * width..],
+        x[3 * width..],
+        "add_bias wrote past its rows"
+    );
+}
+
 #[test]
 fn every_shader_builds_a_pipeline() {
     let Some(vk) = backend(MatmulMode::Native) else {

@@ -231,6 +231,15 @@ impl Backend for CpuBackend {
         Ok(())
     }
 
+    fn add_bias(&mut self, x: &mut Vec<f32>, bias: &CpuWeight, n: usize) {
+        let b = bias.vector();
+        for row in x[..n * b.len()].chunks_exact_mut(b.len()) {
+            for (v, &bv) in row.iter_mut().zip(b) {
+                *v += bv;
+            }
+        }
+    }
+
     fn rms_norm(
         &mut self,
         x: &Vec<f32>,
