@@ -83,66 +83,76 @@ fn check<B: Backend>(arch: &str, variant: &str, s: &mut Session<B>, on: &str) {
     }
 }
 
+/// The architectures with a tiny fixture here.
+const ARCHS: [&str; 2] = ["qwen2", "qwen3"];
+
 #[test]
-fn qwen2_matches_llama_cpp_on_the_cpu() {
-    for variant in ["F32", "Q8_0"] {
-        let path = dir("qwen2").join(format!("tiny-qwen2.{variant}.gguf"));
+fn architectures_match_llama_cpp_on_the_cpu() {
+    for arch in ARCHS {
+        for variant in ["F32", "Q8_0"] {
+            let path = dir(arch).join(format!("tiny-{arch}.{variant}.gguf"));
+            let mut s = common::session(&path, 2, MatmulMode::Native, CacheType::F16, 512);
+            check(arch, variant, &mut s, "cpu");
+        }
+    }
+}
+
+#[test]
+fn architectures_match_llama_cpp_on_vulkan() {
+    for arch in ARCHS {
+        for variant in ["F32", "Q8_0"] {
+            let path = dir(arch).join(format!("tiny-{arch}.{variant}.gguf"));
+            let Some(mut s) =
+                common::vulkan_session(&path, MatmulMode::Native, CacheType::F16, 512)
+            else {
+                return;
+            };
+            check(arch, variant, &mut s, "vulkan");
+        }
+    }
+}
+
+/// PINE on each architecture: the last position's logits are the same bits in every order of
+/// the segments, on the CPU.
+#[test]
+fn pine_is_order_invariant_on_every_architecture() {
+    for arch in ARCHS {
+        let path = dir(arch).join(format!("tiny-{arch}.Q8_0.gguf"));
         let mut s = common::session(&path, 2, MatmulMode::Native, CacheType::F16, 512);
-        check("qwen2", variant, &mut s, "cpu");
-    }
-}
-
-#[test]
-fn qwen2_matches_llama_cpp_on_vulkan() {
-    for variant in ["F32", "Q8_0"] {
-        let path = dir("qwen2").join(format!("tiny-qwen2.{variant}.gguf"));
-        let Some(mut s) = common::vulkan_session(&path, MatmulMode::Native, CacheType::F16, 512)
-        else {
-            return;
-        };
-        check("qwen2", variant, &mut s, "vulkan");
-    }
-}
-
-/// PINE on Qwen2: the last position's logits are the same bits in every order of the
-/// segments, on the CPU.
-#[test]
-fn qwen2_pine_is_order_invariant() {
-    let path = dir("qwen2").join("tiny-qwen2.Q8_0.gguf");
-    let mut s = common::session(&path, 2, MatmulMode::Native, CacheType::F16, 512);
-    let segs: Vec<Vec<u32>> = vec![
-        vec![40, 41, 42, 43],
-        vec![50, 51, 52],
-        vec![60, 61, 62, 63, 64],
-    ];
-    let orders = [
-        [0, 1, 2],
-        [0, 2, 1],
-        [1, 0, 2],
-        [1, 2, 0],
-        [2, 0, 1],
-        [2, 1, 0],
-    ];
-    let mut first: Option<Vec<f32>> = None;
-    for o in orders {
-        let layout = Layout {
-            prefix: vec![1, 10, 11],
-            segments: o.iter().map(|&i| segs[i].clone()).collect(),
-            suffix: vec![20, 21],
-        };
-        let l = s
-            .evaluate(
-                &layout,
-                AttentionMode::Pine(TieRule::ContentHash),
-                Logits::Last,
-            )
-            .unwrap();
-        match &first {
-            None => first = Some(l),
-            Some(f) => assert!(
-                f.iter().zip(&l).all(|(a, b)| a.to_bits() == b.to_bits()),
-                "order {o:?} changed the logits"
-            ),
+        let segs: Vec<Vec<u32>> = vec![
+            vec![40, 41, 42, 43],
+            vec![50, 51, 52],
+            vec![60, 61, 62, 63, 64],
+        ];
+        let orders = [
+            [0, 1, 2],
+            [0, 2, 1],
+            [1, 0, 2],
+            [1, 2, 0],
+            [2, 0, 1],
+            [2, 1, 0],
+        ];
+        let mut first: Option<Vec<f32>> = None;
+        for o in orders {
+            let layout = Layout {
+                prefix: vec![1, 10, 11],
+                segments: o.iter().map(|&i| segs[i].clone()).collect(),
+                suffix: vec![20, 21],
+            };
+            let l = s
+                .evaluate(
+                    &layout,
+                    AttentionMode::Pine(TieRule::ContentHash),
+                    Logits::Last,
+                )
+                .unwrap();
+            match &first {
+                None => first = Some(l),
+                Some(f) => assert!(
+                    f.iter().zip(&l).all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{arch}: order {o:?} changed the logits"
+                ),
+            }
         }
     }
 }

@@ -6,9 +6,10 @@ use pine_gguf::Gguf;
 
 use crate::error::ModelError;
 
-/// Architectures whose graph is the Llama graph: `qwen2` adds biases to the Q/K/V projections
-/// and rotates NEOX-style (see [`LlamaParams::rope_neox`]).
-const LLAMA_LIKE: &[&str] = &["llama", "qwen2"];
+/// Architectures whose graph is the Llama graph: `qwen2` adds biases to the Q/K/V projections,
+/// `qwen3` RMS-normalises each head of Q and K, and both rotate NEOX-style (see
+/// [`LlamaParams::rope_neox`]).
+const LLAMA_LIKE: &[&str] = &["llama", "qwen2", "qwen3"];
 
 /// The widest attention head pine runs (real models use 64 to 256); bounds the RoPE tables a
 /// file's `rope.dimension_count` sizes before any tensor is read.
@@ -165,7 +166,7 @@ impl LlamaParams {
             None => None,
         };
         let rope = Rope::new(n_rot, freq_base, &scaling, factors.as_deref());
-        let rope_neox = arch == "qwen2";
+        let rope_neox = matches!(arch.as_str(), "qwen2" | "qwen3");
         Ok(LlamaParams {
             arch,
             n_layers,

@@ -18,6 +18,8 @@ struct Layer<W> {
     wv: W,
     /// Q/K/V projection biases (Qwen2), each added to its projection's rows.
     biases: Option<[W; 3]>,
+    /// Per-head RMSNorm weights of Q and K (Qwen3), `head_dim` each.
+    qk_norm: Option<[W; 2]>,
     wo: W,
     ffn_norm: W,
     gate: W,
@@ -37,6 +39,9 @@ struct Scratch<Buf> {
     o: Buf,
     g: Buf,
     u: Buf,
+    /// Where Q and K are normalised per head (Qwen3), then swapped with them; `q`, `k` and
+    /// this are then all `rows × max(q width, kv width)`.
+    t: Option<Buf>,
 }
 
 /// A loaded Llama model bound to a backend.
@@ -98,6 +103,8 @@ impl<B: Backend> Llama<B> {
             Ok(backend.load_weight(WeightSource { file: source, info })?)
         };
         let has_biases = file.tensor("blk.0.attn_q.bias").is_some();
+        let has_qk_norm = file.tensor("blk.0.attn_q_norm.weight").is_some();
+        let hd = p.head_dim as u64;
         let embed = load("token_embd.weight", &[e, p.n_vocab as u64])?;
         let mut layers = Vec::with_capacity(p.n_layers);
         for l in 0..p.n_layers {
@@ -116,6 +123,13 @@ impl<B: Backend> Llama<B> {
                             load(&b("attn_v"), &[kv_width])?,
                         ])
                     }
+                    false => None,
+                },
+                qk_norm: match has_qk_norm {
+                    true => Some([
+                        load(&n("attn_q_norm"), &[hd])?,
+                        load(&n("attn_k_norm"), &[hd])?,
+                    ]),
                     false => None,
                 },
                 wo: load(&n("attn_output"), &[q_width, e])?,
@@ -175,6 +189,7 @@ impl<B: Backend> Llama<B> {
         let qw = p.n_heads * p.head_dim;
         let kvw = p.n_kv_heads * p.head_dim;
         let be = &mut self.backend;
+        let qk_norm = self.layers.first().is_some_and(|l| l.qk_norm.is_some());
         if self.scratch.as_ref().is_some_and(|s| s.rows != n) {
             self.scratch = None;
         }
@@ -188,18 +203,26 @@ impl<B: Backend> Llama<B> {
             o,
             g,
             u,
+            t,
             ..
-        } = self.scratch.get_or_insert_with(|| Scratch {
-            rows: n,
-            x: be.buffer(n * d),
-            h: be.buffer(n * d),
-            q: be.buffer(n * qw),
-            k: be.buffer(n * kvw),
-            v: be.buffer(n * kvw),
-            attn: be.buffer(n * qw),
-            o: be.buffer(n * d),
-            g: be.buffer(n * ff),
-            u: be.buffer(n * ff),
+        } = self.scratch.get_or_insert_with(|| {
+            let qk = match qk_norm {
+                true => qw.max(kvw),
+                false => 0,
+            };
+            Scratch {
+                rows: n,
+                x: be.buffer(n * d),
+                h: be.buffer(n * d),
+                q: be.buffer(n * qw.max(qk)),
+                k: be.buffer(n * kvw.max(qk)),
+                v: be.buffer(n * kvw),
+                attn: be.buffer(n * qw),
+                o: be.buffer(n * d),
+                g: be.buffer(n * ff),
+                u: be.buffer(n * ff),
+                t: qk_norm.then(|| be.buffer(n * qk)),
+            }
         });
         be.embed(&self.embed, batch.ids, x)?;
         for (l, w) in self.layers.iter().enumerate() {
@@ -209,6 +232,13 @@ impl<B: Backend> Llama<B> {
                 be.add_bias(q, bq, n);
                 be.add_bias(k, bk, n);
                 be.add_bias(v, bv, n);
+            }
+            if let (Some([nq, nk]), Some(t)) = (&w.qk_norm, t.as_mut()) {
+                // Each head is a row of head_dim for the norm; the result is swapped in.
+                be.rms_norm(q, nq, p.rms_eps, n * p.n_heads, t);
+                std::mem::swap(q, t);
+                be.rms_norm(k, nk, p.rms_eps, n * p.n_kv_heads, t);
+                std::mem::swap(k, t);
             }
             be.store_kv(
                 cache,

@@ -6,7 +6,8 @@
 //! entries likewise) makes pine's rotation of the reordered vectors the reordered NEOX
 //! rotation of the original ones; queries and keys are reordered alike, so every q·k — all
 //! attention ever uses them for — is the same sum in another order. Values are not rotated
-//! and keep their order.
+//! and keep their order. A per-head RMSNorm of Q and K (Qwen3) commutes with the reordering
+//! once its weights are reordered the same way.
 
 use pine_gguf::{Gguf, GgufWriter};
 
@@ -29,11 +30,21 @@ pub(crate) fn reorder_qk(file: &Gguf, p: &LlamaParams) -> Result<Gguf, ModelErro
     let n_rot = p.rope.n_rot;
     let mut w = GgufWriter::new();
     for l in 0..p.n_layers {
-        for (part, heads) in [("attn_q", p.n_heads), ("attn_k", p.n_kv_heads)] {
-            for kind in ["weight", "bias"] {
+        // Projections and their biases (all heads), and Qwen3's per-head norm weights (one
+        // head's worth, applied to every head).
+        let parts = [
+            ("attn_q", "weight", p.n_heads),
+            ("attn_q", "bias", p.n_heads),
+            ("attn_k", "weight", p.n_kv_heads),
+            ("attn_k", "bias", p.n_kv_heads),
+            ("attn_q_norm", "weight", 1),
+            ("attn_k_norm", "weight", 1),
+        ];
+        for (part, kind, heads) in parts {
+            {
                 let name = format!("blk.{l}.{part}.{kind}");
                 let Some(info) = file.tensor(&name) else {
-                    if kind == "bias" {
+                    if kind == "bias" || part.ends_with("_norm") {
                         continue;
                     }
                     return Err(ModelError::MissingTensor(name));
