@@ -4,12 +4,8 @@
 use pine_backend::{Rope, RopeScaling};
 use pine_gguf::Gguf;
 
+use crate::arch::Architecture;
 use crate::error::ModelError;
-
-/// Architectures whose graph is the Llama graph: `qwen2` adds biases to the Q/K/V projections,
-/// `qwen3` RMS-normalises each head of Q and K, and both rotate NEOX-style (see
-/// [`LlamaParams::rope_neox`]).
-const LLAMA_LIKE: &[&str] = &["llama", "qwen2", "qwen3"];
 
 /// The widest attention head pine runs (real models use 64 to 256); bounds the RoPE tables a
 /// file's `rope.dimension_count` sizes before any tensor is read.
@@ -20,6 +16,8 @@ pub const MAX_HEAD_DIM: usize = 1024;
 pub struct LlamaParams {
     /// `general.architecture`.
     pub arch: String,
+    /// The family that value names, and so how the graph differs from Llama's.
+    pub architecture: Architecture,
     /// Transformer layers.
     pub n_layers: usize,
     /// Hidden width.
@@ -40,22 +38,13 @@ pub struct LlamaParams {
     pub rms_eps: f32,
     /// Rotary embedding.
     pub rope: Rope,
-    /// The file's Q/K rows rotate NEOX-style, dimension `j` with `j + n_rot / 2` (Qwen2), not
-    /// adjacent pairs: the loader reorders those rows so pine's adjacent-pair rotation gives
-    /// the same dot products.
-    pub rope_neox: bool,
 }
 
 impl LlamaParams {
     /// Reads the parameters; errors name the missing or invalid key.
     pub fn from_gguf(g: &Gguf) -> Result<LlamaParams, ModelError> {
         let arch = g.get_str("general.architecture")?.to_string();
-        if !LLAMA_LIKE.contains(&arch.as_str()) {
-            return Err(ModelError::Unsupported(format!(
-                "architecture '{arch}' (pine runs: {})",
-                LLAMA_LIKE.join(", ")
-            )));
-        }
+        let architecture = Architecture::from_name(&arch)?;
         let key = |k: &str| format!("{arch}.{k}");
         let n_layers = g.get_u32(&key("block_count"))? as usize;
         let n_embd = g.get_u32(&key("embedding_length"))? as usize;
@@ -166,7 +155,7 @@ impl LlamaParams {
             None => None,
         };
         let rope = Rope::new(n_rot, freq_base, &scaling, factors.as_deref());
-        let rope_neox = matches!(arch.as_str(), "qwen2" | "qwen3");
+
         Ok(LlamaParams {
             arch,
             n_layers,
@@ -179,7 +168,7 @@ impl LlamaParams {
             n_ctx_train,
             rms_eps,
             rope,
-            rope_neox,
+            architecture,
         })
     }
 }

@@ -2,6 +2,7 @@
 //! sampling.
 
 pub mod any_backend;
+pub mod arch;
 pub mod error;
 pub mod hparams;
 pub mod llama;
@@ -13,6 +14,7 @@ pub mod session;
 mod fuzz_seeds;
 
 pub use any_backend::{AnyBackend, BackendChoice};
+pub use arch::Architecture;
 pub use error::ModelError;
 pub use hparams::LlamaParams;
 pub use llama::{Batch, Llama};

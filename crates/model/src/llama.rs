@@ -7,6 +7,7 @@ use pine_attention::Planner;
 use pine_backend::{AttentionShape, Backend, WeightSource};
 use pine_gguf::Gguf;
 
+use crate::arch::Biases;
 use crate::error::ModelError;
 use crate::hparams::LlamaParams;
 
@@ -82,7 +83,7 @@ impl<B: Backend> Llama<B> {
         let kv_width = (p.n_kv_heads * p.head_dim) as u64;
         let (e, f) = (p.n_embd as u64, p.n_ff as u64);
         // NEOX-rotated Q/K rows, reordered into adjacent pairs (a small in-memory file).
-        let reordered = match p.rope_neox {
+        let reordered = match p.architecture.rope_neox() {
             true => Some(Arc::new(crate::neox::reorder_qk(&file, p)?)),
             false => None,
         };
@@ -102,8 +103,12 @@ impl<B: Backend> Llama<B> {
             }
             Ok(backend.load_weight(WeightSource { file: source, info })?)
         };
-        let has_biases = file.tensor("blk.0.attn_q.bias").is_some();
-        let has_qk_norm = file.tensor("blk.0.attn_q_norm.weight").is_some();
+        let has_biases = match p.architecture.biases() {
+            Biases::None => false,
+            Biases::Optional => file.tensor("blk.0.attn_q.bias").is_some(),
+            Biases::Required => true,
+        };
+        let has_qk_norm = p.architecture.qk_norm();
         let hd = p.head_dim as u64;
         let embed = load("token_embd.weight", &[e, p.n_vocab as u64])?;
         let mut layers = Vec::with_capacity(p.n_layers);
