@@ -1,6 +1,7 @@
 //! Tests against real GGUF files: the SmolLM2 model (byte-level BPE) and the tiny-llama
 //! fixture (SentencePiece), whose expected ids come from llama.cpp itself.
 
+mod llamacpp_vocab;
 mod smollm;
 mod synthetic;
 mod tiny_llama;
