@@ -18,7 +18,7 @@ const SEPARATOR: &str = "\n__ggml_vocab_test__\n";
 
 /// The `llamacpp-vocab` directory: under `$PINE_FIXTURES` (the fixtures directory, or the
 /// tiny-llama directory inside it), else the repository's `tests/fixtures`.
-fn vocab_dir() -> PathBuf {
+pub(super) fn vocab_dir() -> PathBuf {
     let dir = match std::env::var_os("PINE_FIXTURES") {
         Some(p) => {
             let p = PathBuf::from(p);
