@@ -75,20 +75,23 @@ fn split_steps(pre: &PreTokenizer) -> Result<Vec<PreTokenizerWrapper>, Tokenizer
         .collect()
 }
 
-/// The words `pre` cuts `text` into, before byte mapping (for tests against llama.cpp's cuts).
+/// A function giving the words `pre` cuts a text into, before byte mapping (for tests against
+/// llama.cpp's cuts); the regexes are compiled once.
 #[cfg(test)]
-pub(crate) fn words(pre: &PreTokenizer, text: &str) -> Result<Vec<String>, TokenizerError> {
+pub(crate) fn word_cutter(
+    pre: &PreTokenizer,
+) -> Result<impl Fn(&str) -> Vec<String>, TokenizerError> {
     use tokenizers::{OffsetReferential, OffsetType, PreTokenizedString, PreTokenizer as _};
 
-    let mut pts = PreTokenizedString::from(text);
-    Sequence::new(split_steps(pre)?)
-        .pre_tokenize(&mut pts)
-        .map_err(|e| TokenizerError::Encode(e.to_string()))?;
-    Ok(pts
-        .get_splits(OffsetReferential::Original, OffsetType::Byte)
-        .into_iter()
-        .map(|(s, _, _)| s.to_string())
-        .collect())
+    let seq = Sequence::new(split_steps(pre)?);
+    Ok(move |text: &str| {
+        let mut pts = PreTokenizedString::from(text);
+        seq.pre_tokenize(&mut pts).expect("splitting cannot fail");
+        pts.get_splits(OffsetReferential::Original, OffsetType::Byte)
+            .into_iter()
+            .map(|(s, _, _)| s.to_string())
+            .collect()
+    })
 }
 
 /// Splits each merge line at its first space after the first byte (a merge's left side may
@@ -131,7 +134,7 @@ mod split_tests {
 
     /// The words each pre-tokenizer cuts `text` into (before byte mapping).
     fn words(pre: &str, text: &str) -> Vec<String> {
-        super::words(&PreTokenizer::from_name(pre).unwrap(), text).unwrap()
+        word_cutter(&PreTokenizer::from_name(pre).unwrap()).unwrap()(text)
     }
 
     #[test]

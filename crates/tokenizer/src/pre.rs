@@ -347,7 +347,9 @@ mod tests {
         for name in SUPPORTED {
             let p = PreTokenizer::from_name(name).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!p.regexes.is_empty(), "{name}");
-            crate::byte_bpe::words(&p, "x").unwrap_or_else(|e| panic!("{name}: {e}"));
+            let cut = crate::byte_bpe::word_cutter(&p).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let text = "Hello, World 123!\n";
+            assert_eq!(cut(text).concat(), text, "{name}");
         }
     }
 }
