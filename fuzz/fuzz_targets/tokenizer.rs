@@ -1,6 +1,7 @@
-//! Fuzz target `tokenizer`: any text encoded by llama.cpp's SPM test vocabulary and the default
-//! model's byte-level BPE one, with special-token parsing on and off, then decoded whole and
-//! streamed. Ids must be in the vocabulary; nothing may panic.
+//! Fuzz target `tokenizer`: any text encoded by every llama.cpp test vocabulary pine loads (two
+//! SPM, eleven byte-level BPE pre-tokenizers) and the default model's byte-level BPE one, with
+//! special-token parsing on and off, then decoded whole and streamed. Ids must be in the
+//! vocabulary; nothing may panic.
 #![no_main]
 
 use std::path::PathBuf;
@@ -11,7 +12,7 @@ use pine_gguf::Gguf;
 use pine_tokenizer::{StreamDecoder, Tokenizer};
 
 /// The vocabularies pine loads among `$PINE_FIXTURES/llamacpp-vocab` (default: the
-/// repository's `tests/fixtures`; pre-tokenizers pine does not know yet are left out) and the
+/// repository's `tests/fixtures`; vocabularies pine refuses, such as WordPiece, are left out) and the
 /// default model's (`$PINE_MODEL`, default `models/`), which is byte-level BPE with special
 /// tokens.
 fn vocabularies() -> &'static [Tokenizer] {

@@ -10,3 +10,4 @@ pub mod model_path;
 pub mod npy;
 pub mod quantize;
 pub mod run;
+pub mod tokenize;

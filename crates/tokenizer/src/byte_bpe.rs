@@ -37,16 +37,7 @@ impl ByteLevelBpe {
             .build()
             .map_err(|e| TokenizerError::Build(format!("{MERGES}: {e}")))?;
 
-        let mut steps = Vec::with_capacity(pre.regexes.len() + 1);
-        for re in &pre.regexes {
-            let split = Split::new(
-                SplitPattern::Regex((*re).to_string()),
-                SplitDelimiterBehavior::Isolated,
-                false,
-            )
-            .map_err(|e| TokenizerError::Build(format!("pre-tokenizer regex {re:?}: {e}")))?;
-            steps.push(PreTokenizerWrapper::Split(split));
-        }
+        let mut steps = split_steps(pre)?;
         // The regexes did the word splitting; ByteLevel only maps bytes to characters.
         steps.push(PreTokenizerWrapper::ByteLevel(ByteLevel::new(
             false, false, false,
@@ -66,6 +57,41 @@ impl ByteLevelBpe {
         out.extend_from_slice(enc.get_ids());
         Ok(())
     }
+}
+
+/// The word-cutting steps of a pre-tokenizer: one isolating split per regex, in order.
+fn split_steps(pre: &PreTokenizer) -> Result<Vec<PreTokenizerWrapper>, TokenizerError> {
+    pre.regexes
+        .iter()
+        .map(|re| {
+            Split::new(
+                SplitPattern::Regex((*re).to_string()),
+                SplitDelimiterBehavior::Isolated,
+                false,
+            )
+            .map(PreTokenizerWrapper::Split)
+            .map_err(|e| TokenizerError::Build(format!("pre-tokenizer regex {re:?}: {e}")))
+        })
+        .collect()
+}
+
+/// A function giving the words `pre` cuts a text into, before byte mapping (for tests against
+/// llama.cpp's cuts); the regexes are compiled once.
+#[cfg(test)]
+pub(crate) fn word_cutter(
+    pre: &PreTokenizer,
+) -> Result<impl Fn(&str) -> Vec<String>, TokenizerError> {
+    use tokenizers::{OffsetReferential, OffsetType, PreTokenizedString, PreTokenizer as _};
+
+    let seq = Sequence::new(split_steps(pre)?);
+    Ok(move |text: &str| {
+        let mut pts = PreTokenizedString::from(text);
+        seq.pre_tokenize(&mut pts).expect("splitting cannot fail");
+        pts.get_splits(OffsetReferential::Original, OffsetType::Byte)
+            .into_iter()
+            .map(|(s, _, _)| s.to_string())
+            .collect()
+    })
 }
 
 /// Splits each merge line at its first space after the first byte (a merge's left side may
@@ -104,33 +130,11 @@ mod tests {
 
 #[cfg(test)]
 mod split_tests {
-    use tokenizers::{OffsetReferential, OffsetType, PreTokenizedString, PreTokenizer as _};
-
     use super::*;
 
     /// The words each pre-tokenizer cuts `text` into (before byte mapping).
     fn words(pre: &str, text: &str) -> Vec<String> {
-        let pre = PreTokenizer::from_name(pre).unwrap();
-        let steps = pre
-            .regexes
-            .iter()
-            .map(|re| {
-                PreTokenizerWrapper::Split(
-                    Split::new(
-                        SplitPattern::Regex(re.to_string()),
-                        SplitDelimiterBehavior::Isolated,
-                        false,
-                    )
-                    .unwrap(),
-                )
-            })
-            .collect();
-        let mut pts = PreTokenizedString::from(text);
-        Sequence::new(steps).pre_tokenize(&mut pts).unwrap();
-        pts.get_splits(OffsetReferential::Original, OffsetType::Byte)
-            .into_iter()
-            .map(|(s, _, _)| s.to_string())
-            .collect()
+        word_cutter(&PreTokenizer::from_name(pre).unwrap()).unwrap()(text)
     }
 
     #[test]

@@ -29,9 +29,9 @@ pub struct Tokenizer {
 
 impl Tokenizer {
     /// Builds the tokenizer the file describes. Supports `tokenizer.ggml.model` `gpt2`
-    /// (byte-level BPE; `tokenizer.ggml.pre` `default`, `gpt-2`, `llama3`/`llama-bpe`,
-    /// `smollm`) and `llama` (SentencePiece BPE with byte fallback); anything else is an
-    /// error naming the value.
+    /// (byte-level BPE, with any of the `tokenizer.ggml.pre` pre-tokenizers listed in
+    /// `pre::SUPPORTED`, which the error for another one names) and `llama` (SentencePiece
+    /// BPE with byte fallback); anything else is an error naming the value.
     pub fn from_gguf(g: &Gguf) -> Result<Tokenizer, TokenizerError> {
         const MODEL: &str = "tokenizer.ggml.model";
         let model = g.get_str(MODEL).map_err(meta(MODEL))?;

@@ -1,6 +1,9 @@
-//! Tests against real GGUF files: the SmolLM2 model (byte-level BPE) and the tiny-llama
-//! fixture (SentencePiece), whose expected ids come from llama.cpp itself.
+//! Tests against real GGUF files: the SmolLM2 model (byte-level BPE), the tiny-llama fixture
+//! (SentencePiece) and llama.cpp's tokenizer test vocabularies, whose expected ids come from
+//! llama.cpp itself, and llama.cpp's word cuts for every pre-tokenizer.
 
+mod llamacpp_vocab;
+mod pre_splits;
 mod smollm;
 mod synthetic;
 mod tiny_llama;
