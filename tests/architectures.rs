@@ -83,8 +83,9 @@ fn check<B: Backend>(arch: &str, variant: &str, s: &mut Session<B>, on: &str) {
     }
 }
 
-/// The fixtures here: a Llama 3.1-style file (rope_freqs scaling, tied output), Qwen2, Qwen3.
-const ARCHS: [&str; 3] = ["llama3", "qwen2", "qwen3"];
+/// The fixtures here: a Llama 3.1-style file (rope_freqs scaling, tied output), Qwen2, Qwen3,
+/// Phi-3 (fused tensors).
+const ARCHS: [&str; 4] = ["llama3", "qwen2", "qwen3", "phi3"];
 
 #[test]
 fn architectures_match_llama_cpp_on_the_cpu() {

@@ -18,6 +18,9 @@ pub enum Architecture {
     Qwen2,
     /// Qwen3: a per-head RMSNorm of Q and K before RoPE, NEOX-style RoPE, no biases.
     Qwen3,
+    /// Phi-3 (mini/medium, 4k context): Q/K/V fused into `attn_qkv`, the FFN gate and up
+    /// projections fused into `ffn_up`, NEOX-style RoPE.
+    Phi3,
 }
 
 /// Whether a layer's Q/K/V projections carry biases (`blk.N.attn_{q,k,v}.bias`).
@@ -33,10 +36,11 @@ pub enum Biases {
 
 impl Architecture {
     /// Every family, in the order the error messages list them.
-    pub const ALL: [Architecture; 3] = [
+    pub const ALL: [Architecture; 4] = [
         Architecture::Llama,
         Architecture::Qwen2,
         Architecture::Qwen3,
+        Architecture::Phi3,
     ];
 
     /// The `general.architecture` value.
@@ -45,6 +49,7 @@ impl Architecture {
             Architecture::Llama => "llama",
             Architecture::Qwen2 => "qwen2",
             Architecture::Qwen3 => "qwen3",
+            Architecture::Phi3 => "phi3",
         }
     }
 
@@ -66,7 +71,10 @@ impl Architecture {
     /// RoPE rotates dimension `j` with `j + n_rot / 2` (NEOX) rather than adjacent pairs;
     /// pine runs it by reordering the Q/K rows at load (`neox.rs`).
     pub fn rope_neox(self) -> bool {
-        matches!(self, Architecture::Qwen2 | Architecture::Qwen3)
+        matches!(
+            self,
+            Architecture::Qwen2 | Architecture::Qwen3 | Architecture::Phi3
+        )
     }
 
     /// Whether the Q/K/V projections carry biases.
@@ -74,8 +82,14 @@ impl Architecture {
         match self {
             Architecture::Llama => Biases::Optional,
             Architecture::Qwen2 => Biases::Required,
-            Architecture::Qwen3 => Biases::None,
+            Architecture::Qwen3 | Architecture::Phi3 => Biases::None,
         }
+    }
+
+    /// Whether `ffn_up` holds the gate's rows and then the up projection's (`2 × n_ff` rows,
+    /// no `ffn_gate`), split by views at load (`tensors.rs`).
+    pub fn fused_gate_up(self) -> bool {
+        matches!(self, Architecture::Phi3)
     }
 
     /// Whether each head of Q and K is RMS-normalised before RoPE (`attn_q_norm`,
@@ -96,7 +110,7 @@ mod tests {
         }
         let e = Architecture::from_name("gemma9").unwrap_err().to_string();
         assert!(
-            e.contains("gemma9") && e.contains("llama, qwen2, qwen3"),
+            e.contains("gemma9") && e.contains("llama, qwen2, qwen3, phi3"),
             "{e}"
         );
     }

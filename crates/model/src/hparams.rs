@@ -59,9 +59,9 @@ impl LlamaParams {
             return invalid(format!("zero-sized model: {n_layers} layers, {n_embd} wide, {n_heads}/{n_kv_heads} heads, ff {n_ff}"));
         }
         // Nothing is sized by the block count before the file is known to hold that many
-        // blocks: a layer is at least its two norms and seven matrices.
+        // blocks: a layer is at least its two norms and four matrices (Phi-3's fused ones).
         let last = format!("blk.{}.attn_norm.weight", n_layers - 1);
-        if n_layers > g.tensors().len() / 9 || g.tensor(&last).is_none() {
+        if n_layers > g.tensors().len() / 6 || g.tensor(&last).is_none() {
             return invalid(format!(
                 "{} = {n_layers}, but the file's {} tensors hold fewer blocks (no '{last}')",
                 key("block_count"),
@@ -135,6 +135,11 @@ impl LlamaParams {
             ));
         }
         let scaling = rope_scaling(g, &arch)?;
+        if g.tensor("rope_factors_long.weight").is_some() {
+            return Err(ModelError::Unsupported(
+                "LongRoPE factors (rope_factors_long.weight: a 128k-context Phi-3 file)".into(),
+            ));
+        }
         let factors = match g.tensor("rope_freqs.weight") {
             Some(t) if t.ty == pine_gguf::GgmlType::F32 && t.n_elements() as usize == n_rot / 2 => {
                 Some(

@@ -9,6 +9,7 @@ pub mod llama;
 mod neox;
 pub mod sampler;
 pub mod session;
+mod tensors;
 
 #[cfg(test)]
 mod fuzz_seeds;

@@ -10,6 +10,7 @@ use pine_gguf::Gguf;
 use crate::arch::Biases;
 use crate::error::ModelError;
 use crate::hparams::LlamaParams;
+use crate::tensors::Tensors;
 
 /// One transformer block's weights.
 struct Layer<W> {
@@ -82,18 +83,16 @@ impl<B: Backend> Llama<B> {
         let q_width = (p.n_heads * p.head_dim) as u64;
         let kv_width = (p.n_kv_heads * p.head_dim) as u64;
         let (e, f) = (p.n_embd as u64, p.n_ff as u64);
-        // NEOX-rotated Q/K rows, reordered into adjacent pairs (a small in-memory file).
-        let reordered = match p.architecture.rope_neox() {
-            true => Some(Arc::new(crate::neox::reorder_qk(&file, p)?)),
-            false => None,
-        };
+        // Fused tensors split into views; NEOX-rotated Q/K rows reordered into adjacent pairs
+        // (a small in-memory file).
+        let mut tensors = Tensors::new(Arc::clone(&file), p)?;
+        if p.architecture.rope_neox() {
+            let reordered = crate::neox::reorder_qk(&tensors, p)?;
+            tensors = tensors.with_derived(reordered);
+        }
         let mut load = |name: &str, dims: &[u64]| -> Result<B::Weight, ModelError> {
-            let source = match &reordered {
-                Some(r) if r.tensor(name).is_some() => r,
-                _ => &file,
-            };
-            let info = source
-                .tensor(name)
+            let (source, info) = tensors
+                .get(name)
                 .ok_or_else(|| ModelError::MissingTensor(name.to_string()))?;
             if info.dims != dims {
                 return Err(ModelError::Invalid(format!(

@@ -11,6 +11,8 @@
 
 use pine_gguf::{Gguf, GgufWriter};
 
+use crate::tensors::Tensors;
+
 use crate::error::ModelError;
 use crate::hparams::LlamaParams;
 
@@ -26,7 +28,7 @@ fn source_row(r: usize, head_dim: usize, n_rot: usize) -> usize {
 
 /// An in-memory file holding every layer's Q and K projections (and biases, when the file has
 /// them) with their rows reordered for adjacent-pair rotation.
-pub(crate) fn reorder_qk(file: &Gguf, p: &LlamaParams) -> Result<Gguf, ModelError> {
+pub(crate) fn reorder_qk(file: &Tensors, p: &LlamaParams) -> Result<Gguf, ModelError> {
     let n_rot = p.rope.n_rot;
     let mut w = GgufWriter::new();
     for l in 0..p.n_layers {
@@ -43,7 +45,7 @@ pub(crate) fn reorder_qk(file: &Gguf, p: &LlamaParams) -> Result<Gguf, ModelErro
         for (part, kind, heads) in parts {
             {
                 let name = format!("blk.{l}.{part}.{kind}");
-                let Some(info) = file.tensor(&name) else {
+                let Some((info, data)) = file.data(&name) else {
                     if kind == "bias" || part.ends_with("_norm") {
                         continue;
                     }
@@ -52,7 +54,6 @@ pub(crate) fn reorder_qk(file: &Gguf, p: &LlamaParams) -> Result<Gguf, ModelErro
                 let rows = heads * p.head_dim;
                 // A matrix's rows are its last dimension; a bias's are its elements.
                 let n_rows = *info.dims.last().unwrap_or(&0) as usize;
-                let data = file.tensor_data(info);
                 if n_rows != rows || !data.len().is_multiple_of(rows) {
                     return Err(ModelError::Invalid(format!(
                         "tensor '{name}' has dims {:?}, expected {rows} rows",
