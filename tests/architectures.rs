@@ -157,3 +157,144 @@ fn pine_is_order_invariant_on_every_architecture() {
         }
     }
 }
+
+/// A micro model of `arch` (1 layer, 32 wide, random F32 weights) with the tokenizer and chat
+/// template of llama.cpp's test vocabulary `vocab`, written to `out`.
+fn micro_with_vocab(arch: &str, vocab: &str, out: &std::path::Path) {
+    use pine::gguf::{GgmlType, GgufWriter, OwnedValue};
+    let v = Gguf::open(common::fixtures_root().join("llamacpp-vocab").join(vocab)).unwrap();
+    let mut w = GgufWriter::new();
+    for (k, val) in v.metadata() {
+        if k.starts_with("tokenizer.") {
+            w.set(k, OwnedValue::from_value(&val)).unwrap();
+        }
+    }
+    let n_vocab = v
+        .get("tokenizer.ggml.tokens")
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .len;
+    let (e, ff, hd, heads, kv_heads) = (32u64, 64u64, 16u64, 2u64, 1u64);
+    w.set("general.architecture", OwnedValue::String(arch.into()))
+        .unwrap();
+    for (k, val) in [
+        ("block_count", 1u32),
+        ("embedding_length", e as u32),
+        ("feed_forward_length", ff as u32),
+        ("attention.head_count", heads as u32),
+        ("attention.head_count_kv", kv_heads as u32),
+        ("attention.key_length", hd as u32),
+        ("context_length", 256),
+    ] {
+        w.set(&format!("{arch}.{k}"), OwnedValue::U32(val)).unwrap();
+    }
+    w.set(
+        &format!("{arch}.attention.layer_norm_rms_epsilon"),
+        OwnedValue::F32(1e-6),
+    )
+    .unwrap();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut tensor = |w: &mut GgufWriter, name: &str, dims: &[u64]| {
+        let n: u64 = dims.iter().product();
+        let data = (0..n)
+            .flat_map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let r = (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+                let x = if dims.len() == 1 {
+                    1.0 + 0.1 * r
+                } else {
+                    0.2 * r
+                };
+                x.to_le_bytes()
+            })
+            .collect();
+        w.add_tensor(name, GgmlType::F32, dims, data).unwrap();
+    };
+    let (q, kv) = (heads * hd, kv_heads * hd);
+    tensor(&mut w, "token_embd.weight", &[e, n_vocab]);
+    tensor(&mut w, "blk.0.attn_norm.weight", &[e]);
+    match arch {
+        "phi3" => tensor(&mut w, "blk.0.attn_qkv.weight", &[e, q + 2 * kv]),
+        _ => {
+            tensor(&mut w, "blk.0.attn_q.weight", &[e, q]);
+            tensor(&mut w, "blk.0.attn_k.weight", &[e, kv]);
+            tensor(&mut w, "blk.0.attn_v.weight", &[e, kv]);
+        }
+    }
+    if arch == "qwen2" {
+        tensor(&mut w, "blk.0.attn_q.bias", &[q]);
+        tensor(&mut w, "blk.0.attn_k.bias", &[kv]);
+        tensor(&mut w, "blk.0.attn_v.bias", &[kv]);
+    }
+    if arch == "qwen3" {
+        tensor(&mut w, "blk.0.attn_q_norm.weight", &[hd]);
+        tensor(&mut w, "blk.0.attn_k_norm.weight", &[hd]);
+    }
+    tensor(&mut w, "blk.0.attn_output.weight", &[q, e]);
+    tensor(&mut w, "blk.0.ffn_norm.weight", &[e]);
+    match arch {
+        "phi3" => tensor(&mut w, "blk.0.ffn_up.weight", &[e, 2 * ff]),
+        _ => {
+            tensor(&mut w, "blk.0.ffn_gate.weight", &[e, ff]);
+            tensor(&mut w, "blk.0.ffn_up.weight", &[e, ff]);
+        }
+    }
+    tensor(&mut w, "blk.0.ffn_down.weight", &[ff, e]);
+    tensor(&mut w, "output_norm.weight", &[e]);
+    std::fs::write(out, w.to_bytes().unwrap()).unwrap();
+}
+
+/// `pine-run` chats with each family through the chat template its files carry (taken, with
+/// the tokenizer, from llama.cpp's test vocabulary of that family): the rendered prompt holds
+/// the template's markers as special tokens, and a greedy reply is generated.
+#[test]
+fn every_family_chats_through_its_template() {
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("architectures-chat");
+    std::fs::create_dir_all(&tmp).unwrap();
+    for (arch, vocab, marker) in [
+        ("qwen2", "ggml-vocab-qwen2.gguf", "<|im_start|>"),
+        ("qwen3", "ggml-vocab-qwen35.gguf", "<|im_start|>"),
+        ("phi3", "ggml-vocab-phi-3.gguf", "<|user|>"),
+    ] {
+        let model = tmp.join(format!("micro-{arch}.gguf"));
+        micro_with_vocab(arch, vocab, &model);
+        let file = Gguf::open(&model).unwrap();
+        let tok = pine::tokenizer::Tokenizer::from_gguf(&file).unwrap();
+        let template = pine::tokenizer::ChatTemplate::from_gguf(&file)
+            .unwrap()
+            .expect("the vocabulary carries a chat template");
+        let text = template
+            .render(
+                &[pine::tokenizer::ChatMessage::new("user", "Hello there")],
+                true,
+            )
+            .unwrap();
+        let ids = tok.encode(&text, true, true).unwrap();
+        let marker_id = tok.token_id(marker).expect("the marker is a token");
+        assert!(
+            text.contains(marker) && ids.contains(&marker_id),
+            "{arch}: the prompt {text:?} lacks {marker} as a token"
+        );
+        let out = common::pine_run(&[
+            model.to_str().unwrap(),
+            "-p",
+            "Hello there",
+            "-n",
+            "3",
+            "--temp",
+            "0",
+            "--backend",
+            "cpu",
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{arch}: {stderr}");
+        assert!(
+            stderr.contains(&format!("prompt {} tokens", ids.len())),
+            "{arch}: pine-run did not evaluate the {}-token chat prompt: {stderr}",
+            ids.len()
+        );
+    }
+}
