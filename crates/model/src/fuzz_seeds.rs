@@ -1,35 +1,41 @@
-//! Seed files for the `model` fuzz target (`fuzz/run.sh model`): micro Llama models, valid and
-//! small enough for libFuzzer's input limit, so mutations start from a file that loads.
+//! Seed files for the `model` fuzz target (`fuzz/run.sh model`): micro models of every family
+//! pine runs, valid and small enough for libFuzzer's input limit, so mutations start from a file
+//! that loads.
 
 use pine_gguf::{GgmlType, GgufWriter, OwnedValue, ValueType};
 
-/// A micro Llama: `layers` blocks, 32 wide, 4/2 heads of 8, ffn 64, a 16-token vocabulary,
+/// A micro model of family `arch` (`llama`, `qwen2`: biases, `qwen3`: Q/K norms, `phi3`:
+/// fused tensors): `layers` blocks, 32 wide, 4/2 heads of 8, ffn 64, a 16-token vocabulary,
 /// F32 weights from a fixed generator; `tied` leaves out `output.weight`.
-fn micro(layers: u32, tied: bool) -> Vec<u8> {
+fn micro(arch: &str, layers: u32, tied: bool) -> Vec<u8> {
     let (e, ff, vocab, kv) = (32u64, 64u64, 16u64, 16u64);
     let mut w = GgufWriter::new();
     let set = |w: &mut GgufWriter, k: &str, v: OwnedValue| w.set(k, v).unwrap();
     set(
         &mut w,
         "general.architecture",
-        OwnedValue::String("llama".into()),
+        OwnedValue::String(arch.into()),
     );
     for (k, v) in [
-        ("llama.block_count", layers),
-        ("llama.embedding_length", e as u32),
-        ("llama.feed_forward_length", ff as u32),
-        ("llama.attention.head_count", 4),
-        ("llama.attention.head_count_kv", 2),
-        ("llama.context_length", 64),
+        ("block_count", layers),
+        ("embedding_length", e as u32),
+        ("feed_forward_length", ff as u32),
+        ("attention.head_count", 4),
+        ("attention.head_count_kv", 2),
+        ("context_length", 64),
     ] {
-        set(&mut w, k, OwnedValue::U32(v));
+        set(&mut w, &format!("{arch}.{k}"), OwnedValue::U32(v));
     }
     set(
         &mut w,
-        "llama.attention.layer_norm_rms_epsilon",
+        &format!("{arch}.attention.layer_norm_rms_epsilon"),
         OwnedValue::F32(1e-5),
     );
-    set(&mut w, "llama.rope.freq_base", OwnedValue::F32(10000.0));
+    set(
+        &mut w,
+        &format!("{arch}.rope.freq_base"),
+        OwnedValue::F32(10000.0),
+    );
     let tokens = (0..vocab)
         .map(|i| OwnedValue::String(format!("t{i}")))
         .collect();
@@ -55,14 +61,32 @@ fn micro(layers: u32, tied: bool) -> Vec<u8> {
     tensor(&mut w, "token_embd.weight", &[e, vocab], false);
     for l in 0..layers {
         let n = |s: &str| format!("blk.{l}.{s}.weight");
+        let b = |s: &str| format!("blk.{l}.{s}.bias");
         tensor(&mut w, &n("attn_norm"), &[e], true);
-        tensor(&mut w, &n("attn_q"), &[e, e], false);
-        tensor(&mut w, &n("attn_k"), &[e, kv], false);
-        tensor(&mut w, &n("attn_v"), &[e, kv], false);
+        if arch == "phi3" {
+            tensor(&mut w, &n("attn_qkv"), &[e, e + 2 * kv], false);
+        } else {
+            tensor(&mut w, &n("attn_q"), &[e, e], false);
+            tensor(&mut w, &n("attn_k"), &[e, kv], false);
+            tensor(&mut w, &n("attn_v"), &[e, kv], false);
+        }
+        if arch == "qwen2" {
+            tensor(&mut w, &b("attn_q"), &[e], false);
+            tensor(&mut w, &b("attn_k"), &[kv], false);
+            tensor(&mut w, &b("attn_v"), &[kv], false);
+        }
+        if arch == "qwen3" {
+            tensor(&mut w, &n("attn_q_norm"), &[8], true);
+            tensor(&mut w, &n("attn_k_norm"), &[8], true);
+        }
         tensor(&mut w, &n("attn_output"), &[e, e], false);
         tensor(&mut w, &n("ffn_norm"), &[e], true);
-        tensor(&mut w, &n("ffn_gate"), &[e, ff], false);
-        tensor(&mut w, &n("ffn_up"), &[e, ff], false);
+        if arch == "phi3" {
+            tensor(&mut w, &n("ffn_up"), &[e, 2 * ff], false);
+        } else {
+            tensor(&mut w, &n("ffn_gate"), &[e, ff], false);
+            tensor(&mut w, &n("ffn_up"), &[e, ff], false);
+        }
         tensor(&mut w, &n("ffn_down"), &[ff, e], false);
     }
     tensor(&mut w, "output_norm.weight", &[e], true);
@@ -72,6 +96,19 @@ fn micro(layers: u32, tied: bool) -> Vec<u8> {
     w.to_bytes().unwrap()
 }
 
+/// Every seed: each family untied with one block, tied with two.
+fn seeds() -> Vec<(String, Vec<u8>)> {
+    ["llama", "qwen2", "qwen3", "phi3"]
+        .iter()
+        .flat_map(|a| {
+            [
+                (format!("micro-{a}-1.gguf"), micro(a, 1, false)),
+                (format!("micro-{a}-2-tied.gguf"), micro(a, 2, true)),
+            ]
+        })
+        .collect()
+}
+
 /// Writes the seeds into `$PINE_FUZZ_SEEDS` (ignored: not a check).
 #[test]
 #[ignore = "writes fuzz seeds; run by fuzz/run.sh"]
@@ -79,10 +116,7 @@ fn write_fuzz_seeds() {
     let dir = std::env::var("PINE_FUZZ_SEEDS").expect("set PINE_FUZZ_SEEDS to a directory");
     let dir = std::path::Path::new(&dir);
     std::fs::create_dir_all(dir).unwrap();
-    for (name, bytes) in [
-        ("micro-1.gguf", micro(1, false)),
-        ("micro-2-tied.gguf", micro(2, true)),
-    ] {
+    for (name, bytes) in seeds() {
         std::fs::write(dir.join(name), bytes).unwrap();
     }
 }
@@ -91,10 +125,10 @@ fn write_fuzz_seeds() {
 #[test]
 fn micro_models_run() {
     use std::sync::Arc;
-    for bytes in [micro(1, false), micro(2, true)] {
+    for (name, bytes) in seeds() {
         let g = Arc::new(pine_gguf::Gguf::from_bytes(bytes).unwrap());
         let be = pine_backend::CpuBackend::new(1, pine_backend::MatmulMode::Native).unwrap();
-        let model = crate::Llama::load(g, be).unwrap();
+        let model = crate::Llama::load(g, be).unwrap_or_else(|e| panic!("{name}: {e}"));
         let mut s = crate::Session::new(model, 16, pine_backend::CacheType::F16).unwrap();
         let logits = s.prefill(&[1, 2], crate::Logits::Last).unwrap();
         assert!(logits.len() == 16 && logits.iter().all(|x| x.is_finite()));
