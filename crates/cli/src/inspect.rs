@@ -12,6 +12,8 @@ use clap::Parser;
 use pine_gguf::{Array, Gguf, TensorInfo, Value};
 use serde_json::{json, Map, Number, Value as Json};
 
+use crate::file_tool;
+
 /// Arrays up to this length are shown whole; longer ones are summarised unless
 /// `--full-arrays` is given (a vocabulary has ~50 000 entries).
 pub const MAX_FULL_ARRAY: u64 = 16;
@@ -40,36 +42,14 @@ pub struct Args {
 /// Entry point of the `pine-inspect` binary: parses `argv`, prints to stdout, reports errors
 /// on stderr naming the file, and returns exit code 1 on failure (2 for usage errors).
 pub fn main(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
-    let args = match Args::try_parse_from(argv) {
+    const TOOL: &str = "pine-inspect";
+    let args: Args = match file_tool::parse(argv) {
         Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
-        }
+        Err(code) => return code,
     };
-    if let Err(e) = crate::model_path::check_file(&args.model, "a GGUF file") {
-        eprintln!("pine-inspect: {e}");
-        return ExitCode::FAILURE;
-    }
-    let gguf = match Gguf::open(&args.model) {
-        Ok(g) => g,
-        Err(e) => {
-            eprintln!(
-                "pine-inspect: {}",
-                crate::model_path::gguf_error(&args.model, &e)
-            );
-            return ExitCode::FAILURE;
-        }
-    };
-    let mut out = io::stdout().lock();
-    match inspect(&gguf, &args, &mut out).and_then(|()| out.flush()) {
-        Ok(()) => ExitCode::SUCCESS,
-        // A closed pipe (`pine-inspect m.gguf | head`) is the reader's choice, not a failure.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("pine-inspect: writing output: {e}");
-            ExitCode::FAILURE
-        }
+    match file_tool::open(TOOL, &args.model) {
+        Ok(gguf) => file_tool::to_stdout(TOOL, |out| inspect(&gguf, &args, out)),
+        Err(code) => code,
     }
 }
 

@@ -2,6 +2,7 @@
 //! thin `main`s over these modules so end-to-end tests can run them.
 
 pub mod bench;
+pub mod file_tool;
 pub mod flags;
 pub mod inspect;
 pub mod interrupt;

@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use pine_gguf::Gguf;
 use pine_tokenizer::Tokenizer;
+
+use crate::file_tool;
 
 /// Command-line arguments of `pine-tokenize`.
 #[derive(Parser, Debug, Clone)]
@@ -38,48 +39,25 @@ pub struct Args {
 /// Entry point of the `pine-tokenize` binary: parses `argv`, prints to stdout, reports errors
 /// on stderr naming the file, and returns exit code 1 on failure (2 for usage errors).
 pub fn main(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
-    let args = match Args::try_parse_from(argv) {
+    const TOOL: &str = "pine-tokenize";
+    let args: Args = match file_tool::parse(argv) {
         Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
-        }
+        Err(code) => return code,
     };
-    if let Err(e) = crate::model_path::check_file(&args.model, "a GGUF file") {
-        eprintln!("pine-tokenize: {e}");
-        return ExitCode::FAILURE;
-    }
-    let tokenizer = match Gguf::open(&args.model) {
-        Ok(g) => Tokenizer::from_gguf(&g),
-        Err(e) => {
-            eprintln!(
-                "pine-tokenize: {}",
-                crate::model_path::gguf_error(&args.model, &e)
-            );
-            return ExitCode::FAILURE;
-        }
+    let gguf = match file_tool::open(TOOL, &args.model) {
+        Ok(g) => g,
+        Err(code) => return code,
     };
-    let tokenizer = match tokenizer {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("pine-tokenize: {}: {e}", args.model.display());
-            return ExitCode::FAILURE;
+    let ids = Tokenizer::from_gguf(&gguf).and_then(|tokenizer| {
+        let ids = tokenizer.encode(&args.prompt, !args.no_bos, args.parse_special)?;
+        Ok((tokenizer, ids))
+    });
+    match ids {
+        Ok((tokenizer, ids)) => {
+            file_tool::to_stdout(TOOL, |out| write_tokens(&tokenizer, &ids, args.ids, out))
         }
-    };
-    let ids = match tokenizer.encode(&args.prompt, !args.no_bos, args.parse_special) {
-        Ok(ids) => ids,
         Err(e) => {
-            eprintln!("pine-tokenize: {}: {e}", args.model.display());
-            return ExitCode::FAILURE;
-        }
-    };
-    let mut out = io::stdout().lock();
-    match write_tokens(&tokenizer, &ids, args.ids, &mut out).and_then(|()| out.flush()) {
-        Ok(()) => ExitCode::SUCCESS,
-        // A closed pipe (`pine-tokenize ... | head`) is the reader's choice, not a failure.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("pine-tokenize: writing output: {e}");
+            eprintln!("{TOOL}: {}: {e}", args.model.display());
             ExitCode::FAILURE
         }
     }
