@@ -54,33 +54,8 @@ pub fn check_file(path: &Path, expected: &str) -> Result<(), String> {
     Err(format!(
         "{} is {}, not {expected}",
         path.display(),
-        kind_of(&meta.file_type())
+        pine_gguf::describe_file_type(&meta.file_type())
     ))
-}
-
-/// What a file that is not a regular file is, in words.
-fn kind_of(t: &std::fs::FileType) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if t.is_fifo() {
-            return "a FIFO (named pipe)";
-        }
-        if t.is_char_device() {
-            return "a character device";
-        }
-        if t.is_block_device() {
-            return "a block device";
-        }
-        if t.is_socket() {
-            return "a socket";
-        }
-    }
-    if t.is_dir() {
-        "a directory"
-    } else {
-        "not a regular file"
-    }
 }
 
 /// The message for a GGUF error of the file at `path`, naming the file exactly once (an I/O

@@ -13,7 +13,7 @@ pub mod value;
 pub mod writer;
 
 pub use error::GgufError;
-pub use output::OutputFile;
+pub use output::{describe_file_type, OutputFile};
 pub use reader::{Gguf, TensorInfo};
 pub use types::{GgmlType, ALL_TYPES, QK_K};
 pub use value::{Array, Value, ValueType};

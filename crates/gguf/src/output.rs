@@ -91,8 +91,9 @@ fn is_stream(_: &FileType) -> bool {
     false
 }
 
-/// What `ft` is, for messages ("a directory").
-fn describe(ft: &FileType) -> &'static str {
+/// What a file of type `ft` is, in words for messages ("a directory", "a FIFO (named pipe)"):
+/// the writer's refusals and the tools' checks of the files they are given share it.
+pub fn describe_file_type(ft: &FileType) -> &'static str {
     #[cfg(unix)]
     {
         use std::os::unix::fs::FileTypeExt;
@@ -106,7 +107,7 @@ fn describe(ft: &FileType) -> &'static str {
             return "a character device";
         }
         if ft.is_fifo() {
-            return "a FIFO";
+            return "a FIFO (named pipe)";
         }
     }
     if ft.is_dir() {
@@ -142,7 +143,7 @@ fn inspect(path: &Path) -> Result<Found, GgufError> {
         return Ok(Found::Stream);
     }
     if !ft.is_symlink() {
-        return Ok(Found::Refused(describe(&ft).to_string()));
+        return Ok(Found::Refused(describe_file_type(&ft).to_string()));
     }
     let to = fs::read_link(path).map_err(|e| io_error(path, e))?;
     Ok(match fs::metadata(path) {
@@ -150,7 +151,7 @@ fn inspect(path: &Path) -> Result<Found, GgufError> {
         Ok(t) => Found::Refused(format!(
             "a symbolic link to {} ({})",
             to.display(),
-            describe(&t.file_type())
+            describe_file_type(&t.file_type())
         )),
         Err(_) => Found::Refused(format!(
             "a symbolic link to {}, which does not exist",
@@ -181,7 +182,7 @@ impl OutputFile {
                     .map_err(|e| io_error(path, e))?;
                 let ft = file.metadata().map_err(|e| io_error(path, e))?.file_type();
                 if !is_stream(&ft) {
-                    return Err(refused(path, describe(&ft).to_string()));
+                    return Err(refused(path, describe_file_type(&ft).to_string()));
                 }
                 Ok(OutputFile {
                     path: path.to_path_buf(),
