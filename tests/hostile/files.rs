@@ -1,16 +1,11 @@
 //! Hostile-input cases: damaged model files. Whatever is wrong with a file, every tool names
 //! the file and the problem and exits 1, without a panic.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use pine::gguf::{Gguf, GgufWriter, OwnedValue};
+use pine::gguf::OwnedValue;
 
-use crate::common;
-use crate::harness::{run, Bin, Scratch};
-
-fn tiny() -> PathBuf {
-    common::tiny_llama_dir().join("tiny-llama.Q4_0.gguf")
-}
+use crate::harness::{crafted, run, run_ids, tiny, Bin, Scratch};
 
 /// Runs pine-run (token ids, one token) and pine-inspect on `model`; both must fail naming
 /// the file and mentioning each of `needles` (pine-inspect only reads the header, so it is
@@ -20,21 +15,7 @@ fn refused(model: &Path, needles: &[&str], inspect_too: bool) {
     let m = model.to_str().unwrap();
     let mut want = vec![name];
     want.extend_from_slice(needles);
-    run(
-        Bin::Run,
-        &[
-            m,
-            "--token-ids",
-            "1,2",
-            "-n",
-            "1",
-            "--temp",
-            "0",
-            "--backend",
-            "cpu",
-        ],
-    )
-    .fails_with(&want);
+    run_ids(model, &[]).fails_with(&want);
     if inspect_too {
         run(Bin::Inspect, &[m]).fails_with(&want);
     }
@@ -66,39 +47,23 @@ fn a_bad_magic_or_version_is_refused() {
     refused(&p, &["version"], true);
 }
 
-/// A copy of the tiny model without tensor `drop`, or with `general.architecture` = `arch`.
-fn altered(s: &Scratch, name: &str, drop: Option<&str>, arch: Option<&str>) -> PathBuf {
-    let g = Gguf::open(tiny()).unwrap();
-    let mut w = GgufWriter::new();
-    for (k, v) in g.metadata() {
-        let v = match (k, arch) {
-            ("general.architecture", Some(a)) => OwnedValue::String(a.into()),
-            _ => OwnedValue::from_value(&v),
-        };
-        w.set(k, v).unwrap();
-    }
-    for t in g.tensors() {
-        if Some(t.name.as_str()) != drop {
-            w.add_tensor(&t.name, t.ty, &t.dims, g.tensor_data(t).to_vec())
-                .unwrap();
-        }
-    }
-    let p = s.path(name);
-    std::fs::write(&p, w.to_bytes().unwrap()).unwrap();
-    p
-}
-
 #[test]
 fn a_missing_tensor_is_named() {
     let s = Scratch::new("files-missing");
-    let p = altered(&s, "missing.gguf", Some("blk.1.ffn_up.weight"), None);
+    let p = crafted(&s, "missing.gguf", &[], &["blk.1.ffn_up.weight"]);
     refused(&p, &["blk.1.ffn_up.weight", "missing"], false);
 }
 
 #[test]
 fn an_unknown_architecture_is_named() {
     let s = Scratch::new("files-arch");
-    let p = altered(&s, "arch.gguf", None, Some("mamba9"));
+    let arch = OwnedValue::String("mamba9".into());
+    let p = crafted(
+        &s,
+        "arch.gguf",
+        &[("general.architecture", Some(arch))],
+        &[],
+    );
     refused(&p, &["mamba9"], false);
 }
 

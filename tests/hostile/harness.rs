@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
+use pine::gguf::{Gguf, GgufWriter, OwnedValue};
+
 /// A binary of the `pine` package.
 #[derive(Clone, Copy, Debug)]
 pub enum Bin {
@@ -33,6 +35,62 @@ impl Bin {
             Bin::Bench => env!("CARGO_BIN_EXE_pine-bench"),
         }
     }
+}
+
+/// The tiny-llama Q4_0 fixture (512-token vocabulary, 2 layers, n_ctx 512): the model most
+/// crafted files start from.
+pub fn tiny() -> PathBuf {
+    crate::common::tiny_llama_dir().join("tiny-llama.Q4_0.gguf")
+}
+
+/// A copy of the tiny model in `s` named `name`: its metadata passed through `edit` (a key set
+/// to `None` is removed, others set), its tensors without those named in `drop`.
+pub fn crafted(
+    s: &Scratch,
+    name: &str,
+    edit: &[(&str, Option<OwnedValue>)],
+    drop: &[&str],
+) -> PathBuf {
+    let g = Gguf::open(tiny()).unwrap();
+    let mut w = GgufWriter::new();
+    for (k, v) in g.metadata() {
+        if !edit.iter().any(|(e, _)| *e == k) {
+            w.set(k, OwnedValue::from_value(&v)).unwrap();
+        }
+    }
+    for (k, v) in edit {
+        if let Some(v) = v {
+            w.set(k, v.clone()).unwrap();
+        }
+    }
+    for t in g
+        .tensors()
+        .iter()
+        .filter(|t| !drop.contains(&t.name.as_str()))
+    {
+        w.add_tensor(&t.name, t.ty, &t.dims, g.tensor_data(t).to_vec())
+            .unwrap();
+    }
+    let p = s.path(name);
+    std::fs::write(&p, w.to_bytes().unwrap()).unwrap();
+    p
+}
+
+/// `pine-run MODEL --token-ids 1,2,3 -n 1 --temp 0 --backend cpu` plus `extra`.
+pub fn run_ids(model: &Path, extra: &[&str]) -> Ran {
+    let mut args = vec![
+        model.to_str().unwrap(),
+        "--token-ids",
+        "1,2,3",
+        "-n",
+        "1",
+        "--temp",
+        "0",
+        "--backend",
+        "cpu",
+    ];
+    args.extend_from_slice(extra);
+    run(Bin::Run, &args)
 }
 
 /// How a run ended.

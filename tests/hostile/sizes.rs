@@ -2,64 +2,17 @@
 //! is checked before anything is allocated by it; values a model cannot run with are refused
 //! with the key named; chat templates run with fuel and an output limit.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use pine::gguf::{Gguf, GgufWriter, OwnedValue, ValueType};
+use pine::gguf::{Gguf, OwnedValue, ValueType};
 
 use crate::common;
-use crate::harness::{run, run_with, Bin, Scratch};
-
-/// The tiny-llama Q4_0 fixture (512-token vocabulary, 2 layers, n_ctx 512).
-fn tiny() -> PathBuf {
-    common::tiny_llama_dir().join("tiny-llama.Q4_0.gguf")
-}
-
-/// A copy of the tiny model in `s` named `name`, its metadata passed through `edit` (a key
-/// set to `None` is removed).
-fn crafted(s: &Scratch, name: &str, edit: &[(&str, Option<OwnedValue>)]) -> PathBuf {
-    let g = Gguf::open(tiny()).unwrap();
-    let mut w = GgufWriter::new();
-    for (k, v) in g.metadata() {
-        if !edit.iter().any(|(e, _)| *e == k) {
-            w.set(k, OwnedValue::from_value(&v)).unwrap();
-        }
-    }
-    for (k, v) in edit {
-        if let Some(v) = v {
-            w.set(k, v.clone()).unwrap();
-        }
-    }
-    for t in g.tensors() {
-        w.add_tensor(&t.name, t.ty, &t.dims, g.tensor_data(t).to_vec())
-            .unwrap();
-    }
-    let p = s.path(name);
-    std::fs::write(&p, w.to_bytes().unwrap()).unwrap();
-    p
-}
-
-/// `pine-run MODEL --token-ids 1,2,3 -n 1 --temp 0` plus `extra`.
-fn run_tiny(model: &std::path::Path, extra: &[&str]) -> crate::harness::Ran {
-    let mut args = vec![
-        model.to_str().unwrap(),
-        "--token-ids",
-        "1,2,3",
-        "-n",
-        "1",
-        "--temp",
-        "0",
-        "--backend",
-        "cpu",
-    ];
-    args.extend_from_slice(extra);
-    run(Bin::Run, &args)
-}
+use crate::harness::{crafted, run, run_ids, run_with, tiny, Bin, Scratch};
 
 #[test]
 fn the_crafted_copy_runs() {
     let s = Scratch::new("sizes-copy");
-    run_tiny(&crafted(&s, "same.gguf", &[]), &[]).succeeds();
+    run_ids(&crafted(&s, "same.gguf", &[], &[]), &[]).succeeds();
 }
 
 #[test]
@@ -69,8 +22,9 @@ fn a_huge_block_count_is_refused_before_allocating() {
         &s,
         "blocks.gguf",
         &[("llama.block_count", Some(OwnedValue::U32(33_554_434)))],
+        &[],
     );
-    run_tiny(&m, &[]).fails_with(&["llama.block_count", "33554434"]);
+    run_ids(&m, &[]).fails_with(&["llama.block_count", "33554434"]);
     run(
         Bin::Bench,
         &["-m", m.to_str().unwrap(), "-p", "8", "-n", "1", "-r", "1"],
@@ -92,8 +46,9 @@ fn a_nan_rms_epsilon_is_refused() {
             &s,
             &format!("{name}.gguf"),
             &[(key, Some(OwnedValue::F32(v)))],
+            &[],
         );
-        run_tiny(&m, &[]).fails_with(&[key]);
+        run_ids(&m, &[]).fails_with(&[key]);
     }
 }
 
@@ -109,8 +64,8 @@ fn bad_rope_and_context_values_are_refused() {
         ("llama.rope.dimension_count", OwnedValue::U32(3)),
     ];
     for (i, (key, v)) in cases.into_iter().enumerate() {
-        let m = crafted(&s, &format!("c{i}.gguf"), &[(key, Some(v))]);
-        let r = run_tiny(&m, &[]);
+        let m = crafted(&s, &format!("c{i}.gguf"), &[(key, Some(v))], &[]);
+        let r = run_ids(&m, &[]);
         r.fails_with(&[]);
         let low = r.stderr.to_lowercase();
         assert!(
@@ -141,8 +96,8 @@ fn a_vocabulary_smaller_than_the_embedding_is_refused() {
         .into_iter()
         .map(|(k, ty, items)| (k, Some(OwnedValue::Array(ty, items))))
         .collect();
-    let m = crafted(&s, "vocab.gguf", &edits);
-    run_tiny(&m, &[]).fails_with(&["tokenizer.ggml.tokens", "256", "token_embd"]);
+    let m = crafted(&s, "vocab.gguf", &edits, &[]);
+    run_ids(&m, &[]).fails_with(&["tokenizer.ggml.tokens", "256", "token_embd"]);
 }
 
 #[test]
@@ -155,6 +110,7 @@ fn an_out_of_range_bos_falls_back_as_in_llama_cpp() {
             "tokenizer.ggml.bos_token_id",
             Some(OwnedValue::U32(1 << 30)),
         )],
+        &[],
     );
     run(
         Bin::Run,
@@ -176,7 +132,7 @@ fn an_out_of_range_bos_falls_back_as_in_llama_cpp() {
 fn huge_contexts_are_refused_with_the_size() {
     let m = tiny();
     for c in ["1000000000", "4611686018427387904", "18446744073709551615"] {
-        run_tiny(&m, &["-c", c]).fails_with(&["KV cache", c, "memory"]);
+        run_ids(&m, &["-c", c]).fails_with(&["KV cache", c, "memory"]);
     }
     let model = common::smollm2_path();
     run(
@@ -218,6 +174,7 @@ fn endless_chat_templates_stop() {
                 "tokenizer.chat_template",
                 Some(OwnedValue::String(source.into())),
             )],
+            &[],
         );
         let t = Instant::now();
         run_with(
@@ -238,7 +195,7 @@ fn endless_chat_templates_stop() {
 
 #[test]
 fn a_context_above_the_training_context_warns() {
-    run_tiny(&tiny(), &["-c", "1024"]).succeeds().mentions(&[
+    run_ids(&tiny(), &["-c", "1024"]).succeeds().mentions(&[
         "warning",
         "-c 1024",
         "training context of 512",
