@@ -8,6 +8,9 @@ pub mod api;
 
 use std::sync::Arc;
 
+use pine_model::{AnyBackend, Llama, ModelError};
+use pine_tokenizer::Tokenizer;
+
 pub use api::{Event, FinishReason, Prompt, Rejected, Request, Sampling, TokenLogprob, Usage};
 
 /// Engine settings.
@@ -50,6 +53,30 @@ pub struct Stats {
     pub slots_total: usize,
     /// Requests waiting for a slot.
     pub queue_depth: usize,
+}
+
+/// The running engine: the scheduler thread that owns the model and its slots.
+pub struct Engine {
+    handle: Handle,
+}
+
+impl Engine {
+    /// Starts the scheduler thread over `model` with `config.n_slots` slots of
+    /// `config.n_ctx_slot` tokens each (their KV caches allocated here, so a context the
+    /// machine cannot hold is an error before the server listens).
+    pub fn start(
+        model: Llama<AnyBackend>,
+        tokenizer: Arc<Tokenizer>,
+        config: EngineConfig,
+    ) -> Result<Engine, ModelError> {
+        let _ = (model, tokenizer, config);
+        unimplemented!("engine branch")
+    }
+
+    /// A handle for the HTTP handlers.
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
 }
 
 /// A cloneable handle to the running engine.
