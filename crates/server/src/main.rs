@@ -1,4 +1,11 @@
+//! `pine-serve MODEL.gguf`: see `pine-serve --help` and the README.
+
+use clap::Parser;
+
 fn main() {
-    eprintln!("pine-serve: not built yet");
-    std::process::exit(1);
+    let args = pine_server::args::ServeArgs::parse();
+    if let Err(e) = pine_server::serve::run(args) {
+        eprintln!("pine-serve: {e}");
+        std::process::exit(1);
+    }
 }

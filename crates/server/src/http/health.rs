@@ -1,0 +1,35 @@
+//! `GET /health` (open without the API key, as llama-server's) and `GET /v1/models`.
+
+use axum::extract::State;
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::AppState;
+
+/// `{"status": "ok", "slots_idle", "slots_busy", "queue_depth"}`.
+pub async fn health(State(state): State<AppState>) -> Json<Value> {
+    let s = state.handle.stats();
+    Json(json!({
+        "status": "ok",
+        "slots_idle": s.slots_total.saturating_sub(s.slots_busy),
+        "slots_busy": s.slots_busy,
+        "queue_depth": s.queue_depth,
+    }))
+}
+
+/// The one model served.
+pub async fn models(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({
+        "object": "list",
+        "data": [{
+            "id": state.model_name,
+            "object": "model",
+            "created": state.created,
+            "owned_by": "pine",
+            "meta": {
+                "n_vocab": state.tokenizer.n_vocab(),
+                "n_ctx_slot": state.handle.n_ctx_slot(),
+            },
+        }],
+    }))
+}

@@ -1,0 +1,79 @@
+//! `pine-serve`'s life: load the model, start the engine, listen, and on SIGINT/SIGTERM stop
+//! accepting, drain what is in flight and return.
+
+use std::sync::Arc;
+
+use crate::args::ServeArgs;
+use crate::engine::{Engine, EngineConfig, Handle};
+use crate::http::{router, AppState};
+use crate::load;
+
+/// Runs the server until a signal; `Ok` after a clean drain.
+pub fn run(args: ServeArgs) -> Result<(), String> {
+    args.check()?;
+    let loaded = load::load(&args)?;
+    let model_name = args.alias.clone().unwrap_or_else(|| {
+        loaded
+            .path
+            .file_name()
+            .map_or("model".into(), |n| n.to_string_lossy().into_owned())
+    });
+    let tokenizer = Arc::new(loaded.tokenizer);
+    let config = EngineConfig {
+        n_slots: args.parallel as usize,
+        n_ctx_slot: args.n_ctx_slot(),
+        max_queue: args.max_queue,
+        prefill_chunk: args.prefill_chunk as usize,
+    };
+    let engine = Engine::start(loaded.model, Arc::clone(&tokenizer), config.clone())
+        .map_err(|e| format!("starting the engine: {e}"))?;
+    let handle = engine.handle();
+    let state = AppState::new(handle.clone(), tokenizer, loaded.template, model_name);
+    let app = router(state, args.api_key.as_deref(), args.body_limit);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting the async runtime: {e}"))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind((args.host, args.port))
+            .await
+            .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        eprintln!(
+            "pine-serve: {} slot(s) of {} tokens; listening on http://{addr}",
+            config.n_slots, config.n_ctx_slot
+        );
+        println!("pine-serve: listening on http://{addr}");
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown(handle.clone()))
+            .await
+            .map_err(|e| format!("server error: {e}"))?;
+        let h = handle.clone();
+        tokio::task::spawn_blocking(move || h.drain())
+            .await
+            .map_err(|e| e.to_string())?;
+        eprintln!("pine-serve: drained; exiting");
+        Ok(())
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM, after telling the engine to refuse new requests and to
+/// finish the ones in flight.
+async fn shutdown(handle: Handle) {
+    let interrupt = tokio::signal::ctrl_c();
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    eprintln!("pine-serve: shutting down: no new requests; finishing those in flight");
+    std::thread::spawn(move || handle.drain());
+}
