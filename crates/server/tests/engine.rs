@@ -62,6 +62,7 @@ fn request(prompt: Vec<u32>, max_tokens: usize) -> Request {
         sampling: greedy(),
         stop: Vec::new(),
         logprobs: None,
+        ignore_eos: false,
     }
 }
 

@@ -17,6 +17,7 @@ use super::{EngineConfig, Queued, Shared};
 struct Active<'t> {
     tx: UnboundedSender<Event>,
     max_tokens: usize,
+    ignore_eos: bool,
     logprobs: Option<usize>,
     sampler: Sampler,
     decoder: StreamDecoder<'t>,
@@ -145,11 +146,13 @@ fn admit<'t, B: Backend>(
         sampling,
         stop,
         logprobs,
+        ignore_eos,
     } = request;
     let (slot, common) = choose_slot(slots, active, &prompt);
     let mut a = Active {
         tx,
         max_tokens,
+        ignore_eos,
         logprobs,
         sampler: Sampler::new(SamplerConfig {
             temperature: sampling.temperature,
@@ -296,7 +299,7 @@ fn take_token<B: Backend>(
         a.ttft_s = Some(a.submitted.elapsed().as_secs_f64());
     }
     // (why it ends, whether a stop string cut the text)
-    let finish = if tok.is_eog(id) {
+    let finish = if tok.is_eog(id) && !a.ignore_eos {
         Some((FinishReason::Stop, false))
     } else {
         a.usage.completion_tokens += 1;
