@@ -9,6 +9,7 @@ pub mod llama;
 mod neox;
 pub mod sampler;
 pub mod session;
+pub mod slots;
 mod tensors;
 
 #[cfg(test)]
@@ -21,3 +22,4 @@ pub use hparams::LlamaParams;
 pub use llama::{Batch, Llama};
 pub use sampler::{argmax, Sampler, SamplerConfig};
 pub use session::{Logits, Progress, ProgressFn, Session};
+pub use slots::{SlotWork, Slots};

@@ -12,6 +12,9 @@ use crate::error::ModelError;
 use crate::hparams::LlamaParams;
 use crate::tensors::Tensors;
 
+/// The most positions RoPE is tabulated for (larger contexts rotate the rest directly).
+pub const MAX_ROPE_TABLE: usize = 65536;
+
 /// One transformer block's weights.
 struct Layer<W> {
     attn_norm: W,
@@ -167,6 +170,17 @@ impl<B: Backend> Llama<B> {
             output,
             scratch: None,
         })
+    }
+
+    /// Makes the RoPE table cover a context of `n_ctx` tokens. Positions reach about twice the
+    /// context under PINE (position + shift): a context beyond the table the model was loaded
+    /// with (-c above the training context) extends it, up to [`MAX_ROPE_TABLE`] positions, as
+    /// rotations past it cost a sin/cos each (same bits either way).
+    pub fn cover_positions(&mut self, n_ctx: usize) {
+        let want = n_ctx.saturating_mul(2).min(MAX_ROPE_TABLE);
+        if want > self.shape.rope.table_positions() {
+            self.shape.rope = self.shape.rope.clone().with_table(want);
+        }
     }
 
     /// The model file.

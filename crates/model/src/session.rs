@@ -9,9 +9,6 @@ use pine_backend::{AttentionPlan, Backend, CacheSpec, CacheType};
 use crate::error::ModelError;
 use crate::llama::{Batch, Llama};
 
-/// The most positions a session tabulates RoPE for (larger contexts rotate the rest directly).
-const MAX_ROPE_TABLE: usize = 65536;
-
 /// Which logits an evaluation returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Logits {
@@ -83,13 +80,7 @@ impl<B: Backend> Session<B> {
             ty: cache_type,
         };
         let cache = model.backend.new_cache(spec)?;
-        // Positions reach about twice the context under PINE (position + shift): a context
-        // beyond the table the model was loaded with (-c above the training context) extends
-        // it, as rotations past it cost a sin/cos each (same bits either way).
-        let want = n_ctx.saturating_mul(2).min(MAX_ROPE_TABLE);
-        if want > model.shape.rope.table_positions() {
-            model.shape.rope = model.shape.rope.clone().with_table(want);
-        }
+        model.cover_positions(n_ctx);
         Ok(Session {
             model,
             cache,

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
-use pine_cli::flags::{self, BackendArg};
+use pine_cli::flags::{self, BackendArg, CacheArg};
 
 /// The flags of `pine-serve`.
 #[derive(Parser, Debug)]
@@ -37,6 +37,9 @@ pub struct ServeArgs {
     /// Vulkan device index (with --backend vulkan).
     #[arg(long)]
     pub device: Option<usize>,
+    /// KV cache element type.
+    #[arg(long, value_enum, default_value_t = CacheArg::F16)]
+    pub cache_type: CacheArg,
     /// Require `Authorization: Bearer KEY` on every endpoint but /health.
     #[arg(long)]
     pub api_key: Option<String>,

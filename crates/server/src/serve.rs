@@ -7,6 +7,7 @@ use crate::args::ServeArgs;
 use crate::engine::{Engine, EngineConfig, Handle};
 use crate::http::{router, AppState};
 use crate::load;
+use pine_model::Slots;
 
 /// Runs the server until a signal; `Ok` after a clean drain.
 pub fn run(args: ServeArgs) -> Result<(), String> {
@@ -19,14 +20,19 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
             .map_or("model".into(), |n| n.to_string_lossy().into_owned())
     });
     let tokenizer = Arc::new(loaded.tokenizer);
+    let (n_slots, n_ctx_slot) = (args.parallel as usize, args.n_ctx_slot());
+    let slots =
+        Slots::new(loaded.model, n_slots, n_ctx_slot, args.cache_type.into()).map_err(|e| {
+            format!(
+                "{n_slots} slot(s) of {n_ctx_slot} tokens (-c {}): {e}",
+                args.ctx_size
+            )
+        })?;
     let config = EngineConfig {
-        n_slots: args.parallel as usize,
-        n_ctx_slot: args.n_ctx_slot(),
         max_queue: args.max_queue,
         prefill_chunk: args.prefill_chunk as usize,
     };
-    let engine = Engine::start(loaded.model, Arc::clone(&tokenizer), config.clone())
-        .map_err(|e| format!("starting the engine: {e}"))?;
+    let engine = Engine::start(slots, Arc::clone(&tokenizer), config);
     let handle = engine.handle();
     let state = AppState::new(handle.clone(), tokenizer, loaded.template, model_name);
     let app = router(state, args.api_key.as_deref(), args.body_limit);
@@ -41,8 +47,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
             .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         eprintln!(
-            "pine-serve: {} slot(s) of {} tokens; listening on http://{addr}",
-            config.n_slots, config.n_ctx_slot
+            "pine-serve: {n_slots} slot(s) of {n_ctx_slot} tokens; listening on http://{addr}"
         );
         println!("pine-serve: listening on http://{addr}");
         axum::serve(listener, app)

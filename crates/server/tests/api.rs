@@ -29,12 +29,18 @@ fn shapes_and_counts() {
     assert!(c["message"]["content"].is_string());
     assert!(["stop", "length"].contains(&c["finish_reason"].as_str().unwrap()));
     let u = &v["usage"];
-    let (p, n) = (u["prompt_tokens"].as_u64().unwrap(), u["completion_tokens"].as_u64().unwrap());
+    let (p, n) = (
+        u["prompt_tokens"].as_u64().unwrap(),
+        u["completion_tokens"].as_u64().unwrap(),
+    );
     assert!(p > 5 && (1..=6).contains(&n), "{u}");
     assert_eq!(u["total_tokens"].as_u64().unwrap(), p + n);
     assert!(u["prompt_tokens_details"]["cached_tokens"].is_u64());
     let lps = c["logprobs"]["content"].as_array().unwrap();
-    assert_eq!(lps.len() as u64, n - u64::from(c["finish_reason"] == "stop"));
+    assert_eq!(
+        lps.len() as u64,
+        n - u64::from(c["finish_reason"] == "stop")
+    );
     for lp in lps {
         assert!(lp["logprob"].as_f64().unwrap() <= 0.0);
         assert_eq!(lp["top_logprobs"].as_array().unwrap().len(), 2);
@@ -56,10 +62,16 @@ fn shapes_and_counts() {
     assert!(text.contains("Paris"), "{text:?}");
 
     // The same prompt as token ids gives the same greedy text; a stop string cuts it.
-    let ids = s.post("/tokenize", &json!({"content": "The capital of France is", "add_special": true}));
+    let ids = s.post(
+        "/tokenize",
+        &json!({"content": "The capital of France is", "add_special": true}),
+    );
     let ids = ids.json()["tokens"].clone();
     let v = s
-        .post("/v1/completions", &json!({"prompt": ids, "max_tokens": 4, "temperature": 0}))
+        .post(
+            "/v1/completions",
+            &json!({"prompt": ids, "max_tokens": 4, "temperature": 0}),
+        )
         .json();
     assert_eq!(v["choices"][0]["text"].as_str().unwrap(), text);
     let v = s
@@ -74,7 +86,9 @@ fn shapes_and_counts() {
 
     // Tokenize / detokenize round trip, with pieces.
     let text = "<|im_start|>user\nHello, wörld!";
-    let v = s.post("/tokenize", &json!({"content": text, "with_pieces": true})).json();
+    let v = s
+        .post("/tokenize", &json!({"content": text, "with_pieces": true}))
+        .json();
     let toks = v["tokens"].as_array().unwrap();
     assert_eq!(toks[0]["piece"], "<|im_start|>");
     let ids: Vec<Value> = toks.iter().map(|t| t["id"].clone()).collect();
@@ -91,7 +105,11 @@ fn shapes_and_counts() {
 
     let m = s.get("/metrics");
     assert_eq!(m.status, 200);
-    assert!(m.headers.contains("content-type: text/plain"), "{}", m.headers);
+    assert!(
+        m.headers.contains("content-type: text/plain"),
+        "{}",
+        m.headers
+    );
     for name in [
         "pine_requests_total ",
         "pine_tokens_predicted_total ",
@@ -102,7 +120,11 @@ fn shapes_and_counts() {
     ] {
         assert!(m.body.contains(name), "{name} missing from\n{}", m.body);
     }
-    let line = m.body.lines().find(|l| l.starts_with("pine_requests_total ")).unwrap();
+    let line = m
+        .body
+        .lines()
+        .find(|l| l.starts_with("pine_requests_total "))
+        .unwrap();
     assert!(line.ends_with(" 4"), "{line}");
 }
 
@@ -134,9 +156,18 @@ fn bad_requests_are_json_errors() {
         (json!({"stream": "yes"}), "stream"),
         (json!({"messages": []}), "messages must not be empty"),
         (json!({"messages": "hi"}), "messages must be an array"),
-        (json!({"messages": [{"role": "wizard", "content": "x"}]}), "messages[0].role"),
-        (json!({"messages": [{"role": "user"}]}), "messages[0].content"),
-        (json!({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}), "image_url"),
+        (
+            json!({"messages": [{"role": "wizard", "content": "x"}]}),
+            "messages[0].role",
+        ),
+        (
+            json!({"messages": [{"role": "user"}]}),
+            "messages[0].content",
+        ),
+        (
+            json!({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}),
+            "image_url",
+        ),
         (json!({"top_logprobs": 2}), "logprobs"),
         (json!({"attention": "sideways"}), "attention"),
         (json!({"attention": "pine"}), "segments"),
@@ -163,11 +194,15 @@ fn bad_requests_are_json_errors() {
     comp(json!({"prompt": ["a", "b"]})).assert_error(400, "one prompt per request");
     comp(json!({"prompt": "x", "logprobs": true})).assert_error(400, "logprobs");
     comp(json!({"prompt": "", "max_tokens": 2})).assert_error(400, "no tokens");
-    comp(json!({"prompt": "", "segments": ["a"], "attention": "anchor"})).assert_error(400, "prefix");
+    comp(json!({"prompt": "", "segments": ["a"], "attention": "anchor"}))
+        .assert_error(400, "prefix");
 
-    s.post("/detokenize", &json!({"tokens": [-1]})).assert_error(400, "tokens[0]");
-    s.post("/detokenize", &json!({"tokens": [49152]})).assert_error(400, "49152");
-    s.post("/tokenize", &json!({"content": 5})).assert_error(400, "content");
+    s.post("/detokenize", &json!({"tokens": [-1]}))
+        .assert_error(400, "tokens[0]");
+    s.post("/detokenize", &json!({"tokens": [49152]}))
+        .assert_error(400, "49152");
+    s.post("/tokenize", &json!({"content": 5}))
+        .assert_error(400, "content");
 
     let raw = |data: &str| s.curl("/v1/chat/completions", &["--data-binary", data]);
     raw("{not json").assert_error(400, "not valid JSON");

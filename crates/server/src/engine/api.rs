@@ -71,6 +71,9 @@ pub struct Request {
     pub stop: Vec<String>,
     /// `Some(n)`: report each token's log-probability and the `n` most likely alternatives.
     pub logprobs: Option<usize>,
+    /// Keep generating past end-of-generation tokens (llama-server's `ignore_eos`: benchmarks
+    /// that need exactly `max_tokens` tokens).
+    pub ignore_eos: bool,
 }
 
 /// A token's log-probability and its most likely alternatives.

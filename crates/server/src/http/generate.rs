@@ -35,6 +35,7 @@ pub async fn respond(
         sampling: generation.sampling,
         stop: generation.stop,
         logprobs,
+        ignore_eos: generation.ignore_eos,
     };
     let rx = state
         .handle

@@ -25,6 +25,8 @@ pub struct Generation {
     pub stream: bool,
     /// With `stream`: end with a chunk carrying `usage`.
     pub include_usage: bool,
+    /// Generate past end-of-generation tokens (llama-server's `ignore_eos`, for benchmarks).
+    pub ignore_eos: bool,
 }
 
 /// Reads and checks the shared fields.
@@ -97,6 +99,7 @@ pub fn generation(f: &Fields) -> Result<Generation, ApiError> {
         max_tokens,
         stream,
         include_usage,
+        ignore_eos: f.bool("ignore_eos")?.unwrap_or(false),
     })
 }
 

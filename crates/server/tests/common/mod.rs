@@ -90,7 +90,12 @@ impl Server {
         let data = body.to_string();
         self.curl(
             path,
-            &["-H", "Content-Type: application/json", "--data-binary", &data],
+            &[
+                "-H",
+                "Content-Type: application/json",
+                "--data-binary",
+                &data,
+            ],
         )
     }
 

@@ -1,0 +1,226 @@
+//! Slots (several sequences batched through one model, as pine-serve runs them): a sequence's
+//! logits are bit-identical whether it runs alone in a session, alone in a slot, or batched with
+//! other slots' prompts and generated tokens; PINE layouts in a slot match a session's.
+
+mod common;
+
+use pine::attention::{AttentionMode, Layout, TieRule};
+use pine::backend::{CacheType, CpuBackend, MatmulMode};
+use pine::model::{argmax, Llama, Logits, SlotWork, Slots};
+use pine::tokenizer::Tokenizer;
+
+const PROMPTS: [&str; 4] = [
+    "The capital of France is",
+    "Once upon a time, in a small village by the sea, there lived an old fisherman who",
+    "1, 2, 3, 4,",
+    "Water boils at",
+];
+const STEPS: usize = 12;
+
+fn tokenizer() -> Tokenizer {
+    let file = pine::gguf::Gguf::open(common::smollm2_path()).unwrap();
+    Tokenizer::from_gguf(&file).unwrap()
+}
+
+fn slots(n_slots: usize, n_ctx: usize) -> Slots<CpuBackend> {
+    let file = std::sync::Arc::new(pine::gguf::Gguf::open(common::smollm2_path()).unwrap());
+    let backend = CpuBackend::new(2, MatmulMode::Native).unwrap();
+    let model = Llama::load(file, backend).unwrap();
+    Slots::new(model, n_slots, n_ctx, CacheType::F16).unwrap()
+}
+
+/// Greedy generation in a plain session: every step's logits.
+fn solo_session(prompt: &[u32]) -> Vec<Vec<f32>> {
+    let mut s = common::session(
+        &common::smollm2_path(),
+        2,
+        MatmulMode::Native,
+        CacheType::F16,
+        256,
+    );
+    let mut logits = s.prefill(prompt, Logits::Last).unwrap();
+    let mut all = vec![logits.clone()];
+    for _ in 0..STEPS {
+        logits = s.decode(argmax(&logits)).unwrap();
+        all.push(logits.clone());
+    }
+    all
+}
+
+#[test]
+fn a_sequence_gives_the_same_bits_alone_or_batched_with_others() {
+    let tok = tokenizer();
+    let prompts: Vec<Vec<u32>> = PROMPTS
+        .iter()
+        .map(|p| tok.encode(p, true, false).unwrap())
+        .collect();
+    let reference: Vec<Vec<Vec<f32>>> = prompts.iter().map(|p| solo_session(p)).collect();
+
+    // Alone in slot 2 of 4 (a cache region that does not start at 0).
+    let mut s = slots(4, 256);
+    let mut logits = s
+        .step(&[SlotWork {
+            slot: 2,
+            ids: &prompts[0],
+            logits: true,
+        }])
+        .unwrap();
+    for step in 0..=STEPS {
+        assert!(
+            logits[0] == reference[0][step],
+            "alone in a slot: step {step} differs"
+        );
+        let id = [argmax(&logits[0])];
+        logits = s
+            .step(&[SlotWork {
+                slot: 2,
+                ids: &id,
+                logits: true,
+            }])
+            .unwrap();
+    }
+
+    // All four batched, starting at different steps (prompt chunks beside generated tokens),
+    // in a different slot each, with a stale sequence in the slot first (truncated away).
+    let mut s = slots(4, 256);
+    s.step(&[SlotWork {
+        slot: 3,
+        ids: &prompts[1],
+        logits: false,
+    }])
+    .unwrap();
+    s.truncate(3, 0);
+    let slot_of = [3, 0, 2, 1];
+    let mut steps = [0usize; 4];
+    let mut next: Vec<Option<u32>> = vec![None; 4];
+    for round in 0..STEPS + 4 {
+        let active: Vec<usize> = (0..4)
+            .filter(|&i| round >= i && steps[i] <= STEPS)
+            .collect();
+        let pending: Vec<Vec<u32>> = active
+            .iter()
+            .map(|&i| match next[i] {
+                Some(id) => vec![id],
+                None => prompts[i].clone(),
+            })
+            .collect();
+        let work: Vec<SlotWork> = active
+            .iter()
+            .zip(&pending)
+            .map(|(&i, ids)| SlotWork {
+                slot: slot_of[i],
+                ids,
+                logits: true,
+            })
+            .collect();
+        let out = s.step(&work).unwrap();
+        for (&i, l) in active.iter().zip(&out) {
+            assert!(
+                l == &reference[i][steps[i]],
+                "prompt {i} step {} differs when batched",
+                steps[i]
+            );
+            next[i] = Some(argmax(l));
+            steps[i] += 1;
+        }
+    }
+    assert!(steps.iter().all(|&n| n == STEPS + 1));
+}
+
+#[test]
+fn a_pine_layout_in_a_slot_matches_a_session_and_batches_beside_causal_slots() {
+    let tok = tokenizer();
+    let enc = |t: &str, bos| tok.encode(t, bos, false).unwrap();
+    let layout = Layout {
+        prefix: enc("Which fact is about a bridge?", true),
+        segments: vec![
+            enc("\nThe Larkspur Bridge opened in 1931.", false),
+            enc("\nTomatoes are fruits.", false),
+        ],
+        suffix: enc("\nAnswer:", false),
+    };
+    let mode = AttentionMode::Pine(TieRule::ContentHash);
+    let mut session = common::session(
+        &common::smollm2_path(),
+        2,
+        MatmulMode::Native,
+        CacheType::F16,
+        256,
+    );
+    let mut want = session.evaluate(&layout, mode, Logits::Last).unwrap();
+
+    let mut s = slots(2, 256);
+    let causal = enc("Water boils at", true);
+    let mut got = s.evaluate_layout(1, &layout, mode).unwrap();
+    let mut other = s
+        .step(&[SlotWork {
+            slot: 0,
+            ids: &causal,
+            logits: true,
+        }])
+        .unwrap()
+        .remove(0);
+    for step in 0..6 {
+        assert!(
+            got == want,
+            "PINE slot step {step} differs from the session"
+        );
+        let id = [argmax(&got)];
+        let oid = [argmax(&other)];
+        let out = s
+            .step(&[
+                SlotWork {
+                    slot: 0,
+                    ids: &oid,
+                    logits: true,
+                },
+                SlotWork {
+                    slot: 1,
+                    ids: &id,
+                    logits: true,
+                },
+            ])
+            .unwrap();
+        other = out[0].clone();
+        got = out[1].clone();
+        want = session.decode(id[0]).unwrap();
+    }
+    assert!(s.holds_layout(1));
+    s.truncate(1, 5);
+    assert!(!s.holds_layout(1) && s.tokens(1).is_empty());
+}
+
+#[test]
+fn bad_work_is_an_error() {
+    let mut s = slots(2, 8);
+    let ids = [1u32; 9];
+    let e = s
+        .step(&[SlotWork {
+            slot: 0,
+            ids: &ids,
+            logits: true,
+        }])
+        .unwrap_err();
+    assert!(e.to_string().contains("do not fit"), "{e}");
+    let e = s
+        .step(&[SlotWork {
+            slot: 2,
+            ids: &ids[..1],
+            logits: true,
+        }])
+        .unwrap_err();
+    assert!(e.to_string().contains("out of range"), "{e}");
+    let two = [SlotWork {
+        slot: 1,
+        ids: &ids[..1],
+        logits: true,
+    }; 2];
+    assert!(s.step(&two).is_err());
+    assert!(s
+        .step(&[SlotWork {
+            slot: 1,
+            ids: &[],
+            logits: true
+        }])
+        .is_err());
+}
