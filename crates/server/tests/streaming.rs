@@ -31,7 +31,11 @@ fn sse_framing_matches_the_whole_answer() {
     streamed["stream_options"] = json!({"include_usage": true});
     let r = s.post("/v1/chat/completions", &streamed);
     assert_eq!(r.status, 200);
-    assert!(r.headers.contains("cache-control: no-cache"), "{}", r.headers);
+    assert!(
+        r.headers.contains("cache-control: no-cache"),
+        "{}",
+        r.headers
+    );
     let c = chunks(&r.sse_data());
     assert!(c.iter().all(|c| c["object"] == "chat.completion.chunk"));
     let id = &c[0]["id"];
@@ -43,16 +47,23 @@ fn sse_framing_matches_the_whole_answer() {
         assert_eq!(usage["usage"][k], whole["usage"][k], "{k}");
     }
     // The same prompt again reuses the slot's cache (all but the last prompt token).
-    let cached = usage["usage"]["prompt_tokens_details"]["cached_tokens"].as_u64().unwrap();
+    let cached = usage["usage"]["prompt_tokens_details"]["cached_tokens"]
+        .as_u64()
+        .unwrap();
     assert!(cached > 0, "{usage}");
     let (fin, deltas) = body_chunks.split_last().unwrap();
-    assert_eq!(fin["choices"][0]["finish_reason"], whole["choices"][0]["finish_reason"]);
+    assert_eq!(
+        fin["choices"][0]["finish_reason"],
+        whole["choices"][0]["finish_reason"]
+    );
     let joined: String = deltas
         .iter()
         .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
         .collect();
     assert_eq!(joined, text);
-    assert!(deltas[1..].iter().all(|c| c["choices"][0]["finish_reason"].is_null()));
+    assert!(deltas[1..]
+        .iter()
+        .all(|c| c["choices"][0]["finish_reason"].is_null()));
 
     // Text completions: no role chunk, no usage chunk without stream_options.
     let body = json!({"prompt": "One, two, three,", "max_tokens": 6, "temperature": 0});
@@ -60,14 +71,20 @@ fn sse_framing_matches_the_whole_answer() {
     let mut streamed = body.clone();
     streamed["stream"] = json!(true);
     let c = chunks(&s.post("/v1/completions", &streamed).sse_data());
-    assert!(c.iter().all(|c| c["object"] == "text_completion" && c.get("usage").is_none()));
-    let joined: String = c.iter().map(|c| c["choices"][0]["text"].as_str().unwrap()).collect();
+    assert!(c
+        .iter()
+        .all(|c| c["object"] == "text_completion" && c.get("usage").is_none()));
+    let joined: String = c
+        .iter()
+        .map(|c| c["choices"][0]["text"].as_str().unwrap())
+        .collect();
     assert_eq!(joined, whole["choices"][0]["text"].as_str().unwrap());
     assert_eq!(c.last().unwrap()["choices"][0]["finish_reason"], "length");
 
     // A refused streaming request is a plain JSON error, not a stream.
     streamed["temperature"] = json!(-2);
-    s.post("/v1/completions", &streamed).assert_error(400, "temperature");
+    s.post("/v1/completions", &streamed)
+        .assert_error(400, "temperature");
 }
 
 /// Polls /health until no slot is busy.
@@ -123,10 +140,16 @@ fn disconnect_cancels_and_full_queue_is_503() {
         .unwrap();
     let t0 = Instant::now();
     while s.get("/health").json()["queue_depth"] != 1 {
-        assert!(t0.elapsed() < Duration::from_secs(20), "second request never queued");
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "second request never queued"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let r = s.post("/v1/completions", &json!({"prompt": "Hello", "max_tokens": 2}));
+    let r = s.post(
+        "/v1/completions",
+        &json!({"prompt": "Hello", "max_tokens": 2}),
+    );
     r.assert_error(503, "queue is full");
     assert!(r.headers.contains("retry-after: 1"), "{}", r.headers);
     first.kill().unwrap();
@@ -150,10 +173,17 @@ fn sigterm_drains_in_flight_requests_then_exits_0() {
     let mut first = String::new();
     out.read_line(&mut first).unwrap();
     let pid = s.child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
-    assert!(rest.ends_with("data: [DONE]\n\n"), "stream cut short: {rest:?}");
+    assert!(
+        rest.ends_with("data: [DONE]\n\n"),
+        "stream cut short: {rest:?}"
+    );
     assert!(rest.contains("\"finish_reason\":\"length\""), "{rest}");
     child.wait().unwrap();
     let status = s.child.wait().unwrap();
