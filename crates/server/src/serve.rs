@@ -63,10 +63,8 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     })
 }
 
-/// Resolves on SIGINT or SIGTERM, after telling the engine to refuse new requests and to
-/// finish the ones in flight.
-async fn shutdown(handle: Handle) {
-    let interrupt = tokio::signal::ctrl_c();
+/// Resolves on SIGINT or SIGTERM.
+async fn signal() {
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut s) => {
@@ -76,9 +74,23 @@ async fn shutdown(handle: Handle) {
         }
     };
     tokio::select! {
-        _ = interrupt => {},
+        _ = tokio::signal::ctrl_c() => {},
         _ = terminate => {},
     }
-    eprintln!("pine-serve: shutting down: no new requests; finishing those in flight");
+}
+
+/// Resolves on the first SIGINT or SIGTERM, after telling the engine to refuse new requests and
+/// to finish the ones in flight; a second signal exits at once (status 130).
+async fn shutdown(handle: Handle) {
+    signal().await;
+    eprintln!(
+        "pine-serve: shutting down: no new requests; finishing those in flight (signal again to \
+         exit now)"
+    );
     std::thread::spawn(move || handle.drain());
+    tokio::spawn(async {
+        signal().await;
+        eprintln!("pine-serve: second signal: exiting without draining");
+        std::process::exit(130);
+    });
 }

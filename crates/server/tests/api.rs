@@ -176,6 +176,16 @@ fn bad_requests_are_json_errors() {
         (json!({"segments": ["a"], "pine_ties": "coin"}), "pine_ties"),
         (json!({"question": "why?"}), "question"),
         (json!({"max_tokens": 1000}), "1000"),
+        (json!({"max_tokens": 2.5}), "max_tokens is 2.5"),
+        (json!({"tools": [{"type": "function"}]}), "tools"),
+        (
+            json!({"response_format": {"type": "json_object"}}),
+            "response_format",
+        ),
+        (
+            json!({"stream_options": {"include_usage": true}}),
+            "stream: true",
+        ),
     ];
     for (extra, needle) in cases {
         let r = chat(extra.clone());

@@ -120,7 +120,12 @@ impl Fields {
         let Some(v) = self.get(name) else {
             return Ok(None);
         };
-        let n = v.as_i64().ok_or_else(|| wrong(name, "a whole number", v))?;
+        let n = v.as_i64().ok_or_else(|| match v {
+            Value::Number(_) => {
+                ApiError::field(name, format!("{name} is {v}: it must be a whole number"))
+            }
+            _ => wrong(name, "a whole number", v),
+        })?;
         if n < lo || n > hi {
             return Err(ApiError::field(
                 name,

@@ -20,9 +20,41 @@ pub async fn handler(
     JsonObject(f): JsonObject,
 ) -> Result<Response, ApiError> {
     let generation = params::generation(&f)?;
-    let messages = messages(&f)?;
     let logprobs = logprobs(&f)?;
-    let ext = layout::extension(&f)?;
+    unsupported(&f)?;
+    let s = state.clone();
+    let prompt = generate::off_runtime(move || prompt(&s, &f)).await?;
+    generate::respond(&state, Endpoint::Chat, prompt, generation, logprobs).await
+}
+
+/// Refuses fields that would change the answer but are not implemented (silently ignoring
+/// them would mislead the client).
+fn unsupported(f: &Fields) -> Result<(), ApiError> {
+    if f.get("tools")
+        .is_some_and(|t| t.as_array().is_none_or(|a| !a.is_empty()))
+    {
+        return Err(ApiError::field(
+            "tools",
+            "tools (function calling) are not supported",
+        ));
+    }
+    match f
+        .get("response_format")
+        .map(|r| r.get("type").and_then(Value::as_str))
+    {
+        None | Some(Some("text")) => Ok(()),
+        Some(_) => Err(ApiError::field(
+            "response_format",
+            "only response_format {\"type\": \"text\"} is supported",
+        )),
+    }
+}
+
+/// The prompt: the rendered conversation, or with the extension fields the layout cut around
+/// the segments.
+fn prompt(state: &AppState, f: &Fields) -> Result<Prompt, ApiError> {
+    let messages = messages(f)?;
+    let ext = layout::extension(f)?;
     let template = state.template.as_ref().ok_or_else(|| {
         ApiError::field(
             "messages",
@@ -30,7 +62,7 @@ pub async fn handler(
         )
     })?;
     let tok = &state.tokenizer;
-    let prompt = match ext {
+    Ok(match ext {
         Some(ext) => Prompt::Layout {
             layout: layout::from_chat(tok, template, messages, &ext)?,
             mode: ext.mode,
@@ -44,8 +76,7 @@ pub async fn handler(
             })?;
             Prompt::Tokens(ids)
         }
-    };
-    generate::respond(&state, Endpoint::Chat, prompt, generation, logprobs).await
+    })
 }
 
 /// `logprobs: true` with optional `top_logprobs: n`.

@@ -21,8 +21,15 @@ pub async fn handler(
     if f.bool("echo")? == Some(true) {
         return Err(ApiError::field("echo", "echo: true is not supported"));
     }
-    let ext = layout::extension(&f)?;
-    let prompt = match (prompt(&f, state.tokenizer.n_vocab())?, ext) {
+    let s = state.clone();
+    let prompt = generate::off_runtime(move || tokenized(&s, &f)).await?;
+    generate::respond(&state, Endpoint::Completion, prompt, generation, logprobs).await
+}
+
+/// The prompt tokenized, or with the extension fields the layout around the segments.
+fn tokenized(state: &AppState, f: &Fields) -> Result<Prompt, ApiError> {
+    let ext = layout::extension(f)?;
+    Ok(match (prompt(f, state.tokenizer.n_vocab())?, ext) {
         (Given::Text(text), None) => Prompt::Tokens(
             state
                 .tokenizer
@@ -40,8 +47,7 @@ pub async fn handler(
                 "with segments, the prompt must be text (the prefix before them)",
             ))
         }
-    };
-    generate::respond(&state, Endpoint::Completion, prompt, generation, logprobs).await
+    })
 }
 
 /// The prompt as given.

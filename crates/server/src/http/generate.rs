@@ -58,6 +58,16 @@ pub async fn respond(
     collect(rx, reply, logprobs.is_some()).await
 }
 
+/// Runs request preparation (template rendering, tokenizing: CPU work that grows with the
+/// body) on tokio's blocking pool, so a large prompt never stalls the streams of others.
+pub async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| sse::engine_error(format!("preparing the prompt failed: {e}")))?
+}
+
 /// Waits for the whole answer (dropping the receiver if the client goes away cancels it).
 async fn collect(
     mut rx: tokio::sync::mpsc::UnboundedReceiver<Event>,

@@ -5,10 +5,10 @@ use axum::extract::State;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::body::{type_name, JsonObject};
+use super::body::{type_name, Fields, JsonObject};
 use super::completions::ids_of;
 use super::errors::ApiError;
-use super::AppState;
+use super::{generate, AppState};
 
 /// `{"content", "add_special"?, "with_pieces"?}` → `{"tokens": [...]}` (ids, or
 /// `{"id", "piece"}` objects with `with_pieces`; a piece that is not UTF-8 is its bytes).
@@ -16,6 +16,12 @@ pub async fn tokenize(
     State(state): State<AppState>,
     JsonObject(f): JsonObject,
 ) -> Result<Json<Value>, ApiError> {
+    generate::off_runtime(move || tokens(&state, &f))
+        .await
+        .map(Json)
+}
+
+fn tokens(state: &AppState, f: &Fields) -> Result<Value, ApiError> {
     let content = f
         .str("content")?
         .ok_or_else(|| ApiError::field("content", "content is required"))?;
@@ -39,7 +45,7 @@ pub async fn tokenize(
     } else {
         ids.iter().map(|&id| json!(id)).collect()
     };
-    Ok(Json(json!({ "tokens": tokens })))
+    Ok(json!({ "tokens": tokens }))
 }
 
 /// `{"tokens": [...]}` → `{"content": "..."}`.
