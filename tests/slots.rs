@@ -5,8 +5,8 @@
 mod common;
 
 use pine::attention::{AttentionMode, Layout, TieRule};
-use pine::backend::{CacheType, CpuBackend, MatmulMode};
-use pine::model::{argmax, Llama, Logits, SlotWork, Slots};
+use pine::backend::{Backend, CacheType, CpuBackend, MatmulMode};
+use pine::model::{argmax, Llama, Logits, Session, SlotWork, Slots};
 use pine::tokenizer::Tokenizer;
 
 const PROMPTS: [&str; 4] = [
@@ -15,32 +15,41 @@ const PROMPTS: [&str; 4] = [
     "1, 2, 3, 4,",
     "Water boils at",
 ];
-const STEPS: usize = 12;
 
 fn tokenizer() -> Tokenizer {
     let file = pine::gguf::Gguf::open(common::smollm2_path()).unwrap();
     Tokenizer::from_gguf(&file).unwrap()
 }
 
-fn slots(n_slots: usize, n_ctx: usize) -> Slots<CpuBackend> {
+fn slots_on<B: Backend>(backend: B, n_slots: usize, n_ctx: usize) -> Slots<B> {
     let file = std::sync::Arc::new(pine::gguf::Gguf::open(common::smollm2_path()).unwrap());
-    let backend = CpuBackend::new(2, MatmulMode::Native).unwrap();
     let model = Llama::load(file, backend).unwrap();
     Slots::new(model, n_slots, n_ctx, CacheType::F16).unwrap()
 }
 
-/// Greedy generation in a plain session: every step's logits.
-fn solo_session(prompt: &[u32]) -> Vec<Vec<f32>> {
-    let mut s = common::session(
+fn slots(n_slots: usize, n_ctx: usize) -> Slots<CpuBackend> {
+    slots_on(
+        CpuBackend::new(2, MatmulMode::Native).unwrap(),
+        n_slots,
+        n_ctx,
+    )
+}
+
+fn cpu_session() -> Session<CpuBackend> {
+    common::session(
         &common::smollm2_path(),
         2,
         MatmulMode::Native,
         CacheType::F16,
         256,
-    );
+    )
+}
+
+/// Greedy generation in a plain session: every step's logits.
+fn solo_session<B: Backend>(mut s: Session<B>, prompt: &[u32], steps: usize) -> Vec<Vec<f32>> {
     let mut logits = s.prefill(prompt, Logits::Last).unwrap();
     let mut all = vec![logits.clone()];
-    for _ in 0..STEPS {
+    for _ in 0..steps {
         logits = s.decode(argmax(&logits)).unwrap();
         all.push(logits.clone());
     }
@@ -49,15 +58,44 @@ fn solo_session(prompt: &[u32]) -> Vec<Vec<f32>> {
 
 #[test]
 fn a_sequence_gives_the_same_bits_alone_or_batched_with_others() {
+    check_batching(
+        || CpuBackend::new(2, MatmulMode::Native).unwrap(),
+        cpu_session,
+        12,
+    );
+}
+
+/// The same on Vulkan (lavapipe in CI: fewer steps, as it is slow there).
+#[test]
+fn on_vulkan_too() {
+    if common::vulkan_backend(MatmulMode::Native).is_none() {
+        return;
+    }
+    let path = common::smollm2_path();
+    check_batching(
+        || common::vulkan_backend(MatmulMode::Native).unwrap(),
+        || common::vulkan_session(&path, MatmulMode::Native, CacheType::F16, 256).unwrap(),
+        3,
+    );
+}
+
+fn check_batching<B: Backend>(
+    backend: impl Fn() -> B,
+    session: impl Fn() -> Session<B>,
+    steps: usize,
+) {
     let tok = tokenizer();
     let prompts: Vec<Vec<u32>> = PROMPTS
         .iter()
         .map(|p| tok.encode(p, true, false).unwrap())
         .collect();
-    let reference: Vec<Vec<Vec<f32>>> = prompts.iter().map(|p| solo_session(p)).collect();
+    let reference: Vec<Vec<Vec<f32>>> = prompts
+        .iter()
+        .map(|p| solo_session(session(), p, steps))
+        .collect();
 
     // Alone in slot 2 of 4 (a cache region that does not start at 0).
-    let mut s = slots(4, 256);
+    let mut s = slots_on(backend(), 4, 256);
     let mut logits = s
         .step(&[SlotWork {
             slot: 2,
@@ -65,7 +103,7 @@ fn a_sequence_gives_the_same_bits_alone_or_batched_with_others() {
             logits: true,
         }])
         .unwrap();
-    for step in 0..=STEPS {
+    for step in 0..=steps {
         assert!(
             logits[0] == reference[0][step],
             "alone in a slot: step {step} differs"
@@ -82,7 +120,7 @@ fn a_sequence_gives_the_same_bits_alone_or_batched_with_others() {
 
     // All four batched, starting at different steps (prompt chunks beside generated tokens),
     // in a different slot each, with a stale sequence in the slot first (truncated away).
-    let mut s = slots(4, 256);
+    let mut s = slots_on(backend(), 4, 256);
     s.step(&[SlotWork {
         slot: 3,
         ids: &prompts[1],
@@ -91,12 +129,10 @@ fn a_sequence_gives_the_same_bits_alone_or_batched_with_others() {
     .unwrap();
     s.truncate(3, 0);
     let slot_of = [3, 0, 2, 1];
-    let mut steps = [0usize; 4];
+    let mut done = [0usize; 4];
     let mut next: Vec<Option<u32>> = vec![None; 4];
-    for round in 0..STEPS + 4 {
-        let active: Vec<usize> = (0..4)
-            .filter(|&i| round >= i && steps[i] <= STEPS)
-            .collect();
+    for round in 0..steps + 4 {
+        let active: Vec<usize> = (0..4).filter(|&i| round >= i && done[i] <= steps).collect();
         let pending: Vec<Vec<u32>> = active
             .iter()
             .map(|&i| match next[i] {
@@ -116,15 +152,15 @@ fn a_sequence_gives_the_same_bits_alone_or_batched_with_others() {
         let out = s.step(&work).unwrap();
         for (&i, l) in active.iter().zip(&out) {
             assert!(
-                l == &reference[i][steps[i]],
+                l == &reference[i][done[i]],
                 "prompt {i} step {} differs when batched",
-                steps[i]
+                done[i]
             );
             next[i] = Some(argmax(l));
-            steps[i] += 1;
+            done[i] += 1;
         }
     }
-    assert!(steps.iter().all(|&n| n == STEPS + 1));
+    assert!(done.iter().all(|&n| n == steps + 1));
 }
 
 #[test]
@@ -140,13 +176,7 @@ fn a_pine_layout_in_a_slot_matches_a_session_and_batches_beside_causal_slots() {
         suffix: enc("\nAnswer:", false),
     };
     let mode = AttentionMode::Pine(TieRule::ContentHash);
-    let mut session = common::session(
-        &common::smollm2_path(),
-        2,
-        MatmulMode::Native,
-        CacheType::F16,
-        256,
-    );
+    let mut session = cpu_session();
     let mut want = session.evaluate(&layout, mode, Logits::Last).unwrap();
 
     let mut s = slots(2, 256);

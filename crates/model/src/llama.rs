@@ -291,6 +291,11 @@ impl<B: Backend> Llama<B> {
                 "logits row {bad} outside the batch of {n}"
             )));
         }
+        if m == 0 {
+            // No logits wanted (a prompt chunk before its last): the head is skipped.
+            be.take_error()?;
+            return Ok(Vec::new());
+        }
         let mut sel = be.buffer(m * d);
         be.select_rows(x, d, batch.logits_rows, &mut sel);
         let mut normed = be.buffer(m * d);

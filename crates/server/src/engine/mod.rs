@@ -86,8 +86,10 @@ struct State {
     stats: Stats,
     /// Refuse new requests (draining for shutdown).
     draining: bool,
-    /// The engine is dropped: the scheduler exits.
+    /// The engine is dropped (or failed): the scheduler exits.
     stopped: bool,
+    /// The scheduler thread panicked.
+    failed: bool,
 }
 
 struct Shared {
@@ -127,6 +129,7 @@ impl Engine {
                 },
                 draining: false,
                 stopped: false,
+                failed: false,
             }),
             changed: Condvar::new(),
             n_ctx_slot: slots.n_ctx(),
@@ -135,7 +138,21 @@ impl Engine {
         let s = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("pine-engine".into())
-            .spawn(move || scheduler::run(slots, &tokenizer, &s, &config))
+            .spawn(move || {
+                let run = || scheduler::run(slots, &tokenizer, &s, &config);
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).is_err() {
+                    // A bug in a step: the requests in flight lost their senders (their streams
+                    // end without Done); queued ones are dropped too, and new ones refused.
+                    let mut st = s.lock();
+                    st.stopped = true;
+                    st.failed = true;
+                    st.queue.clear();
+                    st.stats.slots_busy = 0;
+                    st.stats.queue_depth = 0;
+                    drop(st);
+                    s.changed.notify_all();
+                }
+            })
             .expect("spawning the engine thread");
         Engine {
             handle: Handle { shared },
@@ -204,6 +221,12 @@ impl Handle {
     /// A snapshot of the counters.
     pub fn stats(&self) -> Stats {
         self.shared.lock().stats.clone()
+    }
+
+    /// False once the scheduler thread has failed (a bug): `/health` reports it and every
+    /// request is refused.
+    pub fn healthy(&self) -> bool {
+        !self.shared.lock().failed
     }
 
     /// Context of each slot in tokens.
