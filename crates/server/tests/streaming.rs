@@ -129,6 +129,19 @@ fn disconnect_cancels_and_full_queue_is_503() {
     let m = s.get("/metrics").body;
     assert!(m.contains("pine_requests_cancelled_total 1"), "{m}");
 
+    // So does one waiting for a whole (non-streamed) answer.
+    let body = json!({"prompt": "Once upon a time", "max_tokens": 900, "temperature": 0,
+                      "ignore_eos": true});
+    let r = Command::new("curl")
+        .args(["-sS", "--max-time", "1", "--data-binary", &body.to_string()])
+        .arg(format!("{}/v1/completions", s.url))
+        .output()
+        .unwrap();
+    assert!(!r.status.success(), "the request finished within a second");
+    wait_idle(&s);
+    let m = s.get("/metrics").body;
+    assert!(m.contains("pine_requests_cancelled_total 2"), "{m}");
+
     // One generating, one waiting: the third is refused with Retry-After.
     let mut first = long_stream(&s);
     let body = json!({"prompt": "Hello", "max_tokens": 2}).to_string();
