@@ -1,4 +1,4 @@
-//! `GET /health` (open without the API key, as llama-server's) and `GET /v1/models`.
+//! `GET /health`: open without the API key, as llama-server's.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -25,21 +25,4 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             "queue_depth": s.queue_depth,
         })),
     )
-}
-
-/// The one model served.
-pub async fn models(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({
-        "object": "list",
-        "data": [{
-            "id": state.model_name,
-            "object": "model",
-            "created": state.created,
-            "owned_by": "pine",
-            "meta": {
-                "n_vocab": state.tokenizer.n_vocab(),
-                "n_ctx_slot": state.handle.n_ctx_slot(),
-            },
-        }],
-    }))
 }

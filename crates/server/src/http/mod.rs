@@ -9,6 +9,7 @@ mod generate;
 mod health;
 mod layout;
 mod metrics;
+mod models;
 mod objects;
 mod params;
 mod sse;
@@ -24,9 +25,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use pine_tokenizer::{ChatTemplate, Tokenizer};
 
-pub use errors::ApiError;
-
 use crate::engine::Handle;
+use errors::ApiError;
 
 /// What every handler reads.
 pub struct Shared {
@@ -109,8 +109,8 @@ pub fn router(state: AppState, api_key: Option<&str>, body_limit: usize) -> Rout
         .route("/chat/completions", post(chat::handler))
         .route("/v1/completions", post(completions::handler))
         .route("/completions", post(completions::handler))
-        .route("/v1/models", get(health::models))
-        .route("/models", get(health::models))
+        .route("/v1/models", get(models::models))
+        .route("/models", get(models::models))
         .route("/tokenize", post(tokenize::tokenize))
         .route("/detokenize", post(tokenize::detokenize))
         .route("/metrics", get(metrics::handler));
