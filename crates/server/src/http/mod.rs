@@ -1,4 +1,10 @@
 //! The HTTP layer: OpenAI-compatible routes over an engine [`Handle`].
+//!
+//! Built on axum (over hyper and tokio) rather than bare hyper: routing, body limits, graceful
+//! shutdown and streamed bodies come with it, and a handler future (with the engine receiver it
+//! owns) is dropped when its client disconnects, which is how a request is cancelled. The
+//! engine runs on its own thread; the async side only parses, tokenizes (on the blocking pool)
+//! and relays events, so two worker threads suffice.
 
 mod auth;
 mod body;
