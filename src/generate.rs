@@ -230,7 +230,7 @@ impl Generation<'_> {
     pub fn run(mut self, mut on_piece: impl FnMut(&Piece)) -> Result<Completion> {
         let mut tokens = Vec::new();
         let mut logprobs = Vec::new();
-        while let Some(piece) = self.next() {
+        for piece in self.by_ref() {
             let piece = piece?;
             on_piece(&piece);
             tokens.push(piece.id);

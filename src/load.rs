@@ -340,3 +340,13 @@ impl Model {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_model_and_a_chat_can_move_to_another_thread() {
+        fn send<T: Send>() {}
+        send::<super::Model>();
+        send::<crate::Chat>();
+    }
+}

@@ -11,7 +11,7 @@ use crate::cancel::CancelToken;
 /// assert_eq!(opts.max_tokens, Some(16));
 /// assert_eq!(opts.sampling.temperature, 0.0);
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct GenerateOptions {
     /// The most tokens to generate (`None`: until the end of generation or a full context).
@@ -24,18 +24,6 @@ pub struct GenerateOptions {
     pub logprobs: Option<usize>,
     /// Ends the generation between two tokens when cancelled.
     pub cancel: Option<CancelToken>,
-}
-
-impl Default for GenerateOptions {
-    fn default() -> Self {
-        GenerateOptions {
-            max_tokens: None,
-            sampling: SamplerConfig::default(),
-            stop: Vec::new(),
-            logprobs: None,
-            cancel: None,
-        }
-    }
 }
 
 impl GenerateOptions {

@@ -235,6 +235,6 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(s.sample(&logits, &[0, 1]), 0);
-        assert_eq!(greedy(-1.0, 0.0, &[2]), 2);
+        assert_eq!(greedy(-1.5, 0.0, &[2]), 2);
     }
 }

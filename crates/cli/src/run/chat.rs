@@ -1,8 +1,7 @@
-//! `pine-run -i`: an interactive chat. Each turn re-renders the whole conversation with the
-//! model's template and evaluates only the tokens after the part already in the KV cache.
-//! One bad line never ends the chat: a line that is not UTF-8 is reported and skipped; when the
-//! conversation outgrows the context the oldest turns are dropped (the system message is kept),
-//! as llama.cpp's context handling does, and a message too long for the context on its own is
+//! `pine-run -i`: an interactive chat over [`pine::Chat`], which re-renders the conversation
+//! each turn and evaluates only the tokens after the part already in the KV cache, dropping
+//! the oldest turns when it outgrows the context. One bad line never ends the chat: a line that
+//! is not UTF-8 is reported and skipped, and a message too long for the context on its own is
 //! reported and skipped. End of input ends the chat.
 
 use std::io::{BufRead, Write};
