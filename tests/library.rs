@@ -47,6 +47,29 @@ fn stop_strings_end_the_text_before_them_and_pieces_join_to_the_text() {
     assert_eq!(done.tokens.len(), 32);
     // The same prompt again re-uses the cache.
     assert!(done.cached_tokens > 0 && done.cached_tokens < done.prompt_tokens);
+    // A stop string whose start appears ("\n\nThe") holds those pieces back, then lets them go.
+    let opts = GenerateOptions::new()
+        .max_tokens(32)
+        .greedy()
+        .stop("\n\nThe Frog");
+    let mut pieces = 0;
+    let done = model.generate_with(FRANCE, &opts, |_| pieces += 1).unwrap();
+    assert_eq!(done.text, common::FRANCE_GREEDY_32);
+    assert_eq!((pieces, done.finish_reason), (32, FinishReason::Length));
+}
+
+#[test]
+fn frequency_and_presence_penalties_reach_the_sampler() {
+    let mut model = load();
+    for opts in [
+        GenerateOptions::new().frequency_penalty(1.0),
+        GenerateOptions::new().presence_penalty(2.0),
+    ] {
+        let opts = opts.max_tokens(32).greedy();
+        let done = model.generate_with(FRANCE, &opts, |_| {}).unwrap();
+        // The greedy text repeats a sentence; penalised, it does not.
+        assert_ne!(done.text, common::FRANCE_GREEDY_32);
+    }
 }
 
 #[test]
