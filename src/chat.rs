@@ -81,18 +81,28 @@ impl Chat {
     }
 
     /// Adds the user's message and returns the generation of the reply, which becomes the
-    /// assistant's turn when the generation is dropped (as far as it got).
+    /// assistant's turn when the generation is dropped (as far as it got). A message that
+    /// cannot be evaluated ([`Error::PromptTooLong`], ...) is not kept.
     pub fn send(
         &mut self,
         message: impl Into<String>,
         opts: &GenerateOptions,
     ) -> Result<Generation<'_>> {
         self.messages.push(ChatMessage::new("user", message));
-        let ids = self.fit()?;
-        let cached = self.model.prefill_reusing(&ids)?;
-        Ok(self
-            .model
-            .generation((ids.len(), cached), opts, Some(&mut self.messages)))
+        let evaluated = self.fit().and_then(|ids| {
+            let cached = self.model.prefill_reusing(&ids)?;
+            Ok((ids.len(), cached))
+        });
+        match evaluated {
+            Ok(tokens) => Ok(self
+                .model
+                .generation(tokens, opts, Some(&mut self.messages))),
+            Err(e) => {
+                // A message that could not be evaluated is not part of the conversation.
+                self.messages.pop();
+                Err(e)
+            }
+        }
     }
 
     /// The callback form of [`Chat::send`].
@@ -107,7 +117,7 @@ impl Chat {
 
     /// The conversation's tokens, made to fit the context: when it does not fit, the oldest
     /// turns are dropped until it fills at most half the context (room for the reply), with a
-    /// note. When the newest message does not fit even alone it is removed and refused.
+    /// note. When the newest message does not fit even alone it is refused.
     fn fit(&mut self) -> Result<Vec<u32>> {
         let template = self
             .model
@@ -144,7 +154,6 @@ impl Chat {
                     self.messages = kept;
                     return Ok(ids);
                 }
-                self.messages.pop();
                 return Err(Error::PromptTooLong {
                     tokens: ids.len(),
                     n_ctx,

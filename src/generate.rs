@@ -257,7 +257,15 @@ impl Generation<'_> {
             return Ok(());
         }
         if let Some(id) = self.to_decode.take() {
-            *self.logits = self.session.decode(id)?;
+            match self.session.decode(id) {
+                Ok(logits) => *self.logits = logits,
+                Err(e) => {
+                    // The cache may hold part of the step: a later prompt starts afresh.
+                    self.session.reset();
+                    self.logits.clear();
+                    return Err(e.into());
+                }
+            }
         }
         let id = self.sampler.sample(self.logits, self.session.tokens());
         let logprob = self.logprobs.map(|n| token_logprob(self.logits, id, n));

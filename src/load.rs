@@ -298,7 +298,11 @@ impl Model {
         self.check_ids(&layout.tokens())?;
         self.logits.clear();
         self.layout_cached = false;
-        let all = self.session.evaluate(layout, mode, which)?;
+        // A failed evaluation may leave part of the layout in the cache: forget it.
+        let all = self
+            .session
+            .evaluate(layout, mode, which)
+            .inspect_err(|_| self.session.reset())?;
         self.layout_cached = mode != AttentionMode::Causal;
         let n_vocab = self.params().n_vocab;
         self.logits = all[all.len() - n_vocab..].to_vec();
@@ -325,7 +329,10 @@ impl Model {
         let common = common.min(ids.len() - 1);
         self.session.truncate(common);
         self.logits.clear();
-        self.logits = self.session.prefill(&ids[common..], Logits::Last)?;
+        self.logits = self
+            .session
+            .prefill(&ids[common..], Logits::Last)
+            .inspect_err(|_| self.session.reset())?;
         Ok(common)
     }
 

@@ -119,6 +119,12 @@ fn a_chat_reuses_its_cache_and_answers_as_a_fresh_model_would() {
     let first = chat.send_with("Hi!", &opts, |_| {}).unwrap();
     let second = chat.send_with("Name a colour.", &opts, |_| {}).unwrap();
     assert!(second.cached_tokens > 10, "{second:?}");
+    // A message longer than the context is refused and left out of the conversation.
+    let long = "Tell me a long story about dragons. ".repeat(80);
+    match chat.send(long, &opts) {
+        Err(pine::Error::PromptTooLong { tokens, n_ctx }) => assert!(tokens > n_ctx),
+        other => panic!("{:?}", other.err()),
+    }
     let roles: Vec<&str> = chat.messages().iter().map(|m| m.role.as_str()).collect();
     assert_eq!(roles, ["system", "user", "assistant", "user", "assistant"]);
     assert_eq!(chat.messages()[2].content, first.text);
