@@ -3,7 +3,11 @@
 //! every position in one batch) on the CPU and on Vulkan, batch and token by token, and PINE's
 //! exact order invariance.
 
+#[path = "common/cli.rs"]
+mod cli;
 mod common;
+#[path = "common/vulkan.rs"]
+mod vk;
 
 use std::path::PathBuf;
 
@@ -103,8 +107,7 @@ fn architectures_match_llama_cpp_on_vulkan() {
     for arch in ARCHS {
         for variant in ["F32", "Q8_0"] {
             let path = dir(arch).join(format!("tiny-{arch}.{variant}.gguf"));
-            let Some(mut s) =
-                common::vulkan_session(&path, MatmulMode::Native, CacheType::F16, 512)
+            let Some(mut s) = vk::vulkan_session(&path, MatmulMode::Native, CacheType::F16, 512)
             else {
                 return;
             };
@@ -278,7 +281,7 @@ fn every_family_chats_through_its_template() {
             text.contains(marker) && ids.contains(&marker_id),
             "{arch}: the prompt {text:?} lacks {marker} as a token"
         );
-        let out = common::pine_run(&[
+        let out = cli::pine_run(&[
             model.to_str().unwrap(),
             "-p",
             "Hello there",

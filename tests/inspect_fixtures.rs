@@ -7,6 +7,8 @@
 //! (default `<repo>/models/SmolLM2-135M-Instruct.Q4_1.gguf`, fetched by `models/fetch.sh`).
 //! A missing input is a failure that says how to get it, never a silent skip.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -18,23 +20,12 @@ const FIXTURES_HOW: &str = "the fixtures are committed in the repository's tests
                             set PINE_FIXTURES to a directory holding tiny-llama/ to use another copy";
 
 fn fixtures_dir() -> PathBuf {
-    std::env::var_os("PINE_FIXTURES")
-        .map_or_else(
-            || concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures").into(),
-            PathBuf::from,
-        )
-        .join("tiny-llama")
+    common::fixtures_root().join("tiny-llama")
 }
 
 fn model_path() -> PathBuf {
     std::env::var_os("PINE_MODEL").map_or_else(
-        || {
-            concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/models/SmolLM2-135M-Instruct.Q4_1.gguf"
-            )
-            .into()
-        },
+        || common::repo_root().join("models/SmolLM2-135M-Instruct.Q4_1.gguf"),
         PathBuf::from,
     )
 }

@@ -1,11 +1,13 @@
 //! `pine-run` end to end on the default model: llama.cpp's greedy text, logits dumps, layouts,
 //! and clear errors.
 
+#[path = "common/cli.rs"]
+mod cli;
 mod common;
 
 #[test]
 fn greedy_text_matches_llama_cpp() {
-    let out = common::pine_run_france(&["-t", "2", "--backend", "cpu"]);
+    let out = cli::pine_run_france(&["-t", "2", "--backend", "cpu"]);
     assert!(
         out.status.success(),
         "{}",
@@ -25,7 +27,7 @@ fn logits_out_writes_every_prompt_position() {
     let dir = std::env::temp_dir().join(format!("pine-run-e2e-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("logits.npy");
-    let out = common::pine_run(&[
+    let out = cli::pine_run(&[
         model.to_str().unwrap(),
         "--token-ids",
         "504,3575,282,4649,314",
@@ -52,7 +54,7 @@ fn pine_judge_output_does_not_depend_on_answer_order() {
     let a = "Answer A: water boils at 100 degrees Celsius at sea level.";
     let b = "Answer B: water boils at 50 degrees Celsius at sea level.";
     let run = |first: &str, second: &str| {
-        let out = common::pine_run(&[
+        let out = cli::pine_run(&[
             model.to_str().unwrap(),
             "--attention",
             "pine",
@@ -81,13 +83,13 @@ fn pine_judge_output_does_not_depend_on_answer_order() {
 
 #[test]
 fn errors_name_the_problem() {
-    let out = common::pine_run(&["/nonexistent/model.gguf", "-p", "hi"]);
+    let out = cli::pine_run(&["/nonexistent/model.gguf", "-p", "hi"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/model.gguf"), "{err}");
 
     let model = common::smollm2_path();
-    let out = common::pine_run(&[
+    let out = cli::pine_run(&[
         model.to_str().unwrap(),
         "--token-ids",
         "99999999",

@@ -3,6 +3,9 @@
 //! other slots' prompts and generated tokens; PINE layouts in a slot match a session's.
 
 mod common;
+#[cfg(feature = "vulkan")]
+#[path = "common/vulkan.rs"]
+mod vk;
 
 use pine::attention::{AttentionMode, Layout, TieRule};
 use pine::backend::{Backend, CacheType, CpuBackend, MatmulMode};
@@ -66,15 +69,16 @@ fn a_sequence_gives_the_same_bits_alone_or_batched_with_others() {
 }
 
 /// The same on Vulkan (lavapipe in CI: fewer steps, as it is slow there).
+#[cfg(feature = "vulkan")]
 #[test]
 fn on_vulkan_too() {
-    if common::vulkan_backend(MatmulMode::Native).is_none() {
+    if vk::vulkan_backend(MatmulMode::Native).is_none() {
         return;
     }
     let path = common::smollm2_path();
     check_batching(
-        || common::vulkan_backend(MatmulMode::Native).unwrap(),
-        || common::vulkan_session(&path, MatmulMode::Native, CacheType::F16, 256).unwrap(),
+        || vk::vulkan_backend(MatmulMode::Native).unwrap(),
+        || vk::vulkan_session(&path, MatmulMode::Native, CacheType::F16, 256).unwrap(),
         3,
     );
 }

@@ -1,16 +1,20 @@
 //! `pine-run` on the Vulkan backend (lavapipe in CI): device listing, and llama.cpp's greedy
 //! text for "The capital of France is", the same as the CPU prints.
 
+#[path = "common/cli.rs"]
+mod cli;
 mod common;
+#[path = "common/vulkan.rs"]
+mod vk;
 
 use pine::backend::MatmulMode;
 
 #[test]
 fn list_devices_describes_the_device() {
-    let Some(vk) = common::vulkan_backend(MatmulMode::Native) else {
+    let Some(vk) = vk::vulkan_backend(MatmulMode::Native) else {
         return;
     };
-    let out = common::pine_run(&["--list-devices"]);
+    let out = cli::pine_run(&["--list-devices"]);
     assert!(
         out.status.success(),
         "{}",
@@ -31,10 +35,10 @@ fn list_devices_describes_the_device() {
 
 #[test]
 fn greedy_text_on_vulkan_matches_llama_cpp() {
-    if common::vulkan_backend(MatmulMode::Native).is_none() {
+    if vk::vulkan_backend(MatmulMode::Native).is_none() {
         return;
     }
-    let out = common::pine_run_france(&["--backend", "vulkan"]);
+    let out = cli::pine_run_france(&["--backend", "vulkan"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(

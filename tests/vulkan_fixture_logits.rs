@@ -7,13 +7,15 @@
 //! `common/fixture_cases.rs`.
 
 mod common;
+#[path = "common/vulkan.rs"]
+mod vk;
 
 use common::fixture_cases::{check_every_variant_with, Criteria};
 use pine::backend::MatmulMode;
 
 #[test]
 fn every_variant_matches_llama_cpp_on_vulkan() {
-    let Some(probe) = common::vulkan_backend(MatmulMode::Native) else {
+    let Some(probe) = vk::vulkan_backend(MatmulMode::Native) else {
         return;
     };
     let criteria_of = |file: &pine::gguf::Gguf| {
@@ -29,6 +31,6 @@ fn every_variant_matches_llama_cpp_on_vulkan() {
         }
     };
     check_every_variant_with(criteria_of, || {
-        common::vulkan_backend(MatmulMode::Native).unwrap()
+        vk::vulkan_backend(MatmulMode::Native).unwrap()
     });
 }

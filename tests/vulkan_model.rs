@@ -2,6 +2,8 @@
 //! code: greedy text, logits, PINE's permutation invariance and its golden logits.
 
 mod common;
+#[path = "common/vulkan.rs"]
+mod vk;
 
 use pine::attention::{AttentionMode, Layout, TieRule};
 use pine::backend::{Backend, CacheType, MatmulMode};
@@ -31,8 +33,7 @@ fn greedy<B: Backend>(s: &mut Session<B>, prompt: &[u32], n: usize) -> (Vec<f32>
 #[test]
 fn greedy_text_and_logits_match_the_cpu() {
     let path = common::smollm2_path();
-    let Some(mut vk) = common::vulkan_session(&path, MatmulMode::Native, CacheType::F16, 256)
-    else {
+    let Some(mut vk) = vk::vulkan_session(&path, MatmulMode::Native, CacheType::F16, 256) else {
         return;
     };
     let mut cpu = common::session(&path, 2, MatmulMode::Native, CacheType::F16, 256);
@@ -54,7 +55,7 @@ fn greedy_text_and_logits_match_the_cpu() {
 #[test]
 fn pine_matches_the_official_code_and_the_cpu() {
     let path = common::smollm2_path();
-    let Some(mut vk) = common::vulkan_session(&path, MatmulMode::F32, CacheType::F32, 512) else {
+    let Some(mut vk) = vk::vulkan_session(&path, MatmulMode::F32, CacheType::F32, 512) else {
         return;
     };
     let mut cpu = common::session(&path, 2, MatmulMode::F32, CacheType::F32, 512);
@@ -78,8 +79,7 @@ fn pine_matches_the_official_code_and_the_cpu() {
 #[test]
 fn pine_is_permutation_invariant_on_vulkan() {
     let path = common::smollm2_path();
-    let Some(mut vk) = common::vulkan_session(&path, MatmulMode::Native, CacheType::F16, 512)
-    else {
+    let Some(mut vk) = vk::vulkan_session(&path, MatmulMode::Native, CacheType::F16, 512) else {
         return;
     };
     let tok = tokenizer();

@@ -7,12 +7,22 @@ pub mod fixture_cases;
 
 use std::path::PathBuf;
 
+/// The repository's root: the tests run as targets of the root package (`pine`) or of
+/// `crates/cli` (`pine-cli`, the ones that run its binaries), so it is found from either.
+pub fn repo_root() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|d| d.join("tests/fixtures").is_dir())
+        .expect("the repository holding tests/fixtures")
+        .to_path_buf()
+}
+
 /// The fixtures directory (holding `tiny-llama/`, `llamacpp-vocab/` and `pine-golden/`):
 /// `PINE_FIXTURES`, else the repository's own `tests/fixtures`.
 pub fn fixtures_root() -> PathBuf {
     std::env::var_os("PINE_FIXTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures")))
+        .unwrap_or_else(|| repo_root().join("tests/fixtures"))
 }
 
 /// The tiny-llama fixture directory; panics with instructions when it is missing.
@@ -32,12 +42,7 @@ pub fn tiny_llama_dir() -> PathBuf {
 pub fn smollm2_path() -> PathBuf {
     let p = std::env::var_os("PINE_MODEL")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/models/SmolLM2-135M-Instruct.Q4_1.gguf"
-            ))
-        });
+        .unwrap_or_else(|| repo_root().join("models/SmolLM2-135M-Instruct.Q4_1.gguf"));
     assert!(
         p.is_file(),
         "model not found at {}: run ./models/fetch.sh",
@@ -111,31 +116,6 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .zip(b)
         .map(|(x, y)| (x - y).abs())
         .fold(0.0, f32::max)
-}
-
-/// A Vulkan backend in `mode` on any device, or `None` (see `pine::vulkan::device_for_tests`).
-pub fn vulkan_backend(mode: pine::backend::MatmulMode) -> Option<pine::vulkan::VulkanBackend> {
-    pine::vulkan::device_for_tests(mode)
-}
-
-/// Loads a model on a Vulkan device and opens a session, or `None` as [`vulkan_backend`] says.
-pub fn vulkan_session(
-    path: &std::path::Path,
-    mode: pine::backend::MatmulMode,
-    cache: pine::backend::CacheType,
-    n_ctx: usize,
-) -> Option<pine::model::Session<pine::vulkan::VulkanBackend>> {
-    let file = std::sync::Arc::new(pine::gguf::Gguf::open(path).unwrap());
-    let model = pine::model::Llama::load(file, vulkan_backend(mode)?).unwrap();
-    Some(pine::model::Session::new(model, n_ctx, cache).unwrap())
-}
-
-/// Runs the `pine-run` binary with `args`.
-pub fn pine_run(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_pine-run"))
-        .args(args)
-        .output()
-        .expect("pine-run runs")
 }
 
 /// A JSON array of token ids.
@@ -213,21 +193,3 @@ pub fn golden_runs() -> Vec<GoldenRun> {
 
 /// llama.cpp's greedy 32 tokens after "The capital of France is" on SmolLM2 Q4_1 (raw prompt).
 pub const FRANCE_GREEDY_32: &str = " Paris.\n\nThe United States has a population of approximately 311 million people.\n\nThe United States has a population of approximately 31";
-
-/// `pine-run` on the default model with the raw prompt "The capital of France is", 32 greedy
-/// tokens, plus `extra` flags (the backend).
-pub fn pine_run_france(extra: &[&str]) -> std::process::Output {
-    let model = smollm2_path();
-    let mut args = vec![
-        model.to_str().unwrap(),
-        "--raw",
-        "-p",
-        "The capital of France is",
-        "-n",
-        "32",
-        "--temp",
-        "0",
-    ];
-    args.extend_from_slice(extra);
-    pine_run(&args)
-}

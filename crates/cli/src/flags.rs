@@ -137,6 +137,15 @@ pub fn backend_choice(b: BackendArg, device: Option<usize>, threads: usize) -> B
     }
 }
 
+/// The library's backend kind for a flag value (`--device` is given to the builder apart).
+pub fn backend_kind(b: BackendArg) -> pine::BackendKind {
+    match b {
+        BackendArg::Auto => pine::BackendKind::Auto,
+        BackendArg::Cpu => pine::BackendKind::Cpu,
+        BackendArg::Vulkan => pine::BackendKind::Vulkan,
+    }
+}
+
 /// Prints every Vulkan device as `--list-devices` shows them.
 pub fn list_devices() -> Result<(), String> {
     let devices = pine_vulkan::list_devices().map_err(|e| e.to_string())?;

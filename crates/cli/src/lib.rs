@@ -1,5 +1,6 @@
-//! `pine-cli`: the logic of pine's command-line tools; the binaries in the `pine` package are
-//! thin `main`s over these modules so end-to-end tests can run them.
+//! `pine-cli`: pine's command-line tools over the `pine` library; the binaries (`src/bin`) are
+//! thin `main`s over these modules, and the end-to-end tests in the repository's `tests/` that
+//! run them are this package's test targets.
 
 pub mod bench;
 pub mod file_tool;

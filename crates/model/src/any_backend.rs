@@ -1,10 +1,12 @@
 //! Choosing the backend at run time (`--backend cpu|vulkan|auto`): [`AnyBackend`] is either
 //! backend behind one type, so a [`crate::Session`] and everything above it is written once.
+//! The Vulkan variants exist with the `vulkan` feature (default on).
 
 use pine_backend::{
     AttentionPlan, AttentionShape, Backend, BackendError, CacheSpec, CpuBackend, CpuCache,
     CpuWeight, ImportanceRows, MatmulMode, RegionGeometry, WeightSource,
 };
+#[cfg(feature = "vulkan")]
 use pine_vulkan::{DeviceChoice, VkBuffer, VkCache, VkWeight, VulkanBackend};
 
 /// Which backend to open.
@@ -13,6 +15,7 @@ pub enum BackendChoice {
     /// The CPU with this many threads (0 = all cores).
     Cpu { threads: usize },
     /// A Vulkan device: `Some(n)` for device n, `None` for the best one (lavapipe included).
+    #[cfg(feature = "vulkan")]
     Vulkan { device: Option<usize> },
     /// A real Vulkan GPU if there is one, else the CPU with `threads`.
     Auto { threads: usize },
@@ -23,6 +26,7 @@ pub enum AnyBackend {
     /// The CPU backend.
     Cpu(CpuBackend),
     /// The Vulkan backend (boxed: it is much larger than the CPU's handle).
+    #[cfg(feature = "vulkan")]
     Vulkan(Box<VulkanBackend>),
 }
 
@@ -36,10 +40,12 @@ impl AnyBackend {
         let cpu = |threads| CpuBackend::new(threads, mode).map(AnyBackend::Cpu);
         match choice {
             BackendChoice::Cpu { threads } => cpu(threads),
+            #[cfg(feature = "vulkan")]
             BackendChoice::Vulkan { device } => {
                 let d = device.map_or(DeviceChoice::Any, DeviceChoice::Index);
                 Ok(AnyBackend::Vulkan(Box::new(VulkanBackend::new(d, mode)?)))
             }
+            #[cfg(feature = "vulkan")]
             BackendChoice::Auto { threads } => {
                 match VulkanBackend::new(DeviceChoice::BestGpu, mode) {
                     Ok(v) => Ok(AnyBackend::Vulkan(Box::new(v))),
@@ -49,6 +55,11 @@ impl AnyBackend {
                     }
                 }
             }
+            #[cfg(not(feature = "vulkan"))]
+            BackendChoice::Auto { threads } => {
+                notes("built without Vulkan, using the CPU".into());
+                cpu(threads)
+            }
         }
     }
 
@@ -56,6 +67,7 @@ impl AnyBackend {
     pub fn describe(&self) -> String {
         match self {
             AnyBackend::Cpu(c) => format!("cpu backend, {} threads", c.threads()),
+            #[cfg(feature = "vulkan")]
             AnyBackend::Vulkan(v) => {
                 let d = v.device();
                 format!("vulkan backend, {} ({}, {})", d.name, d.kind, d.driver)
@@ -69,6 +81,7 @@ pub enum AnyWeight {
     /// On the CPU.
     Cpu(CpuWeight),
     /// On a Vulkan device.
+    #[cfg(feature = "vulkan")]
     Vulkan(VkWeight),
 }
 
@@ -77,6 +90,7 @@ pub enum AnyBuffer {
     /// In host memory.
     Cpu(Vec<f32>),
     /// On a Vulkan device.
+    #[cfg(feature = "vulkan")]
     Vulkan(VkBuffer),
 }
 
@@ -85,6 +99,7 @@ pub enum AnyCache {
     /// In host memory.
     Cpu(CpuCache),
     /// On a Vulkan device.
+    #[cfg(feature = "vulkan")]
     Vulkan(VkCache),
 }
 
@@ -97,11 +112,13 @@ impl AnyBuffer {
     fn cpu(&mut self) -> Option<&mut Vec<f32>> {
         match self {
             AnyBuffer::Cpu(b) => Some(b),
+            #[cfg(feature = "vulkan")]
             AnyBuffer::Vulkan(_) => None,
         }
     }
 
     /// The device buffer, when it is one.
+    #[cfg(feature = "vulkan")]
     fn vulkan(&mut self) -> Option<&mut VkBuffer> {
         match self {
             AnyBuffer::Vulkan(b) => Some(b),
@@ -127,6 +144,7 @@ impl Backend for AnyBackend {
     fn name(&self) -> &str {
         match self {
             AnyBackend::Cpu(b) => b.name(),
+            #[cfg(feature = "vulkan")]
             AnyBackend::Vulkan(b) => b.name(),
         }
     }
@@ -134,6 +152,7 @@ impl Backend for AnyBackend {
     fn load_weight(&mut self, src: WeightSource<'_>) -> Result<AnyWeight, BackendError> {
         Ok(match self {
             AnyBackend::Cpu(b) => AnyWeight::Cpu(b.load_weight(src)?),
+            #[cfg(feature = "vulkan")]
             AnyBackend::Vulkan(b) => AnyWeight::Vulkan(b.load_weight(src)?),
         })
     }
@@ -141,6 +160,7 @@ impl Backend for AnyBackend {
     fn buffer(&mut self, len: usize) -> AnyBuffer {
         match self {
             AnyBackend::Cpu(b) => AnyBuffer::Cpu(b.buffer(len)),
+            #[cfg(feature = "vulkan")]
             AnyBackend::Vulkan(b) => AnyBuffer::Vulkan(b.buffer(len)),
         }
     }
@@ -148,7 +168,9 @@ impl Backend for AnyBackend {
     fn write(&mut self, buf: &mut AnyBuffer, data: &[f32]) {
         match (self, buf) {
             (AnyBackend::Cpu(b), AnyBuffer::Cpu(x)) => b.write(x, data),
+            #[cfg(feature = "vulkan")]
             (AnyBackend::Vulkan(b), AnyBuffer::Vulkan(x)) => b.write(x, data),
+            #[cfg(feature = "vulkan")]
             _ => {}
         }
     }
@@ -156,7 +178,9 @@ impl Backend for AnyBackend {
     fn read(&mut self, buf: &AnyBuffer, out: &mut [f32]) {
         match (self, buf) {
             (AnyBackend::Cpu(b), AnyBuffer::Cpu(x)) => b.read(x, out),
+            #[cfg(feature = "vulkan")]
             (AnyBackend::Vulkan(b), AnyBuffer::Vulkan(x)) => b.read(x, out),
+            #[cfg(feature = "vulkan")]
             _ => out.fill(f32::NAN),
         }
     }
@@ -164,6 +188,7 @@ impl Backend for AnyBackend {
     fn take_error(&mut self) -> Result<(), BackendError> {
         match self {
             AnyBackend::Cpu(b) => b.take_error(),
+            #[cfg(feature = "vulkan")]
             AnyBackend::Vulkan(b) => b.take_error(),
         }
     }
@@ -173,9 +198,11 @@ impl Backend for AnyBackend {
             (AnyBackend::Cpu(b), AnyBuffer::Cpu(x), AnyBuffer::Cpu(o)) => {
                 b.select_rows(x, width, rows, o)
             }
+            #[cfg(feature = "vulkan")]
             (AnyBackend::Vulkan(b), AnyBuffer::Vulkan(x), AnyBuffer::Vulkan(o)) => {
                 b.select_rows(x, width, rows, o)
             }
+            #[cfg(feature = "vulkan")]
             _ => {}
         }
     }
@@ -188,9 +215,11 @@ impl Backend for AnyBackend {
     ) -> Result<(), BackendError> {
         match (self, table, out) {
             (AnyBackend::Cpu(b), AnyWeight::Cpu(t), AnyBuffer::Cpu(o)) => b.embed(t, ids, o),
+            #[cfg(feature = "vulkan")]
             (AnyBackend::Vulkan(b), AnyWeight::Vulkan(t), AnyBuffer::Vulkan(o)) => {
                 b.embed(t, ids, o)
             }
+            #[cfg(feature = "vulkan")]
             _ => Err(mixed()),
         }
     }
@@ -207,12 +236,14 @@ impl Backend for AnyBackend {
             (AnyBackend::Cpu(b), AnyBuffer::Cpu(x), AnyWeight::Cpu(w), AnyBuffer::Cpu(o)) => {
                 b.rms_norm(x, w, eps, n, o)
             }
+            #[cfg(feature = "vulkan")]
             (
                 AnyBackend::Vulkan(b),
                 AnyBuffer::Vulkan(x),
                 AnyWeight::Vulkan(w),
                 AnyBuffer::Vulkan(o),
             ) => b.rms_norm(x, w, eps, n, o),
+            #[cfg(feature = "vulkan")]
             _ => {}
         }
     }
@@ -228,12 +259,14 @@ impl Backend for AnyBackend {
             (AnyBackend::Cpu(b), AnyWeight::Cpu(w), AnyBuffer::Cpu(x), AnyBuffer::Cpu(o)) => {
                 b.matmul(w, x, n, o)
             }
+            #[cfg(feature = "vulkan")]
             (
                 AnyBackend::Vulkan(b),
                 AnyWeight::Vulkan(w),
                 AnyBuffer::Vulkan(x),
                 AnyBuffer::Vulkan(o),
             ) => b.matmul(w, x, n, o),
+            #[cfg(feature = "vulkan")]
             _ => Err(mixed()),
         }
     }
@@ -249,17 +282,21 @@ impl Backend for AnyBackend {
             (AnyBackend::Cpu(b), AnyBuffer::Cpu(x)) => {
                 let ws = all(ws.map(|w| match w {
                     AnyWeight::Cpu(w) => Some(w),
+                    #[cfg(feature = "vulkan")]
                     AnyWeight::Vulkan(_) => None,
                 }))?;
                 b.matmul_many(ws, x, n, all(outs.map(AnyBuffer::cpu))?)
             }
+            #[cfg(feature = "vulkan")]
             (AnyBackend::Vulkan(b), AnyBuffer::Vulkan(x)) => {
                 let ws = all(ws.map(|w| match w {
+                    #[cfg(feature = "vulkan")]
                     AnyWeight::Vulkan(w) => Some(w),
                     AnyWeight::Cpu(_) => None,
                 }))?;
                 b.matmul_many(ws, x, n, all(outs.map(AnyBuffer::vulkan))?)
             }
+            #[cfg(feature = "vulkan")]
             _ => Err(mixed()),
         }
     }
@@ -267,9 +304,11 @@ impl Backend for AnyBackend {
     fn swiglu(&mut self, gate: &mut AnyBuffer, up: &AnyBuffer, len: usize) {
         match (self, gate, up) {
             (AnyBackend::Cpu(b), AnyBuffer::Cpu(g), AnyBuffer::Cpu(u)) => b.swiglu(g, u, len),
+            #[cfg(feature = "vulkan")]
             (AnyBackend::Vulkan(b), AnyBuffer::Vulkan(g), AnyBuffer::Vulkan(u)) => {
                 b.swiglu(g, u, len)
             }
+            #[cfg(feature = "vulkan")]
             _ => {}
         }
     }
@@ -277,7 +316,9 @@ impl Backend for AnyBackend {
     fn add(&mut self, acc: &mut AnyBuffer, x: &AnyBuffer, len: usize) {
         match (self, acc, x) {
             (AnyBackend::Cpu(b), AnyBuffer::Cpu(a), AnyBuffer::Cpu(x)) => b.add(a, x, len),
+            #[cfg(feature = "vulkan")]
             (AnyBackend::Vulkan(b), AnyBuffer::Vulkan(a), AnyBuffer::Vulkan(x)) => b.add(a, x, len),
+            #[cfg(feature = "vulkan")]
             _ => {}
         }
     }
@@ -285,6 +326,7 @@ impl Backend for AnyBackend {
     fn new_cache(&mut self, spec: CacheSpec) -> Result<AnyCache, BackendError> {
         Ok(match self {
             AnyBackend::Cpu(b) => AnyCache::Cpu(b.new_cache(spec)?),
+            #[cfg(feature = "vulkan")]
             AnyBackend::Vulkan(b) => AnyCache::Vulkan(b.new_cache(spec)?),
         })
     }
@@ -303,12 +345,14 @@ impl Backend for AnyBackend {
             (AnyBackend::Cpu(b), AnyCache::Cpu(c), AnyBuffer::Cpu(k), AnyBuffer::Cpu(v)) => {
                 b.store_kv(c, layer, shape, k, v, cache_index, positions)
             }
+            #[cfg(feature = "vulkan")]
             (
                 AnyBackend::Vulkan(b),
                 AnyCache::Vulkan(c),
                 AnyBuffer::Vulkan(k),
                 AnyBuffer::Vulkan(v),
             ) => b.store_kv(c, layer, shape, k, v, cache_index, positions),
+            #[cfg(feature = "vulkan")]
             _ => Err(mixed()),
         }
     }
@@ -326,12 +370,14 @@ impl Backend for AnyBackend {
             (AnyBackend::Cpu(b), AnyCache::Cpu(c), AnyBuffer::Cpu(q), AnyBuffer::Cpu(o)) => {
                 b.attention(c, layer, shape, q, plan, o)
             }
+            #[cfg(feature = "vulkan")]
             (
                 AnyBackend::Vulkan(b),
                 AnyCache::Vulkan(c),
                 AnyBuffer::Vulkan(q),
                 AnyBuffer::Vulkan(o),
             ) => b.attention(c, layer, shape, q, plan, o),
+            #[cfg(feature = "vulkan")]
             _ => Err(mixed()),
         }
     }
@@ -339,9 +385,11 @@ impl Backend for AnyBackend {
     fn add_bias(&mut self, x: &mut AnyBuffer, bias: &AnyWeight, n: usize) {
         match (self, x, bias) {
             (AnyBackend::Cpu(b), AnyBuffer::Cpu(x), AnyWeight::Cpu(w)) => b.add_bias(x, w, n),
+            #[cfg(feature = "vulkan")]
             (AnyBackend::Vulkan(b), AnyBuffer::Vulkan(x), AnyWeight::Vulkan(w)) => {
                 b.add_bias(x, w, n)
             }
+            #[cfg(feature = "vulkan")]
             _ => unreachable!("buffers and weights come from the backend they are used on"),
         }
     }
@@ -349,6 +397,7 @@ impl Backend for AnyBackend {
     fn plan_budget(&self) -> Option<usize> {
         match self {
             AnyBackend::Cpu(b) => b.plan_budget(),
+            #[cfg(feature = "vulkan")]
             AnyBackend::Vulkan(b) => b.plan_budget(),
         }
     }
@@ -364,9 +413,11 @@ impl Backend for AnyBackend {
             (AnyBackend::Cpu(b), AnyCache::Cpu(c), AnyBuffer::Cpu(k)) => {
                 b.store_region_keys(c, layer, k, tokens)
             }
+            #[cfg(feature = "vulkan")]
             (AnyBackend::Vulkan(b), AnyCache::Vulkan(c), AnyBuffer::Vulkan(k)) => {
                 b.store_region_keys(c, layer, k, tokens)
             }
+            #[cfg(feature = "vulkan")]
             _ => Err(mixed()),
         }
     }
@@ -385,9 +436,11 @@ impl Backend for AnyBackend {
             (AnyBackend::Cpu(b), AnyCache::Cpu(c), AnyBuffer::Cpu(q)) => {
                 b.importance(c, layer, shape, q, geo, rows, out)
             }
+            #[cfg(feature = "vulkan")]
             (AnyBackend::Vulkan(b), AnyCache::Vulkan(c), AnyBuffer::Vulkan(q)) => {
                 b.importance(c, layer, shape, q, geo, rows, out)
             }
+            #[cfg(feature = "vulkan")]
             _ => Err(mixed()),
         }
     }

@@ -1,5 +1,6 @@
-//! Token sampling in llama.cpp's default order: repetition penalty → top-k → top-p → min-p →
-//! temperature → draw. Temperature 0 is greedy (argmax; the lowest id wins ties).
+//! Token sampling in llama.cpp's default order: penalties (repetition, then OpenAI's frequency
+//! and presence) → top-k → top-p → min-p → temperature → draw. Temperature 0 is greedy (argmax;
+//! the lowest id wins ties).
 
 /// Sampling settings, with llama.cpp's defaults.
 #[derive(Clone, Debug, PartialEq)]
@@ -14,8 +15,14 @@ pub struct SamplerConfig {
     pub min_p: f32,
     /// Divide positive logits (multiply negative ones) of recent tokens by this (1 = off).
     pub repeat_penalty: f32,
-    /// How many recent tokens the penalty looks at.
+    /// How many recent tokens the penalties (repetition, frequency, presence) look at.
     pub repeat_last_n: usize,
+    /// Subtracted from a recent token's logit once per occurrence (OpenAI's
+    /// `frequency_penalty`; 0 = off).
+    pub frequency_penalty: f32,
+    /// Subtracted from the logit of every token that occurred recently (OpenAI's
+    /// `presence_penalty`; 0 = off).
+    pub presence_penalty: f32,
     /// Random seed; the same seed gives the same text.
     pub seed: u64,
 }
@@ -29,6 +36,8 @@ impl Default for SamplerConfig {
             min_p: 0.05,
             repeat_penalty: 1.0,
             repeat_last_n: 64,
+            frequency_penalty: 0.0,
+            presence_penalty: 0.0,
             seed: 0x5EED,
         }
     }
@@ -56,19 +65,25 @@ impl Sampler {
     pub fn sample(&mut self, logits: &[f32], history: &[u32]) -> u32 {
         let c = &self.config;
         let mut logits_pen;
-        let logits = if c.repeat_penalty != 1.0 && c.repeat_last_n > 0 {
+        let penalised = c.repeat_last_n > 0
+            && (c.repeat_penalty != 1.0 || c.frequency_penalty != 0.0 || c.presence_penalty != 0.0);
+        let logits = if penalised {
             logits_pen = logits.to_vec();
             let start = history.len().saturating_sub(c.repeat_last_n);
-            let mut seen = std::collections::HashSet::new();
+            let mut counts = std::collections::HashMap::new();
             for &t in &history[start..] {
+                *counts.entry(t).or_insert(0u32) += 1;
+            }
+            for (&t, &n) in &counts {
                 if let Some(l) = logits_pen.get_mut(t as usize) {
-                    if seen.insert(t) {
+                    if c.repeat_penalty != 1.0 {
                         *l = if *l > 0.0 {
                             *l / c.repeat_penalty
                         } else {
                             *l * c.repeat_penalty
                         };
                     }
+                    *l -= n as f32 * c.frequency_penalty + c.presence_penalty;
                 }
             }
             &logits_pen[..]
@@ -188,5 +203,38 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(s.sample(&logits, &[]), argmax(&logits));
+    }
+
+    #[test]
+    fn frequency_and_presence_penalties_follow_openai() {
+        // Logit j becomes l_j − count_j × frequency − (count_j > 0) × presence.
+        let logits = [3.0, 2.5, 2.0];
+        let greedy = |frequency_penalty, presence_penalty, history: &[u32]| {
+            Sampler::new(SamplerConfig {
+                temperature: 0.0,
+                frequency_penalty,
+                presence_penalty,
+                ..Default::default()
+            })
+            .sample(&logits, history)
+        };
+        assert_eq!(greedy(0.0, 0.0, &[0, 0]), 0);
+        // Token 0 seen twice: 3.0 − 2 × 0.3 = 2.4 < 2.5.
+        assert_eq!(greedy(0.3, 0.0, &[0, 0]), 1);
+        // Seen once: 3.0 − 0.3 = 2.7 stays first.
+        assert_eq!(greedy(0.3, 0.0, &[0]), 0);
+        // Presence counts once however often: 3.0 − 0.4 = 2.6 stays first ...
+        assert_eq!(greedy(0.0, 0.4, &[0, 0, 0, 1]), 0);
+        // ... and 3.0 − 1.2 = 1.8, 2.5 − 1.2 = 1.3 fall below the unseen 2.0.
+        assert_eq!(greedy(0.0, 1.2, &[0, 1]), 2);
+        // Only the last `repeat_last_n` tokens count; negative values encourage repeats.
+        let mut s = Sampler::new(SamplerConfig {
+            temperature: 0.0,
+            presence_penalty: 1.0,
+            repeat_last_n: 1,
+            ..Default::default()
+        });
+        assert_eq!(s.sample(&logits, &[0, 1]), 0);
+        assert_eq!(greedy(-1.5, 0.0, &[2]), 2);
     }
 }

@@ -1,11 +1,14 @@
 //! Building a prompt layout (prefix | segments | suffix) from the command line: `--layout`,
 //! `--segment`/`--segments-file` with `--question`, in chat mode split out of the rendered
-//! template, or with `--raw` from the prompt as prefix.
+//! template ([`pine::prompt::chat_layout`]), or with `--raw` from the prompt as prefix
+//! ([`pine::prompt::raw_layout`]).
 
 use std::path::Path;
 
+use pine::prompt::{chat_layout, layout_part, raw_layout, SegmentedPrompt};
+use pine::Model;
 use pine_attention::{AnchorPositions, AttentionMode, Layout, TieRule};
-use pine_tokenizer::{ChatMessage, ChatTemplate, Tokenizer};
+use pine_tokenizer::Tokenizer;
 
 use super::args::{AnchorArg, AttentionArg, RunArgs, TiesArg};
 use crate::layout_file::{self, LayoutError, Part};
@@ -53,12 +56,6 @@ pub(crate) fn check(args: &RunArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// Tokenizes one part: the prefix gets the model's BOS (if it adds one); every part parses
-/// special tokens, as chat templates need.
-fn tokens(tok: &Tokenizer, text: &str, is_prefix: bool) -> Result<Vec<u32>, String> {
-    tok.encode(text, is_prefix, true).map_err(|e| e.to_string())
-}
-
 /// Tokenizes one part of a layout file (ids checked against the vocabulary); errors name the
 /// file and the field.
 fn part(
@@ -74,7 +71,7 @@ fn part(
         what,
     };
     match p {
-        Part::Text(s) => tokens(tok, s, is_prefix).map_err(bad),
+        Part::Text(s) => layout_part(tok, s, is_prefix).map_err(|e| bad(e.to_string())),
         Part::Ids(ids) => match ids.iter().position(|&id| id as usize >= n_vocab) {
             Some(i) => Err(LayoutError::Field {
                 file: None,
@@ -111,75 +108,25 @@ fn segment_texts(args: &RunArgs) -> Result<Vec<String>, String> {
     Ok(segs)
 }
 
-/// Marks where a segment goes in the rendered chat template; never produced by real text.
-fn sentinel(i: usize) -> String {
-    format!("\u{1}PINE-SEGMENT-{i}\u{1}")
-}
-
-/// Renders the chat template with the segments in the user turn and cuts the text at them.
-fn from_chat(
-    args: &RunArgs,
-    tok: &Tokenizer,
-    template: &ChatTemplate,
-    segs: &[String],
-    prompt: &str,
-) -> Result<Layout, String> {
-    let mut content = prompt.to_string();
-    if !content.is_empty() {
-        content.push_str("\n\n");
-    }
-    for i in 0..segs.len() {
-        content.push_str(&sentinel(i));
-    }
-    content.push_str(args.question.as_deref().unwrap_or(""));
-    let mut messages = Vec::new();
-    if let Some(s) = &args.system {
-        messages.push(ChatMessage::new("system", s.clone()));
-    }
-    messages.push(ChatMessage::new("user", content));
-    let rendered = template
-        .render(&messages, true)
-        .map_err(|e| e.to_string())?;
-    let first = rendered
-        .find(&sentinel(0))
-        .ok_or("the chat template dropped the segments")?;
-    let last_marker = sentinel(segs.len() - 1);
-    let last = rendered
-        .find(&last_marker)
-        .ok_or("the chat template dropped the segments")?;
-    Ok(Layout {
-        prefix: tokens(tok, &rendered[..first], true)?,
-        segments: segs
-            .iter()
-            .map(|s| tokens(tok, &format!("{s}\n\n"), false))
-            .collect::<Result<_, _>>()?,
-        suffix: tokens(tok, &rendered[last + last_marker.len()..], false)?,
-    })
-}
-
 /// The layout the flags describe; empty segments are dropped with a warning.
-pub(crate) fn build(
-    args: &RunArgs,
-    tok: &Tokenizer,
-    template: Option<&ChatTemplate>,
-    n_vocab: usize,
-) -> Result<Layout, String> {
+pub(crate) fn build(args: &RunArgs, model: &Model) -> Result<Layout, String> {
+    let tok = model.tokenizer();
     let mut layout = match &args.layout {
-        Some(path) => from_json_file(path, tok, n_vocab).map_err(|e| e.to_string())?,
+        Some(path) => {
+            from_json_file(path, tok, model.params().n_vocab).map_err(|e| e.to_string())?
+        }
         None => {
-            let segs = segment_texts(args)?;
-            let prompt = super::setup::prompt_text(args)?.unwrap_or_default();
-            match (template, args.raw) {
-                (Some(t), false) if !segs.is_empty() => from_chat(args, tok, t, &segs, &prompt)?,
-                _ => Layout {
-                    prefix: tokens(tok, &prompt, true)?,
-                    segments: segs
-                        .iter()
-                        .map(|s| tokens(tok, s, false))
-                        .collect::<Result<_, _>>()?,
-                    suffix: tokens(tok, args.question.as_deref().unwrap_or(""), false)?,
-                },
+            let prompt = SegmentedPrompt {
+                system: args.system.clone(),
+                text: super::setup::prompt_text(args)?.unwrap_or_default(),
+                segments: segment_texts(args)?,
+                question: args.question.clone().unwrap_or_default(),
+            };
+            match (model.chat_template(), args.raw) {
+                (Some(t), false) if !prompt.segments.is_empty() => chat_layout(tok, t, &prompt),
+                _ => raw_layout(tok, &prompt),
             }
+            .map_err(|e| e.to_string())?
         }
     };
     let dropped = layout.drop_empty_segments();
@@ -194,11 +141,6 @@ pub(crate) fn build(
             .to_string(),
             None => "the prompt, segments and question have no tokens".into(),
         });
-    }
-    if layout.prefix.is_empty() && matches!(mode(args), AttentionMode::Anchor(_)) {
-        return Err(
-            "anchor attention needs a prefix (its first token is the shared anchor)".into(),
-        );
     }
     Ok(layout)
 }

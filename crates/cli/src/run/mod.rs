@@ -12,9 +12,8 @@ use std::io::Write;
 use std::time::Instant;
 
 use clap::Parser;
-use pine_attention::{AttentionMode, Layout};
+use pine::{AttentionMode, Layout, Prompt};
 use pine_gguf::OutputFile;
-use pine_model::Logits;
 
 pub use args::RunArgs;
 
@@ -50,19 +49,18 @@ fn run(args: &RunArgs) -> Result<(), String> {
         _ => None,
     };
     let t0 = Instant::now();
-    let mut ctx = setup::load(args)?;
+    let mut model = setup::load(args)?;
     let load_ms = t0.elapsed().as_secs_f64() * 1e3;
     eprintln!("pine-run: loaded in {load_ms:.0} ms");
+    let opts = setup::options(args);
     if args.interactive {
-        return chat::interactive(args, &mut ctx);
+        return chat::interactive(args, model, &opts);
     }
     let (layout, mode) = if layout::wanted(args) {
-        let n_vocab = ctx.session.model.params.n_vocab;
-        let l = layout::build(args, &ctx.tokenizer, ctx.template.as_ref(), n_vocab)?;
-        (l, layout::mode(args))
+        (layout::build(args, &model)?, layout::mode(args))
     } else {
         (
-            Layout::plain(setup::prompt_tokens(args, &ctx)?),
+            Layout::plain(setup::prompt_tokens(args, &model)?),
             AttentionMode::Causal,
         )
     };
@@ -72,26 +70,31 @@ fn run(args: &RunArgs) -> Result<(), String> {
             layout.prefix, layout.segments, layout.suffix
         );
     }
-    let which = match logits_out {
-        Some(_) => Logits::All,
-        None => Logits::Last,
-    };
+    let n = layout.len();
     let t = Instant::now();
-    let logits = ctx
-        .session
-        .evaluate(&layout, mode, which)
-        .map_err(|e| e.to_string())?;
-    report_prefill(layout.len(), t);
-    let n_vocab = ctx.session.model.params.n_vocab;
-    if let Some(out) = logits_out {
-        npy::write_f32(out, &[layout.len(), n_vocab], &logits).map_err(|e| e.to_string())?;
-        if args.n_predict == 0 {
-            return Ok(());
+    let prompt = match logits_out {
+        Some(out) => {
+            let logits = model
+                .evaluate_all(&layout, mode)
+                .map_err(|e| e.to_string())?;
+            report_prefill(n, t);
+            let n_vocab = model.params().n_vocab;
+            npy::write_f32(out, &[n, n_vocab], &logits).map_err(|e| e.to_string())?;
+            if args.n_predict == 0 {
+                return Ok(());
+            }
+            Prompt::Continue
         }
+        None => Prompt::Layout(layout, mode),
+    };
+    let n_ctx = model.n_ctx();
+    let evaluates = matches!(prompt, Prompt::Layout(..));
+    let generation = model.generate(prompt, &opts).map_err(|e| e.to_string())?;
+    if evaluates {
+        report_prefill(n, t);
     }
-    let last = logits[logits.len() - n_vocab..].to_vec();
     let mut out = std::io::stdout();
-    generate::continue_from(args, &mut ctx, last, &mut out)?;
+    generate::stream(generation, n_ctx, &mut out)?;
     out.flush().map_err(|e| e.to_string())
 }
 
