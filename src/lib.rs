@@ -74,7 +74,7 @@ pub use chat::Chat;
 pub use error::{Error, Result};
 pub use generate::{Completion, FinishReason, Generation, Piece};
 pub use judge::{JudgeOptions, Labels, Preference, Verdict};
-pub use load::{BackendKind, Model, ModelBuilder};
+pub use load::{BackendKind, Model, ModelBuilder, ModelParts};
 pub use logprob::{logprobs_of, token_logprob, TokenLogprob, TopLogprob};
 pub use options::GenerateOptions;
 pub use pine_attention::{AnchorPositions, AttentionMode, Layout, TieRule};

@@ -100,17 +100,38 @@ impl ModelBuilder {
 
     /// Opens the file, builds the tokenizer and chat template, loads the weights on the
     /// backend and makes the KV cache.
-    pub fn load(self) -> Result<Model> {
+    pub fn load(mut self) -> Result<Model> {
+        let (n_ctx, cache_type, progress) = (self.n_ctx, self.cache_type, self.progress.take());
+        let parts = self.load_parts()?;
+        let mut session = Session::new(parts.llama, n_ctx, cache_type)
+            .map_err(|source| Error::Context { n_ctx, source })?;
+        if let Some(f) = progress {
+            session.on_progress(f);
+        }
+        Ok(Model {
+            path: parts.path,
+            file: parts.file,
+            tokenizer: parts.tokenizer,
+            template: parts.template,
+            session,
+            layout_cached: false,
+            logits: Vec::new(),
+        })
+    }
+
+    /// Opens the file, builds the tokenizer and chat template and loads the weights on the
+    /// backend, without a KV cache (the context size, cache type and progress callback are not
+    /// used): for callers that keep caches of their own, such as a server's slots
+    /// ([`pine_model::Slots`]).
+    pub fn load_parts(self) -> Result<ModelParts> {
         let ModelBuilder {
             path,
             backend,
             device,
             threads,
-            n_ctx,
-            cache_type,
             matmul,
             notes,
-            progress,
+            ..
         } = self;
         let file = Arc::new(Gguf::open(&path).map_err(|source| Error::Open {
             path: path.clone(),
@@ -135,21 +156,28 @@ impl ModelBuilder {
         };
         let mut notes = notes.unwrap_or_else(|| Box::new(|_| {}));
         let llama = load_llama(&path, &file, choice, matmul, &mut notes)?;
-        let mut session = Session::new(llama, n_ctx, cache_type)
-            .map_err(|source| Error::Context { n_ctx, source })?;
-        if let Some(f) = progress {
-            session.on_progress(f);
-        }
-        Ok(Model {
+        Ok(ModelParts {
             path,
             file,
             tokenizer,
             template,
-            session,
-            layout_cached: false,
-            logits: Vec::new(),
+            llama,
         })
     }
+}
+
+/// A model loaded without a KV cache ([`ModelBuilder::load_parts`]).
+pub struct ModelParts {
+    /// The model file's path.
+    pub path: PathBuf,
+    /// The GGUF file.
+    pub file: Arc<Gguf>,
+    /// The tokenizer.
+    pub tokenizer: Tokenizer,
+    /// The chat template, when the file has one.
+    pub template: Option<ChatTemplate>,
+    /// The weights on their backend.
+    pub llama: Llama<AnyBackend>,
 }
 
 /// Loads the weights on the chosen backend. Under [`BackendChoice::Auto`], a GPU that cannot

@@ -122,31 +122,57 @@ pub fn chat_layout(
     template: &ChatTemplate,
     prompt: &SegmentedPrompt,
 ) -> Result<Layout> {
-    let segs = &prompt.segments;
-    if segs.is_empty() {
-        return Err(Error::Request("a segmented prompt needs segments".into()));
-    }
-    let mut content = prompt.text.clone();
-    if !content.is_empty() {
-        content.push_str("\n\n");
-    }
-    for i in 0..segs.len() {
-        content.push_str(&sentinel(i));
-    }
-    content.push_str(&prompt.question);
     let mut messages = Vec::new();
     if let Some(s) = &prompt.system {
         messages.push(ChatMessage::new("system", s.clone()));
     }
-    messages.push(ChatMessage::new("user", content));
+    messages.push(ChatMessage::new("user", prompt.text.clone()));
+    conversation_layout(
+        tokenizer,
+        template,
+        messages,
+        &prompt.segments,
+        &prompt.question,
+    )
+}
+
+/// The layout of a conversation whose last message (the user's) is followed by `segments`
+/// and `question`, as [`chat_layout`] lays out a single turn: earlier turns (a multi-turn chat
+/// through pine-serve) are part of the prefix.
+pub fn conversation_layout(
+    tokenizer: &Tokenizer,
+    template: &ChatTemplate,
+    mut messages: Vec<ChatMessage>,
+    segments: &[String],
+    question: &str,
+) -> Result<Layout> {
+    if segments.is_empty() {
+        return Err(Error::Request("a segmented prompt needs segments".into()));
+    }
+    let last = messages
+        .last_mut()
+        .filter(|m| m.role == "user")
+        .ok_or_else(|| {
+            Error::Request(
+                "segments go into the last user turn, but the last message is not the user's"
+                    .into(),
+            )
+        })?;
+    if !last.content.is_empty() {
+        last.content.push_str("\n\n");
+    }
+    for i in 0..segments.len() {
+        last.content.push_str(&sentinel(i));
+    }
+    last.content.push_str(question);
     let rendered = template.render(&messages, true)?;
     let dropped = || Error::Request("the chat template dropped the segments".into());
     let first = rendered.find(&sentinel(0)).ok_or_else(dropped)?;
-    let last_marker = sentinel(segs.len() - 1);
+    let last_marker = sentinel(segments.len() - 1);
     let last = rendered.find(&last_marker).ok_or_else(dropped)?;
     Ok(Layout {
         prefix: layout_part(tokenizer, &rendered[..first], true)?,
-        segments: segs
+        segments: segments
             .iter()
             .map(|s| layout_part(tokenizer, &format!("{s}\n\n"), false))
             .collect::<Result<_>>()?,

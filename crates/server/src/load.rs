@@ -1,12 +1,10 @@
-//! Loading the model, tokenizer and chat template (as `pine-run` does, in
-//! `crates/cli/src/run/setup.rs`).
+//! Loading the model, tokenizer and chat template through the library
+//! ([`pine::ModelBuilder::load_parts`]: the server keeps its KV caches in its slots).
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use pine_backend::MatmulMode;
+use pine::{Model, ModelParts};
 use pine_cli::{flags, model_path};
-use pine_gguf::Gguf;
 use pine_model::{AnyBackend, Llama};
 use pine_tokenizer::{ChatTemplate, Tokenizer};
 
@@ -27,14 +25,20 @@ pub struct Loaded {
 /// Opens the model the flags name on the backend they choose.
 pub fn load(args: &ServeArgs) -> Result<Loaded, String> {
     let path = model_path::resolve(args.model.as_deref())?;
-    let in_file = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
-    let file = Arc::new(Gguf::open(&path).map_err(|e| model_path::gguf_error(&path, &e))?);
-    let tokenizer = Tokenizer::from_gguf(&file).map_err(|e| in_file(&e))?;
-    let template = ChatTemplate::from_gguf(&file).map_err(|e| in_file(&e))?;
-    let choice = flags::backend_choice(args.backend, args.device, args.threads.unwrap_or(0));
-    let note = &mut |m: String| eprintln!("pine-serve: {m}");
-    let backend = AnyBackend::open(choice, MatmulMode::Native, note).map_err(|e| in_file(&e))?;
-    let model = Llama::load(Arc::clone(&file), backend).map_err(|e| in_file(&e))?;
+    let mut builder = Model::builder(&path)
+        .backend(flags::backend_kind(args.backend))
+        .threads(args.threads.unwrap_or(0))
+        .on_note(|m| eprintln!("pine-serve: {m}"));
+    if let Some(d) = args.device {
+        builder = builder.device(d);
+    }
+    let ModelParts {
+        path,
+        llama: model,
+        tokenizer,
+        template,
+        ..
+    } = builder.load_parts().map_err(|e| e.to_string())?;
     let p = &model.params;
     eprintln!(
         "pine-serve: {} ({}): {} layers, vocab {}, {}",

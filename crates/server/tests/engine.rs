@@ -212,8 +212,8 @@ fn stop_strings_limits_prefix_reuse_and_logprobs() {
     while let Some(Event::Token { id, logprob, .. }) = rx.blocking_recv() {
         let lp = logprob.expect("logprobs asked for");
         assert_eq!(lp.top.len(), 4);
-        assert_eq!(lp.top[0].0, id);
-        assert!(lp.logprob <= 0.0 && lp.top.windows(2).all(|w| w[0].1 >= w[1].1));
+        assert_eq!(lp.top[0].id, id);
+        assert!(lp.logprob <= 0.0 && lp.top.windows(2).all(|w| w[0].logprob >= w[1].logprob));
         n += 1;
     }
     assert_eq!(n, 3);

@@ -2,6 +2,7 @@
 //! stream of events out. The engine (the scheduler thread driving every slot of the model) owns
 //! tokenizing nothing: prompts arrive as token ids or a tokenized layout.
 
+use pine::TokenLogprob;
 use pine_attention::{AttentionMode, Layout};
 
 /// The prompt of a request, already tokenized.
@@ -74,16 +75,6 @@ pub struct Request {
     /// Keep generating past end-of-generation tokens (llama-server's `ignore_eos`: benchmarks
     /// that need exactly `max_tokens` tokens).
     pub ignore_eos: bool,
-}
-
-/// A token's log-probability and its most likely alternatives.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TokenLogprob {
-    /// The chosen token's log-probability (of the model's distribution, before sampling
-    /// filters).
-    pub logprob: f32,
-    /// The most likely tokens with their log-probabilities, best first.
-    pub top: Vec<(u32, f32)>,
 }
 
 /// Why generation ended.

@@ -9,9 +9,7 @@
 //! receiver (a client that went away) frees its slot at the next step.
 
 pub mod api;
-pub mod logprobs;
 mod scheduler;
-pub mod stop;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -23,7 +21,8 @@ use pine_model::Slots;
 use pine_tokenizer::Tokenizer;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-pub use api::{Event, FinishReason, Prompt, Rejected, Request, Sampling, TokenLogprob, Usage};
+pub use api::{Event, FinishReason, Prompt, Rejected, Request, Sampling, Usage};
+pub use pine::TokenLogprob;
 
 /// Engine settings.
 #[derive(Clone, Debug)]

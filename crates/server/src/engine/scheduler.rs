@@ -3,14 +3,13 @@
 
 use std::time::Instant;
 
+use pine::{token_logprob, StopMatcher, StopStep};
 use pine_backend::Backend;
 use pine_model::{Sampler, SamplerConfig, SlotWork, Slots};
 use pine_tokenizer::{StreamDecoder, Tokenizer};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::api::{Event, FinishReason, Prompt, Request, Usage};
-use super::logprobs::token_logprob;
-use super::stop::StopMatcher;
 use super::{EngineConfig, Queued, Shared};
 
 /// A request being served in a slot.
@@ -161,10 +160,12 @@ fn admit<'t, B: Backend>(
             min_p: sampling.min_p,
             repeat_penalty: sampling.repeat_penalty,
             repeat_last_n: sampling.penalty_last_n,
+            frequency_penalty: sampling.frequency_penalty,
+            presence_penalty: sampling.presence_penalty,
             seed: sampling.seed,
         }),
         decoder: StreamDecoder::new(tok),
-        stop: StopMatcher::new(&stop),
+        stop: StopMatcher::new(stop),
         pending: Vec::new(),
         next: None,
         usage: Usage {
@@ -305,7 +306,10 @@ fn take_token<B: Backend>(
         a.usage.completion_tokens += 1;
         counts.generated += 1;
         let logprob = a.logprobs.map(|n| token_logprob(logits, id, n));
-        let (text, stopped) = a.stop.push(&a.decoder.push(id));
+        let (text, stopped) = match a.stop.push(&a.decoder.push(id)) {
+            StopStep::Text(t) => (t, false),
+            StopStep::Stop { text, .. } => (text, true),
+        };
         if a.tx.send(Event::Token { id, text, logprob }).is_err() {
             active[slot] = None;
             counts.cancelled += 1;
@@ -331,13 +335,13 @@ fn take_token<B: Backend>(
         // unless a stop string already ended the text.
         let text = match cut {
             true => String::new(),
-            false => {
-                let (mut t, stopped) = a.stop.push(&a.decoder.finish());
-                if !stopped {
+            false => match a.stop.push(&a.decoder.finish()) {
+                StopStep::Text(mut t) => {
                     t.push_str(&a.stop.finish());
+                    t
                 }
-                t
-            }
+                StopStep::Stop { text, .. } => text,
+            },
         };
         let _ = a.tx.send(Event::Done {
             text,

@@ -1,9 +1,9 @@
 //! The PINE/anchor extension fields (`attention`, `segments`, `question`, `pine_ties`,
 //! `anchor_positions`) and the layout (prefix | segments | suffix) they describe. For chat, the
 //! segments go into the last user turn and the rendered template is cut around them, as
-//! `pine-run --segment` does (`crates/cli/src/run/layout.rs`); this is the one place to swap for
-//! the library's split when it lands.
+//! `pine-run --segment` does (the library's `pine::prompt`).
 
+use pine::SegmentedPrompt;
 use pine_attention::{AnchorPositions, AttentionMode, Layout, TieRule};
 use pine_tokenizer::{ChatMessage, ChatTemplate, Tokenizer};
 use serde_json::Value;
@@ -101,72 +101,32 @@ fn unknown(field: &str, got: &str, want: &str) -> ApiError {
     ApiError::field(field, format!("{field} is \"{got}\": it must be {want}"))
 }
 
-/// Tokenizes one part; the prefix gets the model's BOS (if it adds one); special-token texts
-/// are parsed, as rendered chat templates need.
-fn tokens(tok: &Tokenizer, text: &str, is_prefix: bool) -> Result<Vec<u32>, ApiError> {
-    tok.encode(text, is_prefix, true)
-        .map_err(|e| ApiError::bad_request(format!("could not tokenize the prompt: {e}")))
-}
-
-/// Marks where a segment goes in the rendered chat template; never produced by real text.
-fn sentinel(i: usize) -> String {
-    format!("\u{1}PINE-SEGMENT-{i}\u{1}")
-}
-
-/// The layout of a chat request: the segments (and question) appended to the last message,
-/// which must be the user's, and the rendered template cut at them.
+/// The layout of a chat request: the segments (and question) follow the last message, which
+/// must be the user's, and the rendered template is cut at them
+/// ([`pine::prompt::conversation_layout`]).
 pub fn from_chat(
     tok: &Tokenizer,
     template: &ChatTemplate,
-    mut messages: Vec<ChatMessage>,
+    messages: Vec<ChatMessage>,
     ext: &Extension,
 ) -> Result<Layout, ApiError> {
-    let last = messages
-        .last_mut()
-        .filter(|m| m.role == "user")
-        .ok_or_else(|| {
-            ApiError::field(
-                "segments",
-                "segments go into the last user turn, but the last message is not the user's",
-            )
-        })?;
-    if !last.content.is_empty() {
-        last.content.push_str("\n\n");
-    }
-    for i in 0..ext.segments.len() {
-        last.content.push_str(&sentinel(i));
-    }
-    last.content.push_str(&ext.question);
-    let rendered = template
-        .render(&messages, true)
-        .map_err(|e| ApiError::field("messages", format!("the chat template failed: {e}")))?;
-    let dropped = || ApiError::field("segments", "the chat template dropped the segments");
-    let first = rendered.find(&sentinel(0)).ok_or_else(dropped)?;
-    let last_marker = sentinel(ext.segments.len() - 1);
-    let last = rendered.find(&last_marker).ok_or_else(dropped)?;
-    let layout = Layout {
-        prefix: tokens(tok, &rendered[..first], true)?,
-        segments: ext
-            .segments
-            .iter()
-            .map(|s| tokens(tok, &format!("{s}\n\n"), false))
-            .collect::<Result<_, _>>()?,
-        suffix: tokens(tok, &rendered[last + last_marker.len()..], false)?,
-    };
+    let layout =
+        pine::prompt::conversation_layout(tok, template, messages, &ext.segments, &ext.question)
+            .map_err(|e| match e {
+                pine::Error::Request(m) => ApiError::field("segments", m),
+                e => ApiError::field("messages", format!("the chat template failed: {e}")),
+            })?;
     checked(layout, ext.mode)
 }
 
-/// The layout of a text completion: the prompt is the prefix, the question the suffix.
+/// The layout of a text completion: the prompt is the prefix, the question the suffix
+/// ([`pine::prompt::raw_layout`]).
 pub fn from_text(tok: &Tokenizer, prompt: &str, ext: &Extension) -> Result<Layout, ApiError> {
-    let layout = Layout {
-        prefix: tokens(tok, prompt, true)?,
-        segments: ext
-            .segments
-            .iter()
-            .map(|s| tokens(tok, s, false))
-            .collect::<Result<_, _>>()?,
-        suffix: tokens(tok, &ext.question, false)?,
-    };
+    let segmented = SegmentedPrompt::new(ext.segments.iter().cloned())
+        .text(prompt)
+        .question(ext.question.clone());
+    let layout = pine::prompt::raw_layout(tok, &segmented)
+        .map_err(|e| ApiError::bad_request(format!("could not tokenize the prompt: {e}")))?;
     checked(layout, ext.mode)
 }
 

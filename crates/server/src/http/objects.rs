@@ -96,7 +96,7 @@ impl Reply {
                     .iter()
                     .map(|(id, lp)| {
                         let mut e = entry(*id, lp.logprob);
-                        e["top_logprobs"] = lp.top.iter().map(|&(t, l)| entry(t, l)).collect();
+                        e["top_logprobs"] = lp.top.iter().map(|t| entry(t.id, t.logprob)).collect();
                         e
                     })
                     .collect();
@@ -115,7 +115,7 @@ impl Reply {
                     let alts: serde_json::Map<String, Value> = l
                         .top
                         .iter()
-                        .map(|&(t, v)| (self.piece(t).0, json!(v)))
+                        .map(|t| (self.piece(t.id).0, json!(t.logprob)))
                         .collect();
                     top.push(Value::Object(alts));
                 }
