@@ -43,6 +43,10 @@ pub struct ServeArgs {
     /// Require `Authorization: Bearer KEY` on every endpoint but /health.
     #[arg(long)]
     pub api_key: Option<String>,
+    /// Another origin browsers may call the server from (repeatable; `*`: any). Origins on
+    /// this machine (localhost, 127.0.0.1, [::1]) are always allowed.
+    #[arg(long, value_name = "ORIGIN")]
+    pub cors_origin: Vec<String>,
     /// The model name /v1/models reports (default: the file name).
     #[arg(long)]
     pub alias: Option<String>,

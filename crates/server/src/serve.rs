@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::args::ServeArgs;
 use crate::engine::{Engine, EngineConfig, Handle};
+use crate::http::cors::Origins;
 use crate::http::{router, AppState};
 use crate::load;
 use pine_model::Slots;
@@ -35,7 +36,10 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     let engine = Engine::start(slots, Arc::clone(&tokenizer), config);
     let handle = engine.handle();
     let state = AppState::new(handle.clone(), tokenizer, loaded.template, model_name);
-    let app = router(state, args.api_key.as_deref(), args.body_limit);
+    let origins = Origins {
+        extra: args.cors_origin.clone(),
+    };
+    let app = router(state, args.api_key.as_deref(), args.body_limit, origins);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -247,3 +247,58 @@ fn api_key_guards_all_but_health() {
     s.get("/v1/models").assert_error(401, "API key");
     assert_eq!(s.get("/health").status, 200);
 }
+
+#[test]
+fn cors_allows_this_machine_and_named_origins_only() {
+    let s = Server::start(&[
+        "--api-key",
+        "sekret",
+        "--cors-origin",
+        "https://chat.example.org",
+    ]);
+    let preflight = |origin: &str| {
+        s.curl(
+            "/v1/chat/completions",
+            &[
+                "-X",
+                "OPTIONS",
+                "-H",
+                &format!("Origin: {origin}"),
+                "-H",
+                "Access-Control-Request-Method: POST",
+                "-H",
+                "Access-Control-Request-Headers: authorization, content-type",
+            ],
+        )
+    };
+    // Preflights need no key; allowed origins get the headers, others none.
+    for origin in ["http://localhost:3000", "https://chat.example.org"] {
+        let r = preflight(origin);
+        assert_eq!(r.status, 204, "{}", r.headers);
+        assert!(r
+            .headers
+            .contains(&format!("access-control-allow-origin: {origin}")));
+        assert!(r
+            .headers
+            .contains("access-control-allow-headers: authorization, content-type"));
+    }
+    let r = preflight("https://evil.example");
+    assert!(
+        !r.headers.contains("access-control-allow-origin"),
+        "{}",
+        r.headers
+    );
+    // Ordinary responses (errors included) carry the header for allowed origins.
+    let r = s.curl("/health", &["-H", "Origin: http://127.0.0.1:5173"]);
+    assert!(r
+        .headers
+        .contains("access-control-allow-origin: http://127.0.0.1:5173"));
+    s.curl("/v1/models", &["-H", "Origin: http://localhost"])
+        .assert_error(401, "API key");
+    let r = s.curl("/v1/models", &["-H", "Origin: http://localhost"]);
+    assert!(r
+        .headers
+        .contains("access-control-allow-origin: http://localhost"));
+    let r = s.curl("/health", &["-H", "Origin: https://evil.example"]);
+    assert!(!r.headers.contains("access-control-allow-origin"));
+}

@@ -10,6 +10,7 @@ mod auth;
 mod body;
 mod chat;
 mod completions;
+pub mod cors;
 mod errors;
 mod generate;
 mod health;
@@ -108,8 +109,14 @@ async fn wrong_method() -> ApiError {
     )
 }
 
-/// Every route; all but `/health` need the API key when there is one.
-pub fn router(state: AppState, api_key: Option<&str>, body_limit: usize) -> Router {
+/// Every route; all but `/health` need the API key when there is one; CORS (preflights
+/// included, before the key is checked) for the `origins` allowed.
+pub fn router(
+    state: AppState,
+    api_key: Option<&str>,
+    body_limit: usize,
+    origins: cors::Origins,
+) -> Router {
     let mut api = Router::new()
         .route("/v1/chat/completions", post(chat::handler))
         .route("/chat/completions", post(chat::handler))
@@ -132,5 +139,9 @@ pub fn router(state: AppState, api_key: Option<&str>, body_limit: usize) -> Rout
         .fallback(not_found)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(origins),
+            cors::layer,
+        ))
         .with_state(state)
 }
