@@ -98,6 +98,7 @@ fn collect(mut rx: UnboundedReceiver<Event>) -> Output {
                 };
             }
             Event::Error(e) => panic!("request failed: {e}"),
+            e => panic!("unexpected event {e:?}"),
         }
     }
     panic!("the engine closed the stream without Done")

@@ -79,6 +79,7 @@ pub struct Request {
 
 /// Why generation ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FinishReason {
     /// End-of-generation token or a stop string.
     Stop,
@@ -100,6 +101,7 @@ pub struct Usage {
 /// What the engine streams back for one request, in order: `Token`s, then one `Done` or one
 /// `Error`.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Event {
     /// One generated token and the text it adds (possibly empty while a UTF-8 sequence or a
     /// possible stop string is pending).
@@ -129,6 +131,7 @@ pub enum Event {
 
 /// Why a request was not accepted.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Rejected {
     /// Every slot is busy and the queue is full (HTTP 503 with Retry-After).
     QueueFull,
