@@ -16,19 +16,29 @@ use crate::prompt::SegmentedPrompt;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Labels {
-    /// "A" and "B".
+    /// "A", "B", … (up to 26 answers).
     #[default]
     Letters,
-    /// "1" and "2".
+    /// "1", "2", … (up to 9 answers: each label one token).
     Digits,
 }
 
 impl Labels {
-    fn names(self) -> [&'static str; 2] {
-        match self {
-            Labels::Letters => ["A", "B"],
-            Labels::Digits => ["1", "2"],
+    /// The labels of `n` answers, in label order; an error when there are fewer than 2 answers
+    /// or more than the labels can name.
+    pub fn names(self, n: usize) -> Result<Vec<String>> {
+        let (first, most) = match self {
+            Labels::Letters => (b'A', 26),
+            Labels::Digits => (b'1', 9),
+        };
+        if !(2..=most).contains(&n) {
+            return Err(Error::Request(format!(
+                "the judge compares 2 to {most} answers with {self:?} labels, not {n}"
+            )));
         }
+        Ok((0..n as u8)
+            .map(|i| char::from(first + i).to_string())
+            .collect())
     }
 }
 
@@ -38,6 +48,9 @@ impl Labels {
 pub struct JudgeOptions {
     /// The system message.
     pub system: String,
+    /// The instruction after the answers; `{labels}` becomes the labels ("A or B",
+    /// "1, 2 or 3").
+    pub instruction: String,
     /// The labels of the answers.
     pub labels: Labels,
     /// The attention mode the answers are read under (PINE with hash ties: exactly
@@ -51,6 +64,7 @@ impl Default for JudgeOptions {
             system: "You are a fair judge. You compare two answers to a question and reply \
                      with the label of the better one."
                 .into(),
+            instruction: "Which answer is better? Reply with {labels} only.".into(),
             labels: Labels::Letters,
             mode: AttentionMode::Pine(TieRule::ContentHash),
         }
@@ -66,6 +80,12 @@ impl JudgeOptions {
     /// Sets the system message.
     pub fn system(mut self, system: impl Into<String>) -> Self {
         self.system = system.into();
+        self
+    }
+
+    /// Sets the instruction after the answers (`{labels}` becomes the labels).
+    pub fn instruction(mut self, instruction: impl Into<String>) -> Self {
+        self.instruction = instruction.into();
         self
     }
 
@@ -127,30 +147,8 @@ impl Model {
         answer_b: &str,
         opts: &JudgeOptions,
     ) -> Result<Verdict> {
-        let names = opts.labels.names();
-        let ids = [self.label_token(names[0])?, self.label_token(names[1])?];
-        // Labelling k gives answer_a the label names[k] and answer_b the other.
-        let mut a = [0.0; 2];
-        let mut b = [0.0; 2];
-        for k in 0..2 {
-            let (la, lb) = (k, 1 - k);
-            let prompt = SegmentedPrompt::new([
-                format!("Answer {}: {answer_a}", names[la]),
-                format!("Answer {}: {answer_b}", names[lb]),
-            ])
-            .system(opts.system.clone())
-            .text(format!("Question: {question}"))
-            .question(format!(
-                "Which answer is better? Reply with {} or {} only.",
-                names[0], names[1]
-            ));
-            let layout = self.layout(&prompt)?;
-            let logits = self.evaluate(&layout, opts.mode)?;
-            let lp = logprobs_of(logits, &ids);
-            a[k] = lp[la];
-            b[k] = lp[lb];
-        }
-        let (logprob_a, logprob_b) = ((a[0] + a[1]) / 2.0, (b[0] + b[1]) / 2.0);
+        let s = self.judge_scores(question, &[answer_a, answer_b], &[0, 1], opts)?;
+        let (logprob_a, logprob_b) = (s[0], s[1]);
         let preferred = match logprob_a.total_cmp(&logprob_b) {
             std::cmp::Ordering::Greater => Preference::A,
             std::cmp::Ordering::Less => Preference::B,
@@ -161,6 +159,61 @@ impl Model {
             logprob_a,
             logprob_b,
         })
+    }
+
+    /// The judge's score of each of `answers` (2 or more) shown in `order` (a permutation of
+    /// their indices: `order[j]` is the answer shown `j`-th): the log-probability of the
+    /// answer's label, averaged over the `n` labellings that give answer `i` the label
+    /// `(i + k) mod n`, so no answer gains from its label. Under PINE (hash ties) the scores
+    /// are the same for every order, bit for bit; under causal attention the labellings and
+    /// orders of one question re-use its cached prefix ([`Model::evaluate_tokens`]).
+    /// [`Model::judge`] is `judge_scores(q, &[a, b], &[0, 1], opts)`.
+    pub fn judge_scores(
+        &mut self,
+        question: &str,
+        answers: &[&str],
+        order: &[usize],
+        opts: &JudgeOptions,
+    ) -> Result<Vec<f32>> {
+        let n = answers.len();
+        let names = opts.labels.names(n)?;
+        let mut seen = vec![false; n];
+        if order.len() != n
+            || order
+                .iter()
+                .any(|&i| i >= n || std::mem::replace(&mut seen[i], true))
+        {
+            return Err(Error::Request(format!(
+                "the judge's order {order:?} is not a permutation of {n} answers"
+            )));
+        }
+        let ids = names
+            .iter()
+            .map(|l| self.label_token(l))
+            .collect::<Result<Vec<_>>>()?;
+        let listed = format!("{} or {}", names[..n - 1].join(", "), names[n - 1]);
+        let instruction = opts.instruction.replace("{labels}", &listed);
+        let mut scores = vec![0.0f32; n];
+        for k in 0..n {
+            let prompt = SegmentedPrompt::new(
+                order
+                    .iter()
+                    .map(|&i| format!("Answer {}: {}", names[(i + k) % n], answers[i])),
+            )
+            .system(opts.system.clone())
+            .text(format!("Question: {question}"))
+            .question(instruction.clone());
+            let layout = self.layout(&prompt)?;
+            let logits = match opts.mode {
+                AttentionMode::Causal => self.evaluate_tokens(&layout.tokens())?,
+                mode => self.evaluate(&layout, mode)?,
+            };
+            let lp = logprobs_of(logits, &ids);
+            for (i, s) in scores.iter_mut().enumerate() {
+                *s += lp[(i + k) % n];
+            }
+        }
+        Ok(scores.into_iter().map(|s| s / n as f32).collect())
     }
 
     /// The one token a label is written as.

@@ -312,6 +312,14 @@ impl Model {
         self.evaluate_rows(layout, mode, Logits::All)
     }
 
+    /// Evaluates `ids` under causal attention and returns the last position's logits,
+    /// re-using the cache's common prefix with them: only the tokens after it are computed, so
+    /// prompts that share an opening (the orders of one evaluation item, say) pay for it once.
+    pub fn evaluate_tokens(&mut self, ids: &[u32]) -> Result<&[f32]> {
+        self.prefill_reusing(ids)?;
+        Ok(&self.logits)
+    }
+
     fn evaluate_rows(
         &mut self,
         layout: &Layout,

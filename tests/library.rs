@@ -209,3 +209,43 @@ fn the_judge_is_order_invariant_under_pine_and_not_under_causal_attention() {
         "causal attention sees the order"
     );
 }
+
+#[test]
+fn judge_scores_of_a_list_are_the_same_in_every_order_under_pine() {
+    let mut model = load();
+    let answers = ["Paris.", "Rome.", "Berlin."];
+    let q = "What is the capital of France?";
+    let opts = pine::JudgeOptions::new().labels(pine::Labels::Digits);
+    let first = model.judge_scores(q, &answers, &[0, 1, 2], &opts).unwrap();
+    for order in [[0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]] {
+        let s = model.judge_scores(q, &answers, &order, &opts).unwrap();
+        assert_eq!(
+            s.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            first.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            "{order:?}"
+        );
+    }
+    let e = model
+        .judge_scores(q, &answers, &[0, 0, 1], &opts)
+        .unwrap_err();
+    assert!(e.to_string().contains("not a permutation"), "{e}");
+    let one = model
+        .judge_scores(q, &answers[..1], &[0], &opts)
+        .unwrap_err();
+    assert!(one.to_string().contains("not 1"), "{one}");
+}
+
+#[test]
+fn evaluate_tokens_reuses_the_cached_prefix() {
+    let mut model = load();
+    let ids = model.tokenizer().encode(FRANCE, true, false).unwrap();
+    let fresh = model.evaluate_tokens(&ids).unwrap().to_vec();
+    let mut longer = ids.clone();
+    longer.extend(model.tokenizer().encode(" Paris", false, false).unwrap());
+    model.evaluate_tokens(&longer).unwrap();
+    assert_eq!(&model.cached_tokens()[..ids.len()], &ids[..]);
+    // Back to the shorter prompt: only its last token is evaluated again.
+    let again = model.evaluate_tokens(&ids).unwrap();
+    let top = |l: &[f32]| (0..l.len()).max_by(|&a, &b| l[a].total_cmp(&l[b])).unwrap();
+    assert_eq!(top(again), top(&fresh));
+}

@@ -3,6 +3,7 @@
 //! run them are this package's test targets.
 
 pub mod bench;
+pub mod eval;
 pub mod file_tool;
 pub mod flags;
 pub mod inspect;
