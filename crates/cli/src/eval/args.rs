@@ -130,6 +130,10 @@ pub struct RetrievalArgs {
     /// the pair count).
     #[arg(long, default_value_t = 5, value_parser = at_least_two)]
     pub positions: usize,
+    /// Most tokens of each greedy answer (it ends earlier at a newline); small models often
+    /// repeat the 36-character key before the value, so this leaves room for both.
+    #[arg(long, default_value_t = 128, value_parser = at_least_one)]
+    pub answer_tokens: usize,
 }
 
 /// `pine-eval rag`.

@@ -91,7 +91,10 @@ fn run_mode(
     mode: Mode,
     args: &RetrievalArgs,
 ) -> Result<(Vec<Vec<Answer>>, Cost), String> {
-    let opts = GenerateOptions::new().max_tokens(80).greedy().stop("\n");
+    let opts = GenerateOptions::new()
+        .max_tokens(args.answer_tokens)
+        .greedy()
+        .stop("\n");
     let bar = progress::bar("retrieval", items.len());
     bar.set_message(mode.name);
     let mut cost = Cost::start();
