@@ -2,7 +2,8 @@
 //! request the tokens it gets alone, stop strings, limits, prefix reuse, cancellation, queue
 //! and context refusals, PINE requests, and draining.
 
-use std::path::PathBuf;
+mod common;
+
 use std::sync::Arc;
 
 use pine_attention::{AttentionMode, Layout, TieRule};
@@ -14,27 +15,8 @@ use pine_server::engine::{
 use pine_tokenizer::Tokenizer;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-/// The default model (`PINE_MODEL` or the repository's `models/`); panics with the fetch
-/// command when it is missing.
-fn model_path() -> PathBuf {
-    let p = std::env::var_os("PINE_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../models/SmolLM2-135M-Instruct.Q4_1.gguf"
-            ))
-        });
-    assert!(
-        p.is_file(),
-        "model not found at {}: run ./models/fetch.sh",
-        p.display()
-    );
-    p
-}
-
 fn engine(n_slots: usize, n_ctx: usize, config: EngineConfig) -> (Engine, Arc<Tokenizer>) {
-    let file = Arc::new(pine_gguf::Gguf::open(model_path()).unwrap());
+    let file = Arc::new(pine_gguf::Gguf::open(common::model()).unwrap());
     let tok = Arc::new(Tokenizer::from_gguf(&file).unwrap());
     let model = Llama::load(file, CpuBackend::new(2, MatmulMode::Native).unwrap()).unwrap();
     let slots = Slots::new(model, n_slots, n_ctx, CacheType::F16).unwrap();
