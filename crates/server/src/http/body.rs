@@ -53,6 +53,22 @@ pub fn type_name(v: &Value) -> &'static str {
     }
 }
 
+/// The items of the array field `name`, each of which must be a string (an error names the
+/// first that is not: `name[i]`).
+pub fn string_items(name: &str, items: &[Value]) -> Result<Vec<String>, ApiError> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, v)| match v {
+            Value::String(s) => Ok(s.clone()),
+            v => Err(ApiError::field(
+                format!("{name}[{i}]"),
+                format!("{name}[{i}] must be a string, not {}", type_name(v)),
+            )),
+        })
+        .collect()
+}
+
 /// The fields of a JSON object; `null` counts as absent.
 pub struct Fields(pub Map<String, Value>);
 

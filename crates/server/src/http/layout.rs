@@ -8,7 +8,7 @@ use pine_attention::{AnchorPositions, AttentionMode, Layout, TieRule};
 use pine_tokenizer::{ChatMessage, ChatTemplate, Tokenizer};
 use serde_json::Value;
 
-use super::body::{type_name, Fields};
+use super::body::{string_items, type_name, Fields};
 use super::errors::ApiError;
 
 /// The extension fields of one request.
@@ -54,17 +54,7 @@ pub fn extension(f: &Fields) -> Result<Option<Extension>, ApiError> {
     };
     let segments = match f.get("segments") {
         None => Vec::new(),
-        Some(Value::Array(a)) => a
-            .iter()
-            .enumerate()
-            .map(|(i, v)| match v {
-                Value::String(s) => Ok(s.clone()),
-                v => Err(ApiError::field(
-                    format!("segments[{i}]"),
-                    format!("segments[{i}] must be a string, not {}", type_name(v)),
-                )),
-            })
-            .collect::<Result<_, _>>()?,
+        Some(Value::Array(a)) => string_items("segments", a)?,
         Some(v) => {
             return Err(ApiError::field(
                 "segments",

@@ -5,7 +5,7 @@ use std::hash::{BuildHasher, RandomState};
 
 use serde_json::Value;
 
-use super::body::{type_name, Fields};
+use super::body::{string_items, type_name, Fields};
 use super::errors::ApiError;
 use crate::engine::Sampling;
 
@@ -123,17 +123,7 @@ fn stop(f: &Fields) -> Result<Vec<String>, ApiError> {
     let list = match f.get("stop") {
         None => return Ok(Vec::new()),
         Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a
-            .iter()
-            .enumerate()
-            .map(|(i, v)| match v {
-                Value::String(s) => Ok(s.clone()),
-                v => Err(ApiError::field(
-                    format!("stop[{i}]"),
-                    format!("stop[{i}] must be a string, not {}", type_name(v)),
-                )),
-            })
-            .collect::<Result<_, _>>()?,
+        Some(Value::Array(a)) => string_items("stop", a)?,
         Some(v) => {
             return Err(ApiError::field(
                 "stop",
