@@ -14,6 +14,9 @@ use super::args::CommonArgs;
 use super::cost::Cost;
 use super::{progress, Mode};
 
+/// Per item, per order: the answer's text and whether it was generated (not copied).
+pub type Outputs = Vec<Vec<(String, bool)>>;
+
 /// The model as the generation tasks use it: its tokenizer and template, and the slots.
 pub struct Answerer {
     /// The model file.
@@ -69,7 +72,7 @@ impl Answerer {
         common: &CommonArgs,
         max_tokens: usize,
         stop: &str,
-    ) -> Result<(Vec<Vec<(String, bool)>>, Cost), String> {
+    ) -> Result<(Outputs, Cost), String> {
         let every = mode.runs_every_order(common.all_orders);
         // (item, order) of every generated answer.
         let todo: Vec<(usize, usize)> = layouts

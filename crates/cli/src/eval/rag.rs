@@ -153,21 +153,23 @@ pub fn run(args: &RagArgs) -> Result<(), String> {
             &rows
         )
     );
-    if let Some(dir) = &args.common.plot {
-        plot::bars(
-            &plot::path_in(dir, "rag.svg")?,
-            &format!("rag: {} ({} items)", args.data.display(), items.len()),
-            &["accuracy", "answer consistency", "no correctness flip"],
-            &bars,
-        )?;
-    }
-    json.write(&json!({
-        "task": "rag",
-        "data": args.data.display().to_string(),
-        "model": answerer.path.display().to_string(),
-        "backend": answerer.backend,
+    plot::task_bars(
+        args.common.plot.as_deref(),
+        "rag",
+        &args.data,
+        items.len(),
+        &["accuracy", "answer consistency", "no correctness flip"],
+        &bars,
+    )?;
+    json.write_task(
+        "rag",
+        &args.data,
+        &answerer.path,
+        &answerer.backend,
+        json!({
         "orders": args.orders,
         "prefix_cache": !args.common.no_prefix_cache,
         "modes": modes_json,
-    }))
+        }),
+    )
 }
