@@ -40,6 +40,9 @@
 //! - [`Model::evaluate`]: the logits of a [`Layout`] (`prefix | segments | suffix`) under an
 //!   [`AttentionMode`] (causal, PINE, anchor); [`prompt`] builds layouts from text through the
 //!   chat template ([`Model::layout`], [`SegmentedPrompt`]).
+//! - [`greedy_batch`]: greedy answers to several prompts (causal, PINE or anchor) at once over
+//!   [`model::Slots`] (from [`ModelBuilder::load_parts`]), the causal ones batched through one
+//!   forward per step, each the same as [`Model::generate`]'s.
 //! - [`Model::judge`]: a pairwise comparison of two answers under PINE that gives the same
 //!   verdict for either order of the answers.
 //!
@@ -49,6 +52,7 @@
 
 #![deny(missing_docs)]
 
+mod batch;
 mod cancel;
 mod chat;
 mod error;
@@ -69,6 +73,7 @@ pub use pine_tokenizer as tokenizer;
 #[cfg(feature = "vulkan")]
 pub use pine_vulkan as vulkan;
 
+pub use batch::{greedy_batch, BatchAnswer};
 pub use cancel::CancelToken;
 pub use chat::Chat;
 pub use error::{Error, Result};

@@ -120,6 +120,8 @@ fn retrieval_reports_accuracy_by_position_and_runs_invariant_modes_once() {
         "causal,pine",
         "--seed",
         "5",
+        "--batch",
+        "1",
         "--json",
         json.to_str().unwrap(),
     ]);
@@ -142,7 +144,7 @@ fn retrieval_reports_accuracy_by_position_and_runs_invariant_modes_once() {
         let answers = m["items"][0]["answers"].as_array().unwrap();
         assert_eq!(answers.len(), 2);
     }
-    // The second causal order re-uses the cached prefix of the first.
+    // The second causal order re-uses the cached prefix of the first (in one slot).
     let cost = &modes[0]["cost"];
     assert!(
         cost["computed_tokens"].as_u64() < cost["prompt_tokens"].as_u64(),
@@ -196,4 +198,47 @@ fn bad_input_is_refused_with_what_is_wrong_and_leaves_the_json_file_alone() {
     let o = pine_eval(&["retrieval", "--docs", "1"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("at least 2"), "{}", stderr(&o));
+}
+
+/// The answers of a batch are those of one prompt at a time, for retrieval and rag.
+#[test]
+fn batched_answers_are_the_unbatched_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |task: &[&str], batch: &str| {
+        let json = dir.path().join(format!("{}-{batch}.json", task[0]));
+        let mut args = task.to_vec();
+        args.extend(["--attention", "causal,pine", "--batch", batch, "--json"]);
+        args.push(json.to_str().unwrap());
+        let o = pine_eval(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let j = read_json(&json);
+        let modes = match j.get("runs") {
+            Some(runs) => runs[0]["modes"].clone(),
+            None => j["modes"].clone(),
+        };
+        modes
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["items"].clone())
+            .collect::<Vec<_>>()
+    };
+    let retrieval = [
+        "retrieval",
+        "--docs",
+        "3",
+        "--items",
+        "2",
+        "--positions",
+        "3",
+        "--answer-tokens",
+        "48",
+    ];
+    assert_eq!(run(&retrieval, "1"), run(&retrieval, "4"));
+    let rag_data = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../benches/data/rag-qa.jsonl"
+    );
+    let rag = ["rag", "--data", rag_data, "--limit", "2", "--orders", "3"];
+    assert_eq!(run(&rag, "1"), run(&rag, "4"));
 }

@@ -249,3 +249,72 @@ fn evaluate_tokens_reuses_the_cached_prefix() {
     let top = |l: &[f32]| (0..l.len()).max_by(|&a, &b| l[a].total_cmp(&l[b])).unwrap();
     assert_eq!(top(again), top(&fresh));
 }
+
+#[test]
+fn greedy_batch_answers_as_generate_does_alone() {
+    let mut model = load();
+    let prompt = |docs: [&str; 3]| {
+        SegmentedPrompt::new(docs)
+            .text("Facts:")
+            .question("Question: what is the capital of France?")
+    };
+    let a = model
+        .layout(&prompt([
+            "Paris is in France.",
+            "Rome is in Italy.",
+            "Bern is Swiss.",
+        ]))
+        .unwrap();
+    let b = model
+        .layout(&prompt([
+            "Bern is Swiss.",
+            "Paris is in France.",
+            "Rome is in Italy.",
+        ]))
+        .unwrap();
+    let pine = AttentionMode::Pine(TieRule::ContentHash);
+    // Two causal prompts sharing an opening, one sharing a slot's earlier tokens, and PINE.
+    let batches = [
+        vec![
+            (a.clone(), AttentionMode::Causal),
+            (b.clone(), AttentionMode::Causal),
+            (a.clone(), pine),
+        ],
+        vec![(b.clone(), pine), (a.clone(), AttentionMode::Causal)],
+    ];
+    let opts = GenerateOptions::new().max_tokens(24).greedy().stop(".");
+    let parts = Model::builder(common::smollm2_path())
+        .backend(BackendKind::Cpu)
+        .load_parts()
+        .unwrap();
+    let mut slots = pine::model::Slots::new(parts.llama, 3, 512, pine::CacheType::F16).unwrap();
+    for prompts in &batches {
+        let got = pine::greedy_batch(&mut slots, &parts.tokenizer, prompts, 24, ".").unwrap();
+        for ((layout, mode), got) in prompts.iter().zip(&got) {
+            let want = match mode {
+                AttentionMode::Causal => model.generate_with(layout.tokens(), &opts, |_| {}),
+                &mode => model.generate_with(Prompt::Layout(layout.clone(), mode), &opts, |_| {}),
+            }
+            .unwrap();
+            assert_eq!(got.text, want.text, "{mode:?}");
+            assert_eq!(got.finish_reason, want.finish_reason);
+            assert_eq!(got.prompt_tokens, want.prompt_tokens);
+            assert!(!got.text.is_empty());
+        }
+    }
+    // Slot 1 held `b` and now `a`: their common opening was re-used.
+    let again = pine::greedy_batch(
+        &mut slots,
+        &parts.tokenizer,
+        &[
+            (a.clone(), AttentionMode::Causal),
+            (a, AttentionMode::Causal),
+        ],
+        4,
+        "",
+    )
+    .unwrap();
+    assert_eq!(again[0].cached_tokens, 0); // slot 0 held a PINE layout
+    assert_eq!(again[1].cached_tokens, again[1].prompt_tokens - 1);
+    assert_eq!(again[0].text, again[1].text);
+}

@@ -134,6 +134,10 @@ pub struct RetrievalArgs {
     /// repeat the 36-character key before the value, so this leaves room for both.
     #[arg(long, default_value_t = 128, value_parser = at_least_one)]
     pub answer_tokens: usize,
+    /// Prompts answered at once (their causal decoding shares one forward per step); each
+    /// answer is the one a prompt gets alone. Every slot keeps a `-c/--ctx-size` cache.
+    #[arg(long, default_value_t = 8, value_parser = at_least_one)]
+    pub batch: usize,
 }
 
 /// `pine-eval rag`.
@@ -150,6 +154,10 @@ pub struct RagArgs {
     /// Tokens generated per answer.
     #[arg(short = 'n', long, default_value_t = 32, value_parser = at_least_one)]
     pub max_tokens: usize,
+    /// Prompts answered at once (their causal decoding shares one forward per step); each
+    /// answer is the one a prompt gets alone. Every slot keeps a `-c/--ctx-size` cache.
+    #[arg(long, default_value_t = 8, value_parser = at_least_one)]
+    pub batch: usize,
 }
 
 fn at_least(s: &str, min: usize) -> Result<usize, String> {

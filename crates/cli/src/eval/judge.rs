@@ -236,25 +236,27 @@ pub fn run(args: &JudgeArgs) -> Result<(), String> {
         println!("\n* order-invariant mode, evaluated once per item (--all-orders evaluates every order)");
     }
     println!("an unbiased judge prefers the first position in 1/n of the orders (0.500 for pairs)");
-    if let Some(dir) = &args.common.plot {
-        plot::bars(
-            &plot::path_in(dir, "judge.svg")?,
-            &format!("judge: {} ({} items)", args.data.display(), items.len()),
-            &["accuracy", "swap consistency", "first-position preference"],
-            &bars,
-        )?;
-    }
-    json.write(&json!({
-        "task": "judge",
-        "data": args.data.display().to_string(),
-        "model": model.path().display().to_string(),
-        "backend": model.backend_description(),
+    plot::task_bars(
+        args.common.plot.as_deref(),
+        "judge",
+        &args.data,
+        items.len(),
+        &["accuracy", "swap consistency", "first-position preference"],
+        &bars,
+    )?;
+    json.write_task(
+        "judge",
+        &args.data,
+        model.path(),
+        &model.backend_description(),
+        json!({
         "labels": opts.labels.names(n).map_err(|e| e.to_string())?,
         "orders": args.orders,
         "seed": args.common.seed,
         "prefix_cache": !args.common.no_prefix_cache,
         "modes": modes_json,
-    }))
+        }),
+    )
 }
 
 #[cfg(test)]

@@ -17,8 +17,11 @@ pub mod rag;
 pub mod retrieval;
 pub mod table;
 
+use std::fmt::Display;
+use std::path::{Path, PathBuf};
+
 use clap::Parser;
-use pine::{AnchorPositions, AttentionMode, CacheType, Error, Model, TieRule};
+use pine::{AnchorPositions, AttentionMode, CacheType, Error, Model, ModelBuilder, TieRule};
 
 use crate::flags::AttentionArg;
 use args::{CommonArgs, EvalArgs, Task};
@@ -81,8 +84,8 @@ fn check(common: &CommonArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// Loads the model the flags name.
-pub fn load(common: &CommonArgs) -> Result<Model, String> {
+/// The loader of the model the flags name, and its path.
+fn builder(common: &CommonArgs) -> Result<(ModelBuilder, PathBuf), String> {
     let path =
         crate::model_path::resolve(common.model.as_deref().or(common.model_flag.as_deref()))?;
     let mut builder = Model::builder(&path)
@@ -94,16 +97,22 @@ pub fn load(common: &CommonArgs) -> Result<Model, String> {
     if let Some(d) = common.device {
         builder = builder.device(d);
     }
+    Ok((builder, path))
+}
+
+/// Says on stderr which model runs where.
+fn loaded(path: &Path, arch: &dyn Display, backend: &str) {
+    eprintln!("pine-eval: {} ({arch}), {backend}", path.display());
+}
+
+/// Loads the model the flags name.
+pub fn load(common: &CommonArgs) -> Result<Model, String> {
+    let (builder, path) = builder(common)?;
     let model = builder.load().map_err(|e| match e {
         Error::Context { n_ctx, source } => format!("-c/--ctx-size {n_ctx}: {source}"),
         e => e.to_string(),
     })?;
-    eprintln!(
-        "pine-eval: {} ({}), {}",
-        path.display(),
-        model.params().arch,
-        model.backend_description()
-    );
+    loaded(&path, &model.params().arch, &model.backend_description());
     Ok(model)
 }
 

@@ -17,6 +17,28 @@ impl JsonOut {
             .map(JsonOut)
     }
 
+    /// Writes a data-set task's report: its name, the data file, the model and backend, then
+    /// `rest` (an object).
+    pub fn write_task(
+        self,
+        task: &str,
+        data: &Path,
+        model: &Path,
+        backend: &str,
+        rest: serde_json::Value,
+    ) -> Result<(), String> {
+        let mut report = serde_json::json!({
+            "task": task,
+            "data": data.display().to_string(),
+            "model": model.display().to_string(),
+            "backend": backend,
+        });
+        if let (Some(r), serde_json::Value::Object(rest)) = (report.as_object_mut(), rest) {
+            r.extend(rest);
+        }
+        self.write(&report)
+    }
+
     /// Writes `value` and replaces the file with it.
     pub fn write(self, value: &serde_json::Value) -> Result<(), String> {
         let Some(mut out) = self.0 else {

@@ -63,6 +63,27 @@ pub fn lines(
     write(path, &svg)
 }
 
+/// A data-set task's grouped bars ([`bars`]) as `{task}.svg` in `dir` when `--plot` gave one,
+/// titled with the data file and the item count.
+pub fn task_bars(
+    dir: Option<&Path>,
+    task: &str,
+    data: &Path,
+    items: usize,
+    metrics: &[&str],
+    series: &[(&str, Vec<f64>)],
+) -> Result<(), String> {
+    match dir {
+        Some(dir) => bars(
+            &path_in(dir, &format!("{task}.svg"))?,
+            &format!("{task}: {} ({items} items)", data.display()),
+            metrics,
+            series,
+        ),
+        None => Ok(()),
+    }
+}
+
 /// Grouped bars: for each metric (a group), a bar per mode; `(mode, [value per metric])`,
 /// values fractions in 0..=1.
 pub fn bars(

@@ -3,17 +3,17 @@
 //! in the output, case-insensitively), answer consistency (the same output in every rotation)
 //! and correctness flips (right in some rotations, wrong in others).
 
-use pine::{GenerateOptions, Model, SegmentedPrompt};
+use pine::SegmentedPrompt;
 use serde::Serialize;
 use serde_json::json;
 
-use super::answer::greedy;
+use super::answer::Answerer;
 use super::args::RagArgs;
 use super::cost::Cost;
 use super::data::{rag_items, RagItem};
 use super::output::JsonOut;
 use super::table::markdown;
-use super::{orders, plot, progress, Mode};
+use super::{orders, plot, Mode};
 
 const SYSTEM: &str = "Answer the question from the documents. Answer briefly.";
 
@@ -53,59 +53,52 @@ fn summarize(answers: &[Vec<Answer>]) -> Summary {
 }
 
 fn run_mode(
-    model: &mut Model,
+    answerer: &mut Answerer,
     items: &[RagItem],
     mode: Mode,
     args: &RagArgs,
 ) -> Result<(Vec<Vec<Answer>>, Cost), String> {
-    let opts = GenerateOptions::new()
-        .max_tokens(args.max_tokens)
-        .greedy()
-        .stop("\n\n");
-    let bar = progress::bar("rag", items.len());
-    bar.set_message(mode.name);
-    let mut cost = Cost::start();
-    let mut all = Vec::new();
-    for item in items {
-        let mut answers: Vec<Answer> = Vec::new();
-        for (k, order) in orders::rotations(item.docs.len(), args.orders)
-            .into_iter()
-            .enumerate()
-        {
-            let computed = k == 0 || mode.runs_every_order(args.common.all_orders);
-            let output = if computed {
-                let prompt = SegmentedPrompt::new(order.iter().map(|&i| item.docs[i].clone()))
-                    .system(SYSTEM)
-                    .text("Documents:")
-                    .question(format!("Question: {}", item.question));
-                let layout = model
-                    .layout(&prompt)
-                    .map_err(|e| format!("{}: line {}: {e}", args.data.display(), item.line))?;
-                greedy(
-                    model,
-                    layout,
-                    mode.attention,
-                    &opts,
-                    args.common.no_prefix_cache,
-                    &mut cost,
-                )
-                .map_err(|e| format!("{}: line {}: {e}", args.data.display(), item.line))?
-            } else {
-                answers[0].output.clone()
-            };
-            answers.push(Answer {
-                correct: output.to_lowercase().contains(&item.answer.to_lowercase()),
-                order,
-                output,
-                computed,
-            });
-        }
-        all.push(answers);
-        cost.items += 1;
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    Ok((all, cost.finish()))
+    let orders: Vec<Vec<Vec<usize>>> = items
+        .iter()
+        .map(|item| orders::rotations(item.docs.len(), args.orders))
+        .collect();
+    let layouts = items
+        .iter()
+        .zip(&orders)
+        .map(|(item, orders)| {
+            orders
+                .iter()
+                .map(|order| {
+                    let prompt = SegmentedPrompt::new(order.iter().map(|&i| item.docs[i].clone()))
+                        .system(SYSTEM)
+                        .text("Documents:")
+                        .question(format!("Question: {}", item.question));
+                    answerer
+                        .layout(&prompt)
+                        .map_err(|e| format!("{}: line {}: {e}", args.data.display(), item.line))
+                })
+                .collect::<Result<Vec<_>, String>>()
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let (outputs, cost) =
+        answerer.answer_orders("rag", &layouts, mode, &args.common, args.max_tokens, "\n\n")?;
+    let answers = items
+        .iter()
+        .zip(orders.into_iter().zip(outputs))
+        .map(|(item, (orders, outputs))| {
+            orders
+                .into_iter()
+                .zip(outputs)
+                .map(|(order, (output, computed))| Answer {
+                    correct: output.to_lowercase().contains(&item.answer.to_lowercase()),
+                    order,
+                    output,
+                    computed,
+                })
+                .collect()
+        })
+        .collect();
+    Ok((answers, cost))
 }
 
 /// Runs `pine-eval rag`.
@@ -113,12 +106,12 @@ pub fn run(args: &RagArgs) -> Result<(), String> {
     let json = JsonOut::open(args.common.json.as_deref())?;
     let mut items = rag_items(&args.data).map_err(|e| e.to_string())?;
     items.truncate(args.common.limit.unwrap_or(usize::MAX));
-    let mut model = super::load(&args.common)?;
+    let mut answerer = Answerer::load(&args.common, args.batch)?;
     let mut rows = Vec::new();
     let mut bars = Vec::new();
     let mut modes_json = Vec::new();
     for mode in super::modes(&args.common) {
-        let (answers, cost) = run_mode(&mut model, &items, mode, args)?;
+        let (answers, cost) = run_mode(&mut answerer, &items, mode, args)?;
         let s = summarize(&answers);
         rows.push(vec![
             mode.name.to_string(),
@@ -160,21 +153,23 @@ pub fn run(args: &RagArgs) -> Result<(), String> {
             &rows
         )
     );
-    if let Some(dir) = &args.common.plot {
-        plot::bars(
-            &plot::path_in(dir, "rag.svg")?,
-            &format!("rag: {} ({} items)", args.data.display(), items.len()),
-            &["accuracy", "answer consistency", "no correctness flip"],
-            &bars,
-        )?;
-    }
-    json.write(&json!({
-        "task": "rag",
-        "data": args.data.display().to_string(),
-        "model": model.path().display().to_string(),
-        "backend": model.backend_description(),
+    plot::task_bars(
+        args.common.plot.as_deref(),
+        "rag",
+        &args.data,
+        items.len(),
+        &["accuracy", "answer consistency", "no correctness flip"],
+        &bars,
+    )?;
+    json.write_task(
+        "rag",
+        &args.data,
+        &answerer.path,
+        &answerer.backend,
+        json!({
         "orders": args.orders,
         "prefix_cache": !args.common.no_prefix_cache,
         "modes": modes_json,
-    }))
+        }),
+    )
 }

@@ -3,17 +3,17 @@
 //! placed at each tested position (the other pairs keep their order) and the greedy answer is
 //! correct when it contains the key's value. Accuracy by gold position, per mode.
 
-use pine::{GenerateOptions, Model, SegmentedPrompt};
+use pine::SegmentedPrompt;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde::Serialize;
 use serde_json::json;
 
-use super::answer::greedy;
+use super::answer::Answerer;
 use super::args::RetrievalArgs;
 use super::cost::Cost;
 use super::output::JsonOut;
 use super::table::markdown;
-use super::{plot, progress, Mode};
+use super::{plot, Mode};
 
 const INSTRUCTION: &str =
     "Extract the value corresponding to the specified key in the JSON object below.\n\nJSON data:";
@@ -85,60 +85,54 @@ struct Answer {
 
 /// One mode over the items of one document count: the answers and the cost.
 fn run_mode(
-    model: &mut Model,
+    answerer: &mut Answerer,
     items: &[Item],
     positions: &[usize],
     mode: Mode,
     args: &RetrievalArgs,
 ) -> Result<(Vec<Vec<Answer>>, Cost), String> {
-    let opts = GenerateOptions::new()
-        .max_tokens(args.answer_tokens)
-        .greedy()
-        .stop("\n");
-    let bar = progress::bar("retrieval", items.len());
-    bar.set_message(mode.name);
-    let mut cost = Cost::start();
-    let mut all = Vec::new();
-    for item in items {
-        let mut answers: Vec<Answer> = Vec::new();
-        for (k, &position) in positions.iter().enumerate() {
-            let computed = k == 0 || mode.runs_every_order(args.common.all_orders);
-            let output = if computed {
-                let layout = model
-                    .layout(&item.prompt(position))
-                    .map_err(|e| e.to_string())?;
-                greedy(
-                    model,
-                    layout,
-                    mode.attention,
-                    &opts,
-                    args.common.no_prefix_cache,
-                    &mut cost,
-                )
-                .map_err(|e| e.to_string())?
-            } else {
-                answers[0].output.clone()
-            };
-            answers.push(Answer {
-                position,
-                correct: output.contains(&item.gold().1),
-                output,
-                computed,
-            });
-        }
-        all.push(answers);
-        cost.items += 1;
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    Ok((all, cost.finish()))
+    let layouts = items
+        .iter()
+        .map(|item| {
+            positions
+                .iter()
+                .map(|&p| answerer.layout(&item.prompt(p)))
+                .collect::<pine::Result<Vec<_>>>()
+        })
+        .collect::<pine::Result<Vec<_>>>()
+        .map_err(|e| e.to_string())?;
+    let (outputs, cost) = answerer.answer_orders(
+        "retrieval",
+        &layouts,
+        mode,
+        &args.common,
+        args.answer_tokens,
+        "\n",
+    )?;
+    let answers = items
+        .iter()
+        .zip(outputs)
+        .map(|(item, outputs)| {
+            positions
+                .iter()
+                .zip(outputs)
+                .map(|(&position, (output, computed))| Answer {
+                    position,
+                    correct: output.contains(&item.gold().1),
+                    output,
+                    computed,
+                })
+                .collect()
+        })
+        .collect();
+    Ok((answers, cost))
 }
 
 /// Runs `pine-eval retrieval`.
 pub fn run(args: &RetrievalArgs) -> Result<(), String> {
     let json = JsonOut::open(args.common.json.as_deref())?;
     let n_items = args.items.min(args.common.limit.unwrap_or(usize::MAX));
-    let mut model = super::load(&args.common)?;
+    let mut answerer = Answerer::load(&args.common, args.batch)?;
     let mut runs = Vec::new();
     for &docs in &args.docs {
         let positions = positions(docs, args.positions);
@@ -148,7 +142,7 @@ pub fn run(args: &RetrievalArgs) -> Result<(), String> {
         let mut series = Vec::new();
         let mut modes_json = Vec::new();
         for mode in super::modes(&args.common) {
-            let (answers, cost) = run_mode(&mut model, &items, &positions, mode, args)?;
+            let (answers, cost) = run_mode(&mut answerer, &items, &positions, mode, args)?;
             let accuracy: Vec<f64> = (0..positions.len())
                 .map(|k| {
                     answers.iter().filter(|a| a[k].correct).count() as f64 / items.len() as f64
@@ -208,8 +202,8 @@ pub fn run(args: &RetrievalArgs) -> Result<(), String> {
     }
     json.write(&json!({
         "task": "retrieval",
-        "model": model.path().display().to_string(),
-        "backend": model.backend_description(),
+        "model": answerer.path.display().to_string(),
+        "backend": answerer.backend,
         "items": n_items,
         "seed": args.common.seed,
         "prefix_cache": !args.common.no_prefix_cache,
