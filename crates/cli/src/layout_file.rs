@@ -132,8 +132,9 @@ impl std::error::Error for LayoutError {
     }
 }
 
-/// A JSON value's kind, for messages.
-fn kind(v: &Value) -> &'static str {
+/// A JSON value's kind for messages ("a string", "an array", ...); pine-serve's request errors
+/// use it too.
+pub fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -163,7 +164,7 @@ fn part(v: &Value, field: &str) -> Result<Part, LayoutError> {
             field,
             format!(
                 "expected a string or an array of token ids, found {}",
-                kind(other)
+                json_kind(other)
             ),
         )),
     }
@@ -179,7 +180,7 @@ fn object_of(v: &Value) -> Result<&Map<String, Value>, LayoutError> {
             "(top level)",
             format!(
                 "expected an object {{\"prefix\": …, \"segments\": […], \"suffix\": …}}, found {}",
-                kind(v)
+                json_kind(v)
             ),
         )
     })
@@ -210,7 +211,7 @@ pub fn parse(text: &str) -> Result<LayoutSpec, LayoutError> {
         Some(other) => {
             return Err(LayoutError::field(
                 "segments",
-                format!("expected an array of parts, found {}", kind(other)),
+                format!("expected an array of parts, found {}", json_kind(other)),
             ))
         }
         None => {
@@ -238,13 +239,13 @@ pub fn parse_segments(text: &str) -> Result<Vec<String>, LayoutError> {
                 Value::String(s) => Ok(s),
                 other => Err(LayoutError::field(
                     format!("[{i}]"),
-                    format!("expected a string, found {}", kind(&other)),
+                    format!("expected a string, found {}", json_kind(&other)),
                 )),
             })
             .collect(),
         other => Err(LayoutError::field(
             "(top level)",
-            format!("expected an array of strings, found {}", kind(&other)),
+            format!("expected an array of strings, found {}", json_kind(&other)),
         )),
     }
 }

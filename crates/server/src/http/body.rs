@@ -41,17 +41,8 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     }
 }
 
-/// "a string", "an array", ... for messages.
-pub fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
+/// "a string", "an array", ... for messages (the layout-file reader's wording).
+pub use pine_cli::layout_file::json_kind as type_name;
 
 /// The items of the array field `name`, each of which must be a string (an error names the
 /// first that is not: `name[i]`).
