@@ -33,6 +33,7 @@ for wide in "" "_f64" "_f64fma"; do
     compile "pine_importance_$c$wide" pine_importance.comp "-DCACHE_$upper" "${f64[@]}"
   done
   compile "swiglu$wide" swiglu.comp "${f64[@]}"
+  compile "geglu$wide" geglu.comp "${f64[@]}"
   # The integer matmuls also get a build that sums each row's eight lanes by subgroup
   # shuffles (suffix _sg; reduce8.glsl, or for Q4_0 the block order's integer block sums), for
   # devices with subgroups of eight or more.
@@ -77,7 +78,7 @@ for c in f16 f32; do
   compile "store_kv_$c" store_kv.comp "-DCACHE_$upper"
   compile "pine_region_keys_$c" pine_region_keys.comp "-DCACHE_$upper"
 done
-for s in add add_bias select_rows fma_probe pine_importance_sum; do
+for s in add add_bias scale select_rows fma_probe pine_importance_sum; do
   compile "$s" "$s.comp"
 done
 if [ "$check" = 1 ]; then

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use pine_attention::{AttentionMode, Layout};
 use pine_backend::{CacheType, MatmulMode};
 use pine_gguf::Gguf;
-use pine_model::{AnyBackend, BackendChoice, Llama, LlamaParams, Logits, ProgressFn, Session};
+use pine_model::{
+    AnyBackend, BackendChoice, Logits, ModelParams, ProgressFn, Session, Transformer,
+};
 use pine_tokenizer::{ChatTemplate, Tokenizer};
 
 use crate::error::{Error, Result};
@@ -103,7 +105,7 @@ impl ModelBuilder {
     pub fn load(mut self) -> Result<Model> {
         let (n_ctx, cache_type, progress) = (self.n_ctx, self.cache_type, self.progress.take());
         let parts = self.load_parts()?;
-        let mut session = Session::new(parts.llama, n_ctx, cache_type)
+        let mut session = Session::new(parts.weights, n_ctx, cache_type)
             .map_err(|source| Error::Context { n_ctx, source })?;
         if let Some(f) = progress {
             session.on_progress(f);
@@ -155,13 +157,13 @@ impl ModelBuilder {
             }
         };
         let mut notes = notes.unwrap_or_else(|| Box::new(|_| {}));
-        let llama = load_llama(&path, &file, choice, matmul, &mut notes)?;
+        let weights = load_weights(&path, &file, choice, matmul, &mut notes)?;
         Ok(ModelParts {
             path,
             file,
             tokenizer,
             template,
-            llama,
+            weights,
         })
     }
 }
@@ -177,20 +179,20 @@ pub struct ModelParts {
     /// The chat template, when the file has one.
     pub template: Option<ChatTemplate>,
     /// The weights on their backend.
-    pub llama: Llama<AnyBackend>,
+    pub weights: Transformer<AnyBackend>,
 }
 
 /// Loads the weights on the chosen backend. Under [`BackendChoice::Auto`], a GPU that cannot
 /// load the model (out of memory, say) gives way to the CPU; the GPU is mentioned only when
 /// there was one and the CPU then loads the file, so a broken model is reported as the
 /// model's error.
-fn load_llama(
+fn load_weights(
     path: &Path,
     file: &Arc<Gguf>,
     choice: BackendChoice,
     mode: MatmulMode,
     note: &mut dyn FnMut(String),
-) -> Result<Llama<AnyBackend>> {
+) -> Result<Transformer<AnyBackend>> {
     let backend_error = |source| Error::Backend {
         path: path.to_path_buf(),
         source,
@@ -201,12 +203,12 @@ fn load_llama(
     };
     let backend = AnyBackend::open(choice, mode, note).map_err(backend_error)?;
     let on_gpu = !matches!(backend, AnyBackend::Cpu(_));
-    match (Llama::load(Arc::clone(file), backend), choice) {
+    match (Transformer::load(Arc::clone(file), backend), choice) {
         (Ok(m), _) => Ok(m),
         (Err(gpu_error), BackendChoice::Auto { threads }) if on_gpu => {
             let cpu = AnyBackend::open(BackendChoice::Cpu { threads }, mode, &mut |_| {})
                 .map_err(backend_error)?;
-            let model = Llama::load(Arc::clone(file), cpu).map_err(load_error)?;
+            let model = Transformer::load(Arc::clone(file), cpu).map_err(load_error)?;
             note(format!(
                 "the GPU could not load the model ({gpu_error}); using the CPU"
             ));
@@ -262,7 +264,7 @@ impl Model {
     }
 
     /// The hyper-parameters (architecture, layers, heads, vocabulary, training context).
-    pub fn params(&self) -> &LlamaParams {
+    pub fn params(&self) -> &ModelParams {
         &self.session.model.params
     }
 

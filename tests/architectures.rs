@@ -60,36 +60,68 @@ fn bounds(variant: &str) -> f32 {
     }
 }
 
+/// Families whose graph computes an op another way than llama.cpp does, so its float order is
+/// not pine's: Gemma 3's GELU, which llama.cpp reads from a table of f16 inputs while pine
+/// computes it in f32. These take the fixture suite's accuracy criterion
+/// (`common/fixture_cases.rs`): the same max-abs bound, argmax flips only on near-ties (at
+/// most a tenth of the rows, llama.cpp's top-2 gap below 2e-2), and pine's mean KL from the
+/// f32 reference no larger than llama.cpp's.
+const OTHER_ORDER: [&str; 1] = ["gemma3"];
+
 fn check<B: Backend>(arch: &str, variant: &str, s: &mut Session<B>, on: &str) {
     let (tokens, want) = reference(&dir(arch).join(format!("logits.{variant}.gguf")));
     let n_vocab = s.model.params.n_vocab;
     assert_eq!(want.len(), tokens.len() * n_vocab);
+    let other_order = OTHER_ORDER.contains(&arch);
     for batch in [true, false] {
         let got = logits(s, &tokens, batch);
         let diff = common::max_abs_diff(&got, &want);
-        let argmax_same = got
-            .chunks(n_vocab)
-            .zip(want.chunks(n_vocab))
-            .filter(|(a, b)| pine::model::argmax(a) == pine::model::argmax(b))
-            .count();
+        let (mut argmax_same, mut widest_flip) = (0, 0.0f32);
+        for (a, b) in got.chunks(n_vocab).zip(want.chunks(n_vocab)) {
+            let (ia, ib) = (pine::model::argmax(a), pine::model::argmax(b));
+            match ia == ib {
+                true => argmax_same += 1,
+                false => widest_flip = widest_flip.max(b[ib as usize] - b[ia as usize]),
+            }
+        }
         eprintln!(
-            "{arch} {variant} {on} batch={batch}: max |Δ| {diff:.2e}, argmax {argmax_same}/{}",
+            "{arch} {variant} {on} batch={batch}: max |Δ| {diff:.2e}, argmax {argmax_same}/{} \
+             (widest flipped gap {widest_flip:.1e})",
             tokens.len()
         );
         assert!(
             diff <= bounds(variant),
             "{arch} {variant} {on} batch={batch}: {diff}"
         );
-        assert!(
-            argmax_same * 50 >= tokens.len() * 49,
-            "{arch} {variant} {on}: argmax"
-        );
+        let rows = tokens.len();
+        match other_order {
+            false => assert!(
+                argmax_same * 50 >= rows * 49,
+                "{arch} {variant} {on}: argmax"
+            ),
+            true => assert!(
+                rows - argmax_same <= rows.div_ceil(10) && widest_flip < 2e-2,
+                "{arch} {variant} {on}: argmax flips beyond near-ties"
+            ),
+        }
+        if other_order && batch {
+            let path = dir(arch).join(format!("tiny-{arch}.{variant}.gguf"));
+            let mut f32 = common::session(&path, 2, MatmulMode::F32, CacheType::F32, 512);
+            let exact = logits(&mut f32, &tokens, true);
+            let kl = |x: &[f32]| common::fixture_cases::mean_kl(&exact, x, n_vocab);
+            let (kp, kl_peer) = (kl(&got), kl(&want));
+            eprintln!("  KL from the f32 reference: pine {kp:.3e}, llama.cpp {kl_peer:.3e}");
+            assert!(
+                kp <= kl_peer,
+                "{arch} {variant} {on}: KL {kp:.3e} above llama.cpp's {kl_peer:.3e}"
+            );
+        }
     }
 }
 
 /// The fixtures here: a Llama 3.1-style file (rope_freqs scaling, tied output), Qwen2, Qwen3,
-/// Phi-3 (fused tensors).
-const ARCHS: [&str; 4] = ["llama3", "qwen2", "qwen3", "phi3"];
+/// Phi-3 (fused tensors), Gemma 3 (its own block; a sliding-window layer and a global one).
+const ARCHS: [&str; 5] = ["llama3", "qwen2", "qwen3", "phi3", "gemma3"];
 
 #[test]
 fn architectures_match_llama_cpp_on_the_cpu() {
@@ -161,23 +193,90 @@ fn pine_is_order_invariant_on_every_architecture() {
     }
 }
 
+/// Gemma 3's sliding-window layers under PINE: a layout that fits the window runs (the test
+/// above), one that reaches past it is refused with a message naming the window, on the CPU;
+/// causal attention over the same tokens runs.
+#[test]
+fn pine_past_a_sliding_window_is_refused() {
+    let path = dir("gemma3").join("tiny-gemma3.Q8_0.gguf");
+    let mut s = common::session(&path, 2, MatmulMode::Native, CacheType::F16, 512);
+    let layout = Layout {
+        prefix: vec![1, 10, 11],
+        segments: (0..3)
+            .map(|i| (40 + 12 * i..52 + 12 * i).collect())
+            .collect(),
+        suffix: vec![20, 21],
+    };
+    let e = s
+        .evaluate(
+            &layout,
+            AttentionMode::Pine(TieRule::ContentHash),
+            Logits::Last,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("sliding window of 32 tokens"), "{e}");
+    s.reset();
+    s.evaluate(&layout, AttentionMode::Causal, Logits::Last)
+        .unwrap();
+}
+
+/// Gemma's turn markers.
+const GEMMA_MARKERS: [&str; 2] = ["<start_of_turn>", "<end_of_turn>"];
+
+/// Gemma 2/3's chat template (llama.cpp's `models/templates/google-gemma-2-2b-it.jinja`).
+const GEMMA_TEMPLATE: &str = "{{ bos_token }}{% if messages[0]['role'] == 'system' %}\
+{{ raise_exception('System role not supported') }}{% endif %}{% for message in messages %}\
+{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation \
+roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if (message['role'] == \
+'assistant') %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}\
+{{ '<start_of_turn>' + role + '\n' + message['content'] | trim + '<end_of_turn>\n' }}{% endfor %}\
+{% if add_generation_prompt %}{{'<start_of_turn>model\n'}}{% endif %}";
+
 /// A micro model of `arch` (1 layer, 32 wide, random F32 weights) with the tokenizer and chat
 /// template of llama.cpp's test vocabulary `vocab`, written to `out`.
 fn micro_with_vocab(arch: &str, vocab: &str, out: &std::path::Path) {
     use pine::gguf::{GgmlType, GgufWriter, OwnedValue};
     let v = Gguf::open(common::fixtures_root().join("llamacpp-vocab").join(vocab)).unwrap();
     let mut w = GgufWriter::new();
+    // Gemma's turn markers are control tokens of its own vocabulary; llama.cpp's suite has no
+    // Gemma vocabulary, so they are appended to the SentencePiece one.
+    let markers: &[&str] = match arch {
+        "gemma3" => &GEMMA_MARKERS,
+        _ => &[],
+    };
     for (k, val) in v.metadata() {
-        if k.starts_with("tokenizer.") {
-            w.set(k, OwnedValue::from_value(&val)).unwrap();
+        if !k.starts_with("tokenizer.") {
+            continue;
         }
+        let mut owned = OwnedValue::from_value(&val);
+        if let OwnedValue::Array(_, items) = &mut owned {
+            let extra = |x: OwnedValue| std::iter::repeat_n(x, markers.len());
+            match k {
+                "tokenizer.ggml.tokens" => {
+                    items.extend(markers.iter().map(|m| OwnedValue::String(m.to_string())))
+                }
+                "tokenizer.ggml.scores" => items.extend(extra(OwnedValue::F32(0.0))),
+                "tokenizer.ggml.token_type" => items.extend(extra(OwnedValue::I32(3))),
+                _ => {}
+            }
+        }
+        w.set(k, owned).unwrap();
+    }
+    if arch == "gemma3" {
+        w.set(
+            "tokenizer.chat_template",
+            OwnedValue::String(GEMMA_TEMPLATE.into()),
+        )
+        .unwrap();
     }
     let n_vocab = v
         .get("tokenizer.ggml.tokens")
         .unwrap()
         .as_array()
         .unwrap()
-        .len;
+        .len
+        + markers.len() as u64;
     let (e, ff, hd, heads, kv_heads) = (32u64, 64u64, 16u64, 2u64, 1u64);
     w.set("general.architecture", OwnedValue::String(arch.into()))
         .unwrap();
@@ -232,11 +331,15 @@ fn micro_with_vocab(arch: &str, vocab: &str, out: &std::path::Path) {
         tensor(&mut w, "blk.0.attn_k.bias", &[kv]);
         tensor(&mut w, "blk.0.attn_v.bias", &[kv]);
     }
-    if arch == "qwen3" {
+    if arch == "qwen3" || arch == "gemma3" {
         tensor(&mut w, "blk.0.attn_q_norm.weight", &[hd]);
         tensor(&mut w, "blk.0.attn_k_norm.weight", &[hd]);
     }
     tensor(&mut w, "blk.0.attn_output.weight", &[q, e]);
+    if arch == "gemma3" {
+        tensor(&mut w, "blk.0.post_attention_norm.weight", &[e]);
+        tensor(&mut w, "blk.0.post_ffw_norm.weight", &[e]);
+    }
     tensor(&mut w, "blk.0.ffn_norm.weight", &[e]);
     match arch {
         "phi3" => tensor(&mut w, "blk.0.ffn_up.weight", &[e, 2 * ff]),
@@ -261,6 +364,7 @@ fn every_family_chats_through_its_template() {
         ("qwen2", "ggml-vocab-qwen2.gguf", "<|im_start|>"),
         ("qwen3", "ggml-vocab-qwen35.gguf", "<|im_start|>"),
         ("phi3", "ggml-vocab-phi-3.gguf", "<|user|>"),
+        ("gemma3", "ggml-vocab-llama-spm.gguf", "<start_of_turn>"),
     ] {
         let model = tmp.join(format!("micro-{arch}.gguf"));
         micro_with_vocab(arch, vocab, &model);

@@ -287,7 +287,7 @@ fn greedy_batch_answers_as_generate_does_alone() {
         .backend(BackendKind::Cpu)
         .load_parts()
         .unwrap();
-    let mut slots = pine::model::Slots::new(parts.llama, 3, 512, pine::CacheType::F16).unwrap();
+    let mut slots = pine::model::Slots::new(parts.weights, 3, 512, pine::CacheType::F16).unwrap();
     for prompts in &batches {
         let got = pine::greedy_batch(&mut slots, &parts.tokenizer, prompts, 24, ".").unwrap();
         for ((layout, mode), got) in prompts.iter().zip(&got) {

@@ -9,7 +9,7 @@ mod vk;
 
 use pine::attention::{AttentionMode, Layout, TieRule};
 use pine::backend::{Backend, CacheType, CpuBackend, MatmulMode};
-use pine::model::{argmax, Llama, Logits, Session, SlotWork, Slots};
+use pine::model::{argmax, Logits, Session, SlotWork, Slots, Transformer};
 use pine::tokenizer::Tokenizer;
 
 const PROMPTS: [&str; 4] = [
@@ -26,7 +26,7 @@ fn tokenizer() -> Tokenizer {
 
 fn slots_on<B: Backend>(backend: B, n_slots: usize, n_ctx: usize) -> Slots<B> {
     let file = std::sync::Arc::new(pine::gguf::Gguf::open(common::smollm2_path()).unwrap());
-    let model = Llama::load(file, backend).unwrap();
+    let model = Transformer::load(file, backend).unwrap();
     Slots::new(model, n_slots, n_ctx, CacheType::F16).unwrap()
 }
 

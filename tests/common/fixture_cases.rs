@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use pine::backend::{Backend, CacheType};
 use pine::gguf::Gguf;
-use pine::model::{argmax, Llama, Logits, Session};
+use pine::model::{argmax, Logits, Session, Transformer};
 use serde_json::Value;
 
 #[derive(Clone)]
@@ -65,7 +65,7 @@ fn tolerance(variant: &str, kv: &str) -> f32 {
 }
 
 fn run<B: Backend>(backend: B, file: Arc<Gguf>, case: &Case, tokens: &[u32]) -> Vec<f32> {
-    let model = Llama::load(file, backend).unwrap();
+    let model = Transformer::load(file, backend).unwrap();
     let cache = if case.kv == "f32" {
         CacheType::F32
     } else {
@@ -91,7 +91,7 @@ fn run_reference(file: Arc<Gguf>, case: &Case, tokens: &[u32]) -> Vec<f32> {
 }
 
 /// The mean over rows of KL(reference ‖ test), in nats (`n_vocab` logits a row).
-fn mean_kl(reference: &[f32], test: &[f32], n_vocab: usize) -> f64 {
+pub fn mean_kl(reference: &[f32], test: &[f32], n_vocab: usize) -> f64 {
     let log_softmax = |x: &[f32]| {
         let m = x
             .iter()

@@ -105,7 +105,7 @@ pub fn session(
 ) -> pine::model::Session<pine::backend::CpuBackend> {
     let file = std::sync::Arc::new(pine::gguf::Gguf::open(path).unwrap());
     let backend = pine::backend::CpuBackend::new(threads, mode).unwrap();
-    let model = pine::model::Llama::load(file, backend).unwrap();
+    let model = pine::model::Transformer::load(file, backend).unwrap();
     pine::model::Session::new(model, n_ctx, cache).unwrap()
 }
 

@@ -16,6 +16,6 @@ pub fn vulkan_session(
     n_ctx: usize,
 ) -> Option<pine::model::Session<pine::vulkan::VulkanBackend>> {
     let file = std::sync::Arc::new(pine::gguf::Gguf::open(path).unwrap());
-    let model = pine::model::Llama::load(file, vulkan_backend(mode)?).unwrap();
+    let model = pine::model::Transformer::load(file, vulkan_backend(mode)?).unwrap();
     Some(pine::model::Session::new(model, n_ctx, cache).unwrap())
 }

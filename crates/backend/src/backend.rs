@@ -1,4 +1,4 @@
-//! The Backend trait: the operations the Llama graph needs, over buffers the backend owns. The
+//! The Backend trait: the operations the model families' graphs need, over buffers the backend owns. The
 //! CPU backend keeps buffers in host memory; a GPU backend keeps them on the device. Attention
 //! takes an [`AttentionPlan`], so every attention mode runs through the same call.
 
@@ -81,7 +81,7 @@ pub enum MatmulMode {
     F32,
 }
 
-/// The operations of the Llama graph. Buffers hold row-major `[rows, width]` f32 activations.
+/// The operations of the models' graphs. Buffers hold row-major `[rows, width]` f32 activations.
 pub trait Backend {
     /// A weight matrix or vector resident where the backend computes.
     type Weight;
@@ -155,6 +155,12 @@ pub trait Backend {
     }
     /// `gate[i] = silu(gate[i]) * up[i]` for the first `len` values.
     fn swiglu(&mut self, gate: &mut Self::Buffer, up: &Self::Buffer, len: usize);
+    /// `gate[i] = gelu(gate[i]) * up[i]` for the first `len` values (Gemma's FFN), GELU in its
+    /// tanh form, computed as `x / (1 + e^(-2u))`, `u = √(2/π)·(x + 0.044715·x³)` (the same
+    /// function: `(1 + tanh u) / 2 = 1 / (1 + e^(-2u))`).
+    fn geglu(&mut self, gate: &mut Self::Buffer, up: &Self::Buffer, len: usize);
+    /// `x[i] *= s` for the first `len` values.
+    fn scale(&mut self, x: &mut Self::Buffer, s: f32, len: usize);
     /// `acc[i] += x[i]` for the first `len` values.
     fn add(&mut self, acc: &mut Self::Buffer, x: &Self::Buffer, len: usize);
     /// Adds the vector `bias` (F32, `width` long) to each of the `n` rows of `x`

@@ -144,9 +144,84 @@ fn silu_mul_avx512(gate: &mut [f32], up: &[f32]) {
     silu_mul_body(&mut gate[main..n], &up[main..n]);
 }
 
+/// `2·√(2/π)` and GELU's cubic coefficient: `gelu(x) = x / (1 + e^(-x·C·(1 + A·x²)))`.
+const GELU_C: f32 = 1.595_769_2;
+const GELU_A: f32 = 0.044_715;
+
+/// `gate = gelu(gate) · up`, GELU's tanh form as `x / (1 + expf(-x·C·(1 + A·x²)))` (see
+/// [`crate::Backend::geglu`]).
+pub fn gelu_mul(gate: &mut [f32], up: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd8::avx512() {
+        // SAFETY: the CPU supports AVX-512 F (checked just above).
+        return unsafe { gelu_mul_avx512(gate, up) };
+    }
+    gelu_mul_body(gate, up);
+}
+
+#[inline(always)]
+fn gelu_mul_body(gate: &mut [f32], up: &[f32]) {
+    for (g, &u) in gate.iter_mut().zip(up) {
+        let x = *g;
+        let z = x * (GELU_C * (1.0 + GELU_A * (x * x)));
+        *g = x / (1.0 + expf(-z)) * u;
+    }
+}
+
+/// [`gelu_mul_body`] sixteen lanes at a time: the same operations in the same order (no
+/// fused multiply-adds), so the same bits.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn gelu_mul_avx512(gate: &mut [f32], up: &[f32]) {
+    use std::arch::x86_64::*;
+    let n = gate.len().min(up.len());
+    let main = n - n % 16;
+    let (c, a, one) = (
+        _mm512_set1_ps(GELU_C),
+        _mm512_set1_ps(GELU_A),
+        _mm512_set1_ps(1.0),
+    );
+    for i in (0..main).step_by(16) {
+        // SAFETY: i + 16 <= n, within both slices.
+        unsafe {
+            let x = _mm512_loadu_ps(gate.as_ptr().add(i));
+            let inner = _mm512_add_ps(one, _mm512_mul_ps(a, _mm512_mul_ps(x, x)));
+            let z = _mm512_mul_ps(x, _mm512_mul_ps(c, inner));
+            let e = crate::simd8::exp16(_mm512_sub_ps(_mm512_setzero_ps(), z));
+            let s = _mm512_div_ps(x, _mm512_add_ps(one, e));
+            let r = _mm512_mul_ps(s, _mm512_loadu_ps(up.as_ptr().add(i)));
+            _mm512_storeu_ps(gate.as_mut_ptr().add(i), r);
+        }
+    }
+    gelu_mul_body(&mut gate[main..n], &up[main..n]);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gelu_mul_is_the_tanh_gelu_and_every_form_gives_the_same_bits() {
+        let x: Vec<f32> = (0..1000).map(|i| (i as f32 - 500.0) * 0.031).collect();
+        let up: Vec<f32> = (0..1000).map(|i| 0.5 + (i % 7) as f32 * 0.25).collect();
+        let mut got = x.clone();
+        gelu_mul(&mut got, &up);
+        let mut plain = x.clone();
+        gelu_mul_body(&mut plain, &up);
+        for i in 0..x.len() {
+            assert_eq!(got[i].to_bits(), plain[i].to_bits(), "{}", x[i]);
+            let v = x[i] as f64;
+            let tanh = (0.797_884_560_802_865_4 * (v + 0.044_715 * v * v * v)).tanh();
+            let want = 0.5 * v * (1.0 + tanh) * up[i] as f64;
+            assert!(
+                (got[i] as f64 - want).abs() <= 1e-6 * (1.0 + want.abs()),
+                "{v}"
+            );
+        }
+        let mut far = vec![-200.0f32, 200.0, -0.0];
+        gelu_mul(&mut far, &[1.0; 3]);
+        assert_eq!(far, [0.0, 200.0, 0.0]);
+    }
 
     #[test]
     fn expf_is_within_two_ulp_of_exp() {

@@ -117,6 +117,72 @@ impl AttentionPlan {
         start..end.max(start)
     }
 
+    /// The plan with each row's keys cut to its last `window` cache slots (`own + 1 − window
+    /// ..= own`, `own` the row's cache index): how sliding-window layers (Gemma 3) attend, as
+    /// llama.cpp masks them — by position, which causal plans store at the cache index. Rows
+    /// whose keys all lie inside their window keep their group (so a plan that fits the window
+    /// comes back unchanged, same bits); each other row gets a group of its own with its
+    /// ranges cut. PINE and anchor plans reorder or shift keys, so a row of theirs that
+    /// reaches past its window is refused rather than cut.
+    pub fn windowed(self, window: usize) -> Result<AttentionPlan, String> {
+        let mut groups = Vec::with_capacity(self.groups.len());
+        for g in self.groups {
+            let low = |i: usize| (g.cache_index[i] + 1).saturating_sub(window);
+            let past = |i: usize| {
+                g.lists().iter().flatten().any(|kr| {
+                    let seen = kr.visible(g.cache_index[i]);
+                    !seen.is_empty() && seen.start < low(i)
+                })
+            };
+            let cut: Vec<bool> = (0..g.rows.len()).map(past).collect();
+            if !cut.contains(&true) {
+                groups.push(g);
+                continue;
+            }
+            let HeadRanges::Shared(ranges) = &g.ranges else {
+                return Err(format!(
+                    "a sliding window of {window} tokens over per-head (PINE) ranges that \
+                     reach past it: the prompt must fit the window"
+                ));
+            };
+            if ranges.iter().any(|kr| kr.shift != 0) {
+                return Err(format!(
+                    "a sliding window of {window} tokens over shifted key ranges that reach \
+                     past it: the prompt must fit the window"
+                ));
+            }
+            // Runs of uncut rows keep the group's ranges; each cut row gets its own group.
+            let mut i = 0;
+            while i < cut.len() {
+                let end = match cut[i] {
+                    true => i + 1,
+                    false => (i..cut.len()).find(|&j| cut[j]).unwrap_or(cut.len()),
+                };
+                let ranges = match cut[i] {
+                    false => ranges.clone(),
+                    true => ranges
+                        .iter()
+                        .filter_map(|kr| {
+                            let start = kr.keys.start.max(low(i));
+                            (start < kr.keys.end).then(|| KeyRange {
+                                keys: start..kr.keys.end,
+                                ..kr.clone()
+                            })
+                        })
+                        .collect(),
+                };
+                groups.push(QueryGroup {
+                    rows: g.rows.start + i..g.rows.start + end,
+                    positions: g.positions[i..end].to_vec(),
+                    cache_index: g.cache_index[i..end].to_vec(),
+                    ranges: HeadRanges::Shared(ranges),
+                });
+                i = end;
+            }
+        }
+        Ok(AttentionPlan { groups })
+    }
+
     /// [`AttentionPlan::validate`] for a part of a batch's plan: its groups cover `rows` once
     /// (a planner may split a layer's plan into parts of consecutive rows, see
     /// [`crate::Backend::plan_budget`]).
@@ -182,6 +248,43 @@ mod tests {
         p.validate(4, 7, 2).unwrap();
         assert_eq!(p.groups[0].ranges(1)[0].keys, 0..7);
         assert_eq!(p.groups[0].cache_index, vec![3, 4, 5, 6]);
+    }
+
+    /// The keys row `r` of a plan reads (the union over its ranges of what it sees).
+    fn seen(p: &AttentionPlan, r: usize) -> Vec<usize> {
+        let g = p.groups.iter().find(|g| g.rows.contains(&r)).unwrap();
+        let own = g.cache_index[r - g.rows.start];
+        g.ranges(0).iter().flat_map(|kr| kr.visible(own)).collect()
+    }
+
+    #[test]
+    fn a_window_cuts_each_row_to_its_last_slots() {
+        // 6 rows at cache slots 4..10 of a causal plan; a window of 3.
+        let p = AttentionPlan::causal(4, 6).windowed(3).unwrap();
+        p.validate(6, 10, 1).unwrap();
+        for r in 0..6 {
+            let own = 4 + r;
+            assert_eq!(seen(&p, r), (own - 2..=own).collect::<Vec<_>>(), "row {r}");
+        }
+        // A plan inside its window comes back as it was.
+        let fits = AttentionPlan::causal(0, 5);
+        assert_eq!(fits.clone().windowed(5).unwrap(), fits);
+        // Rows still inside the window share one group; the rest get one each.
+        let p = AttentionPlan::causal(0, 6).windowed(4).unwrap();
+        let rows: Vec<_> = p.groups.iter().map(|g| g.rows.clone()).collect();
+        assert_eq!(rows, [0..4, 4..5, 5..6]);
+    }
+
+    #[test]
+    fn a_window_refuses_shifted_or_per_head_ranges_that_reach_past_it() {
+        let mut p = AttentionPlan::causal(0, 4);
+        let mut shifted = p.groups[0].ranges(0).to_vec();
+        shifted[0].shift = 2;
+        p.groups[0].ranges = HeadRanges::Shared(shifted.clone());
+        assert!(p.clone().windowed(2).unwrap_err().contains("shifted"));
+        assert_eq!(p.clone().windowed(4).unwrap(), p);
+        p.groups[0].ranges = HeadRanges::PerHead(vec![shifted.clone(), shifted]);
+        assert!(p.windowed(3).unwrap_err().contains("per-head"));
     }
 
     #[test]

@@ -313,6 +313,28 @@ impl Backend for AnyBackend {
         }
     }
 
+    fn geglu(&mut self, gate: &mut AnyBuffer, up: &AnyBuffer, len: usize) {
+        match (self, gate, up) {
+            (AnyBackend::Cpu(b), AnyBuffer::Cpu(g), AnyBuffer::Cpu(u)) => b.geglu(g, u, len),
+            #[cfg(feature = "vulkan")]
+            (AnyBackend::Vulkan(b), AnyBuffer::Vulkan(g), AnyBuffer::Vulkan(u)) => {
+                b.geglu(g, u, len)
+            }
+            #[cfg(feature = "vulkan")]
+            _ => {}
+        }
+    }
+
+    fn scale(&mut self, x: &mut AnyBuffer, s: f32, len: usize) {
+        match (self, x) {
+            (AnyBackend::Cpu(b), AnyBuffer::Cpu(x)) => b.scale(x, s, len),
+            #[cfg(feature = "vulkan")]
+            (AnyBackend::Vulkan(b), AnyBuffer::Vulkan(x)) => b.scale(x, s, len),
+            #[cfg(feature = "vulkan")]
+            _ => {}
+        }
+    }
+
     fn add(&mut self, acc: &mut AnyBuffer, x: &AnyBuffer, len: usize) {
         match (self, acc, x) {
             (AnyBackend::Cpu(b), AnyBuffer::Cpu(a), AnyBuffer::Cpu(x)) => b.add(a, x, len),

@@ -1,10 +1,8 @@
-//! The model families pine runs, from a file's `general.architecture`, and how each one's
-//! graph differs from Llama's. The graph itself is one (`llama.rs`): these families are the
-//! Llama block with a few switches, so each switch is named here once, and adding a family
-//! that needs no new operation is a new variant and its answers below. (A family with a
-//! different block — sliding-window layers, other norms, fused tensors — gets its own graph
-//! file beside `llama.rs`, chosen by this enum; the README's "Where a change goes" lists the
-//! steps.)
+//! The model families pine runs, from a file's `general.architecture`, and the switches of
+//! each. Families whose block is Llama's with a few differences (biases, per-head norms, NEOX
+//! RoPE, fused tensors) run `llama.rs` with the switches named here; a family with a
+//! different block has its own file behind `transformer::Blocks` (`gemma3.rs`). The README's
+//! "Where a change goes" lists the steps of adding one.
 
 use crate::error::ModelError;
 
@@ -21,6 +19,9 @@ pub enum Architecture {
     /// Phi-3 (mini/medium, 4k context): Q/K/V fused into `attn_qkv`, the FFN gate and up
     /// projections fused into `ffn_up`, NEOX-style RoPE.
     Phi3,
+    /// Gemma 3: its own block (`gemma3.rs`): post-attention and post-FFN norms, GELU, scaled
+    /// embeddings, per-head Q/K RMSNorm, sliding-window layers, NEOX-style RoPE.
+    Gemma3,
 }
 
 /// Whether a layer's Q/K/V projections carry biases (`blk.N.attn_{q,k,v}.bias`).
@@ -36,11 +37,12 @@ pub enum Biases {
 
 impl Architecture {
     /// Every family, in the order the error messages list them.
-    pub const ALL: [Architecture; 4] = [
+    pub const ALL: [Architecture; 5] = [
         Architecture::Llama,
         Architecture::Qwen2,
         Architecture::Qwen3,
         Architecture::Phi3,
+        Architecture::Gemma3,
     ];
 
     /// The `general.architecture` value.
@@ -50,6 +52,7 @@ impl Architecture {
             Architecture::Qwen2 => "qwen2",
             Architecture::Qwen3 => "qwen3",
             Architecture::Phi3 => "phi3",
+            Architecture::Gemma3 => "gemma3",
         }
     }
 
@@ -73,7 +76,7 @@ impl Architecture {
     pub fn rope_neox(self) -> bool {
         matches!(
             self,
-            Architecture::Qwen2 | Architecture::Qwen3 | Architecture::Phi3
+            Architecture::Qwen2 | Architecture::Qwen3 | Architecture::Phi3 | Architecture::Gemma3
         )
     }
 
@@ -82,7 +85,7 @@ impl Architecture {
         match self {
             Architecture::Llama => Biases::Optional,
             Architecture::Qwen2 => Biases::Required,
-            Architecture::Qwen3 | Architecture::Phi3 => Biases::None,
+            Architecture::Qwen3 | Architecture::Phi3 | Architecture::Gemma3 => Biases::None,
         }
     }
 
@@ -95,7 +98,7 @@ impl Architecture {
     /// Whether each head of Q and K is RMS-normalised before RoPE (`attn_q_norm`,
     /// `attn_k_norm`, `head_dim` weights each).
     pub fn qk_norm(self) -> bool {
-        matches!(self, Architecture::Qwen3)
+        matches!(self, Architecture::Qwen3 | Architecture::Gemma3)
     }
 }
 
@@ -110,7 +113,7 @@ mod tests {
         }
         let e = Architecture::from_name("gemma9").unwrap_err().to_string();
         assert!(
-            e.contains("gemma9") && e.contains("llama, qwen2, qwen3, phi3"),
+            e.contains("gemma9") && e.contains("llama, qwen2, qwen3, phi3, gemma3"),
             "{e}"
         );
     }

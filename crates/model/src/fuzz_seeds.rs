@@ -5,8 +5,8 @@
 use pine_gguf::{GgmlType, GgufWriter, OwnedValue, ValueType};
 
 /// A micro model of family `arch` (`llama`, `qwen2`: biases, `qwen3`: Q/K norms, `phi3`:
-/// fused tensors): `layers` blocks, 32 wide, 4/2 heads of 8, ffn 64, a 16-token vocabulary,
-/// F32 weights from a fixed generator; `tied` leaves out `output.weight`.
+/// fused tensors, `gemma3`: its own block): `layers` blocks, 32 wide, 4/2 heads of 8, ffn 64,
+/// a 16-token vocabulary, F32 weights from a fixed generator; `tied` leaves out `output.weight`.
 fn micro(arch: &str, layers: u32, tied: bool) -> Vec<u8> {
     let (e, ff, vocab, kv) = (32u64, 64u64, 16u64, 16u64);
     let mut w = GgufWriter::new();
@@ -75,11 +75,15 @@ fn micro(arch: &str, layers: u32, tied: bool) -> Vec<u8> {
             tensor(&mut w, &b("attn_k"), &[kv], false);
             tensor(&mut w, &b("attn_v"), &[kv], false);
         }
-        if arch == "qwen3" {
+        if arch == "qwen3" || arch == "gemma3" {
             tensor(&mut w, &n("attn_q_norm"), &[8], true);
             tensor(&mut w, &n("attn_k_norm"), &[8], true);
         }
         tensor(&mut w, &n("attn_output"), &[e, e], false);
+        if arch == "gemma3" {
+            tensor(&mut w, &n("post_attention_norm"), &[e], true);
+            tensor(&mut w, &n("post_ffw_norm"), &[e], true);
+        }
         tensor(&mut w, &n("ffn_norm"), &[e], true);
         if arch == "phi3" {
             tensor(&mut w, &n("ffn_up"), &[e, 2 * ff], false);
@@ -98,7 +102,7 @@ fn micro(arch: &str, layers: u32, tied: bool) -> Vec<u8> {
 
 /// Every seed: each family untied with one block, tied with two.
 fn seeds() -> Vec<(String, Vec<u8>)> {
-    ["llama", "qwen2", "qwen3", "phi3"]
+    ["llama", "qwen2", "qwen3", "phi3", "gemma3"]
         .iter()
         .flat_map(|a| {
             [
@@ -128,7 +132,7 @@ fn micro_models_run() {
     for (name, bytes) in seeds() {
         let g = Arc::new(pine_gguf::Gguf::from_bytes(bytes).unwrap());
         let be = pine_backend::CpuBackend::new(1, pine_backend::MatmulMode::Native).unwrap();
-        let model = crate::Llama::load(g, be).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let model = crate::Transformer::load(g, be).unwrap_or_else(|e| panic!("{name}: {e}"));
         let mut s = crate::Session::new(model, 16, pine_backend::CacheType::F16).unwrap();
         let logits = s.prefill(&[1, 2], crate::Logits::Last).unwrap();
         assert!(logits.len() == 16 && logits.iter().all(|x| x.is_finite()));

@@ -1,7 +1,8 @@
-//! Llama hyper-parameters from a GGUF file's `<arch>.*` keys, with llama.cpp's defaults and a
-//! clear error for anything pine cannot run.
+//! The hyper-parameters every family has, from a GGUF file's `<arch>.*` keys, with llama.cpp's
+//! defaults and a clear error for anything pine cannot run (a family's own keys are read in its
+//! file, e.g. `gemma3.rs`).
 
-use pine_backend::{Rope, RopeScaling};
+use pine_backend::{AttentionShape, Rope, RopeScaling};
 use pine_gguf::Gguf;
 
 use crate::arch::Architecture;
@@ -11,12 +12,12 @@ use crate::error::ModelError;
 /// file's `rope.dimension_count` sizes before any tensor is read.
 pub const MAX_HEAD_DIM: usize = 1024;
 
-/// Shape and numerics of a Llama model.
+/// Shape and numerics of a model.
 #[derive(Clone, Debug)]
-pub struct LlamaParams {
+pub struct ModelParams {
     /// `general.architecture`.
     pub arch: String,
-    /// The family that value names, and so how the graph differs from Llama's.
+    /// The family that value names, and so which blocks run and how.
     pub architecture: Architecture,
     /// Transformer layers.
     pub n_layers: usize,
@@ -40,9 +41,9 @@ pub struct LlamaParams {
     pub rope: Rope,
 }
 
-impl LlamaParams {
+impl ModelParams {
     /// Reads the parameters; errors name the missing or invalid key.
-    pub fn from_gguf(g: &Gguf) -> Result<LlamaParams, ModelError> {
+    pub fn from_gguf(g: &Gguf) -> Result<ModelParams, ModelError> {
         let arch = g.get_str("general.architecture")?.to_string();
         let architecture = Architecture::from_name(&arch)?;
         let key = |k: &str| format!("{arch}.{k}");
@@ -161,7 +162,7 @@ impl LlamaParams {
         };
         let rope = Rope::new(n_rot, freq_base, &scaling, factors.as_deref());
 
-        Ok(LlamaParams {
+        Ok(ModelParams {
             arch,
             n_layers,
             n_embd,
@@ -175,6 +176,19 @@ impl LlamaParams {
             rope,
             architecture,
         })
+    }
+}
+
+impl ModelParams {
+    /// The attention shape of a layer whose RoPE is `rope`, tabulated for about twice the
+    /// training context (queries are rotated at position + shift under PINE).
+    pub fn attention_shape(&self, rope: Rope) -> AttentionShape {
+        AttentionShape {
+            n_heads: self.n_heads,
+            n_kv_heads: self.n_kv_heads,
+            head_dim: self.head_dim,
+            rope: rope.with_table(2 * self.n_ctx_train.min(32768)),
+        }
     }
 }
 

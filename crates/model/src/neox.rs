@@ -14,7 +14,7 @@ use pine_gguf::{Gguf, GgufWriter};
 use crate::tensors::Tensors;
 
 use crate::error::ModelError;
-use crate::hparams::LlamaParams;
+use crate::hparams::ModelParams;
 
 /// Where row `r` of a reordered head-major projection comes from.
 fn source_row(r: usize, head_dim: usize, n_rot: usize) -> usize {
@@ -28,7 +28,7 @@ fn source_row(r: usize, head_dim: usize, n_rot: usize) -> usize {
 
 /// An in-memory file holding every layer's Q and K projections (and biases, when the file has
 /// them) with their rows reordered for adjacent-pair rotation.
-pub(crate) fn reorder_qk(file: &Tensors, p: &LlamaParams) -> Result<Gguf, ModelError> {
+pub(crate) fn reorder_qk(file: &Tensors, p: &ModelParams) -> Result<Gguf, ModelError> {
     let n_rot = p.rope.n_rot;
     let mut w = GgufWriter::new();
     for l in 0..p.n_layers {

@@ -7,7 +7,7 @@ use pine_attention::{
 use pine_backend::{AttentionPlan, Backend, CacheSpec, CacheType};
 
 use crate::error::ModelError;
-use crate::llama::{Batch, Llama};
+use crate::transformer::{Batch, Transformer};
 
 /// Which logits an evaluation returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,7 +47,7 @@ pub type ProgressFn = Box<dyn FnMut(Progress) + Send>;
 /// A model plus its KV cache and the tokens in it.
 pub struct Session<B: Backend> {
     /// The model.
-    pub model: Llama<B>,
+    pub model: Transformer<B>,
     cache: B::Cache,
     n_ctx: usize,
     tokens: Vec<u32>,
@@ -63,7 +63,7 @@ pub struct Session<B: Backend> {
 impl<B: Backend> Session<B> {
     /// A session with room for `n_ctx` tokens (0 = the model's training context).
     pub fn new(
-        mut model: Llama<B>,
+        mut model: Transformer<B>,
         n_ctx: usize,
         cache_type: CacheType,
     ) -> Result<Session<B>, ModelError> {

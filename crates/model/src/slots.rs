@@ -16,7 +16,7 @@ use pine_backend::{
 };
 
 use crate::error::ModelError;
-use crate::llama::{Batch, Llama};
+use crate::transformer::{Batch, Transformer};
 
 /// Work for one slot in a step: append `ids` to the slot's sequence.
 #[derive(Clone, Copy, Debug)]
@@ -42,7 +42,7 @@ struct Slot<B: Backend> {
 /// Several sequences over one model (see the module docs).
 pub struct Slots<B: Backend> {
     /// The model.
-    pub model: Llama<B>,
+    pub model: Transformer<B>,
     /// `n_slots × n_ctx` token slots.
     shared: B::Cache,
     /// Tokens per slot.
@@ -55,7 +55,7 @@ impl<B: Backend> Slots<B> {
     /// `n_slots` sequences of up to `n_ctx` tokens each, their keys and values stored as
     /// `cache_type`.
     pub fn new(
-        mut model: Llama<B>,
+        mut model: Transformer<B>,
         n_slots: usize,
         n_ctx: usize,
         cache_type: CacheType,
@@ -311,7 +311,7 @@ impl<B: Backend> Slots<B> {
     }
 }
 
-fn cache_spec<B: Backend>(model: &Llama<B>, n_ctx: usize, ty: CacheType) -> CacheSpec {
+fn cache_spec<B: Backend>(model: &Transformer<B>, n_ctx: usize, ty: CacheType) -> CacheSpec {
     CacheSpec {
         n_layers: model.params.n_layers,
         n_ctx,

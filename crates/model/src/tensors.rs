@@ -9,7 +9,7 @@ use std::sync::Arc;
 use pine_gguf::{Gguf, TensorInfo};
 
 use crate::error::ModelError;
-use crate::hparams::LlamaParams;
+use crate::hparams::ModelParams;
 
 /// Name → (file, tensor) for every tensor a model's graph reads.
 pub(crate) struct Tensors {
@@ -22,7 +22,7 @@ pub(crate) struct Tensors {
 
 impl Tensors {
     /// The file's tensors, with its fused ones split into views.
-    pub(crate) fn new(file: Arc<Gguf>, p: &LlamaParams) -> Result<Tensors, ModelError> {
+    pub(crate) fn new(file: Arc<Gguf>, p: &ModelParams) -> Result<Tensors, ModelError> {
         let views = split_fused(&file, p)?;
         Ok(Tensors {
             file,
@@ -82,7 +82,7 @@ fn rows_of(
 /// Views that split each layer's fused `attn_qkv` (when the file has one) into `attn_q`,
 /// `attn_k`, `attn_v`, and, for families that fuse the FFN, `ffn_up` into `ffn_gate` (its
 /// first `n_ff` rows) and `ffn_up` (the rest).
-fn split_fused(file: &Gguf, p: &LlamaParams) -> Result<HashMap<String, TensorInfo>, ModelError> {
+fn split_fused(file: &Gguf, p: &ModelParams) -> Result<HashMap<String, TensorInfo>, ModelError> {
     let mut views = HashMap::new();
     let q = (p.n_heads * p.head_dim) as u64;
     let kv = (p.n_kv_heads * p.head_dim) as u64;

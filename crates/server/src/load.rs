@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use pine::{Model, ModelParts};
 use pine_cli::{flags, model_path};
-use pine_model::{AnyBackend, Llama};
+use pine_model::{AnyBackend, Transformer};
 use pine_tokenizer::{ChatTemplate, Tokenizer};
 
 use crate::args::ServeArgs;
@@ -15,7 +15,7 @@ pub struct Loaded {
     /// Where it came from.
     pub path: PathBuf,
     /// The model on its backend.
-    pub model: Llama<AnyBackend>,
+    pub model: Transformer<AnyBackend>,
     /// Its tokenizer.
     pub tokenizer: Tokenizer,
     /// Its chat template, if it has one (without one, chat requests are refused).
@@ -34,7 +34,7 @@ pub fn load(args: &ServeArgs) -> Result<Loaded, String> {
     }
     let ModelParts {
         path,
-        llama: model,
+        weights: model,
         tokenizer,
         template,
         ..

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use pine_attention::{AttentionMode, Layout, TieRule};
 use pine_backend::{CacheType, CpuBackend, MatmulMode};
-use pine_model::{AnyBackend, Llama, Slots};
+use pine_model::{AnyBackend, Slots, Transformer};
 use pine_server::engine::{
     Engine, EngineConfig, Event, FinishReason, Handle, Prompt, Rejected, Request, Sampling, Usage,
 };
@@ -18,7 +18,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 fn engine(n_slots: usize, n_ctx: usize, config: EngineConfig) -> (Engine, Arc<Tokenizer>) {
     let file = Arc::new(pine_gguf::Gguf::open(common::model()).unwrap());
     let tok = Arc::new(Tokenizer::from_gguf(&file).unwrap());
-    let model = Llama::load(file, CpuBackend::new(2, MatmulMode::Native).unwrap()).unwrap();
+    let model = Transformer::load(file, CpuBackend::new(2, MatmulMode::Native).unwrap()).unwrap();
     let slots = Slots::new(model, n_slots, n_ctx, CacheType::F16).unwrap();
     (Engine::start(slots, Arc::clone(&tok), config), tok)
 }

@@ -667,6 +667,22 @@ impl Backend for VulkanBackend {
         });
     }
 
+    fn geglu(&mut self, gate: &mut VkBuffer, up: &VkBuffer, len: usize) {
+        self.sticky(|b| {
+            let name = b.exact("geglu");
+            b.in_place(&name, gate, up, len)
+        });
+    }
+
+    fn scale(&mut self, x: &mut VkBuffer, s: f32, len: usize) {
+        self.sticky(|b| {
+            need(x, len, "scale")?;
+            let push = [len as u32, s.to_bits(), 0, 0, 0, 0, 0, 0];
+            let bindings = vec![x.buf.clone().into_bytes().into()];
+            b.dispatch("scale", bindings, push, groups_1d(len, 256))
+        });
+    }
+
     fn add(&mut self, acc: &mut VkBuffer, x: &VkBuffer, len: usize) {
         self.sticky(|b| b.in_place("add", acc, x, len));
     }

@@ -47,6 +47,15 @@ const SPIRV: &[(&str, &[u8])] = &[
         "fma_probe",
         include_bytes!("../../../shaders/spv/fma_probe.spv"),
     ),
+    ("geglu", include_bytes!("../../../shaders/spv/geglu.spv")),
+    (
+        "geglu_f64",
+        include_bytes!("../../../shaders/spv/geglu_f64.spv"),
+    ),
+    (
+        "geglu_f64fma",
+        include_bytes!("../../../shaders/spv/geglu_f64fma.spv"),
+    ),
     (
         "get_rows_bf16",
         include_bytes!("../../../shaders/spv/get_rows_bf16.spv"),
@@ -555,6 +564,7 @@ const SPIRV: &[(&str, &[u8])] = &[
         "rms_norm_f64",
         include_bytes!("../../../shaders/spv/rms_norm_f64.spv"),
     ),
+    ("scale", include_bytes!("../../../shaders/spv/scale.spv")),
     (
         "select_rows",
         include_bytes!("../../../shaders/spv/select_rows.spv"),

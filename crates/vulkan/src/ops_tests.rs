@@ -158,6 +158,12 @@ fn elementwise_ops_match_the_cpu() {
         let mut g = upload(b, x);
         b.swiglu(&mut g, &yb, x.len() - 7);
         out.push(read(b, &g, x.len()));
+        let mut g = upload(b, x);
+        b.geglu(&mut g, &yb, x.len() - 5);
+        out.push(read(b, &g, x.len()));
+        let mut sc = upload(b, x);
+        b.scale(&mut sc, 16.0f32.sqrt() * 1.1, x.len() - 9);
+        out.push(read(b, &sc, x.len()));
         let mut a = upload(b, x);
         b.add(&mut a, &yb, x.len() - 3);
         out.push(read(b, &a, x.len()));

@@ -325,6 +325,14 @@ impl Backend for CpuBackend {
         ops::swiglu(&self.pool, &mut gate[..len], &up[..len]);
     }
 
+    fn geglu(&mut self, gate: &mut Vec<f32>, up: &Vec<f32>, len: usize) {
+        ops::geglu(&self.pool, &mut gate[..len], &up[..len]);
+    }
+
+    fn scale(&mut self, x: &mut Vec<f32>, s: f32, len: usize) {
+        ops::scale(&self.pool, &mut x[..len], s);
+    }
+
     fn add(&mut self, acc: &mut Vec<f32>, x: &Vec<f32>, len: usize) {
         ops::add(&self.pool, &mut acc[..len], &x[..len]);
     }

@@ -4,7 +4,7 @@
 
 use pine_pool::Pool;
 
-use crate::math::silu_mul;
+use crate::math::{gelu_mul, silu_mul};
 
 /// Elements below which an op runs on the calling thread alone: waking the pool costs more than
 /// a decode step's single row saves.
@@ -69,6 +69,18 @@ fn square_sums<const R: usize>(rows: [&[f32]; R]) -> [f64; R] {
 pub(crate) fn swiglu(pool: &Pool, gate: &mut [f32], up: &[f32]) {
     let part = part_len(pool, gate.len(), 64);
     pool.chunks_mut(gate, part, |c, g| silu_mul(g, &up[c * part..][..g.len()]));
+}
+
+/// `gate = gelu(gate) * up` ([`crate::Backend::geglu`]).
+pub(crate) fn geglu(pool: &Pool, gate: &mut [f32], up: &[f32]) {
+    let part = part_len(pool, gate.len(), 64);
+    pool.chunks_mut(gate, part, |c, g| gelu_mul(g, &up[c * part..][..g.len()]));
+}
+
+/// `x *= s`.
+pub(crate) fn scale(pool: &Pool, x: &mut [f32], s: f32) {
+    let part = part_len(pool, x.len(), 64);
+    pool.chunks_mut(x, part, |_, a| a.iter_mut().for_each(|v| *v *= s));
 }
 
 /// `acc += x`.

@@ -26,7 +26,7 @@ use clap::Parser;
 use pine_attention::{AnchorPositions, AttentionMode, TieRule};
 use pine_backend::{Backend, CacheType, MatmulMode};
 use pine_gguf::Gguf;
-use pine_model::{AnyBackend, Llama, Session};
+use pine_model::{AnyBackend, Session, Transformer};
 
 pub use args::{AttentionArg, BackendArg, BenchArgs, CacheArg, OutputArg};
 pub use layout::segmented;
@@ -137,7 +137,7 @@ fn bench_model(
         eprintln!("pine-bench: {m}")
     })
     .map_err(|e| ctx(&e))?;
-    let model = Llama::load(Arc::clone(&file), backend).map_err(|e| ctx(&e))?;
+    let model = Transformer::load(Arc::clone(&file), backend).map_err(|e| ctx(&e))?;
     let n_vocab = model.params.n_vocab;
     let max_p = args.n_prompt.iter().copied().max().unwrap_or(0);
     let max_n = args.n_gen.iter().copied().max().unwrap_or(0);

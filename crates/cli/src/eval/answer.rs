@@ -33,10 +33,10 @@ impl Answerer {
     pub fn load(common: &CommonArgs, batch: usize) -> Result<Answerer, String> {
         let (builder, path) = super::builder(common)?;
         let parts = builder.load_parts().map_err(|e| e.to_string())?;
-        let backend = parts.llama.backend.describe();
-        super::loaded(&path, &parts.llama.params.arch, &backend);
+        let backend = parts.weights.backend.describe();
+        super::loaded(&path, &parts.weights.params.arch, &backend);
         let slots = Slots::new(
-            parts.llama,
+            parts.weights,
             batch,
             common.ctx_size,
             CacheType::from(common.cache_type),

@@ -1,0 +1,219 @@
+//! The Gemma 3 block: RMSNorm → Q/K/V → per-head Q/K RMSNorm → planned attention (sliding-
+//! window or global, each with its own RoPE) → output projection → RMSNorm → residual →
+//! RMSNorm → GELU-gated FFN → RMSNorm → residual; the embeddings are scaled by √n_embd first
+//! and the logits optionally soft-capped. The facts follow llama.cpp's `gemma3` graph; the
+//! norms' weights are stored with Gemma's `1 +` already added, so they are plain RMSNorms.
+
+use pine_backend::{AttentionShape, Backend, Rope, RopeScaling};
+use pine_gguf::{Gguf, Value};
+
+use crate::error::ModelError;
+use crate::hparams::ModelParams;
+use crate::transformer::{Loader, Pass};
+
+/// llama.cpp's default period of sliding-window layers: five local layers, then a global one.
+const SWA_PATTERN: usize = 6;
+
+/// The RoPE base of the sliding-window layers when the file does not give one.
+const LOCAL_ROPE_BASE: f64 = 10000.0;
+
+/// One block's weights (`[in, out]` in ggml's dims order).
+struct Layer<W> {
+    /// `[n_embd]` each: before attention, after it, before the FFN, after it.
+    attn_norm: W,
+    post_attn_norm: W,
+    ffn_norm: W,
+    post_ffw_norm: W,
+    /// `[n_embd, q width]`, `[n_embd, kv width]`, `[n_embd, kv width]`.
+    wq: W,
+    wk: W,
+    wv: W,
+    /// `[head_dim]` each: per-head RMSNorm weights of Q and K.
+    q_norm: W,
+    k_norm: W,
+    /// `[q width, n_embd]`.
+    wo: W,
+    /// `[n_embd, n_ff]`, `[n_embd, n_ff]`, `[n_ff, n_embd]`.
+    gate: W,
+    up: W,
+    down: W,
+}
+
+/// Every layer of a Gemma 3 model and what tells its layers apart.
+pub(crate) struct Blocks<W> {
+    layers: Vec<Layer<W>>,
+    /// The global layers' heads and RoPE (the file's base and scaling).
+    pub global: AttentionShape,
+    /// The sliding-window layers' (their own base, no scaling).
+    pub local: AttentionShape,
+    /// Which layers attend over a sliding window of `window` positions.
+    sliding: Vec<bool>,
+    window: usize,
+    /// √n_embd, the embeddings' scale.
+    pub embed_scale: f32,
+    /// What queries are multiplied by on top of the attention's 1/√head_dim (27B only).
+    query_scale: Option<f32>,
+    /// `final_logit_softcapping`: logits become `cap · tanh(logit / cap)`.
+    pub logit_cap: Option<f32>,
+}
+
+impl<W> Blocks<W> {
+    /// The layers' weights and Gemma 3's own hyper-parameters from the file.
+    pub(crate) fn load<B: Backend<Weight = W>>(
+        ld: &mut Loader<'_, B>,
+        p: &ModelParams,
+        file: &Gguf,
+    ) -> Result<Blocks<W>, ModelError> {
+        let key = |k: &str| format!("{}.{k}", p.arch);
+        let window = match file.get(&key("attention.sliding_window")) {
+            Some(_) => file.get_u32(&key("attention.sliding_window"))? as usize,
+            None => 0,
+        };
+        let sliding = match window {
+            0 => vec![false; p.n_layers],
+            _ => sliding_layers(file, &key("attention.sliding_window_pattern"), p.n_layers)?,
+        };
+        let local_base = match file.get(&key("rope.freq_base_swa")) {
+            Some(_) => file.get_f32(&key("rope.freq_base_swa"))? as f64,
+            None => LOCAL_ROPE_BASE,
+        };
+        if !(local_base.is_finite() && local_base > 1.0) {
+            return Err(ModelError::Invalid(format!(
+                "{} is {local_base}, not above 1",
+                key("rope.freq_base_swa")
+            )));
+        }
+        let cap_key = key("final_logit_softcapping");
+        let logit_cap = match file.get(&cap_key) {
+            Some(_) => match file.get_f32(&cap_key)? {
+                0.0 => None,
+                c if c.is_finite() && c > 0.0 => Some(c),
+                c => return Err(ModelError::Invalid(format!("{cap_key} is {c}"))),
+            },
+            None => None,
+        };
+        let q_width = (p.n_heads * p.head_dim) as u64;
+        let kv_width = (p.n_kv_heads * p.head_dim) as u64;
+        let (e, f, hd) = (p.n_embd as u64, p.n_ff as u64, p.head_dim as u64);
+        let mut layers = Vec::with_capacity(p.n_layers);
+        for l in 0..p.n_layers {
+            let n = |s: &str| format!("blk.{l}.{s}.weight");
+            layers.push(Layer {
+                attn_norm: ld.load(&n("attn_norm"), &[e])?,
+                wq: ld.load(&n("attn_q"), &[e, q_width])?,
+                wk: ld.load(&n("attn_k"), &[e, kv_width])?,
+                wv: ld.load(&n("attn_v"), &[e, kv_width])?,
+                q_norm: ld.load(&n("attn_q_norm"), &[hd])?,
+                k_norm: ld.load(&n("attn_k_norm"), &[hd])?,
+                wo: ld.load(&n("attn_output"), &[q_width, e])?,
+                post_attn_norm: ld.load(&n("post_attention_norm"), &[e])?,
+                ffn_norm: ld.load(&n("ffn_norm"), &[e])?,
+                gate: ld.load(&n("ffn_gate"), &[e, f])?,
+                up: ld.load(&n("ffn_up"), &[e, f])?,
+                down: ld.load(&n("ffn_down"), &[f, e])?,
+                post_ffw_norm: ld.load(&n("post_ffw_norm"), &[e])?,
+            });
+        }
+        let local = Rope::new(p.rope.n_rot, local_base, &RopeScaling::None, None);
+        Ok(Blocks {
+            layers,
+            global: p.attention_shape(p.rope.clone()),
+            local: p.attention_shape(local),
+            sliding,
+            window,
+            embed_scale: (p.n_embd as f32).sqrt(),
+            query_scale: query_scale(p),
+            logit_cap,
+        })
+    }
+
+    /// Runs layer `l` on the pass's residual stream `x`.
+    pub(crate) fn layer<B: Backend<Weight = W>>(
+        &self,
+        x: &mut Pass<'_, '_, B>,
+        l: usize,
+    ) -> Result<(), ModelError> {
+        let w = &self.layers[l];
+        let (n, p) = (x.rows(), x.p);
+        let (qw, d) = (p.n_heads * p.head_dim, p.n_embd);
+        x.be.rms_norm(&x.s.x, &w.attn_norm, p.rms_eps, n, &mut x.s.h);
+        let s = &mut *x.s;
+        x.be.matmul_many(
+            [&w.wq, &w.wk, &w.wv],
+            &s.h,
+            n,
+            [&mut s.q, &mut s.k, &mut s.v],
+        )?;
+        x.norm_heads(&w.q_norm, &w.k_norm);
+        if let Some(scale) = self.query_scale {
+            x.be.scale(&mut x.s.q, scale, n * qw);
+        }
+        match self.sliding[l] {
+            true => x.attend(l, &self.local, Some(self.window))?,
+            false => x.attend(l, &self.global, None)?,
+        }
+        let (be, s) = (&mut *x.be, &mut *x.s);
+        be.matmul(&w.wo, &s.attn, n, &mut s.o)?;
+        be.rms_norm(&s.o, &w.post_attn_norm, p.rms_eps, n, &mut s.h);
+        be.add(&mut s.x, &s.h, n * d);
+        be.rms_norm(&s.x, &w.ffn_norm, p.rms_eps, n, &mut s.h);
+        be.matmul_many([&w.gate, &w.up], &s.h, n, [&mut s.g, &mut s.u])?;
+        be.geglu(&mut s.g, &s.u, n * p.n_ff);
+        be.matmul(&w.down, &s.g, n, &mut s.o)?;
+        be.rms_norm(&s.o, &w.post_ffw_norm, p.rms_eps, n, &mut s.h);
+        be.add(&mut s.x, &s.h, n * d);
+        Ok(())
+    }
+}
+
+/// Which of `n_layers` layers slide: the file's per-layer flags, or every layer but each
+/// `n`-th of a period `n` (its u32; llama.cpp's default period 6; 0 = all slide).
+fn sliding_layers(file: &Gguf, key: &str, n_layers: usize) -> Result<Vec<bool>, ModelError> {
+    let period = match file.get(key) {
+        Some(Value::Array(a)) => {
+            let flags: Vec<bool> = match a.len == n_layers as u64 {
+                true => a
+                    .iter()
+                    .filter_map(|v| v.as_bool().or_else(|| v.as_u64().map(|u| u != 0)))
+                    .collect(),
+                false => Vec::new(),
+            };
+            if flags.len() != n_layers {
+                return Err(ModelError::Invalid(format!(
+                    "{key} has {} entries (a flag per layer expected: booleans or integers), \
+                     but the model has {n_layers} layers",
+                    a.len
+                )));
+            }
+            return Ok(flags);
+        }
+        Some(_) => file.get_u32(key)? as usize,
+        None => SWA_PATTERN,
+    };
+    Ok((0..n_layers)
+        .map(|l| period == 0 || l % period < period - 1)
+        .collect())
+}
+
+/// Gemma 3 27B scales queries by 1/√(n_embd / n_heads) rather than 1/√head_dim (llama.cpp
+/// tells it by its 62 layers): the attention applies 1/√head_dim, so queries take the ratio.
+fn query_scale(p: &ModelParams) -> Option<f32> {
+    const LAYERS_27B: usize = 62;
+    (p.n_layers == LAYERS_27B).then(|| {
+        let per_head = (p.n_embd / p.n_heads) as f32;
+        (p.head_dim as f32).sqrt() / per_head.sqrt()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_period_of_six_makes_every_sixth_layer_global() {
+        let g = Gguf::from_bytes(pine_gguf::GgufWriter::new().to_bytes().unwrap()).unwrap();
+        let s = sliding_layers(&g, "gemma3.attention.sliding_window_pattern", 13).unwrap();
+        let global: Vec<usize> = (0..13).filter(|&l| !s[l]).collect();
+        assert_eq!(global, [5, 11]);
+    }
+}
