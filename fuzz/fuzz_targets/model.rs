@@ -8,7 +8,7 @@ use std::sync::Arc;
 use libfuzzer_sys::fuzz_target;
 use pine_backend::{CacheType, CpuBackend, MatmulMode};
 use pine_gguf::Gguf;
-use pine_model::{Llama, Logits, Session};
+use pine_model::{Logits, Session, Transformer};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(g) = Gguf::from_bytes(data.to_vec()) else {
@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(backend) = CpuBackend::new(1, MatmulMode::Native) else {
         return;
     };
-    let Ok(model) = Llama::load(Arc::new(g), backend) else {
+    let Ok(model) = Transformer::load(Arc::new(g), backend) else {
         return;
     };
     let n_vocab = model.params.n_vocab as u32;
