@@ -1,7 +1,8 @@
 //! Fuzz target `tokenizer`: any text encoded by every llama.cpp test vocabulary pine loads (two
 //! SPM, eleven byte-level BPE pre-tokenizers) and the default model's byte-level BPE one, with
-//! special-token parsing on and off, then decoded whole and streamed. Ids must be in the
-//! vocabulary; nothing may panic.
+//! special-token parsing on and off, then decoded whole (`decode`, `detokenize`) and streamed.
+//! Ids must be in the vocabulary, the streamed text must be the joined pieces; nothing may
+//! panic.
 #![no_main]
 
 use std::path::PathBuf;
@@ -58,11 +59,15 @@ fuzz_target!(|data: &[u8]| {
             };
             assert!(ids.iter().all(|&i| (i as usize) < tok.n_vocab()));
             std::hint::black_box(tok.decode(&ids, special));
+            std::hint::black_box(tok.detokenize(&ids, true, special));
+            // Streaming yields exactly the joined pieces.
             let mut stream = StreamDecoder::with_special(tok, special);
+            let mut streamed = String::new();
             for &id in &ids {
-                std::hint::black_box(stream.push(id));
+                streamed.push_str(&stream.push(id));
             }
-            std::hint::black_box(stream.finish());
+            streamed.push_str(&stream.finish());
+            assert_eq!(streamed, tok.join_pieces(&ids, special));
         }
     }
 });

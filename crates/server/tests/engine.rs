@@ -159,7 +159,8 @@ fn stop_strings_limits_prefix_reuse_and_logprobs() {
     let full = run(&h, request(p.clone(), 20));
     assert_eq!(full.reason, FinishReason::Length);
     assert_eq!(full.ids.len(), 20);
-    assert_eq!(full.text, tok.decode(&full.ids, false));
+    // The text is the generated tokens' pieces, as they were streamed.
+    assert_eq!(full.text, tok.join_pieces(&full.ids, false));
 
     // A stop string from the middle of that text: the text ends right before it.
     let cut = full

@@ -2,7 +2,8 @@
 //! model's chat template, so a model file is all pine needs to talk to a user.
 //!
 //! - [`Tokenizer`]: `gpt2` (byte-level BPE) and `llama` (SentencePiece BPE) vocabularies,
-//!   encoding and decoding as llama.cpp does.
+//!   encoding and decoding as llama.cpp does (`detokenize` with its whole-text rules,
+//!   `join_pieces` for the plain concatenation streaming prints).
 //! - [`StreamDecoder`]: UTF-8-safe incremental decoding for streamed generation.
 //! - [`ChatTemplate`]: `tokenizer.chat_template` rendered with minijinja.
 
@@ -10,6 +11,7 @@ mod byte_bpe;
 mod byte_level;
 mod chat;
 mod clock;
+mod detok;
 mod error;
 mod piece;
 mod pre;

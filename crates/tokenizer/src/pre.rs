@@ -149,31 +149,54 @@ pub struct PreTokenizer {
     pub ignore_merges: bool,
     /// llama.cpp's default for `add_bos` when `tokenizer.ggml.add_bos_token` is absent.
     pub add_bos_default: bool,
+    /// Whether whole-text decoding removes the spaces Hugging Face's
+    /// `clean_up_tokenization_spaces` removes (llama.cpp `clean_spaces`: on for byte-level BPE
+    /// unless the name turns it off; see `crate::detok`).
+    pub clean_spaces: bool,
 }
 
-/// Flags of a pre-tokenizer besides its regexes.
+/// Flags of a pre-tokenizer besides its regexes: llama.cpp's byte-level BPE defaults
+/// ([`Flags::BPE`]) with what each name's branch of `llama_vocab::impl::load` changes.
 #[derive(Clone, Copy)]
 struct Flags {
     ignore_merges: bool,
     add_bos: bool,
+    clean_spaces: bool,
 }
 
-const PLAIN: Flags = Flags {
-    ignore_merges: false,
-    add_bos: false,
-};
-const IGNORE_MERGES: Flags = Flags {
-    ignore_merges: true,
-    add_bos: false,
-};
-const ADD_BOS: Flags = Flags {
-    ignore_merges: false,
-    add_bos: true,
-};
-const IGNORE_MERGES_ADD_BOS: Flags = Flags {
-    ignore_merges: true,
-    add_bos: true,
-};
+impl Flags {
+    /// llama.cpp's defaults for every byte-level BPE vocabulary.
+    const BPE: Flags = Flags {
+        ignore_merges: false,
+        add_bos: false,
+        clean_spaces: true,
+    };
+
+    const fn ignore_merges(self) -> Flags {
+        Flags {
+            ignore_merges: true,
+            ..self
+        }
+    }
+
+    const fn add_bos(self) -> Flags {
+        Flags {
+            add_bos: true,
+            ..self
+        }
+    }
+
+    /// `clean_spaces = false`.
+    const fn keep_spaces(self) -> Flags {
+        Flags {
+            clean_spaces: false,
+            ..self
+        }
+    }
+}
+
+const PLAIN: Flags = Flags::BPE;
+const KEEP_SPACES: Flags = Flags::BPE.keep_spaces();
 
 impl PreTokenizer {
     /// The pre-tokenizer for a `tokenizer.ggml.pre` value; unknown names are an error that
@@ -190,15 +213,17 @@ impl PreTokenizer {
                 PLAIN,
             ),
             "llama3" | "llama-v3" | "llama-bpe" | "falcon3" | "falcon-h1" | "pixtral"
-            | "midm-2.0" | "lfm2" | "jina-v5-nano" => (&[LLAMA3_WORDS], IGNORE_MERGES_ADD_BOS),
+            | "midm-2.0" | "lfm2" | "jina-v5-nano" => {
+                (&[LLAMA3_WORDS], Flags::BPE.ignore_merges().add_bos())
+            }
             "dbrx" | "smaug-bpe" | "chatglm-bpe" => (&[LLAMA3_WORDS], PLAIN),
-            "glm4" | "glm5" => (&[LLAMA3_WORDS], IGNORE_MERGES),
+            "glm4" | "glm5" => (&[LLAMA3_WORDS], Flags::BPE.ignore_merges()),
             "minicpm5" => (
                 &[
                     r"\p{N}{1,3}",
                     r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}+| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+",
                 ],
-                IGNORE_MERGES,
+                Flags::BPE.ignore_merges(),
             ),
             "jais-2" => (&[JAIS2_WORDS], PLAIN),
             "deepseek-llm" => (
@@ -210,11 +235,11 @@ impl PreTokenizer {
                     r"[一-龥ࠀ-一가-퟿&&\S]+",
                     r"\p{N}+",
                 ],
-                PLAIN,
+                KEEP_SPACES,
             ),
             "deepseek-v3" | "hunyuan-dense" | "hy_v4" | "joyai-llm" => (
                 &[r"\p{N}{1,3}", r"[一-龥぀-ゟ゠-ヿ]+", DEEPSEEK3_WORDS],
-                PLAIN,
+                KEEP_SPACES,
             ),
             "spark2_5" => (
                 &[
@@ -223,7 +248,7 @@ impl PreTokenizer {
                     r##"[!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+|[\r\n]|\s+(?!\S)|\s+"##,
                     r"\p{N}",
                 ],
-                PLAIN,
+                KEEP_SPACES,
             ),
             "youtu" => (
                 &[
@@ -232,7 +257,7 @@ impl PreTokenizer {
                     // its case runs are plain letter runs.
                     r"[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]*[\p{L}\p{M}]+(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+[\p{L}\p{M}]*(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+",
                 ],
-                IGNORE_MERGES,
+                KEEP_SPACES.ignore_merges(),
             ),
             "deepseek-coder" => (
                 &[
@@ -242,23 +267,29 @@ impl PreTokenizer {
                     r"[一-龥ࠀ-一가-퟿&&\S]+",
                     r"\p{N}",
                 ],
-                PLAIN,
+                KEEP_SPACES,
             ),
             "falcon" => (
                 &[r"[\p{P}\$\+<=>\^~\|`]+", GPT2_WORDS, "[0-9][0-9][0-9]"],
                 PLAIN,
             ),
-            "starcoder" | "refact" | "command-r" | "smollm" | "codeshell" | "exaone"
-            | "minerva-7b" | "mellum2" => (&[r"\p{N}", GPT2_WORDS], PLAIN),
+            "starcoder" | "refact" | "codeshell" | "exaone" | "minerva-7b" | "mellum2" => {
+                (&[r"\p{N}", GPT2_WORDS], PLAIN)
+            }
+            "command-r" | "smollm" => (&[r"\p{N}", GPT2_WORDS], KEEP_SPACES),
             "gpt-2" | "phi-2" | "jina-es" | "jina-de" | "gigachat" | "jina-v2-es"
             | "jina-v2-de" | "a.x-4.0" | "mellum" | "modern-bert" | "exaone4" | "mpt" | "olmo"
-            | "jais" | "trillion" | "granite-docling" => (&[GPT2_WORDS], PLAIN),
-            "qwen2" | "deepseek-r1-qwen" | "kormo" | "f2llmv2" | "megrez" | "stablelm2"
-            | "hunyuan" | "solar-open" | "grok-2" => (&[QWEN2_WORDS], PLAIN),
-            "qwen35" => (&[QWEN35_WORDS], PLAIN),
-            "poro-chat" | "bloom" | "gpt3-finnish" => (&[BLOOM_WORDS], PLAIN),
-            "viking" => (&[BLOOM_WORDS, r"\p{N}"], PLAIN),
-            "tekken" => (&[TEKKEN_WORDS], IGNORE_MERGES_ADD_BOS),
+            | "jais" => (&[GPT2_WORDS], PLAIN),
+            "trillion" | "granite-docling" => (&[GPT2_WORDS], KEEP_SPACES),
+            "qwen2" | "deepseek-r1-qwen" | "kormo" | "f2llmv2" | "hunyuan" | "solar-open"
+            | "grok-2" => (&[QWEN2_WORDS], KEEP_SPACES),
+            // Qwen2's pre-tokenizer, but llama.cpp leaves clean_spaces on for these two.
+            "megrez" | "stablelm2" => (&[QWEN2_WORDS], PLAIN),
+            "qwen35" => (&[QWEN35_WORDS], KEEP_SPACES),
+            "bloom" | "gpt3-finnish" => (&[BLOOM_WORDS], PLAIN),
+            "poro-chat" => (&[BLOOM_WORDS], KEEP_SPACES),
+            "viking" => (&[BLOOM_WORDS, r"\p{N}"], KEEP_SPACES),
+            "tekken" => (&[TEKKEN_WORDS], KEEP_SPACES.ignore_merges().add_bos()),
             "chameleon" => (
                 &[
                     r"<sentinel:[0-9]+>",
@@ -268,34 +299,36 @@ impl PreTokenizer {
                     r"[\p{P}!-/:-@\[-`{-~]",
                     GPT2_WORDS,
                 ],
-                ADD_BOS,
+                KEEP_SPACES.add_bos(),
             ),
-            "gpt-4o" | "llama4" | "kanana2" | "talkie" | "minimax-m2" => (&[GPT4O_WORDS], PLAIN),
+            "gpt-4o" | "llama4" | "kanana2" | "talkie" | "minimax-m2" => {
+                (&[GPT4O_WORDS], KEEP_SPACES)
+            }
             "granite-embed-multi-97m" => (
                 &[
                     r"[^\r\n\p{L}\p{N}]?((?=[\p{L}\p{M}])([^a-z]))*((?=[\p{L}\p{M}])([^A-Z]))+(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|[^\r\n\p{L}\p{N}]?((?=[\p{L}\p{M}])([^a-z]))+((?=[\p{L}\p{M}])([^A-Z]))*(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+",
                 ],
-                IGNORE_MERGES,
+                KEEP_SPACES.ignore_merges(),
             ),
             "bailingmoe" | "bailingmoe2" | "llada-moe" => (
                 &[
                     r"'(?:[sSdDmMtT]|[lL][lL]|[vV][eE]|[rR][eE])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+",
                 ],
-                PLAIN,
+                KEEP_SPACES,
             ),
             "seed-coder" => (
                 &[
                     r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1}| ?[^\s\p{L}\p{N}\r\n]+|\s*[\r\n]+|\s+(?!\S)|\s+",
                 ],
-                PLAIN,
+                KEEP_SPACES,
             ),
             "ufakzeka" => (
                 &[
                     r"[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+",
                 ],
-                PLAIN,
+                KEEP_SPACES,
             ),
-            "laguna" => (&["[^\n]+|[\n]+", QWEN2_WORDS], PLAIN),
+            "laguna" => (&["[^\n]+|[\n]+", QWEN2_WORDS], KEEP_SPACES),
             "exaone-moe" => (
                 &[
                     r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?(?:\p{L}\p{M}*(?: \p{L}\p{M}*)*)+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]?|\s*[\r\n]|\s+(?!\S)|\s+",
@@ -308,6 +341,7 @@ impl PreTokenizer {
             regexes: regexes.to_vec(),
             ignore_merges: flags.ignore_merges,
             add_bos_default: flags.add_bos,
+            clean_spaces: flags.clean_spaces,
         })
     }
 }

@@ -1,6 +1,9 @@
 //! Incremental detokenization for streaming output. A token may end in the middle of a UTF-8
 //! character (byte-fallback tokens carry one byte each; byte-level BPE tokens can split a
-//! character too), so bytes are held back until they form whole characters.
+//! character too), so bytes are held back until they form whole characters. The streamed text
+//! is the tokens' pieces joined ([`Tokenizer::join_pieces`]), as llama.cpp streams
+//! `common_token_to_piece` per token: whole-text decoding ([`Tokenizer::detokenize`]) may
+//! remove spaces that streaming has already printed, in llama.cpp as here.
 
 use crate::Tokenizer;
 

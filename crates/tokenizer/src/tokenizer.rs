@@ -4,6 +4,7 @@
 use pine_gguf::Gguf;
 
 use crate::byte_bpe::ByteLevelBpe;
+use crate::detok::clean_spaces;
 use crate::error::meta;
 use crate::piece::{build_pieces, Family};
 use crate::pre::PreTokenizer;
@@ -25,6 +26,7 @@ pub struct Tokenizer {
     add_bos: bool,
     add_eos: bool,
     add_space_prefix: bool,
+    clean_spaces: bool,
 }
 
 impl Tokenizer {
@@ -35,7 +37,8 @@ impl Tokenizer {
     pub fn from_gguf(g: &Gguf) -> Result<Tokenizer, TokenizerError> {
         const MODEL: &str = "tokenizer.ggml.model";
         let model = g.get_str(MODEL).map_err(meta(MODEL))?;
-        let (vocab, engine, family, add_bos_default, add_space_default) = match model {
+        let (vocab, engine, family, add_bos_default, add_space_default, clean_spaces) = match model
+        {
             "gpt2" => {
                 const PRE: &str = "tokenizer.ggml.pre";
                 // llama.cpp falls back to `default` when the key is absent.
@@ -55,7 +58,14 @@ impl Tokenizer {
                 const MERGES: &str = "tokenizer.ggml.merges";
                 let merges = g.get_str_array(MERGES).map_err(meta(MERGES))?;
                 let engine = Engine::ByteLevel(Box::new(ByteLevelBpe::new(&vocab, &merges, &pre)?));
-                (vocab, engine, Family::ByteLevel, pre.add_bos_default, false)
+                (
+                    vocab,
+                    engine,
+                    Family::ByteLevel,
+                    pre.add_bos_default,
+                    false,
+                    pre.clean_spaces,
+                )
             }
             "llama" => {
                 let vocab = Vocab::from_gguf(
@@ -67,7 +77,8 @@ impl Tokenizer {
                     },
                 )?;
                 let engine = Engine::SentencePiece(Box::new(SentencePieceBpe::new(&vocab)?));
-                (vocab, engine, Family::SentencePiece, true, true)
+                // llama.cpp: SentencePiece vocabularies never clean spaces.
+                (vocab, engine, Family::SentencePiece, true, true, false)
             }
             other => return Err(TokenizerError::UnsupportedModel(other.to_string())),
         };
@@ -83,6 +94,7 @@ impl Tokenizer {
             add_bos,
             add_eos,
             add_space_prefix,
+            clean_spaces,
         })
     }
 
@@ -133,33 +145,66 @@ impl Tokenizer {
         Ok(out)
     }
 
-    /// Decodes ids to text. Control and unknown tokens appear only with `render_special`
-    /// (llama.cpp leaves them out by default); invalid UTF-8 becomes U+FFFD; ids outside the
-    /// vocabulary are skipped. For SentencePiece models with `add_space_prefix`, the space
-    /// encoding added at the start and after each special token is removed again, so
-    /// `decode(encode(s))` gives back `s`.
+    /// Decodes ids to text as llama.cpp's `common_detokenize` does (what its
+    /// `test-tokenizer-0` and the prompt echo of llama-server use):
+    /// [`Tokenizer::detokenize`] with `remove_special` off and `unparse_special` =
+    /// `render_special`.
     pub fn decode(&self, ids: &[u32], render_special: bool) -> String {
-        let mut bytes = Vec::new();
-        let mut after_special = true;
-        for &id in ids {
-            let Some(kind) = self.vocab.kind(id) else {
-                continue;
-            };
-            if kind.is_special() {
-                after_special = true;
-                if kind != TokenKind::UserDefined && !render_special {
-                    continue;
+        self.detokenize(ids, false, render_special)
+    }
+
+    /// Decodes ids to text as llama.cpp's `llama_detokenize` does: the tokens' pieces (control
+    /// and unknown tokens only with `unparse_special`; ids outside the vocabulary add
+    /// nothing), then the vocabulary's whole-text rules: a leading BOS and a trailing EOS are
+    /// dropped with `remove_special` when the model adds them, one leading space of the first
+    /// piece is dropped for `add_space_prefix` vocabularies (unless a BOS was dropped), and
+    /// `clean_spaces` vocabularies lose the spaces before punctuation and some contractions
+    /// (see `detok.rs`). Invalid UTF-8 becomes U+FFFD. Not the concatenation of the pieces
+    /// that streaming prints ([`Tokenizer::join_pieces`]): llama.cpp differs the same way.
+    pub fn detokenize(&self, ids: &[u32], remove_special: bool, unparse_special: bool) -> String {
+        let mut ids = ids;
+        let mut remove_space = self.add_space_prefix;
+        if remove_special && self.add_bos {
+            if let Some((&first, rest)) = ids.split_first() {
+                if Some(first) == self.vocab.bos {
+                    remove_space = false;
+                    ids = rest;
                 }
-                bytes.extend_from_slice(&self.pieces[id as usize]);
-                continue;
             }
-            let mut piece = self.pieces[id as usize].as_slice();
-            if after_special && self.add_space_prefix && self.is_spm() {
-                piece = piece.strip_prefix(b" ").unwrap_or(piece);
+        }
+        if remove_special && self.add_eos {
+            if let Some((&last, rest)) = ids.split_last() {
+                if Some(last) == self.vocab.eos {
+                    ids = rest;
+                }
             }
-            after_special = false;
+        }
+        let mut bytes = Vec::new();
+        for (i, &id) in ids.iter().enumerate() {
+            let piece = self.piece(id, unparse_special);
+            let piece = match piece.strip_prefix(b" ") {
+                Some(rest) if i == 0 && remove_space => rest,
+                _ => piece,
+            };
             bytes.extend_from_slice(piece);
         }
+        if self.clean_spaces {
+            bytes = clean_spaces(&bytes);
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// The pieces of `ids` one after another, nothing removed: the text [`StreamDecoder`]
+    /// yields token by token, and what llama-server's `/detokenize` returns (its
+    /// `tokens_to_str`, with `render_special`). Invalid UTF-8 becomes U+FFFD.
+    ///
+    /// [`StreamDecoder`]: crate::StreamDecoder
+    pub fn join_pieces(&self, ids: &[u32], render_special: bool) -> String {
+        let bytes: Vec<u8> = ids
+            .iter()
+            .flat_map(|&id| self.piece(id, render_special))
+            .copied()
+            .collect();
         String::from_utf8_lossy(&bytes).into_owned()
     }
 

@@ -48,7 +48,10 @@ fn tokens(state: &AppState, f: &Fields) -> Result<Value, ApiError> {
     Ok(json!({ "tokens": tokens }))
 }
 
-/// `{"tokens": [...]}` → `{"content": "..."}`.
+/// `{"tokens": [...]}` → `{"content": "..."}`: the tokens' pieces joined, special tokens as
+/// their text, as llama-server's `/detokenize` (its `tokens_to_str`, not `llama_detokenize`:
+/// no space clean-up, the SentencePiece prefix space kept), so the content is what streaming
+/// those tokens prints.
 pub async fn detokenize(
     State(state): State<AppState>,
     JsonObject(f): JsonObject,
@@ -64,6 +67,6 @@ pub async fn detokenize(
         }
     };
     Ok(Json(
-        json!({ "content": state.tokenizer.decode(&ids, true) }),
+        json!({ "content": state.tokenizer.join_pieces(&ids, true) }),
     ))
 }

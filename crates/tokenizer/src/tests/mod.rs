@@ -1,7 +1,9 @@
 //! Tests against real GGUF files: the SmolLM2 model (byte-level BPE), the tiny-llama fixture
-//! (SentencePiece) and llama.cpp's tokenizer test vocabularies, whose expected ids come from
-//! llama.cpp itself, and llama.cpp's word cuts for every pre-tokenizer.
+//! (SentencePiece) and llama.cpp's tokenizer test vocabularies, whose expected ids and
+//! detokenized texts come from llama.cpp itself, and llama.cpp's word cuts for every
+//! pre-tokenizer.
 
+mod detok;
 mod llamacpp_vocab;
 mod pre_splits;
 mod smollm;

@@ -50,14 +50,25 @@ fn round_trips_and_special_ids() {
     assert!(t.add_bos() && !t.add_eos());
     assert!(t.is_eog(2) && !t.is_eog(1));
     for c in &checks {
-        let ids = t.encode(&c.text, true, false).unwrap();
+        // Decoding drops the space encoding put in front of the text...
+        let ids = t.encode(&c.text, false, false).unwrap();
         assert_eq!(t.decode(&ids, false), c.text);
+        // ...but, as in llama.cpp, only from the first token: after a BOS it stays, whether
+        // the BOS is removed or not.
+        let ids = t.encode(&c.text, true, false).unwrap();
+        let spaced = format!(" {}", c.text);
+        assert_eq!(t.decode(&ids, false), spaced);
+        assert_eq!(t.detokenize(&ids, true, true), spaced);
+        assert_eq!(t.join_pieces(&ids, false), spaced);
     }
+    // SentencePiece encoding adds a space after a special token too; decoding keeps it.
     let ids = t.encode("<s>hi</s>", false, true).unwrap();
     assert_eq!(ids.first(), Some(&1));
     assert_eq!(ids.last(), Some(&2));
-    assert_eq!(t.decode(&ids, true), "<s>hi</s>");
-    assert_eq!(t.decode(&ids, false), "hi");
+    assert_eq!(t.decode(&ids, true), "<s> hi</s>");
+    assert_eq!(t.decode(&ids, false), " hi");
+    // remove_special drops the BOS (the model adds one), not the EOS (it adds none).
+    assert_eq!(t.detokenize(&ids, true, true), " hi</s>");
 }
 
 #[test]
