@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Writes an F16 GGUF of a Llama-architecture model with random weights of a real model's shape.
+"""Writes an F16 GGUF of a Llama- or Gemma-3-architecture model with random weights of a real model's shape.
 
-    benches/make-model.py --shape 1b|3b|8b [-o OUT.gguf] [--vocab-from models/SmolLM2-135M-Instruct.Q4_1.gguf]
+    benches/make-model.py --shape 1b|3b|8b|gemma3-1b [-o OUT.gguf] [--vocab-from models/SmolLM2-135M-Instruct.Q4_1.gguf]
                           [--layers N] [--std 0.02] [--seed 0] [--force]
 
 For speed comparisons at realistic sizes (benches/scale-models.sh quantizes the result with
@@ -10,7 +10,10 @@ kernel sees the shapes and value ranges of the real model.
   1b = Llama-3.2-1B: 16 layers, n_embd 2048, 32/8 heads, head_dim 64, ffn 8192, tied embeddings
   3b = Llama-3.2-3B: 28 layers, n_embd 3072, 24/8 heads, head_dim 128, ffn 8192, tied embeddings
   8b = Llama-3.1-8B: 32 layers, n_embd 4096, 32/8 heads, head_dim 128, ffn 14336, untied output.weight
-rope theta 500000, rms eps 1e-5, context 131072. The vocabulary is not Llama 3's: the tokenizer.*
+rope theta 500000, rms eps 1e-5, context 131072.
+  gemma3-1b = Gemma-3-1B (architecture gemma3): 26 layers, n_embd 1152, 4/1 heads, head_dim 256,
+ffn 6912, tied embeddings, per-head Q/K norms and post-norms, sliding window 512 on five layers
+of six (local rope theta 10000), global rope theta 1e6, rms eps 1e-6, context 32768. The vocabulary is not Llama 3's: the tokenizer.*
 keys (49152 tokens) are copied from --vocab-from (SmolLM2) so that pine and llama.cpp both
 tokenize. Matrices are F16, norm weights are F32 ones. --layers N overrides the layer count
 (quick tests). Needs numpy and the PyPI `gguf` package. The file is written streaming, one
@@ -35,6 +38,8 @@ SHAPES = {
                name="Llama-3.2-3B"),
     "8b": dict(n_layer=32, n_embd=4096, n_head=32, n_head_kv=8, head_dim=128, n_ff=14336, tied=False,
                name="Llama-3.1-8B"),
+    "gemma3-1b": dict(n_layer=26, n_embd=1152, n_head=4, n_head_kv=1, head_dim=256, n_ff=6912,
+                      tied=True, name="Gemma-3-1B", arch="gemma3"),
 }
 CHUNK_ELEMS = 32 << 20  # per generated chunk: 128 MiB of f32 + 64 MiB of f16
 
@@ -73,7 +78,10 @@ def main():
     s = dict(SHAPES[a.shape])
     if a.layers:
         s["n_layer"] = a.layers
-    out = a.out or f"models/scale/llama-{a.shape}-random.F16.gguf"
+    arch = s.get("arch", "llama")
+    gemma = arch == "gemma3"
+    out = a.out or (f"models/scale/{a.shape}-random.F16.gguf" if gemma
+                    else f"models/scale/llama-{a.shape}-random.F16.gguf")
     if os.path.exists(out) and not a.force:
         sys.exit(f"make-model: {out} exists (--force overwrites)")
     os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
@@ -82,18 +90,20 @@ def main():
     n_embd, n_ff, hd = s["n_embd"], s["n_ff"], s["head_dim"]
     q_dim, kv_dim = s["n_head"] * hd, s["n_head_kv"] * hd
 
-    w = gguf.GGUFWriter(tmp, "llama")
+    w = gguf.GGUFWriter(tmp, arch)
     w.add_name(f"{s['name']} shape, random weights (pine scale bench)")
     w.add_type("model")
-    w.add_context_length(131072)
+    w.add_context_length(32768 if gemma else 131072)
     w.add_embedding_length(n_embd)
     w.add_block_count(s["n_layer"])
     w.add_feed_forward_length(n_ff)
     w.add_head_count(s["n_head"])
     w.add_head_count_kv(s["n_head_kv"])
     w.add_rope_dimension_count(hd)
-    w.add_rope_freq_base(500000.0)
-    w.add_layer_norm_rms_eps(1e-5)
+    w.add_rope_freq_base(1e6 if gemma else 500000.0)
+    w.add_layer_norm_rms_eps(1e-6 if gemma else 1e-5)
+    if gemma:
+        w.add_sliding_window(512)
     if hd * s["n_head"] != n_embd:
         w.add_key_length(hd)
         w.add_value_length(hd)
@@ -116,6 +126,13 @@ def main():
             (b + "ffn_up.weight", (n_ff, n_embd), "w"),
             (b + "ffn_down.weight", (n_embd, n_ff), "w"),
         ]
+        if gemma:
+            tensors += [
+                (b + "attn_q_norm.weight", (hd,), "norm"),
+                (b + "attn_k_norm.weight", (hd,), "norm"),
+                (b + "post_attention_norm.weight", (n_embd,), "norm"),
+                (b + "post_ffw_norm.weight", (n_embd,), "norm"),
+            ]
     tensors.append(("output_norm.weight", (n_embd,), "norm"))
     if not s["tied"]:
         tensors.append(("output.weight", (n_vocab, n_embd), "w"))
