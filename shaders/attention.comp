@@ -8,7 +8,8 @@
 // probabilities (rounded to f16 for an f16 cache) then weight the values, key k feeding lane
 // k mod 16 of each output dim, lanes tree-reduced at the end.
 // p0 = query heads, p1 = KV heads, p2 = head dim, p3 = rotated pairs, p4 = scratch floats per
-// (row, head), p5 = first table position (int), p6 = score scale (f32 bits).
+// (row, head), p5 = first table position (int), p6 = score scale (f32 bits), p7 = the scores'
+// soft-cap (f32 bits; 0 = none: Gemma 2's cap · tanh(s / cap), exact.glsl's softcap_rn).
 #include "common.glsl"
 #include "cache.glsl"
 #include "exact.glsl"
@@ -85,6 +86,7 @@ void main() {
             precise float d = reduce16(lane);
             for (uint i = main_dims; i < hd; i++) d = fma_rn(qs[i], cache_load(kc[at + i]), d);
             precise float s = d * scale;
+            if (pc.p7 != 0u) s = softcap_rn(s, uintBitsToFloat(pc.p7));
             sc[sbase + n + (j - start)] = s;
         }
         n += end - start;

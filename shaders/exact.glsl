@@ -72,6 +72,16 @@ float expf_ggml(float x) {
     return scale2(j, int(n));
 }
 
+// cap · tanh(s / cap) as the CPU's math::softcap: s times the rounded 1/cap, tanh as
+// 2 / (1 + expf(-2y)) - 1.
+float softcap_rn(float s, float cap) {
+    precise float inv = div_rn(1.0, cap);
+    precise float y = s * inv;
+    precise float t = div_rn(2.0, 1.0 + expf_ggml(-2.0 * y)) - 1.0;
+    precise float r = t * cap;
+    return r;
+}
+
 // _mm512_reduce_add_ps's tree over 16 lanes: halves, quarters, then pairs.
 float reduce16(float v[16]) {
     precise float t3[8];

@@ -61,12 +61,12 @@ fn bounds(variant: &str) -> f32 {
 }
 
 /// Families whose graph computes an op another way than llama.cpp does, so its float order is
-/// not pine's: Gemma 3's GELU, which llama.cpp reads from a table of f16 inputs while pine
+/// not pine's: Gemma's GELU (and Gemma 2's tanh soft-caps), which llama.cpp reads from a table of f16 inputs while pine
 /// computes it in f32. These take the fixture suite's accuracy criterion
 /// (`common/fixture_cases.rs`): the same max-abs bound, argmax flips only on near-ties (at
 /// most a tenth of the rows, llama.cpp's top-2 gap below 2e-2), and pine's mean KL from the
 /// f32 reference no larger than llama.cpp's.
-const OTHER_ORDER: [&str; 1] = ["gemma3"];
+const OTHER_ORDER: [&str; 2] = ["gemma2", "gemma3"];
 
 fn check<B: Backend>(arch: &str, variant: &str, s: &mut Session<B>, on: &str) {
     let (tokens, want) = reference(&dir(arch).join(format!("logits.{variant}.gguf")));
@@ -120,8 +120,9 @@ fn check<B: Backend>(arch: &str, variant: &str, s: &mut Session<B>, on: &str) {
 }
 
 /// The fixtures here: a Llama 3.1-style file (rope_freqs scaling, tied output), Qwen2, Qwen3,
-/// Phi-3 (fused tensors), Gemma 3 (its own block; a sliding-window layer and a global one).
-const ARCHS: [&str; 5] = ["llama3", "qwen2", "qwen3", "phi3", "gemma3"];
+/// Phi-3 (fused tensors), Gemma 2 and Gemma 3 (their own block; a sliding-window layer and a
+/// global one).
+const ARCHS: [&str; 6] = ["llama3", "qwen2", "qwen3", "phi3", "gemma2", "gemma3"];
 
 #[test]
 fn architectures_match_llama_cpp_on_the_cpu() {
@@ -193,7 +194,7 @@ fn pine_is_order_invariant_on_every_architecture() {
     }
 }
 
-/// Gemma 3's sliding-window layers under PINE: a layout that fits the window runs (the test
+/// Gemma's sliding-window layers under PINE (the tiny Gemma 3's): a layout that fits the window runs (the test
 /// above), one that reaches past it is refused with a message naming the window, on the CPU;
 /// causal attention over the same tokens runs.
 #[test]
@@ -241,9 +242,10 @@ fn micro_with_vocab(arch: &str, vocab: &str, out: &std::path::Path) {
     let mut w = GgufWriter::new();
     // Gemma's turn markers are control tokens of its own vocabulary; llama.cpp's suite has no
     // Gemma vocabulary, so they are appended to the SentencePiece one.
-    let markers: &[&str] = match arch {
-        "gemma3" => &GEMMA_MARKERS,
-        _ => &[],
+    let gemma = arch.starts_with("gemma");
+    let markers: &[&str] = match gemma {
+        true => &GEMMA_MARKERS,
+        false => &[],
     };
     for (k, val) in v.metadata() {
         if !k.starts_with("tokenizer.") {
@@ -263,7 +265,7 @@ fn micro_with_vocab(arch: &str, vocab: &str, out: &std::path::Path) {
         }
         w.set(k, owned).unwrap();
     }
-    if arch == "gemma3" {
+    if gemma {
         w.set(
             "tokenizer.chat_template",
             OwnedValue::String(GEMMA_TEMPLATE.into()),
@@ -336,7 +338,7 @@ fn micro_with_vocab(arch: &str, vocab: &str, out: &std::path::Path) {
         tensor(&mut w, "blk.0.attn_k_norm.weight", &[hd]);
     }
     tensor(&mut w, "blk.0.attn_output.weight", &[q, e]);
-    if arch == "gemma3" {
+    if gemma {
         tensor(&mut w, "blk.0.post_attention_norm.weight", &[e]);
         tensor(&mut w, "blk.0.post_ffw_norm.weight", &[e]);
     }
@@ -364,6 +366,7 @@ fn every_family_chats_through_its_template() {
         ("qwen2", "ggml-vocab-qwen2.gguf", "<|im_start|>"),
         ("qwen3", "ggml-vocab-qwen35.gguf", "<|im_start|>"),
         ("phi3", "ggml-vocab-phi-3.gguf", "<|user|>"),
+        ("gemma2", "ggml-vocab-llama-spm.gguf", "<start_of_turn>"),
         ("gemma3", "ggml-vocab-llama-spm.gguf", "<start_of_turn>"),
     ] {
         let model = tmp.join(format!("micro-{arch}.gguf"));

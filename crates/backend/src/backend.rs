@@ -70,6 +70,9 @@ pub struct AttentionShape {
     pub head_dim: usize,
     /// Rotary embedding applied to queries and keys.
     pub rope: Rope,
+    /// Attention-logit soft-cap (Gemma 2): each scaled score `s` becomes `cap · tanh(s / cap)`
+    /// before the softmax ([`crate::math::softcap`]); `None` for other models.
+    pub logit_softcap: Option<f32>,
 }
 
 /// How a backend multiplies by quantized weights.

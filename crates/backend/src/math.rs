@@ -144,6 +144,16 @@ fn silu_mul_avx512(gate: &mut [f32], up: &[f32]) {
     silu_mul_body(&mut gate[main..n], &up[main..n]);
 }
 
+/// `cap · tanh(s · inv)` with `inv = 1 / cap` (as llama.cpp scales by the rounded inverse),
+/// tanh computed as `2 / (1 + expf(-2y)) − 1` in plain float operations, so a GPU shader with
+/// the same `expf` and a correctly rounded division gives the same bits. Its absolute error is a
+/// few float ulps of 1 (the score changes by ≤ ~1e-7·cap), saturating cleanly to ±cap.
+pub fn softcap(s: f32, inv: f32, cap: f32) -> f32 {
+    let y = s * inv;
+    let t = 2.0 / (1.0 + expf(-2.0 * y)) - 1.0;
+    t * cap
+}
+
 /// `2·√(2/π)` and GELU's cubic coefficient: `gelu(x) = x / (1 + e^(-x·C·(1 + A·x²)))`.
 const GELU_C: f32 = 1.595_769_2;
 const GELU_A: f32 = 0.044_715;
@@ -221,6 +231,24 @@ mod tests {
         let mut far = vec![-200.0f32, 200.0, -0.0];
         gelu_mul(&mut far, &[1.0; 3]);
         assert_eq!(far, [0.0, 200.0, 0.0]);
+    }
+
+    #[test]
+    fn softcap_is_cap_times_tanh() {
+        for cap in [0.05f32, 1.0, 50.0] {
+            let inv = 1.0 / cap;
+            for i in -400..=400 {
+                let s = i as f32 * cap / 37.0;
+                let want = cap as f64 * (s as f64 / cap as f64).tanh();
+                let got = softcap(s, inv, cap) as f64;
+                assert!(
+                    (got - want).abs() <= 4e-7 * cap as f64,
+                    "{s} cap {cap}: {got} vs {want}"
+                );
+            }
+            assert_eq!(softcap(1e30, inv, cap), cap);
+            assert_eq!(softcap(-1e30, inv, cap), -cap);
+        }
     }
 
     #[test]

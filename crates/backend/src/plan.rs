@@ -118,7 +118,7 @@ impl AttentionPlan {
     }
 
     /// The plan with each row's keys cut to its last `window` cache slots (`own + 1 − window
-    /// ..= own`, `own` the row's cache index): how sliding-window layers (Gemma 3) attend, as
+    /// ..= own`, `own` the row's cache index): how sliding-window layers (Gemma 2/3) attend, as
     /// llama.cpp masks them — by position, which causal plans store at the cache index. Rows
     /// whose keys all lie inside their window keep their group (so a plan that fits the window
     /// comes back unchanged, same bits); each other row gets a group of its own with its

@@ -1,7 +1,7 @@
 //! The model families pine runs, from a file's `general.architecture`, and the switches of
 //! each. Families whose block is Llama's with a few differences (biases, per-head norms, NEOX
 //! RoPE, fused tensors) run `llama.rs` with the switches named here; a family with a
-//! different block has its own file behind `transformer::Blocks` (`gemma3.rs`). The README's
+//! different block has its own file behind `transformer::Blocks` (`gemma.rs`). The README's
 //! "Where a change goes" lists the steps of adding one.
 
 use crate::error::ModelError;
@@ -19,8 +19,12 @@ pub enum Architecture {
     /// Phi-3 (mini/medium, 4k context): Q/K/V fused into `attn_qkv`, the FFN gate and up
     /// projections fused into `ffn_up`, NEOX-style RoPE.
     Phi3,
-    /// Gemma 3: its own block (`gemma3.rs`): post-attention and post-FFN norms, GELU, scaled
-    /// embeddings, per-head Q/K RMSNorm, sliding-window layers, NEOX-style RoPE.
+    /// Gemma 2: Gemma's block (`gemma.rs`): post-attention and post-FFN norms, GELU, scaled
+    /// embeddings, alternating sliding-window layers, soft-capped attention scores and logits,
+    /// NEOX-style RoPE.
+    Gemma2,
+    /// Gemma 3: Gemma's block (`gemma.rs`) with per-head Q/K RMSNorm and sliding-window layers
+    /// on their own RoPE base instead of score soft-capping.
     Gemma3,
 }
 
@@ -37,11 +41,12 @@ pub enum Biases {
 
 impl Architecture {
     /// Every family, in the order the error messages list them.
-    pub const ALL: [Architecture; 5] = [
+    pub const ALL: [Architecture; 6] = [
         Architecture::Llama,
         Architecture::Qwen2,
         Architecture::Qwen3,
         Architecture::Phi3,
+        Architecture::Gemma2,
         Architecture::Gemma3,
     ];
 
@@ -52,6 +57,7 @@ impl Architecture {
             Architecture::Qwen2 => "qwen2",
             Architecture::Qwen3 => "qwen3",
             Architecture::Phi3 => "phi3",
+            Architecture::Gemma2 => "gemma2",
             Architecture::Gemma3 => "gemma3",
         }
     }
@@ -76,7 +82,11 @@ impl Architecture {
     pub fn rope_neox(self) -> bool {
         matches!(
             self,
-            Architecture::Qwen2 | Architecture::Qwen3 | Architecture::Phi3 | Architecture::Gemma3
+            Architecture::Qwen2
+                | Architecture::Qwen3
+                | Architecture::Phi3
+                | Architecture::Gemma2
+                | Architecture::Gemma3
         )
     }
 
@@ -85,7 +95,10 @@ impl Architecture {
         match self {
             Architecture::Llama => Biases::Optional,
             Architecture::Qwen2 => Biases::Required,
-            Architecture::Qwen3 | Architecture::Phi3 | Architecture::Gemma3 => Biases::None,
+            Architecture::Qwen3
+            | Architecture::Phi3
+            | Architecture::Gemma2
+            | Architecture::Gemma3 => Biases::None,
         }
     }
 
@@ -113,7 +126,7 @@ mod tests {
         }
         let e = Architecture::from_name("gemma9").unwrap_err().to_string();
         assert!(
-            e.contains("gemma9") && e.contains("llama, qwen2, qwen3, phi3, gemma3"),
+            e.contains("gemma9") && e.contains("llama, qwen2, qwen3, phi3, gemma2, gemma3"),
             "{e}"
         );
     }

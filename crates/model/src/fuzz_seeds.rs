@@ -5,7 +5,7 @@
 use pine_gguf::{GgmlType, GgufWriter, OwnedValue, ValueType};
 
 /// A micro model of family `arch` (`llama`, `qwen2`: biases, `qwen3`: Q/K norms, `phi3`:
-/// fused tensors, `gemma3`: its own block): `layers` blocks, 32 wide, 4/2 heads of 8, ffn 64,
+/// fused tensors, `gemma2`/`gemma3`: Gemma's block): `layers` blocks, 32 wide, 4/2 heads of 8, ffn 64,
 /// a 16-token vocabulary, F32 weights from a fixed generator; `tied` leaves out `output.weight`.
 fn micro(arch: &str, layers: u32, tied: bool) -> Vec<u8> {
     let (e, ff, vocab, kv) = (32u64, 64u64, 16u64, 16u64);
@@ -80,7 +80,7 @@ fn micro(arch: &str, layers: u32, tied: bool) -> Vec<u8> {
             tensor(&mut w, &n("attn_k_norm"), &[8], true);
         }
         tensor(&mut w, &n("attn_output"), &[e, e], false);
-        if arch == "gemma3" {
+        if arch.starts_with("gemma") {
             tensor(&mut w, &n("post_attention_norm"), &[e], true);
             tensor(&mut w, &n("post_ffw_norm"), &[e], true);
         }
@@ -102,7 +102,7 @@ fn micro(arch: &str, layers: u32, tied: bool) -> Vec<u8> {
 
 /// Every seed: each family untied with one block, tied with two.
 fn seeds() -> Vec<(String, Vec<u8>)> {
-    ["llama", "qwen2", "qwen3", "phi3", "gemma3"]
+    ["llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3"]
         .iter()
         .flat_map(|a| {
             [

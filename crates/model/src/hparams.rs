@@ -1,6 +1,6 @@
 //! The hyper-parameters every family has, from a GGUF file's `<arch>.*` keys, with llama.cpp's
 //! defaults and a clear error for anything pine cannot run (a family's own keys are read in its
-//! file, e.g. `gemma3.rs`).
+//! file, e.g. `gemma.rs`).
 
 use pine_backend::{AttentionShape, Rope, RopeScaling};
 use pine_gguf::Gguf;
@@ -188,6 +188,7 @@ impl ModelParams {
             n_kv_heads: self.n_kv_heads,
             head_dim: self.head_dim,
             rope: rope.with_table(2 * self.n_ctx_train.min(32768)),
+            logit_softcap: None,
         }
     }
 }

@@ -4,7 +4,7 @@
 pub mod any_backend;
 pub mod arch;
 pub mod error;
-mod gemma3;
+mod gemma;
 pub mod hparams;
 mod llama;
 mod neox;

@@ -3,7 +3,8 @@
 //! What every family shares lives here — the embeddings, the final norm and head, the
 //! activation buffers, storing keys/values and running a layer's planned attention — and the
 //! blocks of one family's graph live in that family's file behind [`Blocks`]: `llama.rs`
-//! (Llama, Mistral, Qwen2/3, Phi-3: the Llama block with switches) and `gemma3.rs`. A forward
+//! (Llama, Mistral, Qwen2/3, Phi-3: the Llama block with switches) and `gemma.rs` (Gemma 2
+//! and 3). A forward
 //! pass is: embed the batch, run each layer through its family's block, then the head.
 
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use crate::arch::Architecture;
 use crate::error::ModelError;
 use crate::hparams::ModelParams;
 use crate::tensors::Tensors;
-use crate::{gemma3, llama};
+use crate::{gemma, llama};
 
 /// The most positions RoPE is tabulated for (larger contexts rotate the rest directly).
 pub const MAX_ROPE_TABLE: usize = 65536;
@@ -37,16 +38,16 @@ pub struct Batch<'a> {
 pub(crate) enum Blocks<W> {
     /// The Llama block (`llama.rs`).
     Llama(llama::Blocks<W>),
-    /// The Gemma 3 block (`gemma3.rs`).
-    Gemma3(gemma3::Blocks<W>),
+    /// The Gemma 2/3 block (`gemma.rs`).
+    Gemma(gemma::Blocks<W>),
 }
 
 impl<W> Blocks<W> {
-    /// The attention shapes the layers use (one, or Gemma 3's global and local).
+    /// The attention shapes the layers use (one, or Gemma's global and local).
     fn shapes_mut(&mut self) -> Vec<&mut AttentionShape> {
         match self {
             Blocks::Llama(b) => vec![&mut b.shape],
-            Blocks::Gemma3(b) => vec![&mut b.global, &mut b.local],
+            Blocks::Gemma(b) => vec![&mut b.global, &mut b.local],
         }
     }
 
@@ -54,7 +55,7 @@ impl<W> Blocks<W> {
     fn qk_norm(&self) -> bool {
         match self {
             Blocks::Llama(b) => b.qk_norm(),
-            Blocks::Gemma3(_) => true,
+            Blocks::Gemma(b) => b.qk_norm(),
         }
     }
 
@@ -62,7 +63,7 @@ impl<W> Blocks<W> {
     fn logit_cap(&self) -> Option<f32> {
         match self {
             Blocks::Llama(_) => None,
-            Blocks::Gemma3(b) => b.logit_cap,
+            Blocks::Gemma(b) => b.logit_cap,
         }
     }
 
@@ -70,7 +71,7 @@ impl<W> Blocks<W> {
     fn embed_scale(&self) -> Option<f32> {
         match self {
             Blocks::Llama(_) => None,
-            Blocks::Gemma3(b) => Some(b.embed_scale),
+            Blocks::Gemma(b) => Some(b.embed_scale),
         }
     }
 }
@@ -260,7 +261,9 @@ impl<B: Backend> Transformer<B> {
         let (e, v) = (p.n_embd as u64, p.n_vocab as u64);
         let embed = ld.load("token_embd.weight", &[e, v])?;
         let blocks = match p.architecture {
-            Architecture::Gemma3 => Blocks::Gemma3(gemma3::Blocks::load(&mut ld, p, &file)?),
+            Architecture::Gemma2 | Architecture::Gemma3 => {
+                Blocks::Gemma(gemma::Blocks::load(&mut ld, p, &file)?)
+            }
             _ => Blocks::Llama(llama::Blocks::load(&mut ld, p)?),
         };
         let output_norm = ld.load("output_norm.weight", &[e])?;
@@ -346,7 +349,7 @@ impl<B: Backend> Transformer<B> {
         for l in 0..p.n_layers {
             match blocks {
                 Blocks::Llama(b) => b.layer(&mut pass, l)?,
-                Blocks::Gemma3(b) => b.layer(&mut pass, l)?,
+                Blocks::Gemma(b) => b.layer(&mut pass, l)?,
             }
             layer_done(l);
         }

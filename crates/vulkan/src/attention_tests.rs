@@ -19,12 +19,17 @@ fn shape() -> AttentionShape {
         n_kv_heads: KV_HEADS,
         head_dim: HD,
         rope: Rope::new(HD, 10000.0, &RopeScaling::None, None).with_table(256),
+        logit_softcap: None,
     }
 }
 
-/// Stores 150 keys in two batches, then runs `plan` for 6 query rows.
-fn run<B: Backend>(b: &mut B, ty: CacheType, plan: &AttentionPlan) -> Vec<f32> {
-    let sh = shape();
+/// Stores 150 keys in two batches, then runs `plan` for 6 query rows, the scores soft-capped
+/// at `cap` when given (Gemma 2).
+fn run<B: Backend>(b: &mut B, ty: CacheType, plan: &AttentionPlan, cap: Option<f32>) -> Vec<f32> {
+    let sh = AttentionShape {
+        logit_softcap: cap,
+        ..shape()
+    };
     let kvw = KV_HEADS * HD;
     let mut cache = b
         .new_cache(CacheSpec {
@@ -112,15 +117,21 @@ fn attention_matches_the_cpu_for_causal_and_shifted_plans() {
     };
     let mut cpu = CpuBackend::new(2, MatmulMode::Native).unwrap();
     for (ty, tol) in [(CacheType::F32, 2e-6f32), (CacheType::F16, 2e-3)] {
-        for (name, plan) in plans() {
-            let got = run(&mut vk, ty, &plan);
-            let want = run(&mut cpu, ty, &plan);
+        for ((name, plan), cap) in plans()
+            .into_iter()
+            .flat_map(|p| [(p.clone(), None), (p, Some(0.5))])
+        {
+            let got = run(&mut vk, ty, &plan, cap);
+            let want = run(&mut cpu, ty, &plan, cap);
             let worst = got
                 .iter()
                 .zip(&want)
                 .map(|(a, b)| (a - b).abs())
                 .fold(0.0, f32::max);
-            assert!(worst <= tol, "{name} {ty:?}: max |Δ| {worst} > {tol}");
+            assert!(
+                worst <= tol,
+                "{name} {ty:?} cap {cap:?}: max |Δ| {worst} > {tol}"
+            );
         }
     }
 }

@@ -838,7 +838,8 @@ impl Backend for VulkanBackend {
             stride as u32,
             table_lo as i32 as u32,
             scale.to_bits(),
-            0,
+            // 0: no soft-cap (no cap is 0).
+            shape.logit_softcap.map_or(0, f32::to_bits),
         ];
         let shader = self.exact(&format!("attention_{}", cache_suffix(cache.spec.ty)));
         self.dispatch(

@@ -22,6 +22,7 @@ fn shape(hd: usize) -> AttentionShape {
         n_kv_heads: KV_HEADS,
         head_dim: hd,
         rope: Rope::new(hd, 10000.0, &RopeScaling::None, None),
+        logit_softcap: None,
     }
 }
 

@@ -20,7 +20,7 @@ use crate::backend::AttentionShape;
 use crate::cpu::batch_keys::{self, BatchKeys};
 use crate::cpu::kv_cache::{LayerCache, Store};
 use crate::key_blocks::BLOCK;
-use crate::math::exp_in_place;
+use crate::math::{exp_in_place, softcap};
 use crate::plan::{AttentionPlan, QueryGroup};
 
 #[cfg(target_arch = "x86_64")]
@@ -322,6 +322,10 @@ impl Heads<'_> {
             }
         }
         for sc in &mut s.scores[..m] {
+            if let Some(cap) = self.shape.logit_softcap {
+                let inv = 1.0 / cap;
+                sc.iter_mut().for_each(|x| *x = softcap(*x, inv, cap));
+            }
             softmax(sc, f16);
         }
         value_sum_multi(&self.layer.v, &s.scores[..m], &s.at, &mut s.acc[..m], out);

@@ -26,6 +26,7 @@ fn shape() -> AttentionShape {
         n_kv_heads: 1,
         head_dim: HD,
         rope: Rope::new(HD, 10000.0, &RopeScaling::None, None),
+        logit_softcap: None,
     }
 }
 
@@ -119,7 +120,20 @@ fn query_rotation_equals_rotating_keys() {
 
 #[test]
 fn causal_plan_equals_naive_masked_softmax() {
-    let sh = shape();
+    naive_masked_softmax(None);
+}
+
+/// Gemma 2's soft-cap, small enough here (scores reach about ±1) to bend every score.
+#[test]
+fn soft_capped_scores_equal_the_naive_capped_softmax() {
+    naive_masked_softmax(Some(0.3));
+}
+
+fn naive_masked_softmax(cap: Option<f32>) {
+    let sh = AttentionShape {
+        logit_softcap: cap,
+        ..shape()
+    };
     let n = 5;
     let positions: Vec<i64> = (0..n as i64).collect();
     let stored = cache(&sh, &positions);
@@ -142,7 +156,9 @@ fn causal_plan_equals_naive_masked_softmax() {
                 .map(|j| {
                     let mut k = vector(j, HD);
                     sh.rope.rotate(&mut k, j as i64);
-                    qr.iter().zip(&k).map(|(a, b)| (a * b) as f64).sum::<f64>() / (HD as f64).sqrt()
+                    let s = qr.iter().zip(&k).map(|(a, b)| (a * b) as f64).sum::<f64>()
+                        / (HD as f64).sqrt();
+                    cap.map_or(s, |c| c as f64 * (s / c as f64).tanh())
                 })
                 .collect();
             let m = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
@@ -289,6 +305,7 @@ fn blocked_batches_equal_row_by_row_attention() {
             n_kv_heads: n_kv,
             head_dim: hd,
             rope: Rope::new(hd, 10000.0, &RopeScaling::None, None),
+            logit_softcap: None,
         };
         let (past, n) = (37, 45);
         assert!(n >= MIN_ROWS);
@@ -379,6 +396,7 @@ fn heads_in_their_own_orders_equal_each_head_alone_in_the_first_order() {
         n_kv_heads: n_kv,
         head_dim: hd,
         rope: rope.clone(),
+        logit_softcap: None,
     };
     let segs = [5..12, 12..30, 30..33, 33..50, 50..51];
     let (region_end, n) = (51, 36);
