@@ -4,7 +4,7 @@
 
 use pine_backend::{
     AttentionPlan, AttentionShape, Backend, CacheSpec, CacheType, CpuBackend, HeadRanges, KeyRange,
-    MatmulMode, QueryGroup, Rope, RopeScaling,
+    MatmulMode, QueryGroup, Rope, RopeScaling, VulkanNumerics,
 };
 
 use crate::test_support::{backend, values};
@@ -105,9 +105,17 @@ fn plans() -> Vec<(&'static str, AttentionPlan)> {
     ]
 }
 
+/// In both numeric modes, to the same bounds (fast numerics' native fma and division move the
+/// scores and softmax by a few ulp, far inside them).
 #[test]
 fn attention_matches_the_cpu_for_causal_and_shifted_plans() {
-    let Some(mut vk) = backend(MatmulMode::Native) else {
+    for numerics in [VulkanNumerics::Exact, VulkanNumerics::Fast] {
+        attention_matches(numerics);
+    }
+}
+
+fn attention_matches(numerics: VulkanNumerics) {
+    let Some(mut vk) = backend(MatmulMode::Native, numerics) else {
         return;
     };
     let mut cpu = CpuBackend::new(2, MatmulMode::Native).unwrap();
@@ -120,7 +128,10 @@ fn attention_matches_the_cpu_for_causal_and_shifted_plans() {
                 .zip(&want)
                 .map(|(a, b)| (a - b).abs())
                 .fold(0.0, f32::max);
-            assert!(worst <= tol, "{name} {ty:?}: max |Δ| {worst} > {tol}");
+            assert!(
+                worst <= tol,
+                "{name} {ty:?} {numerics:?}: max |Δ| {worst} > {tol}"
+            );
         }
     }
 }
