@@ -8,7 +8,7 @@ mod common;
 mod vk;
 
 use pine::attention::{AttentionMode, Layout, TieRule};
-use pine::backend::{CacheType, MatmulMode};
+use pine::backend::{CacheType, MatmulMode, VulkanNumerics};
 use pine::model::Logits;
 use pine::vulkan::ReplayStats;
 
@@ -18,7 +18,13 @@ const STEPS: [u32; 6] = [17, 3, 250, 8, 99, 42];
 /// replay counters of the decode steps alone.
 fn decode(mode: AttentionMode, replay: bool) -> Option<(Vec<Vec<f32>>, ReplayStats)> {
     let path = common::tiny_llama_dir().join("tiny-llama.Q4_K_M.gguf");
-    let mut s = vk::vulkan_session(&path, MatmulMode::Native, CacheType::F16, 64)?;
+    let mut s = vk::vulkan_session(
+        &path,
+        MatmulMode::Native,
+        VulkanNumerics::Exact,
+        CacheType::F16,
+        64,
+    )?;
     s.model.backend.set_replay(replay);
     let first = match mode {
         AttentionMode::Causal => s.prefill(&[1, 5, 9, 13], Logits::Last),
