@@ -7,13 +7,13 @@
 //! hence 1e-5 relative: the bound fast numerics (native fma, float division) are held to too.
 //! Moving the segments around in the region must not change a bit, in either numeric mode.
 
-use crate::VulkanBackend;
 use pine_backend::{
     AttentionShape, Backend, CacheSpec, CacheType, CpuBackend, ImportanceRows, MatmulMode,
     RegionGeometry, Rope, RopeScaling, VulkanNumerics,
 };
 
 use crate::test_support::{backend, values};
+use crate::VulkanBackend;
 
 const HEADS: usize = 4;
 const KV_HEADS: usize = 2;
