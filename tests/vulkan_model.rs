@@ -88,7 +88,8 @@ fn pine_matches_the_official_code_and_the_cpu() {
 }
 
 /// PINE on Vulkan (native mode, f16 cache, exact numerics): the last logits of every order of
-/// three segments of unequal length agree to ≤ 1e-4, and so does the greedy continuation.
+/// three segments of unequal length are the same bits (as on the CPU: neither the plan nor the
+/// reduction order depends on the segments' order), and so is the greedy continuation.
 #[test]
 fn pine_is_permutation_invariant_on_vulkan() {
     permutation_invariant(VulkanNumerics::Exact);
@@ -155,7 +156,10 @@ fn permutation_invariant(numerics: VulkanNumerics) {
                 eprintln!(
                     "{numerics:?} {perm:?}: max|Δ| vs first order {d:.2e}, same bits: {same_bits}"
                 );
-                assert!(d <= 1e-4, "{perm:?}: max|Δ| {d} > 1e-4");
+                assert!(
+                    same_bits,
+                    "{numerics:?} {perm:?}: max|Δ| {d}, not the same bits"
+                );
                 assert_eq!(&text, t0, "{perm:?}: greedy continuation differs");
             }
         }
