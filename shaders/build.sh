@@ -20,9 +20,11 @@ compile() { # NAME SOURCE [DEFINES...]
   shift 2
   glslc --target-env=vulkan1.1 -O -Werror -fshader-stage=compute "$@" "$here/$src" -o "$out/$name.spv"
 }
-# Shaders that copy the CPU's float order use f64 where the device has it (suffix _f64); those
-# with fused multiply-adds also get a build that uses the device's fma() (suffix _f64fma), for
-# devices whose fma() the start-up probe (fma_probe.comp) finds fused.
+# Shaders that copy the CPU's float order use f64 in exact numerics where the device has it
+# (suffix _f64); those with fused multiply-adds also get a build that uses the device's fma()
+# (suffix _f64fma), for devices whose fma() the start-up probe (fma_probe.comp) finds fused.
+# The plain builds are fast numerics' (the default): no Float64 or Int64, which a unit test
+# checks in every embedded module (crates/vulkan/src/kernels.rs).
 for wide in "" "_f64" "_f64fma"; do
   f64=()
   [ "$wide" = "_f64" ] && f64=(-DHAVE_F64)

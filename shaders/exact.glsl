@@ -4,6 +4,8 @@
 // and square roots run in double and are rounded once to float, which equals the correctly
 // rounded float operation (Vulkan lets float division be off by 2.5 ulp); ggml's f64 sums are
 // f64 too. Results of fused-multiply-add patterns are marked precise so no compiler fuses them.
+// The builds without HAVE_F64 are the Vulkan backend's fast numerics (its default, and exact
+// numerics on a device without f64): the device's fma(), float division and sums.
 #if defined(HAVE_F64)
 #extension GL_ARB_gpu_shader_fp64 : require
 #define WIDE double

@@ -83,7 +83,7 @@ pub use load::{BackendKind, Model, ModelBuilder, ModelParts};
 pub use logprob::{logprobs_of, token_logprob, TokenLogprob, TopLogprob};
 pub use options::GenerateOptions;
 pub use pine_attention::{AnchorPositions, AttentionMode, Layout, TieRule};
-pub use pine_backend::{CacheType, MatmulMode};
+pub use pine_backend::{CacheType, MatmulMode, VulkanNumerics};
 pub use pine_model::SamplerConfig;
 pub use pine_tokenizer::ChatMessage;
 pub use prompt::{Prompt, SegmentedPrompt};

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use pine_attention::{AttentionMode, Layout};
-use pine_backend::{CacheType, MatmulMode};
+use pine_backend::{CacheType, MatmulMode, VulkanNumerics};
 use pine_gguf::Gguf;
 use pine_model::{
     AnyBackend, BackendChoice, Logits, ModelParams, ProgressFn, Session, Transformer,
@@ -37,6 +37,7 @@ pub struct ModelBuilder {
     path: PathBuf,
     backend: BackendKind,
     device: Option<usize>,
+    numerics: VulkanNumerics,
     threads: usize,
     n_ctx: usize,
     cache_type: CacheType,
@@ -57,6 +58,18 @@ impl ModelBuilder {
     #[cfg(feature = "vulkan")]
     pub fn device(mut self, index: usize) -> Self {
         self.device = Some(index);
+        self
+    }
+
+    /// How the Vulkan backend computes floats (default [`VulkanNumerics::Fast`]: native fma
+    /// and division, f32 sums, no f64, as llama.cpp's Vulkan backend computes).
+    /// [`VulkanNumerics::Exact`] gives the CPU backend's results bit for bit where the device
+    /// has f64, much more slowly on consumer GPUs; it needs [`BackendKind::Vulkan`] or
+    /// [`BackendKind::Auto`] (under `Auto` it applies when a GPU is picked), and loading with
+    /// [`BackendKind::Cpu`] rejects it.
+    #[cfg(feature = "vulkan")]
+    pub fn vulkan_numerics(mut self, numerics: VulkanNumerics) -> Self {
+        self.numerics = numerics;
         self
     }
 
@@ -130,6 +143,7 @@ impl ModelBuilder {
             path,
             backend,
             device,
+            numerics,
             threads,
             matmul,
             notes,
@@ -146,10 +160,15 @@ impl ModelBuilder {
         let tokenizer = Tokenizer::from_gguf(&file).map_err(tokenizer_error)?;
         let template = ChatTemplate::from_gguf(&file).map_err(tokenizer_error)?;
         let choice = match (backend, device) {
-            (BackendKind::Auto, None) => BackendChoice::Auto { threads },
+            (BackendKind::Cpu, _) if numerics == VulkanNumerics::Exact => {
+                return Err(Error::Request(
+                    "exact Vulkan numerics need the Vulkan (or auto) backend, not the CPU".into(),
+                ))
+            }
+            (BackendKind::Auto, None) => BackendChoice::Auto { threads, numerics },
             (BackendKind::Cpu, None) => BackendChoice::Cpu { threads },
             #[cfg(feature = "vulkan")]
-            (BackendKind::Vulkan, device) => BackendChoice::Vulkan { device },
+            (BackendKind::Vulkan, device) => BackendChoice::Vulkan { device, numerics },
             (_, Some(d)) => {
                 return Err(Error::Request(format!(
                     "a device index ({d}) needs the Vulkan backend"
@@ -205,7 +224,7 @@ fn load_weights(
     let on_gpu = !matches!(backend, AnyBackend::Cpu(_));
     match (Transformer::load(Arc::clone(file), backend), choice) {
         (Ok(m), _) => Ok(m),
-        (Err(gpu_error), BackendChoice::Auto { threads }) if on_gpu => {
+        (Err(gpu_error), BackendChoice::Auto { threads, .. }) if on_gpu => {
             let cpu = AnyBackend::open(BackendChoice::Cpu { threads }, mode, &mut |_| {})
                 .map_err(backend_error)?;
             let model = Transformer::load(Arc::clone(file), cpu).map_err(load_error)?;
@@ -239,6 +258,7 @@ impl Model {
             path: path.as_ref().to_path_buf(),
             backend: BackendKind::Auto,
             device: None,
+            numerics: VulkanNumerics::Fast,
             threads: 0,
             n_ctx: 4096,
             cache_type: CacheType::F16,

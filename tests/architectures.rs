@@ -12,7 +12,7 @@ mod vk;
 use std::path::PathBuf;
 
 use pine::attention::{AttentionMode, Layout, TieRule};
-use pine::backend::{Backend, CacheType, MatmulMode};
+use pine::backend::{Backend, CacheType, MatmulMode, VulkanNumerics};
 use pine::gguf::Gguf;
 use pine::model::{Logits, Session};
 
@@ -140,8 +140,13 @@ fn architectures_match_llama_cpp_on_vulkan() {
     for arch in ARCHS {
         for variant in ["F32", "Q8_0"] {
             let path = dir(arch).join(format!("tiny-{arch}.{variant}.gguf"));
-            let Some(mut s) = vk::vulkan_session(&path, MatmulMode::Native, CacheType::F16, 512)
-            else {
+            let Some(mut s) = vk::vulkan_session(
+                &path,
+                MatmulMode::Native,
+                VulkanNumerics::Exact,
+                CacheType::F16,
+                512,
+            ) else {
                 return;
             };
             check(arch, variant, &mut s, "vulkan");

@@ -318,3 +318,18 @@ fn greedy_batch_answers_as_generate_does_alone() {
     assert_eq!(again[1].cached_tokens, again[1].prompt_tokens - 1);
     assert_eq!(again[0].text, again[1].text);
 }
+
+/// Exact Vulkan numerics asked of the CPU backend are a request error (as a device index is),
+/// found before the model loads.
+#[cfg(feature = "vulkan")]
+#[test]
+fn exact_vulkan_numerics_need_a_backend_that_can_be_vulkan() {
+    let e = Model::builder(common::smollm2_path())
+        .backend(BackendKind::Cpu)
+        .vulkan_numerics(pine::VulkanNumerics::Exact)
+        .load()
+        .err()
+        .unwrap();
+    assert!(matches!(e, pine::Error::Request(_)), "{e:?}");
+    assert!(e.to_string().contains("exact Vulkan numerics"), "{e}");
+}

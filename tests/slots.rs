@@ -8,6 +8,8 @@ mod common;
 mod vk;
 
 use pine::attention::{AttentionMode, Layout, TieRule};
+#[cfg(feature = "vulkan")]
+use pine::backend::VulkanNumerics;
 use pine::backend::{Backend, CacheType, CpuBackend, MatmulMode};
 use pine::model::{argmax, Logits, Session, SlotWork, Slots, Transformer};
 use pine::tokenizer::Tokenizer;
@@ -68,17 +70,27 @@ fn a_sequence_gives_the_same_bits_alone_or_batched_with_others() {
     );
 }
 
-/// The same on Vulkan (lavapipe in CI: fewer steps, as it is slow there).
+/// The same on Vulkan (lavapipe in CI: fewer steps, as it is slow there), in exact numerics
+/// (the reference sessions' bits are the CPU's).
 #[cfg(feature = "vulkan")]
 #[test]
 fn on_vulkan_too() {
-    if vk::vulkan_backend(MatmulMode::Native).is_none() {
+    if vk::vulkan_backend(MatmulMode::Native, VulkanNumerics::Exact).is_none() {
         return;
     }
     let path = common::smollm2_path();
     check_batching(
-        || vk::vulkan_backend(MatmulMode::Native).unwrap(),
-        || vk::vulkan_session(&path, MatmulMode::Native, CacheType::F16, 256).unwrap(),
+        || vk::vulkan_backend(MatmulMode::Native, VulkanNumerics::Exact).unwrap(),
+        || {
+            vk::vulkan_session(
+                &path,
+                MatmulMode::Native,
+                VulkanNumerics::Exact,
+                CacheType::F16,
+                256,
+            )
+            .unwrap()
+        },
         3,
     );
 }

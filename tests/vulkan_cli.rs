@@ -7,11 +7,11 @@ mod common;
 #[path = "common/vulkan.rs"]
 mod vk;
 
-use pine::backend::MatmulMode;
+use pine::backend::{MatmulMode, VulkanNumerics};
 
 #[test]
 fn list_devices_describes_the_device() {
-    let Some(vk) = vk::vulkan_backend(MatmulMode::Native) else {
+    let Some(vk) = vk::vulkan_backend(MatmulMode::Native, VulkanNumerics::Exact) else {
         return;
     };
     let out = cli::pine_run(&["--list-devices"]);
@@ -35,15 +35,16 @@ fn list_devices_describes_the_device() {
 
 #[test]
 fn greedy_text_on_vulkan_matches_llama_cpp() {
-    if vk::vulkan_backend(MatmulMode::Native).is_none() {
+    if vk::vulkan_backend(MatmulMode::Native, VulkanNumerics::Exact).is_none() {
         return;
     }
-    let out = cli::pine_run_france(&["--backend", "vulkan"]);
+    // The CPU's text: exact numerics (fast ones are held to accuracy bounds elsewhere).
+    let out = cli::pine_run_france(&["--backend", "vulkan", "--vk-exact"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(
-        err.contains("vulkan backend"),
-        "the log names the backend: {err}"
+        err.contains("vulkan backend") && err.contains("exact numerics"),
+        "the log names the backend and its numerics: {err}"
     );
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),

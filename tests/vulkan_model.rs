@@ -6,7 +6,7 @@ mod common;
 mod vk;
 
 use pine::attention::{AttentionMode, Layout, TieRule};
-use pine::backend::{Backend, CacheType, MatmulMode};
+use pine::backend::{Backend, CacheType, MatmulMode, VulkanNumerics};
 use pine::model::{argmax, Logits, Session};
 use pine::tokenizer::Tokenizer;
 
@@ -28,12 +28,18 @@ fn greedy<B: Backend>(s: &mut Session<B>, prompt: &[u32], n: usize) -> (Vec<f32>
     (first, out)
 }
 
-/// Vulkan (native mode, f16 cache) follows the CPU: last-prompt logits within 5e-2 and the
-/// same 32 greedy tokens for "The capital of France is".
+/// Vulkan (native mode, f16 cache, exact numerics) follows the CPU: last-prompt logits within
+/// 5e-2 and the same 32 greedy tokens for "The capital of France is".
 #[test]
 fn greedy_text_and_logits_match_the_cpu() {
     let path = common::smollm2_path();
-    let Some(mut vk) = vk::vulkan_session(&path, MatmulMode::Native, CacheType::F16, 256) else {
+    let Some(mut vk) = vk::vulkan_session(
+        &path,
+        MatmulMode::Native,
+        VulkanNumerics::Exact,
+        CacheType::F16,
+        256,
+    ) else {
         return;
     };
     let mut cpu = common::session(&path, 2, MatmulMode::Native, CacheType::F16, 256);
@@ -48,14 +54,21 @@ fn greedy_text_and_logits_match_the_cpu() {
     assert_eq!(tok.decode(&tv, false), tok.decode(&tc, false));
 }
 
-/// In reference mode (f32 matmul, f32 cache, the official tie rule) Vulkan's PINE logits match
+/// In reference mode (f32 matmul, f32 cache, the official tie rule, exact numerics) Vulkan's
+/// PINE logits match
 /// the CPU's (≤ 1e-3) and the official implementation's (≤ 1e-3) for every golden case and
 /// segment order. (Vanilla attention is plain causal, which the greedy test covers; lavapipe
 /// runs at well under a GFLOP/s, so each evaluation here costs tens of seconds.)
 #[test]
 fn pine_matches_the_official_code_and_the_cpu() {
     let path = common::smollm2_path();
-    let Some(mut vk) = vk::vulkan_session(&path, MatmulMode::F32, CacheType::F32, 512) else {
+    let Some(mut vk) = vk::vulkan_session(
+        &path,
+        MatmulMode::F32,
+        VulkanNumerics::Exact,
+        CacheType::F32,
+        512,
+    ) else {
         return;
     };
     let mut cpu = common::session(&path, 2, MatmulMode::F32, CacheType::F32, 512);
@@ -74,12 +87,25 @@ fn pine_matches_the_official_code_and_the_cpu() {
     }
 }
 
-/// PINE on Vulkan (native mode, f16 cache): the last logits of every order of three segments of
-/// unequal length agree to ≤ 1e-4, and so does the greedy continuation.
+/// PINE on Vulkan (native mode, f16 cache, exact numerics): the last logits of every order of
+/// three segments of unequal length are the same bits (as on the CPU: neither the plan nor the
+/// reduction order depends on the segments' order), and so is the greedy continuation.
 #[test]
 fn pine_is_permutation_invariant_on_vulkan() {
+    permutation_invariant(VulkanNumerics::Exact);
+}
+
+/// The same in fast numerics (the default): they change the float operations, not the plan or
+/// the reduction order, neither of which depends on the segments' order.
+#[test]
+fn pine_is_permutation_invariant_on_vulkan_in_fast_numerics() {
+    permutation_invariant(VulkanNumerics::Fast);
+}
+
+fn permutation_invariant(numerics: VulkanNumerics) {
     let path = common::smollm2_path();
-    let Some(mut vk) = vk::vulkan_session(&path, MatmulMode::Native, CacheType::F16, 512) else {
+    let Some(mut vk) = vk::vulkan_session(&path, MatmulMode::Native, numerics, CacheType::F16, 512)
+    else {
         return;
     };
     let tok = tokenizer();
@@ -123,8 +149,17 @@ fn pine_is_permutation_invariant_on_vulkan() {
             None => first = Some((logits, text)),
             Some((l0, t0)) => {
                 let d = common::max_abs_diff(&logits, l0);
-                eprintln!("{perm:?}: max|Δ| vs first order {d:.2e}");
-                assert!(d <= 1e-4, "{perm:?}: max|Δ| {d} > 1e-4");
+                let same_bits = logits
+                    .iter()
+                    .zip(l0)
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+                eprintln!(
+                    "{numerics:?} {perm:?}: max|Δ| vs first order {d:.2e}, same bits: {same_bits}"
+                );
+                assert!(
+                    same_bits,
+                    "{numerics:?} {perm:?}: max|Δ| {d}, not the same bits"
+                );
                 assert_eq!(&text, t0, "{perm:?}: greedy continuation differs");
             }
         }

@@ -18,6 +18,17 @@
 //! that). The same max-abs bounds apply; the argmax may differ only on near-ties: on at most a
 //! tenth of the rows (rounded up) and only where llama.cpp's top-2 gap is below that noise
 //! level, 2e-2 (well inside the 6e-2 bound).
+//!
+//! [`Criteria::Fast`] (the Vulkan backend's fast numerics: native fma and division, f32 sums,
+//! so another float order in every operation): [`Criteria::OtherOrder`]'s argmax rule and
+//! bounds, except that BF16 gets the quantized bound: llama.cpp rounds the activations of a
+//! BF16 matmul to bf16 (steps of 2⁻⁸, eight times F16's), so float-order noise flips those
+//! roundings as it flips the quantized types' (about 3.5e-3 on this model), which the 2e-3 of
+//! the unrounded F32/F16 paths does not allow for. Accuracy: the mean KL divergence from the
+//! f32 reference over every case no larger than llama.cpp's, and each case's within 5 % of
+//! llama.cpp's (or under 1e-12 nats, f32 rounding noise). Per case the two differ by about
+//! ±2 % either way (order noise, not accuracy), so the strict per-case comparison of
+//! [`Criteria::Accuracy`] would be a coin toss; the mean over the suite is not.
 
 use std::sync::Arc;
 
@@ -62,6 +73,20 @@ fn tolerance(variant: &str, kv: &str) -> f32 {
         ("F32" | "F16" | "BF16", _) => 2e-3,
         _ => 6e-2,
     }
+}
+
+/// [`Criteria::Fast`]'s bound: [`tolerance`], with BF16 (activations re-rounded to bf16) held
+/// to the quantized types' bound (see the module docs).
+fn fast_tolerance(variant: &str, kv: &str) -> f32 {
+    match variant {
+        "BF16" => tolerance("Q8_0", kv),
+        _ => tolerance(variant, kv),
+    }
+}
+
+/// [`Criteria::Fast`]'s per-case KL bound: within 5 % of llama.cpp's, or f32 rounding noise.
+fn fast_kl_ok(pine: f64, llama_cpp: f64) -> bool {
+    pine <= 1.05 * llama_cpp || pine < 1e-12
 }
 
 fn run<B: Backend>(backend: B, file: Arc<Gguf>, case: &Case, tokens: &[u32]) -> Vec<f32> {
@@ -126,6 +151,9 @@ pub enum Criteria {
     /// Another order and activation rounding, at least llama.cpp's accuracy (the CPU's packed
     /// k-quants).
     Accuracy,
+    /// Another order in every float operation, llama.cpp's accuracy over the suite (the Vulkan
+    /// backend's fast numerics).
+    Fast,
 }
 
 /// Runs every case on a backend from `make` and fails listing the cases out of tolerance.
@@ -141,6 +169,8 @@ pub fn check_every_variant_with<B: Backend>(
     let (m, cases) = cases();
     let dir = super::tiny_llama_dir();
     let mut failures = Vec::new();
+    // Mean KL from the f32 reference over the [`Criteria::Fast`] cases: pine's, llama.cpp's.
+    let (mut kl_pine, mut kl_llama, mut kl_cases) = (0.0, 0.0, 0usize);
     for case in &cases {
         let tokens: Vec<u32> = m["token_sequences"][&case.tokens]
             .as_array()
@@ -179,8 +209,12 @@ pub fn check_every_variant_with<B: Backend>(
                 let tol = tolerance(&case.variant, &case.kv);
                 (tol, max_abs <= tol && agree * 100 >= rows * 98)
             }
-            Criteria::OtherOrder | Criteria::Accuracy => {
-                let tol = tolerance(&case.variant, &case.kv);
+            Criteria::OtherOrder | Criteria::Accuracy | Criteria::Fast => {
+                let tol = if criteria == Criteria::Fast {
+                    fast_tolerance(&case.variant, &case.kv)
+                } else {
+                    tolerance(&case.variant, &case.kv)
+                };
                 let near_ties = widest_flip < 2e-2;
                 (
                     tol,
@@ -188,21 +222,19 @@ pub fn check_every_variant_with<B: Backend>(
                 )
             }
         };
-        let ok = ok && {
-            if criteria == Criteria::Accuracy {
-                let reference = run_reference(Arc::clone(&file), case, &tokens);
-                let (kg, kw) = (
-                    mean_kl(&reference, &got, n_vocab),
-                    mean_kl(&reference, &want, n_vocab),
-                );
-                eprintln!(
-                    "{:<40} KL from the f32 reference: pine {kg:.3e}, llama.cpp {kw:.3e}",
-                    case.logits
-                );
+        let ok = match criteria {
+            Criteria::Accuracy if ok => {
+                let (kg, kw) = kl_pair(&file, case, &tokens, &got, &want, n_vocab);
                 kg <= kw
-            } else {
-                true
             }
+            Criteria::Fast => {
+                let (kg, kw) = kl_pair(&file, case, &tokens, &got, &want, n_vocab);
+                kl_pine += kg;
+                kl_llama += kw;
+                kl_cases += 1;
+                ok && fast_kl_ok(kg, kw)
+            }
+            _ => ok,
         };
         eprintln!(
             "{:<40} max|Δ| {max_abs:.2e} (tol {tol:.0e}), argmax {agree}/{rows} \
@@ -213,11 +245,46 @@ pub fn check_every_variant_with<B: Backend>(
                 Criteria::Exact => "",
                 Criteria::OtherOrder => " (other-order criteria)",
                 Criteria::Accuracy => " (accuracy criteria)",
+                Criteria::Fast => " (fast-numerics criteria)",
             }
         );
         if !ok {
             failures.push(case.logits.clone());
         }
     }
+    if kl_cases > 0 {
+        let (kg, kw) = (kl_pine / kl_cases as f64, kl_llama / kl_cases as f64);
+        eprintln!(
+            "mean KL from the f32 reference over {kl_cases} cases: pine {kg:.4e}, llama.cpp \
+             {kw:.4e} (ratio {:.4})",
+            kg / kw
+        );
+        if kg > kw {
+            failures.push(format!(
+                "the mean KL over the suite, {kg:.4e}, exceeds llama.cpp's {kw:.4e}"
+            ));
+        }
+    }
     assert!(failures.is_empty(), "out of tolerance: {failures:?}");
+}
+
+/// The mean KL from the f32 reference of pine's logits `got` and llama.cpp's `want`, printed.
+fn kl_pair(
+    file: &Arc<Gguf>,
+    case: &Case,
+    tokens: &[u32],
+    got: &[f32],
+    want: &[f32],
+    n_vocab: usize,
+) -> (f64, f64) {
+    let reference = run_reference(Arc::clone(file), case, tokens);
+    let (kg, kw) = (
+        mean_kl(&reference, got, n_vocab),
+        mean_kl(&reference, want, n_vocab),
+    );
+    eprintln!(
+        "{:<40} KL from the f32 reference: pine {kg:.3e}, llama.cpp {kw:.3e}",
+        case.logits
+    );
+    (kg, kw)
 }

@@ -118,6 +118,19 @@ fn device_needs_the_vulkan_backend() {
     .fails_with(&["--device 0", "--backend"]);
 }
 
+/// `--vk-exact` picks the Vulkan backend's numerics: with `--backend cpu` it is a usage error
+/// naming both flags, as `--device` is.
+#[test]
+fn vk_exact_needs_a_backend_that_can_be_vulkan() {
+    run_tiny(&["-p", "hi", "--vk-exact"]).fails_with(&["--vk-exact", "--backend cpu"]);
+    let model = s(&tiny());
+    run(
+        Bin::Bench,
+        &["-m", &model, "-p", "4", "-n", "0", "-r", "1", "--vk-exact"],
+    )
+    .fails_with(&["--vk-exact", "--backend cpu"]);
+}
+
 #[test]
 fn pine_and_anchor_attention_need_segments() {
     for mode in ["pine", "anchor"] {

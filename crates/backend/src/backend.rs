@@ -84,6 +84,33 @@ pub enum MatmulMode {
     F32,
 }
 
+/// How the Vulkan backend computes floats (the CPU backend has one order, llama.cpp's x86 one,
+/// and ignores this). It lives here, beside [`MatmulMode`], so a backend choice can carry it
+/// whether or not pine is built with Vulkan.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum VulkanNumerics {
+    /// The default: the device's native `fma()`, float division and square root, f32 sums, no
+    /// f64 anywhere (as llama.cpp's Vulkan backend computes). Not the CPU's bits; its accuracy
+    /// is llama.cpp's (the tests hold it to the KL criterion against the f32 reference).
+    #[default]
+    Fast,
+    /// The CPU's float order bit for bit: correctly rounded fma, division and square root
+    /// built from f64 (or the device's `fma()` where a start-up probe finds it fused) and f64
+    /// sums where ggml has them. Needs shaderFloat64 (on a device without it this is `Fast`);
+    /// f64 runs at 1/32–1/64 rate on consumer GPUs, so it is for checking, not for speed.
+    Exact,
+}
+
+impl std::fmt::Display for VulkanNumerics {
+    /// `fast` or `exact`, as flags, logs and reports spell it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            VulkanNumerics::Fast => "fast",
+            VulkanNumerics::Exact => "exact",
+        })
+    }
+}
+
 /// The operations of the models' graphs. Buffers hold row-major `[rows, width]` f32 activations.
 pub trait Backend {
     /// A weight matrix or vector resident where the backend computes.

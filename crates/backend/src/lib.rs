@@ -13,7 +13,9 @@ pub mod region_store;
 pub mod rope;
 mod simd8;
 
-pub use backend::{AttentionShape, Backend, CacheSpec, CacheType, MatmulMode, WeightSource};
+pub use backend::{
+    AttentionShape, Backend, CacheSpec, CacheType, MatmulMode, VulkanNumerics, WeightSource,
+};
 pub use cpu::{CpuBackend, CpuCache, CpuWeight};
 pub use error::BackendError;
 pub use importance::{ImportanceRows, RegionGeometry};

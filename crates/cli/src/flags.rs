@@ -1,7 +1,7 @@
 //! Flag values shared by `pine-run` and `pine-bench`, so both tools spell modes the same way.
 
 use clap::ValueEnum;
-use pine_backend::CacheType;
+use pine_backend::{CacheType, VulkanNumerics};
 use pine_model::BackendChoice;
 
 /// Attention mode (`--attention`).
@@ -128,12 +128,46 @@ pub fn check_device(backend: BackendArg, device: Option<usize>) -> Result<(), St
     }
 }
 
-/// The library's backend choice for a flag value, `--device` and a thread count.
-pub fn backend_choice(b: BackendArg, device: Option<usize>, threads: usize) -> BackendChoice {
+/// Help text of `--vk-exact`, the same in every tool.
+pub const VK_EXACT_HELP: &str = "Vulkan: compute the CPU's float order bit for bit (correctly \
+    rounded fma, division and square root from f64, where the device has f64) instead of the \
+    default fast numerics (native fma and division, f32 sums, as llama.cpp's Vulkan backend); \
+    much slower on consumer GPUs, for checking results. Rejected with --backend cpu";
+
+/// Rejects `--vk-exact` with `--backend cpu`, which has no Vulkan numerics to choose (under
+/// `auto` it applies when a GPU is picked).
+pub fn check_vk_exact(backend: BackendArg, vk_exact: bool) -> Result<(), String> {
+    if backend == BackendArg::Cpu && vk_exact {
+        return Err(
+            "--vk-exact selects the Vulkan backend's exact numerics, which --backend cpu \
+             would ignore; use --backend vulkan (or auto) --vk-exact, or drop --vk-exact"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// The Vulkan numeric mode of `--vk-exact`.
+pub fn numerics(vk_exact: bool) -> VulkanNumerics {
+    if vk_exact {
+        VulkanNumerics::Exact
+    } else {
+        VulkanNumerics::Fast
+    }
+}
+
+/// The library's backend choice for a flag value, `--device`, `--vk-exact` and a thread count.
+pub fn backend_choice(
+    b: BackendArg,
+    device: Option<usize>,
+    vk_exact: bool,
+    threads: usize,
+) -> BackendChoice {
+    let numerics = numerics(vk_exact);
     match b {
-        BackendArg::Auto => BackendChoice::Auto { threads },
+        BackendArg::Auto => BackendChoice::Auto { threads, numerics },
         BackendArg::Cpu => BackendChoice::Cpu { threads },
-        BackendArg::Vulkan => BackendChoice::Vulkan { device },
+        BackendArg::Vulkan => BackendChoice::Vulkan { device, numerics },
     }
 }
 
@@ -228,5 +262,15 @@ mod tests {
         assert!(check_device(BackendArg::Vulkan, Some(0)).is_ok());
         assert!(check_device(BackendArg::Auto, Some(1)).is_err());
         assert!(check_device(BackendArg::Cpu, None).is_ok());
+    }
+
+    #[test]
+    fn vk_exact_needs_a_backend_that_can_be_vulkan() {
+        assert!(check_vk_exact(BackendArg::Cpu, true).is_err());
+        assert!(check_vk_exact(BackendArg::Cpu, false).is_ok());
+        assert!(check_vk_exact(BackendArg::Vulkan, true).is_ok());
+        assert!(check_vk_exact(BackendArg::Auto, true).is_ok());
+        assert_eq!(numerics(true), VulkanNumerics::Exact);
+        assert_eq!(numerics(false), VulkanNumerics::Fast);
     }
 }

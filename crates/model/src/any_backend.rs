@@ -4,7 +4,7 @@
 
 use pine_backend::{
     AttentionPlan, AttentionShape, Backend, BackendError, CacheSpec, CpuBackend, CpuCache,
-    CpuWeight, ImportanceRows, MatmulMode, RegionGeometry, WeightSource,
+    CpuWeight, ImportanceRows, MatmulMode, RegionGeometry, VulkanNumerics, WeightSource,
 };
 #[cfg(feature = "vulkan")]
 use pine_vulkan::{DeviceChoice, VkBuffer, VkCache, VkWeight, VulkanBackend};
@@ -14,11 +14,18 @@ use pine_vulkan::{DeviceChoice, VkBuffer, VkCache, VkWeight, VulkanBackend};
 pub enum BackendChoice {
     /// The CPU with this many threads (0 = all cores).
     Cpu { threads: usize },
-    /// A Vulkan device: `Some(n)` for device n, `None` for the best one (lavapipe included).
+    /// A Vulkan device: `Some(n)` for device n, `None` for the best one (lavapipe included),
+    /// computing in `numerics`.
     #[cfg(feature = "vulkan")]
-    Vulkan { device: Option<usize> },
-    /// A real Vulkan GPU if there is one, else the CPU with `threads`.
-    Auto { threads: usize },
+    Vulkan {
+        device: Option<usize>,
+        numerics: VulkanNumerics,
+    },
+    /// A real Vulkan GPU if there is one (computing in `numerics`), else the CPU with `threads`.
+    Auto {
+        threads: usize,
+        numerics: VulkanNumerics,
+    },
 }
 
 /// A CPU or Vulkan backend.
@@ -41,13 +48,15 @@ impl AnyBackend {
         match choice {
             BackendChoice::Cpu { threads } => cpu(threads),
             #[cfg(feature = "vulkan")]
-            BackendChoice::Vulkan { device } => {
+            BackendChoice::Vulkan { device, numerics } => {
                 let d = device.map_or(DeviceChoice::Any, DeviceChoice::Index);
-                Ok(AnyBackend::Vulkan(Box::new(VulkanBackend::new(d, mode)?)))
+                Ok(AnyBackend::Vulkan(Box::new(VulkanBackend::new(
+                    d, mode, numerics,
+                )?)))
             }
             #[cfg(feature = "vulkan")]
-            BackendChoice::Auto { threads } => {
-                match VulkanBackend::new(DeviceChoice::BestGpu, mode) {
+            BackendChoice::Auto { threads, numerics } => {
+                match VulkanBackend::new(DeviceChoice::BestGpu, mode, numerics) {
                     Ok(v) => Ok(AnyBackend::Vulkan(Box::new(v))),
                     Err(e) => {
                         notes(format!("no Vulkan GPU, using the CPU ({e})"));
@@ -56,22 +65,38 @@ impl AnyBackend {
                 }
             }
             #[cfg(not(feature = "vulkan"))]
-            BackendChoice::Auto { threads } => {
+            BackendChoice::Auto { threads, .. } => {
                 notes("built without Vulkan, using the CPU".into());
                 cpu(threads)
             }
         }
     }
 
-    /// Short description for logs: `cpu, 2 threads` or `vulkan, NVIDIA H100 (discrete GPU)`.
+    /// Short description for logs: `cpu backend, 2 threads` or `vulkan backend, NVIDIA H100
+    /// (discrete GPU, <driver>), fast numerics`.
     pub fn describe(&self) -> String {
         match self {
             AnyBackend::Cpu(c) => format!("cpu backend, {} threads", c.threads()),
             #[cfg(feature = "vulkan")]
             AnyBackend::Vulkan(v) => {
                 let d = v.device();
-                format!("vulkan backend, {} ({}, {})", d.name, d.kind, d.driver)
+                format!(
+                    "vulkan backend, {} ({}, {}), {} numerics",
+                    d.name,
+                    d.kind,
+                    d.driver,
+                    v.numerics()
+                )
             }
+        }
+    }
+
+    /// The numeric mode of a Vulkan backend; `None` on the CPU.
+    pub fn numerics(&self) -> Option<VulkanNumerics> {
+        match self {
+            AnyBackend::Cpu(_) => None,
+            #[cfg(feature = "vulkan")]
+            AnyBackend::Vulkan(v) => Some(v.numerics()),
         }
     }
 }

@@ -37,6 +37,9 @@ pub struct ServeArgs {
     /// Vulkan device index (with --backend vulkan).
     #[arg(long)]
     pub device: Option<usize>,
+    /// Exact Vulkan numerics (`--vk-exact`; help: `flags::VK_EXACT_HELP`).
+    #[arg(long, help = flags::VK_EXACT_HELP)]
+    pub vk_exact: bool,
     /// KV cache element type.
     #[arg(long, value_enum, default_value_t = CacheArg::F16)]
     pub cache_type: CacheArg,
@@ -62,9 +65,10 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
-    /// Checks what clap cannot: the per-slot context and the device flag.
+    /// Checks what clap cannot: the per-slot context and the device and numerics flags.
     pub fn check(&self) -> Result<(), String> {
         flags::check_device(self.backend, self.device)?;
+        flags::check_vk_exact(self.backend, self.vk_exact)?;
         if self.ctx_size / self.parallel as usize == 0 {
             return Err(format!(
                 "-c {} divided among --parallel {} slots leaves no context per slot",

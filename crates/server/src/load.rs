@@ -28,6 +28,7 @@ pub fn load(args: &ServeArgs) -> Result<Loaded, String> {
     let mut builder = Model::builder(&path)
         .backend(flags::backend_kind(args.backend))
         .threads(args.threads.unwrap_or(0))
+        .vulkan_numerics(flags::numerics(args.vk_exact))
         .on_note(|m| eprintln!("pine-serve: {m}"));
     if let Some(d) = args.device {
         builder = builder.device(d);

@@ -4,7 +4,7 @@
 
 use pine_backend::{
     AttentionPlan, AttentionShape, Backend, CacheSpec, CacheType, CpuBackend, HeadRanges, KeyRange,
-    MatmulMode, QueryGroup, Rope, RopeScaling,
+    MatmulMode, QueryGroup, Rope, RopeScaling, VulkanNumerics,
 };
 
 use crate::test_support::{backend, values};
@@ -110,9 +110,17 @@ fn plans() -> Vec<(&'static str, AttentionPlan)> {
     ]
 }
 
+/// In both numeric modes, to the same bounds (fast numerics' native fma and division move the
+/// scores and softmax by a few ulp, far inside them).
 #[test]
 fn attention_matches_the_cpu_for_causal_and_shifted_plans() {
-    let Some(mut vk) = backend(MatmulMode::Native) else {
+    for numerics in [VulkanNumerics::Exact, VulkanNumerics::Fast] {
+        attention_matches(numerics);
+    }
+}
+
+fn attention_matches(numerics: VulkanNumerics) {
+    let Some(mut vk) = backend(MatmulMode::Native, numerics) else {
         return;
     };
     let mut cpu = CpuBackend::new(2, MatmulMode::Native).unwrap();
@@ -130,7 +138,7 @@ fn attention_matches_the_cpu_for_causal_and_shifted_plans() {
                 .fold(0.0, f32::max);
             assert!(
                 worst <= tol,
-                "{name} {ty:?} cap {cap:?}: max |Δ| {worst} > {tol}"
+                "{name} {ty:?} cap {cap:?} {numerics:?}: max |Δ| {worst} > {tol}"
             );
         }
     }

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use pine_backend::{
     AttentionPlan, AttentionShape, Backend, BackendError, CacheSpec, CacheType, ImportanceRows,
-    MatmulMode, RegionGeometry, WeightSource,
+    MatmulMode, RegionGeometry, VulkanNumerics, WeightSource,
 };
 use pine_gguf::GgmlType;
 use vulkano::buffer::Subbuffer;
@@ -106,8 +106,16 @@ pub struct VulkanBackend {
     importance_rows: Option<Subbuffer<[f32]>>,
     importance_table: Option<Subbuffer<[f32]>>,
     mode: MatmulMode,
-    /// Whether the device's fma() is fused and correctly rounded (the start-up probe), so the
-    /// exact shaders can use it instead of the f64 emulation.
+    /// The numeric mode asked for.
+    numerics: VulkanNumerics,
+    /// Whether the float shaders load their f64 builds, which copy the CPU's float order bit
+    /// for bit: [`VulkanNumerics::Exact`] on a device with shaderFloat64. Fast numerics (and
+    /// exact ones on a device without f64) load the plain builds: native `fma()`, float
+    /// division and square root, f32 sums.
+    f64_builds: bool,
+    /// Whether the device's fma() is fused and correctly rounded (the start-up probe, run only
+    /// where the f64 builds are loaded), so the exact shaders can use it instead of the f64
+    /// emulation.
     fused_fma: bool,
     /// Whether the integer matmuls sum lanes by subgroup shuffles (the device's subgroup
     /// properties allow it).
@@ -154,13 +162,22 @@ impl VulkanBackend {
     /// Opens a device. In [`MatmulMode::Native`] activations are rounded as llama.cpp's CPU
     /// quantizes them for each weight type (Q8_0, Q8_1, Q8_K, F16, BF16) before the float
     /// matmul; in [`MatmulMode::F32`] they are used as they are (the reference mode).
-    pub fn new(choice: DeviceChoice, mode: MatmulMode) -> Result<VulkanBackend, VkError> {
+    /// `numerics` picks the float shaders: [`VulkanNumerics::Fast`] never loads an f64 build;
+    /// [`VulkanNumerics::Exact`] loads them where the device has f64 (see
+    /// [`VulkanBackend::cpu_float_order`]).
+    pub fn new(
+        choice: DeviceChoice,
+        mode: MatmulMode,
+        numerics: VulkanNumerics,
+    ) -> Result<VulkanBackend, VkError> {
         let ctx = Arc::new(Context::open(choice)?);
         let placeholder = memory::device::<f32>(&ctx.memory, 1)?;
         let mut rec = Recorder::new(ctx.clone())?;
         let mut pipelines = Pipelines::default();
-        // Without f64 the exact shaders use fma() anyway: nothing to choose.
-        let fused_fma = ctx.info.fp64 && fma_probe::probe(&ctx, &mut rec, &mut pipelines)?;
+        let f64_builds = numerics == VulkanNumerics::Exact && ctx.info.fp64;
+        // The probe only chooses between the f64 builds (`_f64` or `_f64fma`): without them
+        // (fast numerics, or no f64) the shaders call fma() anyway, so there is nothing to probe.
+        let fused_fma = f64_builds && fma_probe::probe(&ctx, &mut rec, &mut pipelines)?;
         Ok(VulkanBackend {
             subgroups: ctx.info.subgroup_shuffle,
             placeholder,
@@ -168,6 +185,8 @@ impl VulkanBackend {
             rec,
             ctx,
             pipelines,
+            numerics,
+            f64_builds,
             fused_fma,
             rope: RopeTable::default(),
             readback: None,
@@ -187,16 +206,33 @@ impl VulkanBackend {
         &self.ctx.info
     }
 
+    /// The numeric mode this backend was opened with.
+    pub fn numerics(&self) -> VulkanNumerics {
+        self.numerics
+    }
+
+    /// Whether the float operations (fma, division, square root, the sums ggml keeps in f64)
+    /// are the CPU's bit for bit: [`VulkanNumerics::Exact`] on a device with f64. Elsewhere
+    /// they are within a few ulp, which the activation re-rounding before every quantized
+    /// matmul can grow to ~1e-2 in the logits.
+    pub fn cpu_float_order(&self) -> bool {
+        self.f64_builds
+    }
+
     /// Whether matmuls with weights of type `ty` give the CPU's per-pair kernels' results bit
     /// for bit here: native mode, a kernel in the float order of the CPU's x86 kernels (the
-    /// integer block types and BF16), and a device with f64 for the exact float operations.
+    /// integer block types and BF16), and the exact float operations
+    /// ([`VulkanBackend::cpu_float_order`]). Fast numerics keep the integer kernels (their
+    /// integer dot products need no f64), but round the activations with float division and
+    /// combine the block sums with the device's fma(), which may round twice: a last-bit
+    /// difference there can flip an activation's rounding, so no type matches the CPU's bits.
     /// Tests hold such products, and models made only of them, to the CPU's standard. (The
     /// CPU backend itself runs Q4_K/Q5_K/Q6_K through packed kernels of another order where
     /// the CPU has AVX2 or AVX-512; the shaders follow the per-pair ones, llama.cpp's.)
     pub fn matches_cpu(&self, ty: GgmlType) -> bool {
         let exact_order =
             INTEGER_TYPES.contains(&ty) || K_TYPES.contains(&ty) || ty == GgmlType::BF16;
-        self.mode == MatmulMode::Native && self.ctx.info.fp64 && exact_order
+        self.mode == MatmulMode::Native && self.cpu_float_order() && exact_order
     }
 
     /// Turns the resubmission of recorded command buffers on (the default) or off. Off, every
@@ -218,8 +254,15 @@ impl VulkanBackend {
         self.rec.replay_stats()
     }
 
+    /// Names of the shaders this backend has loaded so far, sorted: tests check that fast
+    /// numerics load no `_f64` build.
+    pub fn loaded_shaders(&self) -> Vec<&'static str> {
+        self.pipelines.loaded()
+    }
+
     /// Whether the start-up probe found the device's `fma()` fused and correctly rounded, so
-    /// the shaders copying the CPU's float order use it rather than building it from f64.
+    /// the shaders copying the CPU's float order use it rather than building it from f64
+    /// (false where the probe does not run: fast numerics, or a device without f64).
     pub fn fused_fma(&self) -> bool {
         self.fused_fma
     }
@@ -281,11 +324,12 @@ impl VulkanBackend {
         Ok(slot.clone().expect("just set"))
     }
 
-    /// Name of a shader that copies the CPU's float order: where the device has f64 (exact),
-    /// its build on the device's fma() when the probe found that fused and the shader has
-    /// multiply-adds, else its f64 build; its f32 build elsewhere (within a few ulp).
+    /// Name of the build to load of a shader that has f64 builds: with the f64 builds (exact
+    /// numerics on a device with f64) its build on the device's fma() when the probe found
+    /// that fused and the shader has multiply-adds, else its f64 build; elsewhere (fast
+    /// numerics) its plain build: native fma(), float division and f32 sums, within a few ulp.
     fn exact(&self, name: &str) -> String {
-        if !self.ctx.info.fp64 {
+        if !self.f64_builds {
             return name.to_string();
         }
         let fused = format!("{name}_f64fma");
@@ -600,6 +644,9 @@ impl Backend for VulkanBackend {
                 what: format!("matmul of {n} rows does not fit the buffers"),
             });
         }
+        // The integer kernels run in both numeric modes: their dot products are integer sums,
+        // exact without f64 (and as fast as any float kernel); only their float epilogue (block
+        // scales times sums) has a plain build for fast numerics and f64 builds for exact ones.
         let int = self.mode == MatmulMode::Native
             && (INTEGER_TYPES.contains(&w.ty) || K_TYPES.contains(&w.ty));
         let rounded = self.round_activations(w, x, n, int)?;

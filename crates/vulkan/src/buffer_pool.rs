@@ -43,7 +43,10 @@ mod tests {
 
     #[test]
     fn buffers_come_back_last_in_first_out_per_length() {
-        let Some(b) = crate::test_support::backend(pine_backend::MatmulMode::F32) else {
+        let Some(b) = crate::test_support::backend(
+            pine_backend::MatmulMode::F32,
+            pine_backend::VulkanNumerics::Fast,
+        ) else {
             return;
         };
         let mem = &b.context().memory;

@@ -117,11 +117,12 @@ mod tests {
     /// shaders bear out, and the backend's choice keeps the CPU's bits.
     #[test]
     fn the_probe_predicts_whether_the_fused_builds_match_the_cpu() {
-        use pine_backend::{Backend, CpuBackend, MatmulMode};
-        let Some(mut vk) = crate::test_support::backend(MatmulMode::Native) else {
+        use pine_backend::{Backend, CpuBackend, MatmulMode, VulkanNumerics};
+        let Some(mut vk) = crate::test_support::backend(MatmulMode::Native, VulkanNumerics::Exact)
+        else {
             return;
         };
-        if !vk.device().fp64 {
+        if !vk.cpu_float_order() {
             return;
         }
         let verdict = vk.fused_fma();
@@ -147,5 +148,29 @@ mod tests {
         vk.force_fused_fma(true);
         let on_device_fma = silu(&mut vk, &x, &up);
         assert_eq!(on_device_fma == want, verdict, "probe verdict {verdict}");
+    }
+
+    /// Fast numerics never run the probe (it only chooses between f64 builds) and so never
+    /// load its shader; exact numerics on a device with f64 do.
+    #[test]
+    fn only_exact_numerics_run_the_probe() {
+        use pine_backend::{MatmulMode, VulkanNumerics};
+        let Some(fast) = crate::test_support::backend(MatmulMode::Native, VulkanNumerics::Fast)
+        else {
+            return;
+        };
+        assert!(!fast.fused_fma() && !fast.cpu_float_order());
+        assert!(
+            fast.loaded_shaders().is_empty(),
+            "{:?}",
+            fast.loaded_shaders()
+        );
+        let exact = crate::test_support::backend(MatmulMode::Native, VulkanNumerics::Exact)
+            .expect("a device for fast numerics serves exact ones too");
+        assert_eq!(exact.cpu_float_order(), exact.device().fp64);
+        assert_eq!(
+            exact.loaded_shaders().contains(&"fma_probe"),
+            exact.device().fp64
+        );
     }
 }

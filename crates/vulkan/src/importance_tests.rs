@@ -4,14 +4,16 @@
 //! device has f64 (exact fma and division) the tables must agree bit for bit. Elsewhere fma()
 //! and division may each be off by a few ulp: a score then moves by ~1e-6 relative (64 terms of
 //! |q·k| ≲ 10), exp(s − max) by about |s|·1e-6, and the sums and quotients by a few ulp more,
-//! hence 1e-5 relative. Moving the segments around in the region must not change a bit.
+//! hence 1e-5 relative: the bound fast numerics (native fma, float division) are held to too.
+//! Moving the segments around in the region must not change a bit, in either numeric mode.
 
 use pine_backend::{
     AttentionShape, Backend, CacheSpec, CacheType, CpuBackend, ImportanceRows, MatmulMode,
-    RegionGeometry, Rope, RopeScaling,
+    RegionGeometry, Rope, RopeScaling, VulkanNumerics,
 };
 
 use crate::test_support::{backend, values};
+use crate::VulkanBackend;
 
 const HEADS: usize = 4;
 const KV_HEADS: usize = 2;
@@ -127,52 +129,71 @@ fn cases() -> Vec<Vec<usize>> {
     ]
 }
 
-/// Every case in both cache precisions, with the shaders' exact build and with the build on
-/// the device's own fma() (on a device whose fma() is not fused, such as lavapipe's, that one
-/// is the inexact path devices without f64 take).
+/// Every case in both cache precisions, in exact numerics with the shaders' exact build and
+/// with the build on the device's own fma() (on a device whose fma() is not fused, such as
+/// lavapipe's, that one is inexact), and in fast numerics (the plain build: within 1e-5).
 #[test]
 fn importance_matches_the_cpu_for_suffix_rows_and_the_segment_batch() {
-    let Some(mut b) = backend(MatmulMode::F32) else {
+    let Some(mut b) = backend(MatmulMode::F32, VulkanNumerics::Exact) else {
         return;
     };
-    let mut cpu = CpuBackend::new(2, MatmulMode::F32).unwrap();
     let probed = b.fused_fma();
     for own_fma in [false, true] {
         b.force_fused_fma(own_fma);
-        let exact = b.device().fp64 && (probed || !own_fma);
-        for (c, lens) in cases().into_iter().enumerate() {
-            let hd = if c == 2 { 40 } else { 64 };
-            let order: Vec<usize> = (0..lens.len()).collect();
-            let r = region(&lens, &order, hd);
-            for ty in [CacheType::F32, CacheType::F16] {
-                let suffix: Vec<f32> = values(3 * HEADS * hd, 7 + c as u64)
-                    .iter()
-                    .map(|x| x * 3.0)
-                    .collect();
-                let what = format!("{lens:?} {ty:?} (device fma: {own_fma})");
-                for m in [1, 3] {
-                    let q = &suffix[..m * HEADS * hd];
-                    let rows = ImportanceRows::Queries(m);
-                    let got = table(&mut b, &r, q, rows, hd, ty);
-                    let want = table(&mut cpu, &r, q, rows, hd, ty);
-                    assert_close(&got, &want, exact, &format!("{what}, {m} suffix rows"));
-                }
-                if lens.len() >= 3 {
-                    let rows = ImportanceRows::Segments;
-                    let got = table(&mut b, &r, &r.queries, rows, hd, ty);
-                    let want = table(&mut cpu, &r, &r.queries, rows, hd, ty);
-                    assert_close(&got, &want, exact, &format!("{what}, segment batch"));
-                }
+        let exact = b.cpu_float_order() && (probed || !own_fma);
+        check_against_the_cpu(&mut b, exact, &format!("device fma: {own_fma}"));
+    }
+    let mut fast = backend(MatmulMode::F32, VulkanNumerics::Fast).expect("the same device");
+    check_against_the_cpu(&mut fast, false, "fast numerics");
+    assert!(
+        fast.loaded_shaders().iter().all(|n| !n.contains("_f64")),
+        "{:?}",
+        fast.loaded_shaders()
+    );
+}
+
+fn check_against_the_cpu(b: &mut VulkanBackend, exact: bool, label: &str) {
+    let mut cpu = CpuBackend::new(2, MatmulMode::F32).unwrap();
+    for (c, lens) in cases().into_iter().enumerate() {
+        let hd = if c == 2 { 40 } else { 64 };
+        let order: Vec<usize> = (0..lens.len()).collect();
+        let r = region(&lens, &order, hd);
+        for ty in [CacheType::F32, CacheType::F16] {
+            let suffix: Vec<f32> = values(3 * HEADS * hd, 7 + c as u64)
+                .iter()
+                .map(|x| x * 3.0)
+                .collect();
+            let what = format!("{lens:?} {ty:?} ({label})");
+            for m in [1, 3] {
+                let q = &suffix[..m * HEADS * hd];
+                let rows = ImportanceRows::Queries(m);
+                let got = table(b, &r, q, rows, hd, ty);
+                let want = table(&mut cpu, &r, q, rows, hd, ty);
+                assert_close(&got, &want, exact, &format!("{what}, {m} suffix rows"));
+            }
+            if lens.len() >= 3 {
+                let rows = ImportanceRows::Segments;
+                let got = table(b, &r, &r.queries, rows, hd, ty);
+                let want = table(&mut cpu, &r, &r.queries, rows, hd, ty);
+                assert_close(&got, &want, exact, &format!("{what}, segment batch"));
             }
         }
     }
 }
 
+/// In both numeric modes: fast numerics change the operations, not the order, which does
+/// not depend on where the segments sit.
 #[test]
 fn importance_per_segment_ignores_where_the_segments_sit() {
-    let Some(mut b) = backend(MatmulMode::F32) else {
-        return;
-    };
+    for numerics in [VulkanNumerics::Fast, VulkanNumerics::Exact] {
+        let Some(mut b) = backend(MatmulMode::F32, numerics) else {
+            return;
+        };
+        ignores_where_the_segments_sit(&mut b);
+    }
+}
+
+fn ignores_where_the_segments_sit(b: &mut VulkanBackend) {
     let hd = 64;
     for lens in cases().into_iter().filter(|l| l.len() >= 2) {
         let n = lens.len();
@@ -188,28 +209,14 @@ fn importance_per_segment_ignores_where_the_segments_sit() {
             let bits = |v: Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             let rows = ImportanceRows::Queries(2);
             assert_eq!(
-                bits(table(&mut b, &a, &q, rows, hd, ty)),
-                bits(table(&mut b, &z, &q, rows, hd, ty)),
+                bits(table(b, &a, &q, rows, hd, ty)),
+                bits(table(b, &z, &q, rows, hd, ty)),
                 "{lens:?} {ty:?}: suffix rows"
             );
             if n >= 3 {
                 assert_eq!(
-                    bits(table(
-                        &mut b,
-                        &a,
-                        &a.queries,
-                        ImportanceRows::Segments,
-                        hd,
-                        ty
-                    )),
-                    bits(table(
-                        &mut b,
-                        &z,
-                        &z.queries,
-                        ImportanceRows::Segments,
-                        hd,
-                        ty
-                    )),
+                    bits(table(b, &a, &a.queries, ImportanceRows::Segments, hd, ty)),
+                    bits(table(b, &z, &z.queries, ImportanceRows::Segments, hd, ty)),
                     "{lens:?} {ty:?}: segment batch"
                 );
             }

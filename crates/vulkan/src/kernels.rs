@@ -626,6 +626,13 @@ impl Pipelines {
         self.built.insert(key, p.clone());
         Ok(p)
     }
+
+    /// Names of the shaders loaded so far, sorted (for checking which builds a mode uses).
+    pub fn loaded(&self) -> Vec<&'static str> {
+        let mut names: Vec<_> = self.built.keys().copied().collect();
+        names.sort_unstable();
+        names
+    }
 }
 
 fn build(ctx: &Context, name: &str, bytes: &[u8]) -> Result<Arc<ComputePipeline>, VkError> {
@@ -661,5 +668,82 @@ mod tests {
     fn the_shader_table_is_sorted_so_lookups_can_bisect() {
         assert!(SPIRV.windows(2).all(|w| w[0].0 < w[1].0));
         assert!(exists("mul_mat_q8_q4_0_f64_sg") && exists("add") && !exists("nope"));
+    }
+
+    /// SPIR-V's OpCapability opcode and the Float64 and Int64 capabilities.
+    const OP_CAPABILITY: u32 = 17;
+    const FLOAT64: u32 = 10;
+    const INT64: u32 = 11;
+
+    /// The capabilities a SPIR-V module declares: after the 5-word header, each instruction's
+    /// first word holds its word count (high 16 bits) and opcode (low 16).
+    fn capabilities(name: &str, bytes: &[u8]) -> Vec<u32> {
+        assert_eq!(bytes.len() % 4, 0, "{name}: not whole words");
+        let words: Vec<u32> = bytes
+            .chunks_exact(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        assert!(words.len() > 5, "{name}: no instructions");
+        assert_eq!(words[0], 0x0723_0203, "{name}: not little-endian SPIR-V");
+        let mut caps = Vec::new();
+        let mut at = 5;
+        while at < words.len() {
+            let (count, opcode) = ((words[at] >> 16) as usize, words[at] & 0xffff);
+            assert!(
+                count > 0 && at + count <= words.len(),
+                "{name}: malformed instruction at word {at}"
+            );
+            if opcode == OP_CAPABILITY {
+                caps.push(words[at + 1]);
+            }
+            at += count;
+        }
+        caps
+    }
+
+    /// Issue #16's audit: no shader that fast numerics can load (every build without `_f64` in
+    /// its name) declares Float64 or Int64, so fast mode never needs the slow f64 units; and
+    /// every `_f64*` build declares Float64, except where glslc compiled the f64 build to the
+    /// very bytes of its plain build (a shader whose only float work the f64 defines leave as
+    /// it was, such as the k-quant kernels' `_f64fma` builds): then loading it is loading the
+    /// plain build, which the first half checks. Counted, so the split the backend relies on is
+    /// real and the test cannot pass on a table without f64 builds.
+    #[test]
+    fn no_fast_shader_declares_float64_or_int64_and_every_f64_build_declares_float64() {
+        let (mut fast, mut wide, mut same) = (0, 0, 0);
+        for (name, bytes) in SPIRV {
+            let caps = capabilities(name, bytes);
+            if let Some(at) = name.find("_f64") {
+                let plain_name = format!(
+                    "{}{}",
+                    &name[..at],
+                    name[at..]
+                        .trim_start_matches("_f64")
+                        .trim_start_matches("fma")
+                );
+                let plain = find(&plain_name)
+                    .unwrap_or_else(|| panic!("{name}: no plain build {plain_name}"));
+                if caps.contains(&FLOAT64) {
+                    wide += 1;
+                } else {
+                    assert_eq!(
+                        plain.1, *bytes,
+                        "{name}: an f64 build without Float64 that differs from {plain_name}"
+                    );
+                    same += 1;
+                }
+            } else {
+                fast += 1;
+                assert!(
+                    !caps.contains(&FLOAT64) && !caps.contains(&INT64),
+                    "{name}: a fast-set shader declares Float64 or Int64 ({caps:?})"
+                );
+            }
+        }
+        eprintln!("{fast} fast-set shaders; {wide} f64 builds declare Float64, {same} equal their plain build");
+        assert!(
+            fast >= 50 && wide >= 30,
+            "{fast} fast and {wide} f64 builds"
+        );
     }
 }

@@ -34,11 +34,16 @@ pub use error::VkError;
 pub use replay::ReplayStats;
 pub use weight::{VkWeight, NATIVE_TYPES};
 
-/// For test suites: a backend on any Vulkan device (lavapipe included), or `None` after printing
-/// why there is none. With `REQUIRE_VULKAN=1` (as CI sets it) a missing device panics instead,
-/// so Vulkan tests never skip silently where a device is expected.
-pub fn device_for_tests(mode: pine_backend::MatmulMode) -> Option<VulkanBackend> {
-    match VulkanBackend::new(DeviceChoice::Any, mode) {
+/// For test suites: a backend on any Vulkan device (lavapipe included) in `mode` and
+/// `numerics` (tests that hold Vulkan to the CPU's bits ask for
+/// [`pine_backend::VulkanNumerics::Exact`]), or `None` after printing why there is none. With
+/// `REQUIRE_VULKAN=1` (as CI sets it) a missing device panics instead, so Vulkan tests never
+/// skip silently where a device is expected.
+pub fn device_for_tests(
+    mode: pine_backend::MatmulMode,
+    numerics: pine_backend::VulkanNumerics,
+) -> Option<VulkanBackend> {
+    match VulkanBackend::new(DeviceChoice::Any, mode, numerics) {
         Ok(b) => Some(b),
         Err(e) if std::env::var("REQUIRE_VULKAN").is_ok_and(|v| v == "1") => {
             panic!("REQUIRE_VULKAN=1 but no Vulkan device: {e}")

@@ -97,7 +97,10 @@ mod tests {
 
     #[test]
     fn slices_start_on_256_byte_boundaries_and_reserve_a_word_when_empty() {
-        let Some(b) = crate::test_support::backend(pine_backend::MatmulMode::F32) else {
+        let Some(b) = crate::test_support::backend(
+            pine_backend::MatmulMode::F32,
+            pine_backend::VulkanNumerics::Fast,
+        ) else {
             return;
         };
         let mut d = StepData::new(b.context().memory.clone());

@@ -2,13 +2,14 @@
 
 use std::path::PathBuf;
 
-use pine_backend::MatmulMode;
+use pine_backend::{MatmulMode, VulkanNumerics};
 
 use crate::VulkanBackend;
 
-/// A backend on any device in `mode`, or `None` as [`crate::device_for_tests`] says.
-pub fn backend(mode: MatmulMode) -> Option<VulkanBackend> {
-    crate::device_for_tests(mode)
+/// A backend on any device in `mode` and `numerics`, or `None` as [`crate::device_for_tests`]
+/// says.
+pub fn backend(mode: MatmulMode, numerics: VulkanNumerics) -> Option<VulkanBackend> {
+    crate::device_for_tests(mode, numerics)
 }
 
 /// The tiny-llama fixture folder: `$PINE_FIXTURES/tiny-llama`, else the repository's own

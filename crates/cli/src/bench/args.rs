@@ -61,6 +61,9 @@ pub struct BenchArgs {
     /// backends reject it.
     #[arg(long)]
     pub device: Option<usize>,
+    /// Exact Vulkan numerics (`--vk-exact`; help: `flags::VK_EXACT_HELP`).
+    #[arg(long, help = crate::flags::VK_EXACT_HELP)]
+    pub vk_exact: bool,
     /// Attention modes (comma-separated); pine and anchor split the prompt into segments.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [AttentionArg::Causal])]
     pub attention: Vec<AttentionArg>,

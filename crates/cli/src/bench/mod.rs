@@ -100,6 +100,7 @@ fn run(args: &BenchArgs) -> Result<(), String> {
 /// Rejects settings that would make a meaningless or failing run before any model is loaded.
 fn validate(args: &BenchArgs) -> Result<(), String> {
     crate::flags::check_device(args.backend, args.device)?;
+    crate::flags::check_vk_exact(args.backend, args.vk_exact)?;
     let segmented = args.attention.iter().any(|a| *a != AttentionArg::Causal);
     if segmented && args.n_gen.iter().any(|&n| n > 0) && depth(args) == 0 {
         return Err("pine/anchor tg tests decode after a prompt: give a -p value > 0".into());
@@ -132,7 +133,7 @@ fn bench_model(
     let ctx = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
     let file = Arc::new(Gguf::open(path).map_err(|e| crate::model_path::gguf_error(path, &e))?);
     let info = model_info::model_info(path, &file);
-    let choice = crate::flags::backend_choice(args.backend, args.device, threads);
+    let choice = crate::flags::backend_choice(args.backend, args.device, args.vk_exact, threads);
     let backend = AnyBackend::open(choice, MatmulMode::Native, &mut |m| {
         eprintln!("pine-bench: {m}")
     })
@@ -184,6 +185,7 @@ fn bench_model(
                 model: info.clone(),
                 model_path: path.display().to_string(),
                 backend: session.model.backend.name().into(),
+                numerics: session.model.backend.numerics().map(|n| n.to_string()),
                 threads: match &session.model.backend {
                     AnyBackend::Cpu(c) => c.threads(),
                     AnyBackend::Vulkan(_) => threads,

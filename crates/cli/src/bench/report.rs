@@ -16,8 +16,10 @@ pub struct Row {
     pub model: ModelInfo,
     /// Path of the model file as given.
     pub model_path: String,
-    /// Backend name (`cpu`).
+    /// Backend name (`cpu`, `vulkan`).
     pub backend: String,
+    /// The Vulkan backend's numeric mode (`fast`, `exact`); `None` on the CPU.
+    pub numerics: Option<String>,
     /// Threads of the backend's pool.
     pub threads: usize,
     /// Attention mode name (`causal`, `pine`, `anchor`).
@@ -88,6 +90,7 @@ impl Row {
             "model_size": self.model.size_bytes,
             "model_n_params": self.model.n_params,
             "backend": self.backend,
+            "vk_numerics": self.numerics,
             "n_threads": self.threads,
             "attention": self.attention,
             "segments": self.segments,
@@ -118,6 +121,15 @@ pub fn md_header() -> String {
         .to_string()
 }
 
+/// The backend cell of the table and CSV: the name, with the numeric mode on Vulkan
+/// (`vulkan (fast)`).
+fn backend_cell(r: &Row) -> String {
+    match &r.numerics {
+        Some(n) => format!("{} ({n})", r.backend),
+        None => r.backend.clone(),
+    }
+}
+
 /// One markdown row.
 pub fn md_row(r: &Row) -> String {
     let s = r.summary();
@@ -127,7 +139,7 @@ pub fn md_row(r: &Row) -> String {
         r.model.size_bytes as f64 / (1024.0 * 1024.0),
         params_cell(r.model.n_params),
         r.model.dominant_type,
-        r.backend,
+        backend_cell(r),
         r.threads,
         r.attention_cell(),
         r.test,
@@ -158,7 +170,7 @@ pub fn csv_row(r: &Row) -> String {
         r.model.size_bytes,
         r.model.n_params,
         r.model.dominant_type,
-        r.backend,
+        backend_cell(r),
         r.threads,
         r.attention,
         r.segments.map(|s| s.to_string()).unwrap_or_default(),

@@ -52,6 +52,9 @@ pub struct CommonArgs {
     /// Vulkan device index for `--backend vulkan`.
     #[arg(long)]
     pub device: Option<usize>,
+    /// Exact Vulkan numerics (`--vk-exact`; help: `flags::VK_EXACT_HELP`).
+    #[arg(long, help = crate::flags::VK_EXACT_HELP)]
+    pub vk_exact: bool,
     /// KV cache element type.
     #[arg(long, value_enum, default_value_t = CacheArg::F16)]
     pub cache_type: CacheArg,

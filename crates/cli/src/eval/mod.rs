@@ -76,6 +76,7 @@ pub fn modes(common: &CommonArgs) -> Vec<Mode> {
 /// Checks the flags that need no model (the device, the output paths) before loading.
 fn check(common: &CommonArgs) -> Result<(), String> {
     crate::flags::check_device(common.backend, common.device)?;
+    crate::flags::check_vk_exact(common.backend, common.vk_exact)?;
     if let Some(dir) = &common.plot {
         if dir.exists() && !dir.is_dir() {
             return Err(format!("--plot {}: not a directory", dir.display()));
@@ -91,6 +92,7 @@ fn builder(common: &CommonArgs) -> Result<(ModelBuilder, PathBuf), String> {
     let mut builder = Model::builder(&path)
         .backend(crate::flags::backend_kind(common.backend))
         .threads(common.threads.unwrap_or(0))
+        .vulkan_numerics(crate::flags::numerics(common.vk_exact))
         .context_size(common.ctx_size)
         .cache_type(CacheType::from(common.cache_type))
         .on_note(|m| eprintln!("pine-eval: {m}"));

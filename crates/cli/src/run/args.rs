@@ -73,6 +73,9 @@ pub struct RunArgs {
     /// reject it.
     #[arg(long)]
     pub device: Option<usize>,
+    /// Exact Vulkan numerics (`--vk-exact`; help: `flags::VK_EXACT_HELP`).
+    #[arg(long, help = crate::flags::VK_EXACT_HELP)]
+    pub vk_exact: bool,
     /// Print the Vulkan devices and exit.
     #[arg(long)]
     pub list_devices: bool,

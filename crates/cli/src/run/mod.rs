@@ -36,6 +36,7 @@ fn run(args: &RunArgs) -> Result<(), String> {
         return crate::flags::list_devices();
     }
     crate::flags::check_device(args.backend, args.device)?;
+    crate::flags::check_vk_exact(args.backend, args.vk_exact)?;
     layout::check(args)?;
     // The logits file is opened (and a bad path refused) before the model is loaded.
     let logits_out = match &args.logits_out {

@@ -14,6 +14,7 @@ pub(crate) fn load(args: &RunArgs) -> Result<Model, String> {
     let mut builder = Model::builder(&path)
         .backend(crate::flags::backend_kind(args.backend))
         .threads(args.threads.unwrap_or(0))
+        .vulkan_numerics(crate::flags::numerics(args.vk_exact))
         .context_size(args.ctx_size)
         .cache_type(CacheType::from(args.cache_type))
         .matmul_mode(if args.f32_matmul {

@@ -3,7 +3,9 @@
 //! device (`pine_region_keys.comp`); every later ranking scores its queries against it there
 //! (`pine_importance.comp`, `pine_importance_sum.comp`), so only the importance table comes
 //! back to the host, never a layer's queries or keys. The shaders follow the CPU's order
-//! operation by operation, so where the device has f64 the table is the CPU's bit for bit.
+//! operation by operation, so in exact numerics on a device with f64 the table is the CPU's bit
+//! for bit (in fast numerics within a few ulp); in either mode the order of the sums does not
+//! depend on where the segments sit.
 
 use pine_backend::importance::check_request;
 use pine_backend::{AttentionShape, BackendError, CacheType, ImportanceRows, RegionGeometry};
