@@ -61,18 +61,23 @@ fn bounds(variant: &str) -> f32 {
 }
 
 /// Families whose graph computes an op another way than llama.cpp does, so its float order is
-/// not pine's: Gemma's GELU (and Gemma 2's tanh soft-caps), which llama.cpp reads from a table of f16 inputs while pine
-/// computes it in f32. These take the fixture suite's accuracy criterion
-/// (`common/fixture_cases.rs`): the same max-abs bound, argmax flips only on near-ties (at
-/// most a tenth of the rows, llama.cpp's top-2 gap below 2e-2), and pine's mean KL from the
-/// f32 reference no larger than llama.cpp's.
+/// not pine's: Gemma's GELU (and Gemma 2's tanh soft-caps), which llama.cpp reads from a table
+/// of f16 inputs while pine computes it in f32. These take the fixture suite's accuracy
+/// criterion (`common/fixture_cases.rs`): the same max-abs bound, argmax flips only on
+/// near-ties (at most a tenth of the rows, llama.cpp's top-2 gap below 2e-2), and pine's mean
+/// KL from the f32 reference no larger than llama.cpp's. Under the Vulkan backend's fast
+/// numerics (another float order) every family takes the suite's other-order criterion (the
+/// same max-abs bound and near-tie flips; fast numerics' KL is held by
+/// `tests/vulkan_fixture_logits.rs` over the whole fixture suite, where per-case KLs of F32
+/// files, ~1e-9 nats, are noise).
 const OTHER_ORDER: [&str; 2] = ["gemma2", "gemma3"];
 
 fn check<B: Backend>(arch: &str, variant: &str, s: &mut Session<B>, on: &str) {
     let (tokens, want) = reference(&dir(arch).join(format!("logits.{variant}.gguf")));
     let n_vocab = s.model.params.n_vocab;
     assert_eq!(want.len(), tokens.len() * n_vocab);
-    let other_order = OTHER_ORDER.contains(&arch);
+    let kl_check = OTHER_ORDER.contains(&arch) && !on.ends_with("(fast)");
+    let other_order = kl_check || on.ends_with("(fast)");
     for batch in [true, false] {
         let got = logits(s, &tokens, batch);
         let diff = common::max_abs_diff(&got, &want);
@@ -104,7 +109,7 @@ fn check<B: Backend>(arch: &str, variant: &str, s: &mut Session<B>, on: &str) {
                 "{arch} {variant} {on}: argmax flips beyond near-ties"
             ),
         }
-        if other_order && batch {
+        if kl_check && batch {
             let path = dir(arch).join(format!("tiny-{arch}.{variant}.gguf"));
             let mut f32 = common::session(&path, 2, MatmulMode::F32, CacheType::F32, 512);
             let exact = logits(&mut f32, &tokens, true);
@@ -137,19 +142,20 @@ fn architectures_match_llama_cpp_on_the_cpu() {
 
 #[test]
 fn architectures_match_llama_cpp_on_vulkan() {
-    for arch in ARCHS {
-        for variant in ["F32", "Q8_0"] {
-            let path = dir(arch).join(format!("tiny-{arch}.{variant}.gguf"));
-            let Some(mut s) = vk::vulkan_session(
-                &path,
-                MatmulMode::Native,
-                VulkanNumerics::Exact,
-                CacheType::F16,
-                512,
-            ) else {
-                return;
-            };
-            check(arch, variant, &mut s, "vulkan");
+    for (numerics, on) in [
+        (VulkanNumerics::Exact, "vulkan"),
+        (VulkanNumerics::Fast, "vulkan (fast)"),
+    ] {
+        for arch in ARCHS {
+            for variant in ["F32", "Q8_0"] {
+                let path = dir(arch).join(format!("tiny-{arch}.{variant}.gguf"));
+                let Some(mut s) =
+                    vk::vulkan_session(&path, MatmulMode::Native, numerics, CacheType::F16, 512)
+                else {
+                    return;
+                };
+                check(arch, variant, &mut s, on);
+            }
         }
     }
 }
