@@ -192,14 +192,7 @@ impl<W> Blocks<W> {
         let w = &self.layers[l];
         let (n, p) = (x.rows(), x.p);
         let (qw, d) = (p.n_heads * p.head_dim, p.n_embd);
-        x.be.rms_norm(&x.s.x, &w.attn_norm, p.rms_eps, n, &mut x.s.h);
-        let s = &mut *x.s;
-        x.be.matmul_many(
-            [&w.wq, &w.wk, &w.wv],
-            &s.h,
-            n,
-            [&mut s.q, &mut s.k, &mut s.v],
-        )?;
+        x.project_qkv(&w.attn_norm, [&w.wq, &w.wk, &w.wv])?;
         if let Some([nq, nk]) = &w.qk_norm {
             x.norm_heads(nq, nk);
         }

@@ -102,14 +102,8 @@ impl<W> Blocks<W> {
     ) -> Result<(), ModelError> {
         let w = &self.layers[l];
         let (n, p) = (x.rows(), x.p);
-        x.be.rms_norm(&x.s.x, &w.attn_norm, p.rms_eps, n, &mut x.s.h);
+        x.project_qkv(&w.attn_norm, [&w.wq, &w.wk, &w.wv])?;
         let s = &mut *x.s;
-        x.be.matmul_many(
-            [&w.wq, &w.wk, &w.wv],
-            &s.h,
-            n,
-            [&mut s.q, &mut s.k, &mut s.v],
-        )?;
         if let Some([bq, bk, bv]) = &w.biases {
             x.be.add_bias(&mut s.q, bq, n);
             x.be.add_bias(&mut s.k, bk, n);

@@ -176,6 +176,20 @@ impl<B: Backend> Pass<'_, '_, B> {
         self.batch.ids.len()
     }
 
+    /// The attention's inputs: `h` = RMSNorm of `x` by `norm`, then `q`, `k`, `v` = its
+    /// projections by `w[0..3]` (one job over one quantized copy of `h` where the backend can).
+    pub(crate) fn project_qkv(
+        &mut self,
+        norm: &B::Weight,
+        w: [&B::Weight; 3],
+    ) -> Result<(), ModelError> {
+        let (n, s) = (self.rows(), &mut *self.s);
+        self.be.rms_norm(&s.x, norm, self.p.rms_eps, n, &mut s.h);
+        self.be
+            .matmul_many(w, &s.h, n, [&mut s.q, &mut s.k, &mut s.v])?;
+        Ok(())
+    }
+
     /// RMS-normalises each head of `q` and `k` (a row of `head_dim` each) by `nq` / `nk`.
     pub(crate) fn norm_heads(&mut self, nq: &B::Weight, nk: &B::Weight) {
         let (n, p) = (self.rows(), self.p);
