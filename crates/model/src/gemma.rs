@@ -269,7 +269,7 @@ fn sliding_layers(
 /// (llama.cpp tells the 27B by its layer count): the attention applies 1/√head_dim, so queries
 /// take the ratio.
 fn query_scale(p: &ModelParams, layers_27b: usize) -> Option<f32> {
-    (p.n_layers == layers_27b).then(|| {
+    (p.n_layers == layers_27b && p.n_embd >= p.n_heads).then(|| {
         let per_head = (p.n_embd / p.n_heads) as f32;
         (p.head_dim as f32).sqrt() / per_head.sqrt()
     })
