@@ -203,6 +203,7 @@ macro_rules! packed_k {
             GroupKernels {
                 one: group::<T, 1>,
                 eight: group::<T, 8>,
+                tile: None,
             }
         }
     };

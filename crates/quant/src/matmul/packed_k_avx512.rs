@@ -9,8 +9,8 @@
 
 use std::arch::x86_64::*;
 
-use super::packed::{prefetch_ahead, Acts, GroupKernels, GROUP};
-use super::packed_k::{KActBlock, KType, TQ4K, TQ5K, TQ6K};
+use super::packed::{prefetch_ahead, Acts, GroupKernels, TileKernels, GROUP};
+use super::packed_k::{KActBlock, KType, TileLine, TQ4K, TQ5K, TQ6K};
 use pine_gguf::QK_K;
 
 /// `v` shifted left by `n` bits (right for negative `n`) in 16-bit lanes.
@@ -58,32 +58,21 @@ unsafe fn unpack<T: KType>(p: *const u8, s: usize) -> [__m512i; 8] {
     u
 }
 
-/// Sub-block `s` (nothing past the type's last) of the group block at `p` (superblock `b`, its
-/// scales `d`) against the `NA` activation rows: `t[j] = fma(d·sc_s, i_s, t[j])`.
+/// Sub-block `s`'s registers `u` (dword `c` of the 16 rows in `u[c]`) and scales `ds = d·sc_s`
+/// against the `NA` activation rows (superblock `b`): `t[j] = fma(ds·da, i_s, t[j])`.
 ///
 /// # Safety
 /// As [`run`], into which it is inlined.
 #[inline(always)]
-unsafe fn sub<T: KType, const NA: usize>(
+unsafe fn rows<T: KType, const NA: usize>(
     s: usize,
-    p: *const u8,
+    u: &[__m512i; 8],
+    ds: __m512,
     b: usize,
-    d: __m512,
     extras: &[*const KActBlock; NA],
     t: &mut [__m512; NA],
 ) {
     let kk = T::KK;
-    if s >= kk.subs() {
-        return;
-    }
-    let u = unpack::<T>(p, s);
-    let sc = _mm_loadu_si128(p.add(kk.sc_at() + GROUP * s).cast());
-    let sc = if kk.min {
-        _mm512_cvtepu8_epi32(sc)
-    } else {
-        _mm512_cvtepi8_epi32(sc)
-    };
-    let ds = _mm512_mul_ps(d, _mm512_cvtepi32_ps(sc));
     for j in 0..NA {
         let e = &*extras[j].add(b);
         let w = _mm512_mul_ps(ds, _mm512_set1_ps(e.d[s * kk.sb / 32]));
@@ -99,6 +88,77 @@ unsafe fn sub<T: KType, const NA: usize>(
         }
         t[j] = _mm512_fmadd_ps(w, _mm512_cvtepi32_ps(i), t[j]);
     }
+}
+
+/// The mins of superblock `b` (Q4_K/Q5_K): `m[s]` the mins `m_s` and `dmin` as f32 of the 16
+/// rows; `t[j] = fnmadd(dmin, Σ_s m_s·F_s, t[j])`, the sum from 0 in `s` order.
+///
+/// # Safety
+/// As [`run`], into which it is inlined.
+#[inline(always)]
+unsafe fn mins<const NA: usize>(
+    m: &[__m512; 8],
+    dmin: __m512,
+    b: usize,
+    extras: &[*const KActBlock; NA],
+    t: &mut [__m512; NA],
+) {
+    for j in 0..NA {
+        let e = &*extras[j].add(b);
+        let mut mn = _mm512_setzero_ps();
+        for (ms, &f) in m.iter().zip(&e.fs) {
+            mn = _mm512_fmadd_ps(*ms, _mm512_set1_ps(f), mn);
+        }
+        t[j] = _mm512_fnmadd_ps(dmin, mn, t[j]);
+    }
+}
+
+/// `d·sc_s` of the 16 rows of the group block at `p` (`d` their f16 `d` as f32).
+///
+/// # Safety
+/// As [`unpack`].
+#[inline(always)]
+unsafe fn scales<T: KType>(p: *const u8, s: usize, d: __m512) -> __m512 {
+    let kk = T::KK;
+    let sc = _mm_loadu_si128(p.add(kk.sc_at() + GROUP * s).cast());
+    let sc = if kk.min {
+        _mm512_cvtepu8_epi32(sc)
+    } else {
+        _mm512_cvtepi8_epi32(sc)
+    };
+    _mm512_mul_ps(d, _mm512_cvtepi32_ps(sc))
+}
+
+/// The mins `m_s` of the 16 rows of the group block at `p` as f32 (Q4_K/Q5_K).
+///
+/// # Safety
+/// As [`unpack`].
+#[inline(always)]
+unsafe fn min_values<T: KType>(p: *const u8) -> [__m512; 8] {
+    std::array::from_fn(|s| {
+        let ms = _mm_loadu_si128(p.add(T::KK.mn_at() + GROUP * s).cast());
+        _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(ms))
+    })
+}
+
+/// Sub-block `s` (nothing past the type's last) of the group block at `p` (superblock `b`, its
+/// scales `d`) against the `NA` activation rows: `t[j] = fma(d·sc_s·da, i_s, t[j])`.
+///
+/// # Safety
+/// As [`run`], into which it is inlined.
+#[inline(always)]
+unsafe fn sub<T: KType, const NA: usize>(
+    s: usize,
+    p: *const u8,
+    b: usize,
+    d: __m512,
+    extras: &[*const KActBlock; NA],
+    t: &mut [__m512; NA],
+) {
+    if s >= T::KK.subs() {
+        return;
+    }
+    rows::<T, NA>(s, &unpack::<T>(p, s), scales::<T>(p, s, d), b, extras, t);
 }
 
 /// Group `w` (`nb` group blocks of `kk`) against `NA` activation rows.
@@ -141,18 +201,7 @@ unsafe fn run<T: KType, const NA: usize>(
         }
         if kk.min {
             let dmin = _mm512_cvtph_ps(_mm256_loadu_si256(p.add(2 * GROUP).cast()));
-            let m: [__m512; 8] = std::array::from_fn(|s| {
-                let ms = _mm_loadu_si128(p.add(kk.mn_at() + GROUP * s).cast());
-                _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(ms))
-            });
-            for j in 0..NA {
-                let e = &*extras[j].add(b);
-                let mut mn = _mm512_setzero_ps();
-                for (ms, &f) in m.iter().zip(&e.fs) {
-                    mn = _mm512_fmadd_ps(*ms, _mm512_set1_ps(f), mn);
-                }
-                t[j] = _mm512_fnmadd_ps(dmin, mn, t[j]);
-            }
+            mins::<NA>(&min_values::<T>(p), dmin, b, &extras, &mut t);
         }
         for j in 0..NA {
             acc[j] = _mm512_add_ps(acc[j], t[j]);
@@ -161,6 +210,114 @@ unsafe fn run<T: KType, const NA: usize>(
     for (j, a) in acc.iter().enumerate() {
         _mm512_storeu_ps(y.add(j * stride), *a);
     }
+}
+
+/// Converts the `nb` group blocks of `T` at `w` into tiles at `tile` (`nb` ×
+/// [`tile_lines`](super::packed_k::KKind::tile_lines) lines): the unpacking of [`unpack`],
+/// [`scales`] and [`min_values`], stored.
+///
+/// # Safety
+/// The CPU must have AVX-512 F/BW; `w` must hold `nb` group blocks and `tile` be writable for
+/// `nb` tiles.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma,f16c")]
+unsafe fn convert<T: KType>(w: *const u8, nb: usize, tile: *mut TileLine) {
+    let kk = T::KK;
+    let (gb, tl) = (kk.group_block(), kk.tile_lines());
+    for b in 0..nb {
+        let p = w.add(b * gb);
+        let line = |i: usize| tile.add(b * tl + i);
+        let d = _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()));
+        // Constant sub-block indices, so that the high bits' shifts take immediates.
+        macro_rules! subs {
+            ($($s:literal)*) => { $(
+                if $s < kk.subs() {
+                    let u = unpack::<T>(p, $s);
+                    for (c, uc) in u.iter().enumerate().take(kk.dwords()) {
+                        _mm512_store_si512(line(kk.tile_q($s, c)).cast(), *uc);
+                    }
+                    _mm512_store_ps(line(kk.tile_ds($s)).cast(), scales::<T>(p, $s, d));
+                }
+            )* };
+        }
+        subs!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
+        if kk.min {
+            for (s, m) in min_values::<T>(p).iter().enumerate() {
+                _mm512_store_ps(line(kk.tile_m(s)).cast(), *m);
+            }
+            let dmin = _mm512_cvtph_ps(_mm256_loadu_si256(p.add(2 * GROUP).cast()));
+            _mm512_store_ps(line(kk.tile_dmin()).cast(), dmin);
+        }
+    }
+}
+
+/// [`run`] on tiles made by [`convert`]: the same steps and float order, the quants and
+/// scales loaded instead of unpacked.
+///
+/// # Safety
+/// As [`run`], with `tile` holding `nb` tiles in place of the group blocks.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma,f16c")]
+unsafe fn run_tile<T: KType, const NA: usize>(
+    tile: *const TileLine,
+    nb: usize,
+    extras: [*const KActBlock; NA],
+    y: *mut f32,
+    stride: usize,
+) {
+    let kk = T::KK;
+    let tl = kk.tile_lines();
+    let mut acc = [_mm512_setzero_ps(); NA];
+    for b in 0..nb {
+        let line = |i: usize| tile.add(b * tl + i);
+        let mut t = [_mm512_setzero_ps(); NA];
+        for s in 0..kk.subs() {
+            let mut u = [_mm512_setzero_si512(); 8];
+            for (c, uc) in u.iter_mut().enumerate().take(kk.dwords()) {
+                *uc = _mm512_load_si512(line(kk.tile_q(s, c)).cast());
+            }
+            let ds = _mm512_load_ps(line(kk.tile_ds(s)).cast());
+            rows::<T, NA>(s, &u, ds, b, &extras, &mut t);
+        }
+        if kk.min {
+            let m: [__m512; 8] = std::array::from_fn(|s| _mm512_load_ps(line(kk.tile_m(s)).cast()));
+            let dmin = _mm512_load_ps(line(kk.tile_dmin()).cast());
+            mins::<NA>(&m, dmin, b, &extras, &mut t);
+        }
+        for j in 0..NA {
+            acc[j] = _mm512_add_ps(acc[j], t[j]);
+        }
+    }
+    for (j, a) in acc.iter().enumerate() {
+        _mm512_storeu_ps(y.add(j * stride), *a);
+    }
+}
+
+/// [`convert`], lengths checked.
+fn tile_convert<T: KType>(w: &[u8], nb: usize, tile: &mut [TileLine]) {
+    assert!(w.len() >= nb * T::KK.group_block());
+    assert!(tile.len() >= nb * T::KK.tile_lines());
+    // SAFETY: handed out by `detect` only after the features were detected; the checks bound
+    // every read and write.
+    unsafe { convert::<T>(w.as_ptr(), nb, tile.as_mut_ptr()) }
+}
+
+/// Tiles against `NA` activation rows, lengths checked.
+fn tile_group<T: KType, const NA: usize>(
+    tile: &[TileLine],
+    nb: usize,
+    acts: Acts<'_>,
+    y: &mut [f32],
+    stride: usize,
+) {
+    assert!(tile.len() >= nb * T::KK.tile_lines());
+    assert!(acts.kblocks.len() >= NA * nb);
+    assert!(stride >= GROUP && y.len() >= (NA - 1) * stride + GROUP);
+    let e0 = acts.kblocks.as_ptr();
+    let e: [_; NA] = std::array::from_fn(|j| e0.wrapping_add(j * nb));
+    // SAFETY: handed out by `detect` only after the features were detected; the checks bound
+    // every read and write.
+    unsafe { run_tile::<T, NA>(tile.as_ptr(), nb, e, y.as_mut_ptr(), stride) }
 }
 
 /// The group against `NA` activation rows, lengths checked.
@@ -186,6 +343,10 @@ fn kernels<T: KType>() -> GroupKernels {
     GroupKernels {
         one: group::<T, 1>,
         eight: group::<T, 8>,
+        tile: Some(TileKernels {
+            convert: tile_convert::<T>,
+            eight: tile_group::<T, 8>,
+        }),
     }
 }
 
