@@ -27,11 +27,16 @@
 //!
 //! Float order, per output (weight row, activation row) and superblock, with exact integer
 //! sums `i_s = seed_s + Σ q·a` over sub-block `s` (`seed_s = −32·Σa` for Q6_K, else 0), the
-//! exact products `ds_s = d·sc_s`, the activation scale `da` of the sub-block's 32 values and
-//! (Q4_K/Q5_K) `F_s = da_s·Σa_s`: `t = fma(ds_s·da, i_s, t)` over `s` from `t = 0`, then
-//! `mn = fma(m_s, F_s, mn)` over `s` from 0 and `t = fma(−dmin, mn, t)` (Q4_K/Q5_K), then
-//! `acc = acc + t`. One product and one FMA per sub-block, where llama.cpp's x86 kernel folds
-//! the scales into integers: not its bits, better accuracy (see `benches/kl-check.py`).
+//! exact products `ds_s = d·sc_s`, the activation scale `da_k` of the 32 values `k` and
+//! (Q4_K/Q5_K) `F_s = da_s·Σa_s`, from `t = 0`:
+//! - Q4_K/Q5_K: `t = fma(ds_s·da_s, i_s, t)` over `s`, then `mn = fma(m_s, F_s, mn)` over `s`
+//!   from 0 and `t = fma(−dmin, mn, t)`: one product and one FMA per sub-block;
+//! - Q6_K, per 32 values `k` (sub-blocks `s = 2k, 2k+1`, one `da_k`): `x = ds_2k·i_2k`,
+//!   `x = fma(ds_2k+1, i_2k+1, x)`, `t = fma(x, da_k, t)`: five vector operations per pair of
+//!   16-value sub-blocks with the conversions, where one product and one FMA each took six;
+//!
+//! then `acc = acc + t`. llama.cpp's x86 kernels fold the scales into integers: not its bits,
+//! better accuracy (see `benches/kl-check.py`).
 
 use super::packed::GROUP;
 use crate::activation::quantize_block32;
@@ -397,22 +402,33 @@ pub(super) fn group_plain(
                 let e = &ex[b];
                 let d = f16_at(p, 2 * r);
                 let mut t = 0.0f32;
-                for s in 0..kk.subs() {
-                    let mut isum = if kk.min { 0 } else { e.seeds[s] };
-                    for c in 0..kk.dwords() {
-                        for k in 0..4 {
-                            let q = i32::from(quant_plain(kk, p, r, s, 4 * c + k));
-                            isum += q * i32::from(e.qs[s * kk.sb + 4 * c + k]);
+                // Per 32 activation values (one scale `da`): one sub-block (Q4_K/Q5_K) or two.
+                let per = 32 / kk.sb;
+                for k in 0..8 {
+                    let mut x = 0.0f32;
+                    for s in per * k..per * (k + 1) {
+                        let mut isum = if kk.min { 0 } else { e.seeds[s] };
+                        for v in 0..kk.sb {
+                            let q = i32::from(quant_plain(kk, p, r, s, v));
+                            isum += q * i32::from(e.qs[s * kk.sb + v]);
+                        }
+                        let sc = p[kk.sc_at() + GROUP * s + r];
+                        let sc = if kk.min {
+                            f32::from(sc)
+                        } else {
+                            f32::from(sc as i8)
+                        };
+                        if kk.min {
+                            t = ((d * sc) * e.d[k]).mul_add(isum as f32, t);
+                        } else if s == per * k {
+                            x = (d * sc) * isum as f32;
+                        } else {
+                            x = (d * sc).mul_add(isum as f32, x);
                         }
                     }
-                    let sc = p[kk.sc_at() + GROUP * s + r];
-                    let sc = if kk.min {
-                        f32::from(sc)
-                    } else {
-                        f32::from(sc as i8)
-                    };
-                    let w = (d * sc) * e.d[s * kk.sb / 32];
-                    t = w.mul_add(isum as f32, t);
+                    if !kk.min {
+                        t = x.mul_add(e.d[k], t);
+                    }
                 }
                 if kk.min {
                     let mut mn = 0.0f32;

@@ -1,11 +1,15 @@
 //! The AVX-512 VNNI kernels of the packed k-quant layout (`packed_k`): one group of 16 weight
 //! rows against one or eight Q8_K activation rows; every register lane is one weight row.
 //!
-//! Per sub-block, its dwords' quants are unpacked once for all activation rows (low nibble,
-//! high bits merged with one `vpternlogd`); per activation row a chain of `vpdpbusd` against
-//! broadcast activation dwords gives the exact integer sum, and one FMA with `d·sc·da` adds it
-//! to the superblock's sum; the mins take eight FMAs per superblock. The float order is
-//! `packed_k::group_plain`'s, bit for bit.
+//! Per 32 values (one activation scale), their dwords' quants are unpacked once for all
+//! activation rows (low nibble, high bits merged with one `vpternlogd`); per activation row a
+//! chain of `vpdpbusd` per sub-block against broadcast activation dwords gives the exact
+//! integer sum, and one FMA with `d·sc·da` (Q6_K: a product and an FMA with `d·sc` for its two
+//! sub-blocks, then one FMA with `da`) adds it to the superblock's sum; the mins take eight
+//! FMAs per superblock. The float order is `packed_k::group_plain`'s, bit for bit.
+//!
+//! Prefill tasks of at least 16 activation rows first convert each group to a tile
+//! ([`convert`]: the same unpacking, stored once) and run [`run_tile`] on it, eight rows a call.
 
 use std::arch::x86_64::*;
 
@@ -58,16 +62,19 @@ unsafe fn unpack<T: KType>(p: *const u8, s: usize) -> [__m512i; 8] {
     u
 }
 
-/// Sub-block `s`'s registers `u` (dword `c` of the 16 rows in `u[c]`) and scales `ds = d·sc_s`
-/// against the `NA` activation rows (superblock `b`): `t[j] = fma(ds·da, i_s, t[j])`.
+/// The 32 values `k` (one activation scale `da`) against the `NA` activation rows of
+/// superblock `b`: `u[c]` holds their dword `c` for the 16 rows, `ds[h]` is `d·sc` of their
+/// sub-block (Q4_K/Q5_K: `ds[0]`; Q6_K: sub-blocks `2k` and `2k + 1`, `u[0..4]` and `u[4..8]`).
+/// Q4_K/Q5_K: `t[j] = fma(ds·da, i, t[j])`; Q6_K: `x = ds[0]·i_2k`, `x = fma(ds[1], i_2k+1, x)`,
+/// `t[j] = fma(x, da, t[j])`.
 ///
 /// # Safety
 /// As [`run`], into which it is inlined.
 #[inline(always)]
 unsafe fn rows<T: KType, const NA: usize>(
-    s: usize,
+    k: usize,
     u: &[__m512i; 8],
-    ds: __m512,
+    ds: [__m512; 2],
     b: usize,
     extras: &[*const KActBlock; NA],
     t: &mut [__m512; NA],
@@ -75,18 +82,25 @@ unsafe fn rows<T: KType, const NA: usize>(
     let kk = T::KK;
     for j in 0..NA {
         let e = &*extras[j].add(b);
-        let w = _mm512_mul_ps(ds, _mm512_set1_ps(e.d[s * kk.sb / 32]));
-        let a = e.qs.as_ptr().add(s * kk.sb);
-        let mut i = if kk.min {
-            _mm512_setzero_si512()
-        } else {
-            _mm512_set1_epi32(e.seeds[s])
+        let a = e.qs.as_ptr().add(32 * k);
+        let da = _mm512_set1_ps(e.d[k]);
+        // The integer sum of dwords `cs` onto `seed`.
+        let chain = |seed: __m512i, cs: std::ops::Range<usize>| {
+            cs.fold(seed, |i, c| {
+                let ac = _mm512_set1_epi32(a.add(4 * c).cast::<i32>().read_unaligned());
+                _mm512_dpbusd_epi32(i, u[c], ac)
+            })
         };
-        for (c, uc) in u.iter().enumerate().take(kk.dwords()) {
-            let ac = _mm512_set1_epi32(a.add(4 * c).cast::<i32>().read_unaligned());
-            i = _mm512_dpbusd_epi32(i, *uc, ac);
+        if kk.min {
+            let i = chain(_mm512_setzero_si512(), 0..8);
+            t[j] = _mm512_fmadd_ps(_mm512_mul_ps(ds[0], da), _mm512_cvtepi32_ps(i), t[j]);
+        } else {
+            let i0 = chain(_mm512_set1_epi32(e.seeds[2 * k]), 0..4);
+            let i1 = chain(_mm512_set1_epi32(e.seeds[2 * k + 1]), 4..8);
+            let x = _mm512_mul_ps(ds[0], _mm512_cvtepi32_ps(i0));
+            let x = _mm512_fmadd_ps(ds[1], _mm512_cvtepi32_ps(i1), x);
+            t[j] = _mm512_fmadd_ps(x, da, t[j]);
         }
-        t[j] = _mm512_fmadd_ps(w, _mm512_cvtepi32_ps(i), t[j]);
     }
 }
 
@@ -141,24 +155,28 @@ unsafe fn min_values<T: KType>(p: *const u8) -> [__m512; 8] {
     })
 }
 
-/// Sub-block `s` (nothing past the type's last) of the group block at `p` (superblock `b`, its
-/// scales `d`) against the `NA` activation rows: `t[j] = fma(d·sc_s·da, i_s, t[j])`.
+/// The 32 values `k` of the group block at `p` (superblock `b`, its scales `d`) against the
+/// `NA` activation rows, unpacked: see [`rows`].
 ///
 /// # Safety
 /// As [`run`], into which it is inlined.
 #[inline(always)]
-unsafe fn sub<T: KType, const NA: usize>(
-    s: usize,
+unsafe fn step<T: KType, const NA: usize>(
+    k: usize,
     p: *const u8,
     b: usize,
     d: __m512,
     extras: &[*const KActBlock; NA],
     t: &mut [__m512; NA],
 ) {
-    if s >= T::KK.subs() {
-        return;
+    let per = 32 / T::KK.sb;
+    let mut u = unpack::<T>(p, per * k);
+    let mut ds = [scales::<T>(p, per * k, d); 2];
+    if per == 2 {
+        u[4..].copy_from_slice(&unpack::<T>(p, 2 * k + 1)[..4]);
+        ds[1] = scales::<T>(p, 2 * k + 1, d);
     }
-    rows::<T, NA>(s, &unpack::<T>(p, s), scales::<T>(p, s, d), b, extras, t);
+    rows::<T, NA>(k, &u, ds, b, extras, t);
 }
 
 /// Group `w` (`nb` group blocks of `kk`) against `NA` activation rows.
@@ -187,16 +205,17 @@ unsafe fn run<T: KType, const NA: usize>(
         let d = _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()));
         let mut t = [_mm512_setzero_ps(); NA];
         if NA == 1 || kk.hbits > 0 {
-            // The sub-blocks one by one with constant indices, so that the high bits' shifts
-            // take immediates (decode: Q5_K, Q6_K +30 % GB/s; prefill: Q5_K +10 %, Q6_K +10 %).
-            macro_rules! subs {
-                ($($s:literal)*) => { $( sub::<T, NA>($s, p, b, d, &extras, &mut t); )* };
+            // The 32-value steps one by one with constant indices, so that the high bits'
+            // shifts take immediates (decode: Q5_K, Q6_K +30 % GB/s; prefill: Q5_K +10 %,
+            // Q6_K +10 %).
+            macro_rules! steps {
+                ($($k:literal)*) => { $( step::<T, NA>($k, p, b, d, &extras, &mut t); )* };
             }
-            subs!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
+            steps!(0 1 2 3 4 5 6 7);
         } else {
             // Q4_K prefill: a loop, which spills less (+7 %).
-            for s in 0..kk.subs() {
-                sub::<T, NA>(s, p, b, d, &extras, &mut t);
+            for k in 0..8 {
+                step::<T, NA>(k, p, b, d, &extras, &mut t);
             }
         }
         if kk.min {
@@ -271,13 +290,17 @@ unsafe fn run_tile<T: KType, const NA: usize>(
     for b in 0..nb {
         let line = |i: usize| tile.add(b * tl + i);
         let mut t = [_mm512_setzero_ps(); NA];
-        for s in 0..kk.subs() {
-            let mut u = [_mm512_setzero_si512(); 8];
-            for (c, uc) in u.iter_mut().enumerate().take(kk.dwords()) {
-                *uc = _mm512_load_si512(line(kk.tile_q(s, c)).cast());
-            }
-            let ds = _mm512_load_ps(line(kk.tile_ds(s)).cast());
-            rows::<T, NA>(s, &u, ds, b, &extras, &mut t);
+        let per = 32 / kk.sb;
+        for k in 0..8 {
+            let q = kk.tile_q(per * k, 0);
+            let u: [__m512i; 8] = std::array::from_fn(|c| _mm512_load_si512(line(q + c).cast()));
+            let ds0 = _mm512_load_ps(line(kk.tile_ds(per * k)).cast());
+            let ds = if per == 2 {
+                [ds0, _mm512_load_ps(line(kk.tile_ds(2 * k + 1)).cast())]
+            } else {
+                [ds0; 2]
+            };
+            rows::<T, NA>(k, &u, ds, b, &extras, &mut t);
         }
         if kk.min {
             let m: [__m512; 8] = std::array::from_fn(|s| _mm512_load_ps(line(kk.tile_m(s)).cast()));
