@@ -271,7 +271,8 @@ unsafe fn convert<T: KType>(w: *const u8, nb: usize, tile: *mut TileLine) {
 }
 
 /// [`run`] on tiles made by [`convert`]: the same steps and float order, the quants and
-/// scales loaded instead of unpacked.
+/// scales loaded instead of unpacked. Asks the cache for the bytes `ahead` (the group the task
+/// converts next), spread over the superblocks.
 ///
 /// # Safety
 /// As [`run`], with `tile` holding `nb` tiles in place of the group blocks.
@@ -283,11 +284,18 @@ unsafe fn run_tile<T: KType, const NA: usize>(
     extras: [*const KActBlock; NA],
     y: *mut f32,
     stride: usize,
+    ahead: &[u8],
 ) {
     let kk = T::KK;
     let tl = kk.tile_lines();
     let mut acc = [_mm512_setzero_ps(); NA];
+    // Lines of `ahead` asked for per superblock: a few at a time, the fill buffers never full.
+    let ahead_lines = ahead.len().div_ceil(64).div_ceil(nb.max(1));
     for b in 0..nb {
+        let lines = b * ahead_lines..(b + 1) * ahead_lines;
+        for at in lines.map(|l| 64 * l).take_while(|&at| at < ahead.len()) {
+            _mm_prefetch::<_MM_HINT_T0>(ahead.as_ptr().add(at).cast());
+        }
         let line = |i: usize| tile.add(b * tl + i);
         let mut t = [_mm512_setzero_ps(); NA];
         let per = 32 / kk.sb;
@@ -332,6 +340,7 @@ fn tile_group<T: KType, const NA: usize>(
     acts: Acts<'_>,
     y: &mut [f32],
     stride: usize,
+    ahead: &[u8],
 ) {
     assert!(tile.len() >= nb * T::KK.tile_lines());
     assert!(acts.kblocks.len() >= NA * nb);
@@ -340,7 +349,7 @@ fn tile_group<T: KType, const NA: usize>(
     let e: [_; NA] = std::array::from_fn(|j| e0.wrapping_add(j * nb));
     // SAFETY: handed out by `detect` only after the features were detected; the checks bound
     // every read and write.
-    unsafe { run_tile::<T, NA>(tile.as_ptr(), nb, e, y.as_mut_ptr(), stride) }
+    unsafe { run_tile::<T, NA>(tile.as_ptr(), nb, e, y.as_mut_ptr(), stride, ahead) }
 }
 
 /// The group against `NA` activation rows, lengths checked.

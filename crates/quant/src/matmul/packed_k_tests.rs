@@ -155,7 +155,7 @@ fn tiles_equal_the_plain_twins() {
                 kblocks: &flat,
             };
             let mut y = vec![f32::NAN; 8 * GROUP];
-            (tk.eight)(&tile, nb, acts, &mut y, GROUP);
+            (tk.eight)(&tile, nb, acts, &mut y, GROUP, &group);
             same(&y, &out.concat(), &format!("{ty} nb={nb} tile kernel"));
         }
     }
