@@ -91,65 +91,72 @@ macro_rules! packed_k {
                     }
                     let d = _mm256_cvtph_ps(_mm_loadu_si128(p.add(2 * HALF * h).cast()));
                     let mut t = [_mm256_setzero_ps(); NA];
-                    // `d·sc_s` of sub-block `s`.
-                    let scales = |s: usize| {
+                    // Q6_K: the first sub-block's term of each pair.
+                    let mut x = [_mm256_setzero_ps(); NA];
+                    // Sub-block `s` against the rows: Q4_K/Q5_K `t[j] = fma(d·sc_s·da, i_s,
+                    // t[j])`; Q6_K even `s` `x[j] = d·sc_s·i_s`, odd `s` `t[j] = fma(fma(d·sc_s,
+                    // i_s, x[j]), da, t[j])` (`packed_k`'s order; four registers of quants).
+                    let mut sub = |s: usize| {
+                        if s >= kk.subs() {
+                            return;
+                        }
+                        let u = unpack::<T>(p, s, h);
                         let sc = _mm_loadl_epi64(p.add(kk.sc_at() + GROUP * s + HALF * h).cast());
                         let sc = if kk.min {
                             _mm256_cvtepu8_epi32(sc)
                         } else {
                             _mm256_cvtepi8_epi32(sc)
                         };
-                        _mm256_mul_ps(d, _mm256_cvtepi32_ps(sc))
-                    };
-                    // The 32 values `k` (one activation scale `da`) against the rows:
-                    // Q4_K/Q5_K `t[j] = fma(ds·da, i, t[j])`; Q6_K (sub-blocks `2k`, `2k + 1`)
-                    // `x = ds_2k·i_2k`, `x = fma(ds_2k+1, i_2k+1, x)`, `t[j] = fma(x, da, t[j])`.
-                    let mut step = |k: usize| {
-                        let per = 32 / kk.sb;
-                        let mut u = unpack::<T>(p, per * k, h);
-                        let ds0 = scales(per * k);
-                        let mut ds1 = ds0;
-                        if per == 2 {
-                            u[4..].copy_from_slice(&unpack::<T>(p, 2 * k + 1, h)[..4]);
-                            ds1 = scales(2 * k + 1);
-                        }
+                        let ds = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sc));
                         for j in 0..NA {
                             let e = &*extras[j].add(b);
-                            let a = e.qs.as_ptr().add(32 * k);
-                            let da = _mm256_set1_ps(e.d[k]);
-                            let chain = |seed: __m256i, cs: std::ops::Range<usize>| {
-                                cs.fold(seed, |i, c| {
-                                    let ac = a.add(4 * c).cast::<i32>().read_unaligned();
-                                    $dp(i, u[c], _mm256_set1_epi32(ac))
-                                })
-                            };
-                            if kk.min {
-                                let i = chain(_mm256_setzero_si256(), 0..8);
-                                let w = _mm256_mul_ps(ds0, da);
-                                t[j] = _mm256_fmadd_ps(w, _mm256_cvtepi32_ps(i), t[j]);
+                            let da = _mm256_set1_ps(e.d[s * kk.sb / 32]);
+                            let w = _mm256_mul_ps(ds, da);
+                            let a = e.qs.as_ptr().add(s * kk.sb);
+                            let mut i = if kk.min {
+                                _mm256_setzero_si256()
                             } else {
-                                let i0 = chain(_mm256_set1_epi32(e.seeds[2 * k]), 0..4);
-                                let i1 = chain(_mm256_set1_epi32(e.seeds[2 * k + 1]), 4..8);
-                                let x = _mm256_mul_ps(ds0, _mm256_cvtepi32_ps(i0));
-                                let x = _mm256_fmadd_ps(ds1, _mm256_cvtepi32_ps(i1), x);
-                                t[j] = _mm256_fmadd_ps(x, da, t[j]);
+                                _mm256_set1_epi32(e.seeds[s])
+                            };
+                            for (c, uc) in u.iter().enumerate().take(kk.dwords()) {
+                                let ac = a.add(4 * c).cast::<i32>().read_unaligned();
+                                i = $dp(i, *uc, _mm256_set1_epi32(ac));
+                            }
+                            let fi = _mm256_cvtepi32_ps(i);
+                            if kk.min {
+                                t[j] = _mm256_fmadd_ps(w, fi, t[j]);
+                            } else if s.is_multiple_of(2) {
+                                x[j] = _mm256_mul_ps(ds, fi);
+                            } else {
+                                let xs = _mm256_fmadd_ps(ds, fi, x[j]);
+                                t[j] = _mm256_fmadd_ps(xs, da, t[j]);
                             }
                         }
                     };
                     if kk.hbits > 0 {
                         // Constant indices, so that the high bits' shifts take immediates.
                         (
-                            step(0),
-                            step(1),
-                            step(2),
-                            step(3),
-                            step(4),
-                            step(5),
-                            step(6),
-                            step(7),
+                            sub(0),
+                            sub(1),
+                            sub(2),
+                            sub(3),
+                            sub(4),
+                            sub(5),
+                            sub(6),
+                            sub(7),
+                        );
+                        (
+                            sub(8),
+                            sub(9),
+                            sub(10),
+                            sub(11),
+                            sub(12),
+                            sub(13),
+                            sub(14),
+                            sub(15),
                         );
                     } else {
-                        (0..8).for_each(step);
+                        (0..kk.subs()).for_each(sub);
                     }
                     if kk.min {
                         let dmin = p.add(2 * GROUP + 2 * HALF * h);

@@ -1,15 +1,18 @@
 //! The AVX-512 VNNI kernels of the packed k-quant layout (`packed_k`): one group of 16 weight
 //! rows against one or eight Q8_K activation rows; every register lane is one weight row.
 //!
-//! Per 32 values (one activation scale), their dwords' quants are unpacked once for all
-//! activation rows (low nibble, high bits merged with one `vpternlogd`); per activation row a
-//! chain of `vpdpbusd` per sub-block against broadcast activation dwords gives the exact
-//! integer sum, and one FMA with `d·sc·da` (Q6_K: a product and an FMA with `d·sc` for its two
-//! sub-blocks, then one FMA with `da`) adds it to the superblock's sum; the mins take eight
-//! FMAs per superblock. The float order is `packed_k::group_plain`'s, bit for bit.
+//! Per sub-block, its dwords' quants are unpacked once for all activation rows (low nibble,
+//! high bits merged with one `vpternlogd`); per activation row a chain of `vpdpbusd` against
+//! broadcast activation dwords gives the exact integer sum, and one FMA with `d·sc·da` adds it
+//! to the superblock's sum (Q6_K: a product with `d·sc` for the first sub-block of each pair,
+//! an FMA for the second, then one FMA with `da`); the mins take eight FMAs per superblock.
+//! The float order is `packed_k::group_plain`'s, bit for bit.
 //!
 //! Prefill tasks of at least 16 activation rows first convert each group to a tile
-//! ([`convert`]: the same unpacking, stored once) and run [`run_tile`] on it, eight rows a call.
+//! ([`convert`]: the same unpacking, stored once) and run [`run_tile`] on it, eight rows a call,
+//! 32 values (eight registers of quants, Q6_K's two sub-blocks) a step. The direct kernels
+//! keep their own per-sub-block code: folded into the tile kernel's helpers, Q5_K's eight-row
+//! kernel lost a third of its speed.
 
 use std::arch::x86_64::*;
 
@@ -155,28 +158,59 @@ unsafe fn min_values<T: KType>(p: *const u8) -> [__m512; 8] {
     })
 }
 
-/// The 32 values `k` of the group block at `p` (superblock `b`, its scales `d`) against the
-/// `NA` activation rows, unpacked: see [`rows`].
+/// Sub-block `s` (nothing past the type's last) of the group block at `p` (superblock `b`, its
+/// scales `d`) against the `NA` activation rows, in [`rows`]' float order one sub-block at a
+/// time (the direct kernels keep four registers of Q6_K quants, not eight): Q4_K/Q5_K
+/// `t[j] = fma(d·sc_s·da, i_s, t[j])`; Q6_K even `s` `x[j] = d·sc_s·i_s`, odd `s`
+/// `t[j] = fma(fma(d·sc_s, i_s, x[j]), da, t[j])`.
 ///
 /// # Safety
 /// As [`run`], into which it is inlined.
 #[inline(always)]
-unsafe fn step<T: KType, const NA: usize>(
-    k: usize,
+unsafe fn sub<T: KType, const NA: usize>(
+    s: usize,
     p: *const u8,
     b: usize,
     d: __m512,
     extras: &[*const KActBlock; NA],
     t: &mut [__m512; NA],
+    x: &mut [__m512; NA],
 ) {
-    let per = 32 / T::KK.sb;
-    let mut u = unpack::<T>(p, per * k);
-    let mut ds = [scales::<T>(p, per * k, d); 2];
-    if per == 2 {
-        u[4..].copy_from_slice(&unpack::<T>(p, 2 * k + 1)[..4]);
-        ds[1] = scales::<T>(p, 2 * k + 1, d);
+    let kk = T::KK;
+    if s >= kk.subs() {
+        return;
     }
-    rows::<T, NA>(k, &u, ds, b, extras, t);
+    let u = unpack::<T>(p, s);
+    let sc = _mm_loadu_si128(p.add(kk.sc_at() + GROUP * s).cast());
+    let sc = if kk.min {
+        _mm512_cvtepu8_epi32(sc)
+    } else {
+        _mm512_cvtepi8_epi32(sc)
+    };
+    let ds = _mm512_mul_ps(d, _mm512_cvtepi32_ps(sc));
+    for j in 0..NA {
+        let e = &*extras[j].add(b);
+        let da = _mm512_set1_ps(e.d[s * kk.sb / 32]);
+        let w = _mm512_mul_ps(ds, da);
+        let a = e.qs.as_ptr().add(s * kk.sb);
+        let mut i = if kk.min {
+            _mm512_setzero_si512()
+        } else {
+            _mm512_set1_epi32(e.seeds[s])
+        };
+        for (c, uc) in u.iter().enumerate().take(kk.dwords()) {
+            let ac = _mm512_set1_epi32(a.add(4 * c).cast::<i32>().read_unaligned());
+            i = _mm512_dpbusd_epi32(i, *uc, ac);
+        }
+        let fi = _mm512_cvtepi32_ps(i);
+        if kk.min {
+            t[j] = _mm512_fmadd_ps(w, fi, t[j]);
+        } else if s.is_multiple_of(2) {
+            x[j] = _mm512_mul_ps(ds, fi);
+        } else {
+            t[j] = _mm512_fmadd_ps(_mm512_fmadd_ps(ds, fi, x[j]), da, t[j]);
+        }
+    }
 }
 
 /// Group `w` (`nb` group blocks of `kk`) against `NA` activation rows.
@@ -204,23 +238,35 @@ unsafe fn run<T: KType, const NA: usize>(
         }
         let d = _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()));
         let mut t = [_mm512_setzero_ps(); NA];
+        // Q6_K: the first sub-block's term of each pair.
+        let mut x = [_mm512_setzero_ps(); NA];
         if NA == 1 || kk.hbits > 0 {
-            // The 32-value steps one by one with constant indices, so that the high bits'
-            // shifts take immediates (decode: Q5_K, Q6_K +30 % GB/s; prefill: Q5_K +10 %,
-            // Q6_K +10 %).
-            macro_rules! steps {
-                ($($k:literal)*) => { $( step::<T, NA>($k, p, b, d, &extras, &mut t); )* };
+            // The sub-blocks one by one with constant indices, so that the high bits' shifts
+            // take immediates (decode: Q5_K, Q6_K +30 % GB/s; prefill: Q5_K +10 %, Q6_K +10 %).
+            macro_rules! subs {
+                ($($s:literal)*) => { $( sub::<T, NA>($s, p, b, d, &extras, &mut t, &mut x); )* };
             }
-            steps!(0 1 2 3 4 5 6 7);
+            subs!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
         } else {
             // Q4_K prefill: a loop, which spills less (+7 %).
-            for k in 0..8 {
-                step::<T, NA>(k, p, b, d, &extras, &mut t);
+            for s in 0..kk.subs() {
+                sub::<T, NA>(s, p, b, d, &extras, &mut t, &mut x);
             }
         }
         if kk.min {
             let dmin = _mm512_cvtph_ps(_mm256_loadu_si256(p.add(2 * GROUP).cast()));
-            mins::<NA>(&min_values::<T>(p), dmin, b, &extras, &mut t);
+            let m: [__m512; 8] = std::array::from_fn(|s| {
+                let ms = _mm_loadu_si128(p.add(kk.mn_at() + GROUP * s).cast());
+                _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(ms))
+            });
+            for j in 0..NA {
+                let e = &*extras[j].add(b);
+                let mut mn = _mm512_setzero_ps();
+                for (ms, &f) in m.iter().zip(&e.fs) {
+                    mn = _mm512_fmadd_ps(*ms, _mm512_set1_ps(f), mn);
+                }
+                t[j] = _mm512_fnmadd_ps(dmin, mn, t[j]);
+            }
         }
         for j in 0..NA {
             acc[j] = _mm512_add_ps(acc[j], t[j]);
