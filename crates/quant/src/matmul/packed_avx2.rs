@@ -160,11 +160,13 @@ pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<GroupKernels> {
         GroupKernels {
             one: avxvnni::group::<1>,
             eight: avxvnni::group::<8>,
+            tile: None,
         }
     } else {
         GroupKernels {
             one: avx2::group::<1>,
             eight: avx2::group::<8>,
+            tile: None,
         }
     })
 }
@@ -180,11 +182,13 @@ pub(super) fn all_forms() -> Vec<GroupKernels> {
         v.push(GroupKernels {
             one: avx2::group::<1>,
             eight: avx2::group::<8>,
+            tile: None,
         });
         if is_x86_feature_detected!("avxvnni") {
             v.push(GroupKernels {
                 one: avxvnni::group::<1>,
                 eight: avxvnni::group::<8>,
+                tile: None,
             });
         }
     }

@@ -241,14 +241,17 @@ pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<GroupKernels> {
         T::Q4_0 => Some(GroupKernels {
             one: q4_0::group::<1>,
             eight: q4_0::group::<8>,
+            tile: None,
         }),
         T::Q4_1 => Some(GroupKernels {
             one: q4_1::group::<1>,
             eight: q4_1::group::<8>,
+            tile: None,
         }),
         T::Q8_0 => Some(GroupKernels {
             one: q8_0::group::<1>,
             eight: q8_0::group::<8>,
+            tile: None,
         }),
         _ => None,
     }

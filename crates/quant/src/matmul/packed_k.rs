@@ -27,11 +27,16 @@
 //!
 //! Float order, per output (weight row, activation row) and superblock, with exact integer
 //! sums `i_s = seed_s + Σ q·a` over sub-block `s` (`seed_s = −32·Σa` for Q6_K, else 0), the
-//! exact products `ds_s = d·sc_s`, the activation scale `da` of the sub-block's 32 values and
-//! (Q4_K/Q5_K) `F_s = da_s·Σa_s`: `t = fma(ds_s·da, i_s, t)` over `s` from `t = 0`, then
-//! `mn = fma(m_s, F_s, mn)` over `s` from 0 and `t = fma(−dmin, mn, t)` (Q4_K/Q5_K), then
-//! `acc = acc + t`. One product and one FMA per sub-block, where llama.cpp's x86 kernel folds
-//! the scales into integers: not its bits, better accuracy (see `benches/kl-check.py`).
+//! exact products `ds_s = d·sc_s`, the activation scale `da_k` of the 32 values `k` and
+//! (Q4_K/Q5_K) `F_s = da_s·Σa_s`, from `t = 0`:
+//! - Q4_K/Q5_K: `t = fma(ds_s·da_s, i_s, t)` over `s`, then `mn = fma(m_s, F_s, mn)` over `s`
+//!   from 0 and `t = fma(−dmin, mn, t)`: one product and one FMA per sub-block;
+//! - Q6_K, per 32 values `k` (sub-blocks `s = 2k, 2k+1`, one `da_k`): `x = ds_2k·i_2k`,
+//!   `x = fma(ds_2k+1, i_2k+1, x)`, `t = fma(x, da_k, t)`: five vector operations per pair of
+//!   16-value sub-blocks with the conversions, where one product and one FMA each took six;
+//!
+//! then `acc = acc + t`. llama.cpp's x86 kernels fold the scales into integers: not its bits,
+//! better accuracy (see `benches/kl-check.py`).
 
 use super::packed::GROUP;
 use crate::activation::quantize_block32;
@@ -168,6 +173,59 @@ impl KKind {
     #[inline(always)]
     pub(super) const fn group_block(&self) -> usize {
         self.hi_at() + QK_K * self.hbits / 8 * GROUP
+    }
+}
+
+/// One 64-byte line of a converted tile ([`KKind::tile_lines`]), aligned so that every
+/// 512-bit load of a tile is one cache line.
+#[derive(Clone, Copy, Debug)]
+#[repr(C, align(64))]
+pub(super) struct TileLine(pub [u8; 64]);
+
+impl Default for TileLine {
+    fn default() -> TileLine {
+        TileLine([0; 64])
+    }
+}
+
+impl KKind {
+    /// Lines of one superblock's tile: a group block converted for prefill, where each
+    /// thread's task unpacks a group once and every eight activation rows then read plain
+    /// bytes (the unpacking was a fifth of the vector work of Q5_K and Q6_K). Line by line,
+    /// 16 lanes (rows) each:
+    /// - [`tile_ds`](Self::tile_ds)`(s)`: `d·sc_s` as f32 (exact: an f16 times an integer
+    ///   below 2⁷), one line per sub-block;
+    /// - Q4_K/Q5_K: [`tile_m`](Self::tile_m)`(s)`: the mins `m_s` as f32 (8 lines), then
+    ///   [`tile_dmin`](Self::tile_dmin): `dmin` as f32;
+    /// - [`tile_q`](Self::tile_q)`(s, c)`: dword `c` of sub-block `s`, the whole unsigned
+    ///   quants (`lo | hi << 4`) of the 16 rows, four bytes each.
+    #[inline(always)]
+    pub(super) const fn tile_lines(&self) -> usize {
+        self.tile_q(0, 0) + QK_K / 4
+    }
+
+    /// Line of `d·sc_s`.
+    #[inline(always)]
+    pub(super) const fn tile_ds(&self, s: usize) -> usize {
+        s
+    }
+
+    /// Line of the min `m_s` (Q4_K/Q5_K).
+    #[inline(always)]
+    pub(super) const fn tile_m(&self, s: usize) -> usize {
+        self.subs() + s
+    }
+
+    /// Line of `dmin` (Q4_K/Q5_K).
+    #[inline(always)]
+    pub(super) const fn tile_dmin(&self) -> usize {
+        self.subs() + 8
+    }
+
+    /// Line of dword `c` of sub-block `s`'s quants.
+    #[inline(always)]
+    pub(super) const fn tile_q(&self, s: usize, c: usize) -> usize {
+        self.subs() + if self.min { 9 } else { 0 } + s * self.dwords() + c
     }
 }
 
@@ -344,29 +402,33 @@ pub(super) fn group_plain(
                 let e = &ex[b];
                 let d = f16_at(p, 2 * r);
                 let mut t = 0.0f32;
-                for s in 0..kk.subs() {
-                    let mut isum = if kk.min { 0 } else { e.seeds[s] };
-                    for c in 0..kk.dwords() {
-                        for k in 0..4 {
-                            let lo = (p[kk.lo_chunk(s, c) + 4 * r + k] >> (4 * (s % 2))) & 15;
-                            let (at, bit) = kk.hi_chunk(s, c);
-                            let hi = if kk.hbits > 0 {
-                                (p[at + 4 * r + k] >> bit) & ((1 << kk.hbits) - 1)
-                            } else {
-                                0
-                            };
-                            let q = i32::from(lo | (hi << 4));
-                            isum += q * i32::from(e.qs[s * kk.sb + 4 * c + k]);
+                // Per 32 activation values (one scale `da`): one sub-block (Q4_K/Q5_K) or two.
+                let per = 32 / kk.sb;
+                for k in 0..8 {
+                    let mut x = 0.0f32;
+                    for s in per * k..per * (k + 1) {
+                        let mut isum = if kk.min { 0 } else { e.seeds[s] };
+                        for v in 0..kk.sb {
+                            let q = i32::from(quant_plain(kk, p, r, s, v));
+                            isum += q * i32::from(e.qs[s * kk.sb + v]);
+                        }
+                        let sc = p[kk.sc_at() + GROUP * s + r];
+                        let sc = if kk.min {
+                            f32::from(sc)
+                        } else {
+                            f32::from(sc as i8)
+                        };
+                        if kk.min {
+                            t = ((d * sc) * e.d[k]).mul_add(isum as f32, t);
+                        } else if s == per * k {
+                            x = (d * sc) * isum as f32;
+                        } else {
+                            x = (d * sc).mul_add(isum as f32, x);
                         }
                     }
-                    let sc = p[kk.sc_at() + GROUP * s + r];
-                    let sc = if kk.min {
-                        f32::from(sc)
-                    } else {
-                        f32::from(sc as i8)
-                    };
-                    let w = (d * sc) * e.d[s * kk.sb / 32];
-                    t = w.mul_add(isum as f32, t);
+                    if !kk.min {
+                        t = x.mul_add(e.d[k], t);
+                    }
                 }
                 if kk.min {
                     let mut mn = 0.0f32;
@@ -378,6 +440,58 @@ pub(super) fn group_plain(
                 acc += t;
             }
             *out = acc;
+        }
+    }
+}
+
+/// Value `v` of sub-block `s` of row `r` in the group block `p`, unsigned (`lo | hi << 4`).
+#[cfg(test)]
+fn quant_plain(kk: &KKind, p: &[u8], r: usize, s: usize, v: usize) -> u8 {
+    let (c, k) = (v / 4, v % 4);
+    let lo = (p[kk.lo_chunk(s, c) + 4 * r + k] >> (4 * (s % 2))) & 15;
+    let (at, bit) = kk.hi_chunk(s, c);
+    let hi = if kk.hbits > 0 {
+        (p[at + 4 * r + k] >> bit) & ((1 << kk.hbits) - 1)
+    } else {
+        0
+    };
+    lo | (hi << 4)
+}
+
+/// The plain twin of the tile conversion: the `nb` group blocks of `w` as tiles (`out`: `nb`
+/// tiles of [`KKind::tile_lines`] lines, superblock after superblock).
+#[cfg(test)]
+pub(super) fn tile_plain(kk: &KKind, w: &[u8], nb: usize, out: &mut [TileLine]) {
+    use crate::dot::bytes::f16_at;
+    let (gb, tl) = (kk.group_block(), kk.tile_lines());
+    let put = |line: &mut TileLine, r: usize, v: f32| {
+        line.0[4 * r..4 * r + 4].copy_from_slice(&v.to_le_bytes());
+    };
+    for (b, t) in out.chunks_exact_mut(tl).take(nb).enumerate() {
+        let p = &w[b * gb..(b + 1) * gb];
+        for r in 0..GROUP {
+            let d = f16_at(p, 2 * r);
+            for s in 0..kk.subs() {
+                let sc = p[kk.sc_at() + GROUP * s + r];
+                let sc = if kk.min {
+                    f32::from(sc)
+                } else {
+                    f32::from(sc as i8)
+                };
+                put(&mut t[kk.tile_ds(s)], r, d * sc);
+                for c in 0..kk.dwords() {
+                    for k in 0..4 {
+                        t[kk.tile_q(s, c)].0[4 * r + k] = quant_plain(kk, p, r, s, 4 * c + k);
+                    }
+                }
+            }
+            if kk.min {
+                for s in 0..8 {
+                    let m = f32::from(p[kk.mn_at() + GROUP * s + r]);
+                    put(&mut t[kk.tile_m(s)], r, m);
+                }
+                put(&mut t[kk.tile_dmin()], r, f16_at(p, 2 * GROUP + 2 * r));
+            }
         }
     }
 }

@@ -2,7 +2,8 @@
 //! and desktops with AVX2, with or without AVX-VNNI): each 16-row group runs as two halves of
 //! eight rows, one row per register lane, with `packed_k_avx512`'s steps and so the plain
 //! twin's float order. The integer sums use `maddubs` + `madd` (exact: the quants are at most
-//! 63, so no pair of products saturates an i16) or AVX-VNNI's `vpdpbusd`.
+//! 63, so no pair of products saturates an i16) or AVX-VNNI's `vpdpbusd`. No tile path: prefill
+//! unpacks each group block once per two activation rows.
 
 use std::arch::x86_64::*;
 
@@ -90,7 +91,11 @@ macro_rules! packed_k {
                     }
                     let d = _mm256_cvtph_ps(_mm_loadu_si128(p.add(2 * HALF * h).cast()));
                     let mut t = [_mm256_setzero_ps(); NA];
-                    // Sub-block `s` against the rows: `t[j] = fma(d·sc_s, i_s, t[j])`.
+                    // Q6_K: the first sub-block's term of each pair.
+                    let mut x = [_mm256_setzero_ps(); NA];
+                    // Sub-block `s` against the rows: Q4_K/Q5_K `t[j] = fma(d·sc_s·da, i_s,
+                    // t[j])`; Q6_K even `s` `x[j] = d·sc_s·i_s`, odd `s` `t[j] = fma(fma(d·sc_s,
+                    // i_s, x[j]), da, t[j])` (`packed_k`'s order; four registers of quants).
                     let mut sub = |s: usize| {
                         if s >= kk.subs() {
                             return;
@@ -105,7 +110,8 @@ macro_rules! packed_k {
                         let ds = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sc));
                         for j in 0..NA {
                             let e = &*extras[j].add(b);
-                            let w = _mm256_mul_ps(ds, _mm256_set1_ps(e.d[s * kk.sb / 32]));
+                            let da = _mm256_set1_ps(e.d[s * kk.sb / 32]);
+                            let w = _mm256_mul_ps(ds, da);
                             let a = e.qs.as_ptr().add(s * kk.sb);
                             let mut i = if kk.min {
                                 _mm256_setzero_si256()
@@ -116,7 +122,15 @@ macro_rules! packed_k {
                                 let ac = a.add(4 * c).cast::<i32>().read_unaligned();
                                 i = $dp(i, *uc, _mm256_set1_epi32(ac));
                             }
-                            t[j] = _mm256_fmadd_ps(w, _mm256_cvtepi32_ps(i), t[j]);
+                            let fi = _mm256_cvtepi32_ps(i);
+                            if kk.min {
+                                t[j] = _mm256_fmadd_ps(w, fi, t[j]);
+                            } else if s.is_multiple_of(2) {
+                                x[j] = _mm256_mul_ps(ds, fi);
+                            } else {
+                                let xs = _mm256_fmadd_ps(ds, fi, x[j]);
+                                t[j] = _mm256_fmadd_ps(xs, da, t[j]);
+                            }
                         }
                     };
                     if kk.hbits > 0 {
@@ -203,6 +217,7 @@ macro_rules! packed_k {
             GroupKernels {
                 one: group::<T, 1>,
                 eight: group::<T, 8>,
+                tile: None,
             }
         }
     };

@@ -4,13 +4,20 @@
 //! Per sub-block, its dwords' quants are unpacked once for all activation rows (low nibble,
 //! high bits merged with one `vpternlogd`); per activation row a chain of `vpdpbusd` against
 //! broadcast activation dwords gives the exact integer sum, and one FMA with `d·sc·da` adds it
-//! to the superblock's sum; the mins take eight FMAs per superblock. The float order is
-//! `packed_k::group_plain`'s, bit for bit.
+//! to the superblock's sum (Q6_K: a product with `d·sc` for the first sub-block of each pair,
+//! an FMA for the second, then one FMA with `da`); the mins take eight FMAs per superblock.
+//! The float order is `packed_k::group_plain`'s, bit for bit.
+//!
+//! Prefill tasks of at least 16 activation rows first convert each group to a tile
+//! ([`convert`]: the same unpacking, stored once) and run [`run_tile`] on it, eight rows a call,
+//! 32 values (eight registers of quants, Q6_K's two sub-blocks) a step. The direct kernels
+//! keep their own per-sub-block code: folded into the tile kernel's helpers, Q5_K's eight-row
+//! kernel lost a third of its speed.
 
 use std::arch::x86_64::*;
 
-use super::packed::{prefetch_ahead, Acts, GroupKernels, GROUP};
-use super::packed_k::{KActBlock, KType, TQ4K, TQ5K, TQ6K};
+use super::packed::{prefetch_ahead, Acts, GroupKernels, TileKernels, GROUP};
+use super::packed_k::{KActBlock, KType, TileLine, TQ4K, TQ5K, TQ6K};
 use pine_gguf::QK_K;
 
 /// `v` shifted left by `n` bits (right for negative `n`) in 16-bit lanes.
@@ -58,8 +65,104 @@ unsafe fn unpack<T: KType>(p: *const u8, s: usize) -> [__m512i; 8] {
     u
 }
 
+/// The 32 values `k` (one activation scale `da`) against the `NA` activation rows of
+/// superblock `b`: `u[c]` holds their dword `c` for the 16 rows, `ds[h]` is `d·sc` of their
+/// sub-block (Q4_K/Q5_K: `ds[0]`; Q6_K: sub-blocks `2k` and `2k + 1`, `u[0..4]` and `u[4..8]`).
+/// Q4_K/Q5_K: `t[j] = fma(ds·da, i, t[j])`; Q6_K: `x = ds[0]·i_2k`, `x = fma(ds[1], i_2k+1, x)`,
+/// `t[j] = fma(x, da, t[j])`.
+///
+/// # Safety
+/// As [`run`], into which it is inlined.
+#[inline(always)]
+unsafe fn rows<T: KType, const NA: usize>(
+    k: usize,
+    u: &[__m512i; 8],
+    ds: [__m512; 2],
+    b: usize,
+    extras: &[*const KActBlock; NA],
+    t: &mut [__m512; NA],
+) {
+    let kk = T::KK;
+    for j in 0..NA {
+        let e = &*extras[j].add(b);
+        let a = e.qs.as_ptr().add(32 * k);
+        let da = _mm512_set1_ps(e.d[k]);
+        // The integer sum of dwords `cs` onto `seed`.
+        let chain = |seed: __m512i, cs: std::ops::Range<usize>| {
+            cs.fold(seed, |i, c| {
+                let ac = _mm512_set1_epi32(a.add(4 * c).cast::<i32>().read_unaligned());
+                _mm512_dpbusd_epi32(i, u[c], ac)
+            })
+        };
+        if kk.min {
+            let i = chain(_mm512_setzero_si512(), 0..8);
+            t[j] = _mm512_fmadd_ps(_mm512_mul_ps(ds[0], da), _mm512_cvtepi32_ps(i), t[j]);
+        } else {
+            let i0 = chain(_mm512_set1_epi32(e.seeds[2 * k]), 0..4);
+            let i1 = chain(_mm512_set1_epi32(e.seeds[2 * k + 1]), 4..8);
+            let x = _mm512_mul_ps(ds[0], _mm512_cvtepi32_ps(i0));
+            let x = _mm512_fmadd_ps(ds[1], _mm512_cvtepi32_ps(i1), x);
+            t[j] = _mm512_fmadd_ps(x, da, t[j]);
+        }
+    }
+}
+
+/// The mins of superblock `b` (Q4_K/Q5_K): `m[s]` the mins `m_s` and `dmin` as f32 of the 16
+/// rows; `t[j] = fnmadd(dmin, Σ_s m_s·F_s, t[j])`, the sum from 0 in `s` order.
+///
+/// # Safety
+/// As [`run`], into which it is inlined.
+#[inline(always)]
+unsafe fn mins<const NA: usize>(
+    m: &[__m512; 8],
+    dmin: __m512,
+    b: usize,
+    extras: &[*const KActBlock; NA],
+    t: &mut [__m512; NA],
+) {
+    for j in 0..NA {
+        let e = &*extras[j].add(b);
+        let mut mn = _mm512_setzero_ps();
+        for (ms, &f) in m.iter().zip(&e.fs) {
+            mn = _mm512_fmadd_ps(*ms, _mm512_set1_ps(f), mn);
+        }
+        t[j] = _mm512_fnmadd_ps(dmin, mn, t[j]);
+    }
+}
+
+/// `d·sc_s` of the 16 rows of the group block at `p` (`d` their f16 `d` as f32).
+///
+/// # Safety
+/// As [`unpack`].
+#[inline(always)]
+unsafe fn scales<T: KType>(p: *const u8, s: usize, d: __m512) -> __m512 {
+    let kk = T::KK;
+    let sc = _mm_loadu_si128(p.add(kk.sc_at() + GROUP * s).cast());
+    let sc = if kk.min {
+        _mm512_cvtepu8_epi32(sc)
+    } else {
+        _mm512_cvtepi8_epi32(sc)
+    };
+    _mm512_mul_ps(d, _mm512_cvtepi32_ps(sc))
+}
+
+/// The mins `m_s` of the 16 rows of the group block at `p` as f32 (Q4_K/Q5_K).
+///
+/// # Safety
+/// As [`unpack`].
+#[inline(always)]
+unsafe fn min_values<T: KType>(p: *const u8) -> [__m512; 8] {
+    std::array::from_fn(|s| {
+        let ms = _mm_loadu_si128(p.add(T::KK.mn_at() + GROUP * s).cast());
+        _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(ms))
+    })
+}
+
 /// Sub-block `s` (nothing past the type's last) of the group block at `p` (superblock `b`, its
-/// scales `d`) against the `NA` activation rows: `t[j] = fma(d·sc_s, i_s, t[j])`.
+/// scales `d`) against the `NA` activation rows, in [`rows`]' float order one sub-block at a
+/// time (the direct kernels keep four registers of Q6_K quants, not eight): Q4_K/Q5_K
+/// `t[j] = fma(d·sc_s·da, i_s, t[j])`; Q6_K even `s` `x[j] = d·sc_s·i_s`, odd `s`
+/// `t[j] = fma(fma(d·sc_s, i_s, x[j]), da, t[j])`.
 ///
 /// # Safety
 /// As [`run`], into which it is inlined.
@@ -71,6 +174,7 @@ unsafe fn sub<T: KType, const NA: usize>(
     d: __m512,
     extras: &[*const KActBlock; NA],
     t: &mut [__m512; NA],
+    x: &mut [__m512; NA],
 ) {
     let kk = T::KK;
     if s >= kk.subs() {
@@ -86,7 +190,8 @@ unsafe fn sub<T: KType, const NA: usize>(
     let ds = _mm512_mul_ps(d, _mm512_cvtepi32_ps(sc));
     for j in 0..NA {
         let e = &*extras[j].add(b);
-        let w = _mm512_mul_ps(ds, _mm512_set1_ps(e.d[s * kk.sb / 32]));
+        let da = _mm512_set1_ps(e.d[s * kk.sb / 32]);
+        let w = _mm512_mul_ps(ds, da);
         let a = e.qs.as_ptr().add(s * kk.sb);
         let mut i = if kk.min {
             _mm512_setzero_si512()
@@ -97,7 +202,14 @@ unsafe fn sub<T: KType, const NA: usize>(
             let ac = _mm512_set1_epi32(a.add(4 * c).cast::<i32>().read_unaligned());
             i = _mm512_dpbusd_epi32(i, *uc, ac);
         }
-        t[j] = _mm512_fmadd_ps(w, _mm512_cvtepi32_ps(i), t[j]);
+        let fi = _mm512_cvtepi32_ps(i);
+        if kk.min {
+            t[j] = _mm512_fmadd_ps(w, fi, t[j]);
+        } else if s.is_multiple_of(2) {
+            x[j] = _mm512_mul_ps(ds, fi);
+        } else {
+            t[j] = _mm512_fmadd_ps(_mm512_fmadd_ps(ds, fi, x[j]), da, t[j]);
+        }
     }
 }
 
@@ -126,17 +238,19 @@ unsafe fn run<T: KType, const NA: usize>(
         }
         let d = _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()));
         let mut t = [_mm512_setzero_ps(); NA];
+        // Q6_K: the first sub-block's term of each pair.
+        let mut x = [_mm512_setzero_ps(); NA];
         if NA == 1 || kk.hbits > 0 {
             // The sub-blocks one by one with constant indices, so that the high bits' shifts
             // take immediates (decode: Q5_K, Q6_K +30 % GB/s; prefill: Q5_K +10 %, Q6_K +10 %).
             macro_rules! subs {
-                ($($s:literal)*) => { $( sub::<T, NA>($s, p, b, d, &extras, &mut t); )* };
+                ($($s:literal)*) => { $( sub::<T, NA>($s, p, b, d, &extras, &mut t, &mut x); )* };
             }
             subs!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
         } else {
             // Q4_K prefill: a loop, which spills less (+7 %).
             for s in 0..kk.subs() {
-                sub::<T, NA>(s, p, b, d, &extras, &mut t);
+                sub::<T, NA>(s, p, b, d, &extras, &mut t, &mut x);
             }
         }
         if kk.min {
@@ -163,6 +277,127 @@ unsafe fn run<T: KType, const NA: usize>(
     }
 }
 
+/// Converts the `nb` group blocks of `T` at `w` into tiles at `tile` (`nb` ×
+/// [`tile_lines`](super::packed_k::KKind::tile_lines) lines): the unpacking of [`unpack`],
+/// [`scales`] and [`min_values`], stored.
+///
+/// # Safety
+/// The CPU must have AVX-512 F/BW; `w` must hold `nb` group blocks and `tile` be writable for
+/// `nb` tiles.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma,f16c")]
+unsafe fn convert<T: KType>(w: *const u8, nb: usize, tile: *mut TileLine) {
+    let kk = T::KK;
+    let (gb, tl) = (kk.group_block(), kk.tile_lines());
+    for b in 0..nb {
+        let p = w.add(b * gb);
+        let line = |i: usize| tile.add(b * tl + i);
+        let d = _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()));
+        // Constant sub-block indices, so that the high bits' shifts take immediates.
+        macro_rules! subs {
+            ($($s:literal)*) => { $(
+                if $s < kk.subs() {
+                    let u = unpack::<T>(p, $s);
+                    for (c, uc) in u.iter().enumerate().take(kk.dwords()) {
+                        _mm512_store_si512(line(kk.tile_q($s, c)).cast(), *uc);
+                    }
+                    _mm512_store_ps(line(kk.tile_ds($s)).cast(), scales::<T>(p, $s, d));
+                }
+            )* };
+        }
+        subs!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
+        if kk.min {
+            for (s, m) in min_values::<T>(p).iter().enumerate() {
+                _mm512_store_ps(line(kk.tile_m(s)).cast(), *m);
+            }
+            let dmin = _mm512_cvtph_ps(_mm256_loadu_si256(p.add(2 * GROUP).cast()));
+            _mm512_store_ps(line(kk.tile_dmin()).cast(), dmin);
+        }
+    }
+}
+
+/// [`run`] on tiles made by [`convert`]: the same steps and float order, the quants and
+/// scales loaded instead of unpacked. Asks the cache for the bytes `ahead` (the group the task
+/// converts next), spread over the superblocks.
+///
+/// # Safety
+/// As [`run`], with `tile` holding `nb` tiles in place of the group blocks.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma,f16c")]
+unsafe fn run_tile<T: KType, const NA: usize>(
+    tile: *const TileLine,
+    nb: usize,
+    extras: [*const KActBlock; NA],
+    y: *mut f32,
+    stride: usize,
+    ahead: &[u8],
+) {
+    let kk = T::KK;
+    let tl = kk.tile_lines();
+    let mut acc = [_mm512_setzero_ps(); NA];
+    // Lines of `ahead` asked for per superblock: a few at a time, the fill buffers never full.
+    let ahead_lines = ahead.len().div_ceil(64).div_ceil(nb.max(1));
+    for b in 0..nb {
+        let lines = b * ahead_lines..(b + 1) * ahead_lines;
+        for at in lines.map(|l| 64 * l).take_while(|&at| at < ahead.len()) {
+            _mm_prefetch::<_MM_HINT_T0>(ahead.as_ptr().add(at).cast());
+        }
+        let line = |i: usize| tile.add(b * tl + i);
+        let mut t = [_mm512_setzero_ps(); NA];
+        let per = 32 / kk.sb;
+        for k in 0..8 {
+            let q = kk.tile_q(per * k, 0);
+            let u: [__m512i; 8] = std::array::from_fn(|c| _mm512_load_si512(line(q + c).cast()));
+            let ds0 = _mm512_load_ps(line(kk.tile_ds(per * k)).cast());
+            let ds = if per == 2 {
+                [ds0, _mm512_load_ps(line(kk.tile_ds(2 * k + 1)).cast())]
+            } else {
+                [ds0; 2]
+            };
+            rows::<T, NA>(k, &u, ds, b, &extras, &mut t);
+        }
+        if kk.min {
+            let m: [__m512; 8] = std::array::from_fn(|s| _mm512_load_ps(line(kk.tile_m(s)).cast()));
+            let dmin = _mm512_load_ps(line(kk.tile_dmin()).cast());
+            mins::<NA>(&m, dmin, b, &extras, &mut t);
+        }
+        for j in 0..NA {
+            acc[j] = _mm512_add_ps(acc[j], t[j]);
+        }
+    }
+    for (j, a) in acc.iter().enumerate() {
+        _mm512_storeu_ps(y.add(j * stride), *a);
+    }
+}
+
+/// [`convert`], lengths checked.
+fn tile_convert<T: KType>(w: &[u8], nb: usize, tile: &mut [TileLine]) {
+    assert!(w.len() >= nb * T::KK.group_block());
+    assert!(tile.len() >= nb * T::KK.tile_lines());
+    // SAFETY: handed out by `detect` only after the features were detected; the checks bound
+    // every read and write.
+    unsafe { convert::<T>(w.as_ptr(), nb, tile.as_mut_ptr()) }
+}
+
+/// Tiles against `NA` activation rows, lengths checked.
+fn tile_group<T: KType, const NA: usize>(
+    tile: &[TileLine],
+    nb: usize,
+    acts: Acts<'_>,
+    y: &mut [f32],
+    stride: usize,
+    ahead: &[u8],
+) {
+    assert!(tile.len() >= nb * T::KK.tile_lines());
+    assert!(acts.kblocks.len() >= NA * nb);
+    assert!(stride >= GROUP && y.len() >= (NA - 1) * stride + GROUP);
+    let e0 = acts.kblocks.as_ptr();
+    let e: [_; NA] = std::array::from_fn(|j| e0.wrapping_add(j * nb));
+    // SAFETY: handed out by `detect` only after the features were detected; the checks bound
+    // every read and write.
+    unsafe { run_tile::<T, NA>(tile.as_ptr(), nb, e, y.as_mut_ptr(), stride, ahead) }
+}
+
 /// The group against `NA` activation rows, lengths checked.
 fn group<T: KType, const NA: usize>(
     w: &[u8],
@@ -186,6 +421,10 @@ fn kernels<T: KType>() -> GroupKernels {
     GroupKernels {
         one: group::<T, 1>,
         eight: group::<T, 8>,
+        tile: Some(TileKernels {
+            convert: tile_convert::<T>,
+            eight: tile_group::<T, 8>,
+        }),
     }
 }
 

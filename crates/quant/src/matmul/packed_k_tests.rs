@@ -87,8 +87,8 @@ fn same(got: &[f32], want: &[f32], what: &str) {
     }
 }
 
-/// Random data: decode and every prefill remainder around the eight-row kernel, full groups and
-/// tail rows, one and several superblocks.
+/// Random data: decode and every prefill remainder around the eight-row kernel, the tile path,
+/// full groups and tail rows, one and several superblocks.
 #[test]
 fn packed_k_equals_the_plain_twin() {
     let mut scratch = MatmulScratch::new();
@@ -101,7 +101,8 @@ fn packed_k_equals_the_plain_twin() {
             .iter()
             .enumerate()
         {
-            for n in [1, 2, 7, 8, 9, 16, 19] {
+            // 131 rows: tasks of 24, through the tile path (the last one, 11, around it).
+            for n in [1, 2, 7, 8, 9, 16, 19, 131] {
                 let mut rng = StdRng::seed_from_u64((100 * t + 10 * i + n) as u64);
                 let w: Vec<u8> = (0..rows)
                     .flat_map(|_| random_row(&mut rng, ty, cols / QK_K))
@@ -109,6 +110,53 @@ fn packed_k_equals_the_plain_twin() {
                 let x = random_activations(&mut rng, n * cols);
                 check(&mut scratch, ty, rows, cols, &w, &x);
             }
+        }
+    }
+}
+
+/// The 512-bit tile path against its twins: the conversion byte for byte against
+/// `packed_k::tile_plain`, the tile kernel bit for bit against `packed_k::group_plain`.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn tiles_equal_the_plain_twins() {
+    use packed_k::TileLine;
+    for (t, ty) in TYPES.into_iter().enumerate() {
+        let Some(tk) = super::packed_k_avx512::detect(ty).and_then(|k| k.tile) else {
+            eprintln!("no tile kernels for {ty} on this CPU");
+            continue;
+        };
+        let kk = KKind::of(ty).unwrap();
+        for nb in [1, 3] {
+            let cols = nb * QK_K;
+            let rb = nb * kk.wb;
+            let mut rng = StdRng::seed_from_u64(40 + 10 * t as u64 + nb as u64);
+            let w: Vec<u8> = (0..GROUP)
+                .flat_map(|_| random_row(&mut rng, ty, nb))
+                .collect();
+            let mut group = vec![0u8; nb * kk.group_block()];
+            packed_k::pack_group(&kk, &w, rb, &mut group);
+            let mut want = vec![TileLine::default(); nb * kk.tile_lines()];
+            packed_k::tile_plain(&kk, &group, nb, &mut want);
+            let mut tile = vec![TileLine([0x5a; 64]); nb * kk.tile_lines()];
+            (tk.convert)(&group, nb, &mut tile);
+            for (i, (g, e)) in tile.iter().zip(&want).enumerate() {
+                assert_eq!(g.0, e.0, "{ty} nb={nb} tile line {i}");
+            }
+            let x = random_activations(&mut rng, 8 * cols);
+            let (_, extras) = quantize(&x, cols);
+            let e: Vec<&[KActBlock]> = extras.iter().map(|e| &e[..]).collect();
+            let mut out = vec![[0.0f32; GROUP]; 8];
+            packed_k::group_plain(&kk, &group, nb, &e, &mut out);
+            let flat: Vec<KActBlock> = extras.concat();
+            let acts = super::packed::Acts {
+                act: &[],
+                blocks: &[],
+                lanes: &[],
+                kblocks: &flat,
+            };
+            let mut y = vec![f32::NAN; 8 * GROUP];
+            (tk.eight)(&tile, nb, acts, &mut y, GROUP, &group);
+            same(&y, &out.concat(), &format!("{ty} nb={nb} tile kernel"));
         }
     }
 }
