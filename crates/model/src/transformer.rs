@@ -2,7 +2,7 @@
 //!
 //! What every family shares lives here — the embeddings, the final norm and head, the
 //! activation buffers, storing keys/values and running a layer's planned attention — and the
-//! blocks of one family's graph live in that family's file behind [`Blocks`]: `llama.rs`
+//! blocks of one family's graph live in that family's file behind `Blocks`: `llama.rs`
 //! (Llama, Mistral, Qwen2/3, Phi-3: the Llama block with switches) and `gemma.rs` (Gemma 2
 //! and 3). A forward
 //! pass is: embed the batch, run each layer through its family's block, then the head.

@@ -62,7 +62,7 @@ const K_TYPES: [GgmlType; 6] = [
 ];
 
 /// An activation buffer on the device: `len` f32. Dropped, it goes back to its backend's pool
-/// for the next buffer of the same length (see [`crate::buffer_pool`]).
+/// for the next buffer of the same length (see `buffer_pool.rs`).
 pub struct VkBuffer {
     buf: Subbuffer<[f32]>,
     len: usize,
