@@ -4,22 +4,26 @@
 //! the k-quants' tile path with tasks of 16+ rows; n = 256 gives pp512's 64-row tasks at two
 //! threads).
 //!
-//! Run: `cargo run --release -p pine-quant --example packed_matmul -- TYPE [rows cols n reps]`
-//! (TYPE: q4_0, q8_0, q4_k, q5_k or q6_k; default 2048 2048 64 300), pinned with `taskset`.
+//! Run: `cargo run --release -p pine-quant --example packed_matmul -- TYPE [rows cols n reps
+//! [unpacked]]` (TYPE: q4_0, q5_0, q8_0, q4_k, q5_k or q6_k; default 2048 2048 64 300), pinned
+//! with `taskset`. `unpacked` times the GGUF-layout engine (`matmul`, native precision) on the
+//! same data instead, the path of the types and shapes that are not packed.
 use pine_gguf::GgmlType;
 use pine_pool::Pool;
-use pine_quant::matmul::{matmul_packed, MatmulScratch, PackedWeights};
+use pine_quant::matmul::{matmul, matmul_packed, MatmulScratch, PackedWeights};
+use pine_quant::matmul::{Precision, WeightView};
 use std::time::Instant;
 
 fn main() {
     let a: Vec<String> = std::env::args().collect();
     let ty = match a[1].as_str() {
         "q4_0" => GgmlType::Q4_0,
+        "q5_0" => GgmlType::Q5_0,
         "q8_0" => GgmlType::Q8_0,
         "q4_k" => GgmlType::Q4_K,
         "q5_k" => GgmlType::Q5_K,
         "q6_k" => GgmlType::Q6_K,
-        t => panic!("unknown type {t}: q4_0, q8_0, q4_k, q5_k or q6_k"),
+        t => panic!("unknown type {t}: q4_0, q5_0, q8_0, q4_k, q5_k or q6_k"),
     };
     let p = |i: usize, d: usize| a.get(i).map(|s| s.parse().unwrap()).unwrap_or(d);
     let (rows, cols, n, reps) = (p(2, 2048), p(3, 2048), p(4, 64), p(5, 300));
@@ -38,7 +42,14 @@ fn main() {
         let x: Vec<f32> = (0..cols).map(|_| rnd()).collect();
         pine_quant::quantize_row(ty, &x, &mut data[r * rb..(r + 1) * rb]).unwrap();
     }
+    let unpacked = a.get(6).is_some_and(|s| s == "unpacked");
     let w = PackedWeights::pack(&pool, ty, rows, cols, &data).unwrap();
+    let view = WeightView {
+        ty,
+        rows,
+        cols,
+        data: &data,
+    };
     // Activations n × cols and outputs n × rows, row-major.
     let x: Vec<f32> = (0..n * cols).map(|_| rnd()).collect();
     let mut y = vec![0f32; n * rows];
@@ -47,15 +58,19 @@ fn main() {
     let mut t = Vec::new();
     for _ in 0..reps {
         let t0 = Instant::now();
-        matmul_packed(&pool, &w, &x, n, &mut y, &mut sc).unwrap();
+        match unpacked {
+            true => matmul(&pool, &view, &x, n, &mut y, &mut sc, Precision::Native).unwrap(),
+            false => matmul_packed(&pool, &w, &x, n, &mut y, &mut sc).unwrap(),
+        }
         t.push(t0.elapsed().as_secs_f64());
     }
     t.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let f = 2.0 * (rows * cols * n) as f64 / 1e9;
     // y[0] printed, so that the work is kept.
     println!(
-        "{:?} {}x{} n={}: best {:.1} median {:.1} GFLOP/s (y0 {})",
+        "{:?}{} {}x{} n={}: best {:.1} median {:.1} GFLOP/s (y0 {})",
         ty,
+        if unpacked { " unpacked" } else { "" },
         rows,
         cols,
         n,

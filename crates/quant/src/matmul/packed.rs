@@ -1,22 +1,29 @@
 //! Weights repacked at load time, [`GROUP`] rows interleaved, for the 512-bit kernels of Q4_0,
-//! Q4_1 and Q8_0 (`packed_avx512`), the 256-bit ones of Q4_0 (`packed_avx2`), and the 512- and
-//! 256-bit ones of the k-quants Q4_K, Q5_K and Q6_K (`packed_k`, `packed_k_avx512`,
+//! Q4_1, Q5_0 and Q8_0 (`packed_avx512`), the 256-bit ones of Q4_0 and Q5_0 (`packed_avx2`), and
+//! the 512- and 256-bit ones of the k-quants Q4_K, Q5_K and Q6_K (`packed_k`, `packed_k_avx512`,
 //! `packed_k_avx2`: their own layout and float order, described there; the rest of this page is
 //! about the 32-element types).
 //!
 //! Why: a 512-bit register then holds the same four weight bytes of 16 rows, so one `vpdpbusd`
 //! against a broadcast activation dword advances 16 (row, activation) pairs, and the float work
-//! of a block is shared by 16 pairs. Each type keeps the float order of its per-pair kernels,
-//! which is llama.cpp's on x86: Q4_0 the block order of its repacked kernels (one convert and
-//! one FMA per block), Q4_1 and Q8_0 the eight-lane order (lane `l` sums bytes `4l..4l+4`,
-//! accumulated per lane, `hsum_ps`'s tree at the end). Every output is bit-identical to the
-//! per-pair kernel, and the outputs of 16 rows come out as one vector, already in `y`'s layout.
+//! of a block is shared by 16 pairs. Q4_0, Q4_1 and Q8_0 keep the float order of their per-pair
+//! kernels, which is llama.cpp's on x86: Q4_0 the block order of its repacked kernels (one
+//! convert and one FMA per block), Q4_1 and Q8_0 the eight-lane order (lane `l` sums bytes
+//! `4l..4l+4`, accumulated per lane, `hsum_ps`'s tree at the end); their every output is
+//! bit-identical to the per-pair kernel. Q5_0 (llama-quantize's fallback for Q4_K_M's attention
+//! and gate/up tensors when the width is not a multiple of 256) runs in the block order too,
+//! not its per-pair kernels' eight lanes: one convert and one FMA per block instead of eight
+//! each, and fewer roundings; `block_order_plain` is its plain twin (tests only). The outputs
+//! of 16 rows come out as one vector, already in `y`'s layout.
 //!
 //! Layout: full groups of 16 rows back to back; a group is its `nb` blocks in order; a group
-//! block is the 16 rows' f16 scales `d[16]`, (Q4_1) their f16 mins `m[16]`, then the quants in
-//! chunks of 64 bytes: chunk `c` holds bytes `4c..4c+4` of each row's quants, row after row.
-//! Q8_0 quants are stored as `x ^ 0x80` (`x + 128`, unsigned). Rows past the last full group stay
-//! in the GGUF layout (`tail`) and go through the per-pair kernel.
+//! block is the 16 rows' f16 scales `d[16]`, (Q4_1) their f16 mins `m[16]`, (Q5_0) the fifth
+//! bits as eight 64-bit masks (`HI_BYTES`), then the quants in chunks of 64 bytes: chunk `c`
+//! holds bytes `4c..4c+4` of each row's quants, row after row (so register `l` of the unpacked
+//! nibbles holds values `4l..4l+4` of every row, and mask `l` sets their fifth bits). Q5_0 keeps
+//! its 22 bytes per row and block. Q8_0 quants are stored as `x ^ 0x80` (`x + 128`, unsigned).
+//! Rows past the last full group stay in the GGUF layout (`tail`) and go through the per-pair
+//! kernel.
 
 use pine_gguf::GgmlType;
 use pine_pool::Pool;
@@ -42,8 +49,10 @@ pub(super) struct Kind {
     pub qoff: usize,
     /// Whether the block has a min (Q4_1).
     pub min: bool,
-    /// Whether the quants are packed nibbles (Q4_0, Q4_1) rather than bytes (Q8_0).
+    /// Whether the quants are packed nibbles (Q4_0, Q4_1, Q5_0) rather than bytes (Q8_0).
     pub nibbles: bool,
+    /// Whether a fifth bit per value completes the nibbles (Q5_0's `qh`, at byte 2 of a block).
+    pub hi: bool,
     /// The weight offset `c` (`x = u − c`, `u` the stored unsigned value).
     pub c: i32,
     /// Bytes of one quantized activation block (Q8_0: 34, Q8_1: 36).
@@ -59,6 +68,7 @@ impl Kind {
         match ty {
             GgmlType::Q4_0 => Some(Q4_0),
             GgmlType::Q4_1 => Some(Q4_1),
+            GgmlType::Q5_0 => Some(Q5_0),
             GgmlType::Q8_0 => Some(Q8_0),
             _ => None,
         }
@@ -73,13 +83,18 @@ impl Kind {
         }
     }
 
-    /// Byte offset of the quant chunks within a group block.
-    pub(super) fn chunks_at(&self) -> usize {
+    /// Byte offset of the fifth-bit masks (Q5_0) within a group block: after the scales.
+    pub(super) fn hi_at(&self) -> usize {
         if self.min {
             4 * GROUP
         } else {
             2 * GROUP
         }
+    }
+
+    /// Byte offset of the quant chunks within a group block.
+    pub(super) fn chunks_at(&self) -> usize {
+        self.hi_at() + if self.hi { HI_BYTES } else { 0 }
     }
 
     /// Bytes of one group block (16 rows of one block).
@@ -133,11 +148,16 @@ impl Format {
     }
 }
 
+/// Bytes of a group block's fifth-bit masks (Q5_0): eight masks of 64 bits, mask `l` holding
+/// bit `4l + k` of row `r`'s `qh` at bit `4r + k` (the byte of register `l` it completes).
+pub(super) const HI_BYTES: usize = 64;
+
 pub(super) const Q4_0: Kind = Kind {
     wb: 18,
     qoff: 2,
     min: false,
     nibbles: true,
+    hi: false,
     c: 8,
     ab: 34,
     lanes: false,
@@ -147,15 +167,27 @@ pub(super) const Q4_1: Kind = Kind {
     qoff: 4,
     min: true,
     nibbles: true,
+    hi: false,
     c: 0,
     ab: 36,
     lanes: true,
+};
+pub(super) const Q5_0: Kind = Kind {
+    wb: 22,
+    qoff: 6,
+    min: false,
+    nibbles: true,
+    hi: true,
+    c: 16,
+    ab: 34,
+    lanes: false,
 };
 pub(super) const Q8_0: Kind = Kind {
     wb: 34,
     qoff: 2,
     min: false,
     nibbles: false,
+    hi: false,
     c: 128,
     ab: 34,
     lanes: true,
@@ -217,6 +249,32 @@ pub(super) fn dword_sums_plain(qs: &[u8]) -> [i32; 8] {
             .map(|&q| i32::from(q as i8))
             .sum()
     })
+}
+
+/// The block order of the packed Q4_0 and Q5_0 kernels for one GGUF row `w` of `kind`
+/// against one Q8_0 activation row `a`: per block the exact integer sum `sumi` of `x·y` (`x = u −
+/// c`), then `acc = fma(dx·dy, sumi, acc)`, blocks in order. The kernels' plain twin.
+#[cfg(test)]
+pub(super) fn block_order_plain(kind: &Kind, w: &[u8], a: &[u8]) -> f32 {
+    assert!(kind.nibbles && !kind.lanes && !kind.min);
+    let f16 = |b: &[u8], o: usize| half::f16::from_le_bytes([b[o], b[o + 1]]).to_f32();
+    let mut acc = 0.0f32;
+    for (x, y) in w.chunks_exact(kind.wb).zip(a.chunks_exact(kind.ab)) {
+        let qh = match kind.hi {
+            true => u32::from_le_bytes([x[2], x[3], x[4], x[5]]),
+            false => 0,
+        };
+        let sumi: i32 = (0..32)
+            .map(|v| {
+                let q = x[kind.qoff + v % 16];
+                let nib = if v < 16 { q & 15 } else { q >> 4 };
+                let u = i32::from(nib) | (((qh >> v) & 1) << 4) as i32;
+                (u - kind.c) * i32::from(y[kind.act_qoff() + v] as i8)
+            })
+            .sum();
+        acc = (f16(x, 0) * f16(y, 0)).mul_add(sumi as f32, acc);
+    }
+    acc
 }
 
 /// A weight matrix in the interleaved layout (see the module docs), with the rows past the last
@@ -306,6 +364,19 @@ fn pack_group(kind: &Kind, src: &[u8], rb: usize, dst: &mut [u8]) {
     let gb = kind.group_block();
     let nq = if kind.nibbles { 16 } else { 32 };
     for (b, out) in dst.chunks_exact_mut(gb).enumerate() {
+        if kind.hi {
+            let qh = |r: usize| {
+                let o = r * rb + b * kind.wb + 2;
+                u32::from_le_bytes([src[o], src[o + 1], src[o + 2], src[o + 3]])
+            };
+            for l in 0..8 {
+                let mask = (0..GROUP).fold(0u64, |m, r| {
+                    m | u64::from((qh(r) >> (4 * l)) & 0xf) << (4 * r)
+                });
+                let at = kind.hi_at() + 8 * l;
+                out[at..at + 8].copy_from_slice(&mask.to_le_bytes());
+            }
+        }
         for r in 0..GROUP {
             let blk = &src[r * rb + b * kind.wb..r * rb + (b + 1) * kind.wb];
             out[2 * r..2 * r + 2].copy_from_slice(&blk[0..2]);
@@ -397,15 +468,16 @@ std::thread_local! {
 /// which the dot table already read).
 fn kernels_for(ty: GgmlType) -> Option<GroupKernels> {
     use std::sync::OnceLock;
-    const TYPES: [GgmlType; 6] = [
+    const TYPES: [GgmlType; 7] = [
         GgmlType::Q4_0,
         GgmlType::Q4_1,
+        GgmlType::Q5_0,
         GgmlType::Q8_0,
         GgmlType::Q4_K,
         GgmlType::Q5_K,
         GgmlType::Q6_K,
     ];
-    static TABLE: OnceLock<[Option<GroupKernels>; 6]> = OnceLock::new();
+    static TABLE: OnceLock<[Option<GroupKernels>; 7]> = OnceLock::new();
     let table = TABLE.get_or_init(|| {
         TYPES.map(|t| {
             // The k-quants' per-pair kernels are partly scalar (Q5_K) even with SIMD; Q8_0's

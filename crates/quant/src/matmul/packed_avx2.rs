@@ -1,12 +1,14 @@
-//! 256-bit kernels of the packed layout (`packed`) for Q4_0, for CPUs without AVX-512 (laptops
-//! and desktops with AVX2, with or without AVX-VNNI): each 16-row group runs as two halves of
-//! eight rows, one row per register lane, in the block order of the per-pair kernel: per block
-//! the exact integer sums of the eight rows (`maddubs` + `madd`, exact for nibbles, or VEX
-//! `vpdpbusd`) on the seed `−8·Σy`, then `acc = fma(dx·dy, sumi, acc)`.
+//! 256-bit kernels of the packed layout (`packed`) for Q4_0 and Q5_0, for CPUs without AVX-512
+//! (laptops and desktops with AVX2, with or without AVX-VNNI): each 16-row group runs as two
+//! halves of eight rows, one row per register lane, in the block order: per block the exact
+//! integer sums of the eight rows (`maddubs` + `madd`, exact for values below 128, or VEX
+//! `vpdpbusd`) on the seed `−c·Σy`, then `acc = fma(dx·dy, sumi, acc)`. Q5_0's fifth bits come
+//! from the half's 32 bits of each 64-bit mask, expanded to bytes.
 
 use std::arch::x86_64::*;
 
-use super::packed::{ActBlock, Acts, GroupKernels, Kind, GROUP, Q4_0};
+use super::packed::{ActBlock, Acts, GroupKernels, Kind, GROUP, Q4_0, Q5_0};
+use crate::dot::x86::prims::bytes_from_bits32;
 
 /// Rows per half group: the f32 lanes of a 256-bit register.
 const HALF: usize = GROUP / 2;
@@ -17,7 +19,17 @@ macro_rules! packed_q4_0 {
     ($feat:literal, $dp:path) => {
         use super::*;
 
-        /// Group `w` against `NA` activation rows (`NA ≤ 2` keeps the 16 registers).
+        /// The kind: Q5_0 when `HI`, else Q4_0.
+        const fn kind_of<const HI: bool>() -> Kind {
+            if HI {
+                Q5_0
+            } else {
+                Q4_0
+            }
+        }
+
+        /// Group `w` (Q5_0 when `HI`, else Q4_0) against `NA` activation rows (`NA ≤ 2` keeps
+        /// the 16 registers).
         ///
         /// # Safety
         /// The CPU must have the features of `$feat`; `w` must hold `nb` group blocks, every
@@ -25,7 +37,7 @@ macro_rules! packed_q4_0 {
         /// be writable for 16 floats for every row `j`.
         #[inline]
         #[target_feature(enable = $feat)]
-        unsafe fn run<const NA: usize>(
+        unsafe fn run<const NA: usize, const HI: bool>(
             w: *const u8,
             nb: usize,
             acts: [*const u8; NA],
@@ -33,9 +45,10 @@ macro_rules! packed_q4_0 {
             y: *mut f32,
             stride: usize,
         ) {
-            let kind: Kind = Q4_0;
+            let kind: Kind = kind_of::<HI>();
             let gb = kind.group_block();
             let low = _mm256_set1_epi8(0x0f);
+            let sixteen = _mm256_set1_epi8(16);
             for half in 0..2 {
                 let mut acc = [_mm256_setzero_ps(); NA];
                 for b in 0..nb {
@@ -47,6 +60,13 @@ macro_rules! packed_q4_0 {
                         let v = _mm256_loadu_si256(q.add(64 * c).cast());
                         u[c] = _mm256_and_si256(v, low);
                         u[c + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+                    }
+                    if HI {
+                        for (l, ul) in u.iter_mut().enumerate() {
+                            let m = p.add(kind.hi_at() + 8 * l + 4 * half);
+                            let h = _mm256_and_si256(bytes_from_bits32(m), sixteen);
+                            *ul = _mm256_or_si256(*ul, h);
+                        }
                     }
                     for j in 0..NA {
                         let e = &*extras[j].add(b);
@@ -68,14 +88,14 @@ macro_rules! packed_q4_0 {
         }
 
         /// The group against `M` activation rows (two at a time), lengths checked.
-        pub(super) fn group<const M: usize>(
+        pub(super) fn group<const M: usize, const HI: bool>(
             w: &[u8],
             nb: usize,
             acts: Acts<'_>,
             y: &mut [f32],
             stride: usize,
         ) {
-            let kind: Kind = Q4_0;
+            let kind: Kind = kind_of::<HI>();
             assert!(w.len() >= nb * kind.group_block());
             acts.check(&kind, nb, M, y, stride);
             let a = |j: usize| acts.act.as_ptr().wrapping_add(j * nb * kind.ab);
@@ -87,7 +107,7 @@ macro_rules! packed_q4_0 {
                 unsafe {
                     let yj = y.add(j * stride);
                     if j + 2 <= M {
-                        run::<2>(
+                        run::<2, HI>(
                             w.as_ptr(),
                             nb,
                             [a(j), a(j + 1)],
@@ -96,7 +116,7 @@ macro_rules! packed_q4_0 {
                             stride,
                         );
                     } else {
-                        run::<1>(w.as_ptr(), nb, [a(j)], [e(j)], yj, stride);
+                        run::<1, HI>(w.as_ptr(), nb, [a(j)], [e(j)], yj, stride);
                     }
                 }
             }
@@ -148,48 +168,56 @@ pub(super) fn dword_sums(qs: &[u8]) -> [i32; 8] {
     unsafe { sums(qs) }
 }
 
-/// The 256-bit packed kernels for `ty` (Q4_0 only) when this CPU has AVX2, FMA and F16C.
-pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<GroupKernels> {
-    let avx2 = is_x86_feature_detected!("avx2")
+/// The kernels of one form for Q5_0 when `hi`, else Q4_0.
+macro_rules! forms {
+    ($m:ident, $hi:expr) => {
+        if $hi {
+            GroupKernels {
+                one: $m::group::<1, true>,
+                eight: $m::group::<8, true>,
+                tile: None,
+            }
+        } else {
+            GroupKernels {
+                one: $m::group::<1, false>,
+                eight: $m::group::<8, false>,
+                tile: None,
+            }
+        }
+    };
+}
+
+/// Whether this CPU has AVX2, FMA and F16C.
+fn has_avx2() -> bool {
+    is_x86_feature_detected!("avx2")
         && is_x86_feature_detected!("fma")
-        && is_x86_feature_detected!("f16c");
-    if ty != pine_gguf::GgmlType::Q4_0 || !avx2 {
+        && is_x86_feature_detected!("f16c")
+}
+
+/// The 256-bit packed kernels for `ty` (Q4_0 and Q5_0) when this CPU has AVX2, FMA and F16C.
+pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<GroupKernels> {
+    use pine_gguf::GgmlType as T;
+    if !matches!(ty, T::Q4_0 | T::Q5_0) || !has_avx2() {
         return None;
     }
+    let hi = ty == T::Q5_0;
     Some(if is_x86_feature_detected!("avxvnni") {
-        GroupKernels {
-            one: avxvnni::group::<1>,
-            eight: avxvnni::group::<8>,
-            tile: None,
-        }
+        forms!(avxvnni, hi)
     } else {
-        GroupKernels {
-            one: avx2::group::<1>,
-            eight: avx2::group::<8>,
-            tile: None,
-        }
+        forms!(avx2, hi)
     })
 }
 
-/// Both instruction-set forms, for tests on CPUs that have them.
+/// Every instruction-set form for `ty` (Q4_0 or Q5_0), for tests on CPUs that have them.
 #[cfg(test)]
-pub(super) fn all_forms() -> Vec<GroupKernels> {
+pub(super) fn all_forms(ty: pine_gguf::GgmlType) -> Vec<GroupKernels> {
+    use pine_gguf::GgmlType as T;
     let mut v = Vec::new();
-    if is_x86_feature_detected!("avx2")
-        && is_x86_feature_detected!("fma")
-        && is_x86_feature_detected!("f16c")
-    {
-        v.push(GroupKernels {
-            one: avx2::group::<1>,
-            eight: avx2::group::<8>,
-            tile: None,
-        });
+    if matches!(ty, T::Q4_0 | T::Q5_0) && has_avx2() {
+        let hi = ty == T::Q5_0;
+        v.push(forms!(avx2, hi));
         if is_x86_feature_detected!("avxvnni") {
-            v.push(GroupKernels {
-                one: avxvnni::group::<1>,
-                eight: avxvnni::group::<8>,
-                tile: None,
-            });
+            v.push(forms!(avxvnni, hi));
         }
     }
     v

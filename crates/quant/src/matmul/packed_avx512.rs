@@ -2,7 +2,7 @@
 //! one or eight activation rows; every register lane is one weight row.
 //!
 //! Per block and activation row, eight `vpdpbusd` (each the same four weight bytes of 16 rows
-//! against one broadcast activation dword `l`) give exact integer sums. Block order (Q4_0): they
+//! against one broadcast activation dword `l`) give exact integer sums. Block order (Q4_0, Q5_0): they
 //! add up onto the seed `−c·Σy`, then `acc = fma(dx·dy, sumi, acc)`. Eight-lane order (Q4_1,
 //! Q8_0): each stays its own lane sum `l` (seeded with its dword's `−c·Σy`), `acc_l =
 //! fma(dx·dy, sum_l, acc_l)`, and at the end `hsum_ps`'s tree over the eight `acc_l` plus the
@@ -11,7 +11,7 @@
 use std::arch::x86_64::*;
 
 use super::packed::{
-    prefetch_ahead, ActBlock, Acts, GroupKernels, Kind, LaneSeeds, GROUP, Q4_0, Q4_1, Q8_0,
+    prefetch_ahead, ActBlock, Acts, GroupKernels, Kind, LaneSeeds, GROUP, Q4_0, Q4_1, Q5_0, Q8_0,
 };
 
 /// The shared kernel: group `w` (`nb` group blocks of `kind`) against `NA` activation rows.
@@ -41,7 +41,7 @@ unsafe fn run<const NA: usize>(
         if NA == 1 {
             prefetch_ahead(p, gb);
         }
-        let u = unpack(kind, p.add(kind.chunks_at()), low);
+        let u = unpack(kind, p, low);
         let dx = _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()));
         let mx = if kind.min {
             _mm512_cvtph_ps(_mm256_loadu_si256(p.add(2 * GROUP).cast()))
@@ -97,7 +97,7 @@ unsafe fn run_lanes<const NA: usize>(
         if NA == 1 {
             prefetch_ahead(p, gb);
         }
-        let u = unpack(kind, p.add(kind.chunks_at()), low);
+        let u = unpack(kind, p, low);
         let dx = _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()));
         for j in 0..NA {
             let e = &*extras[j].add(b);
@@ -127,14 +127,16 @@ unsafe fn run_lanes<const NA: usize>(
     }
 }
 
-/// The eight registers of a group block's quants (`q` its first chunk): register `l` holds
-/// bytes `4l..4l+4` of the 16 rows' 32 values (nibbles widened to bytes).
+/// The eight registers of a group block's quants (`p` the group block): register `l` holds
+/// bytes `4l..4l+4` of the 16 rows' 32 values (nibbles widened to bytes, Q5_0's fifth bit added
+/// from mask `l`: one masked byte add each).
 ///
 /// # Safety
-/// `q` must hold the group block's quant chunks; AVX-512 F/BW must be present.
+/// `p` must hold a group block of `kind`; AVX-512 F/BW must be present.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma,f16c")]
-unsafe fn unpack(kind: Kind, q: *const u8, low: __m512i) -> [__m512i; 8] {
+unsafe fn unpack(kind: Kind, p: *const u8, low: __m512i) -> [__m512i; 8] {
+    let q = p.add(kind.chunks_at());
     let mut u = [_mm512_setzero_si512(); 8];
     if kind.nibbles {
         for c in 0..4 {
@@ -145,6 +147,13 @@ unsafe fn unpack(kind: Kind, q: *const u8, low: __m512i) -> [__m512i; 8] {
     } else {
         for (c, uc) in u.iter_mut().enumerate() {
             *uc = _mm512_loadu_si512(q.add(64 * c).cast());
+        }
+    }
+    if kind.hi {
+        let sixteen = _mm512_set1_epi8(16);
+        for (l, ul) in u.iter_mut().enumerate() {
+            let m: __mmask64 = p.add(kind.hi_at() + 8 * l).cast::<u64>().read_unaligned();
+            *ul = _mm512_mask_add_epi8(*ul, m, *ul, sixteen);
         }
     }
     u
@@ -229,6 +238,7 @@ macro_rules! kind {
 
 kind!(q4_0, Q4_0);
 kind!(q4_1, Q4_1);
+kind!(q5_0, Q5_0);
 kind!(q8_0, Q8_0);
 
 /// The packed kernels for `ty` when this CPU has AVX-512 F/BW/VNNI, else `None`.
@@ -246,6 +256,11 @@ pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<GroupKernels> {
         T::Q4_1 => Some(GroupKernels {
             one: q4_1::group::<1>,
             eight: q4_1::group::<8>,
+            tile: None,
+        }),
+        T::Q5_0 => Some(GroupKernels {
+            one: q5_0::group::<1>,
+            eight: q5_0::group::<8>,
             tile: None,
         }),
         T::Q8_0 => Some(GroupKernels {

@@ -1,5 +1,8 @@
-//! The packed kernels against the per-pair dot kernel, bit for bit.
+//! The packed kernels against their plain twin, bit for bit: the per-pair dot kernel for Q4_0,
+//! Q4_1 and Q8_0, `packed::block_order_plain` for Q5_0 (tail rows: the per-pair kernel); the
+//! twin against the exact sum of the dequantized operands.
 
+use super::packed::{block_order_plain, Kind, GROUP};
 use super::{matmul_packed, matmul_packed_many, MatmulScratch, PackedWeights};
 use crate::activation::{activation_type, quantize_activation_row};
 use crate::dot::kernels;
@@ -8,10 +11,15 @@ use crate::QuantError;
 use pine_gguf::GgmlType;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
-const TYPES: [GgmlType; 3] = [GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0];
+const TYPES: [GgmlType; 4] = [
+    GgmlType::Q4_0,
+    GgmlType::Q4_1,
+    GgmlType::Q5_0,
+    GgmlType::Q8_0,
+];
 
-/// Packs `w`, multiplies `x` (n rows) with the kernels this CPU picks and, for Q4_0, with every
-/// 256-bit form it has, and checks every output against the per-pair kernel.
+/// Packs `w`, multiplies `x` (n rows) with the kernels this CPU picks and (Q4_0, Q5_0) with every
+/// 256-bit form it has, and checks every output against the twin.
 fn check(scratch: &mut MatmulScratch, ty: GgmlType, rows: usize, cols: usize, w: &[u8], x: &[f32]) {
     let p = PackedWeights::pack(pool(), ty, rows, cols, w).unwrap();
     let n = x.len() / cols;
@@ -19,27 +27,30 @@ fn check(scratch: &mut MatmulScratch, ty: GgmlType, rows: usize, cols: usize, w:
     matmul_packed(pool(), &p, x, n, &mut y, scratch).unwrap();
     check_outputs(ty, rows, cols, w, x, &y);
     #[cfg(target_arch = "x86_64")]
-    for k in super::packed_avx2::all_forms()
-        .into_iter()
-        .filter(|_| ty == GgmlType::Q4_0)
-    {
+    for k in super::packed_avx2::all_forms(ty) {
         let mut y = vec![f32::NAN; n * rows];
         super::packed::matmul_packed_with([k], pool(), [&p], x, n, [&mut y], scratch).unwrap();
         check_outputs(ty, rows, cols, w, x, &y);
     }
 }
 
-/// Every output of `y` against the per-pair kernel.
+/// Every output of `y` against the twin: Q5_0's full groups against the block order, every
+/// other output against the per-pair kernel.
 fn check_outputs(ty: GgmlType, rows: usize, cols: usize, w: &[u8], x: &[f32], y: &[f32]) {
     let n = x.len() / cols;
     let aty = activation_type(ty).unwrap();
-    let dot = kernels().get(ty).unwrap();
+    let per_pair = kernels().get(ty).unwrap();
+    let full = rows / GROUP * GROUP;
+    let dot = |o: usize, w: &[u8], a: &[u8]| match ty {
+        GgmlType::Q5_0 if o < full => block_order_plain(&Kind::of(ty).unwrap(), w, a),
+        _ => per_pair(w, a),
+    };
     let rb = w.len() / rows;
     let mut a = vec![0u8; cols / 32 * aty.block_bytes()];
     for r in 0..n {
         quantize_activation_row(aty, &x[r * cols..(r + 1) * cols], &mut a).unwrap();
         for o in 0..rows {
-            let want = dot(&w[o * rb..(o + 1) * rb], &a);
+            let want = dot(o, &w[o * rb..(o + 1) * rb], &a);
             let got = y[r * rows + o];
             assert_eq!(
                 got.to_bits(),
@@ -100,6 +111,49 @@ fn packed_extreme_values_exact() {
                 .map(|i| if (i / 3) % 2 == 0 { 1.0 } else { -1.0 })
                 .collect();
             check(&mut scratch, ty, rows, cols, &w, &x);
+        }
+    }
+}
+
+/// The block-order twin: Q4_0's equals its per-pair kernel bit for bit (the same order), and
+/// Q4_0's and Q5_0's lie within rounding of the exact sum of dequantized weights times
+/// dequantized Q8_0 activations.
+#[test]
+fn block_order_plain_is_exact_to_rounding() {
+    for (t, ty) in [GgmlType::Q4_0, GgmlType::Q5_0].into_iter().enumerate() {
+        let kind = Kind::of(ty).unwrap();
+        let (rows, cols) = (16, 1024);
+        let nb = cols / 32;
+        let mut rng = StdRng::seed_from_u64(70 + t as u64);
+        let w: Vec<u8> = (0..rows)
+            .flat_map(|_| random_row(&mut rng, ty, nb))
+            .collect();
+        let x = random_activations(&mut rng, cols);
+        let mut a = vec![0u8; nb * 34];
+        quantize_activation_row(GgmlType::Q8_0, &x, &mut a).unwrap();
+        let mut av = vec![0.0f32; cols];
+        crate::dequantize_row(GgmlType::Q8_0, &a, &mut av).unwrap();
+        let rb = w.len() / rows;
+        for o in 0..rows {
+            let wr = &w[o * rb..(o + 1) * rb];
+            let got = block_order_plain(&kind, wr, &a);
+            if ty == GgmlType::Q4_0 {
+                let per_pair = crate::dot::Kernels::scalar().get(ty).unwrap()(wr, &a);
+                assert_eq!(got.to_bits(), per_pair.to_bits(), "{ty} row {o}");
+            }
+            let mut wv = vec![0.0f32; cols];
+            crate::dequantize_row(ty, wr, &mut wv).unwrap();
+            let prods = wv
+                .iter()
+                .zip(&av)
+                .map(|(&w, &a)| f64::from(w) * f64::from(a));
+            let exact: f64 = prods.clone().sum();
+            let scale: f64 = prods.map(f64::abs).sum();
+            let got = f64::from(got);
+            assert!(
+                (got - exact).abs() <= 1e-5 * scale + 1e-6,
+                "{ty} row {o}: {got} against {exact} (Σ|·| {scale})"
+            );
         }
     }
 }
