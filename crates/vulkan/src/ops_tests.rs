@@ -51,12 +51,14 @@ fn matmul_and_embed_match_the_cpu_for_every_fixture_type() {
     matmul_and_embed_match(MatmulMode::Native, true, VulkanNumerics::Fast);
 }
 
-/// Whether the CPU backend runs weights of `ty` through its packed k-quant kernels, which have
-/// a float order and activation rounding of their own (`pine_quant::matmul::packed_k`); the
-/// shaders follow the per-pair kernels (llama.cpp's order), the reference for those types here.
-fn packed_k(ty: pine_gguf::GgmlType) -> bool {
+/// Whether the CPU backend runs weights of `ty` through packed kernels with a float order of
+/// their own: the k-quants (and their activation rounding, `pine_quant::matmul::packed_k`) and
+/// Q5_0 (the block order); the shaders follow the per-pair kernels (llama.cpp's order), the
+/// reference for those types here.
+fn packed_own_order(ty: pine_gguf::GgmlType) -> bool {
     use pine_gguf::GgmlType as T;
-    matches!(ty, T::Q4_K | T::Q5_K | T::Q6_K) && pine_quant::matmul::PackedWeights::supported(ty)
+    matches!(ty, T::Q4_K | T::Q5_K | T::Q6_K | T::Q5_0)
+        && pine_quant::matmul::PackedWeights::supported(ty)
 }
 
 /// `x · Wᵀ` (`n` rows) by the CPU's per-pair kernels, on the weight's mapped bytes.
@@ -118,7 +120,7 @@ fn matmul_and_embed_match(mode: MatmulMode, subgroups: bool, numerics: VulkanNum
                 vk.matmul(&wv, &xv, n, &mut yv).unwrap();
                 cpu.matmul(&wc, &xc, n, &mut yc).unwrap();
                 let got = read(&mut vk, &yv, n * rows);
-                let want = if mode == MatmulMode::Native && packed_k(info.ty) {
+                let want = if mode == MatmulMode::Native && packed_own_order(info.ty) {
                     per_pair(&file, info, &x, n)
                 } else {
                     read(&mut cpu, &yc, n * rows)
