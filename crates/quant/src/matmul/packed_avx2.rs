@@ -15,7 +15,7 @@ const HALF: usize = GROUP / 2;
 
 /// Instantiates the kernel for one instruction set; `$dp(seed, u, y)` adds the four-byte
 /// products of unsigned `u` and signed `y` per lane onto `seed`.
-macro_rules! packed_q4_0 {
+macro_rules! packed_block_order {
     ($feat:literal, $dp:path) => {
         use super::*;
 
@@ -141,11 +141,11 @@ pub(super) fn dp_avxvnni(seed: __m256i, u: __m256i, y: __m256i) -> __m256i {
 }
 
 mod avx2 {
-    packed_q4_0!("avx2,fma,f16c", super::dp_avx2);
+    packed_block_order!("avx2,fma,f16c", super::dp_avx2);
 }
 
 mod avxvnni {
-    packed_q4_0!("avx2,fma,f16c,avxvnni", super::dp_avxvnni);
+    packed_block_order!("avx2,fma,f16c,avxvnni", super::dp_avxvnni);
 }
 
 /// `packed::dword_sums` with one `maddubs` (ones × quants, exact) and one `madd`.
