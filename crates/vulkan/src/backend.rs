@@ -173,8 +173,9 @@ impl VulkanBackend {
         let ctx = Arc::new(Context::open(choice)?);
         let placeholder = memory::device::<f32>(&ctx.memory, 1)?;
         let mut rec = Recorder::new(ctx.clone())?;
-        let mut pipelines = Pipelines::default();
-        let f64_builds = numerics == VulkanNumerics::Exact && ctx.info.fp64;
+        let exact = numerics == VulkanNumerics::Exact;
+        let mut pipelines = Pipelines::new(exact && ctx.info.denorm_preserve32);
+        let f64_builds = exact && ctx.info.fp64;
         // The probe only chooses between the f64 builds (`_f64` or `_f64fma`): without them
         // (fast numerics, or no f64) the shaders call fma() anyway, so there is nothing to probe.
         let fused_fma = f64_builds && fma_probe::probe(&ctx, &mut rec, &mut pipelines)?;

@@ -599,6 +599,12 @@ pub fn exists(name: &str) -> bool {
     find(name).is_some()
 }
 
+/// The SPIR-V of shader `name`, as embedded (for tests of what is done to it at load).
+#[cfg(test)]
+pub fn bytes(name: &str) -> Option<&'static [u8]> {
+    find(name).map(|(_, b)| *b)
+}
+
 /// The entry of shader `name`: a binary search, as the table is sorted by name (a test checks
 /// it), since every dispatch looks its shader up.
 fn find(name: &str) -> Option<&'static (&'static str, &'static [u8])> {
@@ -612,9 +618,20 @@ fn find(name: &str) -> Option<&'static (&'static str, &'static [u8])> {
 #[derive(Default)]
 pub struct Pipelines {
     built: HashMap<&'static str, Arc<ComputePipeline>>,
+    denorm_preserve: bool,
 }
 
 impl Pipelines {
+    /// Pipelines whose shaders declare fp32 denormal preservation when `denorm_preserve` is
+    /// set (exact numerics on a device with `shaderDenormPreserveFloat32`; see
+    /// [`crate::spirv_patch`]), as glslc compiled them otherwise.
+    pub fn new(denorm_preserve: bool) -> Pipelines {
+        Pipelines {
+            built: HashMap::new(),
+            denorm_preserve,
+        }
+    }
+
     /// The pipeline of shader `name`, building it the first time.
     pub fn get(&mut self, ctx: &Context, name: &str) -> Result<Arc<ComputePipeline>, VkError> {
         if let Some(p) = self.built.get(name) {
@@ -622,7 +639,7 @@ impl Pipelines {
         }
         let (key, bytes) =
             find(name).ok_or_else(|| VkError::Device(format!("no shader named {name}")))?;
-        let p = build(ctx, key, bytes)?;
+        let p = build(ctx, key, bytes, self.denorm_preserve)?;
         self.built.insert(key, p.clone());
         Ok(p)
     }
@@ -635,9 +652,19 @@ impl Pipelines {
     }
 }
 
-fn build(ctx: &Context, name: &str, bytes: &[u8]) -> Result<Arc<ComputePipeline>, VkError> {
+fn build(
+    ctx: &Context,
+    name: &str,
+    bytes: &[u8],
+    denorm_preserve: bool,
+) -> Result<Arc<ComputePipeline>, VkError> {
     let fail = |what: String| VkError::Device(format!("shader {name}: {what}"));
-    let words = bytes_to_words(bytes).map_err(|e| fail(e.to_string()))?;
+    let mut words = bytes_to_words(bytes).map_err(|e| fail(e.to_string()))?;
+    if denorm_preserve {
+        words = crate::spirv_patch::with_denorm_preserve(&words)
+            .map_err(fail)?
+            .into();
+    }
     // SAFETY: the words are SPIR-V produced by glslc from shaders/*.comp; vulkano validates the
     // module's capabilities against the device's enabled features.
     let module =

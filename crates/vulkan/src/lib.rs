@@ -16,6 +16,7 @@ mod plan_encoding;
 mod recorder;
 mod replay;
 mod rope_table;
+mod spirv_patch;
 mod step_data;
 mod weight;
 
