@@ -67,6 +67,15 @@ for wide in "" "_f64"; do
     compile "quantize_act_${lower}_int$wide" quantize_act.comp "-DACT_$act" -DINT_OUT "${f64[@]}"
   done
   compile "rms_norm$wide" rms_norm.comp "${f64[@]}"
+  # rms_norm and the activation rounding in one dispatch (rms_norm_quant.comp).
+  for act in Q8_0 Q8_1 Q8_K F16 BF16; do
+    lower="$(echo "$act" | tr 'A-Z' 'a-z')"
+    compile "rms_norm_quant_$lower$wide" rms_norm_quant.comp "-DACT_$act" "${f64[@]}"
+  done
+  for act in Q8_0 Q8_1 Q8_K; do
+    lower="$(echo "$act" | tr 'A-Z' 'a-z')"
+    compile "rms_norm_quant_${lower}_int$wide" rms_norm_quant.comp "-DACT_$act" -DINT_OUT "${f64[@]}"
+  done
   compile "mul_mat_bf16_single$wide" mul_mat_bf16.comp "${f64[@]}"
   compile "mul_mat_bf16_batch$wide" mul_mat_bf16.comp -DBATCH "${f64[@]}"
 done
@@ -80,7 +89,7 @@ for c in f16 f32; do
   compile "store_kv_$c" store_kv.comp "-DCACHE_$upper"
   compile "pine_region_keys_$c" pine_region_keys.comp "-DCACHE_$upper"
 done
-for s in add add_bias scale select_rows fma_probe pine_importance_sum; do
+for s in add add_bias argmax scale select_rows fma_probe pine_importance_sum; do
   compile "$s" "$s.comp"
 done
 if [ "$check" = 1 ]; then

@@ -8,7 +8,7 @@
 //     The sums reach lane c of the row for activation row c by subgroup xor-shuffles
 //     (SUBGROUP_SHUFFLE builds: a reduce-scatter, or for one activation row a plain reduction)
 //     or through shared memory (one barrier per block), and lane c keeps that activation row's
-//     acc;
+//     acc);
 //   Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL (llama.cpp's x86 order): acc = fma_rn(dw·dx, lane, acc) per lane in
 //     block order, the lanes then reduced as `hsum_ps` does, plus (Q4_1, Q5_1) the min terms fused in
 //     block order.
@@ -16,7 +16,7 @@
 // for all of them).
 // p0 = K, p1 = first weight row of this dispatch (within the chunk), p2 = rows in the chunk,
 // p3 = first output column of the chunk, p4 = output row stride, p5 = bytes per weight row,
-// p6 = activation rows.
+// p6 = activation rows, p7 = 1 to add the products to y (store_y.glsl).
 #include "common.glsl"
 #include "dequant.glsl"
 #include "blocks_int.glsl"
@@ -24,7 +24,8 @@
 
 layout(local_size_x = 64) in;
 layout(std430, binding = 1) readonly buffer X { vec4 x[]; };
-layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+layout(std430, binding = 2) buffer Y { float y[]; };
+#include "store_y.glsl"
 layout(std430, binding = 3) readonly buffer S { float sums[]; };
 layout(std430, binding = 4) readonly buffer D { float xd[]; };
 
@@ -109,7 +110,7 @@ void main() {
         }
     }
     precise float total = acc + extra;
-    if (lane < nc && row < pc.p2) y[col * pc.p4 + pc.p3 + row] = total;
+    if (lane < nc && row < pc.p2) store_y(col * pc.p4 + pc.p3 + row, total);
 }
 #else
 #if defined(SUBGROUP_SHUFFLE)
@@ -153,7 +154,7 @@ void main() {
     for (uint c = 0u; c < nc; c++) {
         float lanes_sum = hsum8(acc[c]);
         precise float total = lanes_sum + extra[c];
-        if (lane == 0u && row < pc.p2) y[(c0 + c) * pc.p4 + pc.p3 + row] = total;
+        if (lane == 0u && row < pc.p2) store_y((c0 + c) * pc.p4 + pc.p3 + row, total);
     }
 #else
     for (uint c = 0u; c < NC; c++) lanes[c][t] = acc[c];
@@ -166,7 +167,7 @@ void main() {
             precise float s2 = lanes[c][o + 2u] + lanes[c][o + 6u];
             precise float s3 = lanes[c][o + 3u] + lanes[c][o + 7u];
             precise float total = ((s0 + s2) + (s1 + s3)) + extra[c];
-            y[(c0 + c) * pc.p4 + pc.p3 + row] = total;
+            store_y((c0 + c) * pc.p4 + pc.p3 + row, total);
         }
     }
 #endif

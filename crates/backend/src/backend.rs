@@ -136,6 +136,16 @@ pub trait Backend {
     fn take_error(&mut self) -> Result<(), BackendError> {
         Ok(())
     }
+    /// Greedy sampling: `out[r]` = [`crate::math::argmax`] of the first `width` values of row
+    /// `r` of `x` (`[out.len(), width]`). A GPU backend computes it where the rows are and
+    /// reads back only the indices; the default reads the rows and scans them on the host.
+    fn argmax(&mut self, x: &Self::Buffer, width: usize, out: &mut [u32]) {
+        let mut rows = vec![0.0; out.len() * width];
+        self.read(x, &mut rows);
+        for (o, row) in out.iter_mut().zip(rows.chunks_exact(width.max(1))) {
+            *o = crate::math::argmax(row);
+        }
+    }
     /// Copies rows `rows` (each `width` wide) of `x` into consecutive rows of `out`.
     fn select_rows(
         &mut self,
@@ -181,6 +191,39 @@ pub trait Backend {
         for (w, out) in ws.into_iter().zip(outs) {
             self.matmul(w, x, n, out)?;
         }
+        Ok(())
+    }
+    /// `h` = RMSNorm of `n` rows of `x` by `norm`, then `outs[i] = ws[i] · h` (a layer's Q, K
+    /// and V; its gate and up), which a backend may fuse with the rounding of `h` for the
+    /// weights. The default runs [`Backend::rms_norm`], then [`Backend::matmul_many`].
+    #[allow(clippy::too_many_arguments)]
+    fn norm_matmul_many<const N: usize>(
+        &mut self,
+        x: &Self::Buffer,
+        norm: &Self::Weight,
+        eps: f32,
+        n: usize,
+        h: &mut Self::Buffer,
+        ws: [&Self::Weight; N],
+        outs: [&mut Self::Buffer; N],
+    ) -> Result<(), BackendError> {
+        self.rms_norm(x, norm, eps, n, h);
+        self.matmul_many(ws, h, n, outs)
+    }
+    /// `acc[r] += W · x[r]` for `n` rows (`len` = `n` × W's rows): a projection added to the
+    /// residual stream, which a backend may do in the matmul's epilogue. The default computes
+    /// the product into `tmp` with [`Backend::matmul`], then [`Backend::add`]s it.
+    fn matmul_add(
+        &mut self,
+        w: &Self::Weight,
+        x: &Self::Buffer,
+        n: usize,
+        tmp: &mut Self::Buffer,
+        acc: &mut Self::Buffer,
+        len: usize,
+    ) -> Result<(), BackendError> {
+        self.matmul(w, x, n, tmp)?;
+        self.add(acc, tmp, len);
         Ok(())
     }
     /// `gate[i] = silu(gate[i]) * up[i]` for the first `len` values.

@@ -16,6 +16,7 @@ use pine_gguf::GgmlType;
 use vulkano::buffer::Subbuffer;
 
 use crate::buffer_pool::SharedFree;
+use crate::counters::{ShaderTime, VkCounters};
 use crate::device::{Context, DeviceChoice, DeviceInfo};
 use crate::error::VkError;
 use crate::fma_probe;
@@ -37,6 +38,15 @@ struct Rounded {
     values: Subbuffer<[f32]>,
     sums: Subbuffer<[f32]>,
     scales: Subbuffer<[f32]>,
+}
+
+/// An RMS norm to fuse into the activation rounding of the matmul after it
+/// (`rms_norm_quant.comp`): its weight, epsilon, and the buffer the normalised rows go to.
+#[derive(Clone, Copy)]
+struct Norm<'a> {
+    weight: &'a VkWeight,
+    eps: f32,
+    out: &'a VkBuffer,
 }
 
 /// Weight types with an integer kernel in the CPU's exact order (`mul_mat_q8.comp`): the block
@@ -102,6 +112,8 @@ pub struct VulkanBackend {
     scales: Option<Subbuffer<[f32]>>,
     /// Attention scores of the call in flight.
     scores: Option<Subbuffer<[f32]>>,
+    /// The token ids of a device argmax (u32 bits in f32 storage: copied, never computed on).
+    tokens: Option<Subbuffer<[f32]>>,
     /// PINE importance per (batch row, head) and, for the segment batch, per (head, segment).
     importance_rows: Option<Subbuffer<[f32]>>,
     importance_table: Option<Subbuffer<[f32]>>,
@@ -194,6 +206,7 @@ impl VulkanBackend {
             sums: None,
             scales: None,
             scores: None,
+            tokens: None,
             importance_rows: None,
             importance_table: None,
             mode,
@@ -246,6 +259,27 @@ impl VulkanBackend {
     /// cannot write timestamps. Differences of two readings time a stretch of work.
     pub fn device_time(&self) -> Option<std::time::Duration> {
         self.rec.device_time()
+    }
+
+    /// The work given to the device since the backend opened: dispatches, pipeline barriers,
+    /// submissions, fence waits and bytes read back. Differences of two readings
+    /// ([`VkCounters::since`]) count a stretch of work, such as one decoded token.
+    pub fn counters(&self) -> VkCounters {
+        self.rec.counters()
+    }
+
+    /// Turns the per-dispatch timestamps of [`VulkanBackend::profile`] on or off (off by
+    /// default: a stamp after every dispatch costs device time). Command buffers kept for
+    /// resubmission are dropped, so the next pass of each shape is recorded again.
+    pub fn set_profiling(&mut self, on: bool) -> Result<(), VkError> {
+        self.rec.set_profiling(on)
+    }
+
+    /// Device time by shader of every pass submitted while profiling was on (running totals;
+    /// [`crate::profile_since`] takes differences), or empty when it never was or the queue
+    /// cannot write timestamps.
+    pub fn profile(&self) -> Vec<ShaderTime> {
+        self.rec.profile()
     }
 
     /// How many passes (submissions) were recorded and how many resubmitted a command buffer
@@ -361,6 +395,7 @@ impl VulkanBackend {
         x: &VkBuffer,
         n: usize,
         int: bool,
+        norm: Option<Norm<'_>>,
     ) -> Result<Option<Rounded>, VkError> {
         let (kind, block, sums_per_block) = match (self.mode, w.act) {
             (MatmulMode::F32, _) => return Ok(None),
@@ -371,10 +406,11 @@ impl VulkanBackend {
             (_, GgmlType::BF16) => ("bf16", 32, 1),
             _ => return Ok(None),
         };
-        let name = self.exact(&format!(
-            "quantize_act_{kind}{}",
-            if int { "_int" } else { "" }
-        ));
+        let int_suffix = if int { "_int" } else { "" };
+        let name = match norm {
+            Some(_) => self.exact(&format!("rms_norm_quant_{kind}{int_suffix}")),
+            None => self.exact(&format!("quantize_act_{kind}{int_suffix}")),
+        };
         let len = n * w.width;
         if !w.width.is_multiple_of(block) {
             return Err(VkError::Device(format!(
@@ -387,18 +423,29 @@ impl VulkanBackend {
         let values = Self::scratch(&mem, &mut self.act, len)?;
         let sums = Self::scratch(&mem, &mut self.sums, blocks * sums_per_block)?;
         let scales = Self::scratch(&mem, &mut self.scales, blocks)?;
-        let push = [w.width as u32, blocks as u32, 0, 0, 0, 0, 0, 0];
-        self.dispatch(
-            &name,
-            vec![
-                x.buf.clone().slice(..len as u64).into_bytes().into(),
-                values.clone().slice(..len as u64).into_bytes().into(),
-                sums.clone().into_bytes().into(),
-                scales.clone().into_bytes().into(),
-            ],
-            push,
-            groups_1d(blocks, 64),
-        )?;
+        let outputs = [
+            values.clone().slice(..len as u64).into_bytes().into(),
+            sums.clone().into_bytes().into(),
+            scales.clone().into_bytes().into(),
+        ];
+        let input = x.buf.clone().slice(..len as u64).into_bytes().into();
+        match norm {
+            Some(Norm { weight, eps, out }) => {
+                need(out, len, "rms_norm output")?;
+                let nw = self.vector_of(weight)?.clone();
+                let push = [w.width as u32, eps.to_bits(), 0, 0, 0, 0, 0, 0];
+                let h = out.buf.clone().slice(..len as u64).into_bytes().into();
+                let mut bindings = vec![input, nw.into(), h];
+                bindings.extend(outputs);
+                self.dispatch(&name, bindings, push, [n as u32, 1, 1])?;
+            }
+            None => {
+                let push = [w.width as u32, blocks as u32, 0, 0, 0, 0, 0, 0];
+                let mut bindings = vec![input];
+                bindings.extend(outputs);
+                self.dispatch(&name, bindings, push, groups_1d(blocks, 64))?;
+            }
+        }
         Ok(Some(Rounded {
             values,
             sums,
@@ -444,6 +491,111 @@ impl VulkanBackend {
             .read()
             .map_err(|e| VkError::Device(format!("mapping the read-back buffer: {e}")))?;
         out.copy_from_slice(&host[..n]);
+        self.rec.count_readback(4 * n as u64);
+        Ok(())
+    }
+
+    /// Whether matmuls with `w` run an integer kernel (native mode, an integer block type).
+    fn int_kernel(&self, w: &VkWeight) -> bool {
+        // The integer kernels run in both numeric modes: their dot products are integer sums,
+        // exact without f64 (and as fast as any float kernel); only their float epilogue (block
+        // scales times sums) has a plain build for fast numerics and f64 builds for exact ones.
+        self.mode == MatmulMode::Native
+            && (INTEGER_TYPES.contains(&w.ty) || K_TYPES.contains(&w.ty))
+    }
+
+    /// Fails unless `x` holds `n` rows of `w`'s width and `out` `n` rows of its outputs.
+    fn check_matmul(
+        w: &VkWeight,
+        x: &VkBuffer,
+        n: usize,
+        out: &VkBuffer,
+    ) -> Result<(), BackendError> {
+        if x.len < n * w.width || out.len < n * w.rows {
+            return Err(BackendError::Tensor {
+                name: w.name.clone(),
+                what: format!("matmul of {n} rows does not fit the buffers"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether `ws` take the same rounded activations (the same width, activation type and
+    /// kernel family), so one rounding serves them all.
+    fn share_rounding(&self, ws: &[&VkWeight]) -> bool {
+        ws.windows(2).all(|p| {
+            p[0].width == p[1].width
+                && p[0].act == p[1].act
+                && self.int_kernel(p[0]) == self.int_kernel(p[1])
+        })
+    }
+
+    /// `out[r] = W · x[r]` (or `+=` with `accumulate`) for `n` rows, from activations already
+    /// rounded for `w` (`rounded`, as `round_activations` returned it for `x`).
+    fn matmul_rounded(
+        &mut self,
+        w: &VkWeight,
+        x: &VkBuffer,
+        n: usize,
+        rounded: &Option<Rounded>,
+        out: &VkBuffer,
+        accumulate: bool,
+    ) -> Result<(), VkError> {
+        let int = self.int_kernel(w);
+        let out_bytes = out.buf.clone().into_bytes();
+        for c in &w.chunks {
+            let step = 8 * MAX_GROUPS as usize;
+            for first in (0..c.rows).step_by(step) {
+                let rows = (c.rows - first).min(step);
+                let push = [
+                    w.width as u32,
+                    first as u32,
+                    c.rows as u32,
+                    c.first_row as u32,
+                    w.rows as u32,
+                    w.row_bytes as u32,
+                    n as u32,
+                    accumulate as u32,
+                ];
+                let groups = [rows.div_ceil(8) as u32, n.div_ceil(8) as u32, 1];
+                match (&rounded, int) {
+                    (Some(r), false) if w.ty == GgmlType::BF16 => {
+                        let order = if n == 1 { "single" } else { "batch" };
+                        let shader = self.exact(&format!("mul_mat_bf16_{order}"));
+                        let bindings = vec![
+                            c.buf.clone().into(),
+                            r.values.clone().into_bytes().into(),
+                            out_bytes.clone().into(),
+                        ];
+                        let groups = [rows.div_ceil(64) as u32, n as u32, 1];
+                        self.dispatch(&shader, bindings, push, groups)?;
+                    }
+                    (Some(r), true) => {
+                        let family = if K_TYPES.contains(&w.ty) { "k" } else { "q8" };
+                        let exact = self.exact(&format!("mul_mat_{family}_{}", w.kernel_suffix()));
+                        let shader = self.with_subgroups(exact);
+                        let bindings = vec![
+                            c.buf.clone().into(),
+                            r.values.clone().into_bytes().into(),
+                            out_bytes.clone().into(),
+                            r.sums.clone().into_bytes().into(),
+                            r.scales.clone().into_bytes().into(),
+                        ];
+                        self.dispatch(&shader, bindings, push, groups)?;
+                    }
+                    _ => {
+                        let input = rounded.as_ref().map_or(&x.buf, |r| &r.values);
+                        let shader = format!("mul_mat_{}", w.kernel_suffix());
+                        let bindings = vec![
+                            c.buf.clone().into(),
+                            input.clone().into_bytes().into(),
+                            out_bytes.clone().into(),
+                        ];
+                        self.dispatch(&shader, bindings, push, groups)?;
+                    }
+                }
+            }
+        }
         Ok(())
     }
 
@@ -538,6 +690,43 @@ impl Backend for VulkanBackend {
         });
         if self.error.is_some() {
             out.fill(f32::NAN);
+        }
+    }
+
+    fn argmax(&mut self, x: &VkBuffer, width: usize, out: &mut [u32]) {
+        let n = out.len();
+        let xb = x.buf.clone();
+        self.sticky(|b| {
+            if n == 0 {
+                return b.rec.flush();
+            }
+            need(x, n * width, "argmax rows")?;
+            if width == 0 || n > MAX_GROUPS as usize {
+                return Err(VkError::Device(format!(
+                    "argmax of {n} rows of width {width}"
+                )));
+            }
+            let mem = b.ctx.memory.clone();
+            let ids = Self::scratch(&mem, &mut b.tokens, n)?;
+            let push = [width as u32, 0, 0, 0, 0, 0, 0, 0];
+            b.dispatch(
+                "argmax",
+                vec![
+                    xb.into_bytes().into(),
+                    ids.clone().slice(..n as u64).into_bytes().into(),
+                ],
+                push,
+                [n as u32, 1, 1],
+            )?;
+            let mut got = vec![0.0f32; n];
+            b.read_back(ids, &mut got)?;
+            for (o, g) in out.iter_mut().zip(got) {
+                *o = g.to_bits();
+            }
+            Ok(())
+        });
+        if self.error.is_some() {
+            out.fill(0);
         }
     }
 
@@ -638,73 +827,91 @@ impl Backend for VulkanBackend {
         out: &mut VkBuffer,
     ) -> Result<(), BackendError> {
         self.failed()?;
-        if x.len < n * w.width || out.len < n * w.rows {
-            return Err(BackendError::Tensor {
-                name: w.name.clone(),
-                what: format!("matmul of {n} rows does not fit the buffers"),
-            });
-        }
-        // The integer kernels run in both numeric modes: their dot products are integer sums,
-        // exact without f64 (and as fast as any float kernel); only their float epilogue (block
-        // scales times sums) has a plain build for fast numerics and f64 builds for exact ones.
-        let int = self.mode == MatmulMode::Native
-            && (INTEGER_TYPES.contains(&w.ty) || K_TYPES.contains(&w.ty));
-        let rounded = self.round_activations(w, x, n, int)?;
-        let out_bytes = out.buf.clone().into_bytes();
-        for c in &w.chunks {
-            let step = 8 * MAX_GROUPS as usize;
-            for first in (0..c.rows).step_by(step) {
-                let rows = (c.rows - first).min(step);
-                let push = [
-                    w.width as u32,
-                    first as u32,
-                    c.rows as u32,
-                    c.first_row as u32,
-                    w.rows as u32,
-                    w.row_bytes as u32,
-                    n as u32,
-                    0,
-                ];
-                let groups = [rows.div_ceil(8) as u32, n.div_ceil(8) as u32, 1];
-                match (&rounded, int) {
-                    (Some(r), false) if w.ty == GgmlType::BF16 => {
-                        let order = if n == 1 { "single" } else { "batch" };
-                        let shader = self.exact(&format!("mul_mat_bf16_{order}"));
-                        let bindings = vec![
-                            c.buf.clone().into(),
-                            r.values.clone().into_bytes().into(),
-                            out_bytes.clone().into(),
-                        ];
-                        let groups = [rows.div_ceil(64) as u32, n as u32, 1];
-                        self.dispatch(&shader, bindings, push, groups)?;
-                    }
-                    (Some(r), true) => {
-                        let family = if K_TYPES.contains(&w.ty) { "k" } else { "q8" };
-                        let exact = self.exact(&format!("mul_mat_{family}_{}", w.kernel_suffix()));
-                        let shader = self.with_subgroups(exact);
-                        let bindings = vec![
-                            c.buf.clone().into(),
-                            r.values.clone().into_bytes().into(),
-                            out_bytes.clone().into(),
-                            r.sums.clone().into_bytes().into(),
-                            r.scales.clone().into_bytes().into(),
-                        ];
-                        self.dispatch(&shader, bindings, push, groups)?;
-                    }
-                    _ => {
-                        let input = rounded.as_ref().map_or(&x.buf, |r| &r.values);
-                        let shader = format!("mul_mat_{}", w.kernel_suffix());
-                        let bindings = vec![
-                            c.buf.clone().into(),
-                            input.clone().into_bytes().into(),
-                            out_bytes.clone().into(),
-                        ];
-                        self.dispatch(&shader, bindings, push, groups)?;
-                    }
-                }
+        Self::check_matmul(w, x, n, out)?;
+        let rounded = self.round_activations(w, x, n, self.int_kernel(w), None)?;
+        Ok(self.matmul_rounded(w, x, n, &rounded, out, false)?)
+    }
+
+    /// One rounding of `x` for all of `ws` where they share it, then their kernels.
+    fn matmul_many<const N: usize>(
+        &mut self,
+        ws: [&VkWeight; N],
+        x: &VkBuffer,
+        n: usize,
+        outs: [&mut VkBuffer; N],
+    ) -> Result<(), BackendError> {
+        self.failed()?;
+        if N == 0 || !self.share_rounding(&ws) {
+            for (w, out) in ws.into_iter().zip(outs) {
+                self.matmul(w, x, n, out)?;
             }
+            return Ok(());
+        }
+        for (w, out) in ws.iter().zip(&outs) {
+            Self::check_matmul(w, x, n, out)?;
+        }
+        let rounded = self.round_activations(ws[0], x, n, self.int_kernel(ws[0]), None)?;
+        for (w, out) in ws.into_iter().zip(outs) {
+            self.matmul_rounded(w, x, n, &rounded, out, false)?;
         }
         Ok(())
+    }
+
+    /// The norm fused into the weights' activation rounding (`rms_norm_quant.comp`) where
+    /// they share one; else the norm, then [`Backend::matmul_many`].
+    fn norm_matmul_many<const N: usize>(
+        &mut self,
+        x: &VkBuffer,
+        norm: &VkWeight,
+        eps: f32,
+        n: usize,
+        h: &mut VkBuffer,
+        ws: [&VkWeight; N],
+        outs: [&mut VkBuffer; N],
+    ) -> Result<(), BackendError> {
+        self.failed()?;
+        let fused = N > 0
+            && self.share_rounding(&ws)
+            && ws[0].width == norm.width
+            && self.mode == MatmulMode::Native
+            && matches!(
+                ws[0].act,
+                GgmlType::Q8_0 | GgmlType::Q8_1 | GgmlType::Q8_K | GgmlType::F16 | GgmlType::BF16
+            );
+        if !fused {
+            self.rms_norm(x, norm, eps, n, h);
+            return self.matmul_many(ws, h, n, outs);
+        }
+        need(x, n * norm.width, "rms_norm input")?;
+        for (w, out) in ws.iter().zip(&outs) {
+            Self::check_matmul(w, h, n, out)?;
+        }
+        let fuse = Norm {
+            weight: norm,
+            eps,
+            out: h,
+        };
+        let rounded = self.round_activations(ws[0], x, n, self.int_kernel(ws[0]), Some(fuse))?;
+        for (w, out) in ws.into_iter().zip(outs) {
+            self.matmul_rounded(w, h, n, &rounded, out, false)?;
+        }
+        Ok(())
+    }
+
+    /// The product added to `acc` in the matmul's epilogue (`store_y.glsl`); `tmp` is unused.
+    fn matmul_add(
+        &mut self,
+        w: &VkWeight,
+        x: &VkBuffer,
+        n: usize,
+        _tmp: &mut VkBuffer,
+        acc: &mut VkBuffer,
+        _len: usize,
+    ) -> Result<(), BackendError> {
+        self.failed()?;
+        Self::check_matmul(w, x, n, acc)?;
+        let rounded = self.round_activations(w, x, n, self.int_kernel(w), None)?;
+        Ok(self.matmul_rounded(w, x, n, &rounded, acc, true)?)
     }
 
     fn swiglu(&mut self, gate: &mut VkBuffer, up: &VkBuffer, len: usize) {

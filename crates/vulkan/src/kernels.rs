@@ -19,6 +19,7 @@ const SPIRV: &[(&str, &[u8])] = &[
         "add_bias",
         include_bytes!("../../../shaders/spv/add_bias.spv"),
     ),
+    ("argmax", include_bytes!("../../../shaders/spv/argmax.spv")),
     (
         "attention_f16",
         include_bytes!("../../../shaders/spv/attention_f16.spv"),
@@ -564,6 +565,70 @@ const SPIRV: &[(&str, &[u8])] = &[
         "rms_norm_f64",
         include_bytes!("../../../shaders/spv/rms_norm_f64.spv"),
     ),
+    (
+        "rms_norm_quant_bf16",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_bf16.spv"),
+    ),
+    (
+        "rms_norm_quant_bf16_f64",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_bf16_f64.spv"),
+    ),
+    (
+        "rms_norm_quant_f16",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_f16.spv"),
+    ),
+    (
+        "rms_norm_quant_f16_f64",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_f16_f64.spv"),
+    ),
+    (
+        "rms_norm_quant_q8_0",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_q8_0.spv"),
+    ),
+    (
+        "rms_norm_quant_q8_0_f64",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_q8_0_f64.spv"),
+    ),
+    (
+        "rms_norm_quant_q8_0_int",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_q8_0_int.spv"),
+    ),
+    (
+        "rms_norm_quant_q8_0_int_f64",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_q8_0_int_f64.spv"),
+    ),
+    (
+        "rms_norm_quant_q8_1",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_q8_1.spv"),
+    ),
+    (
+        "rms_norm_quant_q8_1_f64",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_q8_1_f64.spv"),
+    ),
+    (
+        "rms_norm_quant_q8_1_int",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_q8_1_int.spv"),
+    ),
+    (
+        "rms_norm_quant_q8_1_int_f64",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_q8_1_int_f64.spv"),
+    ),
+    (
+        "rms_norm_quant_q8_k",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_q8_k.spv"),
+    ),
+    (
+        "rms_norm_quant_q8_k_f64",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_q8_k_f64.spv"),
+    ),
+    (
+        "rms_norm_quant_q8_k_int",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_q8_k_int.spv"),
+    ),
+    (
+        "rms_norm_quant_q8_k_int_f64",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_q8_k_int_f64.spv"),
+    ),
     ("scale", include_bytes!("../../../shaders/spv/scale.spv")),
     (
         "select_rows",
@@ -608,6 +673,15 @@ fn find(name: &str) -> Option<&'static (&'static str, &'static [u8])> {
         .map(|i| &SPIRV[i])
 }
 
+/// A shader's pipeline and its name (for profiles).
+#[derive(Clone)]
+pub struct Kernel {
+    /// The compute pipeline.
+    pub pipeline: Arc<ComputePipeline>,
+    /// The shader build's name.
+    pub name: &'static str,
+}
+
 /// Pipelines created on first use and kept for the backend's lifetime.
 #[derive(Default)]
 pub struct Pipelines {
@@ -616,15 +690,21 @@ pub struct Pipelines {
 
 impl Pipelines {
     /// The pipeline of shader `name`, building it the first time.
-    pub fn get(&mut self, ctx: &Context, name: &str) -> Result<Arc<ComputePipeline>, VkError> {
-        if let Some(p) = self.built.get(name) {
-            return Ok(p.clone());
+    pub fn get(&mut self, ctx: &Context, name: &str) -> Result<Kernel, VkError> {
+        if let Some((&name, p)) = self.built.get_key_value(name) {
+            return Ok(Kernel {
+                pipeline: p.clone(),
+                name,
+            });
         }
         let (key, bytes) =
             find(name).ok_or_else(|| VkError::Device(format!("no shader named {name}")))?;
         let p = build(ctx, key, bytes)?;
         self.built.insert(key, p.clone());
-        Ok(p)
+        Ok(Kernel {
+            pipeline: p,
+            name: key,
+        })
     }
 
     /// Names of the shaders loaded so far, sorted (for checking which builds a mode uses).
