@@ -35,23 +35,37 @@ for wide in "" "_f64" "_f64fma"; do
     compile "pine_importance_$c$wide" pine_importance.comp "-DCACHE_$upper" "${f64[@]}"
   done
   compile "swiglu$wide" swiglu.comp "${f64[@]}"
+  # swiglu and the activation rounding in one dispatch (swiglu_quant.comp).
+  for act in Q8_0 Q8_1 Q8_K F16 BF16; do
+    lower="$(echo "$act" | tr 'A-Z' 'a-z')"
+    compile "swiglu_quant_$lower$wide" swiglu_quant.comp "-DACT_$act" "${f64[@]}"
+  done
+  for act in Q8_0 Q8_1 Q8_K; do
+    lower="$(echo "$act" | tr 'A-Z' 'a-z')"
+    compile "swiglu_quant_${lower}_int$wide" swiglu_quant.comp "-DACT_$act" -DINT_OUT "${f64[@]}"
+  done
   compile "geglu$wide" geglu.comp "${f64[@]}"
-  # The integer matmuls also get a build that sums each row's eight lanes by subgroup
+  # The integer matmuls also get builds that run up to three weights of one type and width in
+  # one dispatch (suffix _multi; matmul_rows.glsl), and builds that sum each row's eight lanes by subgroup
   # shuffles (suffix _sg; reduce8.glsl, or for Q4_0 the block order's integer block sums), for
   # devices with subgroups of eight or more.
   for ty in Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 IQ4_NL; do
     lower="$(echo "$ty" | tr 'A-Z' 'a-z')"
     compile "mul_mat_q8_$lower$wide" mul_mat_q8.comp "-DDATA_$ty" "${f64[@]}"
     compile "mul_mat_q8_$lower${wide}_sg" mul_mat_q8.comp "-DDATA_$ty" -DSUBGROUP_SHUFFLE "${f64[@]}"
+    compile "mul_mat_q8_$lower${wide}_multi" mul_mat_q8.comp "-DDATA_$ty" -DMULTI "${f64[@]}"
+    compile "mul_mat_q8_$lower${wide}_sg_multi" mul_mat_q8.comp "-DDATA_$ty" -DSUBGROUP_SHUFFLE -DMULTI "${f64[@]}"
   done
   for ty in Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_XS; do
     lower="$(echo "$ty" | tr 'A-Z' 'a-z')"
     compile "mul_mat_k_$lower$wide" mul_mat_k.comp "-DDATA_$ty" "${f64[@]}"
+    compile "mul_mat_k_$lower${wide}_multi" mul_mat_k.comp "-DDATA_$ty" -DMULTI "${f64[@]}"
   done
   # (Q2_K and IQ4_XS sum their lanes inside the block loop, through shared memory.)
   for ty in Q3_K Q4_K Q5_K Q6_K; do
     lower="$(echo "$ty" | tr 'A-Z' 'a-z')"
     compile "mul_mat_k_$lower${wide}_sg" mul_mat_k.comp "-DDATA_$ty" -DSUBGROUP_SHUFFLE "${f64[@]}"
+    compile "mul_mat_k_$lower${wide}_sg_multi" mul_mat_k.comp "-DDATA_$ty" -DSUBGROUP_SHUFFLE -DMULTI "${f64[@]}"
   done
 done
 # The shaders without multiply-adds: plain and f64 builds.

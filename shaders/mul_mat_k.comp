@@ -12,10 +12,12 @@
 // (Q2_K) or terms (IQ4_XS) through shared memory. Workgroup: 8 weight rows × 8 lanes, up to NC
 // activation rows (each weight decoded once for all of them).
 // p0 = K, p1 = first weight row of this dispatch (within the chunk), p2 = rows in the chunk,
-// p3 = first output column of the chunk, p4 = output row stride, p5 = bytes per weight row,
+// p3 = first output column of the chunk, p4 = output row stride (matmul_rows.glsl has the
+// MULTI builds' p1…p4), p5 = bytes per weight row,
 // p6 = activation rows, p7 = 1 to add the products to y (store_y.glsl).
 #include "common.glsl"
 #include "dequant.glsl"
+#include "matmul_rows.glsl"
 #include "blocks_k.glsl"
 #include "exact.glsl"
 
@@ -52,10 +54,11 @@ int min_sum(uint b, uint ab) {
 #endif
 
 void main() {
+    SKIP_IDLE_GROUP();
     uint t = gl_LocalInvocationID.x, lane = t % 8u, r = t / 8u;
-    uint row = gl_WorkGroupID.x * 8u + r + pc.p1, c0 = gl_WorkGroupID.y * NC;
+    uint row = gl_WorkGroupID.x * 8u + r + FIRST_ROW, c0 = gl_WorkGroupID.y * NC;
     uint nb = pc.p0 / 256u, nc = min(NC, pc.p6 - c0);
-    bool live = row < pc.p2;
+    bool live = row < CHUNK_ROWS;
     precise float acc[NC], extra[NC];
     for (uint c = 0u; c < NC; c++) {
         acc[c] = 0.0;
@@ -123,7 +126,7 @@ void main() {
     }
 #if defined(DATA_Q2_K) || defined(DATA_IQ4_XS)
     if (lane == 0u && live) {
-        for (uint c = 0u; c < nc; c++) store_y((c0 + c) * pc.p4 + pc.p3 + row, acc[c]);
+        for (uint c = 0u; c < nc; c++) store_y((c0 + c) * OUT_STRIDE + OUT_COL0 + row, acc[c]);
     }
 #elif defined(SUBGROUP_SHUFFLE)
     for (uint c = 0u; c < nc; c++) {
@@ -133,7 +136,7 @@ void main() {
 #else
         float total = sum8_in_order(acc[c], extra[c]);
 #endif
-        if (lane == 0u && live) store_y((c0 + c) * pc.p4 + pc.p3 + row, total);
+        if (lane == 0u && live) store_y((c0 + c) * OUT_STRIDE + OUT_COL0 + row, total);
     }
 #else
     for (uint c = 0u; c < NC; c++) lanes[c][t] = acc[c];
@@ -150,7 +153,7 @@ void main() {
             precise float total = extra[c];
             for (uint l = 0u; l < 8u; l++) total += lanes[c][t + l];
 #endif
-            store_y((c0 + c) * pc.p4 + pc.p3 + row, total);
+            store_y((c0 + c) * OUT_STRIDE + OUT_COL0 + row, total);
         }
     }
 #endif

@@ -403,6 +403,40 @@ impl Backend for AnyBackend {
         }
     }
 
+    fn swiglu_matmul_add(
+        &mut self,
+        gate: &mut AnyBuffer,
+        up: &AnyBuffer,
+        gate_len: usize,
+        w: &AnyWeight,
+        n: usize,
+        tmp: &mut AnyBuffer,
+        acc: &mut AnyBuffer,
+        len: usize,
+    ) -> Result<(), BackendError> {
+        match (self, gate, up, w, tmp, acc) {
+            (
+                AnyBackend::Cpu(b),
+                AnyBuffer::Cpu(g),
+                AnyBuffer::Cpu(u),
+                AnyWeight::Cpu(w),
+                AnyBuffer::Cpu(t),
+                AnyBuffer::Cpu(a),
+            ) => b.swiglu_matmul_add(g, u, gate_len, w, n, t, a, len),
+            #[cfg(feature = "vulkan")]
+            (
+                AnyBackend::Vulkan(b),
+                AnyBuffer::Vulkan(g),
+                AnyBuffer::Vulkan(u),
+                AnyWeight::Vulkan(w),
+                AnyBuffer::Vulkan(t),
+                AnyBuffer::Vulkan(a),
+            ) => b.swiglu_matmul_add(g, u, gate_len, w, n, t, a, len),
+            #[cfg(feature = "vulkan")]
+            _ => Err(mixed()),
+        }
+    }
+
     fn swiglu(&mut self, gate: &mut AnyBuffer, up: &AnyBuffer, len: usize) {
         match (self, gate, up) {
             (AnyBackend::Cpu(b), AnyBuffer::Cpu(g), AnyBuffer::Cpu(u)) => b.swiglu(g, u, len),

@@ -124,8 +124,16 @@ impl<W> Blocks<W> {
             [&w.gate, &w.up],
             [&mut s.g, &mut s.u],
         )?;
-        be.swiglu(&mut s.g, &s.u, n * p.n_ff);
-        be.matmul_add(&w.down, &s.g, n, &mut s.o, &mut s.x, n * d)?;
+        be.swiglu_matmul_add(
+            &mut s.g,
+            &s.u,
+            n * p.n_ff,
+            &w.down,
+            n,
+            &mut s.o,
+            &mut s.x,
+            n * d,
+        )?;
         Ok(())
     }
 }

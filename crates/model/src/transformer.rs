@@ -431,14 +431,29 @@ impl<B: Backend> Transformer<B> {
                 Head::Argmax => Output::Tokens(Vec::new()),
             });
         }
-        // sel, normed: [m, n_embd]; logits: [m, n_vocab].
-        let mut sel = be.buffer(m * d);
-        be.select_rows(&s.x, d, batch.logits_rows, &mut sel);
+        // sel, normed: [m, n_embd]; logits: [m, n_vocab]. When every row is wanted in order
+        // (a decode step), the rows are `x` itself and need no copy.
+        let every_row = batch.logits_rows.iter().copied().eq(0..n);
+        let sel = match every_row {
+            true => None,
+            false => {
+                let mut sel = be.buffer(m * d);
+                be.select_rows(&s.x, d, batch.logits_rows, &mut sel);
+                Some(sel)
+            }
+        };
         let mut normed = be.buffer(m * d);
-        be.rms_norm(&sel, output_norm, p.rms_eps, m, &mut normed);
         let mut logits = be.buffer(m * p.n_vocab);
         let head = output.as_ref().unwrap_or(embed);
-        be.matmul(head, &normed, m, &mut logits)?;
+        be.norm_matmul_many(
+            sel.as_ref().unwrap_or(&s.x),
+            output_norm,
+            p.rms_eps,
+            m,
+            &mut normed,
+            [head],
+            [&mut logits],
+        )?;
         // The soft cap (monotone, but it can make close logits equal in f32) is applied on the
         // host, so a capped model's argmax is taken there, over the capped logits.
         if head_out == Head::Argmax && blocks.logit_cap().is_none() {

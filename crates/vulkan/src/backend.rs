@@ -40,14 +40,29 @@ struct Rounded {
     scales: Subbuffer<[f32]>,
 }
 
-/// An RMS norm to fuse into the activation rounding of the matmul after it
-/// (`rms_norm_quant.comp`): its weight, epsilon, and the buffer the normalised rows go to.
+/// An operation fused into the activation rounding of the matmul after it.
 #[derive(Clone, Copy)]
-struct Norm<'a> {
-    weight: &'a VkWeight,
-    eps: f32,
-    out: &'a VkBuffer,
+enum Pre<'a> {
+    /// None: the input is rounded as it is (`quantize_act.comp`).
+    None,
+    /// The input is RMS-normalised by `weight` into `out` first (`rms_norm_quant.comp`).
+    Norm {
+        weight: &'a VkWeight,
+        eps: f32,
+        out: &'a VkBuffer,
+    },
+    /// The input is the FFN gate, made `silu(gate) * up` in place first (`swiglu_quant.comp`).
+    Swiglu { up: &'a VkBuffer },
 }
+
+/// The activation types `rms_norm_quant.comp` and `swiglu_quant.comp` round to.
+const FUSED_ACTS: [GgmlType; 5] = [
+    GgmlType::Q8_0,
+    GgmlType::Q8_1,
+    GgmlType::Q8_K,
+    GgmlType::F16,
+    GgmlType::BF16,
+];
 
 /// Weight types with an integer kernel in the CPU's exact order (`mul_mat_q8.comp`): the block
 /// order of llama.cpp's repacked kernels for Q4_0, its eight-lane x86 order for the others.
@@ -395,7 +410,7 @@ impl VulkanBackend {
         x: &VkBuffer,
         n: usize,
         int: bool,
-        norm: Option<Norm<'_>>,
+        pre: Pre<'_>,
     ) -> Result<Option<Rounded>, VkError> {
         let (kind, block, sums_per_block) = match (self.mode, w.act) {
             (MatmulMode::F32, _) => return Ok(None),
@@ -407,10 +422,12 @@ impl VulkanBackend {
             _ => return Ok(None),
         };
         let int_suffix = if int { "_int" } else { "" };
-        let name = match norm {
-            Some(_) => self.exact(&format!("rms_norm_quant_{kind}{int_suffix}")),
-            None => self.exact(&format!("quantize_act_{kind}{int_suffix}")),
+        let op = match pre {
+            Pre::None => "quantize_act",
+            Pre::Norm { .. } => "rms_norm_quant",
+            Pre::Swiglu { .. } => "swiglu_quant",
         };
+        let name = self.exact(&format!("{op}_{kind}{int_suffix}"));
         let len = n * w.width;
         if !w.width.is_multiple_of(block) {
             return Err(VkError::Device(format!(
@@ -429,8 +446,8 @@ impl VulkanBackend {
             scales.clone().into_bytes().into(),
         ];
         let input = x.buf.clone().slice(..len as u64).into_bytes().into();
-        match norm {
-            Some(Norm { weight, eps, out }) => {
+        match pre {
+            Pre::Norm { weight, eps, out } => {
                 need(out, len, "rms_norm output")?;
                 let nw = self.vector_of(weight)?.clone();
                 let push = [w.width as u32, eps.to_bits(), 0, 0, 0, 0, 0, 0];
@@ -439,9 +456,17 @@ impl VulkanBackend {
                 bindings.extend(outputs);
                 self.dispatch(&name, bindings, push, [n as u32, 1, 1])?;
             }
-            None => {
+            Pre::None => {
                 let push = [w.width as u32, blocks as u32, 0, 0, 0, 0, 0, 0];
                 let mut bindings = vec![input];
+                bindings.extend(outputs);
+                self.dispatch(&name, bindings, push, groups_1d(blocks, 64))?;
+            }
+            Pre::Swiglu { up } => {
+                need(up, len, "swiglu up")?;
+                let push = [w.width as u32, blocks as u32, 0, 0, 0, 0, 0, 0];
+                let up = up.buf.clone().slice(..len as u64).into_bytes().into();
+                let mut bindings = vec![input, up];
                 bindings.extend(outputs);
                 self.dispatch(&name, bindings, push, groups_1d(blocks, 64))?;
             }
@@ -528,6 +553,77 @@ impl VulkanBackend {
                 && p[0].act == p[1].act
                 && self.int_kernel(p[0]) == self.int_kernel(p[1])
         })
+    }
+
+    /// `outs[i] = ws[i] · x` for `n` rows from activations rounded once for all of them: one
+    /// dispatch of the integer kernel's `_multi` build where the weights (two or three) share
+    /// type, width and kernel and are one chunk each, else one dispatch per weight.
+    fn matmuls_rounded<const N: usize>(
+        &mut self,
+        ws: [&VkWeight; N],
+        x: &VkBuffer,
+        n: usize,
+        rounded: &Option<Rounded>,
+        outs: [&mut VkBuffer; N],
+    ) -> Result<(), VkError> {
+        let w0 = ws[0];
+        let multi = (2..=3).contains(&N)
+            && self.int_kernel(w0)
+            && ws.iter().all(|w| {
+                w.ty == w0.ty
+                    && w.width == w0.width
+                    && w.row_bytes == w0.row_bytes
+                    && w.chunks.len() == 1
+                    && w.rows <= 8 * MAX_GROUPS as usize
+            });
+        let shader = multi.then(|| {
+            let family = if K_TYPES.contains(&w0.ty) { "k" } else { "q8" };
+            let exact = self.exact(&format!("mul_mat_{family}_{}", w0.kernel_suffix()));
+            format!("{}_multi", self.with_subgroups(exact))
+        });
+        match (shader, rounded) {
+            (Some(shader), Some(r)) if kernels::exists(&shader) => {
+                let rows = |i: usize| ws.get(i).map_or(0, |w| w.rows as u32);
+                let push = [
+                    w0.width as u32,
+                    rows(1),
+                    rows(0),
+                    rows(2),
+                    0,
+                    w0.row_bytes as u32,
+                    n as u32,
+                    0,
+                ];
+                let max_rows = ws.iter().map(|w| w.rows).max().unwrap_or(0);
+                let groups = [max_rows.div_ceil(8) as u32, n.div_ceil(8) as u32, N as u32];
+                let bytes = |b: &VkBuffer| -> Bind { b.buf.clone().into_bytes().into() };
+                let weight = |i: usize| -> Bind { ws[i.min(N - 1)].chunks[0].buf.clone().into() };
+                // An unused third output (two weights) binds the placeholder, which no
+                // workgroup writes.
+                let out2 = match outs.get(2) {
+                    Some(o) => bytes(o),
+                    None => self.placeholder.clone().into_bytes().into(),
+                };
+                let bindings = vec![
+                    weight(0),
+                    r.values.clone().into_bytes().into(),
+                    bytes(&outs[0]),
+                    r.sums.clone().into_bytes().into(),
+                    r.scales.clone().into_bytes().into(),
+                    weight(1),
+                    weight(2),
+                    bytes(&outs[1]),
+                    out2,
+                ];
+                self.dispatch(&shader, bindings, push, groups)
+            }
+            _ => {
+                for (w, out) in ws.into_iter().zip(outs) {
+                    self.matmul_rounded(w, x, n, rounded, out, false)?;
+                }
+                Ok(())
+            }
+        }
     }
 
     /// `out[r] = W · x[r]` (or `+=` with `accumulate`) for `n` rows, from activations already
@@ -828,7 +924,7 @@ impl Backend for VulkanBackend {
     ) -> Result<(), BackendError> {
         self.failed()?;
         Self::check_matmul(w, x, n, out)?;
-        let rounded = self.round_activations(w, x, n, self.int_kernel(w), None)?;
+        let rounded = self.round_activations(w, x, n, self.int_kernel(w), Pre::None)?;
         Ok(self.matmul_rounded(w, x, n, &rounded, out, false)?)
     }
 
@@ -850,10 +946,8 @@ impl Backend for VulkanBackend {
         for (w, out) in ws.iter().zip(&outs) {
             Self::check_matmul(w, x, n, out)?;
         }
-        let rounded = self.round_activations(ws[0], x, n, self.int_kernel(ws[0]), None)?;
-        for (w, out) in ws.into_iter().zip(outs) {
-            self.matmul_rounded(w, x, n, &rounded, out, false)?;
-        }
+        let rounded = self.round_activations(ws[0], x, n, self.int_kernel(ws[0]), Pre::None)?;
+        self.matmuls_rounded(ws, x, n, &rounded, outs)?;
         Ok(())
     }
 
@@ -874,10 +968,7 @@ impl Backend for VulkanBackend {
             && self.share_rounding(&ws)
             && ws[0].width == norm.width
             && self.mode == MatmulMode::Native
-            && matches!(
-                ws[0].act,
-                GgmlType::Q8_0 | GgmlType::Q8_1 | GgmlType::Q8_K | GgmlType::F16 | GgmlType::BF16
-            );
+            && FUSED_ACTS.contains(&ws[0].act);
         if !fused {
             self.rms_norm(x, norm, eps, n, h);
             return self.matmul_many(ws, h, n, outs);
@@ -886,15 +977,13 @@ impl Backend for VulkanBackend {
         for (w, out) in ws.iter().zip(&outs) {
             Self::check_matmul(w, h, n, out)?;
         }
-        let fuse = Norm {
+        let fuse = Pre::Norm {
             weight: norm,
             eps,
             out: h,
         };
-        let rounded = self.round_activations(ws[0], x, n, self.int_kernel(ws[0]), Some(fuse))?;
-        for (w, out) in ws.into_iter().zip(outs) {
-            self.matmul_rounded(w, h, n, &rounded, out, false)?;
-        }
+        let rounded = self.round_activations(ws[0], x, n, self.int_kernel(ws[0]), fuse)?;
+        self.matmuls_rounded(ws, h, n, &rounded, outs)?;
         Ok(())
     }
 
@@ -910,8 +999,35 @@ impl Backend for VulkanBackend {
     ) -> Result<(), BackendError> {
         self.failed()?;
         Self::check_matmul(w, x, n, acc)?;
-        let rounded = self.round_activations(w, x, n, self.int_kernel(w), None)?;
+        let rounded = self.round_activations(w, x, n, self.int_kernel(w), Pre::None)?;
         Ok(self.matmul_rounded(w, x, n, &rounded, acc, true)?)
+    }
+
+    /// The gated activation fused into the rounding for `w` (`swiglu_quant.comp`), and the
+    /// product added in the matmul's epilogue; unfused where the rounding does not apply.
+    fn swiglu_matmul_add(
+        &mut self,
+        gate: &mut VkBuffer,
+        up: &VkBuffer,
+        gate_len: usize,
+        w: &VkWeight,
+        n: usize,
+        tmp: &mut VkBuffer,
+        acc: &mut VkBuffer,
+        len: usize,
+    ) -> Result<(), BackendError> {
+        self.failed()?;
+        let fused = self.mode == MatmulMode::Native
+            && FUSED_ACTS.contains(&w.act)
+            && gate_len == n * w.width;
+        if !fused {
+            self.swiglu(gate, up, gate_len);
+            return self.matmul_add(w, gate, n, tmp, acc, len);
+        }
+        Self::check_matmul(w, gate, n, acc)?;
+        let fuse = Pre::Swiglu { up };
+        let rounded = self.round_activations(w, gate, n, self.int_kernel(w), fuse)?;
+        Ok(self.matmul_rounded(w, gate, n, &rounded, acc, true)?)
     }
 
     fn swiglu(&mut self, gate: &mut VkBuffer, up: &VkBuffer, len: usize) {

@@ -162,8 +162,20 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_k_iq4_xs_f64.spv"),
     ),
     (
+        "mul_mat_k_iq4_xs_f64_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_iq4_xs_f64_multi.spv"),
+    ),
+    (
         "mul_mat_k_iq4_xs_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_k_iq4_xs_f64fma.spv"),
+    ),
+    (
+        "mul_mat_k_iq4_xs_f64fma_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_iq4_xs_f64fma_multi.spv"),
+    ),
+    (
+        "mul_mat_k_iq4_xs_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_iq4_xs_multi.spv"),
     ),
     (
         "mul_mat_k_q2_k",
@@ -174,8 +186,20 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_k_q2_k_f64.spv"),
     ),
     (
+        "mul_mat_k_q2_k_f64_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q2_k_f64_multi.spv"),
+    ),
+    (
         "mul_mat_k_q2_k_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_k_q2_k_f64fma.spv"),
+    ),
+    (
+        "mul_mat_k_q2_k_f64fma_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q2_k_f64fma_multi.spv"),
+    ),
+    (
+        "mul_mat_k_q2_k_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q2_k_multi.spv"),
     ),
     (
         "mul_mat_k_q3_k",
@@ -186,20 +210,44 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_k_q3_k_f64.spv"),
     ),
     (
+        "mul_mat_k_q3_k_f64_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q3_k_f64_multi.spv"),
+    ),
+    (
         "mul_mat_k_q3_k_f64_sg",
         include_bytes!("../../../shaders/spv/mul_mat_k_q3_k_f64_sg.spv"),
+    ),
+    (
+        "mul_mat_k_q3_k_f64_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q3_k_f64_sg_multi.spv"),
     ),
     (
         "mul_mat_k_q3_k_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_k_q3_k_f64fma.spv"),
     ),
     (
+        "mul_mat_k_q3_k_f64fma_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q3_k_f64fma_multi.spv"),
+    ),
+    (
         "mul_mat_k_q3_k_f64fma_sg",
         include_bytes!("../../../shaders/spv/mul_mat_k_q3_k_f64fma_sg.spv"),
     ),
     (
+        "mul_mat_k_q3_k_f64fma_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q3_k_f64fma_sg_multi.spv"),
+    ),
+    (
+        "mul_mat_k_q3_k_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q3_k_multi.spv"),
+    ),
+    (
         "mul_mat_k_q3_k_sg",
         include_bytes!("../../../shaders/spv/mul_mat_k_q3_k_sg.spv"),
+    ),
+    (
+        "mul_mat_k_q3_k_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q3_k_sg_multi.spv"),
     ),
     (
         "mul_mat_k_q4_k",
@@ -210,20 +258,44 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_k_q4_k_f64.spv"),
     ),
     (
+        "mul_mat_k_q4_k_f64_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q4_k_f64_multi.spv"),
+    ),
+    (
         "mul_mat_k_q4_k_f64_sg",
         include_bytes!("../../../shaders/spv/mul_mat_k_q4_k_f64_sg.spv"),
+    ),
+    (
+        "mul_mat_k_q4_k_f64_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q4_k_f64_sg_multi.spv"),
     ),
     (
         "mul_mat_k_q4_k_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_k_q4_k_f64fma.spv"),
     ),
     (
+        "mul_mat_k_q4_k_f64fma_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q4_k_f64fma_multi.spv"),
+    ),
+    (
         "mul_mat_k_q4_k_f64fma_sg",
         include_bytes!("../../../shaders/spv/mul_mat_k_q4_k_f64fma_sg.spv"),
     ),
     (
+        "mul_mat_k_q4_k_f64fma_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q4_k_f64fma_sg_multi.spv"),
+    ),
+    (
+        "mul_mat_k_q4_k_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q4_k_multi.spv"),
+    ),
+    (
         "mul_mat_k_q4_k_sg",
         include_bytes!("../../../shaders/spv/mul_mat_k_q4_k_sg.spv"),
+    ),
+    (
+        "mul_mat_k_q4_k_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q4_k_sg_multi.spv"),
     ),
     (
         "mul_mat_k_q5_k",
@@ -234,20 +306,44 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_k_q5_k_f64.spv"),
     ),
     (
+        "mul_mat_k_q5_k_f64_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q5_k_f64_multi.spv"),
+    ),
+    (
         "mul_mat_k_q5_k_f64_sg",
         include_bytes!("../../../shaders/spv/mul_mat_k_q5_k_f64_sg.spv"),
+    ),
+    (
+        "mul_mat_k_q5_k_f64_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q5_k_f64_sg_multi.spv"),
     ),
     (
         "mul_mat_k_q5_k_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_k_q5_k_f64fma.spv"),
     ),
     (
+        "mul_mat_k_q5_k_f64fma_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q5_k_f64fma_multi.spv"),
+    ),
+    (
         "mul_mat_k_q5_k_f64fma_sg",
         include_bytes!("../../../shaders/spv/mul_mat_k_q5_k_f64fma_sg.spv"),
     ),
     (
+        "mul_mat_k_q5_k_f64fma_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q5_k_f64fma_sg_multi.spv"),
+    ),
+    (
+        "mul_mat_k_q5_k_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q5_k_multi.spv"),
+    ),
+    (
         "mul_mat_k_q5_k_sg",
         include_bytes!("../../../shaders/spv/mul_mat_k_q5_k_sg.spv"),
+    ),
+    (
+        "mul_mat_k_q5_k_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q5_k_sg_multi.spv"),
     ),
     (
         "mul_mat_k_q6_k",
@@ -258,20 +354,44 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_k_q6_k_f64.spv"),
     ),
     (
+        "mul_mat_k_q6_k_f64_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q6_k_f64_multi.spv"),
+    ),
+    (
         "mul_mat_k_q6_k_f64_sg",
         include_bytes!("../../../shaders/spv/mul_mat_k_q6_k_f64_sg.spv"),
+    ),
+    (
+        "mul_mat_k_q6_k_f64_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q6_k_f64_sg_multi.spv"),
     ),
     (
         "mul_mat_k_q6_k_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_k_q6_k_f64fma.spv"),
     ),
     (
+        "mul_mat_k_q6_k_f64fma_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q6_k_f64fma_multi.spv"),
+    ),
+    (
         "mul_mat_k_q6_k_f64fma_sg",
         include_bytes!("../../../shaders/spv/mul_mat_k_q6_k_f64fma_sg.spv"),
     ),
     (
+        "mul_mat_k_q6_k_f64fma_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q6_k_f64fma_sg_multi.spv"),
+    ),
+    (
+        "mul_mat_k_q6_k_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q6_k_multi.spv"),
+    ),
+    (
         "mul_mat_k_q6_k_sg",
         include_bytes!("../../../shaders/spv/mul_mat_k_q6_k_sg.spv"),
+    ),
+    (
+        "mul_mat_k_q6_k_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q6_k_sg_multi.spv"),
     ),
     (
         "mul_mat_q2_k",
@@ -322,20 +442,44 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_q8_iq4_nl_f64.spv"),
     ),
     (
+        "mul_mat_q8_iq4_nl_f64_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_iq4_nl_f64_multi.spv"),
+    ),
+    (
         "mul_mat_q8_iq4_nl_f64_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_iq4_nl_f64_sg.spv"),
+    ),
+    (
+        "mul_mat_q8_iq4_nl_f64_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_iq4_nl_f64_sg_multi.spv"),
     ),
     (
         "mul_mat_q8_iq4_nl_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_q8_iq4_nl_f64fma.spv"),
     ),
     (
+        "mul_mat_q8_iq4_nl_f64fma_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_iq4_nl_f64fma_multi.spv"),
+    ),
+    (
         "mul_mat_q8_iq4_nl_f64fma_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_iq4_nl_f64fma_sg.spv"),
     ),
     (
+        "mul_mat_q8_iq4_nl_f64fma_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_iq4_nl_f64fma_sg_multi.spv"),
+    ),
+    (
+        "mul_mat_q8_iq4_nl_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_iq4_nl_multi.spv"),
+    ),
+    (
         "mul_mat_q8_iq4_nl_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_iq4_nl_sg.spv"),
+    ),
+    (
+        "mul_mat_q8_iq4_nl_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_iq4_nl_sg_multi.spv"),
     ),
     (
         "mul_mat_q8_q4_0",
@@ -346,20 +490,44 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0_f64.spv"),
     ),
     (
+        "mul_mat_q8_q4_0_f64_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0_f64_multi.spv"),
+    ),
+    (
         "mul_mat_q8_q4_0_f64_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0_f64_sg.spv"),
+    ),
+    (
+        "mul_mat_q8_q4_0_f64_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0_f64_sg_multi.spv"),
     ),
     (
         "mul_mat_q8_q4_0_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0_f64fma.spv"),
     ),
     (
+        "mul_mat_q8_q4_0_f64fma_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0_f64fma_multi.spv"),
+    ),
+    (
         "mul_mat_q8_q4_0_f64fma_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0_f64fma_sg.spv"),
     ),
     (
+        "mul_mat_q8_q4_0_f64fma_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0_f64fma_sg_multi.spv"),
+    ),
+    (
+        "mul_mat_q8_q4_0_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0_multi.spv"),
+    ),
+    (
         "mul_mat_q8_q4_0_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0_sg.spv"),
+    ),
+    (
+        "mul_mat_q8_q4_0_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0_sg_multi.spv"),
     ),
     (
         "mul_mat_q8_q4_1",
@@ -370,20 +538,44 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_q8_q4_1_f64.spv"),
     ),
     (
+        "mul_mat_q8_q4_1_f64_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_1_f64_multi.spv"),
+    ),
+    (
         "mul_mat_q8_q4_1_f64_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q4_1_f64_sg.spv"),
+    ),
+    (
+        "mul_mat_q8_q4_1_f64_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_1_f64_sg_multi.spv"),
     ),
     (
         "mul_mat_q8_q4_1_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q4_1_f64fma.spv"),
     ),
     (
+        "mul_mat_q8_q4_1_f64fma_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_1_f64fma_multi.spv"),
+    ),
+    (
         "mul_mat_q8_q4_1_f64fma_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q4_1_f64fma_sg.spv"),
     ),
     (
+        "mul_mat_q8_q4_1_f64fma_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_1_f64fma_sg_multi.spv"),
+    ),
+    (
+        "mul_mat_q8_q4_1_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_1_multi.spv"),
+    ),
+    (
         "mul_mat_q8_q4_1_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q4_1_sg.spv"),
+    ),
+    (
+        "mul_mat_q8_q4_1_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_1_sg_multi.spv"),
     ),
     (
         "mul_mat_q8_q5_0",
@@ -394,20 +586,44 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0_f64.spv"),
     ),
     (
+        "mul_mat_q8_q5_0_f64_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0_f64_multi.spv"),
+    ),
+    (
         "mul_mat_q8_q5_0_f64_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0_f64_sg.spv"),
+    ),
+    (
+        "mul_mat_q8_q5_0_f64_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0_f64_sg_multi.spv"),
     ),
     (
         "mul_mat_q8_q5_0_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0_f64fma.spv"),
     ),
     (
+        "mul_mat_q8_q5_0_f64fma_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0_f64fma_multi.spv"),
+    ),
+    (
         "mul_mat_q8_q5_0_f64fma_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0_f64fma_sg.spv"),
     ),
     (
+        "mul_mat_q8_q5_0_f64fma_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0_f64fma_sg_multi.spv"),
+    ),
+    (
+        "mul_mat_q8_q5_0_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0_multi.spv"),
+    ),
+    (
         "mul_mat_q8_q5_0_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0_sg.spv"),
+    ),
+    (
+        "mul_mat_q8_q5_0_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0_sg_multi.spv"),
     ),
     (
         "mul_mat_q8_q5_1",
@@ -418,20 +634,44 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_q8_q5_1_f64.spv"),
     ),
     (
+        "mul_mat_q8_q5_1_f64_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_1_f64_multi.spv"),
+    ),
+    (
         "mul_mat_q8_q5_1_f64_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q5_1_f64_sg.spv"),
+    ),
+    (
+        "mul_mat_q8_q5_1_f64_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_1_f64_sg_multi.spv"),
     ),
     (
         "mul_mat_q8_q5_1_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q5_1_f64fma.spv"),
     ),
     (
+        "mul_mat_q8_q5_1_f64fma_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_1_f64fma_multi.spv"),
+    ),
+    (
         "mul_mat_q8_q5_1_f64fma_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q5_1_f64fma_sg.spv"),
     ),
     (
+        "mul_mat_q8_q5_1_f64fma_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_1_f64fma_sg_multi.spv"),
+    ),
+    (
+        "mul_mat_q8_q5_1_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_1_multi.spv"),
+    ),
+    (
         "mul_mat_q8_q5_1_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q5_1_sg.spv"),
+    ),
+    (
+        "mul_mat_q8_q5_1_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_1_sg_multi.spv"),
     ),
     (
         "mul_mat_q8_q8_0",
@@ -442,20 +682,44 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0_f64.spv"),
     ),
     (
+        "mul_mat_q8_q8_0_f64_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0_f64_multi.spv"),
+    ),
+    (
         "mul_mat_q8_q8_0_f64_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0_f64_sg.spv"),
+    ),
+    (
+        "mul_mat_q8_q8_0_f64_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0_f64_sg_multi.spv"),
     ),
     (
         "mul_mat_q8_q8_0_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0_f64fma.spv"),
     ),
     (
+        "mul_mat_q8_q8_0_f64fma_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0_f64fma_multi.spv"),
+    ),
+    (
         "mul_mat_q8_q8_0_f64fma_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0_f64fma_sg.spv"),
     ),
     (
+        "mul_mat_q8_q8_0_f64fma_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0_f64fma_sg_multi.spv"),
+    ),
+    (
+        "mul_mat_q8_q8_0_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0_multi.spv"),
+    ),
+    (
         "mul_mat_q8_q8_0_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0_sg.spv"),
+    ),
+    (
+        "mul_mat_q8_q8_0_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0_sg_multi.spv"),
     ),
     (
         "pine_importance_f16",
@@ -650,6 +914,102 @@ const SPIRV: &[(&str, &[u8])] = &[
     (
         "swiglu_f64fma",
         include_bytes!("../../../shaders/spv/swiglu_f64fma.spv"),
+    ),
+    (
+        "swiglu_quant_bf16",
+        include_bytes!("../../../shaders/spv/swiglu_quant_bf16.spv"),
+    ),
+    (
+        "swiglu_quant_bf16_f64",
+        include_bytes!("../../../shaders/spv/swiglu_quant_bf16_f64.spv"),
+    ),
+    (
+        "swiglu_quant_bf16_f64fma",
+        include_bytes!("../../../shaders/spv/swiglu_quant_bf16_f64fma.spv"),
+    ),
+    (
+        "swiglu_quant_f16",
+        include_bytes!("../../../shaders/spv/swiglu_quant_f16.spv"),
+    ),
+    (
+        "swiglu_quant_f16_f64",
+        include_bytes!("../../../shaders/spv/swiglu_quant_f16_f64.spv"),
+    ),
+    (
+        "swiglu_quant_f16_f64fma",
+        include_bytes!("../../../shaders/spv/swiglu_quant_f16_f64fma.spv"),
+    ),
+    (
+        "swiglu_quant_q8_0",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_0.spv"),
+    ),
+    (
+        "swiglu_quant_q8_0_f64",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_0_f64.spv"),
+    ),
+    (
+        "swiglu_quant_q8_0_f64fma",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_0_f64fma.spv"),
+    ),
+    (
+        "swiglu_quant_q8_0_int",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_0_int.spv"),
+    ),
+    (
+        "swiglu_quant_q8_0_int_f64",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_0_int_f64.spv"),
+    ),
+    (
+        "swiglu_quant_q8_0_int_f64fma",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_0_int_f64fma.spv"),
+    ),
+    (
+        "swiglu_quant_q8_1",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_1.spv"),
+    ),
+    (
+        "swiglu_quant_q8_1_f64",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_1_f64.spv"),
+    ),
+    (
+        "swiglu_quant_q8_1_f64fma",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_1_f64fma.spv"),
+    ),
+    (
+        "swiglu_quant_q8_1_int",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_1_int.spv"),
+    ),
+    (
+        "swiglu_quant_q8_1_int_f64",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_1_int_f64.spv"),
+    ),
+    (
+        "swiglu_quant_q8_1_int_f64fma",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_1_int_f64fma.spv"),
+    ),
+    (
+        "swiglu_quant_q8_k",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_k.spv"),
+    ),
+    (
+        "swiglu_quant_q8_k_f64",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_k_f64.spv"),
+    ),
+    (
+        "swiglu_quant_q8_k_f64fma",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_k_f64fma.spv"),
+    ),
+    (
+        "swiglu_quant_q8_k_int",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_k_int.spv"),
+    ),
+    (
+        "swiglu_quant_q8_k_int_f64",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_k_int_f64.spv"),
+    ),
+    (
+        "swiglu_quant_q8_k_int_f64fma",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_k_int_f64fma.spv"),
     ),
 ];
 
