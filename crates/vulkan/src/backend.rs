@@ -520,6 +520,64 @@ impl VulkanBackend {
         Ok(())
     }
 
+    /// For a matmul of `w` over `x` right after the attention that wrote all of `x`: that
+    /// attention dispatch switched to its build that also rounds its output for `w`
+    /// (`attention.comp`'s QUANT_OUT, the 32-element integer partners Q8_0 and Q8_1, head dims
+    /// a multiple of 32), and the rounded activations it writes; `None` where that does not
+    /// apply (then the matmul rounds `x` itself).
+    fn attention_rounding(
+        &mut self,
+        w: &VkWeight,
+        x: &VkBuffer,
+        n: usize,
+    ) -> Result<Option<Rounded>, VkError> {
+        let kind = match w.act {
+            GgmlType::Q8_0 => "q8_0",
+            GgmlType::Q8_1 => "q8_1",
+            _ => return Ok(None),
+        };
+        if self.mode != MatmulMode::Native || !self.int_kernel(w) {
+            return Ok(None);
+        }
+        // Binding 7 of `attention.comp` is its output.
+        let target = x.buf.clone().into_bytes();
+        let Some((name, push, groups)) = self.rec.last_dispatch(7, &target) else {
+            return Ok(None);
+        };
+        let cache = match name {
+            _ if name.contains("_quant") => return Ok(None),
+            _ if name.starts_with("attention_f16") => "f16",
+            _ if name.starts_with("attention_f32") => "f32",
+            _ => return Ok(None),
+        };
+        let (heads, head_dim) = (push[0], push[2]);
+        let covers_x = groups == [heads, n as u32, 1] && (heads * head_dim) as usize == w.width;
+        if !covers_x || head_dim % 32 != 0 || x.len < n * w.width {
+            return Ok(None);
+        }
+        let shader = self.exact(&format!("attention_{cache}_quant_{kind}_int"));
+        let kernel = self.pipelines.get(&self.ctx, &shader)?;
+        let len = n * w.width;
+        let blocks = len / 32;
+        let mem = self.ctx.memory.clone();
+        let values = Self::scratch(&mem, &mut self.act, len)?;
+        let sums = Self::scratch(&mem, &mut self.sums, blocks)?;
+        let scales = Self::scratch(&mem, &mut self.scales, blocks)?;
+        self.rec.refit_last(
+            &kernel,
+            vec![
+                values.clone().slice(..len as u64).into_bytes().into(),
+                sums.clone().into_bytes().into(),
+                scales.clone().into_bytes().into(),
+            ],
+        );
+        Ok(Some(Rounded {
+            values,
+            sums,
+            scales,
+        }))
+    }
+
     /// Whether matmuls with `w` run an integer kernel (native mode, an integer block type).
     fn int_kernel(&self, w: &VkWeight) -> bool {
         // The integer kernels run in both numeric modes: their dot products are integer sums,
@@ -999,7 +1057,10 @@ impl Backend for VulkanBackend {
     ) -> Result<(), BackendError> {
         self.failed()?;
         Self::check_matmul(w, x, n, acc)?;
-        let rounded = self.round_activations(w, x, n, self.int_kernel(w), Pre::None)?;
+        let rounded = match self.attention_rounding(w, x, n)? {
+            Some(r) => Some(r),
+            None => self.round_activations(w, x, n, self.int_kernel(w), Pre::None)?,
+        };
         Ok(self.matmul_rounded(w, x, n, &rounded, acc, true)?)
     }
 

@@ -33,6 +33,30 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/attention_f16_f64fma.spv"),
     ),
     (
+        "attention_f16_quant_q8_0_int",
+        include_bytes!("../../../shaders/spv/attention_f16_quant_q8_0_int.spv"),
+    ),
+    (
+        "attention_f16_quant_q8_0_int_f64",
+        include_bytes!("../../../shaders/spv/attention_f16_quant_q8_0_int_f64.spv"),
+    ),
+    (
+        "attention_f16_quant_q8_0_int_f64fma",
+        include_bytes!("../../../shaders/spv/attention_f16_quant_q8_0_int_f64fma.spv"),
+    ),
+    (
+        "attention_f16_quant_q8_1_int",
+        include_bytes!("../../../shaders/spv/attention_f16_quant_q8_1_int.spv"),
+    ),
+    (
+        "attention_f16_quant_q8_1_int_f64",
+        include_bytes!("../../../shaders/spv/attention_f16_quant_q8_1_int_f64.spv"),
+    ),
+    (
+        "attention_f16_quant_q8_1_int_f64fma",
+        include_bytes!("../../../shaders/spv/attention_f16_quant_q8_1_int_f64fma.spv"),
+    ),
+    (
         "attention_f32",
         include_bytes!("../../../shaders/spv/attention_f32.spv"),
     ),
@@ -43,6 +67,30 @@ const SPIRV: &[(&str, &[u8])] = &[
     (
         "attention_f32_f64fma",
         include_bytes!("../../../shaders/spv/attention_f32_f64fma.spv"),
+    ),
+    (
+        "attention_f32_quant_q8_0_int",
+        include_bytes!("../../../shaders/spv/attention_f32_quant_q8_0_int.spv"),
+    ),
+    (
+        "attention_f32_quant_q8_0_int_f64",
+        include_bytes!("../../../shaders/spv/attention_f32_quant_q8_0_int_f64.spv"),
+    ),
+    (
+        "attention_f32_quant_q8_0_int_f64fma",
+        include_bytes!("../../../shaders/spv/attention_f32_quant_q8_0_int_f64fma.spv"),
+    ),
+    (
+        "attention_f32_quant_q8_1_int",
+        include_bytes!("../../../shaders/spv/attention_f32_quant_q8_1_int.spv"),
+    ),
+    (
+        "attention_f32_quant_q8_1_int_f64",
+        include_bytes!("../../../shaders/spv/attention_f32_quant_q8_1_int_f64.spv"),
+    ),
+    (
+        "attention_f32_quant_q8_1_int_f64fma",
+        include_bytes!("../../../shaders/spv/attention_f32_quant_q8_1_int_f64fma.spv"),
     ),
     (
         "fma_probe",

@@ -171,6 +171,47 @@ impl Recorder {
         }
     }
 
+    /// The shader, push constants and workgroups of the last op recorded, when it is a
+    /// dispatch whose binding `at` is the range `target`: an op reading that range next may
+    /// fuse into it ([`Recorder::refit_last`]).
+    pub fn last_dispatch(
+        &self,
+        at: usize,
+        target: &Subbuffer<[u8]>,
+    ) -> Option<(&'static str, Push, [u32; 3])> {
+        match self.ops.last()? {
+            Op::Dispatch {
+                name,
+                bindings,
+                push,
+                groups,
+                ..
+            } => match bindings.get(at)? {
+                Bind::Buffer(b) if range_key(b) == range_key(target) => {
+                    Some((*name, *push, *groups))
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Makes the last op (a dispatch, as [`Recorder::last_dispatch`] found it) run `kernel`
+    /// instead, with `extra` bindings after its own.
+    pub fn refit_last(&mut self, kernel: &Kernel, extra: Vec<Bind>) {
+        if let Some(Op::Dispatch {
+            name,
+            pipeline,
+            bindings,
+            ..
+        }) = self.ops.last_mut()
+        {
+            *name = kernel.name;
+            *pipeline = kernel.pipeline.clone();
+            bindings.extend(extra);
+        }
+    }
+
     /// Records a copy of `src` into `dst` (same byte length).
     pub fn copy(&mut self, src: Bind, dst: Subbuffer<[u8]>) {
         self.ops.push(Op::Copy { src, dst });
