@@ -665,12 +665,12 @@ impl VulkanBackend {
                 let bindings = vec![
                     weight(0),
                     r.values.clone().into_bytes().into(),
-                    bytes(&outs[0]),
+                    bytes(outs[0]),
                     r.sums.clone().into_bytes().into(),
                     r.scales.clone().into_bytes().into(),
                     weight(1),
                     weight(2),
-                    bytes(&outs[1]),
+                    bytes(outs[1]),
                     out2,
                 ];
                 self.dispatch(&shader, bindings, push, groups)
