@@ -575,6 +575,10 @@ fn held_blocked_keys_equal_key_by_key_scoring_and_follow_writes() {
         assert_eq!(c.layers[0].held.lock().unwrap().slots(), 0);
         let after = run(&c, 1000, &mut keys);
         assert_ne!(bits(&after), bits(&whole));
-        assert_eq!(bits(&after), bits(&run(&c, 11, &mut keys)), "{ty:?} after a write");
+        assert_eq!(
+            bits(&after),
+            bits(&run(&c, 11, &mut keys)),
+            "{ty:?} after a write"
+        );
     }
 }
