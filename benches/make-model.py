@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Writes an F16 GGUF of a Llama- or Gemma-3-architecture model with random weights of a real model's shape.
 
-    benches/make-model.py --shape 1b|3b|8b|gemma3-1b [-o OUT.gguf] [--vocab-from models/SmolLM2-135M-Instruct.Q4_1.gguf]
+    benches/make-model.py --shape smollm2|1b|3b|8b|gemma3-1b [-o OUT.gguf] [--vocab-from models/SmolLM2-135M-Instruct.Q4_1.gguf]
                           [--layers N] [--std 0.02] [--seed 0] [--force]
+    benches/make-model.py --vocab-only -o OUT.gguf [--vocab-from ...]
 
 For speed comparisons at realistic sizes (benches/scale-models.sh quantizes the result with
 llama-quantize): the weights are N(0, std) noise, so the model says nothing sensible, but every
 kernel sees the shapes and value ranges of the real model.
+  smollm2 = SmolLM2-135M: 30 layers, n_embd 576, 9/3 heads, head_dim 64, ffn 1536, tied embeddings
+(a stand-in for models/SmolLM2-135M-Instruct.*.gguf where that file cannot travel)
   1b = Llama-3.2-1B: 16 layers, n_embd 2048, 32/8 heads, head_dim 64, ffn 8192, tied embeddings
   3b = Llama-3.2-3B: 28 layers, n_embd 3072, 24/8 heads, head_dim 128, ffn 8192, tied embeddings
   8b = Llama-3.1-8B: 32 layers, n_embd 4096, 32/8 heads, head_dim 128, ffn 14336, untied output.weight
@@ -18,6 +21,9 @@ keys (49152 tokens) are copied from --vocab-from (SmolLM2) so that pine and llam
 tokenize. Matrices are F16, norm weights are F32 ones. --layers N overrides the layer count
 (quick tests). Needs numpy and the PyPI `gguf` package. The file is written streaming, one
 chunk of rows at a time (a few hundred MB of RAM at most, whatever the shape).
+--vocab-only writes only --vocab-from's tokenizer.* keys (no tensors, ~1 MB for SmolLM2's): a
+file that travels where the model cannot, to be given as --vocab-from there
+(benches/vulkan-gpu.sh --pack).
 """
 import argparse
 import os
@@ -32,6 +38,8 @@ except ImportError:
     sys.exit("make-model: needs the PyPI package gguf (pip install gguf numpy)")
 
 SHAPES = {
+    "smollm2": dict(n_layer=30, n_embd=576, n_head=9, n_head_kv=3, head_dim=64, n_ff=1536, tied=True,
+                    name="SmolLM2-135M"),
     "1b": dict(n_layer=16, n_embd=2048, n_head=32, n_head_kv=8, head_dim=64, n_ff=8192, tied=True,
                name="Llama-3.2-1B"),
     "3b": dict(n_layer=28, n_embd=3072, n_head=24, n_head_kv=8, head_dim=128, n_ff=8192, tied=True,
@@ -66,7 +74,8 @@ def copy_tokenizer(writer, path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--shape", required=True, choices=sorted(SHAPES))
+    ap.add_argument("--shape", choices=sorted(SHAPES))
+    ap.add_argument("--vocab-only", action="store_true", help="write only the tokenizer keys")
     ap.add_argument("-o", "--out", help="default models/scale/llama-<shape>-random.F16.gguf")
     ap.add_argument("--vocab-from", default="models/SmolLM2-135M-Instruct.Q4_1.gguf")
     ap.add_argument("--layers", type=int, help="override the layer count (quick tests)")
@@ -74,6 +83,20 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--force", action="store_true", help="overwrite an existing output")
     a = ap.parse_args()
+    if a.vocab_only:
+        if not a.out:
+            sys.exit("make-model: --vocab-only needs -o OUT.gguf")
+        w = gguf.GGUFWriter(a.out + ".partial", "llama")
+        w.add_name("tokenizer only (pine make-model --vocab-only)")
+        copy_tokenizer(w, a.vocab_from)
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_ti_data_to_file()
+        w.close()
+        os.replace(a.out + ".partial", a.out)
+        return
+    if not a.shape:
+        sys.exit("make-model: --shape is required (or --vocab-only)")
 
     s = dict(SHAPES[a.shape])
     if a.layers:

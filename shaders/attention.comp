@@ -10,6 +10,7 @@
 // p0 = query heads, p1 = KV heads, p2 = head dim, p3 = rotated pairs, p4 = scratch floats per
 // (row, head), p5 = first table position (int), p6 = score scale (f32 bits), p7 = the scores'
 // soft-cap (f32 bits; 0 = none: Gemma 2's cap · tanh(s / cap), exact.glsl's softcap_rn).
+// QUANT_OUT builds (with an ACT_* type and INT_OUT as quantize_act.comp) also round the output.
 #include "common.glsl"
 #include "cache.glsl"
 #include "exact.glsl"
@@ -25,7 +26,22 @@ layout(std430, binding = 4) readonly buffer Rows { ivec2 rows[]; };
 layout(std430, binding = 5) readonly buffer Lists { uvec2 lists[]; };
 // Per range: (first key, end key, causal, shift).
 layout(std430, binding = 6) readonly buffer Ranges { ivec4 ranges[]; };
+#if defined(QUANT_OUT)
+// The output rounded for the matmul after it as well (quantize_act.comp's operations): each
+// workgroup rounds its (row, head)'s blocks once it has written them (head dim a multiple of
+// the block), to bindings 9 … 11.
+layout(std430, binding = 7) coherent buffer Out { float o[]; };
+layout(std430, binding = 9) writeonly buffer QOut { float qo[]; };
+layout(std430, binding = 10) writeonly buffer Sums { float sums[]; };
+layout(std430, binding = 11) writeonly buffer Scales { float scales[]; };
+float attn_out(uint i) { return o[i]; }
+#define QIN(i) attn_out(i)
+#define o qo
+#include "quantize_block.glsl"
+#undef o
+#else
 layout(std430, binding = 7) writeonly buffer Out { float o[]; };
+#endif
 // Scores, then probabilities, of each (row, head): p4 floats each.
 layout(std430, binding = 8) coherent buffer Scratch { float sc[]; };
 
@@ -143,4 +159,9 @@ void main() {
         }
         o[qbase + dim] = reduce16(acc);
     }
+#if defined(QUANT_OUT)
+    memoryBarrierBuffer();
+    barrier();
+    if (t < hd / BLOCK) quantize_block(qbase / BLOCK + t);
+#endif
 }

@@ -32,26 +32,45 @@ for wide in "" "_f64" "_f64fma"; do
   for c in f16 f32; do
     upper="$(echo "$c" | tr 'a-z' 'A-Z')"
     compile "attention_$c$wide" attention.comp "-DCACHE_$upper" "${f64[@]}"
+    # The attention output also rounded for the integer matmul after it (QUANT_OUT).
+    for act in Q8_0 Q8_1; do
+      lower="$(echo "$act" | tr 'A-Z' 'a-z')"
+      compile "attention_${c}_quant_${lower}_int$wide" attention.comp "-DCACHE_$upper" "-DACT_$act" -DINT_OUT -DQUANT_OUT "${f64[@]}"
+    done
     compile "pine_importance_$c$wide" pine_importance.comp "-DCACHE_$upper" "${f64[@]}"
   done
   compile "swiglu$wide" swiglu.comp "${f64[@]}"
+  # swiglu and the activation rounding in one dispatch (swiglu_quant.comp).
+  for act in Q8_0 Q8_1 Q8_K F16 BF16; do
+    lower="$(echo "$act" | tr 'A-Z' 'a-z')"
+    compile "swiglu_quant_$lower$wide" swiglu_quant.comp "-DACT_$act" "${f64[@]}"
+  done
+  for act in Q8_0 Q8_1 Q8_K; do
+    lower="$(echo "$act" | tr 'A-Z' 'a-z')"
+    compile "swiglu_quant_${lower}_int$wide" swiglu_quant.comp "-DACT_$act" -DINT_OUT "${f64[@]}"
+  done
   compile "geglu$wide" geglu.comp "${f64[@]}"
-  # The integer matmuls also get a build that sums each row's eight lanes by subgroup
+  # The integer matmuls also get builds that run up to three weights of one type and width in
+  # one dispatch (suffix _multi; matmul_rows.glsl), and builds that sum each row's eight lanes by subgroup
   # shuffles (suffix _sg; reduce8.glsl, or for Q4_0 the block order's integer block sums), for
   # devices with subgroups of eight or more.
   for ty in Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 IQ4_NL; do
     lower="$(echo "$ty" | tr 'A-Z' 'a-z')"
     compile "mul_mat_q8_$lower$wide" mul_mat_q8.comp "-DDATA_$ty" "${f64[@]}"
     compile "mul_mat_q8_$lower${wide}_sg" mul_mat_q8.comp "-DDATA_$ty" -DSUBGROUP_SHUFFLE "${f64[@]}"
+    compile "mul_mat_q8_$lower${wide}_multi" mul_mat_q8.comp "-DDATA_$ty" -DMULTI "${f64[@]}"
+    compile "mul_mat_q8_$lower${wide}_sg_multi" mul_mat_q8.comp "-DDATA_$ty" -DSUBGROUP_SHUFFLE -DMULTI "${f64[@]}"
   done
   for ty in Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_XS; do
     lower="$(echo "$ty" | tr 'A-Z' 'a-z')"
     compile "mul_mat_k_$lower$wide" mul_mat_k.comp "-DDATA_$ty" "${f64[@]}"
+    compile "mul_mat_k_$lower${wide}_multi" mul_mat_k.comp "-DDATA_$ty" -DMULTI "${f64[@]}"
   done
   # (Q2_K and IQ4_XS sum their lanes inside the block loop, through shared memory.)
   for ty in Q3_K Q4_K Q5_K Q6_K; do
     lower="$(echo "$ty" | tr 'A-Z' 'a-z')"
     compile "mul_mat_k_$lower${wide}_sg" mul_mat_k.comp "-DDATA_$ty" -DSUBGROUP_SHUFFLE "${f64[@]}"
+    compile "mul_mat_k_$lower${wide}_sg_multi" mul_mat_k.comp "-DDATA_$ty" -DSUBGROUP_SHUFFLE -DMULTI "${f64[@]}"
   done
 done
 # The shaders without multiply-adds: plain and f64 builds.
@@ -67,6 +86,15 @@ for wide in "" "_f64"; do
     compile "quantize_act_${lower}_int$wide" quantize_act.comp "-DACT_$act" -DINT_OUT "${f64[@]}"
   done
   compile "rms_norm$wide" rms_norm.comp "${f64[@]}"
+  # rms_norm and the activation rounding in one dispatch (rms_norm_quant.comp).
+  for act in Q8_0 Q8_1 Q8_K F16 BF16; do
+    lower="$(echo "$act" | tr 'A-Z' 'a-z')"
+    compile "rms_norm_quant_$lower$wide" rms_norm_quant.comp "-DACT_$act" "${f64[@]}"
+  done
+  for act in Q8_0 Q8_1 Q8_K; do
+    lower="$(echo "$act" | tr 'A-Z' 'a-z')"
+    compile "rms_norm_quant_${lower}_int$wide" rms_norm_quant.comp "-DACT_$act" -DINT_OUT "${f64[@]}"
+  done
   compile "mul_mat_bf16_single$wide" mul_mat_bf16.comp "${f64[@]}"
   compile "mul_mat_bf16_batch$wide" mul_mat_bf16.comp -DBATCH "${f64[@]}"
 done
@@ -80,7 +108,7 @@ for c in f16 f32; do
   compile "store_kv_$c" store_kv.comp "-DCACHE_$upper"
   compile "pine_region_keys_$c" pine_region_keys.comp "-DCACHE_$upper"
 done
-for s in add add_bias scale select_rows fma_probe pine_importance_sum; do
+for s in add add_bias argmax scale select_rows fma_probe pine_importance_sum; do
   compile "$s" "$s.comp"
 done
 if [ "$check" = 1 ]; then

@@ -5,7 +5,19 @@
 
 layout(std430, binding = 0) readonly buffer Weights { uint16_t w[]; };
 
+#if defined(MULTI)
+// Several weights of one type and width in one dispatch (matmul_rows.glsl): workgroup z reads
+// weight z, bound at binding 0, 5 or 6.
+layout(std430, binding = 5) readonly buffer Weights1 { uint16_t w1[]; };
+layout(std430, binding = 6) readonly buffer Weights2 { uint16_t w2[]; };
+uint word_at(uint byte_off) {
+    // Widened before the choice: 16-bit storage allows loads and conversions only.
+    uint i = byte_off >> 1, z = gl_WorkGroupID.z;
+    return z == 0u ? uint(w[i]) : (z == 1u ? uint(w1[i]) : uint(w2[i]));
+}
+#else
 uint word_at(uint byte_off) { return uint(w[byte_off >> 1]); }
+#endif
 uint u32_at(uint byte_off) { return word_at(byte_off) | (word_at(byte_off + 2u) << 16); }
 uint byte_at(uint byte_off) { return (word_at(byte_off & ~1u) >> ((byte_off & 1u) * 8u)) & 0xFFu; }
 float f16_at(uint byte_off) { return unpackHalf2x16(word_at(byte_off)).x; }

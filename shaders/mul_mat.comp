@@ -1,17 +1,18 @@
 #version 450
 // y[c, row] = W[row] · x[c] with float dequantization of the raw GGUF blocks (the reference
 // mode, and the block types without an integer kernel). Workgroup: 8 weight rows × 8 lanes, up
-// to NC activation rows; lane l takes element quads l, l+8, …, each dequantized once for every
+// to NC activation rows); lane l takes element quads l, l+8, …, each dequantized once for every
 // activation row, and the 8 lanes are summed at the end.
 // p0 = K (row width), p1 = first weight row of this dispatch (within the chunk), p2 = rows in
 // the chunk, p3 = first output column of the chunk, p4 = output row stride, p5 = bytes per
-// weight row, p6 = activation rows.
+// weight row, p6 = activation rows, p7 = 1 to add the products to y (store_y.glsl).
 #include "common.glsl"
 #include "dequant.glsl"
 
 layout(local_size_x = 64) in;
 layout(std430, binding = 1) readonly buffer X { vec4 x[]; };
-layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+layout(std430, binding = 2) buffer Y { float y[]; };
+#include "store_y.glsl"
 
 #define NC 8u
 shared float lanes[NC][64];
@@ -37,7 +38,7 @@ void main() {
         for (uint c = 0u; c < nc; c++) {
             float s = 0.0;
             for (uint l = 0u; l < 8u; l++) s += lanes[c][r * 8u + l];
-            y[(c0 + c) * pc.p4 + pc.p3 + row] = s;
+            store_y((c0 + c) * pc.p4 + pc.p3 + row, s);
         }
     }
 }

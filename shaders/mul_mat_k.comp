@@ -3,7 +3,7 @@
 // Q8_K activations, in the float order of the CPU's kernels (crates/quant/src/dot): per super-
 // block the integer sums of eight lanes (blocks_k.glsl), then
 //   Q4_K, Q6_K (AVX2): acc = fma_rn(dw·dx, lane, acc) per lane, lanes reduced as `hsum_ps`
-//     does, minus (Q4_K) the sequential sum of (dmin·dx)·Σ bsums·mins;
+//     does, minus (Q4_K) the sequential sum of (dmin·dx)·Σ bsums·mins);
 //   Q3_K, Q5_K (ggml's generic): acc += (dw·dx)·lane per lane, then the lanes added one by one
 //     onto 0 (Q3_K) or onto the sequential −(dmin·dx)·Σ bsums·mins (Q5_K);
 //   Q2_K: sum += (dall·isum − dmin·summs) per super-block, sequentially;
@@ -12,16 +12,19 @@
 // (Q2_K) or terms (IQ4_XS) through shared memory. Workgroup: 8 weight rows × 8 lanes, up to NC
 // activation rows (each weight decoded once for all of them).
 // p0 = K, p1 = first weight row of this dispatch (within the chunk), p2 = rows in the chunk,
-// p3 = first output column of the chunk, p4 = output row stride, p5 = bytes per weight row,
-// p6 = activation rows.
+// p3 = first output column of the chunk, p4 = output row stride (matmul_rows.glsl has the
+// MULTI builds' p1…p4), p5 = bytes per weight row,
+// p6 = activation rows, p7 = 1 to add the products to y (store_y.glsl).
 #include "common.glsl"
 #include "dequant.glsl"
+#include "matmul_rows.glsl"
 #include "blocks_k.glsl"
 #include "exact.glsl"
 
 layout(local_size_x = 64) in;
 layout(std430, binding = 1) readonly buffer X { float x[]; };
-layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+layout(std430, binding = 2) buffer Y { float y[]; };
+#include "store_y.glsl"
 // Per activation block: the 16 sums of 16 quants (Q8_K bsums), and the scale d.
 layout(std430, binding = 3) readonly buffer S { float bsums[]; };
 layout(std430, binding = 4) readonly buffer D { float xd[]; };
@@ -51,10 +54,11 @@ int min_sum(uint b, uint ab) {
 #endif
 
 void main() {
+    SKIP_IDLE_GROUP();
     uint t = gl_LocalInvocationID.x, lane = t % 8u, r = t / 8u;
-    uint row = gl_WorkGroupID.x * 8u + r + pc.p1, c0 = gl_WorkGroupID.y * NC;
+    uint row = gl_WorkGroupID.x * 8u + r + FIRST_ROW, c0 = gl_WorkGroupID.y * NC;
     uint nb = pc.p0 / 256u, nc = min(NC, pc.p6 - c0);
-    bool live = row < pc.p2;
+    bool live = row < CHUNK_ROWS;
     precise float acc[NC], extra[NC];
     for (uint c = 0u; c < NC; c++) {
         acc[c] = 0.0;
@@ -122,7 +126,7 @@ void main() {
     }
 #if defined(DATA_Q2_K) || defined(DATA_IQ4_XS)
     if (lane == 0u && live) {
-        for (uint c = 0u; c < nc; c++) y[(c0 + c) * pc.p4 + pc.p3 + row] = acc[c];
+        for (uint c = 0u; c < nc; c++) store_y((c0 + c) * OUT_STRIDE + OUT_COL0 + row, acc[c]);
     }
 #elif defined(SUBGROUP_SHUFFLE)
     for (uint c = 0u; c < nc; c++) {
@@ -132,7 +136,7 @@ void main() {
 #else
         float total = sum8_in_order(acc[c], extra[c]);
 #endif
-        if (lane == 0u && live) y[(c0 + c) * pc.p4 + pc.p3 + row] = total;
+        if (lane == 0u && live) store_y((c0 + c) * OUT_STRIDE + OUT_COL0 + row, total);
     }
 #else
     for (uint c = 0u; c < NC; c++) lanes[c][t] = acc[c];
@@ -149,7 +153,7 @@ void main() {
             precise float total = extra[c];
             for (uint l = 0u; l < 8u; l++) total += lanes[c][t + l];
 #endif
-            y[(c0 + c) * pc.p4 + pc.p3 + row] = total;
+            store_y((c0 + c) * OUT_STRIDE + OUT_COL0 + row, total);
         }
     }
 #endif

@@ -8,23 +8,26 @@
 //     The sums reach lane c of the row for activation row c by subgroup xor-shuffles
 //     (SUBGROUP_SHUFFLE builds: a reduce-scatter, or for one activation row a plain reduction)
 //     or through shared memory (one barrier per block), and lane c keeps that activation row's
-//     acc;
+//     acc);
 //   Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL (llama.cpp's x86 order): acc = fma_rn(dw·dx, lane, acc) per lane in
 //     block order, the lanes then reduced as `hsum_ps` does, plus (Q4_1, Q5_1) the min terms fused in
 //     block order.
 // Workgroup: 8 weight rows × 8 lanes, up to NC activation rows (each weight block decoded once
 // for all of them).
 // p0 = K, p1 = first weight row of this dispatch (within the chunk), p2 = rows in the chunk,
-// p3 = first output column of the chunk, p4 = output row stride, p5 = bytes per weight row,
-// p6 = activation rows.
+// p3 = first output column of the chunk, p4 = output row stride (matmul_rows.glsl has the
+// MULTI builds' p1…p4), p5 = bytes per weight row,
+// p6 = activation rows, p7 = 1 to add the products to y (store_y.glsl).
 #include "common.glsl"
 #include "dequant.glsl"
+#include "matmul_rows.glsl"
 #include "blocks_int.glsl"
 #include "exact.glsl"
 
 layout(local_size_x = 64) in;
 layout(std430, binding = 1) readonly buffer X { vec4 x[]; };
-layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+layout(std430, binding = 2) buffer Y { float y[]; };
+#include "store_y.glsl"
 layout(std430, binding = 3) readonly buffer S { float sums[]; };
 layout(std430, binding = 4) readonly buffer D { float xd[]; };
 
@@ -44,12 +47,13 @@ shared int parts[2][NC][64];
 #endif
 
 void main() {
+    SKIP_IDLE_GROUP();
     uint t = gl_LocalInvocationID.x, lane = t % 8u, r = t / 8u;
-    uint row = gl_WorkGroupID.x * 8u + r + pc.p1, c0 = gl_WorkGroupID.y * NC;
+    uint row = gl_WorkGroupID.x * 8u + r + FIRST_ROW, c0 = gl_WorkGroupID.y * NC;
     uint nb = pc.p0 / 32u, nc = min(NC, pc.p6 - c0);
     // Rows past the chunk compute on its last row, so that every invocation runs the block loop
     // (shuffles and barriers in uniform control flow), and store nothing.
-    uint rb = min(row, pc.p2 - 1u) * pc.p5;
+    uint rb = min(row, CHUNK_ROWS - 1u) * pc.p5;
     // Lane `lane` accumulates activation row c0 + lane.
     uint col = c0 + lane;
     float acc = 0.0, extra = 0.0;
@@ -109,7 +113,7 @@ void main() {
         }
     }
     precise float total = acc + extra;
-    if (lane < nc && row < pc.p2) y[col * pc.p4 + pc.p3 + row] = total;
+    if (lane < nc && row < CHUNK_ROWS) store_y(col * OUT_STRIDE + OUT_COL0 + row, total);
 }
 #else
 #if defined(SUBGROUP_SHUFFLE)
@@ -119,15 +123,16 @@ shared float lanes[NC][64];
 #endif
 
 void main() {
+    SKIP_IDLE_GROUP();
     uint t = gl_LocalInvocationID.x, lane = t % 8u, r = t / 8u;
-    uint row = gl_WorkGroupID.x * 8u + r + pc.p1, c0 = gl_WorkGroupID.y * NC;
+    uint row = gl_WorkGroupID.x * 8u + r + FIRST_ROW, c0 = gl_WorkGroupID.y * NC;
     uint nb = pc.p0 / 32u, nc = min(NC, pc.p6 - c0);
     float acc[NC], extra[NC];
     for (uint c = 0u; c < NC; c++) {
         acc[c] = 0.0;
         extra[c] = 0.0;
     }
-    if (row < pc.p2) {
+    if (row < CHUNK_ROWS) {
         uint rb = row * pc.p5;
         for (uint blk = 0u; blk < nb; blk++) {
             uint b = rb + blk * BLOCK_BYTES;
@@ -153,12 +158,12 @@ void main() {
     for (uint c = 0u; c < nc; c++) {
         float lanes_sum = hsum8(acc[c]);
         precise float total = lanes_sum + extra[c];
-        if (lane == 0u && row < pc.p2) y[(c0 + c) * pc.p4 + pc.p3 + row] = total;
+        if (lane == 0u && row < CHUNK_ROWS) store_y((c0 + c) * OUT_STRIDE + OUT_COL0 + row, total);
     }
 #else
     for (uint c = 0u; c < NC; c++) lanes[c][t] = acc[c];
     barrier();
-    if (lane == 0u && row < pc.p2) {
+    if (lane == 0u && row < CHUNK_ROWS) {
         uint o = r * 8u;
         for (uint c = 0u; c < nc; c++) {
             precise float s0 = lanes[c][o] + lanes[c][o + 4u];
@@ -166,7 +171,7 @@ void main() {
             precise float s2 = lanes[c][o + 2u] + lanes[c][o + 6u];
             precise float s3 = lanes[c][o + 3u] + lanes[c][o + 7u];
             precise float total = ((s0 + s2) + (s1 + s3)) + extra[c];
-            y[(c0 + c) * pc.p4 + pc.p3 + row] = total;
+            store_y((c0 + c) * OUT_STRIDE + OUT_COL0 + row, total);
         }
     }
 #endif

@@ -17,78 +17,11 @@ layout(std430, binding = 1) writeonly buffer Out { float o[]; };
 layout(std430, binding = 2) writeonly buffer Sums { float sums[]; };
 layout(std430, binding = 3) writeonly buffer Scales { float scales[]; };
 
-#if defined(ACT_Q8_K)
-#define BLOCK 256u
-#else
-#define BLOCK 32u
-#endif
+#define QIN(i) x[i]
+#include "quantize_block.glsl"
 
 void main() {
     uint blk = gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * 65535u * 64u;
     if (blk >= pc.p1) return;
-    uint base = blk * BLOCK;
-#if defined(ACT_F16)
-    for (uint i = 0u; i < BLOCK; i++) o[base + i] = to_f16(x[base + i]);
-#elif defined(ACT_BF16)
-    for (uint i = 0u; i < BLOCK; i++) {
-        uint u = floatBitsToUint(x[base + i]);
-        u = (u & 0x7fffffffu) > 0x7f800000u ? (u | 0x400000u) : u + 0x7fffu + ((u >> 16) & 1u);
-        o[base + i] = uintBitsToFloat(u & 0xffff0000u);
-    }
-#elif defined(ACT_Q8_K)
-    float amax = 0.0, mx = 0.0;
-    for (uint i = 0u; i < BLOCK; i++) {
-        float v = x[base + i];
-        if (abs(v) > amax) {
-            amax = abs(v);
-            mx = v;
-        }
-    }
-    float iscale = amax == 0.0 ? 0.0 : div_rn(-127.0, mx);
-    float d = amax == 0.0 ? 0.0 : div_rn(1.0, iscale);
-    int bsum = 0;
-    for (uint i = 0u; i < BLOCK; i++) {
-        precise float s = iscale * x[base + i];
-        float q = min(roundEven(s), 127.0);
-#if defined(INT_OUT)
-        o[base + i] = q;
-        bsum += int(q);
-        if (i % 16u == 15u) {
-            sums[blk * 16u + i / 16u] = float(bsum);
-            bsum = 0;
-        }
-#else
-        precise float v = d * q;
-        o[base + i] = v;
-#endif
-    }
-#if defined(INT_OUT)
-    scales[blk] = d;
-#endif
-#else
-    float amax = 0.0;
-    for (uint i = 0u; i < BLOCK; i++) amax = max(amax, abs(x[base + i]));
-    float id = amax != 0.0 ? div_rn(127.0, amax) : 0.0;
-    float d = div_rn(amax, 127.0);
-    float dh = to_f16(d);
-    float sum = 0.0;
-    for (uint i = 0u; i < BLOCK; i++) {
-        precise float s = x[base + i] * id;
-        float q = roundEven(s);
-        sum += q;
-#if defined(INT_OUT)
-        o[base + i] = q;
-#else
-        precise float v = dh * q;
-        o[base + i] = v;
-#endif
-    }
-#if defined(INT_OUT)
-    scales[blk] = dh;
-#endif
-#if defined(ACT_Q8_1)
-    precise float st = sum * d;
-    sums[blk] = to_f16(st);
-#endif
-#endif
+    quantize_block(blk);
 }

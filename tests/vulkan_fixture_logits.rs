@@ -101,7 +101,15 @@ fn fast_numerics_load_no_f64_shader() {
         return;
     };
     eprintln!("fast numerics loaded {fast:?}");
-    for needed in ["rms_norm", "swiglu", "attention_f16", "pine_importance_f16"] {
+    // The float shaders with f64 builds, as native mode runs them: the norm and SwiGLU fused
+    // with the activation rounding, the attention also with its output's.
+    for needed in [
+        "rms_norm_quant_q8_0_int",
+        "swiglu_quant_q8_0_int",
+        "attention_f16",
+        "attention_f16_quant_q8_0_int",
+        "pine_importance_f16",
+    ] {
         assert!(fast.contains(&needed), "{needed} not loaded: {fast:?}");
     }
     let f64_builds: Vec<_> = fast.iter().filter(|n| n.contains("_f64")).collect();

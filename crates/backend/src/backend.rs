@@ -136,6 +136,16 @@ pub trait Backend {
     fn take_error(&mut self) -> Result<(), BackendError> {
         Ok(())
     }
+    /// Greedy sampling: `out[r]` = [`crate::math::argmax`] of the first `width` values of row
+    /// `r` of `x` (`[out.len(), width]`). A GPU backend computes it where the rows are and
+    /// reads back only the indices; the default reads the rows and scans them on the host.
+    fn argmax(&mut self, x: &Self::Buffer, width: usize, out: &mut [u32]) {
+        let mut rows = vec![0.0; out.len() * width];
+        self.read(x, &mut rows);
+        for (o, row) in out.iter_mut().zip(rows.chunks_exact(width.max(1))) {
+            *o = crate::math::argmax(row);
+        }
+    }
     /// Copies rows `rows` (each `width` wide) of `x` into consecutive rows of `out`.
     fn select_rows(
         &mut self,
@@ -182,6 +192,65 @@ pub trait Backend {
             self.matmul(w, x, n, out)?;
         }
         Ok(())
+    }
+    /// `h` = RMSNorm of `n` rows of `x` by `norm`, then `outs[i] = ws[i] · h` (a layer's Q, K
+    /// and V; its gate and up), which a backend may fuse with the rounding of `h` for the
+    /// weights. The default runs [`Backend::rms_norm`], then [`Backend::matmul_many`] (or,
+    /// for one weight, [`Backend::matmul`]).
+    #[allow(clippy::too_many_arguments)]
+    fn norm_matmul_many<const N: usize>(
+        &mut self,
+        x: &Self::Buffer,
+        norm: &Self::Weight,
+        eps: f32,
+        n: usize,
+        h: &mut Self::Buffer,
+        ws: [&Self::Weight; N],
+        outs: [&mut Self::Buffer; N],
+    ) -> Result<(), BackendError> {
+        self.rms_norm(x, norm, eps, n, h);
+        if N == 1 {
+            for (w, out) in ws.into_iter().zip(outs) {
+                self.matmul(w, h, n, out)?;
+            }
+            return Ok(());
+        }
+        self.matmul_many(ws, h, n, outs)
+    }
+    /// `acc[r] += W · x[r]` for `n` rows (`len` = `n` × W's rows): a projection added to the
+    /// residual stream, which a backend may do in the matmul's epilogue. The default computes
+    /// the product into `tmp` with [`Backend::matmul`], then [`Backend::add`]s it.
+    fn matmul_add(
+        &mut self,
+        w: &Self::Weight,
+        x: &Self::Buffer,
+        n: usize,
+        tmp: &mut Self::Buffer,
+        acc: &mut Self::Buffer,
+        len: usize,
+    ) -> Result<(), BackendError> {
+        self.matmul(w, x, n, tmp)?;
+        self.add(acc, tmp, len);
+        Ok(())
+    }
+    /// `gate = silu(gate) * up` over `n` rows of `w`'s width, then `acc[r] += w · gate[r]`
+    /// (`len` = `n` × w's rows): the FFN's gated activation and down projection, which a
+    /// backend may fuse with the rounding of the gate for `w`. The default runs
+    /// [`Backend::swiglu`], then [`Backend::matmul_add`] (`gate_len` values are gated).
+    #[allow(clippy::too_many_arguments)]
+    fn swiglu_matmul_add(
+        &mut self,
+        gate: &mut Self::Buffer,
+        up: &Self::Buffer,
+        gate_len: usize,
+        w: &Self::Weight,
+        n: usize,
+        tmp: &mut Self::Buffer,
+        acc: &mut Self::Buffer,
+        len: usize,
+    ) -> Result<(), BackendError> {
+        self.swiglu(gate, up, gate_len);
+        self.matmul_add(w, gate, n, tmp, acc, len)
     }
     /// `gate[i] = silu(gate[i]) * up[i]` for the first `len` values.
     fn swiglu(&mut self, gate: &mut Self::Buffer, up: &Self::Buffer, len: usize);

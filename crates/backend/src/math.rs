@@ -206,6 +206,19 @@ fn gelu_mul_avx512(gate: &mut [f32], up: &[f32]) {
     gelu_mul_body(&mut gate[main..n], &up[main..n]);
 }
 
+/// Index of the largest logit (first on ties), as llama.cpp's greedy sampler: a scan from
+/// index 0 that moves only to a strictly greater value, so NaNs never win (and a NaN first
+/// value keeps index 0). [`crate::Backend::argmax`] computes the same on a backend's buffers.
+pub fn argmax(logits: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &l) in logits.iter().enumerate() {
+        if l > logits[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -206,12 +206,13 @@ pub fn list_devices() -> Result<(), String> {
             yes(d.subgroup_shuffle)
         );
         println!(
-            "  fp16: {}, int8: {}, integer dot: {}, cooperative matrix: {}, fp64: {}",
+            "  fp16: {}, int8: {}, integer dot: {}, cooperative matrix: {}, fp64: {}, fp32 denormals kept on request: {}",
             yes(d.fp16),
             yes(d.int8),
             yes(d.int_dot),
             yes(d.cooperative_matrix),
-            yes(d.fp64)
+            yes(d.fp64),
+            yes(d.denorm_preserve32)
         );
         println!(
             "  16-bit storage: {}{}, max storage binding: {} MiB",

@@ -210,6 +210,16 @@ impl Backend for AnyBackend {
         }
     }
 
+    fn argmax(&mut self, x: &AnyBuffer, width: usize, out: &mut [u32]) {
+        match (self, x) {
+            (AnyBackend::Cpu(b), AnyBuffer::Cpu(x)) => b.argmax(x, width, out),
+            #[cfg(feature = "vulkan")]
+            (AnyBackend::Vulkan(b), AnyBuffer::Vulkan(x)) => b.argmax(x, width, out),
+            #[cfg(feature = "vulkan")]
+            _ => out.fill(0),
+        }
+    }
+
     fn take_error(&mut self) -> Result<(), BackendError> {
         match self {
             AnyBackend::Cpu(b) => b.take_error(),
@@ -321,6 +331,107 @@ impl Backend for AnyBackend {
                 }))?;
                 b.matmul_many(ws, x, n, all(outs.map(AnyBuffer::vulkan))?)
             }
+            #[cfg(feature = "vulkan")]
+            _ => Err(mixed()),
+        }
+    }
+
+    fn norm_matmul_many<const N: usize>(
+        &mut self,
+        x: &AnyBuffer,
+        norm: &AnyWeight,
+        eps: f32,
+        n: usize,
+        h: &mut AnyBuffer,
+        ws: [&AnyWeight; N],
+        outs: [&mut AnyBuffer; N],
+    ) -> Result<(), BackendError> {
+        match (self, x, norm, h) {
+            (AnyBackend::Cpu(b), AnyBuffer::Cpu(x), AnyWeight::Cpu(nw), AnyBuffer::Cpu(h)) => {
+                let ws = all(ws.map(|w| match w {
+                    AnyWeight::Cpu(w) => Some(w),
+                    #[cfg(feature = "vulkan")]
+                    AnyWeight::Vulkan(_) => None,
+                }))?;
+                b.norm_matmul_many(x, nw, eps, n, h, ws, all(outs.map(AnyBuffer::cpu))?)
+            }
+            #[cfg(feature = "vulkan")]
+            (
+                AnyBackend::Vulkan(b),
+                AnyBuffer::Vulkan(x),
+                AnyWeight::Vulkan(nw),
+                AnyBuffer::Vulkan(h),
+            ) => {
+                let ws = all(ws.map(|w| match w {
+                    AnyWeight::Vulkan(w) => Some(w),
+                    AnyWeight::Cpu(_) => None,
+                }))?;
+                b.norm_matmul_many(x, nw, eps, n, h, ws, all(outs.map(AnyBuffer::vulkan))?)
+            }
+            #[cfg(feature = "vulkan")]
+            _ => Err(mixed()),
+        }
+    }
+
+    fn matmul_add(
+        &mut self,
+        w: &AnyWeight,
+        x: &AnyBuffer,
+        n: usize,
+        tmp: &mut AnyBuffer,
+        acc: &mut AnyBuffer,
+        len: usize,
+    ) -> Result<(), BackendError> {
+        match (self, w, x, tmp, acc) {
+            (
+                AnyBackend::Cpu(b),
+                AnyWeight::Cpu(w),
+                AnyBuffer::Cpu(x),
+                AnyBuffer::Cpu(t),
+                AnyBuffer::Cpu(a),
+            ) => b.matmul_add(w, x, n, t, a, len),
+            #[cfg(feature = "vulkan")]
+            (
+                AnyBackend::Vulkan(b),
+                AnyWeight::Vulkan(w),
+                AnyBuffer::Vulkan(x),
+                AnyBuffer::Vulkan(t),
+                AnyBuffer::Vulkan(a),
+            ) => b.matmul_add(w, x, n, t, a, len),
+            #[cfg(feature = "vulkan")]
+            _ => Err(mixed()),
+        }
+    }
+
+    fn swiglu_matmul_add(
+        &mut self,
+        gate: &mut AnyBuffer,
+        up: &AnyBuffer,
+        gate_len: usize,
+        w: &AnyWeight,
+        n: usize,
+        tmp: &mut AnyBuffer,
+        acc: &mut AnyBuffer,
+        len: usize,
+    ) -> Result<(), BackendError> {
+        match (self, gate, up, w, tmp, acc) {
+            (
+                AnyBackend::Cpu(b),
+                AnyBuffer::Cpu(g),
+                AnyBuffer::Cpu(u),
+                AnyWeight::Cpu(w),
+                AnyBuffer::Cpu(t),
+                AnyBuffer::Cpu(a),
+            ) => b.swiglu_matmul_add(g, u, gate_len, w, n, t, a, len),
+            #[cfg(feature = "vulkan")]
+            (
+                AnyBackend::Vulkan(b),
+                AnyBuffer::Vulkan(g),
+                AnyBuffer::Vulkan(u),
+                AnyWeight::Vulkan(w),
+                AnyBuffer::Vulkan(t),
+                AnyBuffer::Vulkan(a),
+            ) => b.swiglu_matmul_add(g, u, gate_len, w, n, t, a, len),
             #[cfg(feature = "vulkan")]
             _ => Err(mixed()),
         }

@@ -114,13 +114,26 @@ impl<W> Blocks<W> {
         }
         x.attend(l, &self.shape, None)?;
         let (be, s, d) = (&mut *x.be, &mut *x.s, p.n_embd);
-        be.matmul(&w.wo, &s.attn, n, &mut s.o)?;
-        be.add(&mut s.x, &s.o, n * d);
-        be.rms_norm(&s.x, &w.ffn_norm, p.rms_eps, n, &mut s.h);
-        be.matmul_many([&w.gate, &w.up], &s.h, n, [&mut s.g, &mut s.u])?;
-        be.swiglu(&mut s.g, &s.u, n * p.n_ff);
-        be.matmul(&w.down, &s.g, n, &mut s.o)?;
-        be.add(&mut s.x, &s.o, n * d);
+        be.matmul_add(&w.wo, &s.attn, n, &mut s.o, &mut s.x, n * d)?;
+        be.norm_matmul_many(
+            &s.x,
+            &w.ffn_norm,
+            p.rms_eps,
+            n,
+            &mut s.h,
+            [&w.gate, &w.up],
+            [&mut s.g, &mut s.u],
+        )?;
+        be.swiglu_matmul_add(
+            &mut s.g,
+            &s.u,
+            n * p.n_ff,
+            &w.down,
+            n,
+            &mut s.o,
+            &mut s.x,
+            n * d,
+        )?;
         Ok(())
     }
 }

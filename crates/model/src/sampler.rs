@@ -139,16 +139,7 @@ impl Sampler {
     }
 }
 
-/// Index of the largest logit (first on ties), as llama.cpp's greedy sampler.
-pub fn argmax(logits: &[f32]) -> u32 {
-    let mut best = 0;
-    for (i, &l) in logits.iter().enumerate() {
-        if l > logits[best] {
-            best = i;
-        }
-    }
-    best as u32
-}
+pub use pine_backend::math::argmax;
 
 /// A small, fast, seedable generator; sampling needs reproducibility, not cryptography.
 struct SplitMix64(u64);

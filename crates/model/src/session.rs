@@ -140,6 +140,24 @@ impl<B: Backend> Session<B> {
         which: Logits,
         planner: &mut dyn Planner<B>,
     ) -> Result<Vec<f32>, ModelError> {
+        self.run_with(spec, which, planner, |m, c, b, p, r| m.forward(c, b, p, r))
+    }
+
+    /// Runs the batch `spec` through `forward` (the model's logits or greedy-token pass) and
+    /// records its tokens as cached.
+    fn run_with<T>(
+        &mut self,
+        spec: &BatchSpec,
+        which: Logits,
+        planner: &mut dyn Planner<B>,
+        forward: impl FnOnce(
+            &mut Transformer<B>,
+            &mut B::Cache,
+            &Batch<'_>,
+            &mut dyn Planner<B>,
+            &mut dyn FnMut(usize),
+        ) -> Result<T, ModelError>,
+    ) -> Result<T, ModelError> {
         let n = spec.ids.len();
         let rows: Vec<usize> = match which {
             Logits::All => (0..n).collect(),
@@ -165,9 +183,13 @@ impl<B: Backend> Session<B> {
                 });
             }
         };
-        let logits = self
-            .model
-            .forward(&mut self.cache, &batch, planner, &mut report)?;
+        let logits = forward(
+            &mut self.model,
+            &mut self.cache,
+            &batch,
+            planner,
+            &mut report,
+        )?;
         self.work.0 += n;
         self.tokens.truncate(spec.start);
         self.tokens.extend_from_slice(&spec.ids);
@@ -251,6 +273,41 @@ impl<B: Backend> Session<B> {
     /// Appends one token and returns its logits.
     pub fn decode(&mut self, id: u32) -> Result<Vec<f32>, ModelError> {
         self.prefill(&[id], Logits::Last)
+    }
+
+    /// Appends one token, as [`Session::decode`], and returns the greedy next token (the
+    /// argmax of its logits, [`crate::argmax`]) without the logits: the backend takes the
+    /// argmax where the logits are, so a GPU reads back one index instead of `n_vocab` floats.
+    pub fn decode_greedy(&mut self, id: u32) -> Result<u32, ModelError> {
+        self.check_room(1)?;
+        self.work = (0, 1);
+        let start = self.tokens.len();
+        let argmax = |m: &mut Transformer<B>,
+                      c: &mut B::Cache,
+                      b: &Batch<'_>,
+                      p: &mut dyn Planner<B>,
+                      r: &mut dyn FnMut(usize)| m.forward_argmax(c, b, p, r);
+        let tokens = if let Some(mut lp) = self.layout.take() {
+            // Continuing a layout keeps its mode, as `prefill` does.
+            let spec = lp.decode_batch(id, start);
+            lp.begin(&spec);
+            let tokens = self.run_with(&spec, Logits::Last, &mut lp, argmax);
+            self.layout = Some(lp);
+            tokens?
+        } else {
+            let spec = BatchSpec {
+                part: pine_attention::Part::Prefix,
+                ids: vec![id],
+                start,
+                positions: vec![start as i64],
+            };
+            let mut plan = FixedPlanner(AttentionPlan::causal(start, 1));
+            self.run_with(&spec, Logits::Last, &mut plan, argmax)?
+        };
+        tokens
+            .first()
+            .copied()
+            .ok_or_else(|| ModelError::Request("no logits row was computed".into()))
     }
 }
 

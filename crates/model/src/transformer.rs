@@ -34,6 +34,21 @@ pub struct Batch<'a> {
     pub logits_rows: &'a [usize],
 }
 
+/// What a forward pass returns of the logits rows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Head {
+    /// The logits.
+    Logits,
+    /// Each row's greedy token.
+    Argmax,
+}
+
+/// The result of a forward pass, as its [`Head`] asked.
+enum Output {
+    Logits(Vec<f32>),
+    Tokens(Vec<u32>),
+}
+
 /// The layers of one family, each from its own file.
 pub(crate) enum Blocks<W> {
     /// The Llama block (`llama.rs`).
@@ -184,9 +199,15 @@ impl<B: Backend> Pass<'_, '_, B> {
         w: [&B::Weight; 3],
     ) -> Result<(), ModelError> {
         let (n, s) = (self.rows(), &mut *self.s);
-        self.be.rms_norm(&s.x, norm, self.p.rms_eps, n, &mut s.h);
-        self.be
-            .matmul_many(w, &s.h, n, [&mut s.q, &mut s.k, &mut s.v])?;
+        self.be.norm_matmul_many(
+            &s.x,
+            norm,
+            self.p.rms_eps,
+            n,
+            &mut s.h,
+            w,
+            [&mut s.q, &mut s.k, &mut s.v],
+        )?;
         Ok(())
     }
 
@@ -325,6 +346,39 @@ impl<B: Backend> Transformer<B> {
         planner: &mut dyn Planner<B>,
         layer_done: &mut dyn FnMut(usize),
     ) -> Result<Vec<f32>, ModelError> {
+        match self.forward_head(cache, batch, planner, layer_done, Head::Logits)? {
+            Output::Logits(l) => Ok(l),
+            Output::Tokens(_) => unreachable!("logits were asked for"),
+        }
+    }
+
+    /// [`Transformer::forward`], returning instead the greedy token (the argmax of the logits,
+    /// [`crate::argmax`]) of each of `batch.logits_rows`: the backend computes it where the
+    /// logits are, so a GPU reads back one index per row instead of the vocabulary's logits.
+    pub fn forward_argmax(
+        &mut self,
+        cache: &mut B::Cache,
+        batch: &Batch<'_>,
+        planner: &mut dyn Planner<B>,
+        layer_done: &mut dyn FnMut(usize),
+    ) -> Result<Vec<u32>, ModelError> {
+        match self.forward_head(cache, batch, planner, layer_done, Head::Argmax)? {
+            Output::Tokens(t) => Ok(t),
+            Output::Logits(l) => Ok(l
+                .chunks_exact(self.params.n_vocab.max(1))
+                .map(crate::argmax)
+                .collect()),
+        }
+    }
+
+    fn forward_head(
+        &mut self,
+        cache: &mut B::Cache,
+        batch: &Batch<'_>,
+        planner: &mut dyn Planner<B>,
+        layer_done: &mut dyn FnMut(usize),
+        head_out: Head,
+    ) -> Result<Output, ModelError> {
         let n = batch.ids.len();
         if batch.positions.len() != n || batch.cache_index.len() != n {
             return Err(ModelError::Request("batch vectors differ in length".into()));
@@ -372,16 +426,42 @@ impl<B: Backend> Transformer<B> {
         if m == 0 {
             // No logits wanted (a prompt chunk before its last): the head is skipped.
             be.take_error()?;
-            return Ok(Vec::new());
+            return Ok(match head_out {
+                Head::Logits => Output::Logits(Vec::new()),
+                Head::Argmax => Output::Tokens(Vec::new()),
+            });
         }
-        // sel, normed: [m, n_embd]; logits: [m, n_vocab].
-        let mut sel = be.buffer(m * d);
-        be.select_rows(&s.x, d, batch.logits_rows, &mut sel);
+        // sel, normed: [m, n_embd]; logits: [m, n_vocab]. When every row is wanted in order
+        // (a decode step), the rows are `x` itself and need no copy.
+        let every_row = batch.logits_rows.iter().copied().eq(0..n);
+        let sel = match every_row {
+            true => None,
+            false => {
+                let mut sel = be.buffer(m * d);
+                be.select_rows(&s.x, d, batch.logits_rows, &mut sel);
+                Some(sel)
+            }
+        };
         let mut normed = be.buffer(m * d);
-        be.rms_norm(&sel, output_norm, p.rms_eps, m, &mut normed);
         let mut logits = be.buffer(m * p.n_vocab);
         let head = output.as_ref().unwrap_or(embed);
-        be.matmul(head, &normed, m, &mut logits)?;
+        be.norm_matmul_many(
+            sel.as_ref().unwrap_or(&s.x),
+            output_norm,
+            p.rms_eps,
+            m,
+            &mut normed,
+            [head],
+            [&mut logits],
+        )?;
+        // The soft cap (monotone, but it can make close logits equal in f32) is applied on the
+        // host, so a capped model's argmax is taken there, over the capped logits.
+        if head_out == Head::Argmax && blocks.logit_cap().is_none() {
+            let mut tokens = vec![0; m];
+            be.argmax(&logits, p.n_vocab, &mut tokens);
+            be.take_error()?;
+            return Ok(Output::Tokens(tokens));
+        }
         let mut out = vec![0.0; m * p.n_vocab];
         be.read(&logits, &mut out);
         be.take_error()?;
@@ -390,6 +470,6 @@ impl<B: Backend> Transformer<B> {
             let inv = 1.0 / cap;
             out.iter_mut().for_each(|v| *v = (*v * inv).tanh() * cap);
         }
-        Ok(out)
+        Ok(Output::Logits(out))
     }
 }

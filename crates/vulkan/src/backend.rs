@@ -16,6 +16,7 @@ use pine_gguf::GgmlType;
 use vulkano::buffer::Subbuffer;
 
 use crate::buffer_pool::SharedFree;
+use crate::counters::{ShaderTime, VkCounters};
 use crate::device::{Context, DeviceChoice, DeviceInfo};
 use crate::error::VkError;
 use crate::fma_probe;
@@ -38,6 +39,30 @@ struct Rounded {
     sums: Subbuffer<[f32]>,
     scales: Subbuffer<[f32]>,
 }
+
+/// An operation fused into the activation rounding of the matmul after it.
+#[derive(Clone, Copy)]
+enum Pre<'a> {
+    /// None: the input is rounded as it is (`quantize_act.comp`).
+    None,
+    /// The input is RMS-normalised by `weight` into `out` first (`rms_norm_quant.comp`).
+    Norm {
+        weight: &'a VkWeight,
+        eps: f32,
+        out: &'a VkBuffer,
+    },
+    /// The input is the FFN gate, made `silu(gate) * up` in place first (`swiglu_quant.comp`).
+    Swiglu { up: &'a VkBuffer },
+}
+
+/// The activation types `rms_norm_quant.comp` and `swiglu_quant.comp` round to.
+const FUSED_ACTS: [GgmlType; 5] = [
+    GgmlType::Q8_0,
+    GgmlType::Q8_1,
+    GgmlType::Q8_K,
+    GgmlType::F16,
+    GgmlType::BF16,
+];
 
 /// Weight types with an integer kernel in the CPU's exact order (`mul_mat_q8.comp`): the block
 /// order of llama.cpp's repacked kernels for Q4_0, its eight-lane x86 order for the others.
@@ -102,6 +127,8 @@ pub struct VulkanBackend {
     scales: Option<Subbuffer<[f32]>>,
     /// Attention scores of the call in flight.
     scores: Option<Subbuffer<[f32]>>,
+    /// The token ids of a device argmax (u32 bits in f32 storage: copied, never computed on).
+    tokens: Option<Subbuffer<[f32]>>,
     /// PINE importance per (batch row, head) and, for the segment batch, per (head, segment).
     importance_rows: Option<Subbuffer<[f32]>>,
     importance_table: Option<Subbuffer<[f32]>>,
@@ -173,8 +200,9 @@ impl VulkanBackend {
         let ctx = Arc::new(Context::open(choice)?);
         let placeholder = memory::device::<f32>(&ctx.memory, 1)?;
         let mut rec = Recorder::new(ctx.clone())?;
-        let mut pipelines = Pipelines::default();
-        let f64_builds = numerics == VulkanNumerics::Exact && ctx.info.fp64;
+        let exact = numerics == VulkanNumerics::Exact;
+        let mut pipelines = Pipelines::new(exact && ctx.info.denorm_preserve32);
+        let f64_builds = exact && ctx.info.fp64;
         // The probe only chooses between the f64 builds (`_f64` or `_f64fma`): without them
         // (fast numerics, or no f64) the shaders call fma() anyway, so there is nothing to probe.
         let fused_fma = f64_builds && fma_probe::probe(&ctx, &mut rec, &mut pipelines)?;
@@ -194,6 +222,7 @@ impl VulkanBackend {
             sums: None,
             scales: None,
             scores: None,
+            tokens: None,
             importance_rows: None,
             importance_table: None,
             mode,
@@ -246,6 +275,27 @@ impl VulkanBackend {
     /// cannot write timestamps. Differences of two readings time a stretch of work.
     pub fn device_time(&self) -> Option<std::time::Duration> {
         self.rec.device_time()
+    }
+
+    /// The work given to the device since the backend opened: dispatches, pipeline barriers,
+    /// submissions, fence waits and bytes read back. Differences of two readings
+    /// ([`VkCounters::since`]) count a stretch of work, such as one decoded token.
+    pub fn counters(&self) -> VkCounters {
+        self.rec.counters()
+    }
+
+    /// Turns the per-dispatch timestamps of [`VulkanBackend::profile`] on or off (off by
+    /// default: a stamp after every dispatch costs device time). Command buffers kept for
+    /// resubmission are dropped, so the next pass of each shape is recorded again.
+    pub fn set_profiling(&mut self, on: bool) -> Result<(), VkError> {
+        self.rec.set_profiling(on)
+    }
+
+    /// Device time by shader of every pass submitted while profiling was on (running totals;
+    /// [`crate::profile_since`] takes differences), or empty when it never was or the queue
+    /// cannot write timestamps.
+    pub fn profile(&self) -> Vec<ShaderTime> {
+        self.rec.profile()
     }
 
     /// How many passes (submissions) were recorded and how many resubmitted a command buffer
@@ -361,6 +411,7 @@ impl VulkanBackend {
         x: &VkBuffer,
         n: usize,
         int: bool,
+        pre: Pre<'_>,
     ) -> Result<Option<Rounded>, VkError> {
         let (kind, block, sums_per_block) = match (self.mode, w.act) {
             (MatmulMode::F32, _) => return Ok(None),
@@ -371,10 +422,13 @@ impl VulkanBackend {
             (_, GgmlType::BF16) => ("bf16", 32, 1),
             _ => return Ok(None),
         };
-        let name = self.exact(&format!(
-            "quantize_act_{kind}{}",
-            if int { "_int" } else { "" }
-        ));
+        let int_suffix = if int { "_int" } else { "" };
+        let op = match pre {
+            Pre::None => "quantize_act",
+            Pre::Norm { .. } => "rms_norm_quant",
+            Pre::Swiglu { .. } => "swiglu_quant",
+        };
+        let name = self.exact(&format!("{op}_{kind}{int_suffix}"));
         let len = n * w.width;
         if !w.width.is_multiple_of(block) {
             return Err(VkError::Device(format!(
@@ -387,18 +441,37 @@ impl VulkanBackend {
         let values = Self::scratch(&mem, &mut self.act, len)?;
         let sums = Self::scratch(&mem, &mut self.sums, blocks * sums_per_block)?;
         let scales = Self::scratch(&mem, &mut self.scales, blocks)?;
-        let push = [w.width as u32, blocks as u32, 0, 0, 0, 0, 0, 0];
-        self.dispatch(
-            &name,
-            vec![
-                x.buf.clone().slice(..len as u64).into_bytes().into(),
-                values.clone().slice(..len as u64).into_bytes().into(),
-                sums.clone().into_bytes().into(),
-                scales.clone().into_bytes().into(),
-            ],
-            push,
-            groups_1d(blocks, 64),
-        )?;
+        let outputs = [
+            values.clone().slice(..len as u64).into_bytes().into(),
+            sums.clone().into_bytes().into(),
+            scales.clone().into_bytes().into(),
+        ];
+        let input = x.buf.clone().slice(..len as u64).into_bytes().into();
+        match pre {
+            Pre::Norm { weight, eps, out } => {
+                need(out, len, "rms_norm output")?;
+                let nw = self.vector_of(weight)?.clone();
+                let push = [w.width as u32, eps.to_bits(), 0, 0, 0, 0, 0, 0];
+                let h = out.buf.clone().slice(..len as u64).into_bytes().into();
+                let mut bindings = vec![input, nw.into(), h];
+                bindings.extend(outputs);
+                self.dispatch(&name, bindings, push, [n as u32, 1, 1])?;
+            }
+            Pre::None => {
+                let push = [w.width as u32, blocks as u32, 0, 0, 0, 0, 0, 0];
+                let mut bindings = vec![input];
+                bindings.extend(outputs);
+                self.dispatch(&name, bindings, push, groups_1d(blocks, 64))?;
+            }
+            Pre::Swiglu { up } => {
+                need(up, len, "swiglu up")?;
+                let push = [w.width as u32, blocks as u32, 0, 0, 0, 0, 0, 0];
+                let up = up.buf.clone().slice(..len as u64).into_bytes().into();
+                let mut bindings = vec![input, up];
+                bindings.extend(outputs);
+                self.dispatch(&name, bindings, push, groups_1d(blocks, 64))?;
+            }
+        }
         Ok(Some(Rounded {
             values,
             sums,
@@ -444,6 +517,240 @@ impl VulkanBackend {
             .read()
             .map_err(|e| VkError::Device(format!("mapping the read-back buffer: {e}")))?;
         out.copy_from_slice(&host[..n]);
+        self.rec.count_readback(4 * n as u64);
+        Ok(())
+    }
+
+    /// For a matmul of `w` over `x` right after the attention that wrote all of `x`: that
+    /// attention dispatch switched to its build that also rounds its output for `w`
+    /// (`attention.comp`'s QUANT_OUT, the 32-element integer partners Q8_0 and Q8_1, head dims
+    /// a multiple of 32), and the rounded activations it writes; `None` where that does not
+    /// apply (then the matmul rounds `x` itself).
+    fn attention_rounding(
+        &mut self,
+        w: &VkWeight,
+        x: &VkBuffer,
+        n: usize,
+    ) -> Result<Option<Rounded>, VkError> {
+        let kind = match w.act {
+            GgmlType::Q8_0 => "q8_0",
+            GgmlType::Q8_1 => "q8_1",
+            _ => return Ok(None),
+        };
+        if self.mode != MatmulMode::Native || !self.int_kernel(w) {
+            return Ok(None);
+        }
+        // Binding 7 of `attention.comp` is its output.
+        let target = x.buf.clone().into_bytes();
+        let Some((name, push, groups)) = self.rec.last_dispatch(7, &target) else {
+            return Ok(None);
+        };
+        let cache = match name {
+            _ if name.contains("_quant") => return Ok(None),
+            _ if name.starts_with("attention_f16") => "f16",
+            _ if name.starts_with("attention_f32") => "f32",
+            _ => return Ok(None),
+        };
+        let (heads, head_dim) = (push[0], push[2]);
+        let covers_x = groups == [heads, n as u32, 1] && (heads * head_dim) as usize == w.width;
+        if !covers_x || head_dim % 32 != 0 || x.len < n * w.width {
+            return Ok(None);
+        }
+        let shader = self.exact(&format!("attention_{cache}_quant_{kind}_int"));
+        let kernel = self.pipelines.get(&self.ctx, &shader)?;
+        let len = n * w.width;
+        let blocks = len / 32;
+        let mem = self.ctx.memory.clone();
+        let values = Self::scratch(&mem, &mut self.act, len)?;
+        let sums = Self::scratch(&mem, &mut self.sums, blocks)?;
+        let scales = Self::scratch(&mem, &mut self.scales, blocks)?;
+        self.rec.refit_last(
+            &kernel,
+            vec![
+                values.clone().slice(..len as u64).into_bytes().into(),
+                sums.clone().into_bytes().into(),
+                scales.clone().into_bytes().into(),
+            ],
+        );
+        Ok(Some(Rounded {
+            values,
+            sums,
+            scales,
+        }))
+    }
+
+    /// Whether matmuls with `w` run an integer kernel (native mode, an integer block type).
+    fn int_kernel(&self, w: &VkWeight) -> bool {
+        // The integer kernels run in both numeric modes: their dot products are integer sums,
+        // exact without f64 (and as fast as any float kernel); only their float epilogue (block
+        // scales times sums) has a plain build for fast numerics and f64 builds for exact ones.
+        self.mode == MatmulMode::Native
+            && (INTEGER_TYPES.contains(&w.ty) || K_TYPES.contains(&w.ty))
+    }
+
+    /// Fails unless `x` holds `n` rows of `w`'s width and `out` `n` rows of its outputs.
+    fn check_matmul(
+        w: &VkWeight,
+        x: &VkBuffer,
+        n: usize,
+        out: &VkBuffer,
+    ) -> Result<(), BackendError> {
+        if x.len < n * w.width || out.len < n * w.rows {
+            return Err(BackendError::Tensor {
+                name: w.name.clone(),
+                what: format!("matmul of {n} rows does not fit the buffers"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether `ws` take the same rounded activations (the same width, activation type and
+    /// kernel family), so one rounding serves them all.
+    fn share_rounding(&self, ws: &[&VkWeight]) -> bool {
+        ws.windows(2).all(|p| {
+            p[0].width == p[1].width
+                && p[0].act == p[1].act
+                && self.int_kernel(p[0]) == self.int_kernel(p[1])
+        })
+    }
+
+    /// `outs[i] = ws[i] · x` for `n` rows from activations rounded once for all of them: one
+    /// dispatch of the integer kernel's `_multi` build where the weights (two or three) share
+    /// type, width and kernel and are one chunk each, else one dispatch per weight.
+    fn matmuls_rounded<const N: usize>(
+        &mut self,
+        ws: [&VkWeight; N],
+        x: &VkBuffer,
+        n: usize,
+        rounded: &Option<Rounded>,
+        outs: [&mut VkBuffer; N],
+    ) -> Result<(), VkError> {
+        let w0 = ws[0];
+        let multi = (2..=3).contains(&N)
+            && self.int_kernel(w0)
+            && ws.iter().all(|w| {
+                w.ty == w0.ty
+                    && w.width == w0.width
+                    && w.row_bytes == w0.row_bytes
+                    && w.chunks.len() == 1
+                    && w.rows <= 8 * MAX_GROUPS as usize
+            });
+        let shader = multi.then(|| {
+            let family = if K_TYPES.contains(&w0.ty) { "k" } else { "q8" };
+            let exact = self.exact(&format!("mul_mat_{family}_{}", w0.kernel_suffix()));
+            format!("{}_multi", self.with_subgroups(exact))
+        });
+        match (shader, rounded) {
+            (Some(shader), Some(r)) if kernels::exists(&shader) => {
+                let rows = |i: usize| ws.get(i).map_or(0, |w| w.rows as u32);
+                let push = [
+                    w0.width as u32,
+                    rows(1),
+                    rows(0),
+                    rows(2),
+                    0,
+                    w0.row_bytes as u32,
+                    n as u32,
+                    0,
+                ];
+                let max_rows = ws.iter().map(|w| w.rows).max().unwrap_or(0);
+                let groups = [max_rows.div_ceil(8) as u32, n.div_ceil(8) as u32, N as u32];
+                let bytes = |b: &VkBuffer| -> Bind { b.buf.clone().into_bytes().into() };
+                let weight = |i: usize| -> Bind { ws[i.min(N - 1)].chunks[0].buf.clone().into() };
+                // An unused third output (two weights) binds the placeholder, which no
+                // workgroup writes.
+                let out2 = match outs.get(2) {
+                    Some(o) => bytes(o),
+                    None => self.placeholder.clone().into_bytes().into(),
+                };
+                let bindings = vec![
+                    weight(0),
+                    r.values.clone().into_bytes().into(),
+                    bytes(outs[0]),
+                    r.sums.clone().into_bytes().into(),
+                    r.scales.clone().into_bytes().into(),
+                    weight(1),
+                    weight(2),
+                    bytes(outs[1]),
+                    out2,
+                ];
+                self.dispatch(&shader, bindings, push, groups)
+            }
+            _ => {
+                for (w, out) in ws.into_iter().zip(outs) {
+                    self.matmul_rounded(w, x, n, rounded, out, false)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// `out[r] = W · x[r]` (or `+=` with `accumulate`) for `n` rows, from activations already
+    /// rounded for `w` (`rounded`, as `round_activations` returned it for `x`).
+    fn matmul_rounded(
+        &mut self,
+        w: &VkWeight,
+        x: &VkBuffer,
+        n: usize,
+        rounded: &Option<Rounded>,
+        out: &VkBuffer,
+        accumulate: bool,
+    ) -> Result<(), VkError> {
+        let int = self.int_kernel(w);
+        let out_bytes = out.buf.clone().into_bytes();
+        for c in &w.chunks {
+            let step = 8 * MAX_GROUPS as usize;
+            for first in (0..c.rows).step_by(step) {
+                let rows = (c.rows - first).min(step);
+                let push = [
+                    w.width as u32,
+                    first as u32,
+                    c.rows as u32,
+                    c.first_row as u32,
+                    w.rows as u32,
+                    w.row_bytes as u32,
+                    n as u32,
+                    accumulate as u32,
+                ];
+                let groups = [rows.div_ceil(8) as u32, n.div_ceil(8) as u32, 1];
+                match (&rounded, int) {
+                    (Some(r), false) if w.ty == GgmlType::BF16 => {
+                        let order = if n == 1 { "single" } else { "batch" };
+                        let shader = self.exact(&format!("mul_mat_bf16_{order}"));
+                        let bindings = vec![
+                            c.buf.clone().into(),
+                            r.values.clone().into_bytes().into(),
+                            out_bytes.clone().into(),
+                        ];
+                        let groups = [rows.div_ceil(64) as u32, n as u32, 1];
+                        self.dispatch(&shader, bindings, push, groups)?;
+                    }
+                    (Some(r), true) => {
+                        let family = if K_TYPES.contains(&w.ty) { "k" } else { "q8" };
+                        let exact = self.exact(&format!("mul_mat_{family}_{}", w.kernel_suffix()));
+                        let shader = self.with_subgroups(exact);
+                        let bindings = vec![
+                            c.buf.clone().into(),
+                            r.values.clone().into_bytes().into(),
+                            out_bytes.clone().into(),
+                            r.sums.clone().into_bytes().into(),
+                            r.scales.clone().into_bytes().into(),
+                        ];
+                        self.dispatch(&shader, bindings, push, groups)?;
+                    }
+                    _ => {
+                        let input = rounded.as_ref().map_or(&x.buf, |r| &r.values);
+                        let shader = format!("mul_mat_{}", w.kernel_suffix());
+                        let bindings = vec![
+                            c.buf.clone().into(),
+                            input.clone().into_bytes().into(),
+                            out_bytes.clone().into(),
+                        ];
+                        self.dispatch(&shader, bindings, push, groups)?;
+                    }
+                }
+            }
+        }
         Ok(())
     }
 
@@ -538,6 +845,43 @@ impl Backend for VulkanBackend {
         });
         if self.error.is_some() {
             out.fill(f32::NAN);
+        }
+    }
+
+    fn argmax(&mut self, x: &VkBuffer, width: usize, out: &mut [u32]) {
+        let n = out.len();
+        let xb = x.buf.clone();
+        self.sticky(|b| {
+            if n == 0 {
+                return b.rec.flush();
+            }
+            need(x, n * width, "argmax rows")?;
+            if width == 0 || n > MAX_GROUPS as usize {
+                return Err(VkError::Device(format!(
+                    "argmax of {n} rows of width {width}"
+                )));
+            }
+            let mem = b.ctx.memory.clone();
+            let ids = Self::scratch(&mem, &mut b.tokens, n)?;
+            let push = [width as u32, 0, 0, 0, 0, 0, 0, 0];
+            b.dispatch(
+                "argmax",
+                vec![
+                    xb.into_bytes().into(),
+                    ids.clone().slice(..n as u64).into_bytes().into(),
+                ],
+                push,
+                [n as u32, 1, 1],
+            )?;
+            let mut got = vec![0.0f32; n];
+            b.read_back(ids, &mut got)?;
+            for (o, g) in out.iter_mut().zip(got) {
+                *o = g.to_bits();
+            }
+            Ok(())
+        });
+        if self.error.is_some() {
+            out.fill(0);
         }
     }
 
@@ -638,73 +982,114 @@ impl Backend for VulkanBackend {
         out: &mut VkBuffer,
     ) -> Result<(), BackendError> {
         self.failed()?;
-        if x.len < n * w.width || out.len < n * w.rows {
-            return Err(BackendError::Tensor {
-                name: w.name.clone(),
-                what: format!("matmul of {n} rows does not fit the buffers"),
-            });
-        }
-        // The integer kernels run in both numeric modes: their dot products are integer sums,
-        // exact without f64 (and as fast as any float kernel); only their float epilogue (block
-        // scales times sums) has a plain build for fast numerics and f64 builds for exact ones.
-        let int = self.mode == MatmulMode::Native
-            && (INTEGER_TYPES.contains(&w.ty) || K_TYPES.contains(&w.ty));
-        let rounded = self.round_activations(w, x, n, int)?;
-        let out_bytes = out.buf.clone().into_bytes();
-        for c in &w.chunks {
-            let step = 8 * MAX_GROUPS as usize;
-            for first in (0..c.rows).step_by(step) {
-                let rows = (c.rows - first).min(step);
-                let push = [
-                    w.width as u32,
-                    first as u32,
-                    c.rows as u32,
-                    c.first_row as u32,
-                    w.rows as u32,
-                    w.row_bytes as u32,
-                    n as u32,
-                    0,
-                ];
-                let groups = [rows.div_ceil(8) as u32, n.div_ceil(8) as u32, 1];
-                match (&rounded, int) {
-                    (Some(r), false) if w.ty == GgmlType::BF16 => {
-                        let order = if n == 1 { "single" } else { "batch" };
-                        let shader = self.exact(&format!("mul_mat_bf16_{order}"));
-                        let bindings = vec![
-                            c.buf.clone().into(),
-                            r.values.clone().into_bytes().into(),
-                            out_bytes.clone().into(),
-                        ];
-                        let groups = [rows.div_ceil(64) as u32, n as u32, 1];
-                        self.dispatch(&shader, bindings, push, groups)?;
-                    }
-                    (Some(r), true) => {
-                        let family = if K_TYPES.contains(&w.ty) { "k" } else { "q8" };
-                        let exact = self.exact(&format!("mul_mat_{family}_{}", w.kernel_suffix()));
-                        let shader = self.with_subgroups(exact);
-                        let bindings = vec![
-                            c.buf.clone().into(),
-                            r.values.clone().into_bytes().into(),
-                            out_bytes.clone().into(),
-                            r.sums.clone().into_bytes().into(),
-                            r.scales.clone().into_bytes().into(),
-                        ];
-                        self.dispatch(&shader, bindings, push, groups)?;
-                    }
-                    _ => {
-                        let input = rounded.as_ref().map_or(&x.buf, |r| &r.values);
-                        let shader = format!("mul_mat_{}", w.kernel_suffix());
-                        let bindings = vec![
-                            c.buf.clone().into(),
-                            input.clone().into_bytes().into(),
-                            out_bytes.clone().into(),
-                        ];
-                        self.dispatch(&shader, bindings, push, groups)?;
-                    }
-                }
+        Self::check_matmul(w, x, n, out)?;
+        let rounded = self.round_activations(w, x, n, self.int_kernel(w), Pre::None)?;
+        Ok(self.matmul_rounded(w, x, n, &rounded, out, false)?)
+    }
+
+    /// One rounding of `x` for all of `ws` where they share it, then their kernels.
+    fn matmul_many<const N: usize>(
+        &mut self,
+        ws: [&VkWeight; N],
+        x: &VkBuffer,
+        n: usize,
+        outs: [&mut VkBuffer; N],
+    ) -> Result<(), BackendError> {
+        self.failed()?;
+        if N == 0 || !self.share_rounding(&ws) {
+            for (w, out) in ws.into_iter().zip(outs) {
+                self.matmul(w, x, n, out)?;
             }
+            return Ok(());
         }
+        for (w, out) in ws.iter().zip(&outs) {
+            Self::check_matmul(w, x, n, out)?;
+        }
+        let rounded = self.round_activations(ws[0], x, n, self.int_kernel(ws[0]), Pre::None)?;
+        self.matmuls_rounded(ws, x, n, &rounded, outs)?;
         Ok(())
+    }
+
+    /// The norm fused into the weights' activation rounding (`rms_norm_quant.comp`) where
+    /// they share one; else the norm, then [`Backend::matmul_many`].
+    fn norm_matmul_many<const N: usize>(
+        &mut self,
+        x: &VkBuffer,
+        norm: &VkWeight,
+        eps: f32,
+        n: usize,
+        h: &mut VkBuffer,
+        ws: [&VkWeight; N],
+        outs: [&mut VkBuffer; N],
+    ) -> Result<(), BackendError> {
+        self.failed()?;
+        let fused = N > 0
+            && self.share_rounding(&ws)
+            && ws[0].width == norm.width
+            && self.mode == MatmulMode::Native
+            && FUSED_ACTS.contains(&ws[0].act);
+        if !fused {
+            self.rms_norm(x, norm, eps, n, h);
+            return self.matmul_many(ws, h, n, outs);
+        }
+        need(x, n * norm.width, "rms_norm input")?;
+        for (w, out) in ws.iter().zip(&outs) {
+            Self::check_matmul(w, h, n, out)?;
+        }
+        let fuse = Pre::Norm {
+            weight: norm,
+            eps,
+            out: h,
+        };
+        let rounded = self.round_activations(ws[0], x, n, self.int_kernel(ws[0]), fuse)?;
+        self.matmuls_rounded(ws, h, n, &rounded, outs)?;
+        Ok(())
+    }
+
+    /// The product added to `acc` in the matmul's epilogue (`store_y.glsl`); `tmp` is unused.
+    fn matmul_add(
+        &mut self,
+        w: &VkWeight,
+        x: &VkBuffer,
+        n: usize,
+        _tmp: &mut VkBuffer,
+        acc: &mut VkBuffer,
+        _len: usize,
+    ) -> Result<(), BackendError> {
+        self.failed()?;
+        Self::check_matmul(w, x, n, acc)?;
+        let rounded = match self.attention_rounding(w, x, n)? {
+            Some(r) => Some(r),
+            None => self.round_activations(w, x, n, self.int_kernel(w), Pre::None)?,
+        };
+        Ok(self.matmul_rounded(w, x, n, &rounded, acc, true)?)
+    }
+
+    /// The gated activation fused into the rounding for `w` (`swiglu_quant.comp`), and the
+    /// product added in the matmul's epilogue; unfused where the rounding does not apply.
+    fn swiglu_matmul_add(
+        &mut self,
+        gate: &mut VkBuffer,
+        up: &VkBuffer,
+        gate_len: usize,
+        w: &VkWeight,
+        n: usize,
+        tmp: &mut VkBuffer,
+        acc: &mut VkBuffer,
+        len: usize,
+    ) -> Result<(), BackendError> {
+        self.failed()?;
+        let fused = self.mode == MatmulMode::Native
+            && FUSED_ACTS.contains(&w.act)
+            && gate_len == n * w.width;
+        if !fused {
+            self.swiglu(gate, up, gate_len);
+            return self.matmul_add(w, gate, n, tmp, acc, len);
+        }
+        Self::check_matmul(w, gate, n, acc)?;
+        let fuse = Pre::Swiglu { up };
+        let rounded = self.round_activations(w, gate, n, self.int_kernel(w), fuse)?;
+        Ok(self.matmul_rounded(w, gate, n, &rounded, acc, true)?)
     }
 
     fn swiglu(&mut self, gate: &mut VkBuffer, up: &VkBuffer, len: usize) {

@@ -51,6 +51,11 @@ pub struct DeviceInfo {
     /// f64 arithmetic in shaders, which the shaders copying the CPU's float order use for
     /// correctly rounded divisions and ggml's f64 sums.
     pub fp64: bool,
+    /// Shaders can ask for fp32 denormals to be kept (`shaderDenormPreserveFloat32`, with
+    /// Vulkan 1.2 or `VK_KHR_shader_float_controls`): exact numerics then declare it in every
+    /// shader, so a driver that flushes them by default (Mesa's AMD driver) computes the CPU's
+    /// bits with the device's fma instead of failing the fma probe.
+    pub denorm_preserve32: bool,
     /// Largest storage-buffer binding in bytes.
     pub max_storage_buffer_range: u64,
     /// Nanoseconds per GPU timestamp tick, when the compute queue can write timestamps (what
@@ -222,6 +227,9 @@ fn describe(index: usize, pd: &PhysicalDevice) -> DeviceInfo {
         cooperative_matrix: pd.supported_extensions().khr_cooperative_matrix,
         storage16: f.storage_buffer16_bit_access,
         fp64: f.shader_float64,
+        denorm_preserve32: p.shader_denorm_preserve_float32 == Some(true)
+            && (pd.api_version() >= Version::V1_2
+                || pd.supported_extensions().khr_shader_float_controls),
         max_storage_buffer_range: p.max_storage_buffer_range as u64,
         timestamp_period_ns: compute_family(pd)
             .and_then(|f| pd.queue_family_properties()[f as usize].timestamp_valid_bits)
@@ -320,7 +328,12 @@ impl Context {
                     queue_family_index: family,
                     ..Default::default()
                 }],
-                enabled_extensions: DeviceExtensions::empty(),
+                // Below Vulkan 1.2 the float-controls SPIR-V of exact numerics needs it.
+                enabled_extensions: DeviceExtensions {
+                    khr_shader_float_controls: info.denorm_preserve32
+                        && devices[info.index].api_version() < Version::V1_2,
+                    ..DeviceExtensions::empty()
+                },
                 enabled_features: DeviceFeatures {
                     storage_buffer16_bit_access: true,
                     shader_float64: info.fp64,

@@ -19,6 +19,7 @@ const SPIRV: &[(&str, &[u8])] = &[
         "add_bias",
         include_bytes!("../../../shaders/spv/add_bias.spv"),
     ),
+    ("argmax", include_bytes!("../../../shaders/spv/argmax.spv")),
     (
         "attention_f16",
         include_bytes!("../../../shaders/spv/attention_f16.spv"),
@@ -32,6 +33,30 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/attention_f16_f64fma.spv"),
     ),
     (
+        "attention_f16_quant_q8_0_int",
+        include_bytes!("../../../shaders/spv/attention_f16_quant_q8_0_int.spv"),
+    ),
+    (
+        "attention_f16_quant_q8_0_int_f64",
+        include_bytes!("../../../shaders/spv/attention_f16_quant_q8_0_int_f64.spv"),
+    ),
+    (
+        "attention_f16_quant_q8_0_int_f64fma",
+        include_bytes!("../../../shaders/spv/attention_f16_quant_q8_0_int_f64fma.spv"),
+    ),
+    (
+        "attention_f16_quant_q8_1_int",
+        include_bytes!("../../../shaders/spv/attention_f16_quant_q8_1_int.spv"),
+    ),
+    (
+        "attention_f16_quant_q8_1_int_f64",
+        include_bytes!("../../../shaders/spv/attention_f16_quant_q8_1_int_f64.spv"),
+    ),
+    (
+        "attention_f16_quant_q8_1_int_f64fma",
+        include_bytes!("../../../shaders/spv/attention_f16_quant_q8_1_int_f64fma.spv"),
+    ),
+    (
         "attention_f32",
         include_bytes!("../../../shaders/spv/attention_f32.spv"),
     ),
@@ -42,6 +67,30 @@ const SPIRV: &[(&str, &[u8])] = &[
     (
         "attention_f32_f64fma",
         include_bytes!("../../../shaders/spv/attention_f32_f64fma.spv"),
+    ),
+    (
+        "attention_f32_quant_q8_0_int",
+        include_bytes!("../../../shaders/spv/attention_f32_quant_q8_0_int.spv"),
+    ),
+    (
+        "attention_f32_quant_q8_0_int_f64",
+        include_bytes!("../../../shaders/spv/attention_f32_quant_q8_0_int_f64.spv"),
+    ),
+    (
+        "attention_f32_quant_q8_0_int_f64fma",
+        include_bytes!("../../../shaders/spv/attention_f32_quant_q8_0_int_f64fma.spv"),
+    ),
+    (
+        "attention_f32_quant_q8_1_int",
+        include_bytes!("../../../shaders/spv/attention_f32_quant_q8_1_int.spv"),
+    ),
+    (
+        "attention_f32_quant_q8_1_int_f64",
+        include_bytes!("../../../shaders/spv/attention_f32_quant_q8_1_int_f64.spv"),
+    ),
+    (
+        "attention_f32_quant_q8_1_int_f64fma",
+        include_bytes!("../../../shaders/spv/attention_f32_quant_q8_1_int_f64fma.spv"),
     ),
     (
         "fma_probe",
@@ -161,8 +210,20 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_k_iq4_xs_f64.spv"),
     ),
     (
+        "mul_mat_k_iq4_xs_f64_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_iq4_xs_f64_multi.spv"),
+    ),
+    (
         "mul_mat_k_iq4_xs_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_k_iq4_xs_f64fma.spv"),
+    ),
+    (
+        "mul_mat_k_iq4_xs_f64fma_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_iq4_xs_f64fma_multi.spv"),
+    ),
+    (
+        "mul_mat_k_iq4_xs_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_iq4_xs_multi.spv"),
     ),
     (
         "mul_mat_k_q2_k",
@@ -173,8 +234,20 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_k_q2_k_f64.spv"),
     ),
     (
+        "mul_mat_k_q2_k_f64_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q2_k_f64_multi.spv"),
+    ),
+    (
         "mul_mat_k_q2_k_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_k_q2_k_f64fma.spv"),
+    ),
+    (
+        "mul_mat_k_q2_k_f64fma_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q2_k_f64fma_multi.spv"),
+    ),
+    (
+        "mul_mat_k_q2_k_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q2_k_multi.spv"),
     ),
     (
         "mul_mat_k_q3_k",
@@ -185,20 +258,44 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_k_q3_k_f64.spv"),
     ),
     (
+        "mul_mat_k_q3_k_f64_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q3_k_f64_multi.spv"),
+    ),
+    (
         "mul_mat_k_q3_k_f64_sg",
         include_bytes!("../../../shaders/spv/mul_mat_k_q3_k_f64_sg.spv"),
+    ),
+    (
+        "mul_mat_k_q3_k_f64_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q3_k_f64_sg_multi.spv"),
     ),
     (
         "mul_mat_k_q3_k_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_k_q3_k_f64fma.spv"),
     ),
     (
+        "mul_mat_k_q3_k_f64fma_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q3_k_f64fma_multi.spv"),
+    ),
+    (
         "mul_mat_k_q3_k_f64fma_sg",
         include_bytes!("../../../shaders/spv/mul_mat_k_q3_k_f64fma_sg.spv"),
     ),
     (
+        "mul_mat_k_q3_k_f64fma_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q3_k_f64fma_sg_multi.spv"),
+    ),
+    (
+        "mul_mat_k_q3_k_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q3_k_multi.spv"),
+    ),
+    (
         "mul_mat_k_q3_k_sg",
         include_bytes!("../../../shaders/spv/mul_mat_k_q3_k_sg.spv"),
+    ),
+    (
+        "mul_mat_k_q3_k_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q3_k_sg_multi.spv"),
     ),
     (
         "mul_mat_k_q4_k",
@@ -209,20 +306,44 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_k_q4_k_f64.spv"),
     ),
     (
+        "mul_mat_k_q4_k_f64_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q4_k_f64_multi.spv"),
+    ),
+    (
         "mul_mat_k_q4_k_f64_sg",
         include_bytes!("../../../shaders/spv/mul_mat_k_q4_k_f64_sg.spv"),
+    ),
+    (
+        "mul_mat_k_q4_k_f64_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q4_k_f64_sg_multi.spv"),
     ),
     (
         "mul_mat_k_q4_k_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_k_q4_k_f64fma.spv"),
     ),
     (
+        "mul_mat_k_q4_k_f64fma_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q4_k_f64fma_multi.spv"),
+    ),
+    (
         "mul_mat_k_q4_k_f64fma_sg",
         include_bytes!("../../../shaders/spv/mul_mat_k_q4_k_f64fma_sg.spv"),
     ),
     (
+        "mul_mat_k_q4_k_f64fma_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q4_k_f64fma_sg_multi.spv"),
+    ),
+    (
+        "mul_mat_k_q4_k_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q4_k_multi.spv"),
+    ),
+    (
         "mul_mat_k_q4_k_sg",
         include_bytes!("../../../shaders/spv/mul_mat_k_q4_k_sg.spv"),
+    ),
+    (
+        "mul_mat_k_q4_k_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q4_k_sg_multi.spv"),
     ),
     (
         "mul_mat_k_q5_k",
@@ -233,20 +354,44 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_k_q5_k_f64.spv"),
     ),
     (
+        "mul_mat_k_q5_k_f64_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q5_k_f64_multi.spv"),
+    ),
+    (
         "mul_mat_k_q5_k_f64_sg",
         include_bytes!("../../../shaders/spv/mul_mat_k_q5_k_f64_sg.spv"),
+    ),
+    (
+        "mul_mat_k_q5_k_f64_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q5_k_f64_sg_multi.spv"),
     ),
     (
         "mul_mat_k_q5_k_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_k_q5_k_f64fma.spv"),
     ),
     (
+        "mul_mat_k_q5_k_f64fma_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q5_k_f64fma_multi.spv"),
+    ),
+    (
         "mul_mat_k_q5_k_f64fma_sg",
         include_bytes!("../../../shaders/spv/mul_mat_k_q5_k_f64fma_sg.spv"),
     ),
     (
+        "mul_mat_k_q5_k_f64fma_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q5_k_f64fma_sg_multi.spv"),
+    ),
+    (
+        "mul_mat_k_q5_k_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q5_k_multi.spv"),
+    ),
+    (
         "mul_mat_k_q5_k_sg",
         include_bytes!("../../../shaders/spv/mul_mat_k_q5_k_sg.spv"),
+    ),
+    (
+        "mul_mat_k_q5_k_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q5_k_sg_multi.spv"),
     ),
     (
         "mul_mat_k_q6_k",
@@ -257,20 +402,44 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_k_q6_k_f64.spv"),
     ),
     (
+        "mul_mat_k_q6_k_f64_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q6_k_f64_multi.spv"),
+    ),
+    (
         "mul_mat_k_q6_k_f64_sg",
         include_bytes!("../../../shaders/spv/mul_mat_k_q6_k_f64_sg.spv"),
+    ),
+    (
+        "mul_mat_k_q6_k_f64_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q6_k_f64_sg_multi.spv"),
     ),
     (
         "mul_mat_k_q6_k_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_k_q6_k_f64fma.spv"),
     ),
     (
+        "mul_mat_k_q6_k_f64fma_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q6_k_f64fma_multi.spv"),
+    ),
+    (
         "mul_mat_k_q6_k_f64fma_sg",
         include_bytes!("../../../shaders/spv/mul_mat_k_q6_k_f64fma_sg.spv"),
     ),
     (
+        "mul_mat_k_q6_k_f64fma_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q6_k_f64fma_sg_multi.spv"),
+    ),
+    (
+        "mul_mat_k_q6_k_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q6_k_multi.spv"),
+    ),
+    (
         "mul_mat_k_q6_k_sg",
         include_bytes!("../../../shaders/spv/mul_mat_k_q6_k_sg.spv"),
+    ),
+    (
+        "mul_mat_k_q6_k_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_k_q6_k_sg_multi.spv"),
     ),
     (
         "mul_mat_q2_k",
@@ -321,20 +490,44 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_q8_iq4_nl_f64.spv"),
     ),
     (
+        "mul_mat_q8_iq4_nl_f64_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_iq4_nl_f64_multi.spv"),
+    ),
+    (
         "mul_mat_q8_iq4_nl_f64_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_iq4_nl_f64_sg.spv"),
+    ),
+    (
+        "mul_mat_q8_iq4_nl_f64_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_iq4_nl_f64_sg_multi.spv"),
     ),
     (
         "mul_mat_q8_iq4_nl_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_q8_iq4_nl_f64fma.spv"),
     ),
     (
+        "mul_mat_q8_iq4_nl_f64fma_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_iq4_nl_f64fma_multi.spv"),
+    ),
+    (
         "mul_mat_q8_iq4_nl_f64fma_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_iq4_nl_f64fma_sg.spv"),
     ),
     (
+        "mul_mat_q8_iq4_nl_f64fma_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_iq4_nl_f64fma_sg_multi.spv"),
+    ),
+    (
+        "mul_mat_q8_iq4_nl_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_iq4_nl_multi.spv"),
+    ),
+    (
         "mul_mat_q8_iq4_nl_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_iq4_nl_sg.spv"),
+    ),
+    (
+        "mul_mat_q8_iq4_nl_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_iq4_nl_sg_multi.spv"),
     ),
     (
         "mul_mat_q8_q4_0",
@@ -345,20 +538,44 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0_f64.spv"),
     ),
     (
+        "mul_mat_q8_q4_0_f64_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0_f64_multi.spv"),
+    ),
+    (
         "mul_mat_q8_q4_0_f64_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0_f64_sg.spv"),
+    ),
+    (
+        "mul_mat_q8_q4_0_f64_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0_f64_sg_multi.spv"),
     ),
     (
         "mul_mat_q8_q4_0_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0_f64fma.spv"),
     ),
     (
+        "mul_mat_q8_q4_0_f64fma_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0_f64fma_multi.spv"),
+    ),
+    (
         "mul_mat_q8_q4_0_f64fma_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0_f64fma_sg.spv"),
     ),
     (
+        "mul_mat_q8_q4_0_f64fma_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0_f64fma_sg_multi.spv"),
+    ),
+    (
+        "mul_mat_q8_q4_0_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0_multi.spv"),
+    ),
+    (
         "mul_mat_q8_q4_0_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0_sg.spv"),
+    ),
+    (
+        "mul_mat_q8_q4_0_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_0_sg_multi.spv"),
     ),
     (
         "mul_mat_q8_q4_1",
@@ -369,20 +586,44 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_q8_q4_1_f64.spv"),
     ),
     (
+        "mul_mat_q8_q4_1_f64_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_1_f64_multi.spv"),
+    ),
+    (
         "mul_mat_q8_q4_1_f64_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q4_1_f64_sg.spv"),
+    ),
+    (
+        "mul_mat_q8_q4_1_f64_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_1_f64_sg_multi.spv"),
     ),
     (
         "mul_mat_q8_q4_1_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q4_1_f64fma.spv"),
     ),
     (
+        "mul_mat_q8_q4_1_f64fma_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_1_f64fma_multi.spv"),
+    ),
+    (
         "mul_mat_q8_q4_1_f64fma_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q4_1_f64fma_sg.spv"),
     ),
     (
+        "mul_mat_q8_q4_1_f64fma_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_1_f64fma_sg_multi.spv"),
+    ),
+    (
+        "mul_mat_q8_q4_1_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_1_multi.spv"),
+    ),
+    (
         "mul_mat_q8_q4_1_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q4_1_sg.spv"),
+    ),
+    (
+        "mul_mat_q8_q4_1_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q4_1_sg_multi.spv"),
     ),
     (
         "mul_mat_q8_q5_0",
@@ -393,20 +634,44 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0_f64.spv"),
     ),
     (
+        "mul_mat_q8_q5_0_f64_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0_f64_multi.spv"),
+    ),
+    (
         "mul_mat_q8_q5_0_f64_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0_f64_sg.spv"),
+    ),
+    (
+        "mul_mat_q8_q5_0_f64_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0_f64_sg_multi.spv"),
     ),
     (
         "mul_mat_q8_q5_0_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0_f64fma.spv"),
     ),
     (
+        "mul_mat_q8_q5_0_f64fma_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0_f64fma_multi.spv"),
+    ),
+    (
         "mul_mat_q8_q5_0_f64fma_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0_f64fma_sg.spv"),
     ),
     (
+        "mul_mat_q8_q5_0_f64fma_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0_f64fma_sg_multi.spv"),
+    ),
+    (
+        "mul_mat_q8_q5_0_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0_multi.spv"),
+    ),
+    (
         "mul_mat_q8_q5_0_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0_sg.spv"),
+    ),
+    (
+        "mul_mat_q8_q5_0_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_0_sg_multi.spv"),
     ),
     (
         "mul_mat_q8_q5_1",
@@ -417,20 +682,44 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_q8_q5_1_f64.spv"),
     ),
     (
+        "mul_mat_q8_q5_1_f64_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_1_f64_multi.spv"),
+    ),
+    (
         "mul_mat_q8_q5_1_f64_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q5_1_f64_sg.spv"),
+    ),
+    (
+        "mul_mat_q8_q5_1_f64_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_1_f64_sg_multi.spv"),
     ),
     (
         "mul_mat_q8_q5_1_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q5_1_f64fma.spv"),
     ),
     (
+        "mul_mat_q8_q5_1_f64fma_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_1_f64fma_multi.spv"),
+    ),
+    (
         "mul_mat_q8_q5_1_f64fma_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q5_1_f64fma_sg.spv"),
     ),
     (
+        "mul_mat_q8_q5_1_f64fma_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_1_f64fma_sg_multi.spv"),
+    ),
+    (
+        "mul_mat_q8_q5_1_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_1_multi.spv"),
+    ),
+    (
         "mul_mat_q8_q5_1_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q5_1_sg.spv"),
+    ),
+    (
+        "mul_mat_q8_q5_1_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q5_1_sg_multi.spv"),
     ),
     (
         "mul_mat_q8_q8_0",
@@ -441,20 +730,44 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0_f64.spv"),
     ),
     (
+        "mul_mat_q8_q8_0_f64_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0_f64_multi.spv"),
+    ),
+    (
         "mul_mat_q8_q8_0_f64_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0_f64_sg.spv"),
+    ),
+    (
+        "mul_mat_q8_q8_0_f64_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0_f64_sg_multi.spv"),
     ),
     (
         "mul_mat_q8_q8_0_f64fma",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0_f64fma.spv"),
     ),
     (
+        "mul_mat_q8_q8_0_f64fma_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0_f64fma_multi.spv"),
+    ),
+    (
         "mul_mat_q8_q8_0_f64fma_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0_f64fma_sg.spv"),
     ),
     (
+        "mul_mat_q8_q8_0_f64fma_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0_f64fma_sg_multi.spv"),
+    ),
+    (
+        "mul_mat_q8_q8_0_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0_multi.spv"),
+    ),
+    (
         "mul_mat_q8_q8_0_sg",
         include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0_sg.spv"),
+    ),
+    (
+        "mul_mat_q8_q8_0_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mat_q8_q8_0_sg_multi.spv"),
     ),
     (
         "pine_importance_f16",
@@ -564,6 +877,70 @@ const SPIRV: &[(&str, &[u8])] = &[
         "rms_norm_f64",
         include_bytes!("../../../shaders/spv/rms_norm_f64.spv"),
     ),
+    (
+        "rms_norm_quant_bf16",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_bf16.spv"),
+    ),
+    (
+        "rms_norm_quant_bf16_f64",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_bf16_f64.spv"),
+    ),
+    (
+        "rms_norm_quant_f16",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_f16.spv"),
+    ),
+    (
+        "rms_norm_quant_f16_f64",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_f16_f64.spv"),
+    ),
+    (
+        "rms_norm_quant_q8_0",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_q8_0.spv"),
+    ),
+    (
+        "rms_norm_quant_q8_0_f64",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_q8_0_f64.spv"),
+    ),
+    (
+        "rms_norm_quant_q8_0_int",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_q8_0_int.spv"),
+    ),
+    (
+        "rms_norm_quant_q8_0_int_f64",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_q8_0_int_f64.spv"),
+    ),
+    (
+        "rms_norm_quant_q8_1",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_q8_1.spv"),
+    ),
+    (
+        "rms_norm_quant_q8_1_f64",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_q8_1_f64.spv"),
+    ),
+    (
+        "rms_norm_quant_q8_1_int",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_q8_1_int.spv"),
+    ),
+    (
+        "rms_norm_quant_q8_1_int_f64",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_q8_1_int_f64.spv"),
+    ),
+    (
+        "rms_norm_quant_q8_k",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_q8_k.spv"),
+    ),
+    (
+        "rms_norm_quant_q8_k_f64",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_q8_k_f64.spv"),
+    ),
+    (
+        "rms_norm_quant_q8_k_int",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_q8_k_int.spv"),
+    ),
+    (
+        "rms_norm_quant_q8_k_int_f64",
+        include_bytes!("../../../shaders/spv/rms_norm_quant_q8_k_int_f64.spv"),
+    ),
     ("scale", include_bytes!("../../../shaders/spv/scale.spv")),
     (
         "select_rows",
@@ -586,6 +963,102 @@ const SPIRV: &[(&str, &[u8])] = &[
         "swiglu_f64fma",
         include_bytes!("../../../shaders/spv/swiglu_f64fma.spv"),
     ),
+    (
+        "swiglu_quant_bf16",
+        include_bytes!("../../../shaders/spv/swiglu_quant_bf16.spv"),
+    ),
+    (
+        "swiglu_quant_bf16_f64",
+        include_bytes!("../../../shaders/spv/swiglu_quant_bf16_f64.spv"),
+    ),
+    (
+        "swiglu_quant_bf16_f64fma",
+        include_bytes!("../../../shaders/spv/swiglu_quant_bf16_f64fma.spv"),
+    ),
+    (
+        "swiglu_quant_f16",
+        include_bytes!("../../../shaders/spv/swiglu_quant_f16.spv"),
+    ),
+    (
+        "swiglu_quant_f16_f64",
+        include_bytes!("../../../shaders/spv/swiglu_quant_f16_f64.spv"),
+    ),
+    (
+        "swiglu_quant_f16_f64fma",
+        include_bytes!("../../../shaders/spv/swiglu_quant_f16_f64fma.spv"),
+    ),
+    (
+        "swiglu_quant_q8_0",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_0.spv"),
+    ),
+    (
+        "swiglu_quant_q8_0_f64",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_0_f64.spv"),
+    ),
+    (
+        "swiglu_quant_q8_0_f64fma",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_0_f64fma.spv"),
+    ),
+    (
+        "swiglu_quant_q8_0_int",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_0_int.spv"),
+    ),
+    (
+        "swiglu_quant_q8_0_int_f64",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_0_int_f64.spv"),
+    ),
+    (
+        "swiglu_quant_q8_0_int_f64fma",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_0_int_f64fma.spv"),
+    ),
+    (
+        "swiglu_quant_q8_1",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_1.spv"),
+    ),
+    (
+        "swiglu_quant_q8_1_f64",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_1_f64.spv"),
+    ),
+    (
+        "swiglu_quant_q8_1_f64fma",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_1_f64fma.spv"),
+    ),
+    (
+        "swiglu_quant_q8_1_int",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_1_int.spv"),
+    ),
+    (
+        "swiglu_quant_q8_1_int_f64",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_1_int_f64.spv"),
+    ),
+    (
+        "swiglu_quant_q8_1_int_f64fma",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_1_int_f64fma.spv"),
+    ),
+    (
+        "swiglu_quant_q8_k",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_k.spv"),
+    ),
+    (
+        "swiglu_quant_q8_k_f64",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_k_f64.spv"),
+    ),
+    (
+        "swiglu_quant_q8_k_f64fma",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_k_f64fma.spv"),
+    ),
+    (
+        "swiglu_quant_q8_k_int",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_k_int.spv"),
+    ),
+    (
+        "swiglu_quant_q8_k_int_f64",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_k_int_f64.spv"),
+    ),
+    (
+        "swiglu_quant_q8_k_int_f64fma",
+        include_bytes!("../../../shaders/spv/swiglu_quant_q8_k_int_f64fma.spv"),
+    ),
 ];
 
 /// Names of every embedded shader (for tests that check they all load).
@@ -599,6 +1072,12 @@ pub fn exists(name: &str) -> bool {
     find(name).is_some()
 }
 
+/// The SPIR-V of shader `name`, as embedded (for tests of what is done to it at load).
+#[cfg(test)]
+pub fn bytes(name: &str) -> Option<&'static [u8]> {
+    find(name).map(|(_, b)| *b)
+}
+
 /// The entry of shader `name`: a binary search, as the table is sorted by name (a test checks
 /// it), since every dispatch looks its shader up.
 fn find(name: &str) -> Option<&'static (&'static str, &'static [u8])> {
@@ -608,23 +1087,49 @@ fn find(name: &str) -> Option<&'static (&'static str, &'static [u8])> {
         .map(|i| &SPIRV[i])
 }
 
+/// A shader's pipeline and its name (for profiles).
+#[derive(Clone)]
+pub struct Kernel {
+    /// The compute pipeline.
+    pub pipeline: Arc<ComputePipeline>,
+    /// The shader build's name.
+    pub name: &'static str,
+}
+
 /// Pipelines created on first use and kept for the backend's lifetime.
 #[derive(Default)]
 pub struct Pipelines {
     built: HashMap<&'static str, Arc<ComputePipeline>>,
+    denorm_preserve: bool,
 }
 
 impl Pipelines {
+    /// Pipelines whose shaders declare fp32 denormal preservation when `denorm_preserve` is
+    /// set (exact numerics on a device with `shaderDenormPreserveFloat32`; see
+    /// [`crate::spirv_patch`]), as glslc compiled them otherwise.
+    pub fn new(denorm_preserve: bool) -> Pipelines {
+        Pipelines {
+            built: HashMap::new(),
+            denorm_preserve,
+        }
+    }
+
     /// The pipeline of shader `name`, building it the first time.
-    pub fn get(&mut self, ctx: &Context, name: &str) -> Result<Arc<ComputePipeline>, VkError> {
-        if let Some(p) = self.built.get(name) {
-            return Ok(p.clone());
+    pub fn get(&mut self, ctx: &Context, name: &str) -> Result<Kernel, VkError> {
+        if let Some((&name, p)) = self.built.get_key_value(name) {
+            return Ok(Kernel {
+                pipeline: p.clone(),
+                name,
+            });
         }
         let (key, bytes) =
             find(name).ok_or_else(|| VkError::Device(format!("no shader named {name}")))?;
-        let p = build(ctx, key, bytes)?;
+        let p = build(ctx, key, bytes, self.denorm_preserve)?;
         self.built.insert(key, p.clone());
-        Ok(p)
+        Ok(Kernel {
+            pipeline: p,
+            name: key,
+        })
     }
 
     /// Names of the shaders loaded so far, sorted (for checking which builds a mode uses).
@@ -635,9 +1140,19 @@ impl Pipelines {
     }
 }
 
-fn build(ctx: &Context, name: &str, bytes: &[u8]) -> Result<Arc<ComputePipeline>, VkError> {
+fn build(
+    ctx: &Context,
+    name: &str,
+    bytes: &[u8],
+    denorm_preserve: bool,
+) -> Result<Arc<ComputePipeline>, VkError> {
     let fail = |what: String| VkError::Device(format!("shader {name}: {what}"));
-    let words = bytes_to_words(bytes).map_err(|e| fail(e.to_string()))?;
+    let mut words = bytes_to_words(bytes).map_err(|e| fail(e.to_string()))?;
+    if denorm_preserve {
+        words = crate::spirv_patch::with_denorm_preserve(&words)
+            .map_err(fail)?
+            .into();
+    }
     // SAFETY: the words are SPIR-V produced by glslc from shaders/*.comp; vulkano validates the
     // module's capabilities against the device's enabled features.
     let module =

@@ -6,6 +6,7 @@
 
 mod backend;
 mod buffer_pool;
+mod counters;
 mod device;
 mod error;
 mod fma_probe;
@@ -16,6 +17,7 @@ mod plan_encoding;
 mod recorder;
 mod replay;
 mod rope_table;
+mod spirv_patch;
 mod step_data;
 mod weight;
 
@@ -29,6 +31,7 @@ mod ops_tests;
 mod test_support;
 
 pub use backend::{VkBuffer, VkCache, VulkanBackend};
+pub use counters::{profile_since, ShaderTime, VkCounters};
 pub use device::{list_devices, DeviceChoice, DeviceInfo, DeviceKind};
 pub use error::VkError;
 pub use replay::ReplayStats;

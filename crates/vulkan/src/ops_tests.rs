@@ -270,3 +270,50 @@ fn every_shader_builds_a_pipeline() {
         p.get(vk.context(), name).unwrap();
     }
 }
+
+/// The device argmax (`argmax.comp`) is the host's `pine_backend::math::argmax` of each row,
+/// in both numeric modes: random rows of several widths (one over the workgroup's stride,
+/// several strides, an odd tail), ties (the lowest index wins, also across invocations),
+/// equal zeros of both signs, infinities and NaNs (never winning, but a NaN first value keeps
+/// index 0); and it reads back 4 bytes per row.
+#[test]
+fn device_argmax_matches_the_host_scan() {
+    use pine_backend::math::argmax;
+    for numerics in [VulkanNumerics::Fast, VulkanNumerics::Exact] {
+        let Some(mut vk) = backend(MatmulMode::Native, numerics) else {
+            return;
+        };
+        let mut rows: Vec<Vec<f32>> = [1usize, 7, 256, 257, 1000, 49152]
+            .iter()
+            .enumerate()
+            .map(|(i, &w)| values(w, 40 + i as u64))
+            .collect();
+        let mut tie = vec![0.5f32; 3000];
+        tie[2999] = 0.25;
+        rows.push(tie);
+        let mut late = values(3000, 9);
+        late[1200] = 2.0;
+        late[2900] = 2.0;
+        late[700] = 2.0;
+        rows.push(late);
+        rows.push(vec![-0.0, 0.0, -0.0, 0.0]);
+        rows.push(vec![f32::NAN, 1.0, 2.0]);
+        rows.push(vec![1.0, f32::NAN, f32::INFINITY, f32::NAN, f32::INFINITY]);
+        rows.push(vec![f32::NEG_INFINITY, f32::NAN, f32::NEG_INFINITY]);
+        rows.push(vec![-3.0, f32::NAN, f32::NAN, f32::NAN]);
+        for row in &rows {
+            // Two rows of the same width: the second shifted, so rows are told apart.
+            let second: Vec<f32> = row.iter().rev().copied().collect();
+            let both: Vec<f32> = row.iter().chain(&second).copied().collect();
+            let buf = upload(&mut vk, &both);
+            let before = vk.counters();
+            let mut got = [7u32; 2];
+            vk.argmax(&buf, row.len(), &mut got);
+            vk.take_error().unwrap();
+            let read = vk.counters().since(&before).readback_bytes;
+            assert_eq!(read, 8, "{numerics}: bytes read back for two rows");
+            let want = [argmax(row), argmax(&second)];
+            assert_eq!(got, want, "{numerics}: width {}", row.len());
+        }
+    }
+}

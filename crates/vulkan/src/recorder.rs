@@ -4,7 +4,8 @@
 //! resubmits the command buffer recorded for it ([`crate::replay`]): no descriptor sets, no
 //! barrier analysis, no recording. What changes per token reaches the shaders through the step
 //! data ([`crate::step_data`]), written before each submission. vulkano's automatic builder
-//! places the barriers between dependent dispatches when a pass is recorded.
+//! places the barriers between dependent dispatches when a pass is recorded; the recorder
+//! counts them ([`crate::counters::count_barriers`]) with the other work of each submission.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,9 +18,11 @@ use vulkano::descriptor_set::{DescriptorSet, WriteDescriptorSet};
 use vulkano::pipeline::{ComputePipeline, Pipeline, PipelineBindPoint};
 use vulkano::sync::{self, GpuFuture};
 
+use crate::counters::{count_barriers, Access, ShaderTime, VkCounters};
 use crate::device::Context;
 use crate::error::VkError;
 use crate::gpu_timer::GpuTimer;
+use crate::kernels::Kernel;
 use crate::replay::{ReplayCache, ReplayStats};
 use crate::step_data::{StepData, StepSlice};
 
@@ -49,6 +52,7 @@ impl From<Subbuffer<[u8]>> for Bind {
 
 enum Op {
     Dispatch {
+        name: &'static str,
         pipeline: Arc<ComputePipeline>,
         bindings: Vec<Bind>,
         push: Push,
@@ -73,6 +77,7 @@ pub struct Recorder {
     replay_on: bool,
     key: Vec<u64>,
     timer: Option<GpuTimer>,
+    counters: VkCounters,
 }
 
 fn failed(what: &str) -> impl Fn(Box<vulkano::ValidationError>) -> VkError + '_ {
@@ -97,7 +102,34 @@ impl Recorder {
             replay: ReplayCache::new(REPLAY_CAPACITY),
             replay_on: true,
             key: Vec::new(),
+            counters: VkCounters::default(),
         })
+    }
+
+    /// The work submitted so far.
+    pub fn counters(&self) -> VkCounters {
+        self.counters
+    }
+
+    /// Counts `bytes` copied to the host (by the caller, after a flush).
+    pub fn count_readback(&mut self, bytes: u64) {
+        self.counters.readback_bytes += bytes;
+    }
+
+    /// Turns per-dispatch timestamps on or off (where the queue writes timestamps; elsewhere
+    /// the profile stays empty). Kept command buffers are dropped, so every later pass is
+    /// recorded with (or without) the stamps.
+    pub fn set_profiling(&mut self, on: bool) -> Result<(), VkError> {
+        if let Some(t) = &mut self.timer {
+            t.set_profiling(&self.ctx, on)?;
+        }
+        self.replay.clear();
+        Ok(())
+    }
+
+    /// Device time by shader so far (empty unless profiling was on).
+    pub fn profile(&self) -> Vec<ShaderTime> {
+        self.timer.as_ref().map_or_else(Vec::new, GpuTimer::profile)
     }
 
     /// Device time of every submission so far, or `None` when the queue cannot write
@@ -127,20 +159,56 @@ impl Recorder {
 
     /// Records one dispatch of `pipeline` with `bindings` at binding 0, 1, … of set 0 (those the
     /// shader variant does not use are left out).
-    pub fn dispatch(
-        &mut self,
-        pipeline: &Arc<ComputePipeline>,
-        bindings: Vec<Bind>,
-        push: Push,
-        groups: [u32; 3],
-    ) {
+    pub fn dispatch(&mut self, kernel: &Kernel, bindings: Vec<Bind>, push: Push, groups: [u32; 3]) {
         if !groups.contains(&0) {
             self.ops.push(Op::Dispatch {
-                pipeline: pipeline.clone(),
+                name: kernel.name,
+                pipeline: kernel.pipeline.clone(),
                 bindings,
                 push,
                 groups,
             });
+        }
+    }
+
+    /// The shader, push constants and workgroups of the last op recorded, when it is a
+    /// dispatch whose binding `at` is the range `target`: an op reading that range next may
+    /// fuse into it ([`Recorder::refit_last`]).
+    pub fn last_dispatch(
+        &self,
+        at: usize,
+        target: &Subbuffer<[u8]>,
+    ) -> Option<(&'static str, Push, [u32; 3])> {
+        match self.ops.last()? {
+            Op::Dispatch {
+                name,
+                bindings,
+                push,
+                groups,
+                ..
+            } => match bindings.get(at)? {
+                Bind::Buffer(b) if range_key(b) == range_key(target) => {
+                    Some((*name, *push, *groups))
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Makes the last op (a dispatch, as [`Recorder::last_dispatch`] found it) run `kernel`
+    /// instead, with `extra` bindings after its own.
+    pub fn refit_last(&mut self, kernel: &Kernel, extra: Vec<Bind>) {
+        if let Some(Op::Dispatch {
+            name,
+            pipeline,
+            bindings,
+            ..
+        }) = self.ops.last_mut()
+        {
+            *name = kernel.name;
+            *pipeline = kernel.pipeline.clone();
+            bindings.extend(extra);
         }
     }
 
@@ -181,6 +249,7 @@ impl Recorder {
                     bindings,
                     push,
                     groups,
+                    ..
                 } => {
                     self.key.extend([1, Arc::as_ptr(pipeline) as u64]);
                     self.key
@@ -199,6 +268,56 @@ impl Recorder {
                 }
             }
         }
+    }
+
+    /// The pipeline barriers vulkano places in the command buffer of `ops`: each command's
+    /// buffer ranges, read or written as its shader declares, through the hazard rule of
+    /// [`count_barriers`].
+    fn barriers(ops: &[Op], step: Option<&Subbuffer<[u32]>>) -> u64 {
+        let range = |b: &Bind, write: bool| {
+            let [buffer, offset, size] = match b {
+                Bind::Buffer(b) => range_key(b),
+                Bind::Step(s) => {
+                    let b = step.expect("step data is staged when a slice exists");
+                    [
+                        Arc::as_ptr(b.buffer()) as u64,
+                        b.offset() + 4 * s.offset as u64,
+                        4 * s.len as u64,
+                    ]
+                }
+            };
+            Access {
+                buffer,
+                start: offset,
+                end: offset + size,
+                write,
+            }
+        };
+        let commands: Vec<Vec<Access>> = ops
+            .iter()
+            .map(|op| match op {
+                Op::Dispatch {
+                    pipeline, bindings, ..
+                } => {
+                    let reqs = pipeline.descriptor_binding_requirements();
+                    bindings
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, bind)| {
+                            let req = reqs.get(&(0, i as u32))?;
+                            let write =
+                                req.descriptors.values().any(|d| !d.memory_write.is_empty());
+                            Some(range(bind, write))
+                        })
+                        .collect()
+                }
+                Op::Copy { src, dst } => {
+                    vec![range(src, false), range(&dst.clone().into(), true)]
+                }
+                Op::Fill(buf) => vec![range(&buf.clone().into_bytes().into(), true)],
+            })
+            .collect();
+        count_barriers(commands.iter().map(Vec::as_slice))
     }
 
     fn record(
@@ -224,6 +343,7 @@ impl Recorder {
         if let Some(t) = &self.timer {
             t.begin(&mut b)?;
         }
+        let mut dispatched = 0;
         for op in ops {
             match op {
                 Op::Dispatch {
@@ -231,6 +351,7 @@ impl Recorder {
                     bindings,
                     push,
                     groups,
+                    ..
                 } => {
                     let layout = pipeline.layout().clone();
                     let set_layout = layout.set_layouts()[0].clone();
@@ -252,6 +373,10 @@ impl Recorder {
                     // and step data, which the callers derive from the sizes of the bound
                     // buffers.
                     unsafe { b.dispatch(*groups) }.map_err(failed("dispatch"))?;
+                    if let Some(t) = &self.timer {
+                        t.after_dispatch(&mut b, dispatched)?;
+                    }
+                    dispatched += 1;
                 }
                 Op::Copy { src, dst } => {
                     b.copy_buffer(CopyBufferInfo::buffers(resolve(src), dst.clone()))
@@ -289,10 +414,10 @@ impl Recorder {
         } else {
             None
         };
-        let cb = match kept {
-            Some(cb) => {
+        let (cb, barriers) = match kept {
+            Some(kept) => {
                 self.replay.stats.replayed += 1;
-                cb
+                kept
             }
             None => {
                 let keep = keep && self.replay.seen_before(&self.key);
@@ -302,13 +427,25 @@ impl Recorder {
                     CommandBufferUsage::OneTimeSubmit
                 };
                 let cb = self.record(&ops, step.as_ref(), usage)?;
+                let barriers = Self::barriers(&ops, step.as_ref());
                 self.replay.stats.recorded += 1;
                 if keep {
-                    self.replay.insert(self.key.clone(), cb.clone());
+                    self.replay.insert(self.key.clone(), cb.clone(), barriers);
                 }
-                cb
+                (cb, barriers)
             }
         };
+        let shaders: Vec<&'static str> = ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Dispatch { name, .. } => Some(*name),
+                _ => None,
+            })
+            .collect();
+        self.counters.dispatches += shaders.len() as u64;
+        self.counters.barriers += barriers;
+        self.counters.submits += 1;
+        self.counters.fence_waits += 1;
         sync::now(self.ctx.device.clone())
             .then_execute(self.ctx.queue.clone(), cb)
             .map_err(|e| VkError::Device(format!("submitting: {e}")))?
@@ -317,7 +454,7 @@ impl Recorder {
             .wait(None)
             .map_err(|e| VkError::Device(format!("waiting for the device: {e}")))?;
         match &mut self.timer {
-            Some(t) => t.collect(),
+            Some(t) => t.collect(&shaders),
             None => Ok(()),
         }
     }

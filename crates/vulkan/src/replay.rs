@@ -25,7 +25,8 @@ pub struct ReplayStats {
 /// buffers alive, so the count is bounded; a PINE decode step submits one pass per layer, so
 /// the bound leaves room for a few models' worth of them.
 pub struct ReplayCache {
-    entries: HashMap<Vec<u64>, (Arc<PrimaryAutoCommandBuffer>, u64)>,
+    /// Each kept command buffer, its pipeline barriers, and when it was last used.
+    entries: HashMap<Vec<u64>, (Arc<PrimaryAutoCommandBuffer>, u64, u64)>,
     tick: u64,
     capacity: usize,
     /// Keys of passes recorded once and not kept.
@@ -46,12 +47,12 @@ impl ReplayCache {
         }
     }
 
-    /// The command buffer kept for `key`, if any.
-    pub fn get(&mut self, key: &[u64]) -> Option<Arc<PrimaryAutoCommandBuffer>> {
+    /// The command buffer kept for `key` and its pipeline barriers, if any.
+    pub fn get(&mut self, key: &[u64]) -> Option<(Arc<PrimaryAutoCommandBuffer>, u64)> {
         self.tick += 1;
-        let (cb, used) = self.entries.get_mut(key)?;
+        let (cb, barriers, used) = self.entries.get_mut(key)?;
         *used = self.tick;
-        Some(cb.clone())
+        Some((cb.clone(), *barriers))
     }
 
     /// Whether a pass with `key` was recorded before without being kept (then it is worth
@@ -68,19 +69,20 @@ impl ReplayCache {
         false
     }
 
-    /// Keeps `cb` for `key`, dropping the least recently used entry when full.
-    pub fn insert(&mut self, key: Vec<u64>, cb: Arc<PrimaryAutoCommandBuffer>) {
+    /// Keeps `cb` (with its count of pipeline barriers) for `key`, dropping the least recently
+    /// used entry when full.
+    pub fn insert(&mut self, key: Vec<u64>, cb: Arc<PrimaryAutoCommandBuffer>, barriers: u64) {
         if self.entries.len() >= self.capacity {
             if let Some(oldest) = self
                 .entries
                 .iter()
-                .min_by_key(|(_, (_, used))| *used)
+                .min_by_key(|(_, (_, _, used))| *used)
                 .map(|(k, _)| k.clone())
             {
                 self.entries.remove(&oldest);
             }
         }
-        self.entries.insert(key, (cb, self.tick));
+        self.entries.insert(key, (cb, barriers, self.tick));
     }
 
     /// Drops every kept command buffer (and with them the buffers they hold).

@@ -64,6 +64,10 @@ pub struct BenchArgs {
     /// Exact Vulkan numerics (`--vk-exact`; help: `flags::VK_EXACT_HELP`).
     #[arg(long, help = crate::flags::VK_EXACT_HELP)]
     pub vk_exact: bool,
+    /// Vulkan: also time every dispatch with GPU timestamps and report the device time by
+    /// shader per token (a stamp after each dispatch costs device time, so t/s drops a little).
+    #[arg(long)]
+    pub vk_profile: bool,
     /// Attention modes (comma-separated); pine and anchor split the prompt into segments.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [AttentionArg::Causal])]
     pub attention: Vec<AttentionArg>,

@@ -1,12 +1,17 @@
 //! Timing one test: an untimed warm-up run, then the timed repetitions. pp times a prefill (or
 //! a layout evaluation under PINE/anchor) into an empty cache; tg times single-token decodes.
-//! On a Vulkan device that writes timestamps, each repetition's device time is read too.
+//! On a Vulkan device that writes timestamps, each repetition's device time is read too, and
+//! on Vulkan its counters (dispatches, barriers, submissions, fence waits, bytes read back) and,
+//! while profiling, its device time by shader. tg decodes as greedy generation does
+//! ([`Session::decode_greedy`]): the argmax is taken on the backend, so a GPU reads back a
+//! token id, not the logits.
 
 use std::time::{Duration, Instant};
 
 use pine_attention::{AttentionMode, Layout};
 use pine_model::AnyBackend;
 use pine_model::{Logits, Session};
+use pine_vulkan::{profile_since, ShaderTime, VkCounters};
 
 /// What one test does; the label follows llama-bench (`pp512`, `tg128`, `tg128 @ d512`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,12 +44,24 @@ impl Test {
 }
 
 /// One timed repetition.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sample {
     /// Wall-clock time.
     pub wall: Duration,
     /// Time the GPU spent on the repetition's submissions (GPU timestamps), where known.
     pub device: Option<Duration>,
+    /// The Vulkan backend's work in the repetition.
+    pub counters: Option<VkCounters>,
+    /// The repetition's device time by shader (Vulkan, while profiling), longest first.
+    pub profile: Vec<ShaderTime>,
+}
+
+/// The Vulkan backend's counters and profile so far.
+fn vulkan_state(session: &Session<AnyBackend>) -> Option<(VkCounters, Vec<ShaderTime>)> {
+    match &session.model.backend {
+        AnyBackend::Vulkan(v) => Some((v.counters(), v.profile())),
+        AnyBackend::Cpu(_) => None,
+    }
 }
 
 /// The backend's running device-time total, where it keeps one.
@@ -61,13 +78,23 @@ fn timed(
     work: impl FnOnce(&mut Session<AnyBackend>) -> Result<(), pine_model::ModelError>,
 ) -> Result<Sample, String> {
     let before = device_time(session);
+    let vk_before = vulkan_state(session);
     let t = Instant::now();
     work(session).map_err(|e| e.to_string())?;
     let wall = t.elapsed();
     let device = device_time(session)
         .zip(before)
         .map(|(after, before)| after.saturating_sub(before));
-    Ok(Sample { wall, device })
+    let (counters, profile) = match (vulkan_state(session), vk_before) {
+        (Some((c, p)), Some((c0, p0))) => (Some(c.since(&c0)), profile_since(&p, &p0)),
+        _ => (None, Vec::new()),
+    };
+    Ok(Sample {
+        wall,
+        device,
+        counters,
+        profile,
+    })
 }
 
 /// Runs `test` under every mode of `modes` once untimed and `reps` times timed, the modes'
@@ -122,7 +149,7 @@ fn once(
                     .map_err(|e| e.to_string())?;
             }
             timed(session, |s| {
-                ids.iter().try_for_each(|&id| s.decode(id).map(drop))
+                ids.iter().try_for_each(|&id| s.decode_greedy(id).map(drop))
             })
         }
     }

@@ -73,6 +73,11 @@ fn run(args: &BenchArgs) -> Result<(), String> {
             bench_model(args, path, threads, &mut rows, &mut out)?;
         }
     }
+    if args.output == OutputArg::Md {
+        for row in &rows {
+            write!(out, "{}", report::md_profile(row)).map_err(|e| e.to_string())?;
+        }
+    }
     let machine = report::Machine {
         cpu: machine::cpu_model(),
         nproc: machine::logical_cores(),
@@ -138,8 +143,15 @@ fn bench_model(
         eprintln!("pine-bench: {m}")
     })
     .map_err(|e| ctx(&e))?;
-    let model = Transformer::load(Arc::clone(&file), backend).map_err(|e| ctx(&e))?;
+    let mut model = Transformer::load(Arc::clone(&file), backend).map_err(|e| ctx(&e))?;
+    if args.vk_profile {
+        match &mut model.backend {
+            AnyBackend::Vulkan(v) => v.set_profiling(true).map_err(|e| ctx(&e))?,
+            AnyBackend::Cpu(_) => return Err("--vk-profile needs the Vulkan backend".into()),
+        }
+    }
     let n_vocab = model.params.n_vocab;
+    let n_layers = model.params.n_layers;
     let max_p = args.n_prompt.iter().copied().max().unwrap_or(0);
     let max_n = args.n_gen.iter().copied().max().unwrap_or(0);
     let n_ctx = (max_p + max_n).max(1);
@@ -199,6 +211,9 @@ fn bench_model(
                 n_depth,
                 samples: samples.iter().map(|s| s.wall).collect(),
                 device: samples.iter().map(|s| s.device).collect(),
+                n_layers,
+                counters: samples.last().and_then(|s| s.counters),
+                profile: samples.last().map_or_else(Vec::new, |s| s.profile.clone()),
             };
             let line = match args.output {
                 OutputArg::Md => Some(report::md_row(&row)),

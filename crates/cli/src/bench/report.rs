@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use pine_vulkan::{ShaderTime, VkCounters};
 use serde_json::{json, Value};
 
 use super::model_info::ModelInfo;
@@ -40,6 +41,29 @@ pub struct Row {
     pub samples: Vec<Duration>,
     /// Each repetition's device time (GPU timestamps), when the backend measured every one.
     pub device: Option<Vec<Duration>>,
+    /// Layers of the model (the dispatches per layer divide by it).
+    pub n_layers: usize,
+    /// The Vulkan backend's work in the last repetition.
+    pub counters: Option<VkCounters>,
+    /// The last repetition's device time by shader (`--vk-profile`), longest first.
+    pub profile: Vec<ShaderTime>,
+}
+
+/// The Vulkan counters of one test, per token (of the prompt for pp, decoded for tg).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PerToken {
+    /// Dispatches per token and layer (the head's dispatches spread over the layers).
+    pub dispatches_per_layer: f64,
+    /// Dispatches per token.
+    pub dispatches: f64,
+    /// Pipeline barriers per token.
+    pub barriers: f64,
+    /// Submissions per token.
+    pub submits: f64,
+    /// Fence waits per token.
+    pub fence_waits: f64,
+    /// Bytes read back per token.
+    pub readback_bytes: f64,
 }
 
 impl Row {
@@ -59,6 +83,25 @@ impl Row {
             .iter()
             .map(|d| n / d.as_secs_f64().max(1e-12))
             .collect()
+    }
+
+    /// Tokens of one repetition.
+    fn tokens(&self) -> f64 {
+        (self.n_prompt + self.n_gen).max(1) as f64
+    }
+
+    /// The Vulkan counters per token, where measured.
+    pub fn per_token(&self) -> Option<PerToken> {
+        let c = self.counters?;
+        let t = self.tokens();
+        Some(PerToken {
+            dispatches_per_layer: c.dispatches as f64 / t / self.n_layers.max(1) as f64,
+            dispatches: c.dispatches as f64 / t,
+            barriers: c.barriers as f64 / t,
+            submits: c.submits as f64 / t,
+            fence_waits: c.fence_waits as f64 / t,
+            readback_bytes: c.readback_bytes as f64 / t,
+        })
     }
 
     /// Mean, sd and median of tokens per second.
@@ -83,6 +126,27 @@ impl Row {
             .map(|d| d.iter().map(Duration::as_nanos).collect());
         let device_ts = self.device_ts();
         let avg_ns = ns.iter().sum::<u128>() / ns.len().max(1) as u128;
+        let per_token = self.per_token().map(|c| {
+            json!({
+                "dispatches_per_layer": c.dispatches_per_layer,
+                "dispatches": c.dispatches,
+                "barriers": c.barriers,
+                "submits": c.submits,
+                "fence_waits": c.fence_waits,
+                "readback_bytes": c.readback_bytes,
+            })
+        });
+        let profile: Vec<Value> = self
+            .profile
+            .iter()
+            .map(|p| {
+                json!({
+                    "shader": p.shader,
+                    "dispatches_per_token": p.dispatches as f64 / self.tokens(),
+                    "device_ns_per_token": p.time.as_nanos() as f64 / self.tokens(),
+                })
+            })
+            .collect();
         json!({
             "model_filename": self.model_path,
             "model_name": self.model.name,
@@ -109,16 +173,54 @@ impl Row {
             "samples_device_ns": device_ns,
             "samples_device_ts": device_ts,
             "median_device_ts": device_ts.map(|t| summarize(&t).median),
+            "n_layers": self.n_layers,
+            "vk_per_token": per_token,
+            "vk_profile": profile,
         })
     }
 }
 
-/// Markdown table header (llama-bench's columns plus attention, median, and the median over
-/// device time where the backend measures it).
+/// Markdown table header (llama-bench's columns plus attention, median, the median over
+/// device time where the backend measures it, and on Vulkan per token: dispatches per layer,
+/// pipeline barriers, submissions, fence waits and bytes read back).
 pub fn md_header() -> String {
-    "| model | size | params | type | backend | threads | attention | test | t/s | median t/s | device t/s |\n\
-     | ----- | ---: | -----: | ---- | ------- | ------: | --------- | ---: | --: | ---------: | ---------: |"
+    "| model | size | params | type | backend | threads | attention | test | t/s | median t/s | device t/s | disp/layer | barriers | submits | waits | read B |\n\
+     | ----- | ---: | -----: | ---- | ------- | ------: | --------- | ---: | --: | ---------: | ---------: | ---------: | -------: | ------: | ----: | -----: |"
         .to_string()
+}
+
+/// The per-token counter cells of a markdown row (`-` where not measured).
+fn counter_cells(r: &Row) -> String {
+    match r.per_token() {
+        Some(c) => format!(
+            "{:.2} | {:.1} | {:.2} | {:.2} | {:.0}",
+            c.dispatches_per_layer, c.barriers, c.submits, c.fence_waits, c.readback_bytes
+        ),
+        None => "- | - | - | - | -".into(),
+    }
+}
+
+/// The device time by shader per token of a row measured with `--vk-profile`, as a markdown
+/// table (empty when the row has no profile).
+pub fn md_profile(r: &Row) -> String {
+    if r.profile.is_empty() {
+        return String::new();
+    }
+    let total: f64 = r.profile.iter().map(|p| p.time.as_secs_f64()).sum();
+    let mut out = format!(
+        "\n{} {}: device time by shader per token\n\n| shader | dispatches | µs | share |\n| ------ | ---------: | -: | ----: |\n",
+        r.model.name, r.test
+    );
+    for p in &r.profile {
+        out += &format!(
+            "| {} | {:.2} | {:.1} | {:.1} % |\n",
+            p.shader,
+            p.dispatches as f64 / r.tokens(),
+            p.time.as_secs_f64() * 1e6 / r.tokens(),
+            100.0 * p.time.as_secs_f64() / total.max(1e-12),
+        );
+    }
+    out
 }
 
 /// The backend cell of the table and CSV: the name, with the numeric mode on Vulkan
@@ -134,7 +236,7 @@ fn backend_cell(r: &Row) -> String {
 pub fn md_row(r: &Row) -> String {
     let s = r.summary();
     format!(
-        "| {} | {:.2} MiB | {} | {} | {} | {} | {} | {} | {:.2} ± {:.2} | {:.2} | {} |",
+        "| {} | {:.2} MiB | {} | {} | {} | {} | {} | {} | {:.2} ± {:.2} | {:.2} | {} | {} |",
         r.model.name,
         r.model.size_bytes as f64 / (1024.0 * 1024.0),
         params_cell(r.model.n_params),
@@ -146,7 +248,8 @@ pub fn md_row(r: &Row) -> String {
         s.mean,
         s.sd,
         s.median,
-        device_cell(r)
+        device_cell(r),
+        counter_cells(r)
     )
 }
 
