@@ -52,9 +52,9 @@ pub fn exp_sums16(
     assert!(starts.iter().zip(lens).all(|(&s, &l)| s + l <= xs.len()));
     #[cfg(target_arch = "x86_64")]
     if crate::simd8::avx512() {
-        scratch.clear();
-        scratch.extend(xs.iter().map(|&x| x - max));
-        crate::math::exp_in_place(scratch);
+        scratch.resize(xs.len(), 0.0);
+        // SAFETY: the CPU supports AVX-512F (checked above); `scratch` holds `xs.len()` values.
+        unsafe { sub_exp_avx512(xs, max, scratch) };
         for (j, sum) in sums.iter_mut().enumerate() {
             *sum = match Some(j) == skip {
                 true => 0.0,
@@ -66,6 +66,31 @@ pub fn exp_sums16(
     }
     let _ = scratch;
     exp_sums16_plain(xs, max, starts, lens, skip, sums);
+}
+
+/// `out[i] = expf(xs[i] − max)` in one pass, sixteen at a time with ggml's exponential and the
+/// tail one by one: the bits of subtracting and then [`crate::math::exp_in_place`].
+///
+/// # Safety
+/// AVX-512F must be present and `out.len() == xs.len()`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn sub_exp_avx512(xs: &[f32], max: f32, out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    assert_eq!(xs.len(), out.len());
+    let m = _mm512_set1_ps(max);
+    let mut chunks = xs.chunks_exact(LANES);
+    let mut outs = out.chunks_exact_mut(LANES);
+    for (c, o) in (&mut chunks).zip(&mut outs) {
+        // SAFETY: both chunks hold sixteen elements.
+        unsafe {
+            let x = _mm512_sub_ps(_mm512_loadu_ps(c.as_ptr()), m);
+            _mm512_storeu_ps(o.as_mut_ptr(), crate::simd8::exp16(x));
+        }
+    }
+    for (o, &x) in outs.into_remainder().iter_mut().zip(chunks.remainder()) {
+        *o = crate::math::expf(x - max);
+    }
 }
 
 /// The plain form of [`exp_sums16`]: one [`exp_sum16`] per part.
@@ -191,9 +216,45 @@ fn exp_sum16_avx2(xs: &[f32], max: f32) -> f32 {
     fold16(&lanes, -0.0, |a, b| a + b)
 }
 
-/// The largest element of `xs` (−∞ for an empty slice); exact, so any order gives it.
+/// The largest element of `xs` (−∞ for an empty slice); exact, so any order gives it, except
+/// that a tie between +0 and −0 may give either (the importance pass subtracts the maximum,
+/// and `x − (±0)` differ only for x = −0, whose exponentials are both exactly 1). NaNs are
+/// passed over, as [`f32::max`] does.
 pub fn max16(xs: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd8::avx512() {
+        // SAFETY: the CPU supports AVX-512F (checked just above).
+        return unsafe { max16_avx512(xs) };
+    }
+    max16_plain(xs)
+}
+
+/// The plain form of [`max16`].
+fn max16_plain(xs: &[f32]) -> f32 {
     fold16(xs, f32::NEG_INFINITY, f32::max)
+}
+
+/// [`max16`] sixteen lanes per register.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn max16_avx512(xs: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let mut acc = _mm512_set1_ps(f32::NEG_INFINITY);
+    let mut chunks = xs.chunks_exact(LANES);
+    for c in chunks.by_ref() {
+        // SAFETY: the chunk holds sixteen elements. `max_ps(x, acc)` gives `acc` where `x` is
+        // NaN, so NaNs are passed over.
+        acc = _mm512_max_ps(unsafe { _mm512_loadu_ps(c.as_ptr()) }, acc);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mask: __mmask16 = (1u16 << rest.len()) - 1;
+        // SAFETY: the masked load reads only the `rest.len()` elements of `rest`.
+        let x =
+            unsafe { _mm512_mask_loadu_ps(_mm512_set1_ps(f32::NEG_INFINITY), mask, rest.as_ptr()) };
+        acc = _mm512_max_ps(x, acc);
+    }
+    _mm512_reduce_max_ps(acc)
 }
 
 #[cfg(test)]
@@ -287,5 +348,31 @@ mod tests {
         assert_eq!(max16(&xs), 50.0);
         assert_eq!(max16(&[]), f32::NEG_INFINITY);
         assert_eq!(max16(&[-3.0]), -3.0);
+    }
+
+    /// The vector maximum equals the plain fold on every length around the lanes, with the
+    /// maximum anywhere, infinities and NaNs (passed over by both).
+    #[test]
+    fn max16_equals_its_plain_form() {
+        for len in [0usize, 1, 7, 15, 16, 17, 33, 100] {
+            for at in 0..len {
+                let mut xs: Vec<f32> = (0..len).map(|i| (i as f32 * 0.73).sin() - 2.0).collect();
+                xs[at] = 3.5;
+                assert_eq!(
+                    max16(&xs).to_bits(),
+                    max16_plain(&xs).to_bits(),
+                    "{len} {at}"
+                );
+                xs[(at + 1) % len] = f32::NAN;
+                assert_eq!(
+                    max16(&xs).to_bits(),
+                    max16_plain(&xs).to_bits(),
+                    "NaN {len} {at}"
+                );
+                xs[at] = f32::INFINITY;
+                assert_eq!(max16(&xs), f32::INFINITY);
+            }
+        }
+        assert_eq!(max16(&[f32::NEG_INFINITY; 5]), f32::NEG_INFINITY);
     }
 }

@@ -106,12 +106,22 @@ pub(crate) fn attend(
         })
         .collect();
     let parts_per_kv = group_size.div_ceil(per);
-    let blocked = match multi && owner.len() >= batch_keys::MIN_ROWS {
-        true => {
-            keys.fill(pool, layer, n_kv, hd, slots);
-            Some(&*keys)
+    // A batch of many rows blocks every key it reads; a few rows that read keys at shifts
+    // (PINE's decode steps) score the unshifting ranges' keys (the prefix and the segment
+    // region, which no later batch rewrites) from the blocked copy the layer holds.
+    let held_slots = held_slots(plan);
+    let mut held = None;
+    let blocked = if multi && owner.len() >= batch_keys::MIN_ROWS {
+        keys.fill(pool, layer, n_kv, hd, slots);
+        Some(&*keys)
+    } else if multi && held_slots > 0 {
+        let h = held.insert(layer.held.lock().unwrap_or_else(|e| e.into_inner()));
+        if h.slots() < held_slots {
+            h.fill(pool, layer, n_kv, hd, held_slots);
         }
-        false => None,
+        Some(&**h)
+    } else {
+        None
     };
     pool.chunks_mut_init(
         &mut out[rows.start * nh * hd..rows.end * nh * hd],
@@ -152,6 +162,21 @@ pub(crate) fn attend(
             }
         },
     );
+}
+
+/// The slots whose blocked keys a plan of a few rows scores from the layer's held copy: up to
+/// the end of its last non-causal range when some range is read at a shift (PINE's suffix and
+/// decode rows: the prefix and the segments), else 0 (none).
+fn held_slots(plan: &AttentionPlan) -> usize {
+    let ranges = || plan.groups.iter().flat_map(|g| g.lists()).flatten();
+    match ranges().any(|kr| kr.shift != 0) {
+        true => ranges()
+            .filter(|kr| !kr.causal)
+            .map(|kr| kr.keys.end)
+            .max()
+            .unwrap_or(0),
+        false => 0,
+    }
 }
 
 /// How a part of a KV head's query heads (`h..h + m`) runs in a plan group.
@@ -308,7 +333,7 @@ impl Heads<'_> {
                     while j < keys.end {
                         let blk = j / BLOCK;
                         let end = keys.end.min((blk + 1) * BLOCK);
-                        if end - j >= PARTIAL_MIN {
+                        if end - j >= PARTIAL_MIN && end <= b.slots() {
                             let lanes = j - blk * BLOCK..end - blk * BLOCK;
                             score_block(b, self.kvh, qs, blk, lanes, self.scale, scores);
                         } else {

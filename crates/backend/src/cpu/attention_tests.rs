@@ -496,3 +496,89 @@ fn heads_in_their_own_orders_equal_each_head_alone_in_the_first_order() {
         }
     }
 }
+
+/// A decode row that reads key ranges at shifts (PINE) scores the prefix and the segments from
+/// the blocked keys the layer holds, with the bits of scoring them key by key from the cache
+/// (the same ranges cut into pieces too short for whole blocks); a write to one of the held
+/// slots drops the copy, so the next step reads the new key. Both cache precisions, three
+/// query heads per KV head, each head at its own shifts.
+#[test]
+fn held_blocked_keys_equal_key_by_key_scoring_and_follow_writes() {
+    let (n_heads, n_kv, hd) = (9, 3, 64);
+    let sh = AttentionShape {
+        n_heads,
+        n_kv_heads: n_kv,
+        head_dim: hd,
+        rope: Rope::new(hd, 10000.0, &RopeScaling::None, None),
+        logit_softcap: None,
+    };
+    let segs = [5..40, 40..61, 61..100];
+    let (region_end, own) = (100, 103);
+    let width = n_kv * hd;
+    // Head h's ranges: prefix, the segments in a head-dependent order at shifts, its own part;
+    // `piece` cuts every range into runs of at most that many keys.
+    let list = |h: usize, piece: usize| -> Vec<KeyRange> {
+        let mut whole = vec![KeyRange::new(0..5, false)];
+        for (k, j) in [(h + 1) % 3, h % 3, (h + 2) % 3].into_iter().enumerate() {
+            whole.push(KeyRange {
+                keys: segs[j].clone(),
+                causal: false,
+                shift: (k * 7 + h) as i64,
+            });
+        }
+        whole.push(KeyRange::new(region_end..own + 1, true));
+        whole
+            .into_iter()
+            .flat_map(|r| {
+                (r.keys.start..r.keys.end)
+                    .step_by(piece)
+                    .map(move |s| KeyRange {
+                        keys: s..(s + piece).min(r.keys.end),
+                        ..r.clone()
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let plan = |piece: usize| AttentionPlan {
+        groups: vec![QueryGroup {
+            rows: 0..1,
+            positions: vec![own as i64],
+            cache_index: vec![own],
+            ranges: HeadRanges::PerHead((0..n_heads).map(|h| list(h, piece)).collect()),
+        }],
+    };
+    let q = vector(7, n_heads * hd);
+    for ty in [CacheType::F16, CacheType::F32] {
+        let mut c = CpuCache::new(CacheSpec {
+            n_layers: 1,
+            n_ctx: own + 1,
+            n_kv_heads: n_kv,
+            head_dim: hd,
+            ty,
+        })
+        .unwrap();
+        c.layers[0].k.put(0, &vector(8, (own + 1) * width));
+        c.layers[0].v.put(0, &vector(9, (own + 1) * width));
+        let mut keys = BatchKeys::default();
+        let run = |c: &CpuCache, piece: usize, keys: &mut BatchKeys| {
+            let mut out = vec![0.0; n_heads * hd];
+            attend(pool(), &c.layers[0], &sh, &q, &plan(piece), keys, &mut out);
+            out
+        };
+        let whole = run(&c, 1000, &mut keys);
+        assert_eq!(c.layers[0].held.lock().unwrap().slots(), region_end);
+        assert_eq!(bits(&whole), bits(&run(&c, 11, &mut keys)), "{ty:?}");
+        // A new key in a segment: the held copy goes, and the next step sees the key.
+        c.layers[0].k.put(50 * width, &vector(10, width));
+        c.layers[0].release_held(&[50]);
+        assert_eq!(c.layers[0].held.lock().unwrap().slots(), 0);
+        let after = run(&c, 1000, &mut keys);
+        assert_ne!(bits(&after), bits(&whole));
+        assert_eq!(
+            bits(&after),
+            bits(&run(&c, 11, &mut keys)),
+            "{ty:?} after a write"
+        );
+    }
+}

@@ -1,6 +1,8 @@
 //! The CPU KV cache: per layer, keys (post-RoPE, at canonical positions) and values, laid out
-//! `[slot][kv_head][head_dim]` in f16 or f32, and PINE's pre-RoPE copy of the segment region's
-//! keys in the same precision.
+//! `[slot][kv_head][head_dim]` in f16 or f32, PINE's pre-RoPE copy of the segment region's
+//! keys in the same precision, and the blocked copy of the keys PINE's decode steps score.
+
+use std::sync::Mutex;
 
 use half::f16;
 use half::slice::HalfFloatSliceExt;
@@ -8,6 +10,7 @@ use half::vec::HalfBitsVecExt;
 use pine_pool::Pool;
 
 use crate::backend::{CacheSpec, CacheType};
+use crate::cpu::batch_keys::BatchKeys;
 use crate::cpu::ops::part_len;
 use crate::error::BackendError;
 use crate::region_store::RegionStore;
@@ -23,6 +26,20 @@ pub(crate) struct LayerCache {
     pub(crate) k: Store,
     pub(crate) v: Store,
     pub(crate) region: RegionStore,
+    /// The first slots' keys in blocks (the prefix and PINE's segment region, which later
+    /// batches never rewrite), kept from one decode step to the next so PINE's rows score
+    /// them as whole blocks; emptied when a batch writes any of those slots.
+    pub(crate) held: Mutex<BatchKeys>,
+}
+
+impl LayerCache {
+    /// Forgets the held blocked keys if any of `slots` lies among them.
+    pub(crate) fn release_held(&mut self, slots: &[usize]) {
+        let held = self.held.get_mut().unwrap_or_else(|e| e.into_inner());
+        if slots.iter().any(|&s| s < held.slots()) {
+            *held = BatchKeys::default();
+        }
+    }
 }
 
 /// Cache elements in the chosen precision.
@@ -159,6 +176,7 @@ impl CpuCache {
                 k: Store::new(spec.ty, len).ok_or_else(|| too_big(bytes, None))?,
                 v: Store::new(spec.ty, len).ok_or_else(|| too_big(bytes, None))?,
                 region: RegionStore::new(spec.ty),
+                held: Mutex::new(BatchKeys::default()),
             });
         }
         Ok(CpuCache { spec, layers })

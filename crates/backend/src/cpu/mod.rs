@@ -366,6 +366,7 @@ impl Backend for CpuBackend {
             )));
         }
         let lc = &mut cache.layers[layer];
+        lc.release_held(cache_index);
         let hd = shape.head_dim;
         // A batch's rows usually fill consecutive slots: one split write each for K and V.
         // Anything else goes row by row.
