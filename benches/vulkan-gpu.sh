@@ -166,12 +166,13 @@ mkmodels() {  # mkmodels SHAPE NAME: F16 by make-model.py, then each of $types b
     models+=("$mdir/$2.$ty.gguf")
   done
 }
-if [ -f "$smol" ] && [ "$types" = "Q4_0,Q4_K_M" ]; then
+# SmolLM2 itself for Q4_0 where models/ has it, a random-weight SmolLM2 shape for the rest.
+rest="$types"
+if [ -f "$smol" ] && [[ ",$types," == *,Q4_0,* ]]; then
   models+=("$smol")
-  types=Q4_K_M mkmodels smollm2 smollm2-random
-else
-  mkmodels smollm2 smollm2-random
+  rest="$(echo ",$types," | sed 's/,Q4_0,/,/; s/^,//; s/,$//')"
 fi
+[ -n "$rest" ] && types="$rest" mkmodels smollm2 smollm2-random
 mkmodels 1b llama-1b-random
 
 # --- benchmarks ---------------------------------------------------------------------------
