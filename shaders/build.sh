@@ -20,6 +20,19 @@ compile() { # NAME SOURCE [DEFINES...]
   shift 2
   glslc --target-env=vulkan1.1 -O -Werror -fshader-stage=compute "$@" "$here/$src" -o "$out/$name.spv"
 }
+roundings() { # BASE SOURCE WIDE [DEFINES...]: a build per activation rounding (ACT_*), float
+  # and, for the 8-bit ones, integer output (INT_OUT): BASE_q8_0, …, BASE_q8_0_int, …
+  local base="$1" src="$2" wide="$3" act lower
+  shift 3
+  for act in Q8_0 Q8_1 Q8_K F16 BF16; do
+    lower="$(echo "$act" | tr 'A-Z' 'a-z')"
+    compile "${base}_$lower$wide" "$src" "-DACT_$act" "$@"
+  done
+  for act in Q8_0 Q8_1 Q8_K; do
+    lower="$(echo "$act" | tr 'A-Z' 'a-z')"
+    compile "${base}_${lower}_int$wide" "$src" "-DACT_$act" -DINT_OUT "$@"
+  done
+}
 # Shaders that copy the CPU's float order use f64 in exact numerics where the device has it
 # (suffix _f64); those with fused multiply-adds also get a build that uses the device's fma()
 # (suffix _f64fma), for devices whose fma() the start-up probe (fma_probe.comp) finds fused.
@@ -41,14 +54,7 @@ for wide in "" "_f64" "_f64fma"; do
   done
   compile "swiglu$wide" swiglu.comp "${f64[@]}"
   # swiglu and the activation rounding in one dispatch (swiglu_quant.comp).
-  for act in Q8_0 Q8_1 Q8_K F16 BF16; do
-    lower="$(echo "$act" | tr 'A-Z' 'a-z')"
-    compile "swiglu_quant_$lower$wide" swiglu_quant.comp "-DACT_$act" "${f64[@]}"
-  done
-  for act in Q8_0 Q8_1 Q8_K; do
-    lower="$(echo "$act" | tr 'A-Z' 'a-z')"
-    compile "swiglu_quant_${lower}_int$wide" swiglu_quant.comp "-DACT_$act" -DINT_OUT "${f64[@]}"
-  done
+  roundings swiglu_quant swiglu_quant.comp "$wide" "${f64[@]}"
   compile "geglu$wide" geglu.comp "${f64[@]}"
   # The integer matmuls also get builds that run up to three weights of one type and width in
   # one dispatch (suffix _multi; matmul_rows.glsl), and builds that sum each row's eight lanes by subgroup
@@ -77,24 +83,10 @@ done
 for wide in "" "_f64"; do
   f64=()
   [ -n "$wide" ] && f64=(-DHAVE_F64)
-  for act in Q8_0 Q8_1 Q8_K F16 BF16; do
-    lower="$(echo "$act" | tr 'A-Z' 'a-z')"
-    compile "quantize_act_$lower$wide" quantize_act.comp "-DACT_$act" "${f64[@]}"
-  done
-  for act in Q8_0 Q8_1 Q8_K; do
-    lower="$(echo "$act" | tr 'A-Z' 'a-z')"
-    compile "quantize_act_${lower}_int$wide" quantize_act.comp "-DACT_$act" -DINT_OUT "${f64[@]}"
-  done
+  roundings quantize_act quantize_act.comp "$wide" "${f64[@]}"
   compile "rms_norm$wide" rms_norm.comp "${f64[@]}"
   # rms_norm and the activation rounding in one dispatch (rms_norm_quant.comp).
-  for act in Q8_0 Q8_1 Q8_K F16 BF16; do
-    lower="$(echo "$act" | tr 'A-Z' 'a-z')"
-    compile "rms_norm_quant_$lower$wide" rms_norm_quant.comp "-DACT_$act" "${f64[@]}"
-  done
-  for act in Q8_0 Q8_1 Q8_K; do
-    lower="$(echo "$act" | tr 'A-Z' 'a-z')"
-    compile "rms_norm_quant_${lower}_int$wide" rms_norm_quant.comp "-DACT_$act" -DINT_OUT "${f64[@]}"
-  done
+  roundings rms_norm_quant rms_norm_quant.comp "$wide" "${f64[@]}"
   compile "mul_mat_bf16_single$wide" mul_mat_bf16.comp "${f64[@]}"
   compile "mul_mat_bf16_batch$wide" mul_mat_bf16.comp -DBATCH "${f64[@]}"
 done
