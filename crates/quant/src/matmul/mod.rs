@@ -85,8 +85,6 @@ pub struct MatmulScratch {
     panels: Vec<u8>,
     /// Per activation block, what the packed kernels need besides the quants.
     blocks: Vec<packed::ActBlock>,
-    /// Per activation block, the eight-lane seeds (packed Q8_0 only).
-    lane_seeds: Vec<packed::LaneSeeds>,
     /// Per Q8_K activation block, what the packed k-quant kernels need besides the quants.
     kblocks: Vec<packed_k::KActBlock>,
 }

@@ -190,7 +190,7 @@ pub(super) const Q8_0: Kind = Kind {
     hi: false,
     c: 128,
     ab: 34,
-    lanes: true,
+    lanes: false,
 };
 
 /// What the kernels need of one quantized activation block besides its quants: the seed
@@ -204,26 +204,12 @@ pub(super) struct ActBlock {
     pub sy: f32,
 }
 
-/// The seeds `−c·Σy` of each dword of an activation block: the eight-lane order's per-lane
-/// seeds, needed where `c ≠ 0` (Q8_0); kept apart from [`ActBlock`] so the other types do not
-/// stream them.
-pub(super) type LaneSeeds = [i32; 8];
-
-/// Whether `kind` needs [`LaneSeeds`].
-fn needs_lane_seeds(kind: &Kind) -> bool {
-    kind.lanes && kind.c != 0
-}
-
-/// Fills `out` (one entry per block) and, where the kind needs them, `lanes` from the quantized
-/// activation row `act`.
-fn act_blocks(kind: &Kind, act: &[u8], out: &mut [ActBlock], lanes: &mut [LaneSeeds]) {
+/// Fills `out` (one entry per block) from the quantized activation row `act`.
+fn act_blocks(kind: &Kind, act: &[u8], out: &mut [ActBlock]) {
     // The plain conversion: `to_f32` re-detects F16C on every call, which costs more here.
     let f16 = |b: &[u8], o: usize| half::f16::from_le_bytes([b[o], b[o + 1]]).to_f32_const();
-    for (b, (blk, o)) in act.chunks_exact(kind.ab).zip(out.iter_mut()).enumerate() {
+    for (blk, o) in act.chunks_exact(kind.ab).zip(out.iter_mut()) {
         let sums = dword_sums(&blk[kind.act_qoff()..]);
-        if let Some(l) = lanes.get_mut(b) {
-            *l = sums.map(|v| -kind.c * v);
-        }
         *o = ActBlock {
             seed: -kind.c * sums.iter().sum::<i32>(),
             dy: f16(blk, 0),
@@ -251,12 +237,13 @@ pub(super) fn dword_sums_plain(qs: &[u8]) -> [i32; 8] {
     })
 }
 
-/// The block order of the packed Q4_0 and Q5_0 kernels for one GGUF row `w` of `kind`
+/// The block order of the packed Q4_0, Q5_0 and Q8_0 kernels for one GGUF row `w` of `kind`
 /// against one Q8_0 activation row `a`: per block the exact integer sum `sumi` of `x·y` (`x = u −
-/// c`), then `acc = fma(dx·dy, sumi, acc)`, blocks in order. The kernels' plain twin.
+/// c` for the nibble types, Q8_0's signed bytes), then `acc = fma(dx·dy, sumi, acc)`, blocks in
+/// order. The kernels' plain twin.
 #[cfg(test)]
 pub(super) fn block_order_plain(kind: &Kind, w: &[u8], a: &[u8]) -> f32 {
-    assert!(kind.nibbles && !kind.lanes && !kind.min);
+    assert!(!kind.lanes && !kind.min);
     let f16 = |b: &[u8], o: usize| half::f16::from_le_bytes([b[o], b[o + 1]]).to_f32();
     let mut acc = 0.0f32;
     for (x, y) in w.chunks_exact(kind.wb).zip(a.chunks_exact(kind.ab)) {
@@ -266,10 +253,14 @@ pub(super) fn block_order_plain(kind: &Kind, w: &[u8], a: &[u8]) -> f32 {
         };
         let sumi: i32 = (0..32)
             .map(|v| {
-                let q = x[kind.qoff + v % 16];
-                let nib = if v < 16 { q & 15 } else { q >> 4 };
-                let u = i32::from(nib) | (((qh >> v) & 1) << 4) as i32;
-                (u - kind.c) * i32::from(y[kind.act_qoff() + v] as i8)
+                let x = if kind.nibbles {
+                    let q = x[kind.qoff + v % 16];
+                    let nib = if v < 16 { q & 15 } else { q >> 4 };
+                    (i32::from(nib) | (((qh >> v) & 1) << 4) as i32) - kind.c
+                } else {
+                    i32::from(x[kind.qoff + v] as i8)
+                };
+                x * i32::from(y[kind.act_qoff() + v] as i8)
             })
             .sum();
         acc = (f16(x, 0) * f16(y, 0)).mul_add(sumi as f32, acc);
@@ -402,27 +393,15 @@ fn pack_group(kind: &Kind, src: &[u8], rb: usize, dst: &mut [u8]) {
 pub(super) struct Acts<'a> {
     pub act: &'a [u8],
     pub blocks: &'a [ActBlock],
-    pub lanes: &'a [LaneSeeds],
     pub kblocks: &'a [KActBlock],
 }
 
 impl Acts<'_> {
-    /// Checks that the slices hold `m` rows of `nb` blocks of `kind` (lane seeds only where
-    /// `kind` needs them) and that `y` holds `m` output rows of [`GROUP`] at row stride
-    /// `stride`; returns the lane seeds per row (0 or `nb`).
-    pub(super) fn check(
-        &self,
-        kind: &Kind,
-        nb: usize,
-        m: usize,
-        y: &[f32],
-        stride: usize,
-    ) -> usize {
+    /// Checks that the slices hold `m` rows of `nb` blocks of `kind` and that `y` holds `m`
+    /// output rows of [`GROUP`] at row stride `stride`.
+    pub(super) fn check(&self, kind: &Kind, nb: usize, m: usize, y: &[f32], stride: usize) {
         assert!(self.act.len() >= m * nb * kind.ab && self.blocks.len() >= m * nb);
-        let nl = if needs_lane_seeds(kind) { nb } else { 0 };
-        assert!(self.lanes.len() >= m * nl);
         assert!(m == 0 || (stride >= GROUP && y.len() >= (m - 1) * stride + GROUP));
-        nl
     }
 }
 
@@ -430,20 +409,23 @@ impl Acts<'_> {
 /// the group for activation row `j` to `y[j * stride..][..16]`, straight from the registers.
 pub(super) type GroupFn = fn(&[u8], usize, Acts<'_>, &mut [f32], usize);
 
+/// A safe prefill entry: `(group, blocks, 8 activation rows, y, stride, ahead)` runs as a
+/// [`GroupFn`] and asks the cache for the bytes `ahead` (its share of the group the task runs
+/// next) a few lines per block ([`prefetch_part`]).
+pub(super) type EightFn = fn(&[u8], usize, Acts<'_>, &mut [f32], usize, &[u8]);
+
 /// The kernel entries of one type.
 #[derive(Clone, Copy)]
 pub(super) struct GroupKernels {
     pub one: GroupFn,
-    pub eight: GroupFn,
+    pub eight: EightFn,
     /// Where the type has them (the 512-bit k-quants), prefill's tile path.
     pub tile: Option<TileKernels>,
 }
 
 /// Prefill through converted tiles (`packed_k::KKind::tile_lines`): `convert(group, blocks,
 /// tile)` unpacks a group once per task, then `eight(tile, blocks, 8 activation rows, y,
-/// stride, ahead)` runs as [`GroupKernels::eight`] on it, bit for bit, and asks the cache for
-/// the bytes `ahead` (the next group's) a few lines per superblock: a burst of prefetches
-/// before the call stalled on the fill buffers.
+/// stride, ahead)` runs as [`GroupKernels::eight`] on it, bit for bit.
 #[derive(Clone, Copy)]
 pub(super) struct TileKernels {
     pub convert: fn(&[u8], usize, &mut [TileLine]),
@@ -583,21 +565,18 @@ pub(super) fn matmul_packed_with<const N: usize>(
     let per = PerRow::of(&format, nb, aty, tails);
     scratch.act.resize(n * per.act, 0);
     scratch.blocks.resize(n * per.blocks, ActBlock::default());
-    scratch.lane_seeds.resize(n * per.lanes, [0; 8]);
     scratch
         .kblocks
         .resize(n * per.kblocks, KActBlock::default());
     let rows = ActRowsMut {
         act: &mut scratch.act[..n * per.act],
         blocks: &mut scratch.blocks[..n * per.blocks],
-        lanes: &mut scratch.lane_seeds[..n * per.lanes],
         kblocks: &mut scratch.kblocks[..n * per.kblocks],
     };
     quantize_rows(pool, aty, &format, x, cols, n, per, rows)?;
     let all = Acts {
         act: &scratch.act[..n * per.act],
         blocks: &scratch.blocks[..n * per.blocks],
-        lanes: &scratch.lane_seeds[..n * per.lanes],
         kblocks: &scratch.kblocks[..n * per.kblocks],
     };
     // Per product: its inputs and the rows each task takes (decode: output rows, a whole
@@ -651,7 +630,6 @@ pub(super) fn matmul_packed_with<const N: usize>(
 struct PerRow {
     act: usize,
     blocks: usize,
-    lanes: usize,
     kblocks: usize,
 }
 
@@ -659,9 +637,9 @@ impl PerRow {
     /// The counts for rows of `nb` blocks of `format`, quantized to `aty` (for the k-quants
     /// only where a product has `tails`: rows past its last full group).
     fn of(format: &Format, nb: usize, aty: GgmlType, tails: bool) -> PerRow {
-        let (blocks, lanes, kblocks) = match format {
-            Format::Legacy(kind) => (nb, if needs_lane_seeds(kind) { nb } else { 0 }, 0),
-            Format::K(_) => (0, 0, nb),
+        let (blocks, kblocks) = match format {
+            Format::Legacy(_) => (nb, 0),
+            Format::K(_) => (0, nb),
         };
         let act = match format {
             Format::K(_) if !tails => 0,
@@ -670,7 +648,6 @@ impl PerRow {
         PerRow {
             act,
             blocks,
-            lanes,
             kblocks,
         }
     }
@@ -680,7 +657,6 @@ impl PerRow {
 struct ActRowsMut<'a> {
     act: &'a mut [u8],
     blocks: &'a mut [ActBlock],
-    lanes: &'a mut [LaneSeeds],
     kblocks: &'a mut [KActBlock],
 }
 
@@ -700,18 +676,16 @@ fn quantize_rows(
     let failed = std::sync::Mutex::new(None);
     let act = SharedRows(out.act.as_mut_ptr());
     let blocks = SharedRows(out.blocks.as_mut_ptr());
-    let lanes = SharedRows(out.lanes.as_mut_ptr());
     let kblocks = SharedRows(out.kblocks.as_mut_ptr());
-    let (act, blocks, lanes, kblocks) = (&act, &blocks, &lanes, &kblocks);
+    let (act, blocks, kblocks) = (&act, &blocks, &kblocks);
     pool.for_each(n, |r| {
         // SAFETY: task `r` alone touches row `r` of each buffer (`per` entries each, lengths
         // `n × per` checked by the caller's slicing); they are borrowed mutably until every
         // task has returned.
-        let (a, b, l, k) = unsafe {
+        let (a, b, k) = unsafe {
             (
                 std::slice::from_raw_parts_mut(act.0.add(r * per.act), per.act),
                 std::slice::from_raw_parts_mut(blocks.0.add(r * per.blocks), per.blocks),
-                std::slice::from_raw_parts_mut(lanes.0.add(r * per.lanes), per.lanes),
                 std::slice::from_raw_parts_mut(kblocks.0.add(r * per.kblocks), per.kblocks),
             )
         };
@@ -726,7 +700,7 @@ fn quantize_rows(
         match quantize_activation_row(aty, xr, a) {
             Ok(()) => {
                 if let Format::Legacy(kind) = format {
-                    act_blocks(kind, a, b, l)
+                    act_blocks(kind, a, b)
                 }
             }
             Err(e) => *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e),
@@ -738,16 +712,31 @@ fn quantize_rows(
     }
 }
 
-/// Asks for `bytes` to be brought into the cache: the next group's weights while this one
-/// runs. Without it each group's first call waited on memory (a 21 MB Q4_0 matrix streamed by
-/// the isolated kernel: 2.41 → 2.71 G `vpdpbusd`/s).
-fn prefetch(bytes: &[u8]) {
+/// Prefill's prefetch: asks the cache for block `b`'s share (of `nb` blocks' shares) of
+/// `ahead`, the part of the next group's weights a kernel call brings in while it runs on this
+/// one. Without it each group's first call waited on memory (a 21 MB Q4_0 matrix streamed by
+/// the isolated kernel: 2.41 → 2.71 G `vpdpbusd`/s); spread over the blocks, the prefetches no
+/// longer stall on full line-fill buffers as one burst before each call did (1B-shaped Q8_0
+/// pp512: +10 %).
+#[inline(always)]
+pub(super) fn prefetch_part(ahead: &[u8], b: usize, nb: usize) {
+    let per = ahead.len().div_ceil(64).div_ceil(nb.max(1));
     #[cfg(target_arch = "x86_64")]
-    for line in bytes.chunks(64) {
+    for at in (b * per..(b + 1) * per)
+        .map(|l| 64 * l)
+        .take_while(|&at| at < ahead.len())
+    {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: a prefetch is only a hint: it cannot fault, and the address lies in `bytes`.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+        // SAFETY: a prefetch is only a hint: it cannot fault, and the address lies in `ahead`.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(ahead.as_ptr().add(at).cast()) };
     }
+}
+
+/// Piece `i` of `n` of `ahead`, whole cache lines each (the last may be shorter or empty): the
+/// share of a kernel that runs its activation rows in `n` passes.
+pub(super) fn piece(ahead: &[u8], i: usize, n: usize) -> &[u8] {
+    let per = ahead.len().div_ceil(n.max(1)).next_multiple_of(64);
+    &ahead[ahead.len().min(i * per)..ahead.len().min((i + 1) * per)]
 }
 
 /// Bytes ahead of the one it reads that decode asks the cache for.
@@ -791,7 +780,6 @@ impl Product<'_> {
         Acts {
             act: &a.act[r0 * p.act..(r0 + m) * p.act],
             blocks: &a.blocks[r0 * p.blocks..(r0 + m) * p.blocks],
-            lanes: &a.lanes[r0 * p.lanes..(r0 + m) * p.lanes],
             kblocks: &a.kblocks[r0 * p.kblocks..(r0 + m) * p.kblocks],
         }
     }
@@ -862,10 +850,7 @@ impl Product<'_> {
                     let acts = self.acts(r0 + j, NA);
                     match tiled {
                         Some((tk, _)) => (tk.eight)(tile, self.nb, acts, y, rows, &next[part]),
-                        None => {
-                            prefetch(&next[part]);
-                            (self.k.eight)(wg, self.nb, acts, y, rows)
-                        }
+                        None => (self.k.eight)(wg, self.nb, acts, y, rows, &next[part]),
                     }
                     j += NA;
                 }

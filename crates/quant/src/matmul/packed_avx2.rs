@@ -7,7 +7,7 @@
 
 use std::arch::x86_64::*;
 
-use super::packed::{ActBlock, Acts, GroupKernels, Kind, GROUP, Q4_0, Q5_0};
+use super::packed::{piece, prefetch_part, ActBlock, Acts, GroupKernels, Kind, GROUP, Q4_0, Q5_0};
 use crate::dot::x86::prims::bytes_from_bits32;
 
 /// Rows per half group: the f32 lanes of a 256-bit register.
@@ -29,7 +29,8 @@ macro_rules! packed_block_order {
         }
 
         /// Group `w` (Q5_0 when `HI`, else Q4_0) against `NA` activation rows (`NA ≤ 2` keeps
-        /// the 16 registers).
+        /// the 16 registers), asking the cache for `ahead` a few lines per block.
+        #[allow(clippy::too_many_arguments)]
         ///
         /// # Safety
         /// The CPU must have the features of `$feat`; `w` must hold `nb` group blocks, every
@@ -44,6 +45,7 @@ macro_rules! packed_block_order {
             extras: [*const ActBlock; NA],
             y: *mut f32,
             stride: usize,
+            ahead: &[u8],
         ) {
             let kind: Kind = kind_of::<HI>();
             let gb = kind.group_block();
@@ -53,6 +55,9 @@ macro_rules! packed_block_order {
                 let mut acc = [_mm256_setzero_ps(); NA];
                 for b in 0..nb {
                     let p = w.add(b * gb);
+                    if half == 0 {
+                        prefetch_part(ahead, b, nb);
+                    }
                     let dx = _mm256_cvtph_ps(_mm_loadu_si128(p.add(2 * HALF * half).cast()));
                     let q = p.add(kind.chunks_at() + 32 * half);
                     let mut u = [_mm256_setzero_si256(); 8];
@@ -87,13 +92,15 @@ macro_rules! packed_block_order {
             }
         }
 
-        /// The group against `M` activation rows (two at a time), lengths checked.
+        /// The group against `M` activation rows (two at a time), lengths checked, asking
+        /// the cache for `ahead`.
         pub(super) fn group<const M: usize, const HI: bool>(
             w: &[u8],
             nb: usize,
             acts: Acts<'_>,
             y: &mut [f32],
             stride: usize,
+            ahead: &[u8],
         ) {
             let kind: Kind = kind_of::<HI>();
             assert!(w.len() >= nb * kind.group_block());
@@ -106,20 +113,26 @@ macro_rules! packed_block_order {
                 // checks bound every read and write.
                 unsafe {
                     let yj = y.add(j * stride);
+                    let part = piece(ahead, j / 2, M.div_ceil(2));
                     if j + 2 <= M {
-                        run::<2, HI>(
-                            w.as_ptr(),
-                            nb,
-                            [a(j), a(j + 1)],
-                            [e(j), e(j + 1)],
-                            yj,
-                            stride,
-                        );
+                        let (a, e) = ([a(j), a(j + 1)], [e(j), e(j + 1)]);
+                        run::<2, HI>(w.as_ptr(), nb, a, e, yj, stride, part);
                     } else {
-                        run::<1, HI>(w.as_ptr(), nb, [a(j)], [e(j)], yj, stride);
+                        run::<1, HI>(w.as_ptr(), nb, [a(j)], [e(j)], yj, stride, part);
                     }
                 }
             }
+        }
+
+        /// Decode: the group against one activation row.
+        pub(super) fn one<const HI: bool>(
+            w: &[u8],
+            nb: usize,
+            acts: Acts<'_>,
+            y: &mut [f32],
+            stride: usize,
+        ) {
+            group::<1, HI>(w, nb, acts, y, stride, &[])
         }
     };
 }
@@ -173,13 +186,13 @@ macro_rules! forms {
     ($m:ident, $hi:expr) => {
         if $hi {
             GroupKernels {
-                one: $m::group::<1, true>,
+                one: $m::one::<true>,
                 eight: $m::group::<8, true>,
                 tile: None,
             }
         } else {
             GroupKernels {
-                one: $m::group::<1, false>,
+                one: $m::one::<false>,
                 eight: $m::group::<8, false>,
                 tile: None,
             }

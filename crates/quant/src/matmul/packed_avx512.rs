@@ -2,26 +2,30 @@
 //! one or eight activation rows; every register lane is one weight row.
 //!
 //! Per block and activation row, eight `vpdpbusd` (each the same four weight bytes of 16 rows
-//! against one broadcast activation dword `l`) give exact integer sums. Block order (Q4_0, Q5_0): they
-//! add up onto the seed `−c·Σy`, then `acc = fma(dx·dy, sumi, acc)`. Eight-lane order (Q4_1,
-//! Q8_0): each stays its own lane sum `l` (seeded with its dword's `−c·Σy`), `acc_l =
-//! fma(dx·dy, sum_l, acc_l)`, and at the end `hsum_ps`'s tree over the eight `acc_l` plus the
-//! min term `ext = fma(mx, sy, ext)` (Q4_1): the per-pair kernels' operations, row by row.
+//! against one broadcast activation dword `l`) give exact integer sums. Block order (Q4_0,
+//! Q5_0, Q8_0): they add up onto the seed `−c·Σy`, then `acc = fma(dx·dy, sumi, acc)`.
+//! Eight-lane order (Q4_1): each stays its own lane sum `l`, `acc_l = fma(dx·dy, sum_l,
+//! acc_l)`, and at the end `hsum_ps`'s tree over the eight `acc_l` plus the min term `ext =
+//! fma(mx, sy, ext)`: the per-pair kernel's operations, row by row.
+//!
+//! `run` and `run_lanes` are inlined into each type's entry, so the type's constants fold.
 
 use std::arch::x86_64::*;
 
 use super::packed::{
-    prefetch_ahead, ActBlock, Acts, GroupKernels, Kind, LaneSeeds, GROUP, Q4_0, Q4_1, Q5_0, Q8_0,
+    piece, prefetch_ahead, prefetch_part, ActBlock, Acts, GroupKernels, Kind, GROUP, Q4_0, Q4_1,
+    Q5_0, Q8_0,
 };
 
-/// The shared kernel: group `w` (`nb` group blocks of `kind`) against `NA` activation rows.
+/// The shared kernel: group `w` (`nb` group blocks of `kind`) against `NA` activation rows,
+/// asking the cache for `ahead` (prefill) or the stream ahead (decode, `NA = 1`).
 ///
 /// # Safety
 /// The CPU must have AVX-512 F/BW/VNNI; `w` must hold `nb` group blocks, every `acts[j]` `nb`
 /// activation blocks of `kind.ab` bytes and every `extras[j]` `nb` entries; `y + j · stride`
 /// must be writable for 16 floats for every row `j`.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma,f16c")]
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
 unsafe fn run<const NA: usize>(
     kind: Kind,
     w: *const u8,
@@ -30,6 +34,7 @@ unsafe fn run<const NA: usize>(
     extras: [*const ActBlock; NA],
     y: *mut f32,
     stride: usize,
+    ahead: &[u8],
 ) {
     let gb = kind.group_block();
     let qa = kind.act_qoff();
@@ -41,6 +46,7 @@ unsafe fn run<const NA: usize>(
         if NA == 1 {
             prefetch_ahead(p, gb);
         }
+        prefetch_part(ahead, b, nb);
         let u = unpack(kind, p, low);
         let dx = _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()));
         let mx = if kind.min {
@@ -70,22 +76,21 @@ unsafe fn run<const NA: usize>(
     }
 }
 
-/// The eight-lane order (Q4_1, Q8_0): group `w` against `NA` activation rows.
+/// The eight-lane order (Q4_1): group `w` against `NA` activation rows.
 ///
 /// # Safety
-/// As [`run`], and every `lanes[j]` must hold `nb` entries when `kind.c ≠ 0`.
+/// As [`run`].
 #[allow(clippy::too_many_arguments)]
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma,f16c")]
+#[inline(always)]
 unsafe fn run_lanes<const NA: usize>(
     kind: Kind,
     w: *const u8,
     nb: usize,
     acts: [*const u8; NA],
     extras: [*const ActBlock; NA],
-    lanes: [*const LaneSeeds; NA],
     y: *mut f32,
     stride: usize,
+    ahead: &[u8],
 ) {
     let gb = kind.group_block();
     let qa = kind.act_qoff();
@@ -97,6 +102,7 @@ unsafe fn run_lanes<const NA: usize>(
         if NA == 1 {
             prefetch_ahead(p, gb);
         }
+        prefetch_part(ahead, b, nb);
         let u = unpack(kind, p, low);
         let dx = _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()));
         for j in 0..NA {
@@ -105,12 +111,7 @@ unsafe fn run_lanes<const NA: usize>(
             let d = _mm512_mul_ps(dx, _mm512_set1_ps(e.dy));
             for (l, (ul, al)) in u.iter().zip(acc[j].iter_mut()).enumerate() {
                 let yl = _mm512_set1_epi32(y.add(4 * l).cast::<i32>().read_unaligned());
-                let seed = if kind.c == 0 {
-                    _mm512_setzero_si512()
-                } else {
-                    _mm512_set1_epi32((*lanes[j].add(b))[l])
-                };
-                let s = _mm512_dpbusd_epi32(seed, *ul, yl);
+                let s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), *ul, yl);
                 *al = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), *al);
             }
             if kind.min {
@@ -133,8 +134,7 @@ unsafe fn run_lanes<const NA: usize>(
 ///
 /// # Safety
 /// `p` must hold a group block of `kind`; AVX-512 F/BW must be present.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma,f16c")]
+#[inline(always)]
 unsafe fn unpack(kind: Kind, p: *const u8, low: __m512i) -> [__m512i; 8] {
     let q = p.add(kind.chunks_at());
     let mut u = [_mm512_setzero_si512(); 8];
@@ -165,8 +165,8 @@ macro_rules! kind {
         mod $name {
             use super::*;
 
-            /// The group against the `NA` activation rows from `a0` (extras from `e0`, lane
-            /// seeds from `l0`, `nl` per row), row `j`'s outputs stored at `y + j · stride`.
+            /// The group against the `NA` activation rows from `a0` (extras from `e0`), row
+            /// `j`'s outputs stored at `y + j · stride`, asking the cache for `ahead`.
             #[allow(clippy::too_many_arguments)]
             #[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma,f16c")]
             unsafe fn kern<const NA: usize>(
@@ -174,63 +174,57 @@ macro_rules! kind {
                 nb: usize,
                 a0: *const u8,
                 e0: *const ActBlock,
-                l0: *const LaneSeeds,
-                nl: usize,
                 y: *mut f32,
                 stride: usize,
+                ahead: &[u8],
             ) {
                 let kind: Kind = $kind;
                 // The rows' pointers are made here, in registers: tables built by the caller
                 // and passed through memory cost more than the kernel's own loads.
                 let acts: [_; NA] = std::array::from_fn(|j| a0.wrapping_add(j * nb * kind.ab));
                 let extras: [_; NA] = std::array::from_fn(|j| e0.wrapping_add(j * nb));
-                let lanes: [_; NA] = std::array::from_fn(|j| l0.wrapping_add(j * nl));
                 if kind.lanes && NA > 2 {
                     // Eight accumulators per activation row: two rows at a time fit the registers.
+                    let pairs = NA.div_ceil(2);
                     for j in (0..NA).step_by(2) {
                         let yj = y.add(j * stride);
+                        let part = piece(ahead, j / 2, pairs);
                         if j + 2 <= NA {
-                            let (a, e, l) = (
-                                [acts[j], acts[j + 1]],
-                                [extras[j], extras[j + 1]],
-                                [lanes[j], lanes[j + 1]],
-                            );
-                            run_lanes::<2>(kind, w, nb, a, e, l, yj, stride);
+                            let (a, e) = ([acts[j], acts[j + 1]], [extras[j], extras[j + 1]]);
+                            run_lanes::<2>(kind, w, nb, a, e, yj, stride, part);
                         } else {
-                            run_lanes::<1>(
-                                kind,
-                                w,
-                                nb,
-                                [acts[j]],
-                                [extras[j]],
-                                [lanes[j]],
-                                yj,
-                                stride,
-                            );
+                            run_lanes::<1>(kind, w, nb, [acts[j]], [extras[j]], yj, stride, part);
                         }
                     }
                 } else if kind.lanes {
-                    run_lanes::<NA>(kind, w, nb, acts, extras, lanes, y, stride)
+                    run_lanes::<NA>(kind, w, nb, acts, extras, y, stride, ahead)
                 } else {
-                    run::<NA>(kind, w, nb, acts, extras, y, stride)
+                    run::<NA>(kind, w, nb, acts, extras, y, stride, ahead)
                 }
             }
 
-            /// The group against `NA` activation rows, lengths checked.
+            /// The group against `NA` activation rows, lengths checked, asking the cache for
+            /// `ahead`.
             pub(super) fn group<const NA: usize>(
                 w: &[u8],
                 nb: usize,
                 acts: Acts<'_>,
                 y: &mut [f32],
                 stride: usize,
+                ahead: &[u8],
             ) {
                 let kind: Kind = $kind;
                 assert!(w.len() >= nb * kind.group_block());
-                let nl = acts.check(&kind, nb, NA, y, stride);
-                let (a, e, l) = (acts.act.as_ptr(), acts.blocks.as_ptr(), acts.lanes.as_ptr());
+                acts.check(&kind, nb, NA, y, stride);
+                let (a, e) = (acts.act.as_ptr(), acts.blocks.as_ptr());
                 // SAFETY: handed out by `detect` only after the features were detected; the
                 // checks bound every read and write.
-                unsafe { kern::<NA>(w.as_ptr(), nb, a, e, l, nl, y.as_mut_ptr(), stride) }
+                unsafe { kern::<NA>(w.as_ptr(), nb, a, e, y.as_mut_ptr(), stride, ahead) }
+            }
+
+            /// Decode: the group against one activation row.
+            pub(super) fn one(w: &[u8], nb: usize, acts: Acts<'_>, y: &mut [f32], stride: usize) {
+                group::<1>(w, nb, acts, y, stride, &[])
             }
         }
     };
@@ -249,22 +243,22 @@ pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<GroupKernels> {
     }
     match ty {
         T::Q4_0 => Some(GroupKernels {
-            one: q4_0::group::<1>,
+            one: q4_0::one,
             eight: q4_0::group::<8>,
             tile: None,
         }),
         T::Q4_1 => Some(GroupKernels {
-            one: q4_1::group::<1>,
+            one: q4_1::one,
             eight: q4_1::group::<8>,
             tile: None,
         }),
         T::Q5_0 => Some(GroupKernels {
-            one: q5_0::group::<1>,
+            one: q5_0::one,
             eight: q5_0::group::<8>,
             tile: None,
         }),
         T::Q8_0 => Some(GroupKernels {
-            one: q8_0::group::<1>,
+            one: q8_0::one,
             eight: q8_0::group::<8>,
             tile: None,
         }),

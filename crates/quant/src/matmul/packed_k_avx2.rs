@@ -7,7 +7,7 @@
 
 use std::arch::x86_64::*;
 
-use super::packed::{prefetch_ahead, Acts, GroupKernels, GROUP};
+use super::packed::{piece, prefetch_ahead, prefetch_part, Acts, GroupKernels, GROUP};
 use super::packed_avx2::{dp_avx2, dp_avxvnni};
 use super::packed_k::{KActBlock, KType, TQ4K, TQ5K, TQ6K};
 
@@ -65,7 +65,7 @@ macro_rules! packed_k {
         }
 
         /// Group `w` (`nb` group blocks of `T`) against `NA ≤ 2` activation rows (two keep
-        /// the sixteen registers).
+        /// the sixteen registers), asking the cache for `ahead` a few lines per block.
         ///
         /// # Safety
         /// The CPU must have the features of `$feat`; `w` must hold `nb` group blocks and every
@@ -79,6 +79,7 @@ macro_rules! packed_k {
             extras: [*const KActBlock; NA],
             y: *mut f32,
             stride: usize,
+            ahead: &[u8],
         ) {
             let kk = T::KK;
             let gb = kk.group_block();
@@ -88,6 +89,9 @@ macro_rules! packed_k {
                     let p = w.add(b * gb);
                     if NA == 1 && h == 0 {
                         prefetch_ahead(p, gb);
+                    }
+                    if h == 0 {
+                        prefetch_part(ahead, b, nb);
                     }
                     let d = _mm256_cvtph_ps(_mm_loadu_si128(p.add(2 * HALF * h).cast()));
                     let mut t = [_mm256_setzero_ps(); NA];
@@ -185,13 +189,15 @@ macro_rules! packed_k {
             }
         }
 
-        /// The group against `M` activation rows (two at a time), lengths checked.
+        /// The group against `M` activation rows (two at a time), lengths checked, asking the
+        /// cache for `ahead`.
         fn group<T: KType, const M: usize>(
             w: &[u8],
             nb: usize,
             acts: Acts<'_>,
             y: &mut [f32],
             stride: usize,
+            ahead: &[u8],
         ) {
             assert!(w.len() >= nb * T::KK.group_block());
             assert!(acts.kblocks.len() >= M * nb);
@@ -203,19 +209,25 @@ macro_rules! packed_k {
                 // checks bound every read and write.
                 unsafe {
                     let yj = y.add(j * stride);
+                    let part = piece(ahead, j / 2, M.div_ceil(2));
                     if j + 2 <= M {
-                        run::<T, 2>(w.as_ptr(), nb, [e(j), e(j + 1)], yj, stride);
+                        run::<T, 2>(w.as_ptr(), nb, [e(j), e(j + 1)], yj, stride, part);
                     } else {
-                        run::<T, 1>(w.as_ptr(), nb, [e(j)], yj, stride);
+                        run::<T, 1>(w.as_ptr(), nb, [e(j)], yj, stride, part);
                     }
                 }
             }
         }
 
+        /// Decode: the group against one activation row.
+        fn one<T: KType>(w: &[u8], nb: usize, acts: Acts<'_>, y: &mut [f32], stride: usize) {
+            group::<T, 1>(w, nb, acts, y, stride, &[])
+        }
+
         /// The entries of type `T`.
         pub(super) fn kernels<T: KType>() -> GroupKernels {
             GroupKernels {
-                one: group::<T, 1>,
+                one: one::<T>,
                 eight: group::<T, 8>,
                 tile: None,
             }

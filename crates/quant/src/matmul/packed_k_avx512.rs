@@ -16,7 +16,7 @@
 
 use std::arch::x86_64::*;
 
-use super::packed::{prefetch_ahead, Acts, GroupKernels, TileKernels, GROUP};
+use super::packed::{prefetch_ahead, prefetch_part, Acts, GroupKernels, TileKernels, GROUP};
 use super::packed_k::{KActBlock, KType, TileLine, TQ4K, TQ5K, TQ6K};
 use pine_gguf::QK_K;
 
@@ -213,7 +213,8 @@ unsafe fn sub<T: KType, const NA: usize>(
     }
 }
 
-/// Group `w` (`nb` group blocks of `kk`) against `NA` activation rows.
+/// Group `w` (`nb` group blocks of `kk`) against `NA` activation rows, asking the cache for
+/// `ahead` (prefill) or the stream ahead (decode, `NA = 1`).
 ///
 /// # Safety
 /// The CPU must have AVX-512 F/BW/VNNI; `w` must hold `nb` group blocks and every `extras[j]`
@@ -227,6 +228,7 @@ unsafe fn run<T: KType, const NA: usize>(
     extras: [*const KActBlock; NA],
     y: *mut f32,
     stride: usize,
+    ahead: &[u8],
 ) {
     let kk = T::KK;
     let gb = kk.group_block();
@@ -236,6 +238,7 @@ unsafe fn run<T: KType, const NA: usize>(
         if NA == 1 {
             prefetch_ahead(p, gb);
         }
+        prefetch_part(ahead, b, nb);
         let d = _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()));
         let mut t = [_mm512_setzero_ps(); NA];
         // Q6_K: the first sub-block's term of each pair.
@@ -335,13 +338,8 @@ unsafe fn run_tile<T: KType, const NA: usize>(
     let kk = T::KK;
     let tl = kk.tile_lines();
     let mut acc = [_mm512_setzero_ps(); NA];
-    // Lines of `ahead` asked for per superblock: a few at a time, the fill buffers never full.
-    let ahead_lines = ahead.len().div_ceil(64).div_ceil(nb.max(1));
     for b in 0..nb {
-        let lines = b * ahead_lines..(b + 1) * ahead_lines;
-        for at in lines.map(|l| 64 * l).take_while(|&at| at < ahead.len()) {
-            _mm_prefetch::<_MM_HINT_T0>(ahead.as_ptr().add(at).cast());
-        }
+        prefetch_part(ahead, b, nb);
         let line = |i: usize| tile.add(b * tl + i);
         let mut t = [_mm512_setzero_ps(); NA];
         let per = 32 / kk.sb;
@@ -398,13 +396,14 @@ fn tile_group<T: KType, const NA: usize>(
     unsafe { run_tile::<T, NA>(tile.as_ptr(), nb, e, y.as_mut_ptr(), stride, ahead) }
 }
 
-/// The group against `NA` activation rows, lengths checked.
+/// The group against `NA` activation rows, lengths checked, asking the cache for `ahead`.
 fn group<T: KType, const NA: usize>(
     w: &[u8],
     nb: usize,
     acts: Acts<'_>,
     y: &mut [f32],
     stride: usize,
+    ahead: &[u8],
 ) {
     assert!(w.len() >= nb * T::KK.group_block());
     assert!(acts.kblocks.len() >= NA * nb);
@@ -413,13 +412,18 @@ fn group<T: KType, const NA: usize>(
     let e: [_; NA] = std::array::from_fn(|j| e0.wrapping_add(j * nb));
     // SAFETY: handed out by `detect` only after the features were detected; the checks bound
     // every read and write.
-    unsafe { run::<T, NA>(w.as_ptr(), nb, e, y.as_mut_ptr(), stride) }
+    unsafe { run::<T, NA>(w.as_ptr(), nb, e, y.as_mut_ptr(), stride, ahead) }
+}
+
+/// Decode: the group against one activation row.
+fn one<T: KType>(w: &[u8], nb: usize, acts: Acts<'_>, y: &mut [f32], stride: usize) {
+    group::<T, 1>(w, nb, acts, y, stride, &[])
 }
 
 /// The entries of type `T`.
 fn kernels<T: KType>() -> GroupKernels {
     GroupKernels {
-        one: group::<T, 1>,
+        one: one::<T>,
         eight: group::<T, 8>,
         tile: Some(TileKernels {
             convert: tile_convert::<T>,

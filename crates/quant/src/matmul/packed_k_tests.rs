@@ -151,7 +151,6 @@ fn tiles_equal_the_plain_twins() {
             let acts = super::packed::Acts {
                 act: &[],
                 blocks: &[],
-                lanes: &[],
                 kblocks: &flat,
             };
             let mut y = vec![f32::NAN; 8 * GROUP];

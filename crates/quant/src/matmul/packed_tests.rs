@@ -1,6 +1,6 @@
-//! The packed kernels against their plain twin, bit for bit: the per-pair dot kernel for Q4_0,
-//! Q4_1 and Q8_0, `packed::block_order_plain` for Q5_0 (tail rows: the per-pair kernel); the
-//! twin against the exact sum of the dequantized operands.
+//! The packed kernels against their plain twin, bit for bit: the per-pair dot kernel for Q4_0
+//! and Q4_1, `packed::block_order_plain` for Q5_0 and Q8_0 (tail rows: the per-pair kernel);
+//! the twin against the exact sum of the dequantized operands.
 
 use super::packed::{block_order_plain, Kind, GROUP};
 use super::{matmul_packed, matmul_packed_many, MatmulScratch, PackedWeights};
@@ -34,15 +34,17 @@ fn check(scratch: &mut MatmulScratch, ty: GgmlType, rows: usize, cols: usize, w:
     }
 }
 
-/// Every output of `y` against the twin: Q5_0's full groups against the block order, every
-/// other output against the per-pair kernel.
+/// Every output of `y` against the twin: Q5_0's and Q8_0's full groups against the block
+/// order, every other output against the per-pair kernel.
 fn check_outputs(ty: GgmlType, rows: usize, cols: usize, w: &[u8], x: &[f32], y: &[f32]) {
     let n = x.len() / cols;
     let aty = activation_type(ty).unwrap();
     let per_pair = kernels().get(ty).unwrap();
     let full = rows / GROUP * GROUP;
     let dot = |o: usize, w: &[u8], a: &[u8]| match ty {
-        GgmlType::Q5_0 if o < full => block_order_plain(&Kind::of(ty).unwrap(), w, a),
+        GgmlType::Q5_0 | GgmlType::Q8_0 if o < full => {
+            block_order_plain(&Kind::of(ty).unwrap(), w, a)
+        }
         _ => per_pair(w, a),
     };
     let rb = w.len() / rows;
@@ -116,11 +118,12 @@ fn packed_extreme_values_exact() {
 }
 
 /// The block-order twin: Q4_0's equals its per-pair kernel bit for bit (the same order), and
-/// Q4_0's and Q5_0's lie within rounding of the exact sum of dequantized weights times
+/// Q4_0's, Q5_0's and Q8_0's lie within rounding of the exact sum of dequantized weights times
 /// dequantized Q8_0 activations.
 #[test]
 fn block_order_plain_is_exact_to_rounding() {
-    for (t, ty) in [GgmlType::Q4_0, GgmlType::Q5_0].into_iter().enumerate() {
+    let types = [GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::Q8_0];
+    for (t, ty) in types.into_iter().enumerate() {
         let kind = Kind::of(ty).unwrap();
         let (rows, cols) = (16, 1024);
         let nb = cols / 32;
