@@ -4,7 +4,10 @@
 //!
 //! Prints GB/s of weight bytes streamed for matvec (decode) shapes, rows × cols: SmolLM2-135M's
 //! FFN down projection 576×1536 and up/gate projection 1536×576, its output head 49152×576, and
-//! a 7B-class 4096×4096; and GFLOP/s for a 512-row prefill through the 576×1536 weight.
+//! a 7B-class 4096×4096; and GFLOP/s for a 512-row prefill through the 576×1536 weight. Then
+//! the CPU's int8 peak at each thread count: `vpdpbusd` on 512-bit registers (AVX-512 VNNI)
+//! with ten independent chains per thread, the ceiling the prefill kernels are judged against
+//! (a prefill's GMAC/s is its tokens/s times the multiply-adds of one token's matmuls).
 //!
 //! Run: `cargo bench --bench kernels [-- [--quick] [TYPE ...]]`; `--quick` times fewer
 //! repetitions, TYPE names (e.g. `Q4_0 q8_0`) restrict the types. Types pine cannot quantize
@@ -222,4 +225,60 @@ fn main() {
         }
     }
     println!("matvec columns: GB/s of weight bytes; last column: GFLOP/s; * = random blocks");
+    for threads in THREADS {
+        match int8_peak(threads, quick) {
+            Some(g) => println!("int8 peak, {threads} thread(s): {g:.0} GMAC/s (vpdpbusd zmm)"),
+            None => println!("int8 peak, {threads} thread(s): n/a (no AVX-512 VNNI)"),
+        }
+    }
+}
+
+/// GMAC/s of `threads` threads each running [`vnni_chains`], or `None` without AVX-512 VNNI.
+fn int8_peak(threads: usize, quick: bool) -> Option<f64> {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vnni") {
+        // Best of three runs of ~0.2 s (0.02 s quick): the first also wakes the 512-bit units.
+        let iters: u64 = if quick { 10_000_000 } else { 100_000_000 };
+        let macs = threads as f64 * iters as f64 * (CHAINS * 64) as f64;
+        let best = (0..3)
+            .map(|_| {
+                let start = Instant::now();
+                std::thread::scope(|s| {
+                    for _ in 0..threads {
+                        // SAFETY: the features were detected above.
+                        s.spawn(move || std::hint::black_box(unsafe { vnni_chains(iters) }));
+                    }
+                });
+                start.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min);
+        return Some(macs / best / 1e9);
+    }
+    let _ = (threads, quick);
+    None
+}
+
+/// Independent `vpdpbusd` chains per thread: enough to cover the instruction's latency on two
+/// ports.
+const CHAINS: usize = 10;
+
+/// `iters` rounds of one `vpdpbusd` (64 multiply-adds) on each of [`CHAINS`] accumulators.
+///
+/// # Safety
+/// The CPU must have AVX-512 F and VNNI.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vnni")]
+unsafe fn vnni_chains(iters: u64) -> i32 {
+    use std::arch::x86_64::*;
+    let (a, b) = std::hint::black_box((_mm512_set1_epi8(1), _mm512_set1_epi8(2)));
+    let mut acc: [__m512i; CHAINS] = std::array::from_fn(|i| _mm512_set1_epi32(i as i32));
+    for _ in 0..iters {
+        for x in &mut acc {
+            *x = _mm512_dpbusd_epi32(*x, a, b);
+        }
+    }
+    _mm512_reduce_add_epi32(
+        acc.iter()
+            .fold(_mm512_setzero_si512(), |s, x| _mm512_add_epi32(s, *x)),
+    )
 }
