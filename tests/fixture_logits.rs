@@ -7,8 +7,10 @@ use common::fixture_cases::{check_every_variant_with, Criteria};
 use pine::backend::{CpuBackend, MatmulMode};
 use pine::quant::matmul::PackedWeights;
 
-/// llama.cpp's float order, except for files with matrices the packed k-quant kernels run
-/// (their own order and activation rounding): those are held to llama.cpp's accuracy.
+/// llama.cpp's criteria (its float order, or the block order of packed Q5_0 and Q8_0: the
+/// same exact integer sums with fewer roundings), except for files with matrices the packed
+/// k-quant kernels run (their own order and activation rounding): those are held to llama.cpp's
+/// accuracy.
 #[test]
 fn every_variant_matches_llama_cpp_batch_and_incremental() {
     let criteria_of = |file: &pine::gguf::Gguf| {
