@@ -40,7 +40,7 @@
 
 use super::packed::GROUP;
 use crate::activation::quantize_block32;
-use crate::dot::unpack::q4_k_scales_mins;
+use crate::dot::unpack::{q3_k_scales, q4_k_scales_mins};
 use pine_gguf::{GgmlType, QK_K};
 
 /// The per-type constants of the packed k-quant layout.
@@ -50,29 +50,48 @@ pub(super) struct KKind {
     pub wb: usize,
     /// Elements per sub-block (one scale each): 32 or 16.
     pub sb: usize,
-    /// High bits per value beyond the low four: 0 (Q4_K), 1 (Q5_K), 2 (Q6_K).
+    /// Low bits per value, in the low-bit chunks: 4, or 2 (Q3_K).
+    pub lbits: usize,
+    /// High bits per value beyond the low ones: 0 (Q4_K), 1 (Q5_K, Q3_K), 2 (Q6_K).
     pub hbits: usize,
-    /// Whether the sub-blocks have mins (Q4_K, Q5_K); Q6_K instead has the offset 32.
+    /// Whether the sub-blocks have mins (Q4_K, Q5_K); Q6_K and Q3_K instead have an offset.
     pub min: bool,
+    /// Types with an offset: the row of [`KActBlock::seeds`] they start their integer sums
+    /// from, 0 for Q6_K's offset 32, 1 for Q3_K's 4.
+    pub seed: usize,
 }
 
+pub(super) const Q3_K: KKind = KKind {
+    wb: 110,
+    sb: 16,
+    lbits: 2,
+    hbits: 1,
+    min: false,
+    seed: 1,
+};
 pub(super) const Q4_K: KKind = KKind {
     wb: 144,
     sb: 32,
+    lbits: 4,
     hbits: 0,
     min: true,
+    seed: 0,
 };
 pub(super) const Q5_K: KKind = KKind {
     wb: 176,
     sb: 32,
+    lbits: 4,
     hbits: 1,
     min: true,
+    seed: 0,
 };
 pub(super) const Q6_K: KKind = KKind {
     wb: 210,
     sb: 16,
+    lbits: 4,
     hbits: 2,
     min: false,
+    seed: 0,
 };
 
 /// A packed k-quant type as a type, so the kernels see its constants at compile time.
@@ -81,12 +100,17 @@ pub(super) trait KType {
     const KK: KKind;
 }
 
+/// Q3_K as a [`KType`].
+pub(super) struct TQ3K;
 /// Q4_K as a [`KType`].
 pub(super) struct TQ4K;
 /// Q5_K as a [`KType`].
 pub(super) struct TQ5K;
 /// Q6_K as a [`KType`].
 pub(super) struct TQ6K;
+impl KType for TQ3K {
+    const KK: KKind = Q3_K;
+}
 impl KType for TQ4K {
     const KK: KKind = Q4_K;
 }
@@ -101,6 +125,7 @@ impl KKind {
     /// The kind of `ty`, when it is a packed k-quant.
     pub(super) fn of(ty: GgmlType) -> Option<KKind> {
         match ty {
+            GgmlType::Q3_K => Some(Q3_K),
             GgmlType::Q4_K => Some(Q4_K),
             GgmlType::Q5_K => Some(Q5_K),
             GgmlType::Q6_K => Some(Q6_K),
@@ -136,16 +161,22 @@ impl KKind {
         self.sc_at() + self.subs() * GROUP
     }
 
-    /// Offset of the low-nibble chunks.
+    /// Offset of the low-bit chunks.
     #[inline(always)]
     pub(super) const fn lo_at(&self) -> usize {
-        self.mn_at() + if self.min { 8 * GROUP } else { 0 }
+        self.mn_at() + if self.min { self.subs() * GROUP } else { 0 }
     }
 
     /// Offset of the high-bit chunks.
     #[inline(always)]
     pub(super) const fn hi_at(&self) -> usize {
-        self.lo_at() + QK_K / 2 * GROUP
+        self.lo_at() + QK_K * self.lbits / 8 * GROUP
+    }
+
+    /// Sub-blocks whose low bits share a byte.
+    #[inline(always)]
+    pub(super) const fn subs_per_lo_byte(&self) -> usize {
+        8 / self.lbits
     }
 
     /// Sub-blocks whose high bits share a byte.
@@ -155,10 +186,12 @@ impl KKind {
         8 / if self.hbits == 0 { 8 } else { self.hbits }
     }
 
-    /// Offset of the chunk holding dword `c` of sub-block `s`'s low bits.
+    /// Offset of the chunk holding dword `c` of sub-block `s`'s low bits, and their bit.
     #[inline(always)]
-    pub(super) const fn lo_chunk(&self, s: usize, c: usize) -> usize {
-        self.lo_at() + 64 * ((s / 2) * self.dwords() + c)
+    pub(super) const fn lo_chunk(&self, s: usize, c: usize) -> (usize, usize) {
+        let per = self.subs_per_lo_byte();
+        let at = self.lo_at() + 64 * ((s / per) * self.dwords() + c);
+        (at, self.lbits * (s % per))
     }
 
     /// Offset of the chunk holding dword `c` of sub-block `s`'s high bits, and their bit.
@@ -219,44 +252,59 @@ impl KKind {
     /// Line of `dmin` (Q4_K/Q5_K).
     #[inline(always)]
     pub(super) const fn tile_dmin(&self) -> usize {
-        self.subs() + 8
+        2 * self.subs()
     }
 
     /// Line of dword `c` of sub-block `s`'s quants.
     #[inline(always)]
     pub(super) const fn tile_q(&self, s: usize, c: usize) -> usize {
-        self.subs() + if self.min { 9 } else { 0 } + s * self.dwords() + c
+        self.subs() + if self.min { self.subs() + 1 } else { 0 } + s * self.dwords() + c
     }
 }
 
-/// One GGUF superblock, decoded to integers: `d`, `dmin` (0 for Q6_K), per sub-block scales and
-/// (Q4_K/Q5_K) mins, and the 256 unsigned quants.
+/// One GGUF superblock, decoded to integers: `d`, `dmin` (0 for Q6_K and Q3_K), per sub-block
+/// scales (Q3_K's with its bias 32 taken off) and (Q4_K/Q5_K) mins, and the 256 unsigned quants
+/// (Q3_K's `u = q + 4`).
 struct Decoded {
     d: [u8; 2],
     dmin: [u8; 2],
     sc: [i8; 16],
-    mn: [u8; 8],
+    mn: [u8; 16],
     q: [u8; QK_K],
 }
 
-/// Decodes superblock `x` of `kk`'s type (the GGUF layouts of ggml's `block_q4_K`, `block_q5_K`,
-/// `block_q6_K`).
+/// Decodes superblock `x` of `kk`'s type (the GGUF layouts of ggml's `block_q3_K`, `block_q4_K`,
+/// `block_q5_K`, `block_q6_K`).
 fn decode(kk: &KKind, x: &[u8]) -> Decoded {
     let mut out = Decoded {
         d: [0; 2],
         dmin: [0; 2],
         sc: [0; 16],
-        mn: [0; 8],
+        mn: [0; 16],
         q: [0; QK_K],
     };
-    if kk.min {
+    if kk.lbits == 2 {
+        // Q3_K: `hmask[32]`, `qs[64]`, `scales[12]`, `d`; value `v` (`n = v / 128`,
+        // `j = v / 32 mod 4`, `l = v mod 32`) has its low bits at bit `2j` of `qs[32n + l]` and
+        // its high bit (set: `u = q + 4` with `q ≥ 0`) at bit `4n + j` of `hmask[l]`.
+        out.d.copy_from_slice(&x[108..110]);
+        for (o, v) in out.sc.iter_mut().zip(q3_k_scales(&x[96..108])) {
+            *o = (i32::from(v) - 32) as i8; // 6-bit less 32: fits
+        }
+        for (v, q) in out.q.iter_mut().enumerate() {
+            let (n, j, l) = (v / 128, v / 32 % 4, v % 32);
+            let lo = (x[32 + 32 * n + l] >> (2 * j)) & 3;
+            let hi = (x[l] >> (4 * n + j)) & 1;
+            *q = lo | (hi << 2);
+        }
+    } else if kk.min {
         out.d.copy_from_slice(&x[0..2]);
         out.dmin.copy_from_slice(&x[2..4]);
         let (sc, mn) = q4_k_scales_mins(&x[4..16]);
         for (o, v) in out.sc.iter_mut().zip(sc) {
             *o = v as i8; // 6-bit: fits
         }
-        out.mn = mn;
+        out.mn[..8].copy_from_slice(&mn);
         let qs = if kk.hbits == 1 {
             &x[48..176]
         } else {
@@ -303,20 +351,21 @@ pub(super) fn pack_group(kk: &KKind, src: &[u8], rb: usize, dst: &mut [u8]) {
             out[2 * r..2 * r + 2].copy_from_slice(&x.d);
             if kk.min {
                 out[2 * GROUP + 2 * r..2 * GROUP + 2 * r + 2].copy_from_slice(&x.dmin);
-                for (s, &m) in x.mn.iter().enumerate() {
+                for (s, &m) in x.mn.iter().take(kk.subs()).enumerate() {
                     out[kk.mn_at() + GROUP * s + r] = m;
                 }
             }
             for (s, &sc) in x.sc.iter().take(kk.subs()).enumerate() {
                 out[kk.sc_at() + GROUP * s + r] = sc as u8;
             }
-            for p in 0..kk.subs() / 2 {
+            let (per, low) = (kk.subs_per_lo_byte(), (1 << kk.lbits) - 1);
+            for g in 0..kk.subs() / per {
                 for c in 0..dw {
-                    let at = kk.lo_chunk(2 * p, c) + 4 * r;
-                    let lo = &x.q[2 * p * sb + 4 * c..][..4];
-                    let hi = &x.q[(2 * p + 1) * sb + 4 * c..][..4];
-                    for ((o, &l), &h) in out[at..at + 4].iter_mut().zip(lo).zip(hi) {
-                        *o = (l & 15) | (h << 4);
+                    let at = kk.lo_chunk(g * per, c).0 + 4 * r;
+                    for (t, o) in out[at..at + 4].iter_mut().enumerate() {
+                        *o = (0..per).fold(0, |v, k| {
+                            v | (x.q[(g * per + k) * sb + 4 * c + t] & low) << (kk.lbits * k)
+                        });
                     }
                 }
             }
@@ -326,7 +375,7 @@ pub(super) fn pack_group(kk: &KKind, src: &[u8], rb: usize, dst: &mut [u8]) {
                     let at = kk.hi_chunk(g * per, c).0 + 4 * r;
                     for (t, o) in out[at..at + 4].iter_mut().enumerate() {
                         *o = (0..per).fold(0, |v, k| {
-                            v | (x.q[(g * per + k) * sb + 4 * c + t] >> 4) << (kk.hbits * k)
+                            v | (x.q[(g * per + k) * sb + 4 * c + t] >> kk.lbits) << (kk.hbits * k)
                         });
                     }
                 }
@@ -336,8 +385,9 @@ pub(super) fn pack_group(kk: &KKind, src: &[u8], rb: usize, dst: &mut [u8]) {
 }
 
 /// 256 activations as the k-quant kernels read them: int8 quants `qs` with one f32 scale `d`
-/// per 32 values, (Q4_K/Q5_K) `fs[k] = d[k]·Σqs` over those 32 values for the mins, and (Q6_K)
-/// the seeds `−32·Σqs` of the sixteen 16-value sub-blocks. One pointer per activation row
+/// per 32 values, (Q4_K/Q5_K) `fs[k] = d[k]·Σqs` over those 32 values for the mins, and the
+/// seeds of the sixteen 16-value sub-blocks, `seeds[0][s] = −32·Σqs` (Q6_K) and
+/// `seeds[1][s] = −4·Σqs` (Q3_K). One pointer per activation row
 /// reaches everything: eight rows' quants and extras in separate arrays took sixteen pointers,
 /// more than the general registers, and the kernel reloaded them from the stack.
 #[derive(Clone, Copy, Debug)]
@@ -345,7 +395,7 @@ pub(super) fn pack_group(kk: &KKind, src: &[u8], rb: usize, dst: &mut [u8]) {
 pub(super) struct KActBlock {
     pub d: [f32; 8],
     pub fs: [f32; 8],
-    pub seeds: [i32; 16],
+    pub seeds: [[i32; 16]; 2],
     pub qs: [i8; QK_K],
 }
 
@@ -354,7 +404,7 @@ impl Default for KActBlock {
         KActBlock {
             d: [0.0; 8],
             fs: [0.0; 8],
-            seeds: [0; 16],
+            seeds: [[0; 16]; 2],
             qs: [0; QK_K],
         }
     }
@@ -372,12 +422,10 @@ pub(super) fn act_blocks(x: &[f32], out: &mut [KActBlock]) {
                 *a = b as i8;
             }
         }
-        for (s, seed) in o.seeds.iter_mut().enumerate() {
-            *seed = -32
-                * o.qs[16 * s..16 * s + 16]
-                    .iter()
-                    .map(|&v| i32::from(v))
-                    .sum::<i32>();
+        for s in 0..16 {
+            let sum: i32 = o.qs[16 * s..16 * s + 16].iter().map(|&v| i32::from(v)).sum();
+            o.seeds[0][s] = -32 * sum;
+            o.seeds[1][s] = -4 * sum;
         }
     }
 }
@@ -407,7 +455,7 @@ pub(super) fn group_plain(
                 for k in 0..8 {
                     let mut x = 0.0f32;
                     for s in per * k..per * (k + 1) {
-                        let mut isum = if kk.min { 0 } else { e.seeds[s] };
+                        let mut isum = if kk.min { 0 } else { e.seeds[kk.seed][s] };
                         for v in 0..kk.sb {
                             let q = i32::from(quant_plain(kk, p, r, s, v));
                             isum += q * i32::from(e.qs[s * kk.sb + v]);
@@ -444,18 +492,20 @@ pub(super) fn group_plain(
     }
 }
 
-/// Value `v` of sub-block `s` of row `r` in the group block `p`, unsigned (`lo | hi << 4`).
+/// Value `v` of sub-block `s` of row `r` in the group block `p`, unsigned
+/// (`lo | hi << lbits`).
 #[cfg(test)]
 fn quant_plain(kk: &KKind, p: &[u8], r: usize, s: usize, v: usize) -> u8 {
     let (c, k) = (v / 4, v % 4);
-    let lo = (p[kk.lo_chunk(s, c) + 4 * r + k] >> (4 * (s % 2))) & 15;
+    let (at, bit) = kk.lo_chunk(s, c);
+    let lo = (p[at + 4 * r + k] >> bit) & ((1 << kk.lbits) - 1);
     let (at, bit) = kk.hi_chunk(s, c);
     let hi = if kk.hbits > 0 {
         (p[at + 4 * r + k] >> bit) & ((1 << kk.hbits) - 1)
     } else {
         0
     };
-    lo | (hi << 4)
+    lo | (hi << kk.lbits)
 }
 
 /// The plain twin of the tile conversion: the `nb` group blocks of `w` as tiles (`out`: `nb`

@@ -9,7 +9,7 @@ use std::arch::x86_64::*;
 
 use super::packed::{piece, prefetch_ahead, prefetch_part, Acts, GroupKernels, GROUP};
 use super::packed_avx2::{dp_avx2, dp_avxvnni};
-use super::packed_k::{KActBlock, KType, TQ4K, TQ5K, TQ6K};
+use super::packed_k::{KActBlock, KType, TQ3K, TQ4K, TQ5K, TQ6K};
 
 /// Rows per half group: the f32 lanes of a 256-bit register.
 const HALF: usize = GROUP / 2;
@@ -42,14 +42,15 @@ macro_rules! packed_k {
         unsafe fn unpack<T: KType>(p: *const u8, s: usize, h: usize) -> [__m256i; 8] {
             let kk = T::KK;
             let mut u = [_mm256_setzero_si256(); 8];
-            let low = _mm256_set1_epi8(0x0f);
-            let himask = _mm256_set1_epi8((((1 << kk.hbits) - 1) << 4) as i8);
+            let low = _mm256_set1_epi8(((1 << kk.lbits) - 1) as i8);
+            let himask = _mm256_set1_epi8((((1 << kk.hbits) - 1) << kk.lbits) as i8);
             for (c, uc) in u.iter_mut().enumerate().take(kk.dwords()) {
-                let v = _mm256_loadu_si256(p.add(kk.lo_chunk(s, c) + 32 * h).cast());
-                let nib = if s.is_multiple_of(2) {
+                let (at, lbit) = kk.lo_chunk(s, c);
+                let v = _mm256_loadu_si256(p.add(at + 32 * h).cast());
+                let nib = if lbit == 0 {
                     v
                 } else {
-                    _mm256_srli_epi16(v, 4)
+                    shift16(v, -(lbit as i32))
                 };
                 let nib = _mm256_and_si256(nib, low);
                 *uc = if kk.hbits == 0 {
@@ -57,7 +58,7 @@ macro_rules! packed_k {
                 } else {
                     let (at, bit) = kk.hi_chunk(s, c);
                     let hb = _mm256_loadu_si256(p.add(at + 32 * h).cast());
-                    let hb = _mm256_and_si256(shift16(hb, 4 - bit as i32), himask);
+                    let hb = _mm256_and_si256(shift16(hb, (kk.lbits - bit) as i32), himask);
                     _mm256_or_si256(nib, hb)
                 };
             }
@@ -120,7 +121,7 @@ macro_rules! packed_k {
                             let mut i = if kk.min {
                                 _mm256_setzero_si256()
                             } else {
-                                _mm256_set1_epi32(e.seeds[s])
+                                _mm256_set1_epi32(e.seeds[kk.seed][s])
                             };
                             for (c, uc) in u.iter().enumerate().take(kk.dwords()) {
                                 let ac = a.add(4 * c).cast::<i32>().read_unaligned();
@@ -244,10 +245,11 @@ mod avxvnni {
 }
 
 /// The kernels of `ty` in the form `form` builds, `None` for other types.
-fn of_type(ty: pine_gguf::GgmlType, form: fn() -> [GroupKernels; 3]) -> Option<GroupKernels> {
+fn of_type(ty: pine_gguf::GgmlType, form: fn() -> [GroupKernels; 4]) -> Option<GroupKernels> {
     use pine_gguf::GgmlType as T;
-    let [q4, q5, q6] = form();
+    let [q3, q4, q5, q6] = form();
     match ty {
+        T::Q3_K => Some(q3),
         T::Q4_K => Some(q4),
         T::Q5_K => Some(q5),
         T::Q6_K => Some(q6),
@@ -255,18 +257,20 @@ fn of_type(ty: pine_gguf::GgmlType, form: fn() -> [GroupKernels; 3]) -> Option<G
     }
 }
 
-/// The AVX2 form's kernels of the three types.
-fn avx2_form() -> [GroupKernels; 3] {
+/// The AVX2 form's kernels of the four types.
+fn avx2_form() -> [GroupKernels; 4] {
     [
+        avx2::kernels::<TQ3K>(),
         avx2::kernels::<TQ4K>(),
         avx2::kernels::<TQ5K>(),
         avx2::kernels::<TQ6K>(),
     ]
 }
 
-/// The AVX-VNNI form's kernels of the three types.
-fn avxvnni_form() -> [GroupKernels; 3] {
+/// The AVX-VNNI form's kernels of the four types.
+fn avxvnni_form() -> [GroupKernels; 4] {
     [
+        avxvnni::kernels::<TQ3K>(),
         avxvnni::kernels::<TQ4K>(),
         avxvnni::kernels::<TQ5K>(),
         avxvnni::kernels::<TQ6K>(),

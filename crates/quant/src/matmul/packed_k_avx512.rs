@@ -17,7 +17,7 @@
 use std::arch::x86_64::*;
 
 use super::packed::{prefetch_ahead, prefetch_part, Acts, GroupKernels, TileKernels, GROUP};
-use super::packed_k::{KActBlock, KType, TileLine, TQ4K, TQ5K, TQ6K};
+use super::packed_k::{KActBlock, KType, TileLine, TQ3K, TQ4K, TQ5K, TQ6K};
 use pine_gguf::QK_K;
 
 /// `v` shifted left by `n` bits (right for negative `n`) in 16-bit lanes.
@@ -43,22 +43,23 @@ unsafe fn shift16(v: __m512i, n: i32) -> __m512i {
 unsafe fn unpack<T: KType>(p: *const u8, s: usize) -> [__m512i; 8] {
     let kk = T::KK;
     let mut u = [_mm512_setzero_si512(); 8];
-    let low = _mm512_set1_epi8(0x0f);
-    let himask = _mm512_set1_epi8((((1 << kk.hbits) - 1) << 4) as i8);
+    let low = _mm512_set1_epi8(((1 << kk.lbits) - 1) as i8);
+    let himask = _mm512_set1_epi8((((1 << kk.hbits) - 1) << kk.lbits) as i8);
     for (c, uc) in u.iter_mut().enumerate().take(kk.dwords()) {
-        let v = _mm512_loadu_si512(p.add(kk.lo_chunk(s, c)).cast());
-        let nib = if s.is_multiple_of(2) {
+        let (at, lbit) = kk.lo_chunk(s, c);
+        let v = _mm512_loadu_si512(p.add(at).cast());
+        let nib = if lbit == 0 {
             v
         } else {
-            _mm512_srli_epi16(v, 4)
+            shift16(v, -(lbit as i32))
         };
         *uc = if kk.hbits == 0 {
             _mm512_and_si512(nib, low)
         } else {
             let (at, bit) = kk.hi_chunk(s, c);
             let h = _mm512_loadu_si512(p.add(at).cast());
-            let h = _mm512_and_si512(shift16(h, 4 - bit as i32), himask);
-            // (nib & 0x0f) | h
+            let h = _mm512_and_si512(shift16(h, kk.lbits as i32 - bit as i32), himask);
+            // (nib & low) | h
             _mm512_ternarylogic_epi32(nib, h, low, 0xEC)
         };
     }
@@ -98,8 +99,8 @@ unsafe fn rows<T: KType, const NA: usize>(
             let i = chain(_mm512_setzero_si512(), 0..8);
             t[j] = _mm512_fmadd_ps(_mm512_mul_ps(ds[0], da), _mm512_cvtepi32_ps(i), t[j]);
         } else {
-            let i0 = chain(_mm512_set1_epi32(e.seeds[2 * k]), 0..4);
-            let i1 = chain(_mm512_set1_epi32(e.seeds[2 * k + 1]), 4..8);
+            let i0 = chain(_mm512_set1_epi32(e.seeds[kk.seed][2 * k]), 0..4);
+            let i1 = chain(_mm512_set1_epi32(e.seeds[kk.seed][2 * k + 1]), 4..8);
             let x = _mm512_mul_ps(ds[0], _mm512_cvtepi32_ps(i0));
             let x = _mm512_fmadd_ps(ds[1], _mm512_cvtepi32_ps(i1), x);
             t[j] = _mm512_fmadd_ps(x, da, t[j]);
@@ -196,7 +197,7 @@ unsafe fn sub<T: KType, const NA: usize>(
         let mut i = if kk.min {
             _mm512_setzero_si512()
         } else {
-            _mm512_set1_epi32(e.seeds[s])
+            _mm512_set1_epi32(e.seeds[kk.seed][s])
         };
         for (c, uc) in u.iter().enumerate().take(kk.dwords()) {
             let ac = _mm512_set1_epi32(a.add(4 * c).cast::<i32>().read_unaligned());
@@ -440,6 +441,7 @@ pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<GroupKernels> {
     }
     const _: () = assert!(QK_K == 256);
     match ty {
+        T::Q3_K => Some(kernels::<TQ3K>()),
         T::Q4_K => Some(kernels::<TQ4K>()),
         T::Q5_K => Some(kernels::<TQ5K>()),
         T::Q6_K => Some(kernels::<TQ6K>()),
