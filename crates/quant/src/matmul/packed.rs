@@ -450,17 +450,18 @@ std::thread_local! {
 /// which the dot table already read).
 fn kernels_for(ty: GgmlType) -> Option<GroupKernels> {
     use std::sync::OnceLock;
-    const TYPES: [GgmlType; 8] = [
+    const TYPES: [GgmlType; 9] = [
         GgmlType::Q4_0,
         GgmlType::Q4_1,
         GgmlType::Q5_0,
         GgmlType::Q8_0,
+        GgmlType::Q2_K,
         GgmlType::Q3_K,
         GgmlType::Q4_K,
         GgmlType::Q5_K,
         GgmlType::Q6_K,
     ];
-    static TABLE: OnceLock<[Option<GroupKernels>; 8]> = OnceLock::new();
+    static TABLE: OnceLock<[Option<GroupKernels>; 9]> = OnceLock::new();
     let table = TABLE.get_or_init(|| {
         TYPES.map(|t| {
             // The k-quants' per-pair kernels are partly scalar (Q5_K) even with SIMD; Q8_0's

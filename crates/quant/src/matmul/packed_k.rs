@@ -54,19 +54,33 @@ pub(super) struct KKind {
     pub lbits: usize,
     /// High bits per value beyond the low ones: 0 (Q4_K), 1 (Q5_K, Q3_K), 2 (Q6_K).
     pub hbits: usize,
-    /// Whether the sub-blocks have mins (Q4_K, Q5_K); Q6_K and Q3_K instead have an offset.
+    /// Whether the sub-blocks have mins (Q2_K, Q4_K, Q5_K); Q6_K and Q3_K instead have an
+    /// offset.
     pub min: bool,
+    /// Whether each sub-block's scale and min share one byte, the scale in the low nibble and
+    /// the min in the high one (Q2_K, as in its GGUF block).
+    pub nib: bool,
     /// Types with an offset: the row of [`KActBlock::seeds`] they start their integer sums
     /// from, 0 for Q6_K's offset 32, 1 for Q3_K's 4.
     pub seed: usize,
 }
 
+pub(super) const Q2_K: KKind = KKind {
+    wb: 84,
+    sb: 16,
+    lbits: 2,
+    hbits: 0,
+    min: true,
+    nib: true,
+    seed: 0,
+};
 pub(super) const Q3_K: KKind = KKind {
     wb: 110,
     sb: 16,
     lbits: 2,
     hbits: 1,
     min: false,
+    nib: false,
     seed: 1,
 };
 pub(super) const Q4_K: KKind = KKind {
@@ -75,6 +89,7 @@ pub(super) const Q4_K: KKind = KKind {
     lbits: 4,
     hbits: 0,
     min: true,
+    nib: false,
     seed: 0,
 };
 pub(super) const Q5_K: KKind = KKind {
@@ -83,6 +98,7 @@ pub(super) const Q5_K: KKind = KKind {
     lbits: 4,
     hbits: 1,
     min: true,
+    nib: false,
     seed: 0,
 };
 pub(super) const Q6_K: KKind = KKind {
@@ -91,6 +107,7 @@ pub(super) const Q6_K: KKind = KKind {
     lbits: 4,
     hbits: 2,
     min: false,
+    nib: false,
     seed: 0,
 };
 
@@ -100,6 +117,8 @@ pub(super) trait KType {
     const KK: KKind;
 }
 
+/// Q2_K as a [`KType`].
+pub(super) struct TQ2K;
 /// Q3_K as a [`KType`].
 pub(super) struct TQ3K;
 /// Q4_K as a [`KType`].
@@ -108,6 +127,9 @@ pub(super) struct TQ4K;
 pub(super) struct TQ5K;
 /// Q6_K as a [`KType`].
 pub(super) struct TQ6K;
+impl KType for TQ2K {
+    const KK: KKind = Q2_K;
+}
 impl KType for TQ3K {
     const KK: KKind = Q3_K;
 }
@@ -125,6 +147,7 @@ impl KKind {
     /// The kind of `ty`, when it is a packed k-quant.
     pub(super) fn of(ty: GgmlType) -> Option<KKind> {
         match ty {
+            GgmlType::Q2_K => Some(Q2_K),
             GgmlType::Q3_K => Some(Q3_K),
             GgmlType::Q4_K => Some(Q4_K),
             GgmlType::Q5_K => Some(Q5_K),
@@ -155,16 +178,47 @@ impl KKind {
         }
     }
 
-    /// Offset of the mins (Q4_K/Q5_K).
+    /// Offset of the mins (Q4_K/Q5_K; Q2_K's share the scales' bytes).
     #[inline(always)]
     pub(super) const fn mn_at(&self) -> usize {
-        self.sc_at() + self.subs() * GROUP
+        self.sc_at() + if self.nib { 0 } else { self.subs() * GROUP }
     }
 
     /// Offset of the low-bit chunks.
     #[inline(always)]
     pub(super) const fn lo_at(&self) -> usize {
-        self.mn_at() + if self.min { self.subs() * GROUP } else { 0 }
+        let arrays = if self.min && !self.nib { 2 } else { 1 };
+        self.sc_at() + arrays * self.subs() * GROUP
+    }
+
+    /// Whether the sub-blocks (of 16) are summed in pairs, one activation scale each
+    /// (Q2_K, Q3_K, Q6_K), rather than one by one (Q4_K, Q5_K).
+    #[inline(always)]
+    pub(super) const fn pairs(&self) -> bool {
+        self.sb == 16
+    }
+
+    /// The scale of a sub-block from its byte in the scales: Q3_K's and Q6_K's signed, Q2_K's
+    /// the low nibble, else unsigned.
+    #[cfg(test)]
+    pub(super) const fn scale_of(&self, byte: u8) -> i32 {
+        if !self.min {
+            byte as i8 as i32
+        } else if self.nib {
+            (byte & 15) as i32
+        } else {
+            byte as i32
+        }
+    }
+
+    /// The min of a sub-block from its byte in the mins (Q2_K: the high nibble).
+    #[cfg(test)]
+    pub(super) const fn min_of(&self, byte: u8) -> i32 {
+        if self.nib {
+            (byte >> 4) as i32
+        } else {
+            byte as i32
+        }
     }
 
     /// Offset of the high-bit chunks.
@@ -263,8 +317,8 @@ impl KKind {
 }
 
 /// One GGUF superblock, decoded to integers: `d`, `dmin` (0 for Q6_K and Q3_K), per sub-block
-/// scales (Q3_K's with its bias 32 taken off) and (Q4_K/Q5_K) mins, and the 256 unsigned quants
-/// (Q3_K's `u = q + 4`).
+/// scales (Q3_K's with its bias 32 taken off) and (Q2_K/Q4_K/Q5_K) mins, and the 256 unsigned
+/// quants (Q3_K's `u = q + 4`).
 struct Decoded {
     d: [u8; 2],
     dmin: [u8; 2],
@@ -273,8 +327,8 @@ struct Decoded {
     q: [u8; QK_K],
 }
 
-/// Decodes superblock `x` of `kk`'s type (the GGUF layouts of ggml's `block_q3_K`, `block_q4_K`,
-/// `block_q5_K`, `block_q6_K`).
+/// Decodes superblock `x` of `kk`'s type (the GGUF layouts of ggml's `block_q2_K`, `block_q3_K`,
+/// `block_q4_K`, `block_q5_K`, `block_q6_K`).
 fn decode(kk: &KKind, x: &[u8]) -> Decoded {
     let mut out = Decoded {
         d: [0; 2],
@@ -283,7 +337,20 @@ fn decode(kk: &KKind, x: &[u8]) -> Decoded {
         mn: [0; 16],
         q: [0; QK_K],
     };
-    if kk.lbits == 2 {
+    if kk.nib {
+        // Q2_K: `scales[16]` (scale | min << 4), `qs[64]`, `d`, `dmin`; value `v` as Q3_K's
+        // low bits, at bit `2j` of `qs[32n + l]`.
+        out.d.copy_from_slice(&x[80..82]);
+        out.dmin.copy_from_slice(&x[82..84]);
+        for (s, &b) in x[..16].iter().enumerate() {
+            out.sc[s] = (b & 15) as i8;
+            out.mn[s] = b >> 4;
+        }
+        for (v, q) in out.q.iter_mut().enumerate() {
+            let (n, j, l) = (v / 128, v / 32 % 4, v % 32);
+            *q = (x[16 + 32 * n + l] >> (2 * j)) & 3;
+        }
+    } else if kk.lbits == 2 {
         // Q3_K: `hmask[32]`, `qs[64]`, `scales[12]`, `d`; value `v` (`n = v / 128`,
         // `j = v / 32 mod 4`, `l = v mod 32`) has its low bits at bit `2j` of `qs[32n + l]` and
         // its high bit (set: `u = q + 4` with `q ≥ 0`) at bit `4n + j` of `hmask[l]`.
@@ -349,14 +416,19 @@ pub(super) fn pack_group(kk: &KKind, src: &[u8], rb: usize, dst: &mut [u8]) {
         for r in 0..GROUP {
             let x = decode(kk, &src[r * rb + b * kk.wb..r * rb + (b + 1) * kk.wb]);
             out[2 * r..2 * r + 2].copy_from_slice(&x.d);
+            for (s, &sc) in x.sc.iter().take(kk.subs()).enumerate() {
+                out[kk.sc_at() + GROUP * s + r] = sc as u8;
+            }
             if kk.min {
                 out[2 * GROUP + 2 * r..2 * GROUP + 2 * r + 2].copy_from_slice(&x.dmin);
                 for (s, &m) in x.mn.iter().take(kk.subs()).enumerate() {
-                    out[kk.mn_at() + GROUP * s + r] = m;
+                    let at = kk.mn_at() + GROUP * s + r;
+                    if kk.nib {
+                        out[at] |= m << 4; // beside the scale written above
+                    } else {
+                        out[at] = m;
+                    }
                 }
-            }
-            for (s, &sc) in x.sc.iter().take(kk.subs()).enumerate() {
-                out[kk.sc_at() + GROUP * s + r] = sc as u8;
             }
             let (per, low) = (kk.subs_per_lo_byte(), (1 << kk.lbits) - 1);
             for g in 0..kk.subs() / per {
@@ -385,7 +457,8 @@ pub(super) fn pack_group(kk: &KKind, src: &[u8], rb: usize, dst: &mut [u8]) {
 }
 
 /// 256 activations as the k-quant kernels read them: int8 quants `qs` with one f32 scale `d`
-/// per 32 values, (Q4_K/Q5_K) `fs[k] = d[k]·Σqs` over those 32 values for the mins, and the
+/// per 32 values, for the mins (Q4_K/Q5_K) `fs[k] = d[k]·Σqs` over those 32 values and (Q2_K)
+/// `fs16[s] = d[s/2]·Σqs` over the 16 values of sub-block `s`, and the
 /// seeds of the sixteen 16-value sub-blocks, `seeds[0][s] = −32·Σqs` (Q6_K) and
 /// `seeds[1][s] = −4·Σqs` (Q3_K). One pointer per activation row
 /// reaches everything: eight rows' quants and extras in separate arrays took sixteen pointers,
@@ -395,6 +468,7 @@ pub(super) fn pack_group(kk: &KKind, src: &[u8], rb: usize, dst: &mut [u8]) {
 pub(super) struct KActBlock {
     pub d: [f32; 8],
     pub fs: [f32; 8],
+    pub fs16: [f32; 16],
     pub seeds: [[i32; 16]; 2],
     pub qs: [i8; QK_K],
 }
@@ -404,6 +478,7 @@ impl Default for KActBlock {
         KActBlock {
             d: [0.0; 8],
             fs: [0.0; 8],
+            fs16: [0.0; 16],
             seeds: [[0; 16]; 2],
             qs: [0; QK_K],
         }
@@ -423,7 +498,11 @@ pub(super) fn act_blocks(x: &[f32], out: &mut [KActBlock]) {
             }
         }
         for s in 0..16 {
-            let sum: i32 = o.qs[16 * s..16 * s + 16].iter().map(|&v| i32::from(v)).sum();
+            let sum: i32 = o.qs[16 * s..16 * s + 16]
+                .iter()
+                .map(|&v| i32::from(v))
+                .sum();
+            o.fs16[s] = o.d[s / 2] * sum as f32;
             o.seeds[0][s] = -32 * sum;
             o.seeds[1][s] = -4 * sum;
         }
@@ -460,13 +539,8 @@ pub(super) fn group_plain(
                             let q = i32::from(quant_plain(kk, p, r, s, v));
                             isum += q * i32::from(e.qs[s * kk.sb + v]);
                         }
-                        let sc = p[kk.sc_at() + GROUP * s + r];
-                        let sc = if kk.min {
-                            f32::from(sc)
-                        } else {
-                            f32::from(sc as i8)
-                        };
-                        if kk.min {
+                        let sc = kk.scale_of(p[kk.sc_at() + GROUP * s + r]) as f32;
+                        if !kk.pairs() {
                             t = ((d * sc) * e.d[k]).mul_add(isum as f32, t);
                         } else if s == per * k {
                             x = (d * sc) * isum as f32;
@@ -474,14 +548,16 @@ pub(super) fn group_plain(
                             x = (d * sc).mul_add(isum as f32, x);
                         }
                     }
-                    if !kk.min {
+                    if kk.pairs() {
                         t = x.mul_add(e.d[k], t);
                     }
                 }
                 if kk.min {
                     let mut mn = 0.0f32;
-                    for (s, &f) in e.fs.iter().enumerate() {
-                        mn = f32::from(p[kk.mn_at() + GROUP * s + r]).mul_add(f, mn);
+                    let fs = if kk.pairs() { &e.fs16[..] } else { &e.fs[..] };
+                    for (s, &f) in fs.iter().enumerate() {
+                        let m = kk.min_of(p[kk.mn_at() + GROUP * s + r]) as f32;
+                        mn = m.mul_add(f, mn);
                     }
                     t = (-f16_at(p, 2 * GROUP + 2 * r)).mul_add(mn, t);
                 }
@@ -522,12 +598,7 @@ pub(super) fn tile_plain(kk: &KKind, w: &[u8], nb: usize, out: &mut [TileLine]) 
         for r in 0..GROUP {
             let d = f16_at(p, 2 * r);
             for s in 0..kk.subs() {
-                let sc = p[kk.sc_at() + GROUP * s + r];
-                let sc = if kk.min {
-                    f32::from(sc)
-                } else {
-                    f32::from(sc as i8)
-                };
+                let sc = kk.scale_of(p[kk.sc_at() + GROUP * s + r]) as f32;
                 put(&mut t[kk.tile_ds(s)], r, d * sc);
                 for c in 0..kk.dwords() {
                     for k in 0..4 {
@@ -536,8 +607,8 @@ pub(super) fn tile_plain(kk: &KKind, w: &[u8], nb: usize, out: &mut [TileLine]) 
                 }
             }
             if kk.min {
-                for s in 0..8 {
-                    let m = f32::from(p[kk.mn_at() + GROUP * s + r]);
+                for s in 0..kk.subs() {
+                    let m = kk.min_of(p[kk.mn_at() + GROUP * s + r]) as f32;
                     put(&mut t[kk.tile_m(s)], r, m);
                 }
                 put(&mut t[kk.tile_dmin()], r, f16_at(p, 2 * GROUP + 2 * r));

@@ -9,7 +9,7 @@ use std::arch::x86_64::*;
 
 use super::packed::{piece, prefetch_ahead, prefetch_part, Acts, GroupKernels, GROUP};
 use super::packed_avx2::{dp_avx2, dp_avxvnni};
-use super::packed_k::{KActBlock, KType, TQ3K, TQ4K, TQ5K, TQ6K};
+use super::packed_k::{KActBlock, KType, TQ2K, TQ3K, TQ4K, TQ5K, TQ6K};
 
 /// Rows per half group: the f32 lanes of a 256-bit register.
 const HALF: usize = GROUP / 2;
@@ -96,21 +96,24 @@ macro_rules! packed_k {
                     }
                     let d = _mm256_cvtph_ps(_mm_loadu_si128(p.add(2 * HALF * h).cast()));
                     let mut t = [_mm256_setzero_ps(); NA];
-                    // Q6_K: the first sub-block's term of each pair.
+                    // Q2_K/Q3_K/Q6_K: the first sub-block's term of each pair.
                     let mut x = [_mm256_setzero_ps(); NA];
                     // Sub-block `s` against the rows: Q4_K/Q5_K `t[j] = fma(d·sc_s·da, i_s,
-                    // t[j])`; Q6_K even `s` `x[j] = d·sc_s·i_s`, odd `s` `t[j] = fma(fma(d·sc_s,
-                    // i_s, x[j]), da, t[j])` (`packed_k`'s order; four registers of quants).
+                    // t[j])`; the pairs' types even `s` `x[j] = d·sc_s·i_s`, odd `s`
+                    // `t[j] = fma(fma(d·sc_s, i_s, x[j]), da, t[j])` (`packed_k`'s order; four
+                    // registers of quants).
                     let mut sub = |s: usize| {
                         if s >= kk.subs() {
                             return;
                         }
                         let u = unpack::<T>(p, s, h);
                         let sc = _mm_loadl_epi64(p.add(kk.sc_at() + GROUP * s + HALF * h).cast());
-                        let sc = if kk.min {
-                            _mm256_cvtepu8_epi32(sc)
-                        } else {
+                        let sc = if !kk.min {
                             _mm256_cvtepi8_epi32(sc)
+                        } else if kk.nib {
+                            _mm256_and_si256(_mm256_cvtepu8_epi32(sc), _mm256_set1_epi32(15))
+                        } else {
+                            _mm256_cvtepu8_epi32(sc)
                         };
                         let ds = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sc));
                         for j in 0..NA {
@@ -128,7 +131,7 @@ macro_rules! packed_k {
                                 i = $dp(i, *uc, _mm256_set1_epi32(ac));
                             }
                             let fi = _mm256_cvtepi32_ps(i);
-                            if kk.min {
+                            if !kk.pairs() {
                                 t[j] = _mm256_fmadd_ps(w, fi, t[j]);
                             } else if s.is_multiple_of(2) {
                                 x[j] = _mm256_mul_ps(ds, fi);
@@ -138,8 +141,8 @@ macro_rules! packed_k {
                             }
                         }
                     };
-                    if kk.hbits > 0 {
-                        // Constant indices, so that the high bits' shifts take immediates.
+                    if kk.hbits > 0 || kk.lbits != 4 {
+                        // Constant indices, so that the bits' shifts take immediates.
                         (
                             sub(0),
                             sub(1),
@@ -166,15 +169,20 @@ macro_rules! packed_k {
                     if kk.min {
                         let dmin = p.add(2 * GROUP + 2 * HALF * h);
                         let dmin = _mm256_cvtph_ps(_mm_loadu_si128(dmin.cast()));
-                        let m: [__m256; 8] = std::array::from_fn(|s| {
+                        let m: [__m256; 16] = std::array::from_fn(|s| {
+                            if s >= kk.subs() {
+                                return _mm256_setzero_ps();
+                            }
                             let at = kk.mn_at() + GROUP * s + HALF * h;
-                            let ms = _mm_loadl_epi64(p.add(at).cast());
-                            _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(ms))
+                            let ms = _mm256_cvtepu8_epi32(_mm_loadl_epi64(p.add(at).cast()));
+                            let ms = if kk.nib { _mm256_srli_epi32(ms, 4) } else { ms };
+                            _mm256_cvtepi32_ps(ms)
                         });
                         for j in 0..NA {
                             let e = &*extras[j].add(b);
+                            let fs = if kk.pairs() { &e.fs16[..] } else { &e.fs[..] };
                             let mut mn = _mm256_setzero_ps();
-                            for (ms, &f) in m.iter().zip(&e.fs) {
+                            for (ms, &f) in m.iter().zip(fs).take(kk.subs()) {
                                 mn = _mm256_fmadd_ps(*ms, _mm256_set1_ps(f), mn);
                             }
                             t[j] = _mm256_fnmadd_ps(dmin, mn, t[j]);
@@ -245,10 +253,11 @@ mod avxvnni {
 }
 
 /// The kernels of `ty` in the form `form` builds, `None` for other types.
-fn of_type(ty: pine_gguf::GgmlType, form: fn() -> [GroupKernels; 4]) -> Option<GroupKernels> {
+fn of_type(ty: pine_gguf::GgmlType, form: fn() -> [GroupKernels; 5]) -> Option<GroupKernels> {
     use pine_gguf::GgmlType as T;
-    let [q3, q4, q5, q6] = form();
+    let [q2, q3, q4, q5, q6] = form();
     match ty {
+        T::Q2_K => Some(q2),
         T::Q3_K => Some(q3),
         T::Q4_K => Some(q4),
         T::Q5_K => Some(q5),
@@ -257,9 +266,10 @@ fn of_type(ty: pine_gguf::GgmlType, form: fn() -> [GroupKernels; 4]) -> Option<G
     }
 }
 
-/// The AVX2 form's kernels of the four types.
-fn avx2_form() -> [GroupKernels; 4] {
+/// The AVX2 form's kernels of the five types.
+fn avx2_form() -> [GroupKernels; 5] {
     [
+        avx2::kernels::<TQ2K>(),
         avx2::kernels::<TQ3K>(),
         avx2::kernels::<TQ4K>(),
         avx2::kernels::<TQ5K>(),
@@ -267,9 +277,10 @@ fn avx2_form() -> [GroupKernels; 4] {
     ]
 }
 
-/// The AVX-VNNI form's kernels of the four types.
-fn avxvnni_form() -> [GroupKernels; 4] {
+/// The AVX-VNNI form's kernels of the five types.
+fn avxvnni_form() -> [GroupKernels; 5] {
     [
+        avxvnni::kernels::<TQ2K>(),
         avxvnni::kernels::<TQ3K>(),
         avxvnni::kernels::<TQ4K>(),
         avxvnni::kernels::<TQ5K>(),

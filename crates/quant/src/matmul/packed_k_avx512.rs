@@ -17,7 +17,7 @@
 use std::arch::x86_64::*;
 
 use super::packed::{prefetch_ahead, prefetch_part, Acts, GroupKernels, TileKernels, GROUP};
-use super::packed_k::{KActBlock, KType, TileLine, TQ3K, TQ4K, TQ5K, TQ6K};
+use super::packed_k::{KActBlock, KType, TileLine, TQ2K, TQ3K, TQ4K, TQ5K, TQ6K};
 use pine_gguf::QK_K;
 
 /// `v` shifted left by `n` bits (right for negative `n`) in 16-bit lanes.
@@ -68,9 +68,10 @@ unsafe fn unpack<T: KType>(p: *const u8, s: usize) -> [__m512i; 8] {
 
 /// The 32 values `k` (one activation scale `da`) against the `NA` activation rows of
 /// superblock `b`: `u[c]` holds their dword `c` for the 16 rows, `ds[h]` is `d·sc` of their
-/// sub-block (Q4_K/Q5_K: `ds[0]`; Q6_K: sub-blocks `2k` and `2k + 1`, `u[0..4]` and `u[4..8]`).
-/// Q4_K/Q5_K: `t[j] = fma(ds·da, i, t[j])`; Q6_K: `x = ds[0]·i_2k`, `x = fma(ds[1], i_2k+1, x)`,
-/// `t[j] = fma(x, da, t[j])`.
+/// sub-block (Q4_K/Q5_K: `ds[0]`; Q2_K/Q3_K/Q6_K: sub-blocks `2k` and `2k + 1`, `u[0..4]` and
+/// `u[4..8]`). Q4_K/Q5_K: `t[j] = fma(ds·da, i, t[j])`; the others: `x = ds[0]·i_2k`,
+/// `x = fma(ds[1], i_2k+1, x)`, `t[j] = fma(x, da, t[j])` (the integer sums seeded with the
+/// offset's seeds, Q3_K/Q6_K, or from 0).
 ///
 /// # Safety
 /// As [`run`], into which it is inlined.
@@ -95,12 +96,19 @@ unsafe fn rows<T: KType, const NA: usize>(
                 _mm512_dpbusd_epi32(i, u[c], ac)
             })
         };
-        if kk.min {
+        if !kk.pairs() {
             let i = chain(_mm512_setzero_si512(), 0..8);
             t[j] = _mm512_fmadd_ps(_mm512_mul_ps(ds[0], da), _mm512_cvtepi32_ps(i), t[j]);
         } else {
-            let i0 = chain(_mm512_set1_epi32(e.seeds[kk.seed][2 * k]), 0..4);
-            let i1 = chain(_mm512_set1_epi32(e.seeds[kk.seed][2 * k + 1]), 4..8);
+            let seed = |s: usize| {
+                if kk.min {
+                    _mm512_setzero_si512()
+                } else {
+                    _mm512_set1_epi32(e.seeds[kk.seed][s])
+                }
+            };
+            let i0 = chain(seed(2 * k), 0..4);
+            let i1 = chain(seed(2 * k + 1), 4..8);
             let x = _mm512_mul_ps(ds[0], _mm512_cvtepi32_ps(i0));
             let x = _mm512_fmadd_ps(ds[1], _mm512_cvtepi32_ps(i1), x);
             t[j] = _mm512_fmadd_ps(x, da, t[j]);
@@ -108,23 +116,26 @@ unsafe fn rows<T: KType, const NA: usize>(
     }
 }
 
-/// The mins of superblock `b` (Q4_K/Q5_K): `m[s]` the mins `m_s` and `dmin` as f32 of the 16
-/// rows; `t[j] = fnmadd(dmin, Σ_s m_s·F_s, t[j])`, the sum from 0 in `s` order.
+/// The mins of superblock `b` (Q2_K/Q4_K/Q5_K): `m[s]` the mins `m_s` (the type's sub-blocks
+/// only) and `dmin` as f32 of the 16 rows; `t[j] = fnmadd(dmin, Σ_s m_s·F_s, t[j])`, the sum
+/// from 0 in `s` order (`F_s`: `fs`, Q2_K `fs16`).
 ///
 /// # Safety
 /// As [`run`], into which it is inlined.
 #[inline(always)]
-unsafe fn mins<const NA: usize>(
-    m: &[__m512; 8],
+unsafe fn mins<T: KType, const NA: usize>(
+    m: &[__m512; 16],
     dmin: __m512,
     b: usize,
     extras: &[*const KActBlock; NA],
     t: &mut [__m512; NA],
 ) {
+    let kk = T::KK;
     for j in 0..NA {
         let e = &*extras[j].add(b);
+        let fs = if kk.pairs() { &e.fs16[..] } else { &e.fs[..] };
         let mut mn = _mm512_setzero_ps();
-        for (ms, &f) in m.iter().zip(&e.fs) {
+        for (ms, &f) in m.iter().zip(fs).take(kk.subs()) {
             mn = _mm512_fmadd_ps(*ms, _mm512_set1_ps(f), mn);
         }
         t[j] = _mm512_fnmadd_ps(dmin, mn, t[j]);
@@ -139,31 +150,39 @@ unsafe fn mins<const NA: usize>(
 unsafe fn scales<T: KType>(p: *const u8, s: usize, d: __m512) -> __m512 {
     let kk = T::KK;
     let sc = _mm_loadu_si128(p.add(kk.sc_at() + GROUP * s).cast());
-    let sc = if kk.min {
-        _mm512_cvtepu8_epi32(sc)
-    } else {
+    let sc = if !kk.min {
         _mm512_cvtepi8_epi32(sc)
+    } else if kk.nib {
+        _mm512_and_si512(_mm512_cvtepu8_epi32(sc), _mm512_set1_epi32(15))
+    } else {
+        _mm512_cvtepu8_epi32(sc)
     };
     _mm512_mul_ps(d, _mm512_cvtepi32_ps(sc))
 }
 
-/// The mins `m_s` of the 16 rows of the group block at `p` as f32 (Q4_K/Q5_K).
+/// The mins `m_s` of the 16 rows of the group block at `p` as f32 (Q2_K/Q4_K/Q5_K; zero past
+/// the type's sub-blocks).
 ///
 /// # Safety
 /// As [`unpack`].
 #[inline(always)]
-unsafe fn min_values<T: KType>(p: *const u8) -> [__m512; 8] {
+unsafe fn min_values<T: KType>(p: *const u8) -> [__m512; 16] {
+    let kk = T::KK;
     std::array::from_fn(|s| {
-        let ms = _mm_loadu_si128(p.add(T::KK.mn_at() + GROUP * s).cast());
-        _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(ms))
+        if s >= kk.subs() {
+            return _mm512_setzero_ps();
+        }
+        let ms = _mm512_cvtepu8_epi32(_mm_loadu_si128(p.add(kk.mn_at() + GROUP * s).cast()));
+        let ms = if kk.nib { _mm512_srli_epi32(ms, 4) } else { ms };
+        _mm512_cvtepi32_ps(ms)
     })
 }
 
 /// Sub-block `s` (nothing past the type's last) of the group block at `p` (superblock `b`, its
 /// scales `d`) against the `NA` activation rows, in [`rows`]' float order one sub-block at a
 /// time (the direct kernels keep four registers of Q6_K quants, not eight): Q4_K/Q5_K
-/// `t[j] = fma(d·sc_s·da, i_s, t[j])`; Q6_K even `s` `x[j] = d·sc_s·i_s`, odd `s`
-/// `t[j] = fma(fma(d·sc_s, i_s, x[j]), da, t[j])`.
+/// `t[j] = fma(d·sc_s·da, i_s, t[j])`; the pairs' types (Q2_K, Q3_K, Q6_K) even `s`
+/// `x[j] = d·sc_s·i_s`, odd `s` `t[j] = fma(fma(d·sc_s, i_s, x[j]), da, t[j])`.
 ///
 /// # Safety
 /// As [`run`], into which it is inlined.
@@ -182,13 +201,7 @@ unsafe fn sub<T: KType, const NA: usize>(
         return;
     }
     let u = unpack::<T>(p, s);
-    let sc = _mm_loadu_si128(p.add(kk.sc_at() + GROUP * s).cast());
-    let sc = if kk.min {
-        _mm512_cvtepu8_epi32(sc)
-    } else {
-        _mm512_cvtepi8_epi32(sc)
-    };
-    let ds = _mm512_mul_ps(d, _mm512_cvtepi32_ps(sc));
+    let ds = scales::<T>(p, s, d);
     for j in 0..NA {
         let e = &*extras[j].add(b);
         let da = _mm512_set1_ps(e.d[s * kk.sb / 32]);
@@ -204,7 +217,7 @@ unsafe fn sub<T: KType, const NA: usize>(
             i = _mm512_dpbusd_epi32(i, *uc, ac);
         }
         let fi = _mm512_cvtepi32_ps(i);
-        if kk.min {
+        if !kk.pairs() {
             t[j] = _mm512_fmadd_ps(w, fi, t[j]);
         } else if s.is_multiple_of(2) {
             x[j] = _mm512_mul_ps(ds, fi);
@@ -242,11 +255,11 @@ unsafe fn run<T: KType, const NA: usize>(
         prefetch_part(ahead, b, nb);
         let d = _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()));
         let mut t = [_mm512_setzero_ps(); NA];
-        // Q6_K: the first sub-block's term of each pair.
+        // Q2_K/Q3_K/Q6_K: the first sub-block's term of each pair.
         let mut x = [_mm512_setzero_ps(); NA];
-        if NA == 1 || kk.hbits > 0 {
-            // The sub-blocks one by one with constant indices, so that the high bits' shifts
-            // take immediates (decode: Q5_K, Q6_K +30 % GB/s; prefill: Q5_K +10 %, Q6_K +10 %).
+        if NA == 1 || kk.hbits > 0 || kk.lbits != 4 {
+            // The sub-blocks one by one with constant indices, so that the bits' shifts take
+            // immediates (decode: Q5_K, Q6_K +30 % GB/s; prefill: Q5_K +10 %, Q6_K +10 %).
             macro_rules! subs {
                 ($($s:literal)*) => { $( sub::<T, NA>($s, p, b, d, &extras, &mut t, &mut x); )* };
             }
@@ -259,18 +272,7 @@ unsafe fn run<T: KType, const NA: usize>(
         }
         if kk.min {
             let dmin = _mm512_cvtph_ps(_mm256_loadu_si256(p.add(2 * GROUP).cast()));
-            let m: [__m512; 8] = std::array::from_fn(|s| {
-                let ms = _mm_loadu_si128(p.add(kk.mn_at() + GROUP * s).cast());
-                _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(ms))
-            });
-            for j in 0..NA {
-                let e = &*extras[j].add(b);
-                let mut mn = _mm512_setzero_ps();
-                for (ms, &f) in m.iter().zip(&e.fs) {
-                    mn = _mm512_fmadd_ps(*ms, _mm512_set1_ps(f), mn);
-                }
-                t[j] = _mm512_fnmadd_ps(dmin, mn, t[j]);
-            }
+            mins::<T, NA>(&min_values::<T>(p), dmin, b, &extras, &mut t);
         }
         for j in 0..NA {
             acc[j] = _mm512_add_ps(acc[j], t[j]);
@@ -311,7 +313,7 @@ unsafe fn convert<T: KType>(w: *const u8, nb: usize, tile: *mut TileLine) {
         }
         subs!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
         if kk.min {
-            for (s, m) in min_values::<T>(p).iter().enumerate() {
+            for (s, m) in min_values::<T>(p).iter().enumerate().take(kk.subs()) {
                 _mm512_store_ps(line(kk.tile_m(s)).cast(), *m);
             }
             let dmin = _mm512_cvtph_ps(_mm256_loadu_si256(p.add(2 * GROUP).cast()));
@@ -356,9 +358,15 @@ unsafe fn run_tile<T: KType, const NA: usize>(
             rows::<T, NA>(k, &u, ds, b, &extras, &mut t);
         }
         if kk.min {
-            let m: [__m512; 8] = std::array::from_fn(|s| _mm512_load_ps(line(kk.tile_m(s)).cast()));
+            let m: [__m512; 16] = std::array::from_fn(|s| {
+                if s < kk.subs() {
+                    _mm512_load_ps(line(kk.tile_m(s)).cast())
+                } else {
+                    _mm512_setzero_ps()
+                }
+            });
             let dmin = _mm512_load_ps(line(kk.tile_dmin()).cast());
-            mins::<NA>(&m, dmin, b, &extras, &mut t);
+            mins::<T, NA>(&m, dmin, b, &extras, &mut t);
         }
         for j in 0..NA {
             acc[j] = _mm512_add_ps(acc[j], t[j]);
@@ -441,6 +449,7 @@ pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<GroupKernels> {
     }
     const _: () = assert!(QK_K == 256);
     match ty {
+        T::Q2_K => Some(kernels::<TQ2K>()),
         T::Q3_K => Some(kernels::<TQ3K>()),
         T::Q4_K => Some(kernels::<TQ4K>()),
         T::Q5_K => Some(kernels::<TQ5K>()),
