@@ -1,23 +1,35 @@
-//! The packed layout of the k-quants Q4_K, Q5_K and Q6_K: [`GROUP`] rows interleaved per
-//! 256-element superblock, for the kernels of `packed_k_avx512`, with this module's plain twin
-//! ([`group_plain`], tests only) holding the same float order.
+//! The packed layout of the k-quants Q2_K, Q3_K, Q4_K, Q5_K and Q6_K: [`GROUP`] rows
+//! interleaved per 256-element superblock, for the kernels of `packed_k_avx512` and
+//! `packed_k_avx2`, with this module's plain twin ([`group_plain`], tests only) holding the same
+//! float order. [`KKind`] holds each type's constants: one source of truth for the layout, the
+//! repacking, the twin and the kernels.
 //!
 //! Every k-quant here is, per row and superblock, `w = d·sc_s·q − dmin·m_s` with unsigned
-//! quants `q` (Q4_K 4 bits, Q5_K 5, Q6_K 6 with `dmin·m_s` replaced by the offset `32·d·sc_s`)
-//! and per-sub-block integer scales `sc_s` (Q4_K/Q5_K: eight sub-blocks of 32, unsigned 6-bit
-//! scales and mins; Q6_K: sixteen sub-blocks of 16, signed 8-bit scales). The repacking is
-//! lossless and about the size of the GGUF rows (148, 180 and 210 bytes per row and superblock
-//! against 144, 176 and 210): decode streams as many bytes as llama.cpp's.
+//! quants `q` and per-sub-block integer scales `sc_s`:
+//! - Q4_K/Q5_K: eight sub-blocks of 32, 4- or 5-bit quants, unsigned 6-bit scales and mins;
+//! - Q2_K: sixteen sub-blocks of 16, 2-bit quants, unsigned 4-bit scales and mins;
+//! - Q6_K: sixteen sub-blocks of 16, 6-bit quants, signed 8-bit scales, and instead of the
+//!   mins the offset 32 (`w = d·sc_s·(q − 32)`);
+//! - Q3_K: sixteen sub-blocks of 16, 3-bit quants `q` (the two low bits, plus 4 where the
+//!   `hmask` bit is set: ggml's signed quant plus 4), 6-bit scales less their bias 32 (stored
+//!   signed), and the offset 4 (`w = d·sc_s·(q − 4)`).
 //!
-//! Group block (16 rows × one superblock), offsets in bytes, `r` the row:
-//! - `d[r]` f16 (32); Q4_K/Q5_K then `dmin[r]` f16 (32);
-//! - scales `sc[s][r]` (8 × 16 or 16 × 16 bytes; Q6_K's signed);
+//! The repacking is lossless and about the size of the GGUF rows (84, 114, 148, 180 and 210
+//! bytes per row and superblock against 84, 110, 144, 176 and 210): decode streams about as
+//! many bytes as llama.cpp's.
+//!
+//! Group block (16 rows × one superblock), offsets in bytes, `r` the row, `s` the sub-block:
+//! - `d[r]` f16 (32); Q2_K/Q4_K/Q5_K then `dmin[r]` f16 (32);
+//! - scales `sc[s][r]` (8 × 16 or 16 × 16 bytes; Q3_K's and Q6_K's signed; Q2_K's the GGUF
+//!   byte, scale in the low nibble and min in the high one);
 //! - Q4_K/Q5_K: mins `m[s][r]` (8 × 16 bytes);
-//! - the low four bits in 64-byte chunks: chunk `(s/2, c)` holds, for each row, the dword `c`
-//!   (values `4c..4c+4`) of sub-block `s` in the low nibbles for even `s` and in the high
-//!   nibbles for odd `s`;
-//! - Q5_K/Q6_K: the high bits (`h` = 1 or 2 per value) in 64-byte chunks: chunk
-//!   `(s / (8/h), c)` holds dword `c` of sub-block `s` at bit `h·(s mod 8/h)` of each byte.
+//! - the low bits (`l` = 4, or 2 for Q2_K/Q3_K, per value) in 64-byte chunks: chunk
+//!   `(s / (8/l), c)` holds, for each row, the dword `c` (values `4c..4c+4`) of sub-block `s`
+//!   at bit `l·(s mod 8/l)` of each byte (`l` = 4: even `s` in the low nibbles, odd `s` in the
+//!   high ones);
+//! - Q3_K/Q5_K/Q6_K: the high bits (`h` = 1 or 2 per value) in 64-byte chunks: chunk
+//!   `(s / (8/h), c)` holds dword `c` of sub-block `s` at bit `h·(s mod 8/h)` of each byte;
+//!   the quant is `lo | hi << l`.
 //!
 //! Activations ([`KActBlock`]): int8 with one f32 scale per 32 values (`da_k`), Q8_0's x86
 //! rounding without its f16 scale. llama.cpp pairs the k-quants with Q8_K, one scale per 256
@@ -26,14 +38,16 @@
 //! ik_llama.cpp's Q8_2_X4 does for these types).
 //!
 //! Float order, per output (weight row, activation row) and superblock, with exact integer
-//! sums `i_s = seed_s + Σ q·a` over sub-block `s` (`seed_s = −32·Σa` for Q6_K, else 0), the
-//! exact products `ds_s = d·sc_s`, the activation scale `da_k` of the 32 values `k` and
-//! (Q4_K/Q5_K) `F_s = da_s·Σa_s`, from `t = 0`:
-//! - Q4_K/Q5_K: `t = fma(ds_s·da_s, i_s, t)` over `s`, then `mn = fma(m_s, F_s, mn)` over `s`
-//!   from 0 and `t = fma(−dmin, mn, t)`: one product and one FMA per sub-block;
-//! - Q6_K, per 32 values `k` (sub-blocks `s = 2k, 2k+1`, one `da_k`): `x = ds_2k·i_2k`,
-//!   `x = fma(ds_2k+1, i_2k+1, x)`, `t = fma(x, da_k, t)`: five vector operations per pair of
-//!   16-value sub-blocks with the conversions, where one product and one FMA each took six;
+//! sums `i_s = seed_s + Σ q·a` over sub-block `s` (`seed_s = −32·Σa` for Q6_K, `−4·Σa` for
+//! Q3_K, else 0), the exact products `ds_s = d·sc_s`, the activation scale `da_k` of the 32
+//! values `k` and, for the mins, `F_s = da·Σa_s` over sub-block `s`, from `t = 0`:
+//! - Q4_K/Q5_K: `t = fma(ds_s·da_s, i_s, t)` over `s`: one product and one FMA per sub-block;
+//! - Q2_K/Q3_K/Q6_K, per 32 values `k` (sub-blocks `s = 2k, 2k+1`, one `da_k`):
+//!   `x = ds_2k·i_2k`, `x = fma(ds_2k+1, i_2k+1, x)`, `t = fma(x, da_k, t)`: five vector
+//!   operations per pair of 16-value sub-blocks with the conversions, where one product and
+//!   one FMA each took six;
+//! - Q2_K/Q4_K/Q5_K then the mins: `mn = fma(m_s, F_s, mn)` over `s` from 0 (8 or 16 terms)
+//!   and `t = fma(−dmin, mn, t)`;
 //!
 //! then `acc = acc + t`. llama.cpp's x86 kernels fold the scales into integers: not its bits,
 //! better accuracy (see `benches/kl-check.py`).
@@ -282,10 +296,12 @@ impl KKind {
     /// 16 lanes (rows) each:
     /// - [`tile_ds`](Self::tile_ds)`(s)`: `d·sc_s` as f32 (exact: an f16 times an integer
     ///   below 2⁷), one line per sub-block;
-    /// - Q4_K/Q5_K: [`tile_m`](Self::tile_m)`(s)`: the mins `m_s` as f32 (8 lines), then
-    ///   [`tile_dmin`](Self::tile_dmin): `dmin` as f32;
+    /// - Q2_K/Q4_K/Q5_K: [`tile_m`](Self::tile_m)`(s)`: the mins `m_s` as f32 (one line per
+    ///   sub-block), then [`tile_dmin`](Self::tile_dmin): `dmin` as f32;
     /// - [`tile_q`](Self::tile_q)`(s, c)`: dword `c` of sub-block `s`, the whole unsigned
-    ///   quants (`lo | hi << 4`) of the 16 rows, four bytes each.
+    ///   quants (`lo | hi << lbits`) of the 16 rows, four bytes each.
+    ///
+    /// 80 lines (Q3_K, Q6_K), 81 (Q4_K, Q5_K) or 97 (Q2_K): 5.1 to 6.2 KB per superblock.
     #[inline(always)]
     pub(super) const fn tile_lines(&self) -> usize {
         self.tile_q(0, 0) + QK_K / 4
@@ -297,13 +313,13 @@ impl KKind {
         s
     }
 
-    /// Line of the min `m_s` (Q4_K/Q5_K).
+    /// Line of the min `m_s` (Q2_K/Q4_K/Q5_K).
     #[inline(always)]
     pub(super) const fn tile_m(&self, s: usize) -> usize {
         self.subs() + s
     }
 
-    /// Line of `dmin` (Q4_K/Q5_K).
+    /// Line of `dmin` (Q2_K/Q4_K/Q5_K).
     #[inline(always)]
     pub(super) const fn tile_dmin(&self) -> usize {
         2 * self.subs()
@@ -318,7 +334,7 @@ impl KKind {
 
 /// One GGUF superblock, decoded to integers: `d`, `dmin` (0 for Q6_K and Q3_K), per sub-block
 /// scales (Q3_K's with its bias 32 taken off) and (Q2_K/Q4_K/Q5_K) mins, and the 256 unsigned
-/// quants (Q3_K's `u = q + 4`).
+/// quants (Q3_K's: ggml's signed quant plus 4).
 struct Decoded {
     d: [u8; 2],
     dmin: [u8; 2],
@@ -353,7 +369,8 @@ fn decode(kk: &KKind, x: &[u8]) -> Decoded {
     } else if kk.lbits == 2 {
         // Q3_K: `hmask[32]`, `qs[64]`, `scales[12]`, `d`; value `v` (`n = v / 128`,
         // `j = v / 32 mod 4`, `l = v mod 32`) has its low bits at bit `2j` of `qs[32n + l]` and
-        // its high bit (set: `u = q + 4` with `q ≥ 0`) at bit `4n + j` of `hmask[l]`.
+        // its third bit (ggml: set for the low bits as they are, clear for them less 4) at bit
+        // `4n + j` of `hmask[l]`.
         out.d.copy_from_slice(&x[108..110]);
         for (o, v) in out.sc.iter_mut().zip(q3_k_scales(&x[96..108])) {
             *o = (i32::from(v) - 32) as i8; // 6-bit less 32: fits

@@ -1,16 +1,17 @@
 //! The AVX-512 VNNI kernels of the packed k-quant layout (`packed_k`): one group of 16 weight
 //! rows against one or eight Q8_K activation rows; every register lane is one weight row.
 //!
-//! Per sub-block, its dwords' quants are unpacked once for all activation rows (low nibble,
-//! high bits merged with one `vpternlogd`); per activation row a chain of `vpdpbusd` against
-//! broadcast activation dwords gives the exact integer sum, and one FMA with `d·sc·da` adds it
-//! to the superblock's sum (Q6_K: a product with `d·sc` for the first sub-block of each pair,
-//! an FMA for the second, then one FMA with `da`); the mins take eight FMAs per superblock.
-//! The float order is `packed_k::group_plain`'s, bit for bit.
+//! Per sub-block, its dwords' quants are unpacked once for all activation rows (low bits
+//! shifted down and masked, high bits merged with one `vpternlogd`); per activation row a chain
+//! of `vpdpbusd` against broadcast activation dwords, from the offset's seed (Q3_K, Q6_K) or 0,
+//! gives the exact integer sum, and one FMA with `d·sc·da` adds it to the superblock's sum
+//! (Q2_K/Q3_K/Q6_K: a product with `d·sc` for the first sub-block of each pair, an FMA for the
+//! second, then one FMA with `da`); the mins take one FMA per sub-block and superblock (Q2_K
+//! 16, Q4_K/Q5_K 8). The float order is `packed_k::group_plain`'s, bit for bit.
 //!
 //! Prefill tasks of at least 16 activation rows first convert each group to a tile
 //! ([`convert`]: the same unpacking, stored once) and run [`run_tile`] on it, eight rows a call,
-//! 32 values (eight registers of quants, Q6_K's two sub-blocks) a step. The direct kernels
+//! 32 values (eight registers of quants, two sub-blocks of the 16-value types) a step. The direct kernels
 //! keep their own per-sub-block code: folded into the tile kernel's helpers, Q5_K's eight-row
 //! kernel lost a third of its speed.
 
