@@ -169,21 +169,28 @@ macro_rules! packed_k {
                     if kk.min {
                         let dmin = p.add(2 * GROUP + 2 * HALF * h);
                         let dmin = _mm256_cvtph_ps(_mm_loadu_si128(dmin.cast()));
-                        let m: [__m256; 16] = std::array::from_fn(|s| {
-                            if s >= kk.subs() {
-                                return _mm256_setzero_ps();
-                            }
+                        let m_of = |s: usize| {
                             let at = kk.mn_at() + GROUP * s + HALF * h;
                             let ms = _mm256_cvtepu8_epi32(_mm_loadl_epi64(p.add(at).cast()));
                             let ms = if kk.nib { _mm256_srli_epi32(ms, 4) } else { ms };
                             _mm256_cvtepi32_ps(ms)
+                        };
+                        // Q4_K/Q5_K: the eight mins converted once; Q2_K: each of its sixteen
+                        // where it is used (an array of 16 registers spills).
+                        let m: [__m256; 8] = std::array::from_fn(|s| {
+                            if kk.subs() == 8 {
+                                m_of(s)
+                            } else {
+                                _mm256_setzero_ps()
+                            }
                         });
                         for j in 0..NA {
                             let e = &*extras[j].add(b);
                             let fs = if kk.pairs() { &e.fs16[..] } else { &e.fs[..] };
                             let mut mn = _mm256_setzero_ps();
-                            for (ms, &f) in m.iter().zip(fs).take(kk.subs()) {
-                                mn = _mm256_fmadd_ps(*ms, _mm256_set1_ps(f), mn);
+                            for (s, &f) in fs.iter().enumerate().take(kk.subs()) {
+                                let ms = if kk.subs() == 8 { m[s] } else { m_of(s) };
+                                mn = _mm256_fmadd_ps(ms, _mm256_set1_ps(f), mn);
                             }
                             t[j] = _mm256_fnmadd_ps(dmin, mn, t[j]);
                         }

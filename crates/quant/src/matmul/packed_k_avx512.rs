@@ -117,15 +117,15 @@ unsafe fn rows<T: KType, const NA: usize>(
     }
 }
 
-/// The mins of superblock `b` (Q2_K/Q4_K/Q5_K): `m[s]` the mins `m_s` (the type's sub-blocks
-/// only) and `dmin` as f32 of the 16 rows; `t[j] = fnmadd(dmin, Σ_s m_s·F_s, t[j])`, the sum
-/// from 0 in `s` order (`F_s`: `fs`, Q2_K `fs16`).
+/// The mins of superblock `b` (Q2_K/Q4_K/Q5_K): `m(s)` the min `m_s` and `dmin` as f32 of the
+/// 16 rows; `t[j] = fnmadd(dmin, Σ_s m_s·F_s, t[j])`, the sum from 0 in `s` order (`F_s`:
+/// `fs`, Q2_K `fs16`).
 ///
 /// # Safety
 /// As [`run`], into which it is inlined.
 #[inline(always)]
 unsafe fn mins<T: KType, const NA: usize>(
-    m: &[__m512; 16],
+    m: impl Fn(usize) -> __m512,
     dmin: __m512,
     b: usize,
     extras: &[*const KActBlock; NA],
@@ -136,10 +136,32 @@ unsafe fn mins<T: KType, const NA: usize>(
         let e = &*extras[j].add(b);
         let fs = if kk.pairs() { &e.fs16[..] } else { &e.fs[..] };
         let mut mn = _mm512_setzero_ps();
-        for (ms, &f) in m.iter().zip(fs).take(kk.subs()) {
-            mn = _mm512_fmadd_ps(*ms, _mm512_set1_ps(f), mn);
+        for (s, &f) in fs.iter().enumerate().take(kk.subs()) {
+            mn = _mm512_fmadd_ps(m(s), _mm512_set1_ps(f), mn);
         }
         t[j] = _mm512_fnmadd_ps(dmin, mn, t[j]);
+    }
+}
+
+/// [`mins`] of the group block at `p`: Q4_K/Q5_K convert their eight mins once, Q2_K each of
+/// its sixteen where it is used (an array of 16 registers spilled: Q4_K's decode lost three
+/// quarters of its speed with one).
+///
+/// # Safety
+/// As [`run`], into which it is inlined.
+#[inline(always)]
+unsafe fn block_mins<T: KType, const NA: usize>(
+    p: *const u8,
+    b: usize,
+    extras: &[*const KActBlock; NA],
+    t: &mut [__m512; NA],
+) {
+    let dmin = _mm512_cvtph_ps(_mm256_loadu_si256(p.add(2 * GROUP).cast()));
+    if T::KK.subs() == 8 {
+        let m: [__m512; 8] = std::array::from_fn(|s| min_value::<T>(p, s));
+        mins::<T, NA>(|s| m[s], dmin, b, extras, t);
+    } else {
+        mins::<T, NA>(|s| min_value::<T>(p, s), dmin, b, extras, t);
     }
 }
 
@@ -161,22 +183,16 @@ unsafe fn scales<T: KType>(p: *const u8, s: usize, d: __m512) -> __m512 {
     _mm512_mul_ps(d, _mm512_cvtepi32_ps(sc))
 }
 
-/// The mins `m_s` of the 16 rows of the group block at `p` as f32 (Q2_K/Q4_K/Q5_K; zero past
-/// the type's sub-blocks).
+/// The min `m_s` of sub-block `s` of the 16 rows of the group block at `p` as f32.
 ///
 /// # Safety
 /// As [`unpack`].
 #[inline(always)]
-unsafe fn min_values<T: KType>(p: *const u8) -> [__m512; 16] {
+unsafe fn min_value<T: KType>(p: *const u8, s: usize) -> __m512 {
     let kk = T::KK;
-    std::array::from_fn(|s| {
-        if s >= kk.subs() {
-            return _mm512_setzero_ps();
-        }
-        let ms = _mm512_cvtepu8_epi32(_mm_loadu_si128(p.add(kk.mn_at() + GROUP * s).cast()));
-        let ms = if kk.nib { _mm512_srli_epi32(ms, 4) } else { ms };
-        _mm512_cvtepi32_ps(ms)
-    })
+    let ms = _mm512_cvtepu8_epi32(_mm_loadu_si128(p.add(kk.mn_at() + GROUP * s).cast()));
+    let ms = if kk.nib { _mm512_srli_epi32(ms, 4) } else { ms };
+    _mm512_cvtepi32_ps(ms)
 }
 
 /// Sub-block `s` (nothing past the type's last) of the group block at `p` (superblock `b`, its
@@ -272,8 +288,7 @@ unsafe fn run<T: KType, const NA: usize>(
             }
         }
         if kk.min {
-            let dmin = _mm512_cvtph_ps(_mm256_loadu_si256(p.add(2 * GROUP).cast()));
-            mins::<T, NA>(&min_values::<T>(p), dmin, b, &extras, &mut t);
+            block_mins::<T, NA>(p, b, &extras, &mut t);
         }
         for j in 0..NA {
             acc[j] = _mm512_add_ps(acc[j], t[j]);
@@ -286,7 +301,7 @@ unsafe fn run<T: KType, const NA: usize>(
 
 /// Converts the `nb` group blocks of `T` at `w` into tiles at `tile` (`nb` ×
 /// [`tile_lines`](super::packed_k::KKind::tile_lines) lines): the unpacking of [`unpack`],
-/// [`scales`] and [`min_values`], stored.
+/// [`scales`] and [`min_value`], stored.
 ///
 /// # Safety
 /// The CPU must have AVX-512 F/BW; `w` must hold `nb` group blocks and `tile` be writable for
@@ -314,8 +329,8 @@ unsafe fn convert<T: KType>(w: *const u8, nb: usize, tile: *mut TileLine) {
         }
         subs!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
         if kk.min {
-            for (s, m) in min_values::<T>(p).iter().enumerate().take(kk.subs()) {
-                _mm512_store_ps(line(kk.tile_m(s)).cast(), *m);
+            for s in 0..kk.subs() {
+                _mm512_store_ps(line(kk.tile_m(s)).cast(), min_value::<T>(p, s));
             }
             let dmin = _mm512_cvtph_ps(_mm256_loadu_si256(p.add(2 * GROUP).cast()));
             _mm512_store_ps(line(kk.tile_dmin()).cast(), dmin);
@@ -359,15 +374,15 @@ unsafe fn run_tile<T: KType, const NA: usize>(
             rows::<T, NA>(k, &u, ds, b, &extras, &mut t);
         }
         if kk.min {
-            let m: [__m512; 16] = std::array::from_fn(|s| {
-                if s < kk.subs() {
-                    _mm512_load_ps(line(kk.tile_m(s)).cast())
-                } else {
-                    _mm512_setzero_ps()
-                }
-            });
             let dmin = _mm512_load_ps(line(kk.tile_dmin()).cast());
-            mins::<T, NA>(&m, dmin, b, &extras, &mut t);
+            if kk.subs() == 8 {
+                let m: [__m512; 8] =
+                    std::array::from_fn(|s| _mm512_load_ps(line(kk.tile_m(s)).cast()));
+                mins::<T, NA>(|s| m[s], dmin, b, &extras, &mut t);
+            } else {
+                let m = |s: usize| _mm512_load_ps(line(kk.tile_m(s)).cast());
+                mins::<T, NA>(m, dmin, b, &extras, &mut t);
+            }
         }
         for j in 0..NA {
             acc[j] = _mm512_add_ps(acc[j], t[j]);
