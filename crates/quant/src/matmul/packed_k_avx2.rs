@@ -58,7 +58,7 @@ macro_rules! packed_k {
                 } else {
                     let (at, bit) = kk.hi_chunk(s, c);
                     let hb = _mm256_loadu_si256(p.add(at + 32 * h).cast());
-                    let hb = _mm256_and_si256(shift16(hb, (kk.lbits - bit) as i32), himask);
+                    let hb = _mm256_and_si256(shift16(hb, kk.lbits as i32 - bit as i32), himask);
                     _mm256_or_si256(nib, hb)
                 };
             }

@@ -11,9 +11,9 @@
 //!
 //! Prefill tasks of at least 16 activation rows first convert each group to a tile
 //! ([`convert`]: the same unpacking, stored once) and run [`run_tile`] on it, eight rows a call,
-//! 32 values (eight registers of quants, two sub-blocks of the 16-value types) a step. The direct kernels
-//! keep their own per-sub-block code: folded into the tile kernel's helpers, Q5_K's eight-row
-//! kernel lost a third of its speed.
+//! 32 values (eight registers of quants, two sub-blocks of the 16-value types) a step. The
+//! direct kernels keep their own per-sub-block code: folded into the tile kernel's helpers,
+//! Q5_K's eight-row kernel lost a third of its speed.
 
 use std::arch::x86_64::*;
 
