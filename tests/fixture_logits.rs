@@ -18,7 +18,9 @@ fn every_variant_matches_llama_cpp_batch_and_incremental() {
             t.dims.len() == 2
                 && matches!(
                     t.ty,
-                    pine::gguf::GgmlType::Q4_K
+                    pine::gguf::GgmlType::Q2_K
+                        | pine::gguf::GgmlType::Q3_K
+                        | pine::gguf::GgmlType::Q4_K
                         | pine::gguf::GgmlType::Q5_K
                         | pine::gguf::GgmlType::Q6_K
                 )

@@ -256,7 +256,7 @@ impl VulkanBackend {
     /// combine the block sums with the device's fma(), which may round twice: a last-bit
     /// difference there can flip an activation's rounding, so no type matches the CPU's bits.
     /// Tests hold such products, and models made only of them, to the CPU's standard. (The
-    /// CPU backend itself runs Q4_K/Q5_K/Q6_K through packed kernels of another order where
+    /// CPU backend itself runs Q2_K..Q6_K through packed kernels of another order where
     /// the CPU has AVX2 or AVX-512; the shaders follow the per-pair ones, llama.cpp's.)
     pub fn matches_cpu(&self, ty: GgmlType) -> bool {
         let exact_order =

@@ -57,8 +57,10 @@ fn matmul_and_embed_match_the_cpu_for_every_fixture_type() {
 /// reference for those types here.
 fn packed_own_order(ty: pine_gguf::GgmlType) -> bool {
     use pine_gguf::GgmlType as T;
-    matches!(ty, T::Q4_K | T::Q5_K | T::Q6_K | T::Q5_0 | T::Q8_0)
-        && pine_quant::matmul::PackedWeights::supported(ty)
+    matches!(
+        ty,
+        T::Q2_K | T::Q3_K | T::Q4_K | T::Q5_K | T::Q6_K | T::Q5_0 | T::Q8_0
+    ) && pine_quant::matmul::PackedWeights::supported(ty)
 }
 
 /// `x · Wᵀ` (`n` rows) by the CPU's per-pair kernels, on the weight's mapped bytes.

@@ -1,6 +1,6 @@
 //! Weights repacked at load time, [`GROUP`] rows interleaved, for the 512-bit kernels of Q4_0,
 //! Q4_1, Q5_0 and Q8_0 (`packed_avx512`), the 256-bit ones of Q4_0 and Q5_0 (`packed_avx2`), and
-//! the 512- and 256-bit ones of the k-quants Q4_K, Q5_K and Q6_K (`packed_k`, `packed_k_avx512`,
+//! the 512- and 256-bit ones of the k-quants Q2_K to Q6_K (`packed_k`, `packed_k_avx512`,
 //! `packed_k_avx2`: their own layout and float order, described there; the rest of this page is
 //! about the 32-element types).
 //!
@@ -441,7 +441,7 @@ const TILE_ROWS: usize = 2 * NA;
 
 std::thread_local! {
     /// The calling thread's tile: `blocks × tile_lines` lines of the group being run, kept
-    /// between calls (5.2 KB per 256 columns: 166 KB at 8192, 290 KB at 14336).
+    /// between calls (5.1 to 6.2 KB per 256 columns: at most 199 KB at 8192, 348 KB at 14336).
     static TILE: std::cell::RefCell<Vec<TileLine>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -450,16 +450,18 @@ std::thread_local! {
 /// which the dot table already read).
 fn kernels_for(ty: GgmlType) -> Option<GroupKernels> {
     use std::sync::OnceLock;
-    const TYPES: [GgmlType; 7] = [
+    const TYPES: [GgmlType; 9] = [
         GgmlType::Q4_0,
         GgmlType::Q4_1,
         GgmlType::Q5_0,
         GgmlType::Q8_0,
+        GgmlType::Q2_K,
+        GgmlType::Q3_K,
         GgmlType::Q4_K,
         GgmlType::Q5_K,
         GgmlType::Q6_K,
     ];
-    static TABLE: OnceLock<[Option<GroupKernels>; 7]> = OnceLock::new();
+    static TABLE: OnceLock<[Option<GroupKernels>; 9]> = OnceLock::new();
     let table = TABLE.get_or_init(|| {
         TYPES.map(|t| {
             // The k-quants' per-pair kernels are partly scalar (Q5_K) even with SIMD; Q8_0's

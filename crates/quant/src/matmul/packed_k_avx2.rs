@@ -9,7 +9,7 @@ use std::arch::x86_64::*;
 
 use super::packed::{piece, prefetch_ahead, prefetch_part, Acts, GroupKernels, GROUP};
 use super::packed_avx2::{dp_avx2, dp_avxvnni};
-use super::packed_k::{KActBlock, KType, TQ4K, TQ5K, TQ6K};
+use super::packed_k::{KActBlock, KType, TQ2K, TQ3K, TQ4K, TQ5K, TQ6K};
 
 /// Rows per half group: the f32 lanes of a 256-bit register.
 const HALF: usize = GROUP / 2;
@@ -42,14 +42,15 @@ macro_rules! packed_k {
         unsafe fn unpack<T: KType>(p: *const u8, s: usize, h: usize) -> [__m256i; 8] {
             let kk = T::KK;
             let mut u = [_mm256_setzero_si256(); 8];
-            let low = _mm256_set1_epi8(0x0f);
-            let himask = _mm256_set1_epi8((((1 << kk.hbits) - 1) << 4) as i8);
+            let low = _mm256_set1_epi8(((1 << kk.lbits) - 1) as i8);
+            let himask = _mm256_set1_epi8((((1 << kk.hbits) - 1) << kk.lbits) as i8);
             for (c, uc) in u.iter_mut().enumerate().take(kk.dwords()) {
-                let v = _mm256_loadu_si256(p.add(kk.lo_chunk(s, c) + 32 * h).cast());
-                let nib = if s.is_multiple_of(2) {
+                let (at, lbit) = kk.lo_chunk(s, c);
+                let v = _mm256_loadu_si256(p.add(at + 32 * h).cast());
+                let nib = if lbit == 0 {
                     v
                 } else {
-                    _mm256_srli_epi16(v, 4)
+                    shift16(v, -(lbit as i32))
                 };
                 let nib = _mm256_and_si256(nib, low);
                 *uc = if kk.hbits == 0 {
@@ -57,7 +58,7 @@ macro_rules! packed_k {
                 } else {
                     let (at, bit) = kk.hi_chunk(s, c);
                     let hb = _mm256_loadu_si256(p.add(at + 32 * h).cast());
-                    let hb = _mm256_and_si256(shift16(hb, 4 - bit as i32), himask);
+                    let hb = _mm256_and_si256(shift16(hb, kk.lbits as i32 - bit as i32), himask);
                     _mm256_or_si256(nib, hb)
                 };
             }
@@ -95,21 +96,24 @@ macro_rules! packed_k {
                     }
                     let d = _mm256_cvtph_ps(_mm_loadu_si128(p.add(2 * HALF * h).cast()));
                     let mut t = [_mm256_setzero_ps(); NA];
-                    // Q6_K: the first sub-block's term of each pair.
+                    // Q2_K/Q3_K/Q6_K: the first sub-block's term of each pair.
                     let mut x = [_mm256_setzero_ps(); NA];
                     // Sub-block `s` against the rows: Q4_K/Q5_K `t[j] = fma(d·sc_s·da, i_s,
-                    // t[j])`; Q6_K even `s` `x[j] = d·sc_s·i_s`, odd `s` `t[j] = fma(fma(d·sc_s,
-                    // i_s, x[j]), da, t[j])` (`packed_k`'s order; four registers of quants).
+                    // t[j])`; the pairs' types even `s` `x[j] = d·sc_s·i_s`, odd `s`
+                    // `t[j] = fma(fma(d·sc_s, i_s, x[j]), da, t[j])` (`packed_k`'s order; four
+                    // registers of quants).
                     let mut sub = |s: usize| {
                         if s >= kk.subs() {
                             return;
                         }
                         let u = unpack::<T>(p, s, h);
                         let sc = _mm_loadl_epi64(p.add(kk.sc_at() + GROUP * s + HALF * h).cast());
-                        let sc = if kk.min {
-                            _mm256_cvtepu8_epi32(sc)
-                        } else {
+                        let sc = if !kk.min {
                             _mm256_cvtepi8_epi32(sc)
+                        } else if kk.nib {
+                            _mm256_and_si256(_mm256_cvtepu8_epi32(sc), _mm256_set1_epi32(15))
+                        } else {
+                            _mm256_cvtepu8_epi32(sc)
                         };
                         let ds = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sc));
                         for j in 0..NA {
@@ -120,14 +124,14 @@ macro_rules! packed_k {
                             let mut i = if kk.min {
                                 _mm256_setzero_si256()
                             } else {
-                                _mm256_set1_epi32(e.seeds[s])
+                                _mm256_set1_epi32(e.seeds[kk.seed][s])
                             };
                             for (c, uc) in u.iter().enumerate().take(kk.dwords()) {
                                 let ac = a.add(4 * c).cast::<i32>().read_unaligned();
                                 i = $dp(i, *uc, _mm256_set1_epi32(ac));
                             }
                             let fi = _mm256_cvtepi32_ps(i);
-                            if kk.min {
+                            if !kk.pairs() {
                                 t[j] = _mm256_fmadd_ps(w, fi, t[j]);
                             } else if s.is_multiple_of(2) {
                                 x[j] = _mm256_mul_ps(ds, fi);
@@ -137,8 +141,8 @@ macro_rules! packed_k {
                             }
                         }
                     };
-                    if kk.hbits > 0 {
-                        // Constant indices, so that the high bits' shifts take immediates.
+                    if kk.hbits > 0 || kk.lbits != 4 {
+                        // Constant indices, so that the bits' shifts take immediates.
                         (
                             sub(0),
                             sub(1),
@@ -165,16 +169,28 @@ macro_rules! packed_k {
                     if kk.min {
                         let dmin = p.add(2 * GROUP + 2 * HALF * h);
                         let dmin = _mm256_cvtph_ps(_mm_loadu_si128(dmin.cast()));
-                        let m: [__m256; 8] = std::array::from_fn(|s| {
+                        let m_of = |s: usize| {
                             let at = kk.mn_at() + GROUP * s + HALF * h;
-                            let ms = _mm_loadl_epi64(p.add(at).cast());
-                            _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(ms))
+                            let ms = _mm256_cvtepu8_epi32(_mm_loadl_epi64(p.add(at).cast()));
+                            let ms = if kk.nib { _mm256_srli_epi32(ms, 4) } else { ms };
+                            _mm256_cvtepi32_ps(ms)
+                        };
+                        // Q4_K/Q5_K: the eight mins converted once; Q2_K: each of its sixteen
+                        // where it is used (an array of 16 registers spills).
+                        let m: [__m256; 8] = std::array::from_fn(|s| {
+                            if kk.subs() == 8 {
+                                m_of(s)
+                            } else {
+                                _mm256_setzero_ps()
+                            }
                         });
                         for j in 0..NA {
                             let e = &*extras[j].add(b);
+                            let fs = if kk.pairs() { &e.fs16[..] } else { &e.fs[..] };
                             let mut mn = _mm256_setzero_ps();
-                            for (ms, &f) in m.iter().zip(&e.fs) {
-                                mn = _mm256_fmadd_ps(*ms, _mm256_set1_ps(f), mn);
+                            for (s, &f) in fs.iter().enumerate().take(kk.subs()) {
+                                let ms = if kk.subs() == 8 { m[s] } else { m_of(s) };
+                                mn = _mm256_fmadd_ps(ms, _mm256_set1_ps(f), mn);
                             }
                             t[j] = _mm256_fnmadd_ps(dmin, mn, t[j]);
                         }
@@ -244,10 +260,12 @@ mod avxvnni {
 }
 
 /// The kernels of `ty` in the form `form` builds, `None` for other types.
-fn of_type(ty: pine_gguf::GgmlType, form: fn() -> [GroupKernels; 3]) -> Option<GroupKernels> {
+fn of_type(ty: pine_gguf::GgmlType, form: fn() -> [GroupKernels; 5]) -> Option<GroupKernels> {
     use pine_gguf::GgmlType as T;
-    let [q4, q5, q6] = form();
+    let [q2, q3, q4, q5, q6] = form();
     match ty {
+        T::Q2_K => Some(q2),
+        T::Q3_K => Some(q3),
         T::Q4_K => Some(q4),
         T::Q5_K => Some(q5),
         T::Q6_K => Some(q6),
@@ -255,18 +273,22 @@ fn of_type(ty: pine_gguf::GgmlType, form: fn() -> [GroupKernels; 3]) -> Option<G
     }
 }
 
-/// The AVX2 form's kernels of the three types.
-fn avx2_form() -> [GroupKernels; 3] {
+/// The AVX2 form's kernels of the five types.
+fn avx2_form() -> [GroupKernels; 5] {
     [
+        avx2::kernels::<TQ2K>(),
+        avx2::kernels::<TQ3K>(),
         avx2::kernels::<TQ4K>(),
         avx2::kernels::<TQ5K>(),
         avx2::kernels::<TQ6K>(),
     ]
 }
 
-/// The AVX-VNNI form's kernels of the three types.
-fn avxvnni_form() -> [GroupKernels; 3] {
+/// The AVX-VNNI form's kernels of the five types.
+fn avxvnni_form() -> [GroupKernels; 5] {
     [
+        avxvnni::kernels::<TQ2K>(),
+        avxvnni::kernels::<TQ3K>(),
         avxvnni::kernels::<TQ4K>(),
         avxvnni::kernels::<TQ5K>(),
         avxvnni::kernels::<TQ6K>(),

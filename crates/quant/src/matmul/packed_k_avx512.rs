@@ -1,23 +1,24 @@
 //! The AVX-512 VNNI kernels of the packed k-quant layout (`packed_k`): one group of 16 weight
 //! rows against one or eight Q8_K activation rows; every register lane is one weight row.
 //!
-//! Per sub-block, its dwords' quants are unpacked once for all activation rows (low nibble,
-//! high bits merged with one `vpternlogd`); per activation row a chain of `vpdpbusd` against
-//! broadcast activation dwords gives the exact integer sum, and one FMA with `d·sc·da` adds it
-//! to the superblock's sum (Q6_K: a product with `d·sc` for the first sub-block of each pair,
-//! an FMA for the second, then one FMA with `da`); the mins take eight FMAs per superblock.
-//! The float order is `packed_k::group_plain`'s, bit for bit.
+//! Per sub-block, its dwords' quants are unpacked once for all activation rows (low bits
+//! shifted down and masked, high bits merged with one `vpternlogd`); per activation row a chain
+//! of `vpdpbusd` against broadcast activation dwords, from the offset's seed (Q3_K, Q6_K) or 0,
+//! gives the exact integer sum, and one FMA with `d·sc·da` adds it to the superblock's sum
+//! (Q2_K/Q3_K/Q6_K: a product with `d·sc` for the first sub-block of each pair, an FMA for the
+//! second, then one FMA with `da`); the mins take one FMA per sub-block and superblock (Q2_K
+//! 16, Q4_K/Q5_K 8). The float order is `packed_k::group_plain`'s, bit for bit.
 //!
 //! Prefill tasks of at least 16 activation rows first convert each group to a tile
 //! ([`convert`]: the same unpacking, stored once) and run [`run_tile`] on it, eight rows a call,
-//! 32 values (eight registers of quants, Q6_K's two sub-blocks) a step. The direct kernels
-//! keep their own per-sub-block code: folded into the tile kernel's helpers, Q5_K's eight-row
-//! kernel lost a third of its speed.
+//! 32 values (eight registers of quants, two sub-blocks of the 16-value types) a step. The
+//! direct kernels keep their own per-sub-block code: folded into the tile kernel's helpers,
+//! Q5_K's eight-row kernel lost a third of its speed.
 
 use std::arch::x86_64::*;
 
 use super::packed::{prefetch_ahead, prefetch_part, Acts, GroupKernels, TileKernels, GROUP};
-use super::packed_k::{KActBlock, KType, TileLine, TQ4K, TQ5K, TQ6K};
+use super::packed_k::{KActBlock, KType, TileLine, TQ2K, TQ3K, TQ4K, TQ5K, TQ6K};
 use pine_gguf::QK_K;
 
 /// `v` shifted left by `n` bits (right for negative `n`) in 16-bit lanes.
@@ -43,22 +44,23 @@ unsafe fn shift16(v: __m512i, n: i32) -> __m512i {
 unsafe fn unpack<T: KType>(p: *const u8, s: usize) -> [__m512i; 8] {
     let kk = T::KK;
     let mut u = [_mm512_setzero_si512(); 8];
-    let low = _mm512_set1_epi8(0x0f);
-    let himask = _mm512_set1_epi8((((1 << kk.hbits) - 1) << 4) as i8);
+    let low = _mm512_set1_epi8(((1 << kk.lbits) - 1) as i8);
+    let himask = _mm512_set1_epi8((((1 << kk.hbits) - 1) << kk.lbits) as i8);
     for (c, uc) in u.iter_mut().enumerate().take(kk.dwords()) {
-        let v = _mm512_loadu_si512(p.add(kk.lo_chunk(s, c)).cast());
-        let nib = if s.is_multiple_of(2) {
+        let (at, lbit) = kk.lo_chunk(s, c);
+        let v = _mm512_loadu_si512(p.add(at).cast());
+        let nib = if lbit == 0 {
             v
         } else {
-            _mm512_srli_epi16(v, 4)
+            shift16(v, -(lbit as i32))
         };
         *uc = if kk.hbits == 0 {
             _mm512_and_si512(nib, low)
         } else {
             let (at, bit) = kk.hi_chunk(s, c);
             let h = _mm512_loadu_si512(p.add(at).cast());
-            let h = _mm512_and_si512(shift16(h, 4 - bit as i32), himask);
-            // (nib & 0x0f) | h
+            let h = _mm512_and_si512(shift16(h, kk.lbits as i32 - bit as i32), himask);
+            // (nib & low) | h
             _mm512_ternarylogic_epi32(nib, h, low, 0xEC)
         };
     }
@@ -67,9 +69,10 @@ unsafe fn unpack<T: KType>(p: *const u8, s: usize) -> [__m512i; 8] {
 
 /// The 32 values `k` (one activation scale `da`) against the `NA` activation rows of
 /// superblock `b`: `u[c]` holds their dword `c` for the 16 rows, `ds[h]` is `d·sc` of their
-/// sub-block (Q4_K/Q5_K: `ds[0]`; Q6_K: sub-blocks `2k` and `2k + 1`, `u[0..4]` and `u[4..8]`).
-/// Q4_K/Q5_K: `t[j] = fma(ds·da, i, t[j])`; Q6_K: `x = ds[0]·i_2k`, `x = fma(ds[1], i_2k+1, x)`,
-/// `t[j] = fma(x, da, t[j])`.
+/// sub-block (Q4_K/Q5_K: `ds[0]`; Q2_K/Q3_K/Q6_K: sub-blocks `2k` and `2k + 1`, `u[0..4]` and
+/// `u[4..8]`). Q4_K/Q5_K: `t[j] = fma(ds·da, i, t[j])`; the others: `x = ds[0]·i_2k`,
+/// `x = fma(ds[1], i_2k+1, x)`, `t[j] = fma(x, da, t[j])` (the integer sums seeded with the
+/// offset's seeds, Q3_K/Q6_K, or from 0).
 ///
 /// # Safety
 /// As [`run`], into which it is inlined.
@@ -94,12 +97,19 @@ unsafe fn rows<T: KType, const NA: usize>(
                 _mm512_dpbusd_epi32(i, u[c], ac)
             })
         };
-        if kk.min {
+        if !kk.pairs() {
             let i = chain(_mm512_setzero_si512(), 0..8);
             t[j] = _mm512_fmadd_ps(_mm512_mul_ps(ds[0], da), _mm512_cvtepi32_ps(i), t[j]);
         } else {
-            let i0 = chain(_mm512_set1_epi32(e.seeds[2 * k]), 0..4);
-            let i1 = chain(_mm512_set1_epi32(e.seeds[2 * k + 1]), 4..8);
+            let seed = |s: usize| {
+                if kk.min {
+                    _mm512_setzero_si512()
+                } else {
+                    _mm512_set1_epi32(e.seeds[kk.seed][s])
+                }
+            };
+            let i0 = chain(seed(2 * k), 0..4);
+            let i1 = chain(seed(2 * k + 1), 4..8);
             let x = _mm512_mul_ps(ds[0], _mm512_cvtepi32_ps(i0));
             let x = _mm512_fmadd_ps(ds[1], _mm512_cvtepi32_ps(i1), x);
             t[j] = _mm512_fmadd_ps(x, da, t[j]);
@@ -107,26 +117,51 @@ unsafe fn rows<T: KType, const NA: usize>(
     }
 }
 
-/// The mins of superblock `b` (Q4_K/Q5_K): `m[s]` the mins `m_s` and `dmin` as f32 of the 16
-/// rows; `t[j] = fnmadd(dmin, Σ_s m_s·F_s, t[j])`, the sum from 0 in `s` order.
+/// The mins of superblock `b` (Q2_K/Q4_K/Q5_K): `m(s)` the min `m_s` and `dmin` as f32 of the
+/// 16 rows; `t[j] = fnmadd(dmin, Σ_s m_s·F_s, t[j])`, the sum from 0 in `s` order (`F_s`:
+/// `fs`, Q2_K `fs16`).
 ///
 /// # Safety
 /// As [`run`], into which it is inlined.
 #[inline(always)]
-unsafe fn mins<const NA: usize>(
-    m: &[__m512; 8],
+unsafe fn mins<T: KType, const NA: usize>(
+    m: impl Fn(usize) -> __m512,
     dmin: __m512,
     b: usize,
     extras: &[*const KActBlock; NA],
     t: &mut [__m512; NA],
 ) {
+    let kk = T::KK;
     for j in 0..NA {
         let e = &*extras[j].add(b);
+        let fs = if kk.pairs() { &e.fs16[..] } else { &e.fs[..] };
         let mut mn = _mm512_setzero_ps();
-        for (ms, &f) in m.iter().zip(&e.fs) {
-            mn = _mm512_fmadd_ps(*ms, _mm512_set1_ps(f), mn);
+        for (s, &f) in fs.iter().enumerate().take(kk.subs()) {
+            mn = _mm512_fmadd_ps(m(s), _mm512_set1_ps(f), mn);
         }
         t[j] = _mm512_fnmadd_ps(dmin, mn, t[j]);
+    }
+}
+
+/// [`mins`] of the group block at `p`: Q4_K/Q5_K convert their eight mins once, Q2_K each of
+/// its sixteen where it is used (an array of 16 registers spilled: Q4_K's decode lost three
+/// quarters of its speed with one).
+///
+/// # Safety
+/// As [`run`], into which it is inlined.
+#[inline(always)]
+unsafe fn block_mins<T: KType, const NA: usize>(
+    p: *const u8,
+    b: usize,
+    extras: &[*const KActBlock; NA],
+    t: &mut [__m512; NA],
+) {
+    let dmin = _mm512_cvtph_ps(_mm256_loadu_si256(p.add(2 * GROUP).cast()));
+    if T::KK.subs() == 8 {
+        let m: [__m512; 8] = std::array::from_fn(|s| min_value::<T>(p, s));
+        mins::<T, NA>(|s| m[s], dmin, b, extras, t);
+    } else {
+        mins::<T, NA>(|s| min_value::<T>(p, s), dmin, b, extras, t);
     }
 }
 
@@ -138,31 +173,33 @@ unsafe fn mins<const NA: usize>(
 unsafe fn scales<T: KType>(p: *const u8, s: usize, d: __m512) -> __m512 {
     let kk = T::KK;
     let sc = _mm_loadu_si128(p.add(kk.sc_at() + GROUP * s).cast());
-    let sc = if kk.min {
-        _mm512_cvtepu8_epi32(sc)
-    } else {
+    let sc = if !kk.min {
         _mm512_cvtepi8_epi32(sc)
+    } else if kk.nib {
+        _mm512_and_si512(_mm512_cvtepu8_epi32(sc), _mm512_set1_epi32(15))
+    } else {
+        _mm512_cvtepu8_epi32(sc)
     };
     _mm512_mul_ps(d, _mm512_cvtepi32_ps(sc))
 }
 
-/// The mins `m_s` of the 16 rows of the group block at `p` as f32 (Q4_K/Q5_K).
+/// The min `m_s` of sub-block `s` of the 16 rows of the group block at `p` as f32.
 ///
 /// # Safety
 /// As [`unpack`].
 #[inline(always)]
-unsafe fn min_values<T: KType>(p: *const u8) -> [__m512; 8] {
-    std::array::from_fn(|s| {
-        let ms = _mm_loadu_si128(p.add(T::KK.mn_at() + GROUP * s).cast());
-        _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(ms))
-    })
+unsafe fn min_value<T: KType>(p: *const u8, s: usize) -> __m512 {
+    let kk = T::KK;
+    let ms = _mm512_cvtepu8_epi32(_mm_loadu_si128(p.add(kk.mn_at() + GROUP * s).cast()));
+    let ms = if kk.nib { _mm512_srli_epi32(ms, 4) } else { ms };
+    _mm512_cvtepi32_ps(ms)
 }
 
 /// Sub-block `s` (nothing past the type's last) of the group block at `p` (superblock `b`, its
 /// scales `d`) against the `NA` activation rows, in [`rows`]' float order one sub-block at a
 /// time (the direct kernels keep four registers of Q6_K quants, not eight): Q4_K/Q5_K
-/// `t[j] = fma(d·sc_s·da, i_s, t[j])`; Q6_K even `s` `x[j] = d·sc_s·i_s`, odd `s`
-/// `t[j] = fma(fma(d·sc_s, i_s, x[j]), da, t[j])`.
+/// `t[j] = fma(d·sc_s·da, i_s, t[j])`; the pairs' types (Q2_K, Q3_K, Q6_K) even `s`
+/// `x[j] = d·sc_s·i_s`, odd `s` `t[j] = fma(fma(d·sc_s, i_s, x[j]), da, t[j])`.
 ///
 /// # Safety
 /// As [`run`], into which it is inlined.
@@ -181,13 +218,7 @@ unsafe fn sub<T: KType, const NA: usize>(
         return;
     }
     let u = unpack::<T>(p, s);
-    let sc = _mm_loadu_si128(p.add(kk.sc_at() + GROUP * s).cast());
-    let sc = if kk.min {
-        _mm512_cvtepu8_epi32(sc)
-    } else {
-        _mm512_cvtepi8_epi32(sc)
-    };
-    let ds = _mm512_mul_ps(d, _mm512_cvtepi32_ps(sc));
+    let ds = scales::<T>(p, s, d);
     for j in 0..NA {
         let e = &*extras[j].add(b);
         let da = _mm512_set1_ps(e.d[s * kk.sb / 32]);
@@ -196,14 +227,14 @@ unsafe fn sub<T: KType, const NA: usize>(
         let mut i = if kk.min {
             _mm512_setzero_si512()
         } else {
-            _mm512_set1_epi32(e.seeds[s])
+            _mm512_set1_epi32(e.seeds[kk.seed][s])
         };
         for (c, uc) in u.iter().enumerate().take(kk.dwords()) {
             let ac = _mm512_set1_epi32(a.add(4 * c).cast::<i32>().read_unaligned());
             i = _mm512_dpbusd_epi32(i, *uc, ac);
         }
         let fi = _mm512_cvtepi32_ps(i);
-        if kk.min {
+        if !kk.pairs() {
             t[j] = _mm512_fmadd_ps(w, fi, t[j]);
         } else if s.is_multiple_of(2) {
             x[j] = _mm512_mul_ps(ds, fi);
@@ -241,11 +272,11 @@ unsafe fn run<T: KType, const NA: usize>(
         prefetch_part(ahead, b, nb);
         let d = _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()));
         let mut t = [_mm512_setzero_ps(); NA];
-        // Q6_K: the first sub-block's term of each pair.
+        // Q2_K/Q3_K/Q6_K: the first sub-block's term of each pair.
         let mut x = [_mm512_setzero_ps(); NA];
-        if NA == 1 || kk.hbits > 0 {
-            // The sub-blocks one by one with constant indices, so that the high bits' shifts
-            // take immediates (decode: Q5_K, Q6_K +30 % GB/s; prefill: Q5_K +10 %, Q6_K +10 %).
+        if NA == 1 || kk.hbits > 0 || kk.lbits != 4 {
+            // The sub-blocks one by one with constant indices, so that the bits' shifts take
+            // immediates (decode: Q5_K, Q6_K +30 % GB/s; prefill: Q5_K +10 %, Q6_K +10 %).
             macro_rules! subs {
                 ($($s:literal)*) => { $( sub::<T, NA>($s, p, b, d, &extras, &mut t, &mut x); )* };
             }
@@ -257,19 +288,7 @@ unsafe fn run<T: KType, const NA: usize>(
             }
         }
         if kk.min {
-            let dmin = _mm512_cvtph_ps(_mm256_loadu_si256(p.add(2 * GROUP).cast()));
-            let m: [__m512; 8] = std::array::from_fn(|s| {
-                let ms = _mm_loadu_si128(p.add(kk.mn_at() + GROUP * s).cast());
-                _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(ms))
-            });
-            for j in 0..NA {
-                let e = &*extras[j].add(b);
-                let mut mn = _mm512_setzero_ps();
-                for (ms, &f) in m.iter().zip(&e.fs) {
-                    mn = _mm512_fmadd_ps(*ms, _mm512_set1_ps(f), mn);
-                }
-                t[j] = _mm512_fnmadd_ps(dmin, mn, t[j]);
-            }
+            block_mins::<T, NA>(p, b, &extras, &mut t);
         }
         for j in 0..NA {
             acc[j] = _mm512_add_ps(acc[j], t[j]);
@@ -282,7 +301,7 @@ unsafe fn run<T: KType, const NA: usize>(
 
 /// Converts the `nb` group blocks of `T` at `w` into tiles at `tile` (`nb` ×
 /// [`tile_lines`](super::packed_k::KKind::tile_lines) lines): the unpacking of [`unpack`],
-/// [`scales`] and [`min_values`], stored.
+/// [`scales`] and [`min_value`], stored.
 ///
 /// # Safety
 /// The CPU must have AVX-512 F/BW; `w` must hold `nb` group blocks and `tile` be writable for
@@ -310,8 +329,8 @@ unsafe fn convert<T: KType>(w: *const u8, nb: usize, tile: *mut TileLine) {
         }
         subs!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
         if kk.min {
-            for (s, m) in min_values::<T>(p).iter().enumerate() {
-                _mm512_store_ps(line(kk.tile_m(s)).cast(), *m);
+            for s in 0..kk.subs() {
+                _mm512_store_ps(line(kk.tile_m(s)).cast(), min_value::<T>(p, s));
             }
             let dmin = _mm512_cvtph_ps(_mm256_loadu_si256(p.add(2 * GROUP).cast()));
             _mm512_store_ps(line(kk.tile_dmin()).cast(), dmin);
@@ -355,9 +374,15 @@ unsafe fn run_tile<T: KType, const NA: usize>(
             rows::<T, NA>(k, &u, ds, b, &extras, &mut t);
         }
         if kk.min {
-            let m: [__m512; 8] = std::array::from_fn(|s| _mm512_load_ps(line(kk.tile_m(s)).cast()));
             let dmin = _mm512_load_ps(line(kk.tile_dmin()).cast());
-            mins::<NA>(&m, dmin, b, &extras, &mut t);
+            if kk.subs() == 8 {
+                let m: [__m512; 8] =
+                    std::array::from_fn(|s| _mm512_load_ps(line(kk.tile_m(s)).cast()));
+                mins::<T, NA>(|s| m[s], dmin, b, &extras, &mut t);
+            } else {
+                let m = |s: usize| _mm512_load_ps(line(kk.tile_m(s)).cast());
+                mins::<T, NA>(m, dmin, b, &extras, &mut t);
+            }
         }
         for j in 0..NA {
             acc[j] = _mm512_add_ps(acc[j], t[j]);
@@ -440,6 +465,8 @@ pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<GroupKernels> {
     }
     const _: () = assert!(QK_K == 256);
     match ty {
+        T::Q2_K => Some(kernels::<TQ2K>()),
+        T::Q3_K => Some(kernels::<TQ3K>()),
         T::Q4_K => Some(kernels::<TQ4K>()),
         T::Q5_K => Some(kernels::<TQ5K>()),
         T::Q6_K => Some(kernels::<TQ6K>()),

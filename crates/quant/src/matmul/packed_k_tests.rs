@@ -12,7 +12,13 @@ use crate::testutil::{pool, random_activations, random_row};
 use pine_gguf::{GgmlType, QK_K};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
-const TYPES: [GgmlType; 3] = [GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K];
+const TYPES: [GgmlType; 5] = [
+    GgmlType::Q4_K,
+    GgmlType::Q5_K,
+    GgmlType::Q6_K,
+    GgmlType::Q3_K,
+    GgmlType::Q2_K,
+];
 
 /// The kernels' activation blocks of `x` (`cols` wide) and its Q8_K rows (the tail rows').
 fn quantize(x: &[f32], cols: usize) -> (Vec<Vec<u8>>, Vec<Vec<KActBlock>>) {
@@ -248,7 +254,7 @@ fn mixed_k_quants_share_the_input() {
     let mut rng = StdRng::seed_from_u64(31);
     let packed: Vec<PackedWeights> = TYPES
         .iter()
-        .zip([48, 16, 33])
+        .zip([48, 16, 33, 17, 32])
         .map(|(&ty, rows)| {
             let w: Vec<u8> = (0..rows)
                 .flat_map(|_| random_row(&mut rng, ty, cols / QK_K))
@@ -271,8 +277,9 @@ fn mixed_k_quants_share_the_input() {
             .iter()
             .map(|p| vec![f32::NAN; n * p.rows()])
             .collect();
-        if let ([a, b, c], [ya, yb, yc]) = (&packed[..], &mut ys[..]) {
-            matmul_packed_many(pool(), [a, b, c], &x, n, [ya, yb, yc], &mut scratch).unwrap();
+        if let ([a, b, c, d, e], [ya, yb, yc, yd, ye]) = (&packed[..], &mut ys[..]) {
+            let (ws, ys) = ([a, b, c, d, e], [&mut ya[..], yb, yc, yd, ye]);
+            matmul_packed_many(pool(), ws, &x, n, ys, &mut scratch).unwrap();
         }
         for (y, want) in ys.iter().zip(&alone) {
             same(y, want, &format!("mixed n={n}"));

@@ -181,7 +181,7 @@ fn dword_sums_equal_the_plain_form() {
 fn bad_packs_and_shapes_are_errors() {
     let w = vec![0u8; 16 * 18];
     assert!(matches!(
-        PackedWeights::pack(pool(), GgmlType::Q2_K, 16, 256, &w),
+        PackedWeights::pack(pool(), GgmlType::Q5_1, 16, 32, &w),
         Err(QuantError::Unsupported { .. })
     ));
     assert!(matches!(
