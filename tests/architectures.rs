@@ -72,11 +72,34 @@ fn bounds(variant: &str) -> f32 {
 /// files, ~1e-9 nats, are noise).
 const OTHER_ORDER: [&str; 2] = ["gemma2", "gemma3"];
 
-fn check<B: Backend>(arch: &str, variant: &str, s: &mut Session<B>, on: &str) {
+/// Whether the CPU sums `variant`'s matrices in an order of its own: packed Q8_0 (AVX-512 VNNI)
+/// runs in the block order, not llama.cpp's eight lanes, so those files take the accuracy
+/// criterion on the CPU (the Vulkan shaders keep llama.cpp's order) in the form the fixture
+/// suite gives another order's numerics (`tests/vulkan_fixture_logits.rs`): near-tie argmax
+/// flips, each case's KL within 5 % of llama.cpp's and the mean over the families' cases no
+/// larger than llama.cpp's. Only the order of exact per-block sums differs from llama.cpp's,
+/// so a case's KL moves by the chance of its roundings (measured: Llama 3 +0.7 %, the five
+/// others 2–7 % below llama.cpp's).
+fn own_cpu_order(variant: &str, on: &str) -> bool {
+    on == "cpu"
+        && variant == "Q8_0"
+        && pine::quant::matmul::PackedWeights::supported(pine::gguf::GgmlType::Q8_0)
+}
+
+/// Checks one file on one backend; the KLs (pine's, llama.cpp's) of cases held to the suite's
+/// mean (see [`own_cpu_order`]) are added to `suite`.
+fn check<B: Backend>(
+    arch: &str,
+    variant: &str,
+    s: &mut Session<B>,
+    on: &str,
+    suite: &mut Vec<(f64, f64)>,
+) {
     let (tokens, want) = reference(&dir(arch).join(format!("logits.{variant}.gguf")));
     let n_vocab = s.model.params.n_vocab;
     assert_eq!(want.len(), tokens.len() * n_vocab);
-    let kl_check = OTHER_ORDER.contains(&arch) && !on.ends_with("(fast)");
+    let kl_check =
+        (OTHER_ORDER.contains(&arch) || own_cpu_order(variant, on)) && !on.ends_with("(fast)");
     let other_order = kl_check || on.ends_with("(fast)");
     for batch in [true, false] {
         let got = logits(s, &tokens, batch);
@@ -116,10 +139,18 @@ fn check<B: Backend>(arch: &str, variant: &str, s: &mut Session<B>, on: &str) {
             let kl = |x: &[f32]| common::fixture_cases::mean_kl(&exact, x, n_vocab);
             let (kp, kl_peer) = (kl(&got), kl(&want));
             eprintln!("  KL from the f32 reference: pine {kp:.3e}, llama.cpp {kl_peer:.3e}");
-            assert!(
-                kp <= kl_peer,
-                "{arch} {variant} {on}: KL {kp:.3e} above llama.cpp's {kl_peer:.3e}"
-            );
+            if OTHER_ORDER.contains(&arch) {
+                assert!(
+                    kp <= kl_peer,
+                    "{arch} {variant} {on}: KL {kp:.3e} above llama.cpp's {kl_peer:.3e}"
+                );
+            } else {
+                assert!(
+                    kp <= 1.05 * kl_peer,
+                    "{arch} {variant} {on}: KL {kp:.3e} more than 5 % above llama.cpp's {kl_peer:.3e}"
+                );
+                suite.push((kp, kl_peer));
+            }
         }
     }
 }
@@ -131,12 +162,23 @@ const ARCHS: [&str; 6] = ["llama3", "qwen2", "qwen3", "phi3", "gemma2", "gemma3"
 
 #[test]
 fn architectures_match_llama_cpp_on_the_cpu() {
+    let mut suite = Vec::new();
     for arch in ARCHS {
         for variant in ["F32", "Q8_0"] {
             let path = dir(arch).join(format!("tiny-{arch}.{variant}.gguf"));
             let mut s = common::session(&path, 2, MatmulMode::Native, CacheType::F16, 512);
-            check(arch, variant, &mut s, "cpu");
+            check(arch, variant, &mut s, "cpu", &mut suite);
         }
+    }
+    if !suite.is_empty() {
+        let mean =
+            |f: fn(&(f64, f64)) -> f64| suite.iter().map(f).sum::<f64>() / suite.len() as f64;
+        let (kp, kl_peer) = (mean(|c| c.0), mean(|c| c.1));
+        eprintln!("mean KL over the packed-order cases: pine {kp:.3e}, llama.cpp {kl_peer:.3e}");
+        assert!(
+            kp <= kl_peer,
+            "mean KL {kp:.3e} above llama.cpp's {kl_peer:.3e}"
+        );
     }
 }
 
@@ -154,7 +196,7 @@ fn architectures_match_llama_cpp_on_vulkan() {
                 else {
                     return;
                 };
-                check(arch, variant, &mut s, on);
+                check(arch, variant, &mut s, on, &mut Vec::new());
             }
         }
     }
