@@ -7,9 +7,10 @@
 //! is streamed exactly once. Prefill (`n > 1`) tiles weight rows × activation rows so a weight
 //! row is loaded once per tile and reused for every activation row of the tile.
 //! `Precision::F32` dequantizes weights and uses f32 activations: a slow reference mode.
-//! Q4_0, Q4_1 and Q8_0 weights can instead be repacked once ([`PackedWeights`], 16 rows
-//! interleaved) for the kernels of [`matmul_packed`] (512-bit; Q4_0 also 256-bit), bit-identical
-//! to the per-pair path; so can Q5_0 (512-bit and 256-bit, in Q4_0's block order) and Q2_K,
+//! Q4_0 and Q4_1 weights can instead be repacked once ([`PackedWeights`], 16 rows interleaved)
+//! for the kernels of [`matmul_packed`] (512-bit; Q4_0 also 256-bit), bit-identical to the
+//! per-pair path; so can Q5_0 (512-bit and 256-bit) and Q8_0 (512-bit), both in Q4_0's block
+//! order, and Q2_K,
 //! Q3_K, Q4_K, Q5_K and Q6_K (512-bit and 256-bit), in float orders of their own.
 
 mod native;

@@ -57,8 +57,8 @@ pub(super) struct Kind {
     pub c: i32,
     /// Bytes of one quantized activation block (Q8_0: 34, Q8_1: 36).
     pub ab: usize,
-    /// Whether the float sums run in llama.cpp's eight lanes (Q4_1, Q8_0) rather than in the
-    /// block order (Q4_0).
+    /// Whether the float sums run in llama.cpp's eight lanes (Q4_1) rather than in the block
+    /// order (Q4_0, Q5_0, Q8_0).
     pub lanes: bool,
 }
 
