@@ -112,12 +112,15 @@ pub(crate) fn attend(
     let held_slots = held_slots(plan);
     let mut held = None;
     let blocked = if multi && owner.len() >= batch_keys::MIN_ROWS {
-        keys.fill(pool, layer, n_kv, hd, slots);
+        keys.fill(pool, layer, n_kv, hd, slots, run_starts(plan, slots));
         Some(&*keys)
     } else if multi && held_slots > 0 {
         let h = held.insert(layer.held.lock().unwrap_or_else(|e| e.into_inner()));
-        if h.slots() < held_slots {
-            h.fill(pool, layer, n_kv, hd, held_slots);
+        // One run: a decode row scores most of the region's keys from the held copy, and
+        // measured (benches/attention.rs), blocks cut at the segments' starts cost it more
+        // than they save.
+        if !h.holds(held_slots, &[0]) {
+            h.fill(pool, layer, n_kv, hd, held_slots, []);
         }
         Some(&**h)
     } else {
@@ -177,6 +180,24 @@ fn held_slots(plan: &AttentionPlan) -> usize {
             .unwrap_or(0),
         false => 0,
     }
+}
+
+/// The slots below `slots` at which `plan`'s key ranges start, and 0: sorted, unique, the
+/// runs of a blocked copy whose blocks the ranges fill from their first key.
+fn run_starts(plan: &AttentionPlan, slots: usize) -> Vec<usize> {
+    let mut starts: Vec<usize> = std::iter::once(0)
+        .chain(
+            plan.groups
+                .iter()
+                .flat_map(|g| g.lists())
+                .flatten()
+                .map(|r| r.keys.start),
+        )
+        .filter(|&s| s < slots)
+        .collect();
+    starts.sort_unstable();
+    starts.dedup();
+    starts
 }
 
 /// How a part of a KV head's query heads (`h..h + m`) runs in a plan group.
@@ -331,11 +352,15 @@ impl Heads<'_> {
                     let at = &s.at[from..];
                     let mut j = keys.start;
                     while j < keys.end {
-                        let blk = j / BLOCK;
-                        let end = keys.end.min((blk + 1) * BLOCK);
-                        if end - j >= PARTIAL_MIN && end <= b.slots() {
-                            let lanes = j - blk * BLOCK..end - blk * BLOCK;
-                            score_block(b, self.kvh, qs, blk, lanes, self.scale, scores);
+                        if j >= b.slots() {
+                            score_multi(k, qs, &at[j - keys.start..], self.scale, scores);
+                            break;
+                        }
+                        let l = b.lane(j);
+                        let end = keys.end.min(j + l.left);
+                        if end - j >= PARTIAL_MIN {
+                            let lanes = l.lane..l.lane + (end - j);
+                            score_block(b, self.kvh, qs, l.block, lanes, self.scale, scores);
                         } else {
                             let part = &at[j - keys.start..end - keys.start];
                             score_multi(k, qs, part, self.scale, scores);
@@ -401,7 +426,6 @@ fn score_block(
     let m = out.len();
     let hd = qs.len() / m;
     assert!(multi_for(hd) && (1..=MULTI).contains(&m) && lanes.end <= BLOCK);
-    assert!(blk * BLOCK + lanes.end <= keys.slots());
     let at = keys.block_at(kvh, blk);
     assert!(at + BLOCK * hd <= keys.keys().len());
     #[cfg(target_arch = "x86_64")]
@@ -487,8 +511,27 @@ pub(super) fn value_sum_multi(
 /// The softmax of one head's scores as llama.cpp computes it, in place: minus the maximum,
 /// ggml's `expf`, the sum per 16-wide chunk (tree-reduced, chunks added in f64), times the
 /// inverse; then rounded to f16 when the cache is f16.
-fn softmax(scores: &mut [f32], f16: bool) {
+pub(super) fn softmax(scores: &mut [f32], f16: bool) {
     let max = max(scores);
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd8::avx512() {
+        // SAFETY: AVX-512 F (and AVX2) were detected.
+        unsafe {
+            x512::sub_max(scores, max);
+            exp_in_place(scores);
+            x512::normalize(scores);
+        }
+        if f16 {
+            round_f16(scores);
+        }
+        return;
+    }
+    softmax_plain(scores, max, f16);
+}
+
+/// [`softmax`] past the maximum `max`, one element at a time: the definition the AVX-512 form
+/// is tested against.
+pub(super) fn softmax_plain(scores: &mut [f32], max: f32, f16: bool) {
     scores.iter_mut().for_each(|x| *x -= max);
     exp_in_place(scores);
     let mut sum = 0.0f64;

@@ -109,22 +109,31 @@ unsafe fn block8<T: Wide16, const M: usize>(
     out: &mut [&mut Vec<f32>; M],
     keep: usize,
 ) {
-    let mut acc = [[_mm512_setzero_ps(); 8]; M];
-    for i in (0..n).step_by(16) {
-        // SAFETY: i + 16 <= n for every query, and every key holds n elements.
-        unsafe {
-            let qv: [__m512; M] = std::array::from_fn(|m| _mm512_loadu_ps(q[m].as_ptr().add(i)));
-            for (j, &bj) in b.iter().enumerate() {
-                let kv = T::load16(k.add(bj + i));
+    // Four keys at a time: 4·M accumulators stay in registers (eight at a time spilled them
+    // for three heads, doubling the block's cost); each dot's chain is unchanged.
+    let mut halves = [[_mm256_setzero_ps(); 8]; M];
+    for j0 in (0..8).step_by(4) {
+        let mut acc = [[_mm512_setzero_ps(); 4]; M];
+        for i in (0..n).step_by(16) {
+            // SAFETY: i + 16 <= n for every query, and every key holds n elements.
+            unsafe {
+                let kv: [__m512; 4] = std::array::from_fn(|j| T::load16(k.add(b[j0 + j] + i)));
                 for m in 0..M {
-                    acc[m][j] = _mm512_fmadd_ps(qv[m], kv, acc[m][j]);
+                    let qv = _mm512_loadu_ps(q[m].as_ptr().add(i));
+                    for j in 0..4 {
+                        acc[m][j] = _mm512_fmadd_ps(qv, kv[j], acc[m][j]);
+                    }
                 }
             }
         }
+        for (h, a) in halves.iter_mut().zip(&acc) {
+            for j in 0..4 {
+                h[j0 + j] = fold_halves(a[j]);
+            }
+        }
     }
-    for (a, o) in acc.iter().zip(out.iter_mut()) {
-        let t: [__m256; 8] = std::array::from_fn(|j| fold_halves(a[j]));
-        let d = _mm256_mul_ps(reduce8x8(&t), _mm256_set1_ps(scale));
+    for (t, o) in halves.iter().zip(out.iter_mut()) {
+        let d = _mm256_mul_ps(reduce8x8(t), _mm256_set1_ps(scale));
         debug_assert!(keep <= 8);
         // All eight lanes stored past the end, the first `keep` kept (a store of a fixed size
         // rather than a copy call per block).
@@ -267,5 +276,57 @@ pub(super) unsafe fn block16<T: Wide16, const M: usize>(
         );
         // SAFETY: `o` holds 16 elements.
         unsafe { _mm512_storeu_ps(o.as_mut_ptr(), _mm512_mul_ps(r, _mm512_set1_ps(scale))) };
+    }
+}
+
+/// `x -= max` for every score: [`super::attention::softmax`]'s first step, sixteen at a time.
+#[target_feature(enable = "avx512f")]
+pub(super) fn sub_max(xs: &mut [f32], max: f32) {
+    let m = _mm512_set1_ps(max);
+    let mut chunks = xs.chunks_exact_mut(16);
+    for c in &mut chunks {
+        // SAFETY: the chunk holds sixteen elements.
+        unsafe {
+            _mm512_storeu_ps(
+                c.as_mut_ptr(),
+                _mm512_sub_ps(_mm512_loadu_ps(c.as_ptr()), m),
+            )
+        };
+    }
+    chunks.into_remainder().iter_mut().for_each(|x| *x -= max);
+}
+
+/// The softmax's sum: each 16-wide chunk (the last zero-padded) reduced by
+/// `_mm512_reduce_add_ps`'s tree, the chunks added in f64, as
+/// [`super::attention::softmax`]; then every element times the sum's inverse.
+#[target_feature(enable = "avx512f,avx2")]
+pub(super) fn normalize(xs: &mut [f32]) {
+    let n = xs.len();
+    let mut sum = 0.0f64;
+    for at in (0..n).step_by(16) {
+        let mask: __mmask16 = if n - at >= 16 {
+            !0
+        } else {
+            (1 << (n - at)) - 1
+        };
+        // SAFETY: the mask reads only elements below n; the rest are zeros.
+        let v = unsafe { _mm512_maskz_loadu_ps(mask, xs.as_ptr().add(at)) };
+        let t3 = fold_halves(v);
+        let t6 = _mm_add_ps(_mm256_extractf128_ps(t3, 1), _mm256_castps256_ps128(t3));
+        let t8 = _mm_add_ps(t6, _mm_movehl_ps(t6, t6));
+        sum += _mm_cvtss_f32(_mm_add_ss(t8, _mm_movehdup_ps(t8))) as f64;
+    }
+    let inv = _mm512_set1_ps((1.0 / sum) as f32);
+    for at in (0..n).step_by(16) {
+        let mask: __mmask16 = if n - at >= 16 {
+            !0
+        } else {
+            (1 << (n - at)) - 1
+        };
+        // SAFETY: the mask reads and writes only elements below n.
+        unsafe {
+            let p = xs.as_mut_ptr().add(at);
+            _mm512_mask_storeu_ps(p, mask, _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, p), inv));
+        }
     }
 }

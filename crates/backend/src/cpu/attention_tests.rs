@@ -4,7 +4,7 @@
 
 use super::attention::{
     attend, max, max_scalar, multi_for, round_f16, round_f16_scalar, score, score_multi,
-    score_scalar, value_sum, value_sum_multi, value_sum_scalar,
+    score_scalar, softmax, softmax_plain, value_sum, value_sum_multi, value_sum_scalar,
 };
 use super::batch_keys::{BatchKeys, MIN_ROWS};
 use super::kv_cache::{CpuCache, Store};
@@ -379,6 +379,63 @@ fn rounding_and_max_equal_their_plain_forms() {
         round_f16_scalar(&mut want);
         assert_eq!(bits(&got), bits(&want));
         assert_eq!(max(&x[..n]).to_bits(), max_scalar(&x[..n]).to_bits());
+    }
+}
+
+/// The blocked copy starts a block at each run start: every slot's key sits at its block and
+/// lane, `left` reaches the end of its block or run, and lanes past a run's end are zeros.
+#[test]
+fn blocked_runs_hold_every_key_at_its_lane() {
+    let (n_kv, hd, slots) = (2, 16, 45);
+    let mut c = CpuCache::new(CacheSpec {
+        n_layers: 1,
+        n_ctx: slots,
+        n_kv_heads: n_kv,
+        head_dim: hd,
+        ty: CacheType::F32,
+    })
+    .unwrap();
+    let k = vector(1, slots * n_kv * hd);
+    c.layers[0].k.put(0, &k);
+    let mut keys = BatchKeys::default();
+    keys.fill(pool(), &c.layers[0], n_kv, hd, slots, [30, 3, 3, 60]);
+    assert!(keys.holds(slots, &[0, 3, 30]));
+    let Store::F32(blocked) = keys.keys() else {
+        panic!("an f32 copy")
+    };
+    // Runs 0..3 (one block), 3..30 (two), 30..45 (one).
+    assert_eq!(blocked.len(), n_kv * 4 * 16 * hd);
+    for slot in 0..slots {
+        let l = keys.lane(slot);
+        let (run_start, run_end) = match slot {
+            0..3 => (0, 3),
+            3..30 => (3, 30),
+            _ => (30, 45),
+        };
+        assert_eq!(l.lane, (slot - run_start) % 16, "slot {slot}");
+        assert_eq!(l.left, (16 - l.lane).min(run_end - slot), "slot {slot}");
+        for kvh in 0..n_kv {
+            let at = keys.block_at(kvh, l.block);
+            for d in 0..hd {
+                let want = k[(slot * n_kv + kvh) * hd + d];
+                assert_eq!(blocked[at + d * 16 + l.lane].to_bits(), want.to_bits());
+            }
+        }
+    }
+    // Run 0..3's block: lanes 3.. are padding.
+    assert!((0..hd).all(|d| blocked[d * 16 + 5] == 0.0));
+}
+
+#[test]
+fn softmax_equals_its_plain_form() {
+    for n in [1, 5, 15, 16, 17, 31, 64, 100, 513] {
+        for f16 in [false, true] {
+            let x: Vec<f32> = vector(n + 7, n).iter().map(|v| v * 9.0).collect();
+            let (mut got, mut want) = (x.clone(), x.clone());
+            softmax(&mut got, f16);
+            softmax_plain(&mut want, max_scalar(&x), f16);
+            assert_eq!(bits(&got), bits(&want), "{n} scores, f16 {f16}");
+        }
     }
 }
 

@@ -12,7 +12,7 @@
 use half::f16;
 use pine_pool::Pool;
 
-use crate::key_blocks::{blocked_len, BLOCK};
+use crate::key_blocks::BLOCK;
 
 use super::kv_cache::{LayerCache, Store};
 
@@ -23,11 +23,22 @@ use super::kv_cache::{LayerCache, Store};
 pub(crate) const MIN_ROWS: usize = 32;
 
 /// The blocked keys of slots `0..slots` of every KV head, reused from layer to layer.
+///
+/// The slots come in runs, each starting a fresh block: a plan's key ranges (PINE's prefix and
+/// segments) start runs, so a range's keys fill whole blocks but for its last one, rather than
+/// straddling blocks shared with its neighbours, which a query reads at another shift. A
+/// causal plan has one run, the plain layout.
 pub(crate) struct BatchKeys {
-    /// Per KV head, `slots` keys in blocks (the last block zero-padded).
+    /// Per KV head, `blocks` blocks (each run's last block zero-padded).
     keys: Store,
     slots: usize,
     head_dim: usize,
+    /// First slot of each run, ascending from 0.
+    starts: Vec<usize>,
+    /// First block of each run.
+    bases: Vec<usize>,
+    /// Blocks per KV head.
+    blocks: usize,
 }
 
 impl Default for BatchKeys {
@@ -36,13 +47,28 @@ impl Default for BatchKeys {
             keys: Store::F32(Vec::new()),
             slots: 0,
             head_dim: 0,
+            starts: Vec::new(),
+            bases: Vec::new(),
+            blocks: 0,
         }
     }
 }
 
+/// Where a slot sits in the blocked copy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Lane {
+    /// Its block.
+    pub(crate) block: usize,
+    /// Its lane in the block.
+    pub(crate) lane: usize,
+    /// Slots from it to the end of its block's keys (the block's or the run's end).
+    pub(crate) left: usize,
+}
+
 impl BatchKeys {
     /// Copies slots `0..slots` of `layer`'s keys (`n_kv` heads of `head_dim`) into blocks,
-    /// across `pool`.
+    /// across `pool`, each of `starts` (any order, repeats allowed; those at or past `slots`
+    /// ignored) beginning a run.
     pub(crate) fn fill(
         &mut self,
         pool: &Pool,
@@ -50,10 +76,31 @@ impl BatchKeys {
         n_kv: usize,
         head_dim: usize,
         slots: usize,
+        starts: impl IntoIterator<Item = usize>,
     ) {
-        let len = n_kv * blocked_len(slots, head_dim);
+        self.starts.clear();
+        self.starts.push(0);
+        self.starts
+            .extend(starts.into_iter().filter(|&s| s < slots));
+        self.starts.sort_unstable();
+        self.starts.dedup();
+        self.bases.clear();
+        let mut blocks = 0;
+        for (r, &s) in self.starts.iter().enumerate() {
+            self.bases.push(blocks);
+            let end = self.starts.get(r + 1).copied().unwrap_or(slots);
+            blocks += (end - s).div_ceil(BLOCK);
+        }
+        self.blocks = blocks;
         self.slots = slots;
         self.head_dim = head_dim;
+        // Per block: its first slot and how many slots it holds.
+        let mut first = Vec::with_capacity(blocks);
+        for (r, &s) in self.starts.iter().enumerate() {
+            let end = self.starts.get(r + 1).copied().unwrap_or(slots);
+            first.extend((s..end).step_by(BLOCK).map(|f| (f, (end - f).min(BLOCK))));
+        }
+        let len = n_kv * blocks * BLOCK * head_dim;
         match &layer.k {
             Store::F16(k) => {
                 if !matches!(self.keys, Store::F16(_)) {
@@ -61,7 +108,7 @@ impl BatchKeys {
                 }
                 if let Store::F16(out) = &mut self.keys {
                     out.resize(len, f16::ZERO);
-                    to_blocks(pool, k, out, n_kv, head_dim, slots);
+                    to_blocks(pool, k, out, n_kv, head_dim, &first);
                 }
             }
             Store::F32(k) => {
@@ -70,7 +117,7 @@ impl BatchKeys {
                 }
                 if let Store::F32(out) = &mut self.keys {
                     out.resize(len, 0.0);
-                    to_blocks(pool, k, out, n_kv, head_dim, slots);
+                    to_blocks(pool, k, out, n_kv, head_dim, &first);
                 }
             }
         }
@@ -81,41 +128,64 @@ impl BatchKeys {
         &self.keys
     }
 
-    /// Element offset of KV head `kvh`'s block `b` (slots `16b..16b + 16`) in [`keys`].
+    /// Element offset of KV head `kvh`'s block `b` in [`keys`].
     ///
     /// [`keys`]: BatchKeys::keys
     pub(crate) fn block_at(&self, kvh: usize, b: usize) -> usize {
-        kvh * blocked_len(self.slots, self.head_dim) + b * BLOCK * self.head_dim
+        (kvh * self.blocks + b) * BLOCK * self.head_dim
+    }
+
+    /// Where slot `slot` (below [`slots`]) sits.
+    ///
+    /// [`slots`]: BatchKeys::slots
+    pub(crate) fn lane(&self, slot: usize) -> Lane {
+        debug_assert!(slot < self.slots);
+        let r = self.starts.partition_point(|&s| s <= slot) - 1;
+        let off = slot - self.starts[r];
+        let end = self.starts.get(r + 1).copied().unwrap_or(self.slots);
+        Lane {
+            block: self.bases[r] + off / BLOCK,
+            lane: off % BLOCK,
+            left: (BLOCK - off % BLOCK).min(end - slot),
+        }
     }
 
     /// Slots held.
     pub(crate) fn slots(&self) -> usize {
         self.slots
     }
+
+    /// Whether the copy holds slots `0..slots` in runs from exactly `starts` (sorted, unique,
+    /// from 0), as [`fill`] would lay them out.
+    ///
+    /// [`fill`]: BatchKeys::fill
+    pub(crate) fn holds(&self, slots: usize, starts: &[usize]) -> bool {
+        self.slots == slots && self.starts == starts
+    }
 }
 
-/// Writes slots `0..slots` of cache `k` (`[slot][kv_head][head_dim]`) into `out` as blocks,
-/// one task per (KV head, block).
+/// Writes the blocks `first` (each block's first slot and slot count) of cache `k`
+/// (`[slot][kv_head][head_dim]`) into `out`, one task per (KV head, block); lanes past a
+/// block's count are zeros.
 fn to_blocks<T: Copy + Default + Send + Sync>(
     pool: &Pool,
     k: &[T],
     out: &mut [T],
     n_kv: usize,
     head_dim: usize,
-    slots: usize,
+    first: &[(usize, usize)],
 ) {
     let block = BLOCK * head_dim;
-    let blocks = slots.div_ceil(BLOCK);
+    let blocks = first.len();
     let stride = n_kv * head_dim;
     pool.chunks_mut(out, block.max(1), |c, o| {
-        let (kvh, b) = (c / blocks, c % blocks);
+        let (kvh, (at, count)) = (c / blocks, first[c % blocks]);
         for lane in 0..BLOCK {
-            let slot = b * BLOCK + lane;
-            if slot >= slots {
+            if lane >= count {
                 (0..head_dim).for_each(|d| o[d * BLOCK + lane] = T::default());
                 continue;
             }
-            let src = &k[slot * stride + kvh * head_dim..][..head_dim];
+            let src = &k[(at + lane) * stride + kvh * head_dim..][..head_dim];
             for (d, &x) in src.iter().enumerate() {
                 o[d * BLOCK + lane] = x;
             }
