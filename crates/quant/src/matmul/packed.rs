@@ -450,7 +450,7 @@ std::thread_local! {
 /// which the dot table already read).
 fn kernels_for(ty: GgmlType) -> Option<GroupKernels> {
     use std::sync::OnceLock;
-    const TYPES: [GgmlType; 9] = [
+    const TYPES: [GgmlType; 10] = [
         GgmlType::Q4_0,
         GgmlType::Q4_1,
         GgmlType::Q5_0,
@@ -460,8 +460,9 @@ fn kernels_for(ty: GgmlType) -> Option<GroupKernels> {
         GgmlType::Q4_K,
         GgmlType::Q5_K,
         GgmlType::Q6_K,
+        GgmlType::IQ4_XS,
     ];
-    static TABLE: OnceLock<[Option<GroupKernels>; 9]> = OnceLock::new();
+    static TABLE: OnceLock<[Option<GroupKernels>; 10]> = OnceLock::new();
     let table = TABLE.get_or_init(|| {
         TYPES.map(|t| {
             // The k-quants' per-pair kernels are partly scalar (Q5_K) even with SIMD; Q8_0's

@@ -75,9 +75,24 @@ pub(super) struct KKind {
     /// the min in the high one (Q2_K, as in its GGUF block).
     pub nib: bool,
     /// Types with an offset: the row of [`KActBlock::seeds`] they start their integer sums
-    /// from, 0 for Q6_K's offset 32, 1 for Q3_K's 4.
+    /// from, 0 for Q6_K's offset 32, 1 for Q3_K's 4 (IQ4_XS: see [`KActBlock::seed`]).
     pub seed: usize,
+    /// Whether the 4-bit quants index a codebook (IQ4_XS: `kvalues_iq4nl`), which the kernels
+    /// apply with one byte shuffle per register: the quant is [`LUT`]`[q]`, the codebook
+    /// value plus 128, and the offset 128.
+    pub lut: bool,
 }
+
+/// IQ4_XS's codebook (`kvalues_iq4nl`) plus 128, as unsigned bytes: the `vpdpbusd` operand.
+pub(super) const LUT: [u8; 16] = {
+    let mut t = [0u8; 16];
+    let mut i = 0;
+    while i < 16 {
+        t[i] = (crate::blocks::tables::KVALUES_IQ4NL[i] as i32 + 128) as u8;
+        i += 1;
+    }
+    t
+};
 
 pub(super) const Q2_K: KKind = KKind {
     wb: 84,
@@ -87,6 +102,7 @@ pub(super) const Q2_K: KKind = KKind {
     min: true,
     nib: true,
     seed: 0,
+    lut: false,
 };
 pub(super) const Q3_K: KKind = KKind {
     wb: 110,
@@ -96,6 +112,7 @@ pub(super) const Q3_K: KKind = KKind {
     min: false,
     nib: false,
     seed: 1,
+    lut: false,
 };
 pub(super) const Q4_K: KKind = KKind {
     wb: 144,
@@ -105,6 +122,7 @@ pub(super) const Q4_K: KKind = KKind {
     min: true,
     nib: false,
     seed: 0,
+    lut: false,
 };
 pub(super) const Q5_K: KKind = KKind {
     wb: 176,
@@ -114,6 +132,7 @@ pub(super) const Q5_K: KKind = KKind {
     min: true,
     nib: false,
     seed: 0,
+    lut: false,
 };
 pub(super) const Q6_K: KKind = KKind {
     wb: 210,
@@ -123,6 +142,18 @@ pub(super) const Q6_K: KKind = KKind {
     min: false,
     nib: false,
     seed: 0,
+    lut: false,
+};
+
+pub(super) const IQ4_XS: KKind = KKind {
+    wb: 136,
+    sb: 32,
+    lbits: 4,
+    hbits: 0,
+    min: false,
+    nib: false,
+    seed: 0,
+    lut: true,
 };
 
 /// A packed k-quant type as a type, so the kernels see its constants at compile time.
@@ -141,6 +172,8 @@ pub(super) struct TQ4K;
 pub(super) struct TQ5K;
 /// Q6_K as a [`KType`].
 pub(super) struct TQ6K;
+/// IQ4_XS as a [`KType`].
+pub(super) struct TIQ4XS;
 impl KType for TQ2K {
     const KK: KKind = Q2_K;
 }
@@ -156,6 +189,9 @@ impl KType for TQ5K {
 impl KType for TQ6K {
     const KK: KKind = Q6_K;
 }
+impl KType for TIQ4XS {
+    const KK: KKind = IQ4_XS;
+}
 
 impl KKind {
     /// The kind of `ty`, when it is a packed k-quant.
@@ -166,6 +202,7 @@ impl KKind {
             GgmlType::Q4_K => Some(Q4_K),
             GgmlType::Q5_K => Some(Q5_K),
             GgmlType::Q6_K => Some(Q6_K),
+            GgmlType::IQ4_XS => Some(IQ4_XS),
             _ => None,
         }
     }
@@ -353,7 +390,22 @@ fn decode(kk: &KKind, x: &[u8]) -> Decoded {
         mn: [0; 16],
         q: [0; QK_K],
     };
-    if kk.nib {
+    if kk.lut {
+        // IQ4_XS: `d`, `scales_h` (u16: two high bits per sub-block), `scales_l[4]` (a low
+        // nibble per sub-block), `qs[128]`: value `j` of sub-block `s` in the low nibble of
+        // `qs[16s + j]` (j < 16) or the high one of `qs[16s + j − 16]`.
+        out.d.copy_from_slice(&x[0..2]);
+        let h = u16::from_le_bytes([x[2], x[3]]);
+        for (s, o) in out.sc.iter_mut().take(8).enumerate() {
+            let lo = (x[4 + s / 2] >> (4 * (s % 2))) & 15;
+            let hi = ((h >> (2 * s)) & 3) as u8;
+            *o = (i32::from(lo | (hi << 4)) - 32) as i8; // 6-bit less 32: fits
+        }
+        for (v, q) in out.q.iter_mut().enumerate() {
+            let (s, j) = (v / 32, v % 32);
+            *q = (x[8 + 16 * s + j % 16] >> (4 * (j / 16))) & 15;
+        }
+    } else if kk.nib {
         // Q2_K: `scales[16]` (scale | min << 4), `qs[64]`, `d`, `dmin`; value `v` as Q3_K's
         // low bits, at bit `2j` of `qs[32n + l]`.
         out.d.copy_from_slice(&x[80..82]);
@@ -502,6 +554,21 @@ impl Default for KActBlock {
     }
 }
 
+impl KActBlock {
+    /// The integer sum sub-block `s` of `kk` starts from: its offset's seed (Q6_K, Q3_K, and
+    /// IQ4_XS's 128: `−128·Σqs` over 32 values, four times two of Q6_K's), else 0.
+    #[inline(always)]
+    pub(super) fn seed(&self, kk: &KKind, s: usize) -> i32 {
+        if kk.min {
+            0
+        } else if kk.lut {
+            4 * (self.seeds[0][2 * s] + self.seeds[0][2 * s + 1])
+        } else {
+            self.seeds[kk.seed][s]
+        }
+    }
+}
+
 /// Quantizes the activation row `x` (`out.len()` blocks of 256) into `out`.
 pub(super) fn act_blocks(x: &[f32], out: &mut [KActBlock]) {
     for (xb, o) in x.chunks_exact(QK_K).zip(out.iter_mut()) {
@@ -551,7 +618,7 @@ pub(super) fn group_plain(
                 for k in 0..8 {
                     let mut x = 0.0f32;
                     for s in per * k..per * (k + 1) {
-                        let mut isum = if kk.min { 0 } else { e.seeds[kk.seed][s] };
+                        let mut isum = e.seed(kk, s);
                         for v in 0..kk.sb {
                             let q = i32::from(quant_plain(kk, p, r, s, v));
                             isum += q * i32::from(e.qs[s * kk.sb + v]);
@@ -585,8 +652,8 @@ pub(super) fn group_plain(
     }
 }
 
-/// Value `v` of sub-block `s` of row `r` in the group block `p`, unsigned
-/// (`lo | hi << lbits`).
+/// Value `v` of sub-block `s` of row `r` in the group block `p`, unsigned (`lo | hi << lbits`;
+/// IQ4_XS: its [`LUT`] entry).
 #[cfg(test)]
 fn quant_plain(kk: &KKind, p: &[u8], r: usize, s: usize, v: usize) -> u8 {
     let (c, k) = (v / 4, v % 4);
@@ -598,7 +665,12 @@ fn quant_plain(kk: &KKind, p: &[u8], r: usize, s: usize, v: usize) -> u8 {
     } else {
         0
     };
-    lo | (hi << kk.lbits)
+    let q = lo | (hi << kk.lbits);
+    if kk.lut {
+        LUT[usize::from(q)]
+    } else {
+        q
+    }
 }
 
 /// The plain twin of the tile conversion: the `nb` group blocks of `w` as tiles (`out`: `nb`

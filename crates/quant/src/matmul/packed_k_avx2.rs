@@ -9,7 +9,7 @@ use std::arch::x86_64::*;
 
 use super::packed::{piece, prefetch_ahead, prefetch_part, Acts, GroupKernels, GROUP};
 use super::packed_avx2::{dp_avx2, dp_avxvnni};
-use super::packed_k::{KActBlock, KType, TQ2K, TQ3K, TQ4K, TQ5K, TQ6K};
+use super::packed_k::{KActBlock, KType, LUT, TIQ4XS, TQ2K, TQ3K, TQ4K, TQ5K, TQ6K};
 
 /// Rows per half group: the f32 lanes of a 256-bit register.
 const HALF: usize = GROUP / 2;
@@ -53,7 +53,10 @@ macro_rules! packed_k {
                     shift16(v, -(lbit as i32))
                 };
                 let nib = _mm256_and_si256(nib, low);
-                *uc = if kk.hbits == 0 {
+                *uc = if kk.lut {
+                    let lut = _mm_loadu_si128(LUT.as_ptr().cast());
+                    _mm256_shuffle_epi8(_mm256_set_m128i(lut, lut), nib)
+                } else if kk.hbits == 0 {
                     nib
                 } else {
                     let (at, bit) = kk.hi_chunk(s, c);
@@ -121,11 +124,7 @@ macro_rules! packed_k {
                             let da = _mm256_set1_ps(e.d[s * kk.sb / 32]);
                             let w = _mm256_mul_ps(ds, da);
                             let a = e.qs.as_ptr().add(s * kk.sb);
-                            let mut i = if kk.min {
-                                _mm256_setzero_si256()
-                            } else {
-                                _mm256_set1_epi32(e.seeds[kk.seed][s])
-                            };
+                            let mut i = _mm256_set1_epi32(e.seed(&kk, s));
                             for (c, uc) in u.iter().enumerate().take(kk.dwords()) {
                                 let ac = a.add(4 * c).cast::<i32>().read_unaligned();
                                 i = $dp(i, *uc, _mm256_set1_epi32(ac));
@@ -260,38 +259,45 @@ mod avxvnni {
 }
 
 /// The kernels of `ty` in the form `form` builds, `None` for other types.
-fn of_type(ty: pine_gguf::GgmlType, form: fn() -> [GroupKernels; 5]) -> Option<GroupKernels> {
+fn of_type(
+    ty: pine_gguf::GgmlType,
+    form: fn() -> [Option<GroupKernels>; 6],
+) -> Option<GroupKernels> {
     use pine_gguf::GgmlType as T;
-    let [q2, q3, q4, q5, q6] = form();
+    let [q2, q3, q4, q5, q6, iq4xs] = form();
     match ty {
-        T::Q2_K => Some(q2),
-        T::Q3_K => Some(q3),
-        T::Q4_K => Some(q4),
-        T::Q5_K => Some(q5),
-        T::Q6_K => Some(q6),
+        T::Q2_K => q2,
+        T::Q3_K => q3,
+        T::Q4_K => q4,
+        T::Q5_K => q5,
+        T::Q6_K => q6,
+        T::IQ4_XS => iq4xs,
         _ => None,
     }
 }
 
-/// The AVX2 form's kernels of the five types.
-fn avx2_form() -> [GroupKernels; 5] {
+/// The AVX2 form's kernels: not IQ4_XS, whose unsigned codebook bytes (up to 241) would
+/// overflow `maddubs`'s 16-bit pair sums.
+fn avx2_form() -> [Option<GroupKernels>; 6] {
     [
-        avx2::kernels::<TQ2K>(),
-        avx2::kernels::<TQ3K>(),
-        avx2::kernels::<TQ4K>(),
-        avx2::kernels::<TQ5K>(),
-        avx2::kernels::<TQ6K>(),
+        Some(avx2::kernels::<TQ2K>()),
+        Some(avx2::kernels::<TQ3K>()),
+        Some(avx2::kernels::<TQ4K>()),
+        Some(avx2::kernels::<TQ5K>()),
+        Some(avx2::kernels::<TQ6K>()),
+        None,
     ]
 }
 
-/// The AVX-VNNI form's kernels of the five types.
-fn avxvnni_form() -> [GroupKernels; 5] {
+/// The AVX-VNNI form's kernels of the six types.
+fn avxvnni_form() -> [Option<GroupKernels>; 6] {
     [
-        avxvnni::kernels::<TQ2K>(),
-        avxvnni::kernels::<TQ3K>(),
-        avxvnni::kernels::<TQ4K>(),
-        avxvnni::kernels::<TQ5K>(),
-        avxvnni::kernels::<TQ6K>(),
+        Some(avxvnni::kernels::<TQ2K>()),
+        Some(avxvnni::kernels::<TQ3K>()),
+        Some(avxvnni::kernels::<TQ4K>()),
+        Some(avxvnni::kernels::<TQ5K>()),
+        Some(avxvnni::kernels::<TQ6K>()),
+        Some(avxvnni::kernels::<TIQ4XS>()),
     ]
 }
 

@@ -18,7 +18,7 @@
 use std::arch::x86_64::*;
 
 use super::packed::{prefetch_ahead, prefetch_part, Acts, GroupKernels, TileKernels, GROUP};
-use super::packed_k::{KActBlock, KType, TileLine, TQ2K, TQ3K, TQ4K, TQ5K, TQ6K};
+use super::packed_k::{KActBlock, KType, TileLine, LUT, TIQ4XS, TQ2K, TQ3K, TQ4K, TQ5K, TQ6K};
 use pine_gguf::QK_K;
 
 /// `v` shifted left by `n` bits (right for negative `n`) in 16-bit lanes.
@@ -54,7 +54,10 @@ unsafe fn unpack<T: KType>(p: *const u8, s: usize) -> [__m512i; 8] {
         } else {
             shift16(v, -(lbit as i32))
         };
-        *uc = if kk.hbits == 0 {
+        *uc = if kk.lut {
+            let lut = _mm512_broadcast_i32x4(_mm_loadu_si128(LUT.as_ptr().cast()));
+            _mm512_shuffle_epi8(lut, _mm512_and_si512(nib, low))
+        } else if kk.hbits == 0 {
             _mm512_and_si512(nib, low)
         } else {
             let (at, bit) = kk.hi_chunk(s, c);
@@ -98,16 +101,10 @@ unsafe fn rows<T: KType, const NA: usize>(
             })
         };
         if !kk.pairs() {
-            let i = chain(_mm512_setzero_si512(), 0..8);
+            let i = chain(_mm512_set1_epi32(e.seed(&kk, k)), 0..8);
             t[j] = _mm512_fmadd_ps(_mm512_mul_ps(ds[0], da), _mm512_cvtepi32_ps(i), t[j]);
         } else {
-            let seed = |s: usize| {
-                if kk.min {
-                    _mm512_setzero_si512()
-                } else {
-                    _mm512_set1_epi32(e.seeds[kk.seed][s])
-                }
-            };
+            let seed = |s: usize| _mm512_set1_epi32(e.seed(&kk, s));
             let i0 = chain(seed(2 * k), 0..4);
             let i1 = chain(seed(2 * k + 1), 4..8);
             let x = _mm512_mul_ps(ds[0], _mm512_cvtepi32_ps(i0));
@@ -224,11 +221,7 @@ unsafe fn sub<T: KType, const NA: usize>(
         let da = _mm512_set1_ps(e.d[s * kk.sb / 32]);
         let w = _mm512_mul_ps(ds, da);
         let a = e.qs.as_ptr().add(s * kk.sb);
-        let mut i = if kk.min {
-            _mm512_setzero_si512()
-        } else {
-            _mm512_set1_epi32(e.seeds[kk.seed][s])
-        };
+        let mut i = _mm512_set1_epi32(e.seed(&kk, s));
         for (c, uc) in u.iter().enumerate().take(kk.dwords()) {
             let ac = _mm512_set1_epi32(a.add(4 * c).cast::<i32>().read_unaligned());
             i = _mm512_dpbusd_epi32(i, *uc, ac);
@@ -470,6 +463,7 @@ pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<GroupKernels> {
         T::Q4_K => Some(kernels::<TQ4K>()),
         T::Q5_K => Some(kernels::<TQ5K>()),
         T::Q6_K => Some(kernels::<TQ6K>()),
+        T::IQ4_XS => Some(kernels::<TIQ4XS>()),
         _ => None,
     }
 }

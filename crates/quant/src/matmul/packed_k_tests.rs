@@ -12,12 +12,13 @@ use crate::testutil::{pool, random_activations, random_row};
 use pine_gguf::{GgmlType, QK_K};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
-const TYPES: [GgmlType; 5] = [
+const TYPES: [GgmlType; 6] = [
     GgmlType::Q4_K,
     GgmlType::Q5_K,
     GgmlType::Q6_K,
     GgmlType::Q3_K,
     GgmlType::Q2_K,
+    GgmlType::IQ4_XS,
 ];
 
 /// The kernels' activation blocks of `x` (`cols` wide) and its Q8_K rows (the tail rows').
