@@ -1,10 +1,11 @@
-//! AVX2 kernels for Q4_K and Q6_K × Q8_K. The integer sum of a super-block is exact; it is
-//! scaled and accumulated in eight f32 lanes with FMA (ggml's x86 scheme), so totals differ from
-//! the scalar reference by float rounding only.
+//! AVX2 kernels for Q4_K, Q6_K and IQ4_XS × Q8_K. The integer sum of a super-block is exact;
+//! it is scaled and accumulated in eight f32 lanes with FMA (ggml's x86 scheme), so totals
+//! differ from the scalar reference by float rounding only.
 
+use crate::blocks::tables::KVALUES_IQ4NL;
 use crate::dot::bytes::{f32_at, i16_at, q8k};
 use crate::dot::unpack::q4_k_scales_mins;
-use crate::dot::x86::prims::{f16_at, hsum_ps};
+use crate::dot::x86::prims::{f16_at, hsum_ps, nibbles32};
 use std::arch::x86_64::*;
 
 /// Q4_K × Q8_K.
@@ -99,6 +100,41 @@ pub(crate) unsafe fn q6_k(w: &[u8], a: &[u8]) -> f32 {
             }
         }
         let d = _mm256_set1_ps(f16_at(x, 208) * f32_at(y, 0));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi), acc);
+    }
+    hsum_ps(acc)
+}
+
+/// IQ4_XS × Q8_K: the nibbles index `kvalues_iq4nl` with one byte shuffle; per 32 values the
+/// signed products summed in i16 pairs (the sign trick: Q8_K's quants are within ±127, so no
+/// pair overflows), scaled by `ls − 32` in `madd` and summed exactly over the super-block, then
+/// one FMA with `d·d8` (ggml's x86 scheme).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn iq4_xs(w: &[u8], a: &[u8]) -> f32 {
+    let nb = (w.len() / 136).min(a.len() / q8k::BYTES);
+    let t = _mm_loadu_si128(KVALUES_IQ4NL.as_ptr().cast());
+    let table = _mm256_set_m128i(t, t);
+    let mut acc = _mm256_setzero_ps();
+    for i in 0..nb {
+        let (x, y) = (
+            &w[i * 136..(i + 1) * 136],
+            &a[i * q8k::BYTES..(i + 1) * q8k::BYTES],
+        );
+        let h = u16::from_le_bytes([x[2], x[3]]);
+        let (xp, yp) = (x.as_ptr().add(8), y.as_ptr().add(q8k::QS));
+        let mut sumi = _mm256_setzero_si256();
+        for s in 0..8 {
+            let ls = ((x[4 + s / 2] >> (4 * (s % 2))) & 15) | ((((h >> (2 * s)) & 3) as u8) << 4);
+            let q = _mm256_shuffle_epi8(table, nibbles32(xp.add(16 * s)));
+            let ys = _mm256_loadu_si256(yp.add(32 * s).cast());
+            let p = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(ys, q));
+            let sc = _mm256_set1_epi16(i16::from(ls) - 32);
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, sc));
+        }
+        let d = _mm256_set1_ps(f16_at(x, 0) * f32_at(y, 0));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi), acc);
     }
     hsum_ps(acc)

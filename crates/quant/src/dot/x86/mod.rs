@@ -38,6 +38,7 @@ pub(crate) fn install(k: &mut Kernels) {
     k.set(IQ4_NL, wrap!(legacy::avx2::iq4_nl), "avx2");
     k.set(Q4_K, wrap!(kquants::q4_k), "avx2");
     k.set(Q6_K, wrap!(kquants::q6_k), "avx2");
+    k.set(IQ4_XS, wrap!(kquants::iq4_xs), "avx2");
     k.set(F32, wrap!(float::f32_f32), "avx2");
     k.set(F16, wrap!(float::f16_f16), "avx2");
     if is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512vl") {
