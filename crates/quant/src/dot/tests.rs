@@ -93,14 +93,14 @@ fn legacy_integer_sums_are_bit_identical() {
     }
 }
 
-/// Q4_0 follows the block order in every kernel, so any scalar/SIMD pair gives the same bits on
-/// arbitrary data, not only on power-of-two scales.
+/// Q4_0 follows the block order in every kernel, and IQ4_XS the scalar order, so any
+/// scalar/SIMD pair gives the same bits on arbitrary data, not only on power-of-two scales.
 #[test]
 fn block_order_kernels_equal_scalar_bit_for_bit() {
     use GgmlType::*;
     let (k, s) = (kernels(), Kernels::scalar());
     let mut rng = StdRng::seed_from_u64(13);
-    for ty in [Q4_0] {
+    for ty in [Q4_0, IQ4_XS] {
         for blocks in [1usize, 2, 7, 18, 48] {
             for _ in 0..8 {
                 let w = random_row(&mut rng, ty, blocks);

@@ -1,11 +1,12 @@
 //! AVX2 kernels for Q4_K, Q6_K and IQ4_XS × Q8_K. The integer sum of a super-block is exact;
-//! it is scaled and accumulated in eight f32 lanes with FMA (ggml's x86 scheme), so totals
-//! differ from the scalar reference by float rounding only.
+//! Q4_K's and Q6_K's are scaled and accumulated in eight f32 lanes with FMA (ggml's x86
+//! scheme), so totals differ from the scalar reference by float rounding only; IQ4_XS keeps the
+//! scalar kernel's order.
 
 use crate::blocks::tables::KVALUES_IQ4NL;
 use crate::dot::bytes::{f32_at, i16_at, q8k};
 use crate::dot::unpack::q4_k_scales_mins;
-use crate::dot::x86::prims::{f16_at, hsum_ps, nibbles32};
+use crate::dot::x86::prims::{f16_at, hsum_epi32, hsum_ps, nibbles32};
 use std::arch::x86_64::*;
 
 /// Q4_K × Q8_K.
@@ -105,10 +106,11 @@ pub(crate) unsafe fn q6_k(w: &[u8], a: &[u8]) -> f32 {
     hsum_ps(acc)
 }
 
-/// IQ4_XS × Q8_K: the nibbles index `kvalues_iq4nl` with one byte shuffle; per 32 values the
-/// signed products summed in i16 pairs (the sign trick: Q8_K's quants are within ±127, so no
-/// pair overflows), scaled by `ls − 32` in `madd` and summed exactly over the super-block, then
-/// one FMA with `d·d8` (ggml's x86 scheme).
+/// IQ4_XS × Q8_K in the scalar kernel's float order (`scalar::iquants::iq4_xs`, ggml's generic
+/// code, which the Vulkan shaders follow too), bit for bit: per 32 values the exact integer
+/// sum, the nibbles indexing `kvalues_iq4nl` with one byte shuffle and the signed products
+/// summed by the sign trick (Q8_K's quants are within ±127, so no 16-bit pair overflows); then
+/// `sumf += d·d8·(ls − 32) · sumi`.
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA.
@@ -117,25 +119,25 @@ pub(crate) unsafe fn iq4_xs(w: &[u8], a: &[u8]) -> f32 {
     let nb = (w.len() / 136).min(a.len() / q8k::BYTES);
     let t = _mm_loadu_si128(KVALUES_IQ4NL.as_ptr().cast());
     let table = _mm256_set_m128i(t, t);
-    let mut acc = _mm256_setzero_ps();
+    let ones = _mm256_set1_epi16(1);
+    let mut sumf = 0.0f32;
     for i in 0..nb {
         let (x, y) = (
             &w[i * 136..(i + 1) * 136],
             &a[i * q8k::BYTES..(i + 1) * q8k::BYTES],
         );
+        let d4d8 = f16_at(x, 0) * f32_at(y, 0);
         let h = u16::from_le_bytes([x[2], x[3]]);
         let (xp, yp) = (x.as_ptr().add(8), y.as_ptr().add(q8k::QS));
-        let mut sumi = _mm256_setzero_si256();
         for s in 0..8 {
             let ls = ((x[4 + s / 2] >> (4 * (s % 2))) & 15) | ((((h >> (2 * s)) & 3) as u8) << 4);
             let q = _mm256_shuffle_epi8(table, nibbles32(xp.add(16 * s)));
             let ys = _mm256_loadu_si256(yp.add(32 * s).cast());
             let p = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(ys, q));
-            let sc = _mm256_set1_epi16(i16::from(ls) - 32);
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, sc));
+            let sumi = hsum_epi32(_mm256_madd_epi16(p, ones));
+            let dk = d4d8 * (i32::from(ls) - 32) as f32;
+            sumf += dk * sumi as f32;
         }
-        let d = _mm256_set1_ps(f16_at(x, 0) * f32_at(y, 0));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi), acc);
     }
-    hsum_ps(acc)
+    sumf
 }
