@@ -679,6 +679,11 @@ pub(super) fn round_f16_scalar(xs: &mut [f32]) {
 /// only for x = −0, where both exponentials are exactly 1, so the results never do.
 pub(super) fn max(xs: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
+    if crate::simd8::avx512() {
+        // SAFETY: AVX-512 F was detected.
+        return unsafe { x512::max(xs) };
+    }
+    #[cfg(target_arch = "x86_64")]
     if crate::simd8::available() {
         // SAFETY: the features were detected.
         return unsafe { x86::max(xs) };
