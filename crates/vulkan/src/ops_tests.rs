@@ -53,14 +53,13 @@ fn matmul_and_embed_match_the_cpu_for_every_fixture_type() {
 
 /// Whether the CPU backend runs weights of `ty` through packed kernels with a float order of
 /// their own: the k-quants and IQ4_XS (and their activation rounding,
-/// `pine_quant::matmul::packed_k`) and
-/// Q5_0 and Q8_0 (the block order); the shaders follow the per-pair kernels (llama.cpp's order), the
-/// reference for those types here.
+/// `pine_quant::matmul::packed_k`) and Q5_0, Q8_0 and IQ4_NL (the block order); the shaders
+/// follow the per-pair kernels (llama.cpp's order), the reference for those types here.
 fn packed_own_order(ty: pine_gguf::GgmlType) -> bool {
     use pine_gguf::GgmlType as T;
     matches!(
         ty,
-        T::Q2_K | T::Q3_K | T::Q4_K | T::Q5_K | T::Q6_K | T::IQ4_XS | T::Q5_0 | T::Q8_0
+        T::Q2_K | T::Q3_K | T::Q4_K | T::Q5_K | T::Q6_K | T::IQ4_XS | T::Q5_0 | T::Q8_0 | T::IQ4_NL
     ) && pine_quant::matmul::PackedWeights::supported(ty)
 }
 

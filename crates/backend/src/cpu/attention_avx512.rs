@@ -293,7 +293,11 @@ pub(super) fn max(xs: &[f32]) -> f32 {
     }
     let rest = chunks.remainder();
     for (k, part) in rest.chunks(16).enumerate() {
-        let mask: __mmask16 = if part.len() == 16 { !0 } else { (1 << part.len()) - 1 };
+        let mask: __mmask16 = if part.len() == 16 {
+            !0
+        } else {
+            (1 << part.len()) - 1
+        };
         let neg = _mm512_set1_ps(f32::NEG_INFINITY);
         // SAFETY: the mask reads only the part's elements.
         let v = unsafe { _mm512_mask_loadu_ps(neg, mask, part.as_ptr()) };

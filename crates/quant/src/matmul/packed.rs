@@ -60,6 +60,10 @@ pub(super) struct Kind {
     /// Whether the float sums run in llama.cpp's eight lanes (Q4_1) rather than in the block
     /// order (Q4_0, Q5_0, Q8_0).
     pub lanes: bool,
+    /// Whether the nibbles index a codebook (IQ4_NL: `kvalues_iq4nl`), applied by the kernels
+    /// with one byte shuffle: the quant is [`packed_k::LUT`]`[nibble]`, the codebook value
+    /// plus 128, with the offset `c` = 128.
+    pub lut: bool,
 }
 
 impl Kind {
@@ -70,6 +74,7 @@ impl Kind {
             GgmlType::Q4_1 => Some(Q4_1),
             GgmlType::Q5_0 => Some(Q5_0),
             GgmlType::Q8_0 => Some(Q8_0),
+            GgmlType::IQ4_NL => Some(IQ4_NL),
             _ => None,
         }
     }
@@ -161,6 +166,7 @@ pub(super) const Q4_0: Kind = Kind {
     c: 8,
     ab: 34,
     lanes: false,
+    lut: false,
 };
 pub(super) const Q4_1: Kind = Kind {
     wb: 20,
@@ -171,6 +177,7 @@ pub(super) const Q4_1: Kind = Kind {
     c: 0,
     ab: 36,
     lanes: true,
+    lut: false,
 };
 pub(super) const Q5_0: Kind = Kind {
     wb: 22,
@@ -181,6 +188,7 @@ pub(super) const Q5_0: Kind = Kind {
     c: 16,
     ab: 34,
     lanes: false,
+    lut: false,
 };
 pub(super) const Q8_0: Kind = Kind {
     wb: 34,
@@ -191,6 +199,19 @@ pub(super) const Q8_0: Kind = Kind {
     c: 128,
     ab: 34,
     lanes: false,
+    lut: false,
+};
+
+pub(super) const IQ4_NL: Kind = Kind {
+    wb: 18,
+    qoff: 2,
+    min: false,
+    nibbles: true,
+    hi: false,
+    c: 128,
+    ab: 34,
+    lanes: false,
+    lut: true,
 };
 
 /// What the kernels need of one quantized activation block besides its quants: the seed
@@ -256,7 +277,12 @@ pub(super) fn block_order_plain(kind: &Kind, w: &[u8], a: &[u8]) -> f32 {
                 let x = if kind.nibbles {
                     let q = x[kind.qoff + v % 16];
                     let nib = if v < 16 { q & 15 } else { q >> 4 };
-                    (i32::from(nib) | (((qh >> v) & 1) << 4) as i32) - kind.c
+                    let u = if kind.lut {
+                        packed_k::LUT[usize::from(nib)]
+                    } else {
+                        nib
+                    };
+                    (i32::from(u) | (((qh >> v) & 1) << 4) as i32) - kind.c
                 } else {
                     i32::from(x[kind.qoff + v] as i8)
                 };
@@ -450,7 +476,7 @@ std::thread_local! {
 /// which the dot table already read).
 fn kernels_for(ty: GgmlType) -> Option<GroupKernels> {
     use std::sync::OnceLock;
-    const TYPES: [GgmlType; 10] = [
+    const TYPES: [GgmlType; 11] = [
         GgmlType::Q4_0,
         GgmlType::Q4_1,
         GgmlType::Q5_0,
@@ -461,8 +487,9 @@ fn kernels_for(ty: GgmlType) -> Option<GroupKernels> {
         GgmlType::Q5_K,
         GgmlType::Q6_K,
         GgmlType::IQ4_XS,
+        GgmlType::IQ4_NL,
     ];
-    static TABLE: OnceLock<[Option<GroupKernels>; 10]> = OnceLock::new();
+    static TABLE: OnceLock<[Option<GroupKernels>; 11]> = OnceLock::new();
     let table = TABLE.get_or_init(|| {
         TYPES.map(|t| {
             // The k-quants' per-pair kernels are partly scalar (Q5_K) even with SIMD; Q8_0's

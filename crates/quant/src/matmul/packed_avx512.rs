@@ -13,9 +13,10 @@
 use std::arch::x86_64::*;
 
 use super::packed::{
-    piece, prefetch_ahead, prefetch_part, ActBlock, Acts, GroupKernels, Kind, GROUP, Q4_0, Q4_1,
-    Q5_0, Q8_0,
+    piece, prefetch_ahead, prefetch_part, ActBlock, Acts, GroupKernels, Kind, GROUP, IQ4_NL, Q4_0,
+    Q4_1, Q5_0, Q8_0,
 };
+use super::packed_k::LUT;
 
 /// The shared kernel: group `w` (`nb` group blocks of `kind`) against `NA` activation rows,
 /// asking the cache for `ahead` (prefill) or the stream ahead (decode, `NA = 1`).
@@ -144,6 +145,10 @@ unsafe fn unpack(kind: Kind, p: *const u8, low: __m512i) -> [__m512i; 8] {
             u[c] = _mm512_and_si512(v, low);
             u[c + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
         }
+        if kind.lut {
+            let lut = _mm512_broadcast_i32x4(_mm_loadu_si128(LUT.as_ptr().cast()));
+            u = u.map(|n| _mm512_shuffle_epi8(lut, n));
+        }
     } else {
         for (c, uc) in u.iter_mut().enumerate() {
             *uc = _mm512_loadu_si512(q.add(64 * c).cast());
@@ -234,6 +239,7 @@ kind!(q4_0, Q4_0);
 kind!(q4_1, Q4_1);
 kind!(q5_0, Q5_0);
 kind!(q8_0, Q8_0);
+kind!(iq4_nl, IQ4_NL);
 
 /// The packed kernels for `ty` when this CPU has AVX-512 F/BW/VNNI, else `None`.
 pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<GroupKernels> {
@@ -260,6 +266,11 @@ pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<GroupKernels> {
         T::Q8_0 => Some(GroupKernels {
             one: q8_0::one,
             eight: q8_0::group::<8>,
+            tile: None,
+        }),
+        T::IQ4_NL => Some(GroupKernels {
+            one: iq4_nl::one,
+            eight: iq4_nl::group::<8>,
             tile: None,
         }),
         _ => None,

@@ -1,5 +1,6 @@
 //! The packed kernels against their plain twin, bit for bit: the per-pair dot kernel for Q4_0
-//! and Q4_1, `packed::block_order_plain` for Q5_0 and Q8_0 (tail rows: the per-pair kernel);
+//! and Q4_1, `packed::block_order_plain` for Q5_0, Q8_0 and IQ4_NL (tail rows: the per-pair
+//! kernel);
 //! the twin against the exact sum of the dequantized operands.
 
 use super::packed::{block_order_plain, Kind, GROUP};
@@ -11,11 +12,12 @@ use crate::QuantError;
 use pine_gguf::GgmlType;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
-const TYPES: [GgmlType; 4] = [
+const TYPES: [GgmlType; 5] = [
     GgmlType::Q4_0,
     GgmlType::Q4_1,
     GgmlType::Q5_0,
     GgmlType::Q8_0,
+    GgmlType::IQ4_NL,
 ];
 
 /// Packs `w`, multiplies `x` (n rows) with the kernels this CPU picks and (Q4_0, Q5_0) with every
@@ -34,15 +36,15 @@ fn check(scratch: &mut MatmulScratch, ty: GgmlType, rows: usize, cols: usize, w:
     }
 }
 
-/// Every output of `y` against the twin: Q5_0's and Q8_0's full groups against the block
-/// order, every other output against the per-pair kernel.
+/// Every output of `y` against the twin: Q5_0's, Q8_0's and IQ4_NL's full groups against the
+/// block order, every other output against the per-pair kernel.
 fn check_outputs(ty: GgmlType, rows: usize, cols: usize, w: &[u8], x: &[f32], y: &[f32]) {
     let n = x.len() / cols;
     let aty = activation_type(ty).unwrap();
     let per_pair = kernels().get(ty).unwrap();
     let full = rows / GROUP * GROUP;
     let dot = |o: usize, w: &[u8], a: &[u8]| match ty {
-        GgmlType::Q5_0 | GgmlType::Q8_0 if o < full => {
+        GgmlType::Q5_0 | GgmlType::Q8_0 | GgmlType::IQ4_NL if o < full => {
             block_order_plain(&Kind::of(ty).unwrap(), w, a)
         }
         _ => per_pair(w, a),
@@ -118,11 +120,16 @@ fn packed_extreme_values_exact() {
 }
 
 /// The block-order twin: Q4_0's equals its per-pair kernel bit for bit (the same order), and
-/// Q4_0's, Q5_0's and Q8_0's lie within rounding of the exact sum of dequantized weights times
+/// Q4_0's, Q5_0's, Q8_0's and IQ4_NL's lie within rounding of the exact sum of dequantized weights times
 /// dequantized Q8_0 activations.
 #[test]
 fn block_order_plain_is_exact_to_rounding() {
-    let types = [GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::Q8_0];
+    let types = [
+        GgmlType::Q4_0,
+        GgmlType::Q5_0,
+        GgmlType::Q8_0,
+        GgmlType::IQ4_NL,
+    ];
     for (t, ty) in types.into_iter().enumerate() {
         let kind = Kind::of(ty).unwrap();
         let (rows, cols) = (16, 1024);
