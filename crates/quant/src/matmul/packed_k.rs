@@ -1,4 +1,4 @@
-//! The packed layout of the k-quants Q2_K, Q3_K, Q4_K, Q5_K and Q6_K: [`GROUP`] rows
+//! The packed layout of the k-quants Q2_K, Q3_K, Q4_K, Q5_K and Q6_K and of IQ4_XS: [`GROUP`] rows
 //! interleaved per 256-element superblock, for the kernels of `packed_k_avx512` and
 //! `packed_k_avx2`, with this module's plain twin ([`group_plain`], tests only) holding the same
 //! float order. [`KKind`] holds each type's constants: one source of truth for the layout, the
@@ -12,11 +12,14 @@
 //!   mins the offset 32 (`w = d·sc_s·(q − 32)`);
 //! - Q3_K: sixteen sub-blocks of 16, 3-bit quants `q` (the two low bits, plus 4 where the
 //!   `hmask` bit is set: ggml's signed quant plus 4), 6-bit scales less their bias 32 (stored
-//!   signed), and the offset 4 (`w = d·sc_s·(q − 4)`).
+//!   signed), and the offset 4 (`w = d·sc_s·(q − 4)`);
+//! - IQ4_XS: eight sub-blocks of 32, 4-bit indices into `kvalues_iq4nl` (the kernels read
+//!   [`LUT`]`[index]`, the codebook value plus 128, by one byte shuffle), 6-bit scales less 32
+//!   (stored signed), and the offset 128 (`w = d·sc_s·(LUT[i] − 128)`).
 //!
-//! The repacking is lossless and about the size of the GGUF rows (84, 114, 148, 180 and 210
-//! bytes per row and superblock against 84, 110, 144, 176 and 210): decode streams about as
-//! many bytes as llama.cpp's.
+//! The repacking is lossless and about the size of the GGUF rows (84, 114, 148, 180, 210 and
+//! 138 bytes per row and superblock against 84, 110, 144, 176, 210 and 136): decode streams
+//! about as many bytes as llama.cpp's.
 //!
 //! Group block (16 rows × one superblock), offsets in bytes, `r` the row, `s` the sub-block:
 //! - `d[r]` f16 (32); Q2_K/Q4_K/Q5_K then `dmin[r]` f16 (32);
