@@ -112,7 +112,7 @@ pub(crate) fn attend(
     let held_slots = held_slots(plan);
     let mut held = None;
     let blocked = if multi && owner.len() >= batch_keys::MIN_ROWS {
-        keys.fill(pool, layer, n_kv, hd, slots, run_starts(plan, slots));
+        keys.fill(pool, layer, n_kv, hd, slots, &run_starts(plan, slots));
         Some(&*keys)
     } else if multi && held_slots > 0 {
         let h = held.insert(layer.held.lock().unwrap_or_else(|e| e.into_inner()));
@@ -120,7 +120,7 @@ pub(crate) fn attend(
         // measured (benches/attention.rs), blocks cut at the segments' starts cost it more
         // than they save.
         if !h.holds(held_slots, &[0]) {
-            h.fill(pool, layer, n_kv, hd, held_slots, []);
+            h.fill(pool, layer, n_kv, hd, held_slots, &[0]);
         }
         Some(&**h)
     } else {
@@ -182,7 +182,7 @@ fn held_slots(plan: &AttentionPlan) -> usize {
     }
 }
 
-/// The slots below `slots` at which `plan`'s key ranges start, and 0: sorted, unique, the
+/// 0 and the slots below `slots` at which `plan`'s key ranges start, sorted and unique: the
 /// runs of a blocked copy whose blocks the ranges fill from their first key.
 fn run_starts(plan: &AttentionPlan, slots: usize) -> Vec<usize> {
     let mut starts: Vec<usize> = std::iter::once(0)
@@ -193,7 +193,7 @@ fn run_starts(plan: &AttentionPlan, slots: usize) -> Vec<usize> {
                 .flatten()
                 .map(|r| r.keys.start),
         )
-        .filter(|&s| s < slots)
+        .filter(|&s| s == 0 || s < slots)
         .collect();
     starts.sort_unstable();
     starts.dedup();

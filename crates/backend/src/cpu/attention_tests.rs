@@ -398,7 +398,7 @@ fn blocked_runs_hold_every_key_at_its_lane() {
     let k = vector(1, slots * n_kv * hd);
     c.layers[0].k.put(0, &k);
     let mut keys = BatchKeys::default();
-    keys.fill(pool(), &c.layers[0], n_kv, hd, slots, [30, 3, 3, 60]);
+    keys.fill(pool(), &c.layers[0], n_kv, hd, slots, &[0, 3, 30]);
     assert!(keys.holds(slots, &[0, 3, 30]));
     let Store::F32(blocked) = keys.keys() else {
         panic!("an f32 copy")

@@ -67,8 +67,8 @@ pub(crate) struct Lane {
 
 impl BatchKeys {
     /// Copies slots `0..slots` of `layer`'s keys (`n_kv` heads of `head_dim`) into blocks,
-    /// across `pool`, each of `starts` (any order, repeats allowed; those at or past `slots`
-    /// ignored) beginning a run.
+    /// across `pool`, a run beginning at each of `starts` (ascending from 0, below `slots`
+    /// unless `slots` is 0).
     pub(crate) fn fill(
         &mut self,
         pool: &Pool,
@@ -76,30 +76,24 @@ impl BatchKeys {
         n_kv: usize,
         head_dim: usize,
         slots: usize,
-        starts: impl IntoIterator<Item = usize>,
+        starts: &[usize],
     ) {
+        debug_assert!(starts.first() == Some(&0) && starts.windows(2).all(|w| w[0] < w[1]));
+        debug_assert!(starts.iter().all(|&s| s < slots.max(1)));
         self.starts.clear();
-        self.starts.push(0);
-        self.starts
-            .extend(starts.into_iter().filter(|&s| s < slots));
-        self.starts.sort_unstable();
-        self.starts.dedup();
+        self.starts.extend_from_slice(starts);
         self.bases.clear();
-        let mut blocks = 0;
-        for (r, &s) in self.starts.iter().enumerate() {
-            self.bases.push(blocks);
-            let end = self.starts.get(r + 1).copied().unwrap_or(slots);
-            blocks += (end - s).div_ceil(BLOCK);
+        // Per block: its first slot and how many slots it holds.
+        let mut first = Vec::new();
+        for (r, &s) in starts.iter().enumerate() {
+            self.bases.push(first.len());
+            let end = starts.get(r + 1).copied().unwrap_or(slots);
+            first.extend((s..end).step_by(BLOCK).map(|f| (f, (end - f).min(BLOCK))));
         }
+        let blocks = first.len();
         self.blocks = blocks;
         self.slots = slots;
         self.head_dim = head_dim;
-        // Per block: its first slot and how many slots it holds.
-        let mut first = Vec::with_capacity(blocks);
-        for (r, &s) in self.starts.iter().enumerate() {
-            let end = self.starts.get(r + 1).copied().unwrap_or(slots);
-            first.extend((s..end).step_by(BLOCK).map(|f| (f, (end - f).min(BLOCK))));
-        }
         let len = n_kv * blocks * BLOCK * head_dim;
         match &layer.k {
             Store::F16(k) => {

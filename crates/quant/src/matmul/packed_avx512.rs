@@ -147,7 +147,9 @@ unsafe fn unpack(kind: Kind, p: *const u8, low: __m512i) -> [__m512i; 8] {
         }
         if kind.lut {
             let lut = _mm512_broadcast_i32x4(_mm_loadu_si128(LUT.as_ptr().cast()));
-            u = u.map(|n| _mm512_shuffle_epi8(lut, n));
+            for uc in &mut u {
+                *uc = _mm512_shuffle_epi8(lut, *uc);
+            }
         }
     } else {
         for (c, uc) in u.iter_mut().enumerate() {
