@@ -86,7 +86,8 @@ pub(super) struct KKind {
     pub lut: bool,
 }
 
-/// IQ4_XS's codebook (`kvalues_iq4nl`) plus 128, as unsigned bytes: the `vpdpbusd` operand.
+/// The codebook of IQ4_XS and IQ4_NL (`kvalues_iq4nl`) plus 128, as unsigned bytes: the
+/// `vpdpbusd` operand of both types' packed kernels (`packed::Kind::lut` uses it too).
 pub(super) const LUT: [u8; 16] = {
     let mut t = [0u8; 16];
     let mut i = 0;

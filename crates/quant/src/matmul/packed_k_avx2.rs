@@ -2,7 +2,8 @@
 //! and desktops with AVX2, with or without AVX-VNNI): each 16-row group runs as two halves of
 //! eight rows, one row per register lane, with `packed_k_avx512`'s steps and so the plain
 //! twin's float order. The integer sums use `maddubs` + `madd` (exact: the quants are at most
-//! 63, so no pair of products saturates an i16) or AVX-VNNI's `vpdpbusd`. No tile path: prefill
+//! 63, so no pair of products saturates an i16; hence no AVX2 form for IQ4_XS, whose codebook
+//! bytes reach 241) or AVX-VNNI's `vpdpbusd`. No tile path: prefill
 //! unpacks each group block once per two activation rows.
 
 use std::arch::x86_64::*;

@@ -2,8 +2,9 @@
 //! rows against one or eight Q8_K activation rows; every register lane is one weight row.
 //!
 //! Per sub-block, its dwords' quants are unpacked once for all activation rows (low bits
-//! shifted down and masked, high bits merged with one `vpternlogd`); per activation row a chain
-//! of `vpdpbusd` against broadcast activation dwords, from the offset's seed (Q3_K, Q6_K) or 0,
+//! shifted down and masked, high bits merged with one `vpternlogd`, IQ4_XS's indices through
+//! its codebook with one `vpshufb`); per activation row a chain of `vpdpbusd` against broadcast
+//! activation dwords, from the offset's seed (Q3_K, Q6_K, IQ4_XS) or 0,
 //! gives the exact integer sum, and one FMA with `d·sc·da` adds it to the superblock's sum
 //! (Q2_K/Q3_K/Q6_K: a product with `d·sc` for the first sub-block of each pair, an FMA for the
 //! second, then one FMA with `da`); the mins take one FMA per sub-block and superblock (Q2_K
