@@ -414,6 +414,13 @@ fn blocked_runs_hold_every_key_at_its_lane() {
         };
         assert_eq!(l.lane, (slot - run_start) % 16, "slot {slot}");
         assert_eq!(l.left, (16 - l.lane).min(run_end - slot), "slot {slot}");
+        // The next block's lane, found without the search, is where the search finds it.
+        let next = slot + l.left;
+        assert_eq!(
+            l.next(),
+            (next < run_end).then(|| keys.lane(next)),
+            "slot {slot}"
+        );
         for kvh in 0..n_kv {
             let at = keys.block_at(kvh, l.block);
             for d in 0..hd {

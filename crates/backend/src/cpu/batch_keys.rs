@@ -63,6 +63,21 @@ pub(crate) struct Lane {
     pub(crate) lane: usize,
     /// Slots from it to the end of its block's keys (the block's or the run's end).
     pub(crate) left: usize,
+    /// Slots of its run from the end of its block's keys on.
+    after: usize,
+}
+
+impl Lane {
+    /// Where the slot `left` slots on sits, when its run goes on past this block: the next
+    /// block's first lane (without the search of [`BatchKeys::lane`]).
+    pub(crate) fn next(self) -> Option<Lane> {
+        (self.after > 0).then(|| Lane {
+            block: self.block + 1,
+            lane: 0,
+            left: self.after.min(BLOCK),
+            after: self.after.saturating_sub(BLOCK),
+        })
+    }
 }
 
 impl BatchKeys {
@@ -137,10 +152,12 @@ impl BatchKeys {
         let r = self.starts.partition_point(|&s| s <= slot) - 1;
         let off = slot - self.starts[r];
         let end = self.starts.get(r + 1).copied().unwrap_or(self.slots);
+        let left = (BLOCK - off % BLOCK).min(end - slot);
         Lane {
             block: self.bases[r] + off / BLOCK,
             lane: off % BLOCK,
-            left: (BLOCK - off % BLOCK).min(end - slot),
+            left,
+            after: end - slot - left,
         }
     }
 
