@@ -489,7 +489,7 @@ pub(super) fn score_multi(k: &Store, qs: &[f32], at: &[usize], scale: f32, out: 
     let m = out.len();
     let hd = qs.len() / m;
     let len = k.len();
-    assert!(multi_for(hd) && fits(at, hd, len));
+    assert!(multi_for(hd) && at.iter().all(|&a| a + hd <= len));
     #[cfg(target_arch = "x86_64")]
     {
         let q2 = || -> [&[f32]; 2] { std::array::from_fn(|i| &qs[i * hd..][..hd]) };
@@ -589,7 +589,7 @@ pub(super) fn value_sum_multi(
     let len = v.len();
     assert!(multi_for(hd) && p.iter().all(|pk| pk.len() == at.len()));
     assert!(acc.len() == m && acc.iter().all(|a| a.len() >= LANES * hd));
-    assert!(fits(at, hd, len));
+    assert!(at.iter().all(|&a| a + hd <= len));
     #[cfg(target_arch = "x86_64")]
     {
         let p2 = || -> [&[f32]; 2] { std::array::from_fn(|i| &p[i][..]) };
@@ -657,7 +657,7 @@ fn simd_for(hd: usize) -> bool {
 /// Appends `scale · q·k` for the keys at element offsets `at` of `k`, tinyBLAS's dot order.
 pub(super) fn score(k: &Store, q: &[f32], at: &[usize], scale: f32, out: &mut Vec<f32>) {
     let len = k.len();
-    assert!(fits(at, q.len(), len));
+    assert!(at.iter().all(|&a| a + q.len() <= len));
     #[cfg(target_arch = "x86_64")]
     if simd_for(q.len()) {
         // SAFETY: the features were detected, q.len() % 16 == 0 and the keys lie inside `k`.
@@ -684,16 +684,6 @@ pub(super) fn score_scalar(k: &Store, q: &[f32], at: &[usize], scale: f32, out: 
     }
 }
 
-/// Whether `n` elements from each offset of `at` lie inside `len` (a maximum rather than a
-/// test per offset, which vectorizes: the per-offset form was a quarter of a PINE prefill's
-/// range loop).
-fn fits(at: &[usize], n: usize, len: usize) -> bool {
-    at.iter()
-        .fold(0, |m, &a| m.max(a))
-        .checked_add(n)
-        .is_some_and(|e| e <= len)
-}
-
 /// `Σ a·b` as tinyBLAS computes it: lane `l` fuses the products `l, l+16, …` in order, then the
 /// lanes are tree-reduced; any tail (dims not a multiple of 16) is added last, fused in order.
 fn dot_generic(a: &[f32], b: impl Fn(usize) -> f32) -> f32 {
@@ -714,7 +704,7 @@ pub(super) fn value_sum(v: &Store, p: &[f32], at: &[usize], acc: &mut [f32], out
     let len = v.len();
     let hd = out.len();
     assert!(p.len() == at.len() && acc.len() >= LANES * hd);
-    assert!(fits(at, hd, len));
+    assert!(at.iter().all(|&a| a + hd <= len));
     #[cfg(target_arch = "x86_64")]
     if simd_for(hd) {
         // SAFETY: the features were detected and the lengths checked just above.
