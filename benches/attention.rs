@@ -8,7 +8,9 @@
 //! other segments in a per-head order at their shifts, and their own segment causally) against
 //! a causal batch of the same rows, and one decode row after the prompt (PINE: the region at
 //! shifts, plus its importance pass over the region's pre-RoPE keys) against one causal decode
-//! row. Single thread, best of many calls.
+//! row, hot in cache and again after reading 96 MiB (more than any L3 here), the state a
+//! model's decode step finds its keys and values in once the weights have streamed past.
+//! Single thread, best of many calls.
 //!
 //! Run: `cargo bench --bench attention [-- SEGMENTS ...]` (default 2 5 20).
 
