@@ -37,6 +37,9 @@ pub(crate) struct BatchKeys {
     starts: Vec<usize>,
     /// First block of each run.
     bases: Vec<usize>,
+    /// The run of each slot (a lookup in place of a search: a PINE batch asks for one at
+    /// every range of every row).
+    run_of: Vec<u32>,
     /// Blocks per KV head.
     blocks: usize,
 }
@@ -49,6 +52,7 @@ impl Default for BatchKeys {
             head_dim: 0,
             starts: Vec::new(),
             bases: Vec::new(),
+            run_of: Vec::new(),
             blocks: 0,
         }
     }
@@ -100,9 +104,11 @@ impl BatchKeys {
         self.bases.clear();
         // Per block: its first slot and how many slots it holds.
         let mut first = Vec::new();
+        self.run_of.clear();
         for (r, &s) in starts.iter().enumerate() {
             self.bases.push(first.len());
             let end = starts.get(r + 1).copied().unwrap_or(slots);
+            self.run_of.resize(end, r as u32);
             first.extend((s..end).step_by(BLOCK).map(|f| (f, (end - f).min(BLOCK))));
         }
         let blocks = first.len();
@@ -149,7 +155,7 @@ impl BatchKeys {
     /// [`slots`]: BatchKeys::slots
     pub(crate) fn lane(&self, slot: usize) -> Lane {
         debug_assert!(slot < self.slots);
-        let r = self.starts.partition_point(|&s| s <= slot) - 1;
+        let r = self.run_of[slot] as usize;
         let off = slot - self.starts[r];
         let end = self.starts.get(r + 1).copied().unwrap_or(self.slots);
         let left = (BLOCK - off % BLOCK).min(end - slot);
