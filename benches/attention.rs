@@ -246,47 +246,26 @@ fn main() {
         };
         let mut table = vec![0.0f32; ImportanceRows::Queries(1).table_len(nh, n_seg)];
         let mut out = vec![0.0f32; nh * hd];
-        let c = best(|| {
-            be.attention(&cache, 0, &shape, &qd, &causal_step, &mut out)
+        // One decode step: causal, or PINE's importance pass and attention.
+        let mut step = |pine: bool| {
+            if pine {
+                let rows = ImportanceRows::Queries(1);
+                be.importance(&cache, 0, &shape, &qd, &geo, rows, &mut table)
+                    .expect("importance");
+            }
+            let plan = if pine { &pine_step } else { &causal_step };
+            be.attention(&cache, 0, &shape, &qd, plan, &mut out)
                 .expect("attention")
-        });
-        let p = best(|| {
-            be.importance(
-                &cache,
-                0,
-                &shape,
-                &qd,
-                &geo,
-                ImportanceRows::Queries(1),
-                &mut table,
-            )
-            .expect("importance");
-            be.attention(&cache, 0, &shape, &qd, &pine_step, &mut out)
-                .expect("attention")
-        });
+        };
+        let c = best(|| step(false));
+        let p = best(|| step(true));
         let flush: Vec<u8> = (0..96usize << 20).map(|i| i as u8).collect();
         let evict = || {
             let x = flush.chunks(64).fold(0u8, |x, line| x ^ line[0]);
             std::hint::black_box(x);
         };
-        let cc = best_after(&evict, || {
-            be.attention(&cache, 0, &shape, &qd, &causal_step, &mut out)
-                .expect("attention")
-        });
-        let pc = best_after(&evict, || {
-            be.importance(
-                &cache,
-                0,
-                &shape,
-                &qd,
-                &geo,
-                ImportanceRows::Queries(1),
-                &mut table,
-            )
-            .expect("importance");
-            be.attention(&cache, 0, &shape, &qd, &pine_step, &mut out)
-                .expect("attention")
-        });
+        let cc = best_after(&evict, || step(false));
+        let pc = best_after(&evict, || step(true));
         println!(
             "| {n_seg} | decode row, caches evicted first | {:.1} | {:.1} | {:.2} |",
             us(cc),
