@@ -391,9 +391,7 @@ impl Heads<'_> {
         }
         value_sum_multi(&self.layer.v, &s.scores[..m], &s.at, &mut s.acc[..m], out);
     }
-}
 
-impl Heads<'_> {
     /// Appends the scores of slots `keys` (element offsets `at` in the cache) for the queries
     /// `qs`: from the blocked copy where it holds them, block by block, the keys of a block
     /// from it when enough of them are wanted ([`PARTIAL_MIN`]; any number when streaming),
