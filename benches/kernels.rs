@@ -9,7 +9,12 @@
 //! with ten independent chains per thread, the ceiling the prefill kernels are judged against
 //! (a prefill's GMAC/s is its tokens/s times the multiply-adds of one token's matmuls).
 //!
-//! Run: `cargo bench --bench kernels [-- [--quick] [TYPE ...]]`; `--quick` times fewer
+//! With `--dram`, instead: decode from memory, the case of a 1B–8B model whose weights no cache
+//! holds: matvecs cycling through 1B-shaped FFN weights (8192×2048 and 2048×8192) of ≥ 512 MB
+//! in all, as GB/s of weight bytes at 1 and 2 threads, beside the CPU's read bandwidth measured
+//! in the same run (threads summing a 1 GiB buffer): the bound decode is judged against.
+//!
+//! Run: `cargo bench --bench kernels [-- [--quick] [--dram] [TYPE ...]]`; `--quick` times fewer
 //! repetitions, TYPE names (e.g. `Q4_0 q8_0`) restrict the types. Types pine cannot quantize
 //! are benchmarked on pseudo-random blocks (marked `*`): the values are meaningless but the
 //! kernels do the same work.
@@ -202,6 +207,10 @@ fn main() {
         .iter()
         .map(|&t| CpuBackend::new(t, MatmulMode::Native).expect("thread pool"))
         .collect();
+    if args.iter().any(|a| a == "--dram") {
+        dram(&mut backends, &types, quick);
+        return;
+    }
     let mut tables: Vec<Vec<String>> = vec![Vec::new(); THREADS.len()];
     for &ty in &types {
         for (table, line) in tables.iter_mut().zip(bench_type(&mut backends, ty, reps)) {
@@ -231,6 +240,93 @@ fn main() {
             None => println!("int8 peak, {threads} thread(s): n/a (no AVX-512 VNNI)"),
         }
     }
+}
+
+/// Weight bytes cycled through by `--dram`: far past any last-level cache.
+const DRAM_BYTES: usize = 512 << 20;
+
+/// The `--dram` table: per type and thread count, GB/s of weight bytes of matvecs cycling
+/// through [`DRAM_BYTES`] of 1B-shaped FFN weights, and the read bandwidth beside it.
+fn dram(backends: &mut [CpuBackend], types: &[GgmlType], quick: bool) {
+    let rounds = if quick { 2 } else { 5 };
+    println!("== decode from memory: GB/s of weight bytes, best of {rounds} passes ==");
+    let mut header = format!("{:<8}", "type");
+    for t in THREADS {
+        header += &format!(" {:>10}", format!("{t} thread(s)"));
+    }
+    println!("{header}");
+    for &ty in types {
+        let shapes = [(8192, 2048), (2048, 8192)];
+        let (mut ws, mut total) = (Vec::new(), 0);
+        while total < DRAM_BYTES {
+            let (rows, cols) = shapes[ws.len() % 2];
+            let Some((w, bytes)) = weight(&mut backends[0], ty, rows, cols) else {
+                break;
+            };
+            ws.push(w);
+            total += bytes;
+        }
+        if ws.is_empty() {
+            continue;
+        }
+        // Inputs and outputs by shape: the backend's matmul sizes its output vector.
+        let xs = [floats(2048, 7), floats(8192, 7)];
+        let mut ys = [vec![0.0f32; 8192], vec![0.0f32; 2048]];
+        let mut line = format!("{:<8}", ty.name());
+        for b in backends.iter_mut() {
+            let best = (0..rounds)
+                .map(|_| {
+                    let start = Instant::now();
+                    for (i, w) in ws.iter().enumerate() {
+                        b.matmul(w, &xs[i % 2], 1, &mut ys[i % 2]).expect("matmul");
+                    }
+                    start.elapsed().as_secs_f64()
+                })
+                .fold(f64::INFINITY, f64::min);
+            line += &format!(" {:>10.1}", total as f64 / best / 1e9);
+        }
+        println!("{line}");
+    }
+    let mut line = format!("{:<8}", "read");
+    for threads in THREADS {
+        line += &format!(" {:>10.1}", read_bandwidth(threads, rounds));
+    }
+    println!("{line}");
+}
+
+/// GB/s of `threads` threads each summing its share of a 1 GiB buffer, best of `rounds`, each
+/// cache line asked for 16 KiB ahead as decode's stream does (without it the hardware
+/// prefetchers alone read ~10 % less on Zen 5).
+fn read_bandwidth(threads: usize, rounds: usize) -> f64 {
+    let buf: Vec<u64> = (0..(1usize << 27)).map(|i| i as u64).collect();
+    let share = buf.len() / threads;
+    (0..rounds)
+        .map(|_| {
+            let start = Instant::now();
+            std::thread::scope(|s| {
+                for part in buf.chunks(share) {
+                    s.spawn(move || {
+                        let mut lanes = [0u64; 8];
+                        for c in part.chunks_exact(8) {
+                            #[cfg(target_arch = "x86_64")]
+                            // SAFETY: a prefetch is only a hint and cannot fault; the pointer
+                            // is made with `wrapping_add` and never dereferenced.
+                            unsafe {
+                                use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+                                let at = c.as_ptr().wrapping_add(2048).cast();
+                                _mm_prefetch::<_MM_HINT_T0>(at);
+                            }
+                            for (l, v) in lanes.iter_mut().zip(c) {
+                                *l = l.wrapping_add(*v);
+                            }
+                        }
+                        std::hint::black_box(lanes)
+                    });
+                }
+            });
+            (buf.len() * 8) as f64 / start.elapsed().as_secs_f64() / 1e9
+        })
+        .fold(0.0, f64::max)
 }
 
 /// GMAC/s of `threads` threads each running [`vnni_chains`], or `None` without AVX-512 VNNI.

@@ -772,21 +772,26 @@ pub(super) fn piece(ahead: &[u8], i: usize, n: usize) -> &[u8] {
 /// Bytes ahead of the one it reads that decode asks the cache for.
 pub(super) const STREAM_AHEAD: usize = 16 * 1024;
 
-/// Decode's prefetch: asks for the `len` bytes [`STREAM_AHEAD`] past `p`, a group block the
-/// kernel streams next (past a group's end: the next group's, which the same task reads next).
-/// Decode reads every weight once, and without this the stream stalled where the hardware
-/// prefetcher stops, at page boundaries (1B-shaped Q4_K tg64: 9.5 → 30 t/s).
+/// Decode's prefetch: asks for part `i` of `n` (whole cache lines) of the `len` bytes
+/// [`STREAM_AHEAD`] past `p`, a group block the kernel streams next (past a group's end: the
+/// next group's, which the same task reads next). Decode reads every weight once, and without
+/// this the stream stalled where the hardware prefetcher stops, at page boundaries (1B-shaped
+/// Q4_K tg64: 9.5 → 30 t/s). The k-quants' group blocks (37–53 lines) ask in parts, one per
+/// sub-block: asked in one burst per block, the requests overran the core's miss buffers and
+/// the stream from memory fell to ~70 % (Zen 5, `kernels --dram`, 1 thread: Q4_K 27 → 33 GB/s,
+/// Q6_K 22 → 36 GB/s); the legacy types' blocks (5–9 lines) gain nothing from parts.
 #[inline(always)]
-pub(super) fn prefetch_ahead(p: *const u8, len: usize) {
+pub(super) fn prefetch_ahead(p: *const u8, len: usize, i: usize, n: usize) {
+    let lines = len.div_ceil(64);
     #[cfg(target_arch = "x86_64")]
     let nta = stream_nta();
     #[cfg(target_arch = "x86_64")]
-    for line in (0..len).step_by(64) {
+    for line in i * lines / n..(i + 1) * lines / n {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_NTA, _MM_HINT_T0};
         // SAFETY: a prefetch is only a hint and cannot fault, whatever the address; the
         // pointer is made with `wrapping_add` and never dereferenced.
         unsafe {
-            let at = p.wrapping_add(STREAM_AHEAD + line).cast();
+            let at = p.wrapping_add(STREAM_AHEAD + 64 * line).cast();
             match nta {
                 true => _mm_prefetch::<_MM_HINT_NTA>(at),
                 false => _mm_prefetch::<_MM_HINT_T0>(at),

@@ -45,7 +45,7 @@ unsafe fn run<const NA: usize>(
     for b in 0..nb {
         let p = w.add(b * gb);
         if NA == 1 {
-            prefetch_ahead(p, gb);
+            prefetch_ahead(p, gb, 0, 1);
         }
         prefetch_part(ahead, b, nb);
         let u = unpack(kind, p, low);
@@ -101,7 +101,7 @@ unsafe fn run_lanes<const NA: usize>(
     for b in 0..nb {
         let p = w.add(b * gb);
         if NA == 1 {
-            prefetch_ahead(p, gb);
+            prefetch_ahead(p, gb, 0, 1);
         }
         prefetch_part(ahead, b, nb);
         let u = unpack(kind, p, low);

@@ -260,9 +260,6 @@ unsafe fn run<T: KType, const NA: usize>(
     let mut acc = [_mm512_setzero_ps(); NA];
     for b in 0..nb {
         let p = w.add(b * gb);
-        if NA == 1 {
-            prefetch_ahead(p, gb);
-        }
         prefetch_part(ahead, b, nb);
         let d = _mm512_cvtph_ps(_mm256_loadu_si256(p.cast()));
         let mut t = [_mm512_setzero_ps(); NA];
@@ -272,7 +269,13 @@ unsafe fn run<T: KType, const NA: usize>(
             // The sub-blocks one by one with constant indices, so that the bits' shifts take
             // immediates (decode: Q5_K, Q6_K +30 % GB/s; prefill: Q5_K +10 %, Q6_K +10 %).
             macro_rules! subs {
-                ($($s:literal)*) => { $( sub::<T, NA>($s, p, b, d, &extras, &mut t, &mut x); )* };
+                ($($s:literal)*) => { $(
+                    // Decode asks for the stream ahead in parts, one per sub-block.
+                    if NA == 1 && $s < kk.subs() {
+                        prefetch_ahead(p, gb, $s, kk.subs());
+                    }
+                    sub::<T, NA>($s, p, b, d, &extras, &mut t, &mut x);
+                )* };
             }
             subs!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
         } else {
