@@ -443,7 +443,12 @@ pub(super) type EightFn = fn(&[u8], usize, Acts<'_>, &mut [f32], usize, &[u8]);
 /// The kernel entries of one type.
 #[derive(Clone, Copy)]
 pub(super) struct GroupKernels {
+    /// Decode: one activation row, the group's weights streamed from memory (asking ahead).
     pub one: GroupFn,
+    /// One activation row against a group whose weights are already in cache (prefill's rows
+    /// after the group's eight-row calls or first row): [`GroupKernels::one`] without the
+    /// requests, where they change the code (the 512-bit k-quants), else the same entry.
+    pub row: GroupFn,
     pub eight: EightFn,
     /// Where the type has them (the 512-bit k-quants), prefill's tile path.
     pub tile: Option<TileKernels>,
@@ -913,7 +918,9 @@ impl Product<'_> {
                 }
                 for jj in j..n {
                     let y = &mut ys[jj * rows + g * GROUP..];
-                    (self.k.one)(wg, self.nb, self.acts(r0 + jj, 1), y, rows);
+                    // Only a group's first row of all streams it from memory.
+                    let f = if jj == 0 { self.k.one } else { self.k.row };
+                    f(wg, self.nb, self.acts(r0 + jj, 1), y, rows);
                 }
             }
         });

@@ -187,12 +187,14 @@ macro_rules! forms {
         if $hi {
             GroupKernels {
                 one: $m::one::<true>,
+                row: $m::one::<true>,
                 eight: $m::group::<8, true>,
                 tile: None,
             }
         } else {
             GroupKernels {
                 one: $m::one::<false>,
+                row: $m::one::<false>,
                 eight: $m::group::<8, false>,
                 tile: None,
             }

@@ -252,26 +252,31 @@ pub(super) fn detect(ty: pine_gguf::GgmlType) -> Option<GroupKernels> {
     match ty {
         T::Q4_0 => Some(GroupKernels {
             one: q4_0::one,
+            row: q4_0::one,
             eight: q4_0::group::<8>,
             tile: None,
         }),
         T::Q4_1 => Some(GroupKernels {
             one: q4_1::one,
+            row: q4_1::one,
             eight: q4_1::group::<8>,
             tile: None,
         }),
         T::Q5_0 => Some(GroupKernels {
             one: q5_0::one,
+            row: q5_0::one,
             eight: q5_0::group::<8>,
             tile: None,
         }),
         T::Q8_0 => Some(GroupKernels {
             one: q8_0::one,
+            row: q8_0::one,
             eight: q8_0::group::<8>,
             tile: None,
         }),
         T::IQ4_NL => Some(GroupKernels {
             one: iq4_nl::one,
+            row: iq4_nl::one,
             eight: iq4_nl::group::<8>,
             tile: None,
         }),

@@ -253,6 +253,7 @@ macro_rules! packed_k {
         pub(super) fn kernels<T: KType>() -> GroupKernels {
             GroupKernels {
                 one: one::<T>,
+                row: one::<T>,
                 eight: group::<T, 8>,
                 tile: None,
             }

@@ -239,7 +239,7 @@ unsafe fn sub<T: KType, const NA: usize>(
 }
 
 /// Group `w` (`nb` group blocks of `kk`) against `NA` activation rows, asking the cache for
-/// `ahead` (prefill) or the stream ahead (decode, `NA = 1`).
+/// `ahead` (prefill) or, where `ASK` (decode, `NA = 1`), the stream ahead.
 ///
 /// # Safety
 /// The CPU must have AVX-512 F/BW/VNNI; `w` must hold `nb` group blocks and every `extras[j]`
@@ -247,7 +247,7 @@ unsafe fn sub<T: KType, const NA: usize>(
 /// floats for every row `j`.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma,f16c")]
-unsafe fn run<T: KType, const NA: usize>(
+unsafe fn run<T: KType, const NA: usize, const ASK: bool>(
     w: *const u8,
     nb: usize,
     extras: [*const KActBlock; NA],
@@ -270,8 +270,10 @@ unsafe fn run<T: KType, const NA: usize>(
             // immediates (decode: Q5_K, Q6_K +30 % GB/s; prefill: Q5_K +10 %, Q6_K +10 %).
             macro_rules! subs {
                 ($($s:literal)*) => { $(
-                    // Decode asks for the stream ahead in parts, one per sub-block.
-                    if NA == 1 && $s < kk.subs() {
+                    // Decode asks for the stream ahead in parts, one per sub-block (about 10 %
+                    // faster from memory than two parts, although the kernel from cache runs
+                    // at half speed with them: `row` omits them).
+                    if ASK && $s < kk.subs() {
                         prefetch_ahead(p, gb, $s, kk.subs());
                     }
                     sub::<T, NA>($s, p, b, d, &extras, &mut t, &mut x);
@@ -419,7 +421,7 @@ fn tile_group<T: KType, const NA: usize>(
 }
 
 /// The group against `NA` activation rows, lengths checked, asking the cache for `ahead`.
-fn group<T: KType, const NA: usize>(
+fn group<T: KType, const NA: usize, const ASK: bool>(
     w: &[u8],
     nb: usize,
     acts: Acts<'_>,
@@ -434,19 +436,27 @@ fn group<T: KType, const NA: usize>(
     let e: [_; NA] = std::array::from_fn(|j| e0.wrapping_add(j * nb));
     // SAFETY: handed out by `detect` only after the features were detected; the checks bound
     // every read and write.
-    unsafe { run::<T, NA>(w.as_ptr(), nb, e, y.as_mut_ptr(), stride, ahead) }
+    unsafe { run::<T, NA, ASK>(w.as_ptr(), nb, e, y.as_mut_ptr(), stride, ahead) }
 }
 
-/// Decode: the group against one activation row.
+/// Decode: the group against one activation row, asking for the stream ahead.
 fn one<T: KType>(w: &[u8], nb: usize, acts: Acts<'_>, y: &mut [f32], stride: usize) {
-    group::<T, 1>(w, nb, acts, y, stride, &[])
+    group::<T, 1, true>(w, nb, acts, y, stride, &[])
+}
+
+/// The group, in cache, against one activation row: without the requests, which are
+/// scheduling barriers in [`run`]'s unrolled sub-blocks (the kernel from cache ran at half
+/// speed with them).
+fn row<T: KType>(w: &[u8], nb: usize, acts: Acts<'_>, y: &mut [f32], stride: usize) {
+    group::<T, 1, false>(w, nb, acts, y, stride, &[])
 }
 
 /// The entries of type `T`.
 fn kernels<T: KType>() -> GroupKernels {
     GroupKernels {
         one: one::<T>,
-        eight: group::<T, 8>,
+        row: row::<T>,
+        eight: group::<T, 8, false>,
         tile: Some(TileKernels {
             convert: tile_convert::<T>,
             eight: tile_group::<T, 8>,
