@@ -70,7 +70,8 @@ macro_rules! packed_k {
         }
 
         /// Group `w` (`nb` group blocks of `T`) against `NA ≤ 2` activation rows (two keep
-        /// the sixteen registers), asking the cache for `ahead` a few lines per block.
+        /// the sixteen registers), asking the cache for `ahead` a few lines per block and,
+        /// where `ASK` (decode), for the stream ahead.
         ///
         /// # Safety
         /// The CPU must have the features of `$feat`; `w` must hold `nb` group blocks and every
@@ -78,7 +79,7 @@ macro_rules! packed_k {
         /// for every row `j`.
         #[inline]
         #[target_feature(enable = $feat)]
-        unsafe fn run<T: KType, const NA: usize>(
+        unsafe fn run<T: KType, const NA: usize, const ASK: bool>(
             w: *const u8,
             nb: usize,
             extras: [*const KActBlock; NA],
@@ -141,7 +142,7 @@ macro_rules! packed_k {
                     if kk.hbits > 0 || kk.lbits != 4 {
                         // Decode: the stream ahead in one burst per block (in parts, as below,
                         // Q6_K lost 20 % here on Zen 5).
-                        if NA == 1 && h == 0 {
+                        if ASK && h == 0 {
                             prefetch_ahead(p, gb, 0, 1);
                         }
                         // Constant indices, so that the bits' shifts take immediates.
@@ -169,7 +170,7 @@ macro_rules! packed_k {
                         // Decode asks for the stream ahead in parts, one per sub-block
                         // (Zen 5, Q4_K from memory, 1 thread: +20 %).
                         (0..kk.subs()).for_each(|s| {
-                            if NA == 1 && h == 0 {
+                            if ASK && h == 0 {
                                 prefetch_ahead(p, gb, s, kk.subs());
                             }
                             sub(s)
@@ -216,7 +217,7 @@ macro_rules! packed_k {
 
         /// The group against `M` activation rows (two at a time), lengths checked, asking the
         /// cache for `ahead`.
-        fn group<T: KType, const M: usize>(
+        fn group<T: KType, const M: usize, const ASK: bool>(
             w: &[u8],
             nb: usize,
             acts: Acts<'_>,
@@ -236,25 +237,30 @@ macro_rules! packed_k {
                     let yj = y.add(j * stride);
                     let part = piece(ahead, j / 2, M.div_ceil(2));
                     if j + 2 <= M {
-                        run::<T, 2>(w.as_ptr(), nb, [e(j), e(j + 1)], yj, stride, part);
+                        run::<T, 2, false>(w.as_ptr(), nb, [e(j), e(j + 1)], yj, stride, part);
                     } else {
-                        run::<T, 1>(w.as_ptr(), nb, [e(j)], yj, stride, part);
+                        run::<T, 1, ASK>(w.as_ptr(), nb, [e(j)], yj, stride, part);
                     }
                 }
             }
         }
 
-        /// Decode: the group against one activation row.
+        /// Decode: the group against one activation row, asking for the stream ahead.
         fn one<T: KType>(w: &[u8], nb: usize, acts: Acts<'_>, y: &mut [f32], stride: usize) {
-            group::<T, 1>(w, nb, acts, y, stride, &[])
+            group::<T, 1, true>(w, nb, acts, y, stride, &[])
+        }
+
+        /// The group, in cache, against one activation row: without the requests.
+        fn row<T: KType>(w: &[u8], nb: usize, acts: Acts<'_>, y: &mut [f32], stride: usize) {
+            group::<T, 1, false>(w, nb, acts, y, stride, &[])
         }
 
         /// The entries of type `T`.
         pub(super) fn kernels<T: KType>() -> GroupKernels {
             GroupKernels {
                 one: one::<T>,
-                row: one::<T>,
-                eight: group::<T, 8>,
+                row: row::<T>,
+                eight: group::<T, 8, false>,
                 tile: None,
             }
         }
