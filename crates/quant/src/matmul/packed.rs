@@ -447,7 +447,7 @@ pub(super) struct GroupKernels {
     pub one: GroupFn,
     /// One activation row against a group whose weights are already in cache (prefill's rows
     /// after the group's eight-row calls or first row): [`GroupKernels::one`] without the
-    /// requests, where they change the code (the 512-bit k-quants), else the same entry.
+    /// requests, where they change the code (the k-quants), else the same entry.
     pub row: GroupFn,
     pub eight: EightFn,
     /// Where the type has them (the 512-bit k-quants), prefill's tile path.
@@ -918,7 +918,8 @@ impl Product<'_> {
                 }
                 for jj in j..n {
                     let y = &mut ys[jj * rows + g * GROUP..];
-                    // Only a group's first row of all streams it from memory.
+                    // Only a group's first row with no eight-row call before it streams the
+                    // group from memory; the rows after it find it in cache.
                     let f = if jj == 0 { self.k.one } else { self.k.row };
                     f(wg, self.nb, self.acts(r0 + jj, 1), y, rows);
                 }
