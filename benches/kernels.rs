@@ -269,9 +269,10 @@ fn dram(backends: &mut [CpuBackend], types: &[GgmlType], quick: bool) {
         if ws.is_empty() {
             continue;
         }
-        // Inputs and outputs by shape: the backend's matmul sizes its output vector.
-        let xs = [floats(2048, 7), floats(8192, 7)];
-        let mut ys = [vec![0.0f32; 8192], vec![0.0f32; 2048]];
+        // Inputs and outputs by shape, as `ws` alternates them (the backend's matmul sizes its
+        // output vector).
+        let xs = shapes.map(|(_, cols)| floats(cols, 7));
+        let mut ys = shapes.map(|(rows, _)| vec![0.0f32; rows]);
         let mut line = format!("{:<8}", ty.name());
         for b in backends.iter_mut() {
             let best = (0..rounds)
