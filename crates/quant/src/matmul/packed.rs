@@ -782,7 +782,7 @@ pub(super) const STREAM_AHEAD: usize = 16 * 1024;
 /// next group's, which the same task reads next). Decode reads every weight once, and without
 /// this the stream stalled where the hardware prefetcher stops, at page boundaries (1B-shaped
 /// Q4_K tg64: 9.5 → 30 t/s). The k-quants' group blocks (37–53 lines) ask in parts, one per
-/// sub-block: asked in one burst per block, the requests overran the core's miss buffers and
+/// sub-block (on AVX2 only Q4_K and IQ4_XS, see `packed_k_avx2`): asked in one burst per block, the requests overran the core's miss buffers and
 /// the stream from memory fell to ~70 % (Zen 5, `kernels --dram`, 1 thread: Q4_K 27 → 33 GB/s,
 /// Q6_K 22 → 36 GB/s); the legacy types' blocks (5–9 lines) gain nothing from parts.
 #[inline(always)]
