@@ -250,9 +250,13 @@ pub(super) unsafe fn block16<T: Wide16, const M: usize>(
     for (i, t) in t6.iter_mut().enumerate() {
         // Lanes i, i + 4, i + 8 and i + 12, whose sum is the tree's t6[i].
         let mut lanes = [[_mm512_setzero_ps(); M]; 4];
-        for (j, a) in lanes.iter_mut().enumerate() {
-            for d in (i + 4 * j..hd).step_by(16) {
-                // SAFETY: d < hd, so the block's row d and every query's element d exist.
+        // The four lanes' chains side by side, each in its own order (dimensions from
+        // `i + 4j` up by 16): one lane's chain at a time waited on the FMA latency.
+        for d0 in (0..hd).step_by(16) {
+            for (j, a) in lanes.iter_mut().enumerate() {
+                let d = d0 + i + 4 * j;
+                // SAFETY: hd is a multiple of 16, so d < hd: the block's row d and every
+                // query's element d exist.
                 unsafe {
                     let kv = T::load16(blk.add(16 * d));
                     for m in 0..M {
