@@ -322,8 +322,7 @@ impl Heads<'_> {
         out: &mut [f32],
     ) {
         let hd = self.shape.head_dim;
-        let stride = self.shape.n_kv_heads * hd;
-        let base = self.kvh * hd;
+        let base = self.layer.at(0, self.kvh);
         let pos = self.g.positions[self.li];
         let own = self.g.cache_index[self.li];
         let f16 = matches!(self.layer.k, Store::F16(_));
@@ -357,7 +356,7 @@ impl Heads<'_> {
                 }
             }
             let from = s.at.len();
-            s.at.extend(keys.clone().map(|j| j * stride + base));
+            s.at.extend(keys.clone().map(|j| base + j * hd));
             let (qs, scores) = (&s.q[..m * hd], &mut s.scores[..m]);
             let at = &s.at[from..];
             if !stream {
@@ -442,18 +441,21 @@ impl Heads<'_> {
             prefetch(b.keys(), at, (last + 1 - first) * BLOCK * hd);
             j = keys.end.min(b.slots());
         }
-        let stride = self.shape.n_kv_heads * hd;
-        for s in j..keys.end {
-            prefetch(&self.layer.k, s * stride + self.kvh * hd, hd);
+        if j < keys.end {
+            let at = self.layer.at(j, self.kvh);
+            prefetch(&self.layer.k, at, (keys.end - j) * hd);
         }
     }
 
     /// Asks the cache for the values of slots `keys` of this KV head.
     fn prefetch_values(&self, keys: Range<usize>) {
-        let hd = self.shape.head_dim;
-        let stride = self.shape.n_kv_heads * hd;
-        for s in keys {
-            prefetch(&self.layer.v, s * stride + self.kvh * hd, hd);
+        if !keys.is_empty() {
+            let hd = self.shape.head_dim;
+            prefetch(
+                &self.layer.v,
+                self.layer.at(keys.start, self.kvh),
+                keys.len() * hd,
+            );
         }
     }
 }

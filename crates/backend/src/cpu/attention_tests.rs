@@ -424,7 +424,7 @@ fn blocked_runs_hold_every_key_at_its_lane() {
         for kvh in 0..n_kv {
             let at = keys.block_at(kvh, l.block);
             for d in 0..hd {
-                let want = k[(slot * n_kv + kvh) * hd + d];
+                let want = k[(kvh * slots + slot) * hd + d];
                 assert_eq!(blocked[at + d * 16 + l.lane].to_bits(), want.to_bits());
             }
         }
@@ -634,7 +634,10 @@ fn held_blocked_keys_equal_key_by_key_scoring_and_follow_writes() {
         assert_eq!(c.layers[0].held.lock().unwrap().slots(), region_end);
         assert_eq!(bits(&whole), bits(&run(&c, 11, &mut keys)), "{ty:?}");
         // A new key in a segment: the held copy goes, and the next step sees the key.
-        c.layers[0].k.put(50 * width, &vector(10, width));
+        for kvh in 0..n_kv {
+            let at = c.layers[0].at(50, kvh);
+            c.layers[0].k.put(at, &vector(10 + kvh, hd));
+        }
         c.layers[0].release_held(&[50]);
         assert_eq!(c.layers[0].held.lock().unwrap().slots(), 0);
         let after = run(&c, 1000, &mut keys);

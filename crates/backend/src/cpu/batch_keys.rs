@@ -123,7 +123,7 @@ impl BatchKeys {
                 }
                 if let Store::F16(out) = &mut self.keys {
                     out.resize(len, f16::ZERO);
-                    to_blocks(pool, k, out, n_kv, head_dim, &first);
+                    to_blocks(pool, k, out, n_kv, layer.slots, head_dim, &first);
                 }
             }
             Store::F32(k) => {
@@ -132,7 +132,7 @@ impl BatchKeys {
                 }
                 if let Store::F32(out) = &mut self.keys {
                     out.resize(len, 0.0);
-                    to_blocks(pool, k, out, n_kv, head_dim, &first);
+                    to_blocks(pool, k, out, n_kv, layer.slots, head_dim, &first);
                 }
             }
         }
@@ -182,19 +182,20 @@ impl BatchKeys {
 }
 
 /// Writes the blocks `first` (each block's first slot and slot count) of cache `k`
-/// (`[slot][kv_head][head_dim]`) into `out`, one task per (KV head, block); lanes past a
-/// block's count are zeros.
+/// (`[kv_head][slot][head_dim]`, `slots` per head) into `out`, one task per (KV head, block);
+/// lanes past a block's count are zeros.
 fn to_blocks<T: Copy + Default + Send + Sync>(
     pool: &Pool,
     k: &[T],
     out: &mut [T],
     n_kv: usize,
+    slots: usize,
     head_dim: usize,
     first: &[(usize, usize)],
 ) {
     let block = BLOCK * head_dim;
     let blocks = first.len();
-    let stride = n_kv * head_dim;
+    debug_assert!(out.len() <= n_kv * blocks * block);
     pool.chunks_mut(out, block.max(1), |c, o| {
         let (kvh, (at, count)) = (c / blocks, first[c % blocks]);
         for lane in 0..BLOCK {
@@ -202,7 +203,7 @@ fn to_blocks<T: Copy + Default + Send + Sync>(
                 (0..head_dim).for_each(|d| o[d * BLOCK + lane] = T::default());
                 continue;
             }
-            let src = &k[(at + lane) * stride + kvh * head_dim..][..head_dim];
+            let src = &k[(kvh * slots + at + lane) * head_dim..][..head_dim];
             for (d, &x) in src.iter().enumerate() {
                 o[d * BLOCK + lane] = x;
             }

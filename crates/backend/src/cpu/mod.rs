@@ -377,17 +377,18 @@ impl Backend for CpuBackend {
         };
         for first in (0..rows).step_by(run.max(1)) {
             let (slot, n) = (cache_index[first], run);
-            lc.k.put_rows(&self.pool, slot * width, width, n, |i, row| {
-                let i = first + i;
-                row.copy_from_slice(&k[i * width..(i + 1) * width]);
-                for head in row.chunks_mut(hd) {
-                    shape.rope.rotate(head, positions[i]);
-                }
-            });
-            lc.v.put_rows(&self.pool, slot * width, width, n, |i, row| {
-                let i = first + i;
-                row.copy_from_slice(&v[i * width..(i + 1) * width]);
-            });
+            for kvh in 0..shape.n_kv_heads {
+                let at = lc.at(slot, kvh);
+                lc.k.put_rows(&self.pool, at, hd, n, |i, row| {
+                    let i = first + i;
+                    row.copy_from_slice(&k[i * width + kvh * hd..][..hd]);
+                    shape.rope.rotate(row, positions[i]);
+                });
+                lc.v.put_rows(&self.pool, at, hd, n, |i, row| {
+                    let i = first + i;
+                    row.copy_from_slice(&v[i * width + kvh * hd..][..hd]);
+                });
+            }
         }
         Ok(())
     }
