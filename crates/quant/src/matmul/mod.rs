@@ -88,6 +88,9 @@ pub struct MatmulScratch {
     blocks: Vec<packed::ActBlock>,
     /// Per Q8_K activation block, what the packed k-quant kernels need besides the quants.
     kblocks: Vec<packed_k::KActBlock>,
+    /// Outputs of a short prefill's tasks, each a run of weight groups for every activation
+    /// row (`packed::matmul_packed_with`), task after task.
+    by_group: Vec<f32>,
 }
 
 impl MatmulScratch {

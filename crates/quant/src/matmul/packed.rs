@@ -25,6 +25,8 @@
 //! Rows past the last full group stay in the GGUF layout (`tail`) and go through the per-pair
 //! kernel.
 
+use std::ops::Range;
+
 use pine_gguf::GgmlType;
 use pine_pool::Pool;
 
@@ -614,12 +616,18 @@ pub(super) fn matmul_packed_with<const N: usize>(
         blocks: &scratch.blocks[..n * per.blocks],
         kblocks: &scratch.kblocks[..n * per.kblocks],
     };
+    // A prefill whose tasks would take fewer rows than a tile pays for (a short prompt, a
+    // chat turn, PINE's prefix and suffix) splits the weights' groups instead: every task
+    // takes all rows, so each group is read once, not once per eight rows, and the k-quants
+    // convert it to a tile. Its outputs go to `by_group`, then into `ys`.
+    let by_groups = n > 1 && n.div_ceil(pool.threads() * 4).next_multiple_of(NA) < TILE_ROWS;
     // Per product: its inputs and the rows each task takes (decode: output rows, a whole
-    // number of groups; prefill: activation rows).
+    // number of groups; a short prefill: groups; prefill: activation rows).
     let jobs: [_; N] = std::array::from_fn(|i| {
         let w = ws[i];
         let rows_per_task = match n {
             1 => (w.rows / GROUP).div_ceil(pool.threads() * 4).max(1) * GROUP,
+            _ if by_groups => (w.rows / GROUP).div_ceil(pool.threads() * 4).max(1) * GROUP,
             _ => n.div_ceil(pool.threads() * 4).next_multiple_of(NA),
         };
         let run = Product {
@@ -632,12 +640,30 @@ pub(super) fn matmul_packed_with<const N: usize>(
         };
         (run, rows_per_task)
     });
-    let outs = ys.map(|y| SharedRows(y.as_mut_ptr()));
+    // Where product i's outputs go: `ys[i]`, or (by groups) its part of `by_group`, which
+    // holds only the full groups' outputs.
+    let full = |i: usize| ws[i].rows / GROUP * GROUP;
+    let mut at = [0; N];
+    for i in 1..N {
+        at[i] = at[i - 1] + n * full(i - 1);
+    }
+    if by_groups {
+        scratch.by_group.resize(at[N - 1] + n * full(N - 1), 0.0);
+    }
+    let mut ys = ys;
+    let outs: [_; N] = std::array::from_fn(|i| match by_groups {
+        true => SharedRows(scratch.by_group[at[i]..].as_mut_ptr()),
+        false => SharedRows(ys[i].as_mut_ptr()),
+    });
     let part = |i: usize| match n {
         1 => jobs[i].1,
+        _ if by_groups => n * jobs[i].1,
         _ => (jobs[i].1 * ws[i].rows).max(1),
     };
-    let len = |i: usize| n * ws[i].rows;
+    let len = |i: usize| match by_groups {
+        true => n * full(i),
+        false => n * ws[i].rows,
+    };
     let tasks: [usize; N] = std::array::from_fn(|i| len(i).div_ceil(part(i)));
     let outs = &outs;
     pool.for_each(tasks.iter().sum(), |mut t| {
@@ -647,15 +673,39 @@ pub(super) fn matmul_packed_with<const N: usize>(
             i += 1;
         }
         let (start, end) = (t * part(i), ((t + 1) * part(i)).min(len(i)));
-        // SAFETY: task (i, t) alone writes elements start..end of output i, which lie inside
-        // it; the outputs are borrowed mutably until every task has returned.
+        // SAFETY: task (i, t) alone writes elements start..end of output i (of its part of
+        // `by_group`, by groups), which lie inside it; the outputs are borrowed mutably until
+        // every task has returned.
         let y = unsafe { std::slice::from_raw_parts_mut(outs[i].0.add(start), end - start) };
         let (run, rows_per_task) = &jobs[i];
         match n {
             1 => run.decode_rows(t * rows_per_task, y),
+            _ if by_groups => {
+                let g0 = t * rows_per_task / GROUP;
+                let groups = g0..g0 + y.len() / n / GROUP;
+                run.prefill(0, n, groups, y)
+            }
             _ => run.prefill_acts(t * rows_per_task, y),
         }
     });
+    if by_groups {
+        // Task by task, each activation row's run of groups, then the tail rows.
+        let by_group = &scratch.by_group;
+        for (i, y) in ys.iter_mut().enumerate() {
+            let (run, per_task) = (&jobs[i].0, jobs[i].1);
+            let (rows, full) = (ws[i].rows, full(i));
+            pool.chunks_mut(&mut y[..n * rows], rows, |j, out| {
+                for o0 in (0..full).step_by(per_task) {
+                    let width = per_task.min(full - o0);
+                    let src = &by_group[at[i] + n * o0 + j * width..][..width];
+                    out[o0..o0 + width].copy_from_slice(src);
+                }
+                for (o, v) in out.iter_mut().enumerate().skip(full) {
+                    *v = (run.tail_dot)(run.tail_row(o), run.acts(j, 1).act);
+                }
+            });
+        }
+    }
     Ok(())
 }
 
@@ -877,12 +927,25 @@ impl Product<'_> {
     }
 
     /// Prefill: every output of activation rows `r0..r0 + ys.len() / rows` (`ys` is their
-    /// part of `y`). Each group's weights (or its tile) stay in cache while the task's rows
-    /// pass over them.
+    /// part of `y`).
     fn prefill_acts(&self, r0: usize, ys: &mut [f32]) {
         let rows = self.w.rows;
         let n = ys.len() / rows;
-        let groups = rows / GROUP;
+        self.prefill(r0, n, 0..rows / GROUP, &mut ys[..]);
+        for o in rows / GROUP * GROUP..rows {
+            let wr = self.tail_row(o);
+            for jj in 0..n {
+                ys[jj * rows + o] = (self.tail_dot)(wr, self.acts(r0 + jj, 1).act);
+            }
+        }
+    }
+
+    /// Groups `gs` against activation rows `r0..r0 + n`: the outputs of row `j` and group `g`
+    /// at `ys[j · stride + (g − gs.start) · GROUP..]`, `stride` = `ys.len() / n` (all the
+    /// weight's rows, or the groups' own). Each group's weights (or its tile) stay in cache
+    /// while the rows pass over them.
+    fn prefill(&self, r0: usize, n: usize, gs: Range<usize>, ys: &mut [f32]) {
+        let stride = ys.len() / n;
         // Each call also fetches its share of the next group's weights into the cache.
         let share = (self.nb * self.w.format.group_block())
             .div_ceil((n / NA).max(1))
@@ -895,41 +958,36 @@ impl Product<'_> {
             if let Some((_, len)) = tiled {
                 tile.resize(len, TileLine::default());
             }
-            for g in 0..groups {
+            for g in gs.clone() {
                 let wg = self.group(g);
                 if let Some((tk, _)) = tiled {
                     (tk.convert)(wg, self.nb, tile);
                 }
-                let next = if g + 1 < groups {
+                let next = if g + 1 < gs.end {
                     self.group(g + 1)
                 } else {
                     &[]
                 };
+                let col = (g - gs.start) * GROUP;
                 let mut j = 0;
                 while j + NA <= n {
                     let part = next.len().min(j / NA * share)..next.len().min((j / NA + 1) * share);
-                    let y = &mut ys[j * rows + g * GROUP..];
+                    let y = &mut ys[j * stride + col..];
                     let acts = self.acts(r0 + j, NA);
                     match tiled {
-                        Some((tk, _)) => (tk.eight)(tile, self.nb, acts, y, rows, &next[part]),
-                        None => (self.k.eight)(wg, self.nb, acts, y, rows, &next[part]),
+                        Some((tk, _)) => (tk.eight)(tile, self.nb, acts, y, stride, &next[part]),
+                        None => (self.k.eight)(wg, self.nb, acts, y, stride, &next[part]),
                     }
                     j += NA;
                 }
                 for jj in j..n {
-                    let y = &mut ys[jj * rows + g * GROUP..];
+                    let y = &mut ys[jj * stride + col..];
                     // Only a group's first row with no eight-row call before it streams the
                     // group from memory; the rows after it find it in cache.
                     let f = if jj == 0 { self.k.one } else { self.k.row };
-                    f(wg, self.nb, self.acts(r0 + jj, 1), y, rows);
+                    f(wg, self.nb, self.acts(r0 + jj, 1), y, stride);
                 }
             }
         });
-        for o in groups * GROUP..rows {
-            let wr = self.tail_row(o);
-            for jj in 0..n {
-                ys[jj * rows + o] = (self.tail_dot)(wr, self.acts(r0 + jj, 1).act);
-            }
-        }
     }
 }

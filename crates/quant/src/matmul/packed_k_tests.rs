@@ -108,7 +108,8 @@ fn packed_k_equals_the_plain_twin() {
             .iter()
             .enumerate()
         {
-            // 131 rows: tasks of 24, through the tile path (the last one, 11, around it).
+            // 2–19 rows: tasks of groups taking every row (the tile path from 16); 131 rows:
+            // tasks of 24, through the tile path (the last one, 11, around it).
             for n in [1, 2, 7, 8, 9, 16, 19, 131] {
                 let mut rng = StdRng::seed_from_u64((100 * t + 10 * i + n) as u64);
                 let w: Vec<u8> = (0..rows)
