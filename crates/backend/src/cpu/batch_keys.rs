@@ -123,7 +123,7 @@ impl BatchKeys {
                 }
                 if let Store::F16(out) = &mut self.keys {
                     out.resize(len, f16::ZERO);
-                    to_blocks(pool, k, out, n_kv, layer.slots, head_dim, &first);
+                    to_blocks(pool, k, out, layer.slots, head_dim, &first);
                 }
             }
             Store::F32(k) => {
@@ -132,7 +132,7 @@ impl BatchKeys {
                 }
                 if let Store::F32(out) = &mut self.keys {
                     out.resize(len, 0.0);
-                    to_blocks(pool, k, out, n_kv, layer.slots, head_dim, &first);
+                    to_blocks(pool, k, out, layer.slots, head_dim, &first);
                 }
             }
         }
@@ -188,14 +188,12 @@ fn to_blocks<T: Copy + Default + Send + Sync>(
     pool: &Pool,
     k: &[T],
     out: &mut [T],
-    n_kv: usize,
     slots: usize,
     head_dim: usize,
     first: &[(usize, usize)],
 ) {
     let block = BLOCK * head_dim;
     let blocks = first.len();
-    debug_assert!(out.len() <= n_kv * blocks * block);
     pool.chunks_mut(out, block.max(1), |c, o| {
         let (kvh, (at, count)) = (c / blocks, first[c % blocks]);
         for lane in 0..BLOCK {

@@ -625,10 +625,9 @@ pub(super) fn matmul_packed_with<const N: usize>(
     // number of groups; a short prefill: groups; prefill: activation rows).
     let jobs: [_; N] = std::array::from_fn(|i| {
         let w = ws[i];
-        let rows_per_task = match n {
-            1 => (w.rows / GROUP).div_ceil(pool.threads() * 4).max(1) * GROUP,
-            _ if by_groups => (w.rows / GROUP).div_ceil(pool.threads() * 4).max(1) * GROUP,
-            _ => n.div_ceil(pool.threads() * 4).next_multiple_of(NA),
+        let rows_per_task = match n == 1 || by_groups {
+            true => (w.rows / GROUP).div_ceil(pool.threads() * 4).max(1) * GROUP,
+            false => n.div_ceil(pool.threads() * 4).next_multiple_of(NA),
         };
         let run = Product {
             w,
@@ -701,7 +700,7 @@ pub(super) fn matmul_packed_with<const N: usize>(
                     out[o0..o0 + width].copy_from_slice(src);
                 }
                 for (o, v) in out.iter_mut().enumerate().skip(full) {
-                    *v = (run.tail_dot)(run.tail_row(o), run.acts(j, 1).act);
+                    *v = run.tail(o, j);
                 }
             });
         }
@@ -920,7 +919,7 @@ impl Product<'_> {
                 (self.k.one)(self.group(o / GROUP), self.nb, a, out, GROUP);
             } else {
                 for (t, v) in out.iter_mut().enumerate() {
-                    *v = (self.tail_dot)(self.tail_row(o + t), a.act);
+                    *v = self.tail(o + t, 0);
                 }
             }
         }
@@ -933,11 +932,16 @@ impl Product<'_> {
         let n = ys.len() / rows;
         self.prefill(r0, n, 0..rows / GROUP, &mut ys[..]);
         for o in rows / GROUP * GROUP..rows {
-            let wr = self.tail_row(o);
             for jj in 0..n {
-                ys[jj * rows + o] = (self.tail_dot)(wr, self.acts(r0 + jj, 1).act);
+                ys[jj * rows + o] = self.tail(o, r0 + jj);
             }
         }
+    }
+
+    /// Output `o` (a tail row, past the full groups) of activation row `r`, by the per-pair
+    /// kernel.
+    fn tail(&self, o: usize, r: usize) -> f32 {
+        (self.tail_dot)(self.tail_row(o), self.acts(r, 1).act)
     }
 
     /// Groups `gs` against activation rows `r0..r0 + n`: the outputs of row `j` and group `g`
