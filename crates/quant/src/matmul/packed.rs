@@ -468,6 +468,9 @@ pub(super) struct TileKernels {
 /// A safe tile kernel entry: `(tile, blocks, 8 activation rows, y, stride, ahead)`.
 pub(super) type TileFn = fn(&[TileLine], usize, Acts<'_>, &mut [f32], usize, &[u8]);
 
+/// Outputs of a short prefill gathered across the pool rather than on the calling thread.
+const GATHER_PARALLEL: usize = 1 << 16;
+
 /// Activation rows a prefill task needs before it converts each group to a tile: two eight-row
 /// calls, so that the conversion replaces at least two unpackings.
 const TILE_ROWS: usize = 2 * NA;
@@ -688,12 +691,14 @@ pub(super) fn matmul_packed_with<const N: usize>(
         }
     });
     if by_groups {
-        // Task by task, each activation row's run of groups, then the tail rows.
+        // Task by task, each activation row's run of groups, then the tail rows: on this
+        // thread when it is little to copy (a pool job per product cost a few sequences'
+        // decode step a sixth of its time on SmolLM2), else across the pool.
         let by_group = &scratch.by_group;
         for (i, y) in ys.iter_mut().enumerate() {
             let (run, per_task) = (&jobs[i].0, jobs[i].1);
             let (rows, full) = (ws[i].rows, full(i));
-            pool.chunks_mut(&mut y[..n * rows], rows, |j, out| {
+            let gather = |j: usize, out: &mut [f32]| {
                 for o0 in (0..full).step_by(per_task) {
                     let width = per_task.min(full - o0);
                     let src = &by_group[at[i] + n * o0 + j * width..][..width];
@@ -702,7 +707,15 @@ pub(super) fn matmul_packed_with<const N: usize>(
                 for (o, v) in out.iter_mut().enumerate().skip(full) {
                     *v = run.tail(o, j);
                 }
-            });
+            };
+            let y = &mut y[..n * rows];
+            match y.len() < GATHER_PARALLEL {
+                true => y
+                    .chunks_mut(rows)
+                    .enumerate()
+                    .for_each(|(j, o)| gather(j, o)),
+                false => pool.chunks_mut(y, rows, gather),
+            }
         }
     }
     Ok(())

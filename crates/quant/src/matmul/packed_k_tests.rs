@@ -122,6 +122,27 @@ fn packed_k_equals_the_plain_twin() {
     }
 }
 
+/// A short prefill of a tall weight: its tasks take runs of groups and every row, and their
+/// outputs (with the tail rows') are gathered across the pool rather than on one thread.
+#[test]
+fn short_prefills_of_tall_weights_equal_the_plain_twin() {
+    let mut scratch = MatmulScratch::new();
+    let (rows, cols) = (2063, 256);
+    for ty in [GgmlType::Q4_K, GgmlType::Q6_K] {
+        if !PackedWeights::supported(ty) {
+            continue;
+        }
+        for n in [33, 40] {
+            let mut rng = StdRng::seed_from_u64(n as u64);
+            let w: Vec<u8> = (0..rows)
+                .flat_map(|_| random_row(&mut rng, ty, cols / QK_K))
+                .collect();
+            let x = random_activations(&mut rng, n * cols);
+            check(&mut scratch, ty, rows, cols, &w, &x);
+        }
+    }
+}
+
 /// The 512-bit tile path against its twins: the conversion byte for byte against
 /// `packed_k::tile_plain`, the tile kernel bit for bit against `packed_k::group_plain`.
 #[cfg(target_arch = "x86_64")]
