@@ -657,10 +657,10 @@ pub(super) fn matmul_packed_with<const N: usize>(
         true => SharedRows(scratch.by_group[at[i]..].as_mut_ptr()),
         false => SharedRows(ys[i].as_mut_ptr()),
     });
-    let part = |i: usize| match n {
-        1 => jobs[i].1,
-        _ if by_groups => n * jobs[i].1,
-        _ => (jobs[i].1 * ws[i].rows).max(1),
+    // Elements of output i per task: its groups' outputs for every row (decode: one row).
+    let part = |i: usize| match n == 1 || by_groups {
+        true => n * jobs[i].1,
+        false => (jobs[i].1 * ws[i].rows).max(1),
     };
     let len = |i: usize| match by_groups {
         true => n * full(i),
@@ -844,9 +844,10 @@ pub(super) const STREAM_AHEAD: usize = 16 * 1024;
 /// next group's, which the same task reads next). Decode reads every weight once, and without
 /// this the stream stalled where the hardware prefetcher stops, at page boundaries (1B-shaped
 /// Q4_K tg64: 9.5 → 30 t/s). The k-quants' group blocks (37–53 lines) ask in parts, one per
-/// sub-block (on AVX2 only Q4_K and IQ4_XS, see `packed_k_avx2`): asked in one burst per block, the requests overran the core's miss buffers and
-/// the stream from memory fell to ~70 % (Zen 5, `kernels --dram`, 1 thread: Q4_K 27 → 33 GB/s,
-/// Q6_K 22 → 36 GB/s); the legacy types' blocks (5–9 lines) gain nothing from parts.
+/// sub-block (on AVX2 only Q4_K and IQ4_XS, see `packed_k_avx2`): asked in one burst per
+/// block, the requests overran the core's miss buffers and the stream from memory fell to
+/// ~70 % (Zen 5, `kernels --dram`, 1 thread: Q4_K 27 → 33 GB/s, Q6_K 22 → 36 GB/s); the
+/// legacy types' blocks (5–9 lines) gain nothing from parts.
 #[inline(always)]
 pub(super) fn prefetch_ahead(p: *const u8, len: usize, i: usize, n: usize) {
     let lines = len.div_ceil(64);
