@@ -8,6 +8,7 @@ pub mod blocks;
 pub mod dequant;
 pub mod dot;
 pub mod error;
+mod huge;
 pub mod matmul;
 pub mod quantize;
 #[cfg(test)]

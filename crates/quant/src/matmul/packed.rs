@@ -34,6 +34,7 @@ use super::packed_k::{self, KActBlock, KKind, TileLine};
 use super::{check_len, MatmulScratch};
 use crate::activation::{activation_type, quantize_activation_row};
 use crate::dot::{kernels, DotFn};
+use crate::huge::HugeBuf;
 use crate::QuantError;
 
 /// Rows per interleaved group: the f32 lanes of a 512-bit register.
@@ -304,7 +305,7 @@ pub struct PackedWeights {
     format: Format,
     rows: usize,
     cols: usize,
-    groups: Vec<u8>,
+    groups: HugeBuf,
     tail: Vec<u8>,
 }
 
@@ -333,7 +334,7 @@ impl PackedWeights {
         check_len("weight bytes", rows.checked_mul(rb), data.len())?;
         let full = rows / GROUP;
         let gb = format.group_block();
-        let mut groups = vec![0u8; full * nb * gb];
+        let mut groups = HugeBuf::zeroed(full * nb * gb);
         pool.chunks_mut(&mut groups, nb * gb, |g, dst| {
             let src = &data[g * GROUP * rb..(g + 1) * GROUP * rb];
             match &format {
