@@ -185,20 +185,24 @@ fn held_slots(plan: &AttentionPlan) -> usize {
 }
 
 /// 0 and the slots below `slots` at which `plan`'s key ranges start, sorted and unique: the
-/// runs of a blocked copy whose blocks the ranges fill from their first key.
-fn run_starts(plan: &AttentionPlan, slots: usize) -> Vec<usize> {
-    let mut starts: Vec<usize> = std::iter::once(0)
-        .chain(
-            plan.groups
-                .iter()
-                .flat_map(|g| g.lists())
-                .flatten()
-                .map(|r| r.keys.start),
-        )
-        .filter(|&s| s == 0 || s < slots)
-        .collect();
-    starts.sort_unstable();
-    starts.dedup();
+/// runs of a blocked copy whose blocks the ranges fill from their first key. Marked in a bitset
+/// over the slots, linear in the ranges: PINE lists every segment once per head (a decode
+/// step asks for them at every layer).
+pub(super) fn run_starts(plan: &AttentionPlan, slots: usize) -> Vec<usize> {
+    let mut marks = vec![0u64; slots.div_ceil(64).max(1)];
+    marks[0] = 1;
+    let ranges = plan.groups.iter().flat_map(|g| g.lists()).flatten();
+    for s in ranges.map(|r| r.keys.start).filter(|&s| s < slots) {
+        marks[s / 64] |= 1 << (s % 64);
+    }
+    let mut starts = Vec::new();
+    for (w, &m) in marks.iter().enumerate() {
+        let mut m = m;
+        while m != 0 {
+            starts.push(w * 64 + m.trailing_zeros() as usize);
+            m &= m - 1;
+        }
+    }
     starts
 }
 

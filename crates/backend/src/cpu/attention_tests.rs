@@ -3,8 +3,9 @@
 //! naive masked softmax. Its SIMD loops equal their plain forms bit for bit.
 
 use super::attention::{
-    attend, max, max_scalar, multi_for, round_f16, round_f16_scalar, score, score_multi,
-    score_scalar, softmax, softmax_plain, value_sum, value_sum_multi, value_sum_scalar,
+    attend, max, max_scalar, multi_for, round_f16, round_f16_scalar, run_starts, score,
+    score_multi, score_scalar, softmax, softmax_plain, value_sum, value_sum_multi,
+    value_sum_scalar,
 };
 use super::batch_keys::{BatchKeys, MIN_ROWS};
 use super::kv_cache::{CpuCache, Store};
@@ -647,5 +648,42 @@ fn held_blocked_keys_equal_key_by_key_scoring_and_follow_writes() {
             bits(&run(&c, 11, &mut keys)),
             "{ty:?} after a write"
         );
+    }
+}
+
+#[test]
+fn run_starts_are_the_sorted_unique_starts_below_the_slots_and_zero() {
+    // Ranges of pseudo-random starts in PINE's form: the same starts listed once per head,
+    // some at or past `slots`, across the word boundaries of the bitset.
+    for (seed, slots) in [
+        (1usize, 0usize),
+        (2, 1),
+        (3, 63),
+        (4, 64),
+        (5, 65),
+        (6, 500),
+    ] {
+        let starts: Vec<usize> = (0..40).map(|i| (seed * 7919 + i * 104_729) % 530).collect();
+        let list: Vec<KeyRange> = starts
+            .iter()
+            .map(|&s| KeyRange::new(s..s + 3, false))
+            .collect();
+        let plan = AttentionPlan {
+            groups: vec![QueryGroup {
+                rows: 0..1,
+                positions: vec![0],
+                cache_index: vec![0],
+                ranges: HeadRanges::PerHead(vec![
+                    list.clone(),
+                    list.iter().rev().cloned().collect(),
+                ]),
+            }],
+        };
+        let mut want: Vec<usize> = std::iter::once(0)
+            .chain(starts.iter().copied().filter(|&s| s < slots))
+            .collect();
+        want.sort_unstable();
+        want.dedup();
+        assert_eq!(run_starts(&plan, slots), want, "slots {slots}");
     }
 }
