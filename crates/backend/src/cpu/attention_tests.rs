@@ -668,17 +668,11 @@ fn run_starts_are_the_sorted_unique_starts_below_the_slots_and_zero() {
             .iter()
             .map(|&s| KeyRange::new(s..s + 3, false))
             .collect();
-        let plan = AttentionPlan {
-            groups: vec![QueryGroup {
-                rows: 0..1,
-                positions: vec![0],
-                cache_index: vec![0],
-                ranges: HeadRanges::PerHead(vec![
-                    list.clone(),
-                    list.iter().rev().cloned().collect(),
-                ]),
-            }],
-        };
+        let plan = group(
+            0,
+            0,
+            vec![list.clone(), list.iter().rev().cloned().collect()],
+        );
         let mut want: Vec<usize> = std::iter::once(0)
             .chain(starts.iter().copied().filter(|&s| s < slots))
             .collect();
