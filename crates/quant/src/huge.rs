@@ -11,34 +11,27 @@ use std::ops::{Deref, DerefMut};
 #[cfg(target_os = "linux")]
 const HUGE: usize = 2 << 20;
 
-/// A zeroed byte buffer. On Linux one of at least a huge page is a mapping of its own whose
-/// whole huge pages are advised to be backed by transparent huge pages
-/// (`madvise(MADV_HUGEPAGE)`, which the default `madvise` mode of THP honours); the rest, and
-/// smaller buffers, use ordinary pages.
-pub(crate) enum HugeBuf {
-    /// A private anonymous mapping: `len` bytes from `at`, inside `map_len` bytes from `map`.
-    #[cfg(target_os = "linux")]
-    Mapped {
-        map: *mut libc::c_void,
-        map_len: usize,
-        at: *mut u8,
-        len: usize,
-    },
-    /// Ordinary heap memory.
-    Heap(Vec<u8>),
+/// A zeroed byte buffer: `len` bytes from `at` in its memory. On Linux one of at least a huge
+/// page is an anonymous mapping of its own, started on a huge-page boundary, whose whole huge
+/// pages are advised to be backed by transparent huge pages (`madvise(MADV_HUGEPAGE)`, which
+/// THP's default `madvise` mode honours); smaller buffers, other systems, and a mapping the
+/// system refuses are a `Vec`.
+#[derive(Debug)]
+pub(crate) struct HugeBuf {
+    mem: Memory,
+    at: usize,
+    len: usize,
 }
 
-// SAFETY: a `Mapped` buffer owns its mapping exclusively, as a `Vec<u8>` owns its memory;
-// shared access is read-only through `Deref`.
-unsafe impl Send for HugeBuf {}
-// SAFETY: as above.
-unsafe impl Sync for HugeBuf {}
-
-impl std::fmt::Debug for HugeBuf {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mapped = !matches!(self, HugeBuf::Heap(_));
-        write!(f, "HugeBuf({} bytes, own mapping: {mapped})", self.len())
-    }
+/// Where a [`HugeBuf`]'s bytes live.
+#[derive(Debug)]
+enum Memory {
+    /// An anonymous mapping, a huge page longer than the buffer so that it can start on a
+    /// boundary (the slack is never touched and costs no memory).
+    #[cfg(target_os = "linux")]
+    Mapped(memmap2::MmapMut),
+    /// Ordinary heap memory.
+    Heap(Vec<u8>),
 }
 
 impl HugeBuf {
@@ -46,46 +39,24 @@ impl HugeBuf {
     pub(crate) fn zeroed(len: usize) -> HugeBuf {
         #[cfg(target_os = "linux")]
         if len >= HUGE {
-            // A huge page more than asked for, so that the buffer can start on a boundary;
-            // the slack is never touched and costs no memory.
-            let map_len = len + HUGE;
-            // SAFETY: a new private anonymous mapping; the result is checked before use.
-            let map = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    map_len,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                    -1,
-                    0,
-                )
-            };
-            if map != libc::MAP_FAILED {
-                let skip = (map as usize).next_multiple_of(HUGE) - map as usize;
-                let at = map.cast::<u8>().wrapping_add(skip);
+            if let Ok(map) = memmap2::MmapMut::map_anon(len + HUGE) {
+                let start = map.as_ptr() as usize;
+                let at = start.next_multiple_of(HUGE) - start;
                 // Only whole huge pages inside the buffer: a partly used one would be memory
                 // the weights never fill. Advice only: where THP is off it is refused, and the
                 // buffer works the same.
-                // SAFETY: the range lies inside the mapping.
-                unsafe { libc::madvise(at.cast(), len / HUGE * HUGE, libc::MADV_HUGEPAGE) };
-                return HugeBuf::Mapped {
-                    map,
-                    map_len,
+                let _ = map.advise_range(memmap2::Advice::HugePage, at, len / HUGE * HUGE);
+                return HugeBuf {
+                    mem: Memory::Mapped(map),
                     at,
                     len,
                 };
             }
         }
-        HugeBuf::Heap(vec![0; len])
-    }
-}
-
-impl Drop for HugeBuf {
-    fn drop(&mut self) {
-        #[cfg(target_os = "linux")]
-        if let HugeBuf::Mapped { map, map_len, .. } = *self {
-            // SAFETY: the mapping made in `zeroed`, unmapped once, with no borrow left.
-            unsafe { libc::munmap(map, map_len) };
+        HugeBuf {
+            mem: Memory::Heap(vec![0; len]),
+            at: 0,
+            len,
         }
     }
 }
@@ -93,23 +64,23 @@ impl Drop for HugeBuf {
 impl Deref for HugeBuf {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        match self {
+        let bytes: &[u8] = match &self.mem {
             #[cfg(target_os = "linux")]
-            // SAFETY: `len` bytes from `at` lie in the live mapping, zero or written since.
-            HugeBuf::Mapped { at, len, .. } => unsafe { std::slice::from_raw_parts(*at, *len) },
-            HugeBuf::Heap(v) => v,
-        }
+            Memory::Mapped(m) => m,
+            Memory::Heap(v) => v,
+        };
+        &bytes[self.at..self.at + self.len]
     }
 }
 
 impl DerefMut for HugeBuf {
     fn deref_mut(&mut self) -> &mut [u8] {
-        match self {
+        let bytes: &mut [u8] = match &mut self.mem {
             #[cfg(target_os = "linux")]
-            // SAFETY: as in `deref`, borrowed mutably through `self`.
-            HugeBuf::Mapped { at, len, .. } => unsafe { std::slice::from_raw_parts_mut(*at, *len) },
-            HugeBuf::Heap(v) => v,
-        }
+            Memory::Mapped(m) => m,
+            Memory::Heap(v) => v,
+        };
+        &mut bytes[self.at..self.at + self.len]
     }
 }
 
@@ -134,10 +105,11 @@ mod tests {
     #[test]
     fn a_large_buffer_is_a_mapping_that_starts_on_a_huge_page() {
         let b = HugeBuf::zeroed(3 << 20);
-        match b {
-            HugeBuf::Mapped { at, .. } => assert_eq!(at as usize % HUGE, 0),
-            HugeBuf::Heap(_) => panic!("a 3 MiB buffer should be mapped"),
-        }
-        assert!(matches!(HugeBuf::zeroed(1 << 20), HugeBuf::Heap(_)));
+        assert!(
+            matches!(b.mem, Memory::Mapped(_)),
+            "a 3 MiB buffer should be mapped"
+        );
+        assert_eq!(b.as_ptr() as usize % HUGE, 0);
+        assert!(matches!(HugeBuf::zeroed(1 << 20).mem, Memory::Heap(_)));
     }
 }
