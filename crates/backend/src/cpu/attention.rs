@@ -196,8 +196,7 @@ pub(super) fn run_starts(plan: &AttentionPlan, slots: usize) -> Vec<usize> {
         marks[s / 64] |= 1 << (s % 64);
     }
     let mut starts = Vec::new();
-    for (w, &m) in marks.iter().enumerate() {
-        let mut m = m;
+    for (w, mut m) in marks.into_iter().enumerate() {
         while m != 0 {
             starts.push(w * 64 + m.trailing_zeros() as usize);
             m &= m - 1;

@@ -945,7 +945,7 @@ impl Product<'_> {
     fn prefill_acts(&self, r0: usize, ys: &mut [f32]) {
         let rows = self.w.rows;
         let n = ys.len() / rows;
-        self.prefill(r0, n, 0..rows / GROUP, &mut ys[..]);
+        self.prefill(r0, n, 0..rows / GROUP, ys);
         for o in rows / GROUP * GROUP..rows {
             for jj in 0..n {
                 ys[jj * rows + o] = self.tail(o, r0 + jj);
