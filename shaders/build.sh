@@ -95,6 +95,24 @@ for ty in F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_NL 
   compile "mul_mat_$lower" mul_mat.comp "-DDATA_$ty"
   compile "get_rows_$lower" get_rows.comp "-DDATA_$ty"
 done
+# The tiled matmul of fast numerics' prefill (mul_mm.comp): float activations for every type,
+# and for the integer types the rounded activations' integers and scales (_int); for those also
+# the integer-dot form (mul_mmq.comp), for devices with integer dot products. TILE 8 (_l) for
+# large products. Fast numerics only: no f64 builds.
+for ty in F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_NL IQ4_XS; do
+  lower="$(echo "$ty" | tr 'A-Z' 'a-z')"
+  compile "mul_mm_$lower" mul_mm.comp "-DDATA_$ty"
+  compile "mul_mm_${lower}_l" mul_mm.comp "-DDATA_$ty" -DTILE=8u
+  case "$ty" in
+    Q4_0 | Q4_1 | Q5_0 | Q5_1 | Q8_0 | IQ4_NL) act=(-DINT_IN) ;;
+    Q2_K | Q3_K | Q4_K | Q5_K | Q6_K | IQ4_XS) act=(-DINT_IN -DACT_Q8_K) ;;
+    *) continue ;;
+  esac
+  compile "mul_mm_${lower}_int" mul_mm.comp "-DDATA_$ty" "${act[@]}"
+  compile "mul_mm_${lower}_int_l" mul_mm.comp "-DDATA_$ty" "${act[@]}" -DTILE=8u
+  compile "mul_mmq_$lower" mul_mmq.comp "-DDATA_$ty" "${act[@]}"
+  compile "mul_mmq_${lower}_l" mul_mmq.comp "-DDATA_$ty" "${act[@]}" -DTILE=8u
+done
 for c in f16 f32; do
   upper="$(echo "$c" | tr 'a-z' 'A-Z')"
   compile "store_kv_$c" store_kv.comp "-DCACHE_$upper"

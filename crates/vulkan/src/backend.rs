@@ -147,12 +147,27 @@ pub struct VulkanBackend {
     /// Whether the integer matmuls sum lanes by subgroup shuffles (the device's subgroup
     /// properties allow it).
     subgroups: bool,
+    /// Whether the tiled matmul of the integer types takes its integer-dot form
+    /// (`mul_mmq.comp`: the device has integer dot products).
+    int_dot: bool,
+    /// Workgroups of large tiles a tiled matmul must fill to take them
+    /// ([`LARGE_TILE_GROUPS`]; tests change it to reach both tile sizes).
+    large_tile_groups: usize,
     /// A one-element buffer handed out by `buffer` after a failure.
     placeholder: Subbuffer<[f32]>,
     /// Dropped activation buffers, handed out again by `buffer`.
     free: SharedFree,
     error: Option<VkError>,
 }
+
+/// Fewest activation rows that fast numerics multiply by the tiled matmul (`mul_mm.comp`);
+/// fewer rows (decode, small batches) run the row kernels, which read each weight once per
+/// eight activation rows without the tiles' idle lanes.
+const TILED_MIN_ROWS: usize = 32;
+
+/// Workgroups of large tiles (128 × 128) a product must fill to take them; smaller products
+/// take 64 × 64 tiles, four times as many workgroups to spread over the device.
+const LARGE_TILE_GROUPS: usize = 64;
 
 /// Granularity (keys) of the attention scratch's per-(row, head) stride.
 const SCORE_STRIDE_STEP: usize = 256;
@@ -208,6 +223,8 @@ impl VulkanBackend {
         let fused_fma = f64_builds && fma_probe::probe(&ctx, &mut rec, &mut pipelines)?;
         Ok(VulkanBackend {
             subgroups: ctx.info.subgroup_shuffle,
+            int_dot: ctx.info.int_dot,
+            large_tile_groups: LARGE_TILE_GROUPS,
             placeholder,
             free: Arc::new(Mutex::new(Default::default())),
             rec,
@@ -326,6 +343,18 @@ impl VulkanBackend {
     #[cfg(test)]
     pub(crate) fn force_subgroups(&mut self, on: bool) {
         self.subgroups = on;
+    }
+
+    /// Makes the tiled matmul of the integer types take its integer-dot form or its float one.
+    #[cfg(test)]
+    pub(crate) fn force_int_dot(&mut self, on: bool) {
+        self.int_dot = on;
+    }
+
+    /// Makes the tiled matmul take its large tiles for every product (or for none).
+    #[cfg(test)]
+    pub(crate) fn force_large_tiles(&mut self, on: bool) {
+        self.large_tile_groups = if on { 0 } else { usize::MAX };
     }
 
     /// Makes the exact shaders use the device's `fma()` (or not) whatever the probe found.
@@ -588,6 +617,69 @@ impl VulkanBackend {
             && (INTEGER_TYPES.contains(&w.ty) || K_TYPES.contains(&w.ty))
     }
 
+    /// Whether `n` rows times `w` run the tiled matmul: fast numerics, enough rows, a row width
+    /// the 16-column steps divide, and a build for the type.
+    fn tiled(&self, w: &VkWeight, n: usize) -> bool {
+        self.numerics == VulkanNumerics::Fast
+            && n >= TILED_MIN_ROWS
+            && w.width.is_multiple_of(16)
+            && kernels::exists(&format!("mul_mm_{}", w.kernel_suffix()))
+    }
+
+    /// The tiled matmul of every chunk of `w` over `n` rows: for the integer types, of the
+    /// rounded activations' integers and scales, by integer dot products where the device has
+    /// them (`mul_mmq.comp`), else in f32 (`mul_mm.comp`'s `_int` builds); for the others, of
+    /// the rounded (F16, BF16) or plain activations as floats (`mul_mm.comp`).
+    fn matmul_tiled(
+        &mut self,
+        w: &VkWeight,
+        x: &VkBuffer,
+        n: usize,
+        rounded: &Option<Rounded>,
+        out: &VkBuffer,
+        accumulate: bool,
+    ) -> Result<(), VkError> {
+        let int = self.int_kernel(w) && rounded.is_some();
+        let out_bytes = out.buf.clone().into_bytes();
+        for c in &w.chunks {
+            let large = c.rows.div_ceil(128) * n.div_ceil(128) >= self.large_tile_groups;
+            let (tile, suffix) = if large { (128, "_l") } else { (64, "") };
+            let push = [
+                w.width as u32,
+                0,
+                c.rows as u32,
+                c.first_row as u32,
+                w.rows as u32,
+                w.row_bytes as u32,
+                n as u32,
+                accumulate as u32,
+            ];
+            let groups = [c.rows.div_ceil(tile) as u32, n.div_ceil(tile) as u32, 1];
+            let mut bindings = vec![c.buf.clone().into()];
+            let shader = match (rounded, int) {
+                (Some(r), true) => {
+                    bindings.push(r.values.clone().into_bytes().into());
+                    bindings.push(out_bytes.clone().into());
+                    bindings.push(r.scales.clone().into_bytes().into());
+                    let dot = format!("mul_mmq_{}{suffix}", w.kernel_suffix());
+                    if self.int_dot && kernels::exists(&dot) && w.width.is_multiple_of(32) {
+                        dot
+                    } else {
+                        format!("mul_mm_{}_int{suffix}", w.kernel_suffix())
+                    }
+                }
+                _ => {
+                    let input = rounded.as_ref().map_or(&x.buf, |r| &r.values);
+                    bindings.push(input.clone().into_bytes().into());
+                    bindings.push(out_bytes.clone().into());
+                    format!("mul_mm_{}{suffix}", w.kernel_suffix())
+                }
+            };
+            self.dispatch(&shader, bindings, push, groups)?;
+        }
+        Ok(())
+    }
+
     /// Fails unless `x` holds `n` rows of `w`'s width and `out` `n` rows of its outputs.
     fn check_matmul(
         w: &VkWeight,
@@ -628,6 +720,7 @@ impl VulkanBackend {
         let w0 = ws[0];
         let multi = (2..=3).contains(&N)
             && self.int_kernel(w0)
+            && !self.tiled(w0, n)
             && ws.iter().all(|w| {
                 w.ty == w0.ty
                     && w.width == w0.width
@@ -696,6 +789,9 @@ impl VulkanBackend {
         out: &VkBuffer,
         accumulate: bool,
     ) -> Result<(), VkError> {
+        if self.tiled(w, n) {
+            return self.matmul_tiled(w, x, n, rounded, out, accumulate);
+        }
         let int = self.int_kernel(w);
         let out_bytes = out.buf.clone().into_bytes();
         for c in &w.chunks {

@@ -329,14 +329,18 @@ impl Context {
                     ..Default::default()
                 }],
                 // Below Vulkan 1.2 the float-controls SPIR-V of exact numerics needs it.
+                // Below Vulkan 1.3 the integer dot products of the tiled matmul need theirs.
                 enabled_extensions: DeviceExtensions {
                     khr_shader_float_controls: info.denorm_preserve32
                         && devices[info.index].api_version() < Version::V1_2,
+                    khr_shader_integer_dot_product: info.int_dot
+                        && devices[info.index].api_version() < Version::V1_3,
                     ..DeviceExtensions::empty()
                 },
                 enabled_features: DeviceFeatures {
                     storage_buffer16_bit_access: true,
                     shader_float64: info.fp64,
+                    shader_integer_dot_product: info.int_dot,
                     ..DeviceFeatures::empty()
                 },
                 ..Default::default()

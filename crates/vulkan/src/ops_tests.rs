@@ -34,7 +34,7 @@ fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
     }
 }
 
-/// Matmul (1 and 11 rows) and embedding lookup of 2-D tensors of each type, on both backends,
+/// Matmul (1, 11 and 40 rows) and embedding lookup of 2-D tensors of each type, on both backends,
 /// in reference mode (f32 activations) and in native mode (llama.cpp's activation rounding):
 /// each type's first tensor, and its first one whose rows span several 256-element blocks (so
 /// the k-quants' sums across super-blocks are checked too). Native mode runs twice: with the
@@ -42,13 +42,19 @@ fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
 /// shared-memory fallback; both must give the CPU's bits (for the k-quants, the bits of its
 /// per-pair kernels: see [`packed_k`]) in exact numerics on a device with f64. Fast numerics
 /// (native fma and division) are held to the bound of the inexact float orders, 1e-5 of the
-/// values' scale.
+/// values' scale; there 40 rows run the tiled matmul (`mul_mm.comp`), in both tile sizes and
+/// both modes (f32 activations, and the rounded activations' integers).
 #[test]
 fn matmul_and_embed_match_the_cpu_for_every_fixture_type() {
-    matmul_and_embed_match(MatmulMode::F32, true, VulkanNumerics::Exact);
-    matmul_and_embed_match(MatmulMode::Native, true, VulkanNumerics::Exact);
-    matmul_and_embed_match(MatmulMode::Native, false, VulkanNumerics::Exact);
-    matmul_and_embed_match(MatmulMode::Native, true, VulkanNumerics::Fast);
+    matmul_and_embed_match(MatmulMode::F32, true, VulkanNumerics::Exact, false);
+    matmul_and_embed_match(MatmulMode::Native, true, VulkanNumerics::Exact, false);
+    matmul_and_embed_match(MatmulMode::Native, false, VulkanNumerics::Exact, false);
+    for large in [false, true] {
+        matmul_and_embed_match(MatmulMode::Native, true, VulkanNumerics::Fast, large);
+        matmul_and_embed_match(MatmulMode::F32, true, VulkanNumerics::Fast, large);
+    }
+    // The integer types' tiled matmul in f32, as on devices without integer dot products.
+    matmul_and_embed_match(MatmulMode::Native, false, VulkanNumerics::Fast, false);
 }
 
 /// Whether the CPU backend runs weights of `ty` through packed kernels with a float order of
@@ -79,13 +85,54 @@ fn per_pair(file: &Gguf, info: &pine_gguf::TensorInfo, x: &[f32], n: usize) -> V
     y
 }
 
-fn matmul_and_embed_match(mode: MatmulMode, subgroups: bool, numerics: VulkanNumerics) {
+/// `x · Wᵀ` (`n` rows) in f64 from the weight's dequantized values and the activations as the
+/// matmul takes them: rounded to the weight's activation type and back in native mode, as
+/// they are in reference mode. The tiled matmul computes this product up to f32 sums (the
+/// row kernels keep llama.cpp's terms instead, such as Q8_1's block sums rounded to f16).
+fn rounded_reference(
+    file: &Gguf,
+    info: &pine_gguf::TensorInfo,
+    x: &[f32],
+    n: usize,
+    mode: MatmulMode,
+) -> Vec<f32> {
+    use pine_quant::activation::{activation_type, quantize_activation_row};
+    let (k, rows) = (info.row_len() as usize, info.n_rows() as usize);
+    let mut w = vec![0.0f32; k * rows];
+    pine_quant::dequantize_row(info.ty, file.tensor_data(info), &mut w).unwrap();
+    let mut xr = x.to_vec();
+    if let (MatmulMode::Native, Some(act)) = (mode, activation_type(info.ty)) {
+        let mut bytes = vec![0u8; k / act.block_size() * act.block_bytes()];
+        for row in xr.chunks_mut(k) {
+            quantize_activation_row(act, row, &mut bytes).unwrap();
+            pine_quant::dequantize_row(act, &bytes, row).unwrap();
+        }
+    }
+    let mut y = vec![0.0; n * rows];
+    for (c, xc) in xr.chunks(k).enumerate() {
+        for (r, wr) in w.chunks(k).enumerate() {
+            let dot: f64 = wr.iter().zip(xc).map(|(&a, &b)| a as f64 * b as f64).sum();
+            y[c * rows + r] = dot as f32;
+        }
+    }
+    y
+}
+
+fn matmul_and_embed_match(
+    mode: MatmulMode,
+    subgroups: bool,
+    numerics: VulkanNumerics,
+    large_tiles: bool,
+) {
     let Some(mut vk) = backend(mode, numerics) else {
         return;
     };
     if !subgroups {
         vk.force_subgroups(false);
+        // (and without the tiled matmul's integer dot products: the fallbacks together)
+        vk.force_int_dot(false);
     }
+    vk.force_large_tiles(large_tiles);
     let mut cpu = CpuBackend::new(2, mode).unwrap();
     let dir = tiny_llama();
     let mut seen = Vec::new();
@@ -107,7 +154,7 @@ fn matmul_and_embed_match(mode: MatmulMode, subgroups: bool, numerics: VulkanNum
             }
             seen.push(key);
             let what = format!(
-                "{mode:?} {numerics:?} (subgroups {subgroups}) {} {} ({})",
+                "{mode:?} {numerics:?} (subgroups {subgroups}, large tiles {large_tiles}) {} {} ({})",
                 path.display(),
                 info.name,
                 info.ty.name()
@@ -115,14 +162,17 @@ fn matmul_and_embed_match(mode: MatmulMode, subgroups: bool, numerics: VulkanNum
             let src = WeightSource { file: &file, info };
             let (wv, wc) = (vk.load_weight(src).unwrap(), cpu.load_weight(src).unwrap());
             let (k, rows) = (info.dims[0] as usize, info.dims[1] as usize);
-            for n in [1usize, 11] {
+            for n in [1usize, 11, 40] {
                 let x = values(n * k, n as u64);
                 let (xv, xc) = (upload(&mut vk, &x), upload(&mut cpu, &x));
                 let (mut yv, mut yc) = (vk.buffer(n * rows), cpu.buffer(n * rows));
                 vk.matmul(&wv, &xv, n, &mut yv).unwrap();
                 cpu.matmul(&wc, &xc, n, &mut yc).unwrap();
                 let got = read(&mut vk, &yv, n * rows);
-                let want = if mode == MatmulMode::Native && packed_own_order(info.ty) {
+                let tiled = numerics == VulkanNumerics::Fast && n >= 32;
+                let want = if tiled {
+                    rounded_reference(&file, info, &x, n, mode)
+                } else if mode == MatmulMode::Native && packed_own_order(info.ty) {
                     per_pair(&file, info, &x, n)
                 } else {
                     read(&mut cpu, &yc, n * rows)
@@ -150,6 +200,26 @@ fn matmul_and_embed_match(mode: MatmulMode, subgroups: bool, numerics: VulkanNum
         types.len(),
         dir.display()
     );
+    // Fast numerics ran the 40-row products through the tiled matmul, in the tile size asked
+    // for, with the rounded activations' integers in native mode.
+    let tiled: Vec<_> = vk
+        .loaded_shaders()
+        .into_iter()
+        .filter(|s| s.starts_with("mul_mm_") || s.starts_with("mul_mmq_"))
+        .collect();
+    if numerics == VulkanNumerics::Fast {
+        let int = tiled.iter().filter(|s| s.contains("_int")).count();
+        let dot = tiled.iter().filter(|s| s.starts_with("mul_mmq_")).count();
+        assert!(tiled.len() >= 15, "{mode:?}: tiled builds {tiled:?}");
+        assert!(tiled.iter().all(|s| s.ends_with("_l") == large_tiles));
+        // The twelve integer types, by integer dot products where the device has them.
+        let int_dot = subgroups && vk.device().int_dot;
+        let native = mode == MatmulMode::Native;
+        assert_eq!(dot, if native && int_dot { 12 } else { 0 }, "{tiled:?}");
+        assert_eq!(int, if native && !int_dot { 12 } else { 0 }, "{tiled:?}");
+    } else {
+        assert!(tiled.is_empty(), "exact numerics ran {tiled:?}");
+    }
 }
 
 /// Bit for bit with the exact float operations, within 1e-6 in fast numerics.
