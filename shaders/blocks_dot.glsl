@@ -83,6 +83,55 @@ vec2 gsm(uint b, uint g) {
 }
 #endif
 
+// gq32(b, i, q): q of the 32 elements i..i+31 (i a multiple of 32) of the block at byte b, as
+// q[w] = gq4(b, i + 4w); the 4- and 5-bit 32-element types read each quant byte once, with
+// integer shifts only.
+#if defined(DATA_Q4_0) || defined(DATA_Q4_1) || defined(DATA_Q5_0) || defined(DATA_Q5_1) || \
+    defined(DATA_IQ4_NL)
+#if defined(DATA_Q4_0) || defined(DATA_IQ4_NL)
+#define GQ_QS 2u
+#elif defined(DATA_Q4_1)
+#define GQ_QS 4u
+#elif defined(DATA_Q5_0)
+#define GQ_QS 6u
+#define GQ_QH 2u
+#else
+#define GQ_QS 8u
+#define GQ_QH 4u
+#endif
+void gq32(uint b, uint i, out ivec4 q[8]) {
+#if defined(GQ_QH)
+    uint qh = u32_at(b + GQ_QH);
+#endif
+    for (uint w = 0u; w < 4u; w++) {
+        uvec4 v = uvec4(u32_at(b + GQ_QS + 4u * w));
+        uvec4 lo = v >> uvec4(0u, 8u, 16u, 24u) & 0xFu, hi = v >> uvec4(4u, 12u, 20u, 28u) & 0xFu;
+#if defined(GQ_QH)
+        lo |= (uvec4(qh) >> uvec4(4u * w, 4u * w + 1u, 4u * w + 2u, 4u * w + 3u) & 1u) << 4;
+        hi |= (uvec4(qh) >> uvec4(4u * w + 16u, 4u * w + 17u, 4u * w + 18u, 4u * w + 19u) & 1u) << 4;
+#endif
+#if defined(DATA_IQ4_NL)
+        q[w] = ivec4(IQ4NL_INT[lo.x], IQ4NL_INT[lo.y], IQ4NL_INT[lo.z], IQ4NL_INT[lo.w]);
+        q[w + 4u] = ivec4(IQ4NL_INT[hi.x], IQ4NL_INT[hi.y], IQ4NL_INT[hi.z], IQ4NL_INT[hi.w]);
+#else
+        q[w] = ivec4(lo);
+        q[w + 4u] = ivec4(hi);
+#if defined(DATA_Q4_0)
+        q[w] -= 8;
+        q[w + 4u] -= 8;
+#elif defined(DATA_Q5_0)
+        q[w] -= 16;
+        q[w + 4u] -= 16;
+#endif
+#endif
+    }
+}
+#else
+void gq32(uint b, uint i, out ivec4 q[8]) {
+    for (uint w = 0u; w < 8u; w++) q[w] = gq4(b, i + 4u * w);
+}
+#endif
+
 // Four signed 8-bit integers packed little-endian into one 32-bit word.
 int pack4x8(ivec4 v) {
     return int((uint(v.x) & 0xFFu) | ((uint(v.y) & 0xFFu) << 8) | ((uint(v.z) & 0xFFu) << 16) |

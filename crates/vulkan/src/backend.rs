@@ -617,6 +617,22 @@ impl VulkanBackend {
             && (INTEGER_TYPES.contains(&w.ty) || K_TYPES.contains(&w.ty))
     }
 
+    /// The row kernel (decode, small batches) for integer weights `w`: in fast numerics
+    /// `mul_mv.comp` (whole 32-element chunks per lane) where it has a build (every integer
+    /// type but Q4_0), else the exact order's `mul_mat_q8.comp` or `mul_mat_k.comp` (its f64
+    /// build where exact numerics load those); the build with subgroup shuffles where the
+    /// device has them.
+    fn int_row_kernel(&self, w: &VkWeight) -> String {
+        let fast = format!("mul_mv_{}", w.kernel_suffix());
+        let base = if self.numerics == VulkanNumerics::Fast && kernels::exists(&fast) {
+            fast
+        } else {
+            let family = if K_TYPES.contains(&w.ty) { "k" } else { "q8" };
+            self.exact(&format!("mul_mat_{family}_{}", w.kernel_suffix()))
+        };
+        self.with_subgroups(base)
+    }
+
     /// Whether `n` rows times `w` run the tiled matmul: fast numerics, enough rows, a row width
     /// the 16-column steps divide, and a build for the type.
     fn tiled(&self, w: &VkWeight, n: usize) -> bool {
@@ -728,11 +744,7 @@ impl VulkanBackend {
                     && w.chunks.len() == 1
                     && w.rows <= 8 * MAX_GROUPS as usize
             });
-        let shader = multi.then(|| {
-            let family = if K_TYPES.contains(&w0.ty) { "k" } else { "q8" };
-            let exact = self.exact(&format!("mul_mat_{family}_{}", w0.kernel_suffix()));
-            format!("{}_multi", self.with_subgroups(exact))
-        });
+        let shader = multi.then(|| format!("{}_multi", self.int_row_kernel(w0)));
         match (shader, rounded) {
             (Some(shader), Some(r)) if kernels::exists(&shader) => {
                 let rows = |i: usize| ws.get(i).map_or(0, |w| w.rows as u32);
@@ -822,9 +834,7 @@ impl VulkanBackend {
                         self.dispatch(&shader, bindings, push, groups)?;
                     }
                     (Some(r), true) => {
-                        let family = if K_TYPES.contains(&w.ty) { "k" } else { "q8" };
-                        let exact = self.exact(&format!("mul_mat_{family}_{}", w.kernel_suffix()));
-                        let shader = self.with_subgroups(exact);
+                        let shader = self.int_row_kernel(w);
                         let bindings = vec![
                             c.buf.clone().into(),
                             r.values.clone().into_bytes().into(),

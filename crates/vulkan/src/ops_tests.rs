@@ -42,8 +42,9 @@ fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
 /// shared-memory fallback; both must give the CPU's bits (for the k-quants, the bits of its
 /// per-pair kernels: see [`packed_k`]) in exact numerics on a device with f64. Fast numerics
 /// (native fma and division) are held to the bound of the inexact float orders, 1e-5 of the
-/// values' scale; there 40 rows run the tiled matmul (`mul_mm.comp`), in both tile sizes and
-/// both modes (f32 activations, and the rounded activations' integers).
+/// values' scale; there 40 rows run the tiled matmul (`mul_mm.comp`, `mul_mmq.comp`), in both
+/// tile sizes and both modes (f32 activations, and the rounded activations' integers), and 1
+/// and 11 rows of the integer types but Q4_0 the fast row kernel (`mul_mv.comp`).
 #[test]
 fn matmul_and_embed_match_the_cpu_for_every_fixture_type() {
     matmul_and_embed_match(MatmulMode::F32, true, VulkanNumerics::Exact, false);
@@ -220,6 +221,12 @@ fn matmul_and_embed_match(
     } else {
         assert!(tiled.is_empty(), "exact numerics ran {tiled:?}");
     }
+    // Fewer rows ran fast numerics' row kernel for each integer type but Q4_0 (which keeps
+    // its block-order kernel), the exact order's in exact numerics.
+    let rows = vk.loaded_shaders();
+    let mv = rows.iter().filter(|s| s.starts_with("mul_mv_")).count();
+    let fast_int = numerics == VulkanNumerics::Fast && mode == MatmulMode::Native;
+    assert_eq!(mv, if fast_int { 11 } else { 0 }, "{rows:?}");
 }
 
 /// Bit for bit with the exact float operations, within 1e-6 in fast numerics.
