@@ -27,7 +27,7 @@ use crate::recorder::{Bind, Push, Recorder, MAX_GROUPS};
 use crate::replay::ReplayStats;
 use crate::rope_table::RopeTable;
 use crate::step_data::words;
-use crate::weight::{self, VkWeight};
+use crate::weight::{self, Chunk, VkWeight};
 
 mod importance;
 
@@ -183,6 +183,22 @@ fn groups_1d(n: usize, per_group: usize) -> [u32; 3] {
 
 /// Fails unless `buf` holds `n` values: shaders index by the sizes they are told, and a Vulkan
 /// device need not bounds-check storage buffers.
+/// The push constants of the matmul shaders for chunk `c` of `w` (their p0 … p7): row width,
+/// first row of the dispatch within the chunk, the chunk's rows and first output column, the
+/// output row stride, bytes per row, activation rows, and whether to add to the output.
+fn chunk_push(w: &VkWeight, c: &Chunk, first: usize, n: usize, accumulate: bool) -> Push {
+    [
+        w.width as u32,
+        first as u32,
+        c.rows as u32,
+        c.first_row as u32,
+        w.rows as u32,
+        w.row_bytes as u32,
+        n as u32,
+        accumulate as u32,
+    ]
+}
+
 fn need(buf: &VkBuffer, n: usize, what: &str) -> Result<(), VkError> {
     if buf.len < n {
         return Err(VkError::Device(format!(
@@ -660,16 +676,7 @@ impl VulkanBackend {
         for c in &w.chunks {
             let large = c.rows.div_ceil(128) * n.div_ceil(128) >= self.large_tile_groups;
             let (tile, suffix) = if large { (128, "_l") } else { (64, "") };
-            let push = [
-                w.width as u32,
-                0,
-                c.rows as u32,
-                c.first_row as u32,
-                w.rows as u32,
-                w.row_bytes as u32,
-                n as u32,
-                accumulate as u32,
-            ];
+            let push = chunk_push(w, c, 0, n, accumulate);
             let groups = [c.rows.div_ceil(tile) as u32, n.div_ceil(tile) as u32, 1];
             let mut bindings = vec![c.buf.clone().into()];
             let shader = match (rounded, int) {
@@ -810,16 +817,7 @@ impl VulkanBackend {
             let step = 8 * MAX_GROUPS as usize;
             for first in (0..c.rows).step_by(step) {
                 let rows = (c.rows - first).min(step);
-                let push = [
-                    w.width as u32,
-                    first as u32,
-                    c.rows as u32,
-                    c.first_row as u32,
-                    w.rows as u32,
-                    w.row_bytes as u32,
-                    n as u32,
-                    accumulate as u32,
-                ];
+                let push = chunk_push(w, c, first, n, accumulate);
                 let groups = [rows.div_ceil(8) as u32, n.div_ceil(8) as u32, 1];
                 match (&rounded, int) {
                     (Some(r), false) if w.ty == GgmlType::BF16 => {
