@@ -1,5 +1,5 @@
-// Integer views of every quantized block type for the integer-dot tiled matmul (mul_mmq.comp;
-// needs dequant.glsl's readers and DATA_*): a weight is w = scale * q + min with q a signed
+// Integer views of every quantized block type for fast numerics' integer kernels (the tiled
+// mul_mmq.comp and the row kernel mul_mv.comp; needs dequant.glsl's readers and DATA_*): a weight is w = scale * q + min with q a signed
 // 8-bit integer and (scale, min) one pair per 16-element granule of the block, so that a
 // granule's dot product with integer activations is one integer sum and two float terms.
 //   ivec4 gq4(b, i): q of elements i..i+3 (i a multiple of 4) of the block at byte b;
@@ -84,11 +84,10 @@ vec2 gsm(uint b, uint g) {
 #endif
 
 // gq32(b, i, q): q of the 32 elements i..i+31 (i a multiple of 32) of the block at byte b, as
-// q[w] = gq4(b, i + 4w); the 4- and 5-bit 32-element types read each quant byte once, with
-// integer shifts only.
-#if defined(DATA_Q4_0) || defined(DATA_Q4_1) || defined(DATA_Q5_0) || defined(DATA_Q5_1) || \
-    defined(DATA_IQ4_NL)
-#if defined(DATA_Q4_0) || defined(DATA_IQ4_NL)
+// q[w] = gq4(b, i + 4w); the 4- and 5-bit 32-element types of mul_mv.comp read each quant byte
+// once, with integer shifts only.
+#if defined(DATA_Q4_1) || defined(DATA_Q5_0) || defined(DATA_Q5_1) || defined(DATA_IQ4_NL)
+#if defined(DATA_IQ4_NL)
 #define GQ_QS 2u
 #elif defined(DATA_Q4_1)
 #define GQ_QS 4u
@@ -116,10 +115,7 @@ void gq32(uint b, uint i, out ivec4 q[8]) {
 #else
         q[w] = ivec4(lo);
         q[w + 4u] = ivec4(hi);
-#if defined(DATA_Q4_0)
-        q[w] -= 8;
-        q[w + 4u] -= 8;
-#elif defined(DATA_Q5_0)
+#if defined(DATA_Q5_0)
         q[w] -= 16;
         q[w + 4u] -= 16;
 #endif

@@ -160,7 +160,8 @@ pub struct VulkanBackend {
     error: Option<VkError>,
 }
 
-/// Fewest activation rows that fast numerics multiply by the tiled matmul (`mul_mm.comp`);
+/// Fewest activation rows that fast numerics multiply by the tiled matmul (`mul_mm.comp`,
+/// `mul_mmq.comp`, whose 32-column steps the integer types' 32- and 256-element rows divide);
 /// fewer rows (decode, small batches) run the row kernels, which read each weight once per
 /// eight activation rows without the tiles' idle lanes.
 const TILED_MIN_ROWS: usize = 32;
@@ -181,8 +182,6 @@ fn groups_1d(n: usize, per_group: usize) -> [u32; 3] {
     }
 }
 
-/// Fails unless `buf` holds `n` values: shaders index by the sizes they are told, and a Vulkan
-/// device need not bounds-check storage buffers.
 /// The push constants of the matmul shaders for chunk `c` of `w` (their p0 … p7): row width,
 /// first row of the dispatch within the chunk, the chunk's rows and first output column, the
 /// output row stride, bytes per row, activation rows, and whether to add to the output.
@@ -199,6 +198,8 @@ fn chunk_push(w: &VkWeight, c: &Chunk, first: usize, n: usize, accumulate: bool)
     ]
 }
 
+/// Fails unless `buf` holds `n` values: shaders index by the sizes they are told, and a Vulkan
+/// device need not bounds-check storage buffers.
 fn need(buf: &VkBuffer, n: usize, what: &str) -> Result<(), VkError> {
     if buf.len < n {
         return Err(VkError::Device(format!(
@@ -685,7 +686,7 @@ impl VulkanBackend {
                     bindings.push(out_bytes.clone().into());
                     bindings.push(r.scales.clone().into_bytes().into());
                     let dot = format!("mul_mmq_{}{suffix}", w.kernel_suffix());
-                    if self.int_dot && kernels::exists(&dot) && w.width.is_multiple_of(32) {
+                    if self.int_dot && kernels::exists(&dot) {
                         dot
                     } else {
                         format!("mul_mm_{}_int{suffix}", w.kernel_suffix())
