@@ -11,6 +11,8 @@
 // (row, head), p5 = first table position (int), p6 = score scale (f32 bits), p7 = the scores'
 // soft-cap (f32 bits; 0 = none: Gemma 2's cap · tanh(s / cap), exact.glsl's softcap_rn).
 // QUANT_OUT builds (with an ACT_* type and INT_OUT as quantize_act.comp) also round the output.
+// A Q8_K block (256 values) spans 256 / head dim heads, so those builds count the workgroups in
+// at binding 12 and the block's last one to finish rounds it.
 #include "common.glsl"
 #include "cache.glsl"
 #include "exact.glsl"
@@ -39,6 +41,11 @@ float attn_out(uint i) { return o[i]; }
 #define o qo
 #include "quantize_block.glsl"
 #undef o
+#if defined(ACT_Q8_K)
+// Per block of the output: how many of its heads' workgroups have written their values; the
+// last one resets it to 0 (zero-filled once by the host), so it is 0 before every dispatch.
+layout(std430, binding = 12) coherent buffer Arrived { uint arrived[]; };
+#endif
 #else
 layout(std430, binding = 7) writeonly buffer Out { float o[]; };
 #endif
@@ -162,6 +169,19 @@ void main() {
 #if defined(QUANT_OUT)
     memoryBarrierBuffer();
     barrier();
+#if defined(ACT_Q8_K)
+    // Head dims below the block divide it (the host checks): the block's last workgroup to
+    // count itself in, after every one made its values visible, rounds it.
+    if (hd < BLOCK) {
+        uint blk = qbase / BLOCK;
+        if (t == 0u && atomicAdd(arrived[blk], 1u) + 1u == BLOCK / hd) {
+            arrived[blk] = 0u;
+            memoryBarrierBuffer();
+            quantize_block(blk);
+        }
+        return;
+    }
+#endif
     if (t < hd / BLOCK) quantize_block(qbase / BLOCK + t);
 #endif
 }

@@ -46,7 +46,7 @@ for wide in "" "_f64" "_f64fma"; do
     upper="$(echo "$c" | tr 'a-z' 'A-Z')"
     compile "attention_$c$wide" attention.comp "-DCACHE_$upper" "${f64[@]}"
     # The attention output also rounded for the integer matmul after it (QUANT_OUT).
-    for act in Q8_0 Q8_1; do
+    for act in Q8_0 Q8_1 Q8_K; do
       lower="$(echo "$act" | tr 'A-Z' 'a-z')"
       compile "attention_${c}_quant_${lower}_int$wide" attention.comp "-DCACHE_$upper" "-DACT_$act" -DINT_OUT -DQUANT_OUT "${f64[@]}"
     done

@@ -108,6 +108,7 @@ fn fast_numerics_load_no_f64_shader() {
         "swiglu_quant_q8_0_int",
         "attention_f16",
         "attention_f16_quant_q8_0_int",
+        "attention_f16_quant_q8_k_int",
         "pine_importance_f16",
     ] {
         assert!(fast.contains(&needed), "{needed} not loaded: {fast:?}");

@@ -125,6 +125,9 @@ pub struct VulkanBackend {
     act: Option<Subbuffer<[f32]>>,
     sums: Option<Subbuffer<[f32]>>,
     scales: Option<Subbuffer<[f32]>>,
+    /// Per Q8_K block of an attention output rounded by `attention.comp`: how many of its
+    /// heads' workgroups have finished (0 between dispatches; zero-filled when grown).
+    arrived: Option<Subbuffer<[u32]>>,
     /// Attention scores of the call in flight.
     scores: Option<Subbuffer<[f32]>>,
     /// The token ids of a device argmax (u32 bits in f32 storage: copied, never computed on).
@@ -255,6 +258,7 @@ impl VulkanBackend {
             act: None,
             sums: None,
             scales: None,
+            arrived: None,
             scores: None,
             tokens: None,
             importance_rows: None,
@@ -569,18 +573,20 @@ impl VulkanBackend {
 
     /// For a matmul of `w` over `x` right after the attention that wrote all of `x`: that
     /// attention dispatch switched to its build that also rounds its output for `w`
-    /// (`attention.comp`'s QUANT_OUT, the 32-element integer partners Q8_0 and Q8_1, head dims
-    /// a multiple of 32), and the rounded activations it writes; `None` where that does not
-    /// apply (then the matmul rounds `x` itself).
+    /// (`attention.comp`'s QUANT_OUT, the integer partners Q8_0, Q8_1 and Q8_K, head dims a
+    /// multiple of the block or, for Q8_K's 256-element blocks, dividing it), and the rounded
+    /// activations it writes; `None` where that does not apply (then the matmul rounds `x`
+    /// itself).
     fn attention_rounding(
         &mut self,
         w: &VkWeight,
         x: &VkBuffer,
         n: usize,
     ) -> Result<Option<Rounded>, VkError> {
-        let kind = match w.act {
-            GgmlType::Q8_0 => "q8_0",
-            GgmlType::Q8_1 => "q8_1",
+        let (kind, block, sums_per_block) = match w.act {
+            GgmlType::Q8_0 => ("q8_0", 32, 1),
+            GgmlType::Q8_1 => ("q8_1", 32, 1),
+            GgmlType::Q8_K => ("q8_k", 256, 16),
             _ => return Ok(None),
         };
         if self.mode != MatmulMode::Native || !self.int_kernel(w) {
@@ -597,27 +603,39 @@ impl VulkanBackend {
             _ if name.starts_with("attention_f32") => "f32",
             _ => return Ok(None),
         };
-        let (heads, head_dim) = (push[0], push[2]);
-        let covers_x = groups == [heads, n as u32, 1] && (heads * head_dim) as usize == w.width;
-        if !covers_x || head_dim % 32 != 0 || x.len < n * w.width {
+        let (heads, head_dim) = (push[0] as usize, push[2] as usize);
+        let covers_x = groups == [heads as u32, n as u32, 1] && heads * head_dim == w.width;
+        let blocks_fit = head_dim > 0 && (head_dim % block == 0 || block % head_dim == 0);
+        if !covers_x || !blocks_fit || !w.width.is_multiple_of(block) || x.len < n * w.width {
             return Ok(None);
         }
         let shader = self.exact(&format!("attention_{cache}_quant_{kind}_int"));
         let kernel = self.pipelines.get(&self.ctx, &shader)?;
         let len = n * w.width;
-        let blocks = len / 32;
+        let blocks = len / block;
         let mem = self.ctx.memory.clone();
         let values = Self::scratch(&mem, &mut self.act, len)?;
-        let sums = Self::scratch(&mem, &mut self.sums, blocks)?;
+        let sums = Self::scratch(&mem, &mut self.sums, blocks * sums_per_block)?;
         let scales = Self::scratch(&mem, &mut self.scales, blocks)?;
-        self.rec.refit_last(
-            &kernel,
-            vec![
-                values.clone().slice(..len as u64).into_bytes().into(),
-                sums.clone().into_bytes().into(),
-                scales.clone().into_bytes().into(),
-            ],
-        );
+        let mut extra: Vec<Bind> = vec![
+            values.clone().slice(..len as u64).into_bytes().into(),
+            sums.clone().into_bytes().into(),
+            scales.clone().into_bytes().into(),
+        ];
+        if w.act == GgmlType::Q8_K {
+            if self
+                .arrived
+                .as_ref()
+                .is_none_or(|a| (a.len() as usize) < blocks)
+            {
+                let fresh = memory::device::<u32>(&mem, blocks)?;
+                self.rec.zero_before_last(fresh.clone());
+                self.arrived = Some(fresh);
+            }
+            let arrived = self.arrived.clone().expect("just set");
+            extra.push(arrived.into_bytes().into());
+        }
+        self.rec.refit_last(&kernel, extra);
         Ok(Some(Rounded {
             values,
             sums,
@@ -730,9 +748,24 @@ impl VulkanBackend {
         })
     }
 
+    /// Whether `a` and `b` can share a dispatch of the integer row kernel's `_multi` build
+    /// over `n` rows: the same type, width and row size, one chunk each.
+    fn multi_fits(&self, a: &VkWeight, b: &VkWeight, n: usize) -> bool {
+        self.int_kernel(a)
+            && !self.tiled(a, n)
+            && a.ty == b.ty
+            && a.width == b.width
+            && a.row_bytes == b.row_bytes
+            && [a, b]
+                .iter()
+                .all(|w| w.chunks.len() == 1 && w.rows <= 8 * MAX_GROUPS as usize)
+    }
+
     /// `outs[i] = ws[i] · x` for `n` rows from activations rounded once for all of them: one
-    /// dispatch of the integer kernel's `_multi` build where the weights (two or three) share
-    /// type, width and kernel and are one chunk each, else one dispatch per weight.
+    /// dispatch of the integer kernel's `_multi` build for the weights (two or three) that
+    /// share type, width and kernel and are one chunk each — all of them, or of three weights
+    /// of two types (Q4_K_M's Q4_K Q and K beside a Q6_K V) the pair that does — and one
+    /// dispatch per other weight.
     fn matmuls_rounded<const N: usize>(
         &mut self,
         ws: [&VkWeight; N],
@@ -741,61 +774,87 @@ impl VulkanBackend {
         rounded: &Option<Rounded>,
         outs: [&mut VkBuffer; N],
     ) -> Result<(), VkError> {
-        let w0 = ws[0];
-        let multi = (2..=3).contains(&N)
-            && self.int_kernel(w0)
-            && !self.tiled(w0, n)
-            && ws.iter().all(|w| {
-                w.ty == w0.ty
-                    && w.width == w0.width
-                    && w.row_bytes == w0.row_bytes
-                    && w.chunks.len() == 1
-                    && w.rows <= 8 * MAX_GROUPS as usize
-            });
-        let shader = multi.then(|| format!("{}_multi", self.int_row_kernel(w0)));
-        match (shader, rounded) {
-            (Some(shader), Some(r)) if kernels::exists(&shader) => {
-                let rows = |i: usize| ws.get(i).map_or(0, |w| w.rows as u32);
-                let push = [
-                    w0.width as u32,
-                    rows(1),
-                    rows(0),
-                    rows(2),
-                    0,
-                    w0.row_bytes as u32,
-                    n as u32,
-                    0,
-                ];
-                let max_rows = ws.iter().map(|w| w.rows).max().unwrap_or(0);
-                let groups = [max_rows.div_ceil(8) as u32, n.div_ceil(8) as u32, N as u32];
-                let bytes = |b: &VkBuffer| -> Bind { b.buf.clone().into_bytes().into() };
-                let weight = |i: usize| -> Bind { ws[i.min(N - 1)].chunks[0].buf.clone().into() };
-                // An unused third output (two weights) binds the placeholder, which no
-                // workgroup writes.
-                let out2 = match outs.get(2) {
-                    Some(o) => bytes(o),
-                    None => self.placeholder.clone().into_bytes().into(),
-                };
-                let bindings = vec![
-                    weight(0),
-                    r.values.clone().into_bytes().into(),
-                    bytes(outs[0]),
-                    r.sums.clone().into_bytes().into(),
-                    r.scales.clone().into_bytes().into(),
-                    weight(1),
-                    weight(2),
-                    bytes(outs[1]),
-                    out2,
-                ];
-                self.dispatch(&shader, bindings, push, groups)
+        let outs = outs.map(|o| &*o);
+        let fits = |i: usize, j: usize| self.multi_fits(ws[i], ws[j], n);
+        let groups: Vec<Vec<usize>> = if (2..=3).contains(&N) && (1..N).all(|j| fits(0, j)) {
+            vec![(0..N).collect()]
+        } else if N == 3 {
+            match [(0, 1), (1, 2), (0, 2)]
+                .into_iter()
+                .find(|&(i, j)| fits(i, j))
+            {
+                Some((i, j)) => vec![vec![i, j], vec![3 - i - j]],
+                None => (0..N).map(|i| vec![i]).collect(),
             }
-            _ => {
-                for (w, out) in ws.into_iter().zip(outs) {
-                    self.matmul_rounded(w, x, n, rounded, out, false)?;
-                }
-                Ok(())
+        } else {
+            (0..N).map(|i| vec![i]).collect()
+        };
+        for g in groups {
+            let gw: Vec<&VkWeight> = g.iter().map(|&i| ws[i]).collect();
+            let go: Vec<&VkBuffer> = g.iter().map(|&i| outs[i]).collect();
+            if gw.len() > 1 && self.matmul_multi(&gw, n, rounded, &go)? {
+                continue;
+            }
+            for (w, out) in gw.into_iter().zip(go) {
+                self.matmul_rounded(w, x, n, rounded, out, false)?;
             }
         }
+        Ok(())
+    }
+
+    /// `outs[i] = ws[i] · x` for two or three weights that [`Self::multi_fits`] in one
+    /// dispatch of the `_multi` build (workgroup z reads weight z); `false` (nothing done)
+    /// where there is no such build or no rounded activations.
+    fn matmul_multi(
+        &mut self,
+        ws: &[&VkWeight],
+        n: usize,
+        rounded: &Option<Rounded>,
+        outs: &[&VkBuffer],
+    ) -> Result<bool, VkError> {
+        let w0 = ws[0];
+        let shader = format!("{}_multi", self.int_row_kernel(w0));
+        let Some(r) = rounded.as_ref().filter(|_| kernels::exists(&shader)) else {
+            return Ok(false);
+        };
+        let rows = |i: usize| ws.get(i).map_or(0, |w| w.rows as u32);
+        let push = [
+            w0.width as u32,
+            rows(1),
+            rows(0),
+            rows(2),
+            0,
+            w0.row_bytes as u32,
+            n as u32,
+            0,
+        ];
+        let max_rows = ws.iter().map(|w| w.rows).max().unwrap_or(0);
+        let groups = [
+            max_rows.div_ceil(8) as u32,
+            n.div_ceil(8) as u32,
+            ws.len() as u32,
+        ];
+        let bytes = |b: &VkBuffer| -> Bind { b.buf.clone().into_bytes().into() };
+        let weight = |i: usize| -> Bind { ws[i.min(ws.len() - 1)].chunks[0].buf.clone().into() };
+        // An unused third output (two weights) binds the placeholder, which no workgroup
+        // writes.
+        let out2 = match outs.get(2) {
+            Some(o) => bytes(o),
+            None => self.placeholder.clone().into_bytes().into(),
+        };
+        let bindings = vec![
+            weight(0),
+            r.values.clone().into_bytes().into(),
+            bytes(outs[0]),
+            r.sums.clone().into_bytes().into(),
+            r.scales.clone().into_bytes().into(),
+            weight(1),
+            weight(2),
+            bytes(outs[1]),
+            out2,
+        ];
+        self.dispatch(&shader, bindings, push, groups)?;
+        Ok(true)
     }
 
     /// `out[r] = W · x[r]` (or `+=` with `accumulate`) for `n` rows, from activations already

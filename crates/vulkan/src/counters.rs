@@ -1,5 +1,5 @@
 //! What the backend asks of the device, counted: dispatches, pipeline barriers, submissions,
-//! fence waits and bytes read back ([`VkCounters`]), and, where asked for, the device time of
+//! fence waits, the host's time in them and bytes read back ([`VkCounters`]), and, where asked for, the device time of
 //! each shader from timestamps around every dispatch ([`ShaderTime`]). `pine-bench --backend
 //! vulkan` reports them per decoded token; tests hold the decode budgets with them.
 //!
@@ -26,6 +26,10 @@ pub struct VkCounters {
     pub fence_waits: u64,
     /// Bytes copied from the device to the host.
     pub readback_bytes: u64,
+    /// Nanoseconds the host spent waiting on fences: a stretch's wall time less this is the
+    /// host's own work (building and submitting passes, reading back), which a GPU's speed
+    /// does not shorten.
+    pub wait_ns: u64,
 }
 
 impl VkCounters {
@@ -45,6 +49,7 @@ impl Sub for VkCounters {
             submits: self.submits.saturating_sub(o.submits),
             fence_waits: self.fence_waits.saturating_sub(o.fence_waits),
             readback_bytes: self.readback_bytes.saturating_sub(o.readback_bytes),
+            wait_ns: self.wait_ns.saturating_sub(o.wait_ns),
         }
     }
 }

@@ -57,6 +57,18 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/attention_f16_quant_q8_1_int_f64fma.spv"),
     ),
     (
+        "attention_f16_quant_q8_k_int",
+        include_bytes!("../../../shaders/spv/attention_f16_quant_q8_k_int.spv"),
+    ),
+    (
+        "attention_f16_quant_q8_k_int_f64",
+        include_bytes!("../../../shaders/spv/attention_f16_quant_q8_k_int_f64.spv"),
+    ),
+    (
+        "attention_f16_quant_q8_k_int_f64fma",
+        include_bytes!("../../../shaders/spv/attention_f16_quant_q8_k_int_f64fma.spv"),
+    ),
+    (
         "attention_f32",
         include_bytes!("../../../shaders/spv/attention_f32.spv"),
     ),
@@ -91,6 +103,18 @@ const SPIRV: &[(&str, &[u8])] = &[
     (
         "attention_f32_quant_q8_1_int_f64fma",
         include_bytes!("../../../shaders/spv/attention_f32_quant_q8_1_int_f64fma.spv"),
+    ),
+    (
+        "attention_f32_quant_q8_k_int",
+        include_bytes!("../../../shaders/spv/attention_f32_quant_q8_k_int.spv"),
+    ),
+    (
+        "attention_f32_quant_q8_k_int_f64",
+        include_bytes!("../../../shaders/spv/attention_f32_quant_q8_k_int_f64.spv"),
+    ),
+    (
+        "attention_f32_quant_q8_k_int_f64fma",
+        include_bytes!("../../../shaders/spv/attention_f32_quant_q8_k_int_f64fma.spv"),
     ),
     (
         "fma_probe",

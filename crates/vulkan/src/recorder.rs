@@ -8,15 +8,16 @@
 //! counts them ([`crate::counters::count_barriers`]) with the other work of each submission.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use vulkano::buffer::Subbuffer;
 use vulkano::command_buffer::{
-    AutoCommandBufferBuilder, CommandBufferUsage, CopyBufferInfo, PrimaryAutoCommandBuffer,
+    AutoCommandBufferBuilder, CommandBufferSubmitInfo, CommandBufferUsage, CopyBufferInfo,
+    PrimaryAutoCommandBuffer, SubmitInfo,
 };
 use vulkano::descriptor_set::{DescriptorSet, WriteDescriptorSet};
 use vulkano::pipeline::{ComputePipeline, Pipeline, PipelineBindPoint};
-use vulkano::sync::{self, GpuFuture};
+use vulkano::sync::fence::{Fence, FenceCreateInfo};
 
 use crate::counters::{count_barriers, Access, ShaderTime, VkCounters};
 use crate::device::Context;
@@ -78,6 +79,8 @@ pub struct Recorder {
     key: Vec<u64>,
     timer: Option<GpuTimer>,
     counters: VkCounters,
+    /// Signalled by each submission, waited for and reset before the next.
+    fence: Arc<Fence>,
 }
 
 fn failed(what: &str) -> impl Fn(Box<vulkano::ValidationError>) -> VkError + '_ {
@@ -96,13 +99,16 @@ impl Recorder {
         Ok(Recorder {
             timer: GpuTimer::new(&ctx)?,
             step: StepData::new(ctx.memory.clone()),
-            ctx,
+            ctx: ctx.clone(),
             ops: Vec::new(),
             one_off: false,
             replay: ReplayCache::new(REPLAY_CAPACITY),
             replay_on: true,
             key: Vec::new(),
             counters: VkCounters::default(),
+            fence: Fence::new(ctx.device.clone(), FenceCreateInfo::default())
+                .map(Arc::new)
+                .map_err(|e| VkError::Device(format!("creating a fence: {e}")))?,
         })
     }
 
@@ -226,6 +232,13 @@ impl Recorder {
     /// Records zero-filling `buf`.
     pub fn zero(&mut self, buf: Subbuffer<[u32]>) {
         self.ops.push(Op::Fill(buf));
+    }
+
+    /// Records zero-filling `buf` before the last op recorded (for a buffer that op gets when
+    /// [`Recorder::refit_last`] changes it).
+    pub fn zero_before_last(&mut self, buf: Subbuffer<[u32]>) {
+        let at = self.ops.len().saturating_sub(1);
+        self.ops.insert(at, Op::Fill(buf));
     }
 
     fn pass_key(&mut self, ops: &[Op], step: Option<&Subbuffer<[u32]>>) {
@@ -394,6 +407,43 @@ impl Recorder {
             .map_err(|e| VkError::Device(format!("finishing a command buffer: {e}")))
     }
 
+    /// Submits `cb` to the queue, to signal the recorder's fence when done: the caller keeps
+    /// `cb` alive until [`Recorder::wait`], which must follow before anything else is
+    /// submitted. This is vulkano's unsafe queue submit, not its `GpuFuture` chain: that one
+    /// locks and unlocks every buffer range the command buffer binds in vulkano's per-buffer
+    /// state maps (for a decode step a few thousand ranges), which cost more host time per
+    /// token than building the pass.
+    fn submit(&self, cb: &Arc<PrimaryAutoCommandBuffer>) -> Result<(), VkError> {
+        let submit = SubmitInfo {
+            command_buffers: vec![CommandBufferSubmitInfo::new(cb.clone())],
+            ..Default::default()
+        };
+        // SAFETY: the command buffer (holding every resource it binds; the caller keeps it until
+        // the fence signals) and the fence outlive the submission, and nothing else is
+        // submitted before `wait`: a kept command buffer (multiple submit) is never pending when
+        // submitted again, a one-time one is submitted once, and the host touches the step
+        // data and read-back buffers only between submissions.
+        self.ctx
+            .queue
+            .with(|mut q| unsafe { q.submit(&[submit], Some(&self.fence)) })
+            .map_err(|e| VkError::Device(format!("submitting: {e}")))
+    }
+
+    /// Waits for the submission of [`Recorder::submit`] to finish and resets the fence.
+    fn wait(&mut self) -> Result<(), VkError> {
+        let start = Instant::now();
+        let waited = self
+            .fence
+            .wait(None)
+            .map_err(|e| VkError::Device(format!("waiting for the device: {e}")));
+        self.counters.wait_ns += start.elapsed().as_nanos() as u64;
+        // SAFETY: the fence's submission has finished (or the device is lost, when nothing is
+        // in use any more either).
+        unsafe { self.fence.reset() }
+            .map_err(|e| VkError::Device(format!("resetting the fence: {e}")))?;
+        waited
+    }
+
     /// Submits everything recorded so far and waits for it to finish: a kept command buffer
     /// when an equal pass was kept before, else a new one (kept when an equal pass was
     /// recorded once before, unless the pass uploads).
@@ -435,6 +485,9 @@ impl Recorder {
                 (cb, barriers)
             }
         };
+        self.submit(&cb)?;
+        // While the device runs: the counters, and the op list (a reference to every buffer
+        // it binds) dropped.
         let shaders: Vec<&'static str> = ops
             .iter()
             .filter_map(|op| match op {
@@ -446,13 +499,9 @@ impl Recorder {
         self.counters.barriers += barriers;
         self.counters.submits += 1;
         self.counters.fence_waits += 1;
-        sync::now(self.ctx.device.clone())
-            .then_execute(self.ctx.queue.clone(), cb)
-            .map_err(|e| VkError::Device(format!("submitting: {e}")))?
-            .then_signal_fence_and_flush()
-            .map_err(|e| VkError::Device(format!("submitting: {e}")))?
-            .wait(None)
-            .map_err(|e| VkError::Device(format!("waiting for the device: {e}")))?;
+        drop(ops);
+        self.wait()?;
+        drop(cb);
         match &mut self.timer {
             Some(t) => t.collect(&shaders),
             None => Ok(()),

@@ -7,8 +7,9 @@
 //! buffer it binds, and a shape seen once (a prompt's prefill batches) would hold its large
 //! activation buffers for nothing.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+
+use foldhash::{HashMap, HashSet};
 
 use vulkano::command_buffer::PrimaryAutoCommandBuffer;
 
@@ -26,6 +27,8 @@ pub struct ReplayStats {
 /// the bound leaves room for a few models' worth of them.
 pub struct ReplayCache {
     /// Each kept command buffer, its pipeline barriers, and when it was last used.
+    /// Keyed through foldhash: a decode step's key is thousands of words, which the
+    /// standard library's SipHash took tens of microseconds per token to hash.
     entries: HashMap<Vec<u64>, (Arc<PrimaryAutoCommandBuffer>, u64, u64)>,
     tick: u64,
     capacity: usize,
@@ -39,10 +42,10 @@ impl ReplayCache {
     /// An empty cache of at most `capacity` command buffers.
     pub fn new(capacity: usize) -> ReplayCache {
         ReplayCache {
-            entries: HashMap::new(),
+            entries: HashMap::default(),
             tick: 0,
             capacity: capacity.max(1),
-            seen: HashSet::new(),
+            seen: HashSet::default(),
             stats: ReplayStats::default(),
         }
     }

@@ -64,6 +64,9 @@ pub struct PerToken {
     pub fence_waits: f64,
     /// Bytes read back per token.
     pub readback_bytes: f64,
+    /// Microseconds per token the host was not waiting on the device (building, recording
+    /// and submitting passes, reading back, sampling): what a faster GPU cannot take away.
+    pub host_us: f64,
 }
 
 impl Row {
@@ -90,10 +93,12 @@ impl Row {
         (self.n_prompt + self.n_gen).max(1) as f64
     }
 
-    /// The Vulkan counters per token, where measured.
+    /// The Vulkan counters per token, where measured (of the last repetition, as the
+    /// counters are).
     pub fn per_token(&self) -> Option<PerToken> {
         let c = self.counters?;
         let t = self.tokens();
+        let wall = self.samples.last().map_or(0, Duration::as_nanos) as f64;
         Some(PerToken {
             dispatches_per_layer: c.dispatches as f64 / t / self.n_layers.max(1) as f64,
             dispatches: c.dispatches as f64 / t,
@@ -101,6 +106,7 @@ impl Row {
             submits: c.submits as f64 / t,
             fence_waits: c.fence_waits as f64 / t,
             readback_bytes: c.readback_bytes as f64 / t,
+            host_us: (wall - c.wait_ns as f64).max(0.0) / t / 1e3,
         })
     }
 
@@ -134,6 +140,7 @@ impl Row {
                 "submits": c.submits,
                 "fence_waits": c.fence_waits,
                 "readback_bytes": c.readback_bytes,
+                "host_us": c.host_us,
             })
         });
         let profile: Vec<Value> = self
@@ -182,10 +189,11 @@ impl Row {
 
 /// Markdown table header (llama-bench's columns plus attention, median, the median over
 /// device time where the backend measures it, and on Vulkan per token: dispatches per layer,
-/// pipeline barriers, submissions, fence waits and bytes read back).
+/// pipeline barriers, submissions, fence waits, bytes read back and the host's microseconds
+/// outside fence waits).
 pub fn md_header() -> String {
-    "| model | size | params | type | backend | threads | attention | test | t/s | median t/s | device t/s | disp/layer | barriers | submits | waits | read B |\n\
-     | ----- | ---: | -----: | ---- | ------- | ------: | --------- | ---: | --: | ---------: | ---------: | ---------: | -------: | ------: | ----: | -----: |"
+    "| model | size | params | type | backend | threads | attention | test | t/s | median t/s | device t/s | disp/layer | barriers | submits | waits | read B | host µs |\n\
+     | ----- | ---: | -----: | ---- | ------- | ------: | --------- | ---: | --: | ---------: | ---------: | ---------: | -------: | ------: | ----: | -----: | ------: |"
         .to_string()
 }
 
@@ -193,10 +201,15 @@ pub fn md_header() -> String {
 fn counter_cells(r: &Row) -> String {
     match r.per_token() {
         Some(c) => format!(
-            "{:.2} | {:.1} | {:.2} | {:.2} | {:.0}",
-            c.dispatches_per_layer, c.barriers, c.submits, c.fence_waits, c.readback_bytes
+            "{:.2} | {:.1} | {:.2} | {:.2} | {:.0} | {:.0}",
+            c.dispatches_per_layer,
+            c.barriers,
+            c.submits,
+            c.fence_waits,
+            c.readback_bytes,
+            c.host_us
         ),
-        None => "- | - | - | - | -".into(),
+        None => "- | - | - | - | - | -".into(),
     }
 }
 
