@@ -75,7 +75,10 @@ where
 }
 
 /// A host-written buffer of `len` words that shaders read and copies read from, rewritten by
-/// the host between submissions (the step data of replayed command buffers).
+/// the host between submissions (the step data of replayed command buffers). Device-local
+/// where the device has host-visible device memory (the BAR window of discrete GPUs), so the
+/// shaders' reads of it stay on the device rather than crossing PCIe; the host writes it
+/// sequentially, a few KiB per pass.
 pub fn host_words(
     memory: &Arc<StandardMemoryAllocator>,
     len: usize,
@@ -84,7 +87,7 @@ pub fn host_words(
         memory,
         len,
         BufferUsage::STORAGE_BUFFER | BufferUsage::TRANSFER_SRC,
-        MemoryTypeFilter::PREFER_HOST | MemoryTypeFilter::HOST_SEQUENTIAL_WRITE,
+        MemoryTypeFilter::PREFER_DEVICE | MemoryTypeFilter::HOST_SEQUENTIAL_WRITE,
     )
 }
 
