@@ -94,6 +94,9 @@ pub struct Generation<'m> {
     generated: usize,
     /// The last sampled token, decoded at the start of the next step.
     to_decode: Option<u32>,
+    /// Whether the last step was greedy on the backend, so `logits` are not its logits: they
+    /// are read back when the generation is dropped, for a later [`Prompt::Continue`].
+    logits_behind: bool,
     held: VecDeque<Held>,
     ready: VecDeque<Piece>,
     /// Bytes of text given to the stop matcher, and bytes it released.
@@ -193,6 +196,7 @@ impl Model {
             cached_tokens,
             generated: 0,
             to_decode: None,
+            logits_behind: false,
             held: VecDeque::new(),
             ready: VecDeque::new(),
             pushed: 0,
@@ -256,18 +260,30 @@ impl Generation<'_> {
             self.end(FinishReason::Length);
             return Ok(());
         }
+        // Greedy without log-probabilities needs only the argmax, which the backend takes
+        // where the logits are (a GPU reads back one id, not the vocabulary's logits).
+        let greedy = self.logprobs.is_none() && self.sampler.is_greedy();
+        let mut picked = None;
         if let Some(id) = self.to_decode.take() {
-            match self.session.decode(id) {
-                Ok(logits) => *self.logits = logits,
-                Err(e) => {
-                    // The cache may hold part of the step: a later prompt starts afresh.
-                    self.session.reset();
-                    self.logits.clear();
-                    return Err(e.into());
-                }
+            let decoded = match greedy {
+                true => self
+                    .session
+                    .decode_greedy(id)
+                    .map(|next| picked = Some(next)),
+                false => self.session.decode(id).map(|logits| *self.logits = logits),
+            };
+            self.logits_behind = decoded.is_ok() && greedy;
+            if let Err(e) = decoded {
+                // The cache may hold part of the step: a later prompt starts afresh.
+                self.session.reset();
+                self.logits.clear();
+                return Err(e.into());
             }
         }
-        let id = self.sampler.sample(self.logits, self.session.tokens());
+        let id = match picked {
+            Some(id) => id,
+            None => self.sampler.sample(self.logits, self.session.tokens()),
+        };
         let logprob = self.logprobs.map(|n| token_logprob(self.logits, id, n));
         if self.tokenizer.is_eog(id) {
             self.end(FinishReason::EndOfGeneration);
@@ -376,8 +392,16 @@ impl Iterator for Generation<'_> {
 }
 
 impl Drop for Generation<'_> {
-    /// A chat's reply (as far as it was generated) becomes the assistant's turn.
+    /// A chat's reply (as far as it was generated) becomes the assistant's turn; after greedy
+    /// steps on the backend, the model's logits become the last step's again (empty if they
+    /// cannot be read: a later `Continue` then says nothing was evaluated).
     fn drop(&mut self) {
+        if self.logits_behind {
+            match self.session.greedy_logits() {
+                Ok(Some(logits)) => *self.logits = logits,
+                _ => self.logits.clear(),
+            }
+        }
         if let Some(messages) = self.transcript.take() {
             messages.push(ChatMessage::new(
                 "assistant",

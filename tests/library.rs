@@ -164,6 +164,29 @@ fn a_pine_layout_is_evaluated_the_same_in_any_segment_order() {
     assert_eq!(done.tokens.len(), 3);
 }
 
+/// Greedy generation without log-probabilities takes each token's argmax on the backend (a
+/// GPU reads back one id, not the logits): the same tokens as the path that reads the logits
+/// (asked for log-probabilities), and a later `Continue` starts from the same logits.
+#[test]
+fn greedy_generation_on_the_backend_matches_the_logits_path() {
+    let run = |logprobs: bool| {
+        let mut model = load();
+        let mut opts = GenerateOptions::new().max_tokens(6).greedy();
+        if logprobs {
+            opts = opts.logprobs(1);
+        }
+        let first = model.generate_with(FRANCE, &opts, |_| {}).unwrap().tokens;
+        let more = model
+            .generate_with(Prompt::Continue, &opts, |_| {})
+            .unwrap()
+            .tokens;
+        (first, more)
+    };
+    let (on_backend, with_logits) = (run(false), run(true));
+    assert_eq!(on_backend.0.len(), 6);
+    assert_eq!(on_backend, with_logits);
+}
+
 #[test]
 fn errors_name_the_problem_and_keep_their_source() {
     let e = Model::load("/nonexistent/model.gguf").err().unwrap();

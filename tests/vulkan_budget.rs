@@ -106,7 +106,7 @@ fn tiny_llama_decode_meets_the_budgets() {
 }
 
 /// Greedy decoding with the argmax on the device picks, token after token, the host argmax of
-/// the logits the same backend computes; and, in exact numerics on Q4_0 (whose logits are the
+/// the logits the same backend computes (and those logits can still be read afterwards); and, in exact numerics on Q4_0 (whose logits are the
 /// CPU's bits), the tokens the CPU backend's greedy decoding picks. (The CPU runs Q4_K through
 /// packed kernels of another float order where it has AVX2, so Q4_K_M is compared within
 /// Vulkan only.)
@@ -135,9 +135,20 @@ fn device_greedy_tokens_are_the_host_argmax_of_the_logits() {
         let (mut a, mut b, mut c) = (first, first, first);
         for step in 0..6 {
             a = dev.decode_greedy(a).unwrap();
-            b = argmax(&host.decode(b).unwrap());
+            let logits = host.decode(b).unwrap();
+            b = argmax(&logits);
             c = cpu.decode_greedy(c).unwrap();
             assert_eq!(a, b, "{file}: step {step}: device argmax vs host argmax");
+            // The logits the device chose from, read back afterwards, are those `decode`
+            // returns.
+            let behind = dev.greedy_logits().unwrap().expect("a greedy step ran");
+            assert!(
+                behind
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .eq(logits.iter().map(|v| v.to_bits())),
+                "{file}: step {step}: the greedy step's logits"
+            );
             if file.contains("Q4_0") {
                 assert_eq!(a, c, "{file}: step {step}: Vulkan vs CPU greedy token");
             }

@@ -61,12 +61,25 @@ impl Sampler {
         }
     }
 
+    /// Whether the penalties apply (a window and a penalty that changes logits).
+    fn penalised(&self) -> bool {
+        let c = &self.config;
+        c.repeat_last_n > 0
+            && (c.repeat_penalty != 1.0 || c.frequency_penalty != 0.0 || c.presence_penalty != 0.0)
+    }
+
+    /// Whether [`Sampler::sample`] is the argmax of the logits whatever the history
+    /// (temperature 0 and no penalty), so a caller may take the argmax where the logits are
+    /// ([`crate::Session::decode_greedy`]).
+    pub fn is_greedy(&self) -> bool {
+        self.config.temperature <= 0.0 && !self.penalised()
+    }
+
     /// Picks the next token from `logits`, given the tokens so far (`history`).
     pub fn sample(&mut self, logits: &[f32], history: &[u32]) -> u32 {
+        let penalised = self.penalised();
         let c = &self.config;
         let mut logits_pen;
-        let penalised = c.repeat_last_n > 0
-            && (c.repeat_penalty != 1.0 || c.frequency_penalty != 0.0 || c.presence_penalty != 0.0);
         let logits = if penalised {
             logits_pen = logits.to_vec();
             let start = history.len().saturating_sub(c.repeat_last_n);

@@ -309,6 +309,13 @@ impl<B: Backend> Session<B> {
             .copied()
             .ok_or_else(|| ModelError::Request("no logits row was computed".into()))
     }
+
+    /// The logits [`Session::decode_greedy`] took its token from, read back now (`None` when
+    /// the last step returned its logits instead): what [`Session::decode`] would have
+    /// returned, for a greedy decoder that needs them once (at its end, say).
+    pub fn greedy_logits(&mut self) -> Result<Option<Vec<f32>>, ModelError> {
+        self.model.argmax_logits()
+    }
 }
 
 fn extend(out: &mut Vec<f32>, logits: Vec<f32>, which: Logits) {

@@ -49,6 +49,14 @@ enum Output {
     Tokens(Vec<u32>),
 }
 
+/// The logits behind the last [`Transformer::forward_argmax`]'s tokens: still on the backend
+/// (the buffer and its rows), or read by the host to take the argmax there (a soft-capped
+/// model).
+enum Behind<Buf> {
+    OnBackend(Buf, usize),
+    OnHost(Vec<f32>),
+}
+
 /// The layers of one family, each from its own file.
 pub(crate) enum Blocks<W> {
     /// The Llama block (`llama.rs`).
@@ -274,6 +282,9 @@ pub struct Transformer<B: Backend> {
     /// `output.weight`, or the embedding table when the file ties them.
     output: Option<B::Weight>,
     scratch: Option<Scratch<B::Buffer>>,
+    /// The logits the last forward pass chose its greedy tokens from (`None` after a pass
+    /// that returned its logits).
+    behind: Option<Behind<B::Buffer>>,
 }
 
 impl<B: Backend> Transformer<B> {
@@ -315,6 +326,7 @@ impl<B: Backend> Transformer<B> {
             output_norm,
             output,
             scratch: None,
+            behind: None,
         })
     }
 
@@ -364,10 +376,30 @@ impl<B: Backend> Transformer<B> {
     ) -> Result<Vec<u32>, ModelError> {
         match self.forward_head(cache, batch, planner, layer_done, Head::Argmax)? {
             Output::Tokens(t) => Ok(t),
-            Output::Logits(l) => Ok(l
-                .chunks_exact(self.params.n_vocab.max(1))
-                .map(crate::argmax)
-                .collect()),
+            Output::Logits(l) => {
+                let tokens = l
+                    .chunks_exact(self.params.n_vocab.max(1))
+                    .map(crate::argmax)
+                    .collect();
+                self.behind = Some(Behind::OnHost(l));
+                Ok(tokens)
+            }
+        }
+    }
+
+    /// The logits (`[rows, n_vocab]`) the last [`Transformer::forward_argmax`] took its tokens
+    /// from, read back now; `None` when the last forward pass returned its logits (or none
+    /// ran). For a caller that decodes greedily and needs the logits only now and then.
+    pub fn argmax_logits(&mut self) -> Result<Option<Vec<f32>>, ModelError> {
+        match &self.behind {
+            None => Ok(None),
+            Some(Behind::OnHost(l)) => Ok(Some(l.clone())),
+            Some(Behind::OnBackend(buf, rows)) => {
+                let mut out = vec![0.0; rows * self.params.n_vocab];
+                self.backend.read(buf, &mut out);
+                self.backend.take_error()?;
+                Ok(Some(out))
+            }
         }
     }
 
@@ -396,8 +428,10 @@ impl<B: Backend> Transformer<B> {
             output_norm,
             output,
             scratch,
+            behind,
             ..
         } = self;
+        *behind = None;
         if scratch.as_ref().is_some_and(|s| s.rows != n) {
             *scratch = None;
         }
@@ -460,6 +494,7 @@ impl<B: Backend> Transformer<B> {
             let mut tokens = vec![0; m];
             be.argmax(&logits, p.n_vocab, &mut tokens);
             be.take_error()?;
+            *behind = Some(Behind::OnBackend(logits, m));
             return Ok(Output::Tokens(tokens));
         }
         let mut out = vec![0.0; m * p.n_vocab];
