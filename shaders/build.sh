@@ -128,7 +128,7 @@ for c in f16 f32; do
   compile "store_kv_$c" store_kv.comp "-DCACHE_$upper"
   compile "pine_region_keys_$c" pine_region_keys.comp "-DCACHE_$upper"
 done
-for s in add add_bias argmax scale select_rows fma_probe pine_importance_sum; do
+for s in add add_bias argmax top_k scale select_rows fma_probe pine_importance_sum; do
   compile "$s" "$s.comp"
 done
 if [ "$check" = 1 ]; then

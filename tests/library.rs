@@ -164,27 +164,43 @@ fn a_pine_layout_is_evaluated_the_same_in_any_segment_order() {
     assert_eq!(done.tokens.len(), 3);
 }
 
-/// Greedy generation without log-probabilities takes each token's argmax on the backend (a
-/// GPU reads back one id, not the logits): the same tokens as the path that reads the logits
-/// (asked for log-probabilities), and a later `Continue` starts from the same logits.
+/// Greedy generation and top-k sampling without log-probabilities select on the backend (a
+/// GPU reads back one id or k pairs, not the logits): the same tokens as the path that reads
+/// the logits (asked for log-probabilities), and a later `Continue` starts from the same
+/// logits.
 #[test]
-fn greedy_generation_on_the_backend_matches_the_logits_path() {
-    let run = |logprobs: bool| {
-        let mut model = load();
-        let mut opts = GenerateOptions::new().max_tokens(6).greedy();
-        if logprobs {
-            opts = opts.logprobs(1);
-        }
-        let first = model.generate_with(FRANCE, &opts, |_| {}).unwrap().tokens;
-        let more = model
-            .generate_with(Prompt::Continue, &opts, |_| {})
-            .unwrap()
-            .tokens;
-        (first, more)
+fn generation_selecting_on_the_backend_matches_the_logits_path() {
+    for sampled in [false, true] {
+        let on_backend = generate_twice(sampled, false);
+        let with_logits = generate_twice(sampled, true);
+        assert_eq!(on_backend.0.len(), 6);
+        assert_eq!(on_backend, with_logits, "sampled: {sampled}");
+    }
+}
+
+/// Six tokens of FRANCE and more from `Prompt::Continue`, greedy or sampled (seeded, hot, with
+/// top-k 40 and top-p 0.95), with or without log-probabilities.
+fn generate_twice(sampled: bool, logprobs: bool) -> (Vec<u32>, Vec<u32>) {
+    let mut model = load();
+    let mut opts = GenerateOptions::new().max_tokens(6);
+    opts = match sampled {
+        true => opts.sampling(pine::SamplerConfig {
+            temperature: 1.5,
+            top_p: 0.95,
+            seed: 7,
+            ..Default::default()
+        }),
+        false => opts.greedy(),
     };
-    let (on_backend, with_logits) = (run(false), run(true));
-    assert_eq!(on_backend.0.len(), 6);
-    assert_eq!(on_backend, with_logits);
+    if logprobs {
+        opts = opts.logprobs(1);
+    }
+    let first = model.generate_with(FRANCE, &opts, |_| {}).unwrap().tokens;
+    let more = model
+        .generate_with(Prompt::Continue, &opts, |_| {})
+        .unwrap()
+        .tokens;
+    (first, more)
 }
 
 #[test]

@@ -155,3 +155,44 @@ fn device_greedy_tokens_are_the_host_argmax_of_the_logits() {
         }
     }
 }
+
+/// Top-k sampling's selection on the device (`Session::decode_top_k`, `top_k.comp`) keeps, step
+/// after step, exactly what the host's selection keeps of the logits the same backend
+/// computes (ids and value bits, in order), reading back 8 bytes per candidate.
+#[test]
+fn device_top_k_is_the_host_selection_of_the_logits() {
+    let path = common::tiny_llama_dir().join("tiny-llama.Q4_K_M.gguf");
+    let open = || {
+        vk::vulkan_session(
+            &path,
+            MatmulMode::Native,
+            VulkanNumerics::Fast,
+            CacheType::F16,
+            64,
+        )
+    };
+    let (Some(mut dev), Some(mut host)) = (open(), open()) else {
+        return;
+    };
+    let prompt = [1, 5, 9, 13];
+    let mut t = argmax(&dev.prefill(&prompt, Logits::Last).unwrap());
+    host.prefill(&prompt, Logits::Last).unwrap();
+    for (step, k) in [1, 40, 256, 7].into_iter().enumerate() {
+        let before = dev.model.backend.counters();
+        let got = dev.decode_top_k(t, k).unwrap();
+        let read = dev.model.backend.counters().since(&before).readback_bytes;
+        let logits = host.decode(t).unwrap();
+        let mut want: Vec<(u32, f32)> = logits
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (i as u32, v))
+            .collect();
+        pine::backend::math::keep_top(&mut want, k);
+        let bits = |c: &[(u32, f32)]| -> Vec<(u32, u32)> {
+            c.iter().map(|&(i, v)| (i, v.to_bits())).collect()
+        };
+        assert_eq!(bits(&got), bits(&want), "step {step}, k {k}");
+        assert_eq!(read, 8 * k as u64, "step {step}: bytes read back");
+        t = got[got.len() / 2].0;
+    }
+}

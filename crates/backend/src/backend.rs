@@ -146,6 +146,17 @@ pub trait Backend {
             *o = crate::math::argmax(row);
         }
     }
+    /// Top-k selection for sampling: `out` = the `k` largest of the first `width` values of
+    /// `x` (one row; all of them when `k` is 0 or at least `width`) as (id, value) pairs, in
+    /// [`crate::math::keep_top`]'s order. A GPU backend selects them where the row is and reads
+    /// back only those; the default reads the row and selects on the host.
+    fn top_k(&mut self, x: &Self::Buffer, width: usize, k: usize, out: &mut Vec<(u32, f32)>) {
+        let mut row = vec![0.0; width];
+        self.read(x, &mut row);
+        out.clear();
+        out.extend(row.iter().enumerate().map(|(i, &l)| (i as u32, l)));
+        crate::math::keep_top(out, k);
+    }
     /// Copies rows `rows` (each `width` wide) of `x` into consecutive rows of `out`.
     fn select_rows(
         &mut self,

@@ -220,6 +220,16 @@ impl Backend for AnyBackend {
         }
     }
 
+    fn top_k(&mut self, x: &AnyBuffer, width: usize, k: usize, out: &mut Vec<(u32, f32)>) {
+        match (self, x) {
+            (AnyBackend::Cpu(b), AnyBuffer::Cpu(x)) => b.top_k(x, width, k, out),
+            #[cfg(feature = "vulkan")]
+            (AnyBackend::Vulkan(b), AnyBuffer::Vulkan(x)) => b.top_k(x, width, k, out),
+            #[cfg(feature = "vulkan")]
+            _ => out.clear(),
+        }
+    }
+
     fn take_error(&mut self) -> Result<(), BackendError> {
         match self {
             AnyBackend::Cpu(b) => b.take_error(),

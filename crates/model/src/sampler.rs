@@ -106,10 +106,33 @@ impl Sampler {
         if c.temperature <= 0.0 {
             return argmax(logits);
         }
-        let cand = &mut self.candidates;
+        let mut cand = std::mem::take(&mut self.candidates);
         cand.clear();
         cand.extend(logits.iter().enumerate().map(|(i, &l)| (i as u32, l)));
-        keep_top(cand, c.top_k);
+        keep_top(&mut cand, c.top_k);
+        let id = self.draw(&cand);
+        self.candidates = cand;
+        id
+    }
+
+    /// The k of top-k when [`Sampler::sample`] draws from the top k of the logits alone
+    /// (a temperature above 0, no penalty, top-k on), so a caller may select them where the
+    /// logits are ([`crate::Session::decode_top_k`]) and draw with [`Sampler::sample_top`].
+    pub fn backend_top_k(&self) -> Option<usize> {
+        let c = &self.config;
+        (c.temperature > 0.0 && !self.penalised() && c.top_k > 0).then_some(c.top_k)
+    }
+
+    /// [`Sampler::sample`]'s draw from the candidates its top-k keeps (`cand`: the top
+    /// [`Sampler::backend_top_k`] tokens and logits, highest first, as
+    /// [`crate::Session::decode_top_k`] returns them): the same token, and the same state after.
+    pub fn sample_top(&mut self, cand: &[(u32, f32)]) -> u32 {
+        self.draw(cand)
+    }
+
+    /// Top-p, min-p, temperature and the draw, from the top-k candidates (highest first).
+    fn draw(&mut self, cand: &[(u32, f32)]) -> u32 {
+        let c = &self.config;
         let max = cand[0].1;
         let mut probs: Vec<f32> = cand.iter().map(|&(_, l)| (l - max).exp()).collect();
         let total: f32 = probs.iter().sum();
@@ -150,21 +173,7 @@ impl Sampler {
 }
 
 pub use pine_backend::math::argmax;
-
-/// Leaves the `k` best of `cand` ((id, logit) pairs; all when `k` is 0 or at least their
-/// number), sorted by logit, highest first, the lower id first on ties (`total_cmp`'s order):
-/// the first `k` of a full sort, with only those `k` sorted after a linear-time selection. A
-/// full sort of a 49152-token vocabulary took about as long as a SmolLM2 decode step's matmuls
-/// for every sampled token (top-k is 40 by default).
-fn keep_top(cand: &mut Vec<(u32, f32)>, k: usize) {
-    let by = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-    if k > 0 && k < cand.len() {
-        cand.select_nth_unstable_by(k - 1, by);
-        cand.truncate(k);
-    }
-    // The ids are distinct, so the order is total and an unstable sort gives the same result.
-    cand.sort_unstable_by(by);
-}
+use pine_backend::math::keep_top;
 
 /// A small, fast, seedable generator; sampling needs reproducibility, not cryptography.
 struct SplitMix64(u64);

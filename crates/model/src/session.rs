@@ -279,21 +279,45 @@ impl<B: Backend> Session<B> {
     /// argmax of its logits, [`crate::argmax`]) without the logits: the backend takes the
     /// argmax where the logits are, so a GPU reads back one index instead of `n_vocab` floats.
     pub fn decode_greedy(&mut self, id: u32) -> Result<u32, ModelError> {
+        let tokens = self.decode_one(id, |m, c, b, p, r| m.forward_argmax(c, b, p, r))?;
+        tokens
+            .first()
+            .copied()
+            .ok_or_else(|| ModelError::Request("no logits row was computed".into()))
+    }
+
+    /// Appends one token, as [`Session::decode`], and returns the `k` most likely next tokens
+    /// with their logits (`k` = 0: all), highest first, the lower id first on ties
+    /// ([`pine_backend::math::keep_top`]'s order) — what top-k sampling keeps of the logits
+    /// [`Session::decode`] would return: a GPU selects them where the logits are and reads back
+    /// `k` pairs.
+    pub fn decode_top_k(&mut self, id: u32, k: usize) -> Result<Vec<(u32, f32)>, ModelError> {
+        self.decode_one(id, |m, c, b, p, r| m.forward_top_k(c, b, p, r, k))
+    }
+
+    /// Appends one token through `forward` (a [`Transformer`] pass with some head), continuing
+    /// a layout in its mode as [`Session::prefill`] does.
+    fn decode_one<T>(
+        &mut self,
+        id: u32,
+        forward: impl FnOnce(
+            &mut Transformer<B>,
+            &mut B::Cache,
+            &Batch<'_>,
+            &mut dyn Planner<B>,
+            &mut dyn FnMut(usize),
+        ) -> Result<T, ModelError>,
+    ) -> Result<T, ModelError> {
         self.check_room(1)?;
         self.work = (0, 1);
         let start = self.tokens.len();
-        let argmax = |m: &mut Transformer<B>,
-                      c: &mut B::Cache,
-                      b: &Batch<'_>,
-                      p: &mut dyn Planner<B>,
-                      r: &mut dyn FnMut(usize)| m.forward_argmax(c, b, p, r);
-        let tokens = if let Some(mut lp) = self.layout.take() {
+        if let Some(mut lp) = self.layout.take() {
             // Continuing a layout keeps its mode, as `prefill` does.
             let spec = lp.decode_batch(id, start);
             lp.begin(&spec);
-            let tokens = self.run_with(&spec, Logits::Last, &mut lp, argmax);
+            let out = self.run_with(&spec, Logits::Last, &mut lp, forward);
             self.layout = Some(lp);
-            tokens?
+            out
         } else {
             let spec = BatchSpec {
                 part: pine_attention::Part::Prefix,
@@ -302,17 +326,14 @@ impl<B: Backend> Session<B> {
                 positions: vec![start as i64],
             };
             let mut plan = FixedPlanner(AttentionPlan::causal(start, 1));
-            self.run_with(&spec, Logits::Last, &mut plan, argmax)?
-        };
-        tokens
-            .first()
-            .copied()
-            .ok_or_else(|| ModelError::Request("no logits row was computed".into()))
+            self.run_with(&spec, Logits::Last, &mut plan, forward)
+        }
     }
 
-    /// The logits [`Session::decode_greedy`] took its token from, read back now (`None` when
-    /// the last step returned its logits instead): what [`Session::decode`] would have
-    /// returned, for a greedy decoder that needs them once (at its end, say).
+    /// The logits [`Session::decode_greedy`] or [`Session::decode_top_k`] chose from, read
+    /// back now (`None` when the last step returned its logits instead): what
+    /// [`Session::decode`] would have returned, for a decoder that needs them once (at its
+    /// end, say).
     pub fn greedy_logits(&mut self) -> Result<Option<Vec<f32>>, ModelError> {
         self.model.argmax_logits()
     }

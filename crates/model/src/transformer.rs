@@ -41,15 +41,19 @@ enum Head {
     Logits,
     /// Each row's greedy token.
     Argmax,
+    /// The last row's k best tokens and logits.
+    TopK(usize),
 }
 
 /// The result of a forward pass, as its [`Head`] asked.
 enum Output {
     Logits(Vec<f32>),
     Tokens(Vec<u32>),
+    Candidates(Vec<(u32, f32)>),
 }
 
-/// The logits behind the last [`Transformer::forward_argmax`]'s tokens: still on the backend
+/// The logits behind the last [`Transformer::forward_argmax`]'s (or
+/// [`Transformer::forward_top_k`]'s) tokens: still on the backend
 /// (the buffer and its rows), or read by the host to take the argmax there (a soft-capped
 /// model).
 enum Behind<Buf> {
@@ -360,7 +364,7 @@ impl<B: Backend> Transformer<B> {
     ) -> Result<Vec<f32>, ModelError> {
         match self.forward_head(cache, batch, planner, layer_done, Head::Logits)? {
             Output::Logits(l) => Ok(l),
-            Output::Tokens(_) => unreachable!("logits were asked for"),
+            _ => unreachable!("logits were asked for"),
         }
     }
 
@@ -384,6 +388,37 @@ impl<B: Backend> Transformer<B> {
                 self.behind = Some(Behind::OnHost(l));
                 Ok(tokens)
             }
+            Output::Candidates(_) => unreachable!("tokens were asked for"),
+        }
+    }
+
+    /// [`Transformer::forward`] of a batch whose last row is the one wanted, returning that
+    /// row's `k` best tokens and logits (all for `k` = 0) in
+    /// [`pine_backend::math::keep_top`]'s order: the backend selects them where the logits
+    /// are, so a GPU reads back `k` pairs instead of the vocabulary's logits.
+    pub fn forward_top_k(
+        &mut self,
+        cache: &mut B::Cache,
+        batch: &Batch<'_>,
+        planner: &mut dyn Planner<B>,
+        layer_done: &mut dyn FnMut(usize),
+        k: usize,
+    ) -> Result<Vec<(u32, f32)>, ModelError> {
+        match self.forward_head(cache, batch, planner, layer_done, Head::TopK(k))? {
+            Output::Candidates(c) => Ok(c),
+            Output::Logits(l) => {
+                let n_vocab = self.params.n_vocab;
+                let last = &l[l.len().saturating_sub(n_vocab)..];
+                let mut c: Vec<(u32, f32)> = last
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| (i as u32, v))
+                    .collect();
+                pine_backend::math::keep_top(&mut c, k);
+                self.behind = Some(Behind::OnHost(l));
+                Ok(c)
+            }
+            Output::Tokens(_) => unreachable!("candidates were asked for"),
         }
     }
 
@@ -463,6 +498,7 @@ impl<B: Backend> Transformer<B> {
             return Ok(match head_out {
                 Head::Logits => Output::Logits(Vec::new()),
                 Head::Argmax => Output::Tokens(Vec::new()),
+                Head::TopK(_) => Output::Candidates(Vec::new()),
             });
         }
         // sel, normed: [m, n_embd]; logits: [m, n_vocab]. When every row is wanted in order
@@ -496,6 +532,13 @@ impl<B: Backend> Transformer<B> {
             be.take_error()?;
             *behind = Some(Behind::OnBackend(logits, m));
             return Ok(Output::Tokens(tokens));
+        }
+        if let (Head::TopK(k), None, 1) = (head_out, blocks.logit_cap(), m) {
+            let mut candidates = Vec::new();
+            be.top_k(&logits, p.n_vocab, k, &mut candidates);
+            be.take_error()?;
+            *behind = Some(Behind::OnBackend(logits, m));
+            return Ok(Output::Candidates(candidates));
         }
         let mut out = vec![0.0; m * p.n_vocab];
         be.read(&logits, &mut out);

@@ -55,6 +55,10 @@ enum Pre<'a> {
     Swiglu { up: &'a VkBuffer },
 }
 
+/// The largest top-k `top_k.comp` selects on the device (one workgroup sorts them in shared
+/// memory); a larger k reads the row back.
+pub const TOP_K_MAX: usize = 256;
+
 /// The activation types `rms_norm_quant.comp` and `swiglu_quant.comp` round to.
 const FUSED_ACTS: [GgmlType; 5] = [
     GgmlType::Q8_0,
@@ -1046,6 +1050,46 @@ impl Backend for VulkanBackend {
         });
         if self.error.is_some() {
             out.fill(0);
+        }
+    }
+
+    /// `top_k.comp` for 1 ≤ `k` ≤ [`TOP_K_MAX`] (reading back 8 bytes per candidate); the
+    /// whole row read back and selected on the host otherwise.
+    fn top_k(&mut self, x: &VkBuffer, width: usize, k: usize, out: &mut Vec<(u32, f32)>) {
+        out.clear();
+        if !(1..=TOP_K_MAX).contains(&k) || width == 0 {
+            let mut row = vec![0.0; width];
+            self.read(x, &mut row);
+            out.extend(row.iter().enumerate().map(|(i, &l)| (i as u32, l)));
+            pine_backend::math::keep_top(out, k);
+            return;
+        }
+        let k = k.min(width);
+        let xb = x.buf.clone();
+        let mut got = vec![0.0f32; 2 * k];
+        self.sticky(|b| {
+            need(x, width, "top-k row")?;
+            let mem = b.ctx.memory.clone();
+            let picked = Self::scratch(&mem, &mut b.tokens, 2 * k)?;
+            let push = [width as u32, k as u32, 0, 0, 0, 0, 0, 0];
+            b.dispatch(
+                "top_k",
+                vec![
+                    xb.into_bytes().into(),
+                    picked.clone().slice(..2 * k as u64).into_bytes().into(),
+                ],
+                push,
+                [1, 1, 1],
+            )?;
+            b.read_back(picked, &mut got)
+        });
+        if self.error.is_none() {
+            out.extend(
+                got[..k]
+                    .iter()
+                    .zip(&got[k..])
+                    .map(|(id, v)| (id.to_bits(), *v)),
+            );
         }
     }
 

@@ -1571,6 +1571,7 @@ const SPIRV: &[(&str, &[u8])] = &[
         "swiglu_quant_q8_k_int_f64fma",
         include_bytes!("../../../shaders/spv/swiglu_quant_q8_k_int_f64fma.spv"),
     ),
+    ("top_k", include_bytes!("../../../shaders/spv/top_k.spv")),
 ];
 
 /// Names of every embedded shader (for tests that check they all load).

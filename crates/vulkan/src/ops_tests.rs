@@ -398,3 +398,68 @@ fn device_argmax_matches_the_host_scan() {
         }
     }
 }
+
+/// The device top-k (`top_k.comp`) is the host's `pine_backend::math::keep_top` of the row, ids
+/// and value bits: random rows of several widths and k (1, the default 40, the largest 256,
+/// more than the row holds), rows of few distinct values (ties at the k-th place, taken by
+/// the lowest ids), both zeros, infinities and NaNs of both signs (f32's total order); and it
+/// reads back 8 bytes per candidate.
+#[test]
+fn device_top_k_matches_the_host_selection() {
+    use pine_backend::math::keep_top;
+    let Some(mut vk) = backend(MatmulMode::Native, VulkanNumerics::Fast) else {
+        return;
+    };
+    let mut rows: Vec<Vec<f32>> = [1usize, 7, 256, 300, 4099, 49152]
+        .iter()
+        .enumerate()
+        .map(|(i, &w)| values(w, 70 + i as u64))
+        .collect();
+    // Few distinct values: thousands of ties, at every place.
+    rows.push(values(5000, 3).iter().map(|v| (v * 4.0).round()).collect());
+    rows.push(vec![0.5f32; 1000]);
+    let mut odd = values(600, 11);
+    odd[..12].copy_from_slice(&[
+        -0.0,
+        0.0,
+        f32::NAN,
+        -f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::MAX,
+        f32::MIN,
+        f32::MIN_POSITIVE,
+        -f32::MIN_POSITIVE,
+        1e-45,
+        -1e-45,
+    ]);
+    rows.push(odd);
+    for row in &rows {
+        let buf = upload(&mut vk, row);
+        for k in [1, 3, 40, 256, 1000] {
+            let mut want: Vec<(u32, f32)> = row
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| (i as u32, v))
+                .collect();
+            keep_top(&mut want, k);
+            let before = vk.counters();
+            let mut got = Vec::new();
+            vk.top_k(&buf, row.len(), k, &mut got);
+            vk.take_error().unwrap();
+            let bits = |c: &[(u32, f32)]| -> Vec<(u32, u32)> {
+                c.iter().map(|&(i, v)| (i, v.to_bits())).collect()
+            };
+            assert_eq!(bits(&got), bits(&want), "width {}, k {k}", row.len());
+            if k <= crate::backend::TOP_K_MAX {
+                let read = vk.counters().since(&before).readback_bytes;
+                assert_eq!(
+                    read,
+                    8 * k.min(row.len()) as u64,
+                    "width {}, k {k}",
+                    row.len()
+                );
+            }
+        }
+    }
+}
