@@ -39,12 +39,14 @@ layout(std430, binding = 11) writeonly buffer Scales { float scales[]; };
 float attn_out(uint i) { return o[i]; }
 #define QIN(i) attn_out(i)
 #define o qo
+#define QUANT_WG
 #include "quantize_block.glsl"
 #undef o
 #if defined(ACT_Q8_K)
 // Per block of the output: how many of its heads' workgroups have written their values; the
 // last one resets it to 0 (zero-filled once by the host), so it is 0 before every dispatch.
 layout(std430, binding = 12) coherent buffer Arrived { uint arrived[]; };
+shared bool last_in;
 #endif
 #else
 layout(std430, binding = 7) writeonly buffer Out { float o[]; };
@@ -134,15 +136,27 @@ void main() {
     }
     memoryBarrierBuffer();
     barrier();
-    if (t == 0u) {
-        WIDE sum = WIDE(0.0);
-        for (uint c = 0u; c < n; c += LANES) {
+    // The sum: 16-key chunks tree-reduced, the chunks added in order. Each invocation reduces
+    // one chunk of every 64 and invocation 0 adds them from shared memory: the serial sum's
+    // order and bits, without its n / 16 dependent reads of device memory.
+    WIDE sum = WIDE(0.0);
+    for (uint c0 = 0u; c0 < n; c0 += 64u * LANES) {
+        uint c = c0 + t * LANES;
+        float part = 0.0;
+        if (c < n) {
             float lane[16];
             for (uint l = 0u; l < LANES; l++) lane[l] = c + l < n ? sc[sbase + c + l] : 0.0;
-            sum += WIDE(reduce16(lane));
+            part = reduce16(lane);
         }
-        total = sum;
+        red[t] = part;
+        barrier();
+        if (t == 0u) {
+            uint chunks = min(64u, (n - c0 + LANES - 1u) / LANES);
+            for (uint i = 0u; i < chunks; i++) sum += WIDE(red[i]);
+        }
+        barrier();
     }
+    if (t == 0u) total = sum;
     barrier();
     float inv = float(WIDE(1.0) / total);
     for (uint k = t; k < n; k += 64u) {
@@ -171,17 +185,24 @@ void main() {
     barrier();
 #if defined(ACT_Q8_K)
     // Head dims below the block divide it (the host checks): the block's last workgroup to
-    // count itself in, after every one made its values visible, rounds it.
+    // count itself in, after every one made its values visible, rounds it (all its
+    // invocations together, as for head dims the block divides).
     if (hd < BLOCK) {
         uint blk = qbase / BLOCK;
-        if (t == 0u && atomicAdd(arrived[blk], 1u) + 1u == BLOCK / hd) {
-            arrived[blk] = 0u;
+        if (t == 0u) {
+            last_in = atomicAdd(arrived[blk], 1u) + 1u == BLOCK / hd;
+            if (last_in) arrived[blk] = 0u;
+        }
+        barrier();
+        if (last_in) {
             memoryBarrierBuffer();
-            quantize_block(blk);
+            quantize_block_wg(blk, t);
         }
         return;
     }
-#endif
+    for (uint b = 0u; b < hd / BLOCK; b++) quantize_block_wg(qbase / BLOCK + b, t);
+#else
     if (t < hd / BLOCK) quantize_block(qbase / BLOCK + t);
+#endif
 #endif
 }

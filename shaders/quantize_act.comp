@@ -6,7 +6,8 @@
 // scale, for the integer kernels (mul_mat_q8.comp for the Q8_0/Q8_1 partners of the 32-element
 // block types, mul_mat_k.comp for Q8_K), which then sum exactly as the CPU does. Q8_1 also
 // writes each block's f16 sum term (d · Σq), which Q4_1/Q5_1 use for the min; Q8_K writes its
-// 16 sums of 16 quants (bsums) per block, which the k-quant mins use. One invocation per block.
+// 16 sums of 16 quants (bsums) per block, which the k-quant mins use. One invocation per block
+// (a workgroup per 256-value Q8_K block).
 // p0 = row width, p1 = blocks in the batch.
 #include "common.glsl"
 #include "exact.glsl"
@@ -18,10 +19,20 @@ layout(std430, binding = 2) writeonly buffer Sums { float sums[]; };
 layout(std430, binding = 3) writeonly buffer Scales { float scales[]; };
 
 #define QIN(i) x[i]
+#define QUANT_WG
 #include "quantize_block.glsl"
 
+#if defined(ACT_Q8_K)
+// 256-value blocks: a workgroup per block (quantize_block_wg).
+void main() {
+    uint blk = gl_WorkGroupID.x + gl_WorkGroupID.y * 65535u;
+    if (blk >= pc.p1) return;
+    quantize_block_wg(blk, gl_LocalInvocationID.x);
+}
+#else
 void main() {
     uint blk = gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * 65535u * 64u;
     if (blk >= pc.p1) return;
     quantize_block(blk);
 }
+#endif

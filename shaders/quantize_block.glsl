@@ -74,3 +74,70 @@ void quantize_block(uint blk) {
 #endif
 #endif
 }
+
+#if defined(ACT_Q8_K) && defined(QUANT_WG)
+// quantize_block for one Q8_K block by a whole workgroup of 64 invocations (every one calls it,
+// in uniform control flow), each taking 4 consecutive values: the largest magnitude (the
+// first on ties, as the serial scan keeps it) and the 16-value sums come from trees over
+// shared memory, every value is rounded as the serial loop rounds it, so the bits are
+// quantize_block's; one invocation walking 256 values (twice) waited on memory at each.
+shared float qwg_abs[64];
+shared float qwg_val[64];
+shared uint qwg_idx[64];
+shared int qwg_sum[64];
+
+void quantize_block_wg(uint blk, uint t) {
+    uint base = blk * BLOCK, first = 4u * t;
+    float v[4];
+    float a = 0.0, mv = 0.0;
+    uint ai = 0xffffffffu;
+    for (uint j = 0u; j < 4u; j++) {
+        v[j] = QIN(base + first + j);
+        if (abs(v[j]) > a) {
+            a = abs(v[j]);
+            mv = v[j];
+            ai = first + j;
+        }
+    }
+    qwg_abs[t] = a;
+    qwg_val[t] = mv;
+    qwg_idx[t] = ai;
+    barrier();
+    for (uint s = 32u; s > 0u; s >>= 1) {
+        if (t < s) {
+            float b = qwg_abs[t + s];
+            uint bi = qwg_idx[t + s];
+            if (b > qwg_abs[t] || (b == qwg_abs[t] && bi < qwg_idx[t])) {
+                qwg_abs[t] = b;
+                qwg_val[t] = qwg_val[t + s];
+                qwg_idx[t] = bi;
+            }
+        }
+        barrier();
+    }
+    float amax = qwg_abs[0], mx = qwg_val[0];
+    float iscale = amax == 0.0 ? 0.0 : div_rn(-127.0, mx);
+    float d = amax == 0.0 ? 0.0 : div_rn(1.0, iscale);
+    int part = 0;
+    for (uint j = 0u; j < 4u; j++) {
+        precise float s = iscale * v[j];
+        float q = min(roundEven(s), 127.0);
+#if defined(INT_OUT)
+        o[base + first + j] = q;
+        part += int(q);
+#else
+        precise float w = d * q;
+        o[base + first + j] = w;
+#endif
+    }
+#if defined(INT_OUT)
+    qwg_sum[t] = part;
+    barrier();
+    if (t % 4u == 0u) {
+        sums[blk * 16u + t / 4u] = float(qwg_sum[t] + qwg_sum[t + 1u] + qwg_sum[t + 2u] + qwg_sum[t + 3u]);
+    }
+    if (t == 0u) scales[blk] = d;
+#endif
+    barrier();
+}
+#endif

@@ -491,6 +491,9 @@ impl VulkanBackend {
             )));
         }
         let blocks = len / block;
+        // quantize_act.comp and swiglu_quant.comp give a 256-value (Q8_K) block a workgroup,
+        // a 32-value block an invocation.
+        let groups = groups_1d(blocks, if block == 256 { 1 } else { 64 });
         let mem = self.ctx.memory.clone();
         let values = Self::scratch(&mem, &mut self.act, len)?;
         let sums = Self::scratch(&mem, &mut self.sums, blocks * sums_per_block)?;
@@ -515,7 +518,7 @@ impl VulkanBackend {
                 let push = [w.width as u32, blocks as u32, 0, 0, 0, 0, 0, 0];
                 let mut bindings = vec![input];
                 bindings.extend(outputs);
-                self.dispatch(&name, bindings, push, groups_1d(blocks, 64))?;
+                self.dispatch(&name, bindings, push, groups)?;
             }
             Pre::Swiglu { up } => {
                 need(up, len, "swiglu up")?;
@@ -523,7 +526,7 @@ impl VulkanBackend {
                 let up = up.buf.clone().slice(..len as u64).into_bytes().into();
                 let mut bindings = vec![input, up];
                 bindings.extend(outputs);
-                self.dispatch(&name, bindings, push, groups_1d(blocks, 64))?;
+                self.dispatch(&name, bindings, push, groups)?;
             }
         }
         Ok(Some(Rounded {
