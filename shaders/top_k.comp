@@ -1,8 +1,8 @@
 #version 450
-// Top-k selection for sampling on the device: the k (p1, 1 ≤ k ≤ 256) largest of the p0 values
-// of x as (id, value) pairs, highest first, the lower id first on ties, in f32's total order
+// Top-k selection for sampling on the device: for each row of x (a workgroup each), the k (p1,
+// 1 ≤ k ≤ 256, at most p0) largest of its p0 values as (id, value) pairs, highest first, the lower id first on ties, in f32's total order
 // (NaNs included): crates/backend/src/math.rs's keep_top, so the host samples from exactly the
-// candidates it would have selected from the whole row. One workgroup of 256 invocations:
+// candidates it would have selected from the whole row. A row's workgroup of 256 invocations:
 // 1. a radix select over the values' order-preserving 32-bit keys, four 8-bit digits from the
 //    most significant: each pass counts the digits of the keys still tied with the k-th (eight
 //    histogram copies, one per 32 invocations, against shared-memory atomic contention) and
@@ -10,7 +10,7 @@
 // 2. every key above T and the first keys equal to T (by id: an ordered scan only when more
 //    keys equal T than are taken, i.e. a tie at the k-th place) are gathered;
 // 3. a bitonic sort of the gathered 256 (padded) in shared memory.
-// o: 2k words, the ids then the values' bits.
+// o: 2k words per row, the ids then the values' bits.
 #include "common.glsl"
 
 layout(local_size_x = 256) in;
@@ -33,6 +33,7 @@ uint key_of(float v) {
 
 void main() {
     uint t = gl_LocalInvocationID.x, n = pc.p0, k = min(pc.p1, n);
+    uint base = gl_WorkGroupID.x * n, out_base = gl_WorkGroupID.x * 2u * k;
     uint copy = (t / 32u) * 256u;
     if (t == 0u) {
         prefix_s = 0u;
@@ -44,7 +45,7 @@ void main() {
         barrier();
         uint prefix = prefix_s;
         for (uint i = t; i < n; i += 256u) {
-            uint kk = key_of(x[i]);
+            uint kk = key_of(x[base + i]);
             if ((kk & mask) == prefix) atomicAdd(hist[copy + ((kk >> uint(shift)) & 255u)], 1u);
         }
         barrier();
@@ -81,7 +82,7 @@ void main() {
     barrier();
     for (uint c0 = 0u; c0 < n; c0 += 256u) {
         uint i = c0 + t;
-        uint kk = i < n ? key_of(x[i]) : 0u;
+        uint kk = i < n ? key_of(x[base + i]) : 0u;
         bool gt = i < n && kk > T;
         bool eq = i < n && kk == T;
         if (gt || (eq && every_equal)) {
@@ -135,7 +136,7 @@ void main() {
     }
     if (t < k) {
         uint id = sel_id[t];
-        o[t] = id;
-        o[k + t] = floatBitsToUint(x[id]);
+        o[out_base + t] = id;
+        o[out_base + k + t] = floatBitsToUint(x[base + id]);
     }
 }

@@ -196,3 +196,54 @@ fn device_top_k_is_the_host_selection_of_the_logits() {
         t = got[got.len() / 2].0;
     }
 }
+
+/// A server's step over several slots picks on the device (`Slots::step_picking`: the greedy
+/// token, or each row's top k from `top_k.comp`'s one workgroup per row) exactly what the
+/// logits of the same step give on the host.
+#[test]
+fn slots_pick_on_the_device_what_their_logits_give() {
+    use pine::model::{Pick, Picked, SlotWork, Slots};
+    let path = common::tiny_llama_dir().join("tiny-llama.Q4_K_M.gguf");
+    let open = || {
+        let file = std::sync::Arc::new(pine::gguf::Gguf::open(&path).unwrap());
+        let backend = vk::vulkan_backend(MatmulMode::Native, VulkanNumerics::Fast)?;
+        let model = pine::model::Transformer::load(file, backend).unwrap();
+        Some(Slots::new(model, 2, 64, CacheType::F16).unwrap())
+    };
+    let (Some(mut dev), Some(mut host)) = (open(), open()) else {
+        return;
+    };
+    let mut ids: [Vec<u32>; 2] = [vec![1, 5, 9], vec![1, 7, 11, 13]];
+    for (step, pick) in [Pick::TopK(40), Pick::Argmax, Pick::TopK(3), Pick::TopK(256)]
+        .into_iter()
+        .enumerate()
+    {
+        let work: Vec<SlotWork<'_>> = ids
+            .iter()
+            .enumerate()
+            .map(|(slot, ids)| SlotWork {
+                slot,
+                ids,
+                logits: true,
+            })
+            .collect();
+        let got = dev.step_picking(&work, pick).unwrap();
+        let logits = host.step(&work).unwrap();
+        let mut next = [0u32; 2];
+        for (slot, (g, l)) in got.iter().zip(&logits).enumerate() {
+            let want = match pick {
+                Pick::Argmax => Picked::Token(argmax(l)),
+                Pick::TopK(k) => {
+                    let mut top: Vec<(u32, f32)> =
+                        l.iter().enumerate().map(|(i, &v)| (i as u32, v)).collect();
+                    pine::backend::math::keep_top(&mut top, k);
+                    Picked::Top(top)
+                }
+                Pick::Logits => unreachable!(),
+            };
+            assert_eq!(g, &want, "step {step}, slot {slot}");
+            next[slot] = argmax(l);
+        }
+        ids = next.map(|t| vec![t]);
+    }
+}

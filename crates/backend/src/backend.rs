@@ -146,16 +146,22 @@ pub trait Backend {
             *o = crate::math::argmax(row);
         }
     }
-    /// Top-k selection for sampling: `out` = the `k` largest of the first `width` values of
-    /// `x` (one row; all of them when `k` is 0 or at least `width`) as (id, value) pairs, in
-    /// [`crate::math::keep_top`]'s order. A GPU backend selects them where the row is and reads
-    /// back only those; the default reads the row and selects on the host.
-    fn top_k(&mut self, x: &Self::Buffer, width: usize, k: usize, out: &mut Vec<(u32, f32)>) {
-        let mut row = vec![0.0; width];
-        self.read(x, &mut row);
-        out.clear();
-        out.extend(row.iter().enumerate().map(|(i, &l)| (i as u32, l)));
-        crate::math::keep_top(out, k);
+    /// Top-k selection for sampling: for each of the `rows` rows of `x` (`[rows, width]`), the
+    /// `k` largest values (all `width` when `k` is 0 or at least `width`) as (id, value) pairs
+    /// in [`crate::math::keep_top`]'s order, the rows one after another in `out`. A GPU backend
+    /// selects them where the rows are and reads back only those; the default reads the rows
+    /// and selects on the host.
+    fn top_k(
+        &mut self,
+        x: &Self::Buffer,
+        width: usize,
+        k: usize,
+        rows: usize,
+        out: &mut Vec<(u32, f32)>,
+    ) {
+        let mut all = vec![0.0; rows * width];
+        self.read(x, &mut all);
+        crate::math::top_k_rows(&all, width, k, out);
     }
     /// Copies rows `rows` (each `width` wide) of `x` into consecutive rows of `out`.
     fn select_rows(

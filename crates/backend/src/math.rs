@@ -206,6 +206,19 @@ fn gelu_mul_avx512(gate: &mut [f32], up: &[f32]) {
     gelu_mul_body(&mut gate[main..n], &up[main..n]);
 }
 
+/// [`keep_top`] of each `width`-wide row of `rows`, the rows' candidates one after another
+/// in `out` (cleared first): the host's top-k selection of [`crate::Backend::top_k`].
+pub fn top_k_rows(rows: &[f32], width: usize, k: usize, out: &mut Vec<(u32, f32)>) {
+    out.clear();
+    let mut cand = Vec::with_capacity(width);
+    for row in rows.chunks_exact(width.max(1)) {
+        cand.clear();
+        cand.extend(row.iter().enumerate().map(|(i, &l)| (i as u32, l)));
+        keep_top(&mut cand, k);
+        out.extend_from_slice(&cand);
+    }
+}
+
 /// Leaves the `k` best of `cand` ((id, logit) pairs with distinct ids; all when `k` is 0 or
 /// at least their number), sorted by logit, highest first, the lower id first on ties
 /// (`total_cmp`'s order, NaNs included): the first `k` of a full sort, with only those `k`

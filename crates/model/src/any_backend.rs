@@ -220,11 +220,18 @@ impl Backend for AnyBackend {
         }
     }
 
-    fn top_k(&mut self, x: &AnyBuffer, width: usize, k: usize, out: &mut Vec<(u32, f32)>) {
+    fn top_k(
+        &mut self,
+        x: &AnyBuffer,
+        width: usize,
+        k: usize,
+        rows: usize,
+        out: &mut Vec<(u32, f32)>,
+    ) {
         match (self, x) {
-            (AnyBackend::Cpu(b), AnyBuffer::Cpu(x)) => b.top_k(x, width, k, out),
+            (AnyBackend::Cpu(b), AnyBuffer::Cpu(x)) => b.top_k(x, width, k, rows, out),
             #[cfg(feature = "vulkan")]
-            (AnyBackend::Vulkan(b), AnyBuffer::Vulkan(x)) => b.top_k(x, width, k, out),
+            (AnyBackend::Vulkan(b), AnyBuffer::Vulkan(x)) => b.top_k(x, width, k, rows, out),
             #[cfg(feature = "vulkan")]
             _ => out.clear(),
         }

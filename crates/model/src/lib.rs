@@ -23,5 +23,5 @@ pub use error::ModelError;
 pub use hparams::ModelParams;
 pub use sampler::{argmax, Sampler, SamplerConfig};
 pub use session::{Logits, Progress, ProgressFn, Session};
-pub use slots::{SlotWork, Slots};
+pub use slots::{Pick, Picked, SlotWork, Slots};
 pub use transformer::{Batch, Transformer};

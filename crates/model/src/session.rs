@@ -292,7 +292,10 @@ impl<B: Backend> Session<B> {
     /// [`Session::decode`] would return: a GPU selects them where the logits are and reads back
     /// `k` pairs.
     pub fn decode_top_k(&mut self, id: u32, k: usize) -> Result<Vec<(u32, f32)>, ModelError> {
-        self.decode_one(id, |m, c, b, p, r| m.forward_top_k(c, b, p, r, k))
+        let rows = self.decode_one(id, |m, c, b, p, r| m.forward_top_k(c, b, p, r, k))?;
+        rows.into_iter()
+            .next()
+            .ok_or_else(|| ModelError::Request("no logits row was computed".into()))
     }
 
     /// Appends one token through `forward` (a [`Transformer`] pass with some head), continuing

@@ -29,6 +29,31 @@ pub struct SlotWork<'a> {
     pub logits: bool,
 }
 
+/// What [`Slots::step_picking`] returns for each work item that wants its last token's logits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pick {
+    /// The logits (`n_vocab` floats).
+    Logits,
+    /// The greedy token (the logits' [`crate::argmax`]), taken where the logits are.
+    Argmax,
+    /// The `k` best tokens and logits ([`pine_backend::math::keep_top`]'s order), selected
+    /// where the logits are.
+    TopK(usize),
+}
+
+/// A work item's result of [`Slots::step_picking`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Picked {
+    /// The item did not want its logits.
+    Nothing,
+    /// [`Pick::Logits`].
+    Logits(Vec<f32>),
+    /// [`Pick::Argmax`].
+    Token(u32),
+    /// [`Pick::TopK`].
+    Top(Vec<(u32, f32)>),
+}
+
 /// One sequence.
 struct Slot<B: Backend> {
     /// Tokens in the slot's cache, in order.
@@ -188,6 +213,24 @@ impl<B: Backend> Slots<B> {
     /// items of every slot run as one batch; items on layout slots run on their own. A slot
     /// may appear at most once.
     pub fn step(&mut self, work: &[SlotWork<'_>]) -> Result<Vec<Vec<f32>>, ModelError> {
+        let picked = self.step_picking(work, Pick::Logits)?;
+        Ok(picked
+            .into_iter()
+            .map(|p| match p {
+                Picked::Logits(l) => l,
+                _ => Vec::new(),
+            })
+            .collect())
+    }
+
+    /// [`Slots::step`], returning for each item that wants its logits what `pick` asks of them:
+    /// the logits, or only the greedy token or the top k (on a GPU, a few bytes read back per
+    /// item instead of the vocabulary's logits).
+    pub fn step_picking(
+        &mut self,
+        work: &[SlotWork<'_>],
+        pick: Pick,
+    ) -> Result<Vec<Picked>, ModelError> {
         let mut seen = vec![false; self.slots.len()];
         for w in work {
             if w.slot >= self.slots.len() || std::mem::replace(&mut seen[w.slot], true) {
@@ -204,35 +247,44 @@ impl<B: Backend> Slots<B> {
             }
             self.check_room(w.slot, w.ids.len())?;
         }
-        let mut out = vec![Vec::new(); work.len()];
+        let mut out = vec![Picked::Nothing; work.len()];
         let causal: Vec<usize> = (0..work.len())
             .filter(|&i| self.slots[work[i].slot].layout.is_none())
             .collect();
         if !causal.is_empty() {
-            let logits = self.causal_step(work, &causal)?;
-            let n_vocab = self.model.params.n_vocab;
-            let mut chunks = logits.chunks_exact(n_vocab);
+            let mut picked = self.causal_step(work, &causal, pick)?.into_iter();
             for &i in &causal {
                 if work[i].logits {
-                    out[i] = chunks.next().map(<[f32]>::to_vec).unwrap_or_default();
+                    out[i] = picked.next().unwrap_or(Picked::Nothing);
                 }
             }
         }
         for (i, w) in work.iter().enumerate() {
             if self.slots[w.slot].layout.is_some() {
-                out[i] = self.layout_step(w)?;
+                let logits = self.layout_step(w)?;
+                out[i] = match (w.logits, pick) {
+                    (false, _) => Picked::Nothing,
+                    (true, Pick::Logits) => Picked::Logits(logits),
+                    (true, Pick::Argmax) => Picked::Token(crate::argmax(&logits)),
+                    (true, Pick::TopK(k)) => {
+                        let mut top = Vec::new();
+                        pine_backend::math::top_k_rows(&logits, logits.len(), k, &mut top);
+                        Picked::Top(top)
+                    }
+                };
             }
         }
         Ok(out)
     }
 
-    /// One forward over the causal items `which` of `work`; returns the wanted rows' logits in
-    /// item order.
+    /// One forward over the causal items `which` of `work`; returns what `pick` asks of the
+    /// wanted rows' logits, in item order.
     fn causal_step(
         &mut self,
         work: &[SlotWork<'_>],
         which: &[usize],
-    ) -> Result<Vec<f32>, ModelError> {
+        pick: Pick,
+    ) -> Result<Vec<Picked>, ModelError> {
         let n: usize = which.iter().map(|&i| work[i].ids.len()).sum();
         // ids/positions/cache_index: [n]; one query group per item.
         let mut ids = Vec::with_capacity(n);
@@ -270,14 +322,28 @@ impl<B: Backend> Slots<B> {
             logits_rows: &logits_rows,
         };
         let mut planner = FixedPlanner(AttentionPlan { groups });
-        let logits = self
-            .model
-            .forward(&mut self.shared, &batch, &mut planner, &mut |_| {})?;
+        let (m, cache, none) = (&mut self.model, &mut self.shared, &mut |_: usize| {});
+        let picked = match pick {
+            Pick::Logits => {
+                let logits = m.forward(cache, &batch, &mut planner, none)?;
+                let n_vocab = m.params.n_vocab.max(1);
+                let rows = logits.chunks_exact(n_vocab);
+                rows.map(|r| Picked::Logits(r.to_vec())).collect()
+            }
+            Pick::Argmax => {
+                let tokens = m.forward_argmax(cache, &batch, &mut planner, none)?;
+                tokens.into_iter().map(Picked::Token).collect()
+            }
+            Pick::TopK(k) => {
+                let top = m.forward_top_k(cache, &batch, &mut planner, none, k)?;
+                top.into_iter().map(Picked::Top).collect()
+            }
+        };
         for &i in which {
             let w = &work[i];
             self.slots[w.slot].tokens.extend_from_slice(w.ids);
         }
-        Ok(logits)
+        Ok(picked)
     }
 
     /// Appends a work item's tokens to a layout slot one at a time under its mode.

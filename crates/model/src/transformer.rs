@@ -41,7 +41,7 @@ enum Head {
     Logits,
     /// Each row's greedy token.
     Argmax,
-    /// The last row's k best tokens and logits.
+    /// Each row's k best tokens and logits.
     TopK(usize),
 }
 
@@ -392,10 +392,10 @@ impl<B: Backend> Transformer<B> {
         }
     }
 
-    /// [`Transformer::forward`] of a batch whose last row is the one wanted, returning that
-    /// row's `k` best tokens and logits (all for `k` = 0) in
-    /// [`pine_backend::math::keep_top`]'s order: the backend selects them where the logits
-    /// are, so a GPU reads back `k` pairs instead of the vocabulary's logits.
+    /// [`Transformer::forward`], returning instead each of `batch.logits_rows`' `k` best tokens
+    /// and logits (all for `k` = 0) in [`pine_backend::math::keep_top`]'s order: the backend
+    /// selects them where the logits are, so a GPU reads back `k` pairs per row instead of the
+    /// vocabulary's logits.
     pub fn forward_top_k(
         &mut self,
         cache: &mut B::Cache,
@@ -403,23 +403,20 @@ impl<B: Backend> Transformer<B> {
         planner: &mut dyn Planner<B>,
         layer_done: &mut dyn FnMut(usize),
         k: usize,
-    ) -> Result<Vec<(u32, f32)>, ModelError> {
-        match self.forward_head(cache, batch, planner, layer_done, Head::TopK(k))? {
-            Output::Candidates(c) => Ok(c),
+    ) -> Result<Vec<Vec<(u32, f32)>>, ModelError> {
+        let n_vocab = self.params.n_vocab;
+        let kept = if k == 0 { n_vocab } else { k.min(n_vocab) };
+        let flat = match self.forward_head(cache, batch, planner, layer_done, Head::TopK(k))? {
+            Output::Candidates(c) => c,
             Output::Logits(l) => {
-                let n_vocab = self.params.n_vocab;
-                let last = &l[l.len().saturating_sub(n_vocab)..];
-                let mut c: Vec<(u32, f32)> = last
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &v)| (i as u32, v))
-                    .collect();
-                pine_backend::math::keep_top(&mut c, k);
+                let mut c = Vec::new();
+                pine_backend::math::top_k_rows(&l, n_vocab, k, &mut c);
                 self.behind = Some(Behind::OnHost(l));
-                Ok(c)
+                c
             }
             Output::Tokens(_) => unreachable!("candidates were asked for"),
-        }
+        };
+        Ok(flat.chunks(kept.max(1)).map(<[_]>::to_vec).collect())
     }
 
     /// The logits (`[rows, n_vocab]`) the last [`Transformer::forward_argmax`] took its tokens
@@ -533,9 +530,9 @@ impl<B: Backend> Transformer<B> {
             *behind = Some(Behind::OnBackend(logits, m));
             return Ok(Output::Tokens(tokens));
         }
-        if let (Head::TopK(k), None, 1) = (head_out, blocks.logit_cap(), m) {
+        if let (Head::TopK(k), None) = (head_out, blocks.logit_cap()) {
             let mut candidates = Vec::new();
-            be.top_k(&logits, p.n_vocab, k, &mut candidates);
+            be.top_k(&logits, p.n_vocab, k, m, &mut candidates);
             be.take_error()?;
             *behind = Some(Behind::OnBackend(logits, m));
             return Ok(Output::Candidates(candidates));

@@ -149,6 +149,45 @@ fn eight_concurrent_greedy_requests_get_their_solo_tokens() {
     assert_eq!(s.slots_total, 8);
 }
 
+/// Without log-probabilities a step asks the model only for each request's greedy token or top
+/// k (`Pick::Argmax`, `Pick::TopK`: on a GPU a few bytes read back instead of the logits); with
+/// them, for the logits. Greedy and seeded sampling give the same tokens either way, also with
+/// requests of different top-k sharing steps.
+#[test]
+fn picking_the_token_on_the_backend_gives_the_logits_paths_tokens() {
+    let (e, tok) = engine(3, 256, EngineConfig::default());
+    let h = e.handle();
+    let p = tok
+        .encode("Once upon a time, there was a", true, false)
+        .unwrap();
+    let req = |temperature: f32, top_k: usize, logprobs: Option<usize>| {
+        let mut r = request(p.clone(), 12);
+        r.sampling = Sampling {
+            temperature,
+            top_k,
+            seed: 9,
+            ..greedy()
+        };
+        r.logprobs = logprobs;
+        r
+    };
+    for (temperature, top_k) in [(0.0, 40), (1.3, 40), (1.3, 5)] {
+        let picked = run(&h, req(temperature, top_k, None));
+        let from_logits = run(&h, req(temperature, top_k, Some(1)));
+        assert_eq!(
+            picked.ids, from_logits.ids,
+            "temperature {temperature}, top-k {top_k}"
+        );
+    }
+    // Top-k 5 and 40 side by side: each step selects the top 40, and the top-5 request draws
+    // from its first five.
+    let solo = run(&h, req(1.3, 5, None)).ids;
+    let rx5 = h.submit(req(1.3, 5, None)).unwrap();
+    let rx40 = h.submit(req(1.3, 40, None)).unwrap();
+    assert_eq!(collect(rx5).ids, solo);
+    assert_eq!(collect(rx40).ids, run(&h, req(1.3, 40, Some(1))).ids);
+}
+
 #[test]
 fn stop_strings_limits_prefix_reuse_and_logprobs() {
     let (e, tok) = engine(2, 256, EngineConfig::default());

@@ -1056,43 +1056,54 @@ impl Backend for VulkanBackend {
         }
     }
 
-    /// `top_k.comp` for 1 ≤ `k` ≤ [`TOP_K_MAX`] (reading back 8 bytes per candidate); the
-    /// whole row read back and selected on the host otherwise.
-    fn top_k(&mut self, x: &VkBuffer, width: usize, k: usize, out: &mut Vec<(u32, f32)>) {
+    /// `top_k.comp` for 1 ≤ `k` ≤ [`TOP_K_MAX`] (a workgroup per row, reading back 8 bytes per
+    /// candidate); the rows read back and selected on the host otherwise.
+    fn top_k(
+        &mut self,
+        x: &VkBuffer,
+        width: usize,
+        k: usize,
+        rows: usize,
+        out: &mut Vec<(u32, f32)>,
+    ) {
         out.clear();
-        if !(1..=TOP_K_MAX).contains(&k) || width == 0 {
-            let mut row = vec![0.0; width];
-            self.read(x, &mut row);
-            out.extend(row.iter().enumerate().map(|(i, &l)| (i as u32, l)));
-            pine_backend::math::keep_top(out, k);
+        if !(1..=TOP_K_MAX).contains(&k) || width == 0 || rows > MAX_GROUPS as usize {
+            let mut all = vec![0.0; rows * width];
+            self.read(x, &mut all);
+            pine_backend::math::top_k_rows(&all, width, k, out);
             return;
         }
         let k = k.min(width);
         let xb = x.buf.clone();
-        let mut got = vec![0.0f32; 2 * k];
+        let mut got = vec![0.0f32; 2 * k * rows];
         self.sticky(|b| {
-            need(x, width, "top-k row")?;
+            if rows == 0 {
+                return b.rec.flush();
+            }
+            need(x, rows * width, "top-k rows")?;
             let mem = b.ctx.memory.clone();
-            let picked = Self::scratch(&mem, &mut b.tokens, 2 * k)?;
+            let picked = Self::scratch(&mem, &mut b.tokens, 2 * k * rows)?;
             let push = [width as u32, k as u32, 0, 0, 0, 0, 0, 0];
             b.dispatch(
                 "top_k",
                 vec![
                     xb.into_bytes().into(),
-                    picked.clone().slice(..2 * k as u64).into_bytes().into(),
+                    picked
+                        .clone()
+                        .slice(..(2 * k * rows) as u64)
+                        .into_bytes()
+                        .into(),
                 ],
                 push,
-                [1, 1, 1],
+                [rows as u32, 1, 1],
             )?;
             b.read_back(picked, &mut got)
         });
         if self.error.is_none() {
-            out.extend(
-                got[..k]
-                    .iter()
-                    .zip(&got[k..])
-                    .map(|(id, v)| (id.to_bits(), *v)),
-            );
+            for row in got.chunks_exact(2 * k) {
+                let (ids, values) = row.split_at(k);
+                out.extend(ids.iter().zip(values).map(|(id, v)| (id.to_bits(), *v)));
+            }
         }
     }
 

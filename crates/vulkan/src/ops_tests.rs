@@ -445,7 +445,7 @@ fn device_top_k_matches_the_host_selection() {
             keep_top(&mut want, k);
             let before = vk.counters();
             let mut got = Vec::new();
-            vk.top_k(&buf, row.len(), k, &mut got);
+            vk.top_k(&buf, row.len(), k, 1, &mut got);
             vk.take_error().unwrap();
             let bits = |c: &[(u32, f32)]| -> Vec<(u32, u32)> {
                 c.iter().map(|&(i, v)| (i, v.to_bits())).collect()

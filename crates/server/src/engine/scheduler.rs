@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use pine::{token_logprob, StopMatcher, StopStep};
 use pine_backend::Backend;
-use pine_model::{Sampler, SamplerConfig, SlotWork, Slots};
+use pine_model::{Pick, Picked, Sampler, SamplerConfig, SlotWork, Slots};
 use pine_tokenizer::{StreamDecoder, Tokenizer};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -199,7 +199,8 @@ fn admit<'t, B: Backend>(
             match result {
                 Ok(logits) => {
                     active[slot] = Some(a);
-                    take_token(slot, tok, &logits, slots, active, counts);
+                    let picked = Picked::Logits(logits);
+                    take_token(slot, tok, &picked, slots, active, counts);
                 }
                 Err(e) => {
                     slots.truncate(slot, 0);
@@ -255,8 +256,13 @@ fn step<B: Backend>(
             logits: *logits,
         })
         .collect();
+    let pick = pick_for(
+        plan.iter()
+            .filter(|p| p.2)
+            .filter_map(|p| active[p.0].as_ref()),
+    );
     let t = Instant::now();
-    let result = slots.step(&work);
+    let result = slots.step_picking(&work, pick);
     let secs = t.elapsed().as_secs_f64();
     match prompt_rows {
         0 => counts.decode_seconds += secs,
@@ -275,19 +281,38 @@ fn step<B: Backend>(
             return;
         }
     };
-    for ((s, _, wanted), logits) in plan.iter().zip(out) {
+    for ((s, _, wanted), picked) in plan.iter().zip(out) {
         if *wanted {
-            take_token(*s, tok, &logits, slots, active, counts);
+            take_token(*s, tok, &picked, slots, active, counts);
         }
     }
 }
 
-/// Samples the next token of the request in `slot` from `logits` and streams it; finishes the
-/// request at end of generation, a stop string, its token limit or a full context.
+/// What a step asks of the logits of `sampling` requests: only the greedy token when every one
+/// decodes greedily, only the top k (the largest k among them) when every one samples from its
+/// top k, else the logits (log-probabilities, penalties, top-k off, or a mix). A GPU then reads
+/// back a few bytes per request instead of the vocabulary's logits.
+fn pick_for<'a, 'b: 'a>(sampling: impl Iterator<Item = &'a Active<'b>> + Clone) -> Pick {
+    let plain = |a: &Active<'_>| a.logprobs.is_none();
+    if sampling.clone().all(|a| plain(a) && a.sampler.is_greedy()) {
+        return Pick::Argmax;
+    }
+    let ks: Option<Vec<usize>> = sampling
+        .map(|a| plain(a).then(|| a.sampler.backend_top_k()).flatten())
+        .collect();
+    match ks.and_then(|ks| ks.into_iter().max()) {
+        Some(k) => Pick::TopK(k),
+        None => Pick::Logits,
+    }
+}
+
+/// Samples the next token of the request in `slot` from what the step picked of its logits
+/// ([`pick_for`]) and streams it; finishes the request at end of generation, a stop string,
+/// its token limit or a full context.
 fn take_token<B: Backend>(
     slot: usize,
     tok: &Tokenizer,
-    logits: &[f32],
+    picked: &Picked,
     slots: &Slots<B>,
     active: &mut [Option<Active<'_>>],
     counts: &mut StepCounts,
@@ -295,7 +320,20 @@ fn take_token<B: Backend>(
     let Some(a) = active[slot].as_mut() else {
         return;
     };
-    let id = a.sampler.sample(logits, slots.tokens(slot));
+    let (id, logits) = match picked {
+        Picked::Logits(l) => (a.sampler.sample(l, slots.tokens(slot)), Some(l)),
+        Picked::Token(id) => (*id, None),
+        Picked::Top(top) => {
+            // The step's k is the largest of its requests': this one's k best lead it.
+            let k = a
+                .sampler
+                .backend_top_k()
+                .unwrap_or(top.len())
+                .min(top.len());
+            (a.sampler.sample_top(&top[..k]), None)
+        }
+        Picked::Nothing => return,
+    };
     if a.ttft_s.is_none() {
         a.ttft_s = Some(a.submitted.elapsed().as_secs_f64());
     }
@@ -305,7 +343,7 @@ fn take_token<B: Backend>(
     } else {
         a.usage.completion_tokens += 1;
         counts.generated += 1;
-        let logprob = a.logprobs.map(|n| token_logprob(logits, id, n));
+        let logprob = a.logprobs.zip(logits).map(|(n, l)| token_logprob(l, id, n));
         let (text, stopped) = match a.stop.push(&a.decoder.push(id)) {
             StopStep::Text(t) => (t, false),
             StopStep::Stop { text, .. } => (text, true),
