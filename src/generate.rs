@@ -94,8 +94,9 @@ pub struct Generation<'m> {
     generated: usize,
     /// The last sampled token, decoded at the start of the next step.
     to_decode: Option<u32>,
-    /// Whether the last step was greedy on the backend, so `logits` are not its logits: they
-    /// are read back when the generation is dropped, for a later [`Prompt::Continue`].
+    /// Whether the last step selected on the backend (greedy or top-k), so `logits` are not
+    /// its logits: they are read back when the generation is dropped, for a later
+    /// [`Prompt::Continue`].
     logits_behind: bool,
     held: VecDeque<Held>,
     ready: VecDeque<Piece>,
@@ -260,19 +261,26 @@ impl Generation<'_> {
             self.end(FinishReason::Length);
             return Ok(());
         }
-        // Greedy without log-probabilities needs only the argmax, which the backend takes
-        // where the logits are (a GPU reads back one id, not the vocabulary's logits).
-        let greedy = self.logprobs.is_none() && self.sampler.is_greedy();
+        // Without log-probabilities, greedy decoding needs only the argmax and top-k sampling
+        // only the top k, which the backend selects where the logits are (a GPU reads back
+        // one id or k pairs, not the vocabulary's logits).
+        let plain = self.logprobs.is_none();
+        let greedy = plain && self.sampler.is_greedy();
+        let top_k = self.sampler.backend_top_k().filter(|_| plain);
         let mut picked = None;
         if let Some(id) = self.to_decode.take() {
-            let decoded = match greedy {
-                true => self
+            let decoded = match (greedy, top_k) {
+                (true, _) => self
                     .session
                     .decode_greedy(id)
                     .map(|next| picked = Some(next)),
-                false => self.session.decode(id).map(|logits| *self.logits = logits),
+                (false, Some(k)) => self
+                    .session
+                    .decode_top_k(id, k)
+                    .map(|top| picked = Some(self.sampler.sample_top(&top))),
+                (false, None) => self.session.decode(id).map(|logits| *self.logits = logits),
             };
-            self.logits_behind = decoded.is_ok() && greedy;
+            self.logits_behind = decoded.is_ok() && picked.is_some();
             if let Err(e) = decoded {
                 // The cache may hold part of the step: a later prompt starts afresh.
                 self.session.reset();
@@ -392,12 +400,12 @@ impl Iterator for Generation<'_> {
 }
 
 impl Drop for Generation<'_> {
-    /// A chat's reply (as far as it was generated) becomes the assistant's turn; after greedy
-    /// steps on the backend, the model's logits become the last step's again (empty if they
-    /// cannot be read: a later `Continue` then says nothing was evaluated).
+    /// A chat's reply (as far as it was generated) becomes the assistant's turn; after steps
+    /// that selected on the backend, the model's logits become the last step's again (empty
+    /// if they cannot be read: a later `Continue` then says nothing was evaluated).
     fn drop(&mut self) {
         if self.logits_behind {
-            match self.session.greedy_logits() {
+            match self.session.picked_logits() {
                 Ok(Some(logits)) => *self.logits = logits,
                 _ => self.logits.clear(),
             }

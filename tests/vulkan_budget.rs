@@ -141,7 +141,7 @@ fn device_greedy_tokens_are_the_host_argmax_of_the_logits() {
             assert_eq!(a, b, "{file}: step {step}: device argmax vs host argmax");
             // The logits the device chose from, read back afterwards, are those `decode`
             // returns.
-            let behind = dev.greedy_logits().unwrap().expect("a greedy step ran");
+            let behind = dev.picked_logits().unwrap().expect("a greedy step ran");
             assert!(
                 behind
                     .iter()

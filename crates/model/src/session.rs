@@ -337,8 +337,8 @@ impl<B: Backend> Session<B> {
     /// back now (`None` when the last step returned its logits instead): what
     /// [`Session::decode`] would have returned, for a decoder that needs them once (at its
     /// end, say).
-    pub fn greedy_logits(&mut self) -> Result<Option<Vec<f32>>, ModelError> {
-        self.model.argmax_logits()
+    pub fn picked_logits(&mut self) -> Result<Option<Vec<f32>>, ModelError> {
+        self.model.picked_logits()
     }
 }
 

@@ -52,10 +52,9 @@ enum Output {
     Candidates(Vec<(u32, f32)>),
 }
 
-/// The logits behind the last [`Transformer::forward_argmax`]'s (or
-/// [`Transformer::forward_top_k`]'s) tokens: still on the backend
-/// (the buffer and its rows), or read by the host to take the argmax there (a soft-capped
-/// model).
+/// The logits behind the last [`Transformer::forward_argmax`]'s tokens or
+/// [`Transformer::forward_top_k`]'s candidates: still on the backend (the buffer and its rows),
+/// or read by the host to select there (a soft-capped model).
 enum Behind<Buf> {
     OnBackend(Buf, usize),
     OnHost(Vec<f32>),
@@ -286,8 +285,8 @@ pub struct Transformer<B: Backend> {
     /// `output.weight`, or the embedding table when the file ties them.
     output: Option<B::Weight>,
     scratch: Option<Scratch<B::Buffer>>,
-    /// The logits the last forward pass chose its greedy tokens from (`None` after a pass
-    /// that returned its logits).
+    /// The logits the last forward pass picked its tokens or candidates from (`None` after a
+    /// pass that returned its logits).
     behind: Option<Behind<B::Buffer>>,
 }
 
@@ -419,10 +418,11 @@ impl<B: Backend> Transformer<B> {
         Ok(flat.chunks(kept.max(1)).map(<[_]>::to_vec).collect())
     }
 
-    /// The logits (`[rows, n_vocab]`) the last [`Transformer::forward_argmax`] took its tokens
-    /// from, read back now; `None` when the last forward pass returned its logits (or none
-    /// ran). For a caller that decodes greedily and needs the logits only now and then.
-    pub fn argmax_logits(&mut self) -> Result<Option<Vec<f32>>, ModelError> {
+    /// The logits (`[rows, n_vocab]`) the last [`Transformer::forward_argmax`] or
+    /// [`Transformer::forward_top_k`] picked from, read back now; `None` when the last forward
+    /// pass returned its logits (or none ran). For a caller that picks on the backend and
+    /// needs the logits only now and then.
+    pub fn picked_logits(&mut self) -> Result<Option<Vec<f32>>, ModelError> {
         match &self.behind {
             None => Ok(None),
             Some(Behind::OnHost(l)) => Ok(Some(l.clone())),
