@@ -60,6 +60,31 @@ pub struct Session<B: Backend> {
     work: (usize, usize),
 }
 
+/// A forward pass of the model with some head (its logits, argmax or top k) over a batch, as
+/// [`Session`] runs it: the model, its cache, the batch, the attention planner and a callback
+/// per finished layer.
+trait Forward<B: Backend, T>:
+    FnOnce(
+    &mut Transformer<B>,
+    &mut B::Cache,
+    &Batch<'_>,
+    &mut dyn Planner<B>,
+    &mut dyn FnMut(usize),
+) -> Result<T, ModelError>
+{
+}
+
+impl<B: Backend, T, F> Forward<B, T> for F where
+    F: FnOnce(
+        &mut Transformer<B>,
+        &mut B::Cache,
+        &Batch<'_>,
+        &mut dyn Planner<B>,
+        &mut dyn FnMut(usize),
+    ) -> Result<T, ModelError>
+{
+}
+
 impl<B: Backend> Session<B> {
     /// A session with room for `n_ctx` tokens (0 = the model's training context).
     pub fn new(
@@ -150,13 +175,7 @@ impl<B: Backend> Session<B> {
         spec: &BatchSpec,
         which: Logits,
         planner: &mut dyn Planner<B>,
-        forward: impl FnOnce(
-            &mut Transformer<B>,
-            &mut B::Cache,
-            &Batch<'_>,
-            &mut dyn Planner<B>,
-            &mut dyn FnMut(usize),
-        ) -> Result<T, ModelError>,
+        forward: impl Forward<B, T>,
     ) -> Result<T, ModelError> {
         let n = spec.ids.len();
         let rows: Vec<usize> = match which {
@@ -300,17 +319,7 @@ impl<B: Backend> Session<B> {
 
     /// Appends one token through `forward` (a [`Transformer`] pass with some head), continuing
     /// a layout in its mode as [`Session::prefill`] does.
-    fn decode_one<T>(
-        &mut self,
-        id: u32,
-        forward: impl FnOnce(
-            &mut Transformer<B>,
-            &mut B::Cache,
-            &Batch<'_>,
-            &mut dyn Planner<B>,
-            &mut dyn FnMut(usize),
-        ) -> Result<T, ModelError>,
-    ) -> Result<T, ModelError> {
+    fn decode_one<T>(&mut self, id: u32, forward: impl Forward<B, T>) -> Result<T, ModelError> {
         self.check_room(1)?;
         self.work = (0, 1);
         let start = self.tokens.len();
