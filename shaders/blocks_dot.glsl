@@ -86,8 +86,9 @@ vec2 gsm(uint b, uint g) {
 // gq32(b, i, q): q of the 32 elements i..i+31 (i a multiple of 32) of the block at byte b, as
 // q[w] = gq4(b, i + 4w); the 4- and 5-bit 32-element types of mul_mv.comp read each quant byte
 // once, with integer shifts only.
-#if defined(DATA_Q4_1) || defined(DATA_Q5_0) || defined(DATA_Q5_1) || defined(DATA_IQ4_NL)
-#if defined(DATA_IQ4_NL)
+#if defined(DATA_Q4_0) || defined(DATA_Q4_1) || defined(DATA_Q5_0) || defined(DATA_Q5_1) || \
+    defined(DATA_IQ4_NL)
+#if defined(DATA_IQ4_NL) || defined(DATA_Q4_0)
 #define GQ_QS 2u
 #elif defined(DATA_Q4_1)
 #define GQ_QS 4u
@@ -118,6 +119,9 @@ void gq32(uint b, uint i, out ivec4 q[8]) {
 #if defined(DATA_Q5_0)
         q[w] -= 16;
         q[w + 4u] -= 16;
+#elif defined(DATA_Q4_0)
+        q[w] -= 8;
+        q[w + 4u] -= 8;
 #endif
 #endif
     }

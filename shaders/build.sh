@@ -113,9 +113,7 @@ for ty in F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_NL 
   compile "mul_mmq_$lower" mul_mmq.comp "-DDATA_$ty" "${act[@]}"
   compile "mul_mmq_${lower}_l" mul_mmq.comp "-DDATA_$ty" "${act[@]}" -DTILE=8u
   # Fast numerics' row kernel for decode and small batches (mul_mv.comp), with the exact
-  # order's _sg and _multi variants; Q4_0 keeps its block-order kernel (mul_mat_q8.comp),
-  # faster there on lavapipe (SmolLM2 Q4_0 tg16 3.7 against 3.3 t/s).
-  [ "$ty" = Q4_0 ] && continue
+  # order's _sg and _multi variants.
   for v in "" _sg _multi _sg_multi; do
     flags=()
     case "$v" in *sg*) flags+=(-DSUBGROUP_SHUFFLE) ;; esac

@@ -5,7 +5,7 @@
 // order's mul_mat_q8.comp and mul_mat_k.comp, but each lane takes whole 32-element chunks of its
 // row (chunks lane, lane + 8, …, so a row's lanes read consecutive bytes) through
 // blocks_dot.glsl's granules: w = scale · q + min per 16 elements, each granule's products
-// summed exactly in integers, then in f32
+// summed exactly (integers in f32, see below), then in f32
 //   acc += x_scale · (w_scale · sum + w_min · Σx)
 // with Σx the activations' integer sum over the granule (Q8_K's bsums, binding 3), or for
 // Q8_1's types (Q4_1, Q5_1) llama.cpp's term w_min · s per block (s = x_scale · Σx rounded to
@@ -54,18 +54,25 @@ void main() {
             uint b = rb + (e / QK) * BLOCK_BYTES, i = e % QK;
             ivec4 wq[8];
             gq32(b, i, wq);
+            // The quants as floats, once for every activation row: quants and activations are
+            // integers of at most 128 in magnitude, so their products and the sums over a
+            // 16-element granule (at most 16 · 128 · 128 = 2^18 < 2^24) are exact in f32: these
+            // float products and sums are the integer ones, at the rate of float multiply-adds
+            // instead of 32-bit integer multiplies.
+            vec4 wf[8];
+            for (uint w = 0u; w < 8u; w++) wf[w] = vec4(wq[w]);
             vec2 sm[2] = vec2[2](gsm(b, i / 16u), gsm(b, i / 16u + 1u));
             for (uint c = 0u; c < NC; c++) {
                 if (c >= nc) break;
                 uint xe = (c0 + c) * k + e;
                 float v = 0.0;
                 for (uint g = 0u; g < 2u; g++) {
-                    int s = 0;
+                    float s = 0.0;
                     for (uint w = 4u * g; w < 4u * g + 4u; w++) {
-                        ivec4 p = wq[w] * ivec4(x[xe / 4u + w]);
+                        vec4 p = wf[w] * x[xe / 4u + w];
                         s += (p.x + p.y) + (p.z + p.w);
                     }
-                    v = fma(sm[g].x, float(s), v);
+                    v = fma(sm[g].x, s, v);
 #if defined(GMIN) && defined(ACT_Q8_K)
                     v = fma(sm[g].y, sums[xe / 16u + g], v);
 #endif

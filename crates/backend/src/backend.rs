@@ -22,7 +22,7 @@ pub struct WeightSource<'a> {
 }
 
 /// Element type of the KV cache.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CacheType {
     /// Half precision, llama.cpp's default.
     F16,

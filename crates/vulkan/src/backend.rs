@@ -6,6 +6,7 @@
 //! declares infallible record their first failure, which the next read or
 //! [`Backend::take_error`] reports.
 
+use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
 
 use pine_backend::{
@@ -20,7 +21,7 @@ use crate::counters::{ShaderTime, VkCounters};
 use crate::device::{Context, DeviceChoice, DeviceInfo};
 use crate::error::VkError;
 use crate::fma_probe;
-use crate::kernels::{self, Pipelines};
+use crate::kernels::Pipelines;
 use crate::memory;
 use crate::plan_encoding::EncodedPlan;
 use crate::recorder::{Bind, Push, Recorder, MAX_GROUPS};
@@ -30,8 +31,10 @@ use crate::step_data::words;
 use crate::weight::{self, Chunk, VkWeight};
 
 mod importance;
+mod shaders;
 
 use importance::DeviceRegion;
+use shaders::{RoundOp, Shader};
 
 /// Activations rounded for one matmul (scratch buffers of the backend).
 struct Rounded {
@@ -160,6 +163,8 @@ pub struct VulkanBackend {
     /// Workgroups of large tiles a tiled matmul must fill to take them
     /// ([`LARGE_TILE_GROUPS`]; tests change it to reach both tile sizes).
     large_tile_groups: usize,
+    /// The build each [`Shader`] asked for runs as (see `shaders.rs`).
+    shader_names: RefCell<foldhash::HashMap<Shader, Option<&'static str>>>,
     /// A one-element buffer handed out by `buffer` after a failure.
     placeholder: Subbuffer<[f32]>,
     /// Dropped activation buffers, handed out again by `buffer`.
@@ -249,6 +254,7 @@ impl VulkanBackend {
             subgroups: ctx.info.subgroup_shuffle,
             int_dot: ctx.info.int_dot,
             large_tile_groups: LARGE_TILE_GROUPS,
+            shader_names: RefCell::default(),
             placeholder,
             free: Arc::new(Mutex::new(Default::default())),
             rec,
@@ -368,12 +374,14 @@ impl VulkanBackend {
     #[cfg(test)]
     pub(crate) fn force_subgroups(&mut self, on: bool) {
         self.subgroups = on;
+        self.forget_shaders();
     }
 
     /// Makes the tiled matmul of the integer types take its integer-dot form or its float one.
     #[cfg(test)]
     pub(crate) fn force_int_dot(&mut self, on: bool) {
         self.int_dot = on;
+        self.forget_shaders();
     }
 
     /// Makes the tiled matmul take its large tiles for every product (or for none).
@@ -386,6 +394,7 @@ impl VulkanBackend {
     #[cfg(test)]
     pub(crate) fn force_fused_fma(&mut self, on: bool) {
         self.fused_fma = on;
+        self.forget_shaders();
     }
 
     fn dispatch(
@@ -428,33 +437,6 @@ impl VulkanBackend {
         Ok(slot.clone().expect("just set"))
     }
 
-    /// Name of the build to load of a shader that has f64 builds: with the f64 builds (exact
-    /// numerics on a device with f64) its build on the device's fma() when the probe found
-    /// that fused and the shader has multiply-adds, else its f64 build; elsewhere (fast
-    /// numerics) its plain build: native fma(), float division and f32 sums, within a few ulp.
-    fn exact(&self, name: &str) -> String {
-        if !self.f64_builds {
-            return name.to_string();
-        }
-        let fused = format!("{name}_f64fma");
-        if self.fused_fma && kernels::exists(&fused) {
-            fused
-        } else {
-            format!("{name}_f64")
-        }
-    }
-
-    /// `name`'s build that sums lanes by subgroup shuffles (the same order, so the same bits)
-    /// where the device has them and the shader has such a build; `name` elsewhere.
-    fn with_subgroups(&self, name: String) -> String {
-        let sg = format!("{name}_sg");
-        if self.subgroups && kernels::exists(&sg) {
-            sg
-        } else {
-            name
-        }
-    }
-
     /// Rounds `n` rows of `x` as llama.cpp does for weights of `w`'s type, returning the
     /// scratch it wrote: the rounded rows, or for the integer path (`int`) the integer values
     /// with per-block scales and Q8_1 sum terms or Q8_K bsums (16 per block). `None` when no
@@ -467,22 +449,22 @@ impl VulkanBackend {
         int: bool,
         pre: Pre<'_>,
     ) -> Result<Option<Rounded>, VkError> {
-        let (kind, block, sums_per_block) = match (self.mode, w.act) {
+        let (block, sums_per_block) = match (self.mode, w.act) {
             (MatmulMode::F32, _) => return Ok(None),
-            (_, GgmlType::Q8_0) => ("q8_0", 32, 1),
-            (_, GgmlType::Q8_1) => ("q8_1", 32, 1),
-            (_, GgmlType::Q8_K) => ("q8_k", 256, 16),
-            (_, GgmlType::F16) => ("f16", 32, 1),
-            (_, GgmlType::BF16) => ("bf16", 32, 1),
+            (_, GgmlType::Q8_0 | GgmlType::Q8_1 | GgmlType::F16 | GgmlType::BF16) => (32, 1),
+            (_, GgmlType::Q8_K) => (256, 16),
             _ => return Ok(None),
         };
-        let int_suffix = if int { "_int" } else { "" };
         let op = match pre {
-            Pre::None => "quantize_act",
-            Pre::Norm { .. } => "rms_norm_quant",
-            Pre::Swiglu { .. } => "swiglu_quant",
+            Pre::None => RoundOp::Plain,
+            Pre::Norm { .. } => RoundOp::Norm,
+            Pre::Swiglu { .. } => RoundOp::Swiglu,
         };
-        let name = self.exact(&format!("{op}_{kind}{int_suffix}"));
+        let name = self.shader(Shader::Round {
+            op,
+            act: w.act,
+            int,
+        })?;
         let len = n * w.width;
         if !w.width.is_multiple_of(block) {
             return Err(VkError::Device(format!(
@@ -512,13 +494,13 @@ impl VulkanBackend {
                 let h = out.buf.clone().slice(..len as u64).into_bytes().into();
                 let mut bindings = vec![input, nw.into(), h];
                 bindings.extend(outputs);
-                self.dispatch(&name, bindings, push, [n as u32, 1, 1])?;
+                self.dispatch(name, bindings, push, [n as u32, 1, 1])?;
             }
             Pre::None => {
                 let push = [w.width as u32, blocks as u32, 0, 0, 0, 0, 0, 0];
                 let mut bindings = vec![input];
                 bindings.extend(outputs);
-                self.dispatch(&name, bindings, push, groups)?;
+                self.dispatch(name, bindings, push, groups)?;
             }
             Pre::Swiglu { up } => {
                 need(up, len, "swiglu up")?;
@@ -526,7 +508,7 @@ impl VulkanBackend {
                 let up = up.buf.clone().slice(..len as u64).into_bytes().into();
                 let mut bindings = vec![input, up];
                 bindings.extend(outputs);
-                self.dispatch(&name, bindings, push, groups)?;
+                self.dispatch(name, bindings, push, groups)?;
             }
         }
         Ok(Some(Rounded {
@@ -590,10 +572,9 @@ impl VulkanBackend {
         x: &VkBuffer,
         n: usize,
     ) -> Result<Option<Rounded>, VkError> {
-        let (kind, block, sums_per_block) = match w.act {
-            GgmlType::Q8_0 => ("q8_0", 32, 1),
-            GgmlType::Q8_1 => ("q8_1", 32, 1),
-            GgmlType::Q8_K => ("q8_k", 256, 16),
+        let (block, sums_per_block) = match w.act {
+            GgmlType::Q8_0 | GgmlType::Q8_1 => (32, 1),
+            GgmlType::Q8_K => (256, 16),
             _ => return Ok(None),
         };
         if self.mode != MatmulMode::Native || !self.int_kernel(w) {
@@ -606,8 +587,8 @@ impl VulkanBackend {
         };
         let cache = match name {
             _ if name.contains("_quant") => return Ok(None),
-            _ if name.starts_with("attention_f16") => "f16",
-            _ if name.starts_with("attention_f32") => "f32",
+            _ if name.starts_with("attention_f16") => CacheType::F16,
+            _ if name.starts_with("attention_f32") => CacheType::F32,
             _ => return Ok(None),
         };
         let (heads, head_dim) = (push[0] as usize, push[2] as usize);
@@ -616,8 +597,8 @@ impl VulkanBackend {
         if !covers_x || !blocks_fit || !w.width.is_multiple_of(block) || x.len < n * w.width {
             return Ok(None);
         }
-        let shader = self.exact(&format!("attention_{cache}_quant_{kind}_int"));
-        let kernel = self.pipelines.get(&self.ctx, &shader)?;
+        let shader = self.shader(Shader::AttentionRound { cache, act: w.act })?;
+        let kernel = self.pipelines.get(&self.ctx, shader)?;
         let len = n * w.width;
         let blocks = len / block;
         let mem = self.ctx.memory.clone();
@@ -659,29 +640,16 @@ impl VulkanBackend {
             && (INTEGER_TYPES.contains(&w.ty) || K_TYPES.contains(&w.ty))
     }
 
-    /// The row kernel (decode, small batches) for integer weights `w`: in fast numerics
-    /// `mul_mv.comp` (whole 32-element chunks per lane) where it has a build (every integer
-    /// type but Q4_0), else the exact order's `mul_mat_q8.comp` or `mul_mat_k.comp` (its f64
-    /// build where exact numerics load those); the build with subgroup shuffles where the
-    /// device has them.
-    fn int_row_kernel(&self, w: &VkWeight) -> String {
-        let fast = format!("mul_mv_{}", w.kernel_suffix());
-        let base = if self.numerics == VulkanNumerics::Fast && kernels::exists(&fast) {
-            fast
-        } else {
-            let family = if K_TYPES.contains(&w.ty) { "k" } else { "q8" };
-            self.exact(&format!("mul_mat_{family}_{}", w.kernel_suffix()))
-        };
-        self.with_subgroups(base)
-    }
-
     /// Whether `n` rows times `w` run the tiled matmul: fast numerics, enough rows, a row width
     /// the 16-column steps divide, and a build for the type.
     fn tiled(&self, w: &VkWeight, n: usize) -> bool {
         self.numerics == VulkanNumerics::Fast
             && n >= TILED_MIN_ROWS
             && w.width.is_multiple_of(16)
-            && kernels::exists(&format!("mul_mm_{}", w.kernel_suffix()))
+            && self.has_shader(Shader::Tiled {
+                ty: w.ty,
+                large: false,
+            })
     }
 
     /// The tiled matmul of every chunk of `w` over `n` rows: for the integer types, of the
@@ -701,7 +669,7 @@ impl VulkanBackend {
         let out_bytes = out.buf.clone().into_bytes();
         for c in &w.chunks {
             let large = c.rows.div_ceil(128) * n.div_ceil(128) >= self.large_tile_groups;
-            let (tile, suffix) = if large { (128, "_l") } else { (64, "") };
+            let tile = if large { 128 } else { 64 };
             let push = chunk_push(w, c, 0, n, accumulate);
             let groups = [c.rows.div_ceil(tile) as u32, n.div_ceil(tile) as u32, 1];
             let mut bindings = vec![c.buf.clone().into()];
@@ -710,21 +678,16 @@ impl VulkanBackend {
                     bindings.push(r.values.clone().into_bytes().into());
                     bindings.push(out_bytes.clone().into());
                     bindings.push(r.scales.clone().into_bytes().into());
-                    let dot = format!("mul_mmq_{}{suffix}", w.kernel_suffix());
-                    if self.int_dot && kernels::exists(&dot) {
-                        dot
-                    } else {
-                        format!("mul_mm_{}_int{suffix}", w.kernel_suffix())
-                    }
+                    self.shader(Shader::TiledInt { ty: w.ty, large })?
                 }
                 _ => {
                     let input = rounded.as_ref().map_or(&x.buf, |r| &r.values);
                     bindings.push(input.clone().into_bytes().into());
                     bindings.push(out_bytes.clone().into());
-                    format!("mul_mm_{}{suffix}", w.kernel_suffix())
+                    self.shader(Shader::Tiled { ty: w.ty, large })?
                 }
             };
-            self.dispatch(&shader, bindings, push, groups)?;
+            self.dispatch(shader, bindings, push, groups)?;
         }
         Ok(())
     }
@@ -820,8 +783,7 @@ impl VulkanBackend {
         outs: &[&VkBuffer],
     ) -> Result<bool, VkError> {
         let w0 = ws[0];
-        let shader = format!("{}_multi", self.int_row_kernel(w0));
-        let Some(r) = rounded.as_ref().filter(|_| kernels::exists(&shader)) else {
+        let (Ok(shader), Some(r)) = (self.shader(Shader::RowMulti(w0.ty)), rounded.as_ref()) else {
             return Ok(false);
         };
         let rows = |i: usize| ws.get(i).map_or(0, |w| w.rows as u32);
@@ -860,7 +822,7 @@ impl VulkanBackend {
             bytes(outs[1]),
             out2,
         ];
-        self.dispatch(&shader, bindings, push, groups)?;
+        self.dispatch(shader, bindings, push, groups)?;
         Ok(true)
     }
 
@@ -888,18 +850,17 @@ impl VulkanBackend {
                 let groups = [rows.div_ceil(8) as u32, n.div_ceil(8) as u32, 1];
                 match (&rounded, int) {
                     (Some(r), false) if w.ty == GgmlType::BF16 => {
-                        let order = if n == 1 { "single" } else { "batch" };
-                        let shader = self.exact(&format!("mul_mat_bf16_{order}"));
+                        let shader = self.shader(Shader::Bf16 { single: n == 1 })?;
                         let bindings = vec![
                             c.buf.clone().into(),
                             r.values.clone().into_bytes().into(),
                             out_bytes.clone().into(),
                         ];
                         let groups = [rows.div_ceil(64) as u32, n as u32, 1];
-                        self.dispatch(&shader, bindings, push, groups)?;
+                        self.dispatch(shader, bindings, push, groups)?;
                     }
                     (Some(r), true) => {
-                        let shader = self.int_row_kernel(w);
+                        let shader = self.shader(Shader::Row(w.ty))?;
                         let bindings = vec![
                             c.buf.clone().into(),
                             r.values.clone().into_bytes().into(),
@@ -907,17 +868,17 @@ impl VulkanBackend {
                             r.sums.clone().into_bytes().into(),
                             r.scales.clone().into_bytes().into(),
                         ];
-                        self.dispatch(&shader, bindings, push, groups)?;
+                        self.dispatch(shader, bindings, push, groups)?;
                     }
                     _ => {
                         let input = rounded.as_ref().map_or(&x.buf, |r| &r.values);
-                        let shader = format!("mul_mat_{}", w.kernel_suffix());
+                        let shader = self.shader(Shader::Mat(w.ty))?;
                         let bindings = vec![
                             c.buf.clone().into(),
                             input.clone().into_bytes().into(),
                             out_bytes.clone().into(),
                         ];
-                        self.dispatch(&shader, bindings, push, groups)?;
+                        self.dispatch(shader, bindings, push, groups)?;
                     }
                 }
             }
@@ -1145,7 +1106,7 @@ impl Backend for VulkanBackend {
             });
         }
         need(out, ids.len() * table.width, "embedding output")?;
-        let shader = format!("get_rows_{}", table.kernel_suffix());
+        let shader = self.shader(Shader::GetRows(table.ty))?;
         let idb = self.rec.data(ids.iter().copied());
         for c in &table.chunks {
             let push = [
@@ -1159,7 +1120,7 @@ impl Backend for VulkanBackend {
                 0,
             ];
             self.dispatch(
-                &shader,
+                shader,
                 vec![
                     c.buf.clone().into(),
                     idb.clone(),
@@ -1186,9 +1147,9 @@ impl Backend for VulkanBackend {
             need(out, n * weight.width, "rms_norm output")?;
             let w = b.vector_of(weight)?.clone();
             let push = [weight.width as u32, eps.to_bits(), 0, 0, 0, 0, 0, 0];
-            let name = b.exact("rms_norm");
+            let name = b.shader(Shader::Float("rms_norm"))?;
             b.dispatch(
-                &name,
+                name,
                 vec![xb.into_bytes().into(), w.into(), ob.into_bytes().into()],
                 push,
                 [n as u32, 1, 1],
@@ -1316,15 +1277,15 @@ impl Backend for VulkanBackend {
 
     fn swiglu(&mut self, gate: &mut VkBuffer, up: &VkBuffer, len: usize) {
         self.sticky(|b| {
-            let name = b.exact("swiglu");
-            b.in_place(&name, gate, up, len)
+            let name = b.shader(Shader::Float("swiglu"))?;
+            b.in_place(name, gate, up, len)
         });
     }
 
     fn geglu(&mut self, gate: &mut VkBuffer, up: &VkBuffer, len: usize) {
         self.sticky(|b| {
-            let name = b.exact("geglu");
-            b.in_place(&name, gate, up, len)
+            let name = b.shader(Shader::Float("geglu"))?;
+            b.in_place(name, gate, up, len)
         });
     }
 
@@ -1427,9 +1388,9 @@ impl Backend for VulkanBackend {
             0,
             0,
         ];
-        let shader = format!("store_kv_{}", cache_suffix(cache.spec.ty));
+        let shader = self.shader(Shader::StoreKv(cache.spec.ty))?;
         self.dispatch(
-            &shader,
+            shader,
             vec![
                 k.buf.clone().into_bytes().into(),
                 v.buf.clone().into_bytes().into(),
@@ -1495,9 +1456,9 @@ impl Backend for VulkanBackend {
             // 0: no soft-cap (no cap is 0).
             shape.logit_softcap.map_or(0, f32::to_bits),
         ];
-        let shader = self.exact(&format!("attention_{}", cache_suffix(cache.spec.ty)));
+        let shader = self.shader(Shader::Attention(cache.spec.ty))?;
         self.dispatch(
-            &shader,
+            shader,
             vec![
                 q.buf.clone().into_bytes().into(),
                 cache.k[layer].clone().into(),

@@ -1,7 +1,6 @@
 //! The compute pipelines, built lazily from the SPIR-V committed under `shaders/spv/` (made by
 //! `shaders/build.sh` with glslc), so building pine needs no shader compiler.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use vulkano::pipeline::compute::ComputePipelineCreateInfo;
@@ -1170,6 +1169,22 @@ const SPIRV: &[(&str, &[u8])] = &[
         include_bytes!("../../../shaders/spv/mul_mv_q3_k_sg_multi.spv"),
     ),
     (
+        "mul_mv_q4_0",
+        include_bytes!("../../../shaders/spv/mul_mv_q4_0.spv"),
+    ),
+    (
+        "mul_mv_q4_0_multi",
+        include_bytes!("../../../shaders/spv/mul_mv_q4_0_multi.spv"),
+    ),
+    (
+        "mul_mv_q4_0_sg",
+        include_bytes!("../../../shaders/spv/mul_mv_q4_0_sg.spv"),
+    ),
+    (
+        "mul_mv_q4_0_sg_multi",
+        include_bytes!("../../../shaders/spv/mul_mv_q4_0_sg_multi.spv"),
+    ),
+    (
         "mul_mv_q4_1",
         include_bytes!("../../../shaders/spv/mul_mv_q4_1.spv"),
     ),
@@ -1585,6 +1600,11 @@ pub fn exists(name: &str) -> bool {
     find(name).is_some()
 }
 
+/// The embedded name equal to `name`, if a shader has it.
+pub fn find_name(name: &str) -> Option<&'static str> {
+    find(name).map(|(n, _)| *n)
+}
+
 /// The SPIR-V of shader `name`, as embedded (for tests of what is done to it at load).
 #[cfg(test)]
 pub fn bytes(name: &str) -> Option<&'static [u8]> {
@@ -1612,7 +1632,8 @@ pub struct Kernel {
 /// Pipelines created on first use and kept for the backend's lifetime.
 #[derive(Default)]
 pub struct Pipelines {
-    built: HashMap<&'static str, Arc<ComputePipeline>>,
+    /// Keyed through foldhash: every dispatch looks its pipeline up.
+    built: foldhash::HashMap<&'static str, Arc<ComputePipeline>>,
     denorm_preserve: bool,
 }
 
@@ -1622,7 +1643,7 @@ impl Pipelines {
     /// [`crate::spirv_patch`]), as glslc compiled them otherwise.
     pub fn new(denorm_preserve: bool) -> Pipelines {
         Pipelines {
-            built: HashMap::new(),
+            built: foldhash::HashMap::default(),
             denorm_preserve,
         }
     }

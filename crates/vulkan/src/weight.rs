@@ -58,13 +58,6 @@ pub struct VkWeight {
     pub act: GgmlType,
 }
 
-impl VkWeight {
-    /// Shader name suffix of the stored type (`q4_0`, `f32`, …).
-    pub fn kernel_suffix(&self) -> String {
-        self.ty.name().to_ascii_lowercase()
-    }
-}
-
 fn bad(src: &WeightSource<'_>, what: String) -> BackendError {
     BackendError::Tensor {
         name: src.info.name.clone(),

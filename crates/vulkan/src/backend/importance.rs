@@ -11,7 +11,8 @@ use pine_backend::importance::check_request;
 use pine_backend::{AttentionShape, BackendError, CacheType, ImportanceRows, RegionGeometry};
 use vulkano::buffer::Subbuffer;
 
-use super::{cache_suffix, groups_1d, need, VkBuffer, VkCache, VulkanBackend};
+use super::shaders::Shader;
+use super::{groups_1d, need, VkBuffer, VkCache, VulkanBackend};
 use crate::memory;
 use crate::recorder::MAX_GROUPS;
 
@@ -64,10 +65,10 @@ impl VulkanBackend {
         let store = slot.as_mut().expect("just set");
         store.tokens = tokens;
         let keys = store.keys.clone();
-        let shader = format!("pine_region_keys_{}", cache_suffix(cache.spec.ty));
+        let shader = self.shader(Shader::RegionKeys(cache.spec.ty))?;
         let push = [kvw as u32, tokens as u32, 0, 0, 0, 0, 0, 0];
         self.dispatch(
-            &shader,
+            shader,
             vec![k.buf.clone().into_bytes().into(), keys.into()],
             push,
             groups_1d(tokens * kvw, 256),
@@ -129,9 +130,9 @@ impl VulkanBackend {
             u32::from(rows == ImportanceRows::Segments),
             0,
         ];
-        let shader = self.exact(&format!("pine_importance_{}", cache_suffix(cache.spec.ty)));
+        let shader = self.shader(Shader::Importance(cache.spec.ty))?;
         self.dispatch(
-            &shader,
+            shader,
             vec![
                 q.buf.clone().into_bytes().into(),
                 store.keys.clone().into(),
