@@ -783,9 +783,11 @@ impl VulkanBackend {
         outs: &[&VkBuffer],
     ) -> Result<bool, VkError> {
         let w0 = ws[0];
-        let (Ok(shader), Some(r)) = (self.shader(Shader::RowMulti(w0.ty)), rounded.as_ref()) else {
+        let multi = Shader::RowMulti(w0.ty);
+        let (true, Some(r)) = (self.has_shader(multi), rounded.as_ref()) else {
             return Ok(false);
         };
+        let shader = self.shader(multi)?;
         let rows = |i: usize| ws.get(i).map_or(0, |w| w.rows as u32);
         let push = [
             w0.width as u32,

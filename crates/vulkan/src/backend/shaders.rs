@@ -71,21 +71,23 @@ fn suffix(ty: GgmlType) -> String {
 impl VulkanBackend {
     /// The embedded build `s` runs as here, resolved once per backend (see the module docs).
     pub(super) fn shader(&self, s: Shader) -> Result<&'static str, VkError> {
-        let known = self.shader_names.borrow().get(&s).copied();
-        let found = match known {
-            Some(found) => found,
-            None => {
-                let found = kernels::find_name(&self.shader_name(s));
-                self.shader_names.borrow_mut().insert(s, found);
-                found
-            }
-        };
-        found.ok_or_else(|| VkError::Device(format!("no shader named {}", self.shader_name(s))))
+        self.resolve(s)
+            .ok_or_else(|| VkError::Device(format!("no shader named {}", self.shader_name(s))))
     }
 
     /// Whether this device and mode have a build of `s`.
     pub(super) fn has_shader(&self, s: Shader) -> bool {
-        self.shader(s).is_ok()
+        self.resolve(s).is_some()
+    }
+
+    /// The build of `s`, or `None` where there is none, from the table after the first ask.
+    fn resolve(&self, s: Shader) -> Option<&'static str> {
+        let known = self.shader_names.borrow().get(&s).copied();
+        known.unwrap_or_else(|| {
+            let found = kernels::find_name(&self.shader_name(s));
+            self.shader_names.borrow_mut().insert(s, found);
+            found
+        })
     }
 
     /// Forgets the resolved builds (after a test changes what the device is taken to have).
