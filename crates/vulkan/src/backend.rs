@@ -783,11 +783,10 @@ impl VulkanBackend {
         outs: &[&VkBuffer],
     ) -> Result<bool, VkError> {
         let w0 = ws[0];
-        let multi = Shader::RowMulti(w0.ty);
-        let (true, Some(r)) = (self.has_shader(multi), rounded.as_ref()) else {
+        let multi = self.resolve(Shader::RowMulti(w0.ty));
+        let (Some(shader), Some(r)) = (multi, rounded.as_ref()) else {
             return Ok(false);
         };
-        let shader = self.shader(multi)?;
         let rows = |i: usize| ws.get(i).map_or(0, |w| w.rows as u32);
         let push = [
             w0.width as u32,

@@ -81,7 +81,7 @@ impl VulkanBackend {
     }
 
     /// The build of `s`, or `None` where there is none, from the table after the first ask.
-    fn resolve(&self, s: Shader) -> Option<&'static str> {
+    pub(super) fn resolve(&self, s: Shader) -> Option<&'static str> {
         let known = self.shader_names.borrow().get(&s).copied();
         known.unwrap_or_else(|| {
             let found = kernels::find_name(&self.shader_name(s));
