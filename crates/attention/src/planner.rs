@@ -63,7 +63,7 @@ pub trait Planner<B: Backend> {
     /// The next part of the layer's plan, when [`Planner::plan`] handed out only the first
     /// (a plan larger than the backend's [`Backend::plan_budget`] comes in parts of
     /// consecutive rows); `None` once the layer's plan is complete.
-    fn next_part(&mut self) -> Option<AttentionPlan> {
+    fn next_part(&mut self, _backend: &B) -> Option<AttentionPlan> {
         None
     }
 }
@@ -318,13 +318,13 @@ impl<B: Backend> Planner<B> for LayoutPlanner {
         pine.plan(backend, cache, layer, shape, q, k, &ctx)
     }
 
-    fn next_part(&mut self) -> Option<AttentionPlan> {
+    fn next_part(&mut self, backend: &B) -> Option<AttentionPlan> {
         let spec = self.current.as_ref()?;
         let ctx = crate::pine::PlanContext {
             geo: &self.geo,
             canonical: &self.canonical,
             spec,
         };
-        self.pine.as_mut()?.next_part(&ctx)
+        self.pine.as_mut()?.next_part(backend, &ctx)
     }
 }

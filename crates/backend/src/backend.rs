@@ -314,6 +314,13 @@ pub trait Backend {
     fn plan_budget(&self) -> Option<usize> {
         None
     }
+    /// Runs `f(i)` for every `i` in `0..n`, in any order, on the host threads the backend
+    /// computes with where it has several (the CPU backend's pool), else in order on the
+    /// calling thread: for a planner's own work between two operations (PINE ranks every
+    /// segment's view of the others per head and layer).
+    fn host_tasks(&self, n: usize, f: &(dyn Fn(usize) + Sync)) {
+        (0..n).for_each(f);
+    }
     /// Keeps the first `tokens` rows of the batch's pre-RoPE keys `k` (the whole segment region)
     /// with `layer` of the cache, for PINE's importance passes of this and every later batch.
     /// The keys stay where the backend computes: a GPU never sends them to the host.

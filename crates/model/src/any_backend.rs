@@ -577,6 +577,14 @@ impl Backend for AnyBackend {
         }
     }
 
+    fn host_tasks(&self, n: usize, f: &(dyn Fn(usize) + Sync)) {
+        match self {
+            AnyBackend::Cpu(b) => b.host_tasks(n, f),
+            #[cfg(feature = "vulkan")]
+            AnyBackend::Vulkan(b) => b.host_tasks(n, f),
+        }
+    }
+
     fn store_region_keys(
         &mut self,
         cache: &mut AnyCache,

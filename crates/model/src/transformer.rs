@@ -264,7 +264,7 @@ impl<B: Backend> Pass<'_, '_, B> {
             .map_err(ModelError::Plan)?;
         be.attention(self.cache, l, shape, &s.q, &cut(plan)?, &mut s.attn)?;
         // A plan over the backend's budget comes in parts (consecutive rows).
-        while let Some(part) = self.planner.next_part() {
+        while let Some(part) = self.planner.next_part(be) {
             be.attention(self.cache, l, shape, &s.q, &cut(part)?, &mut s.attn)?;
         }
         Ok(())

@@ -7,6 +7,7 @@
 pub mod ranking;
 
 use std::ops::Range;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use pine_backend::{
     AttentionPlan, AttentionShape, Backend, HeadRanges, ImportanceRows, KeyRange, QueryGroup,
@@ -29,8 +30,11 @@ pub(crate) struct PlanContext<'a> {
 pub struct PineState {
     starts: Vec<usize>,
     table: Vec<f32>,
+    /// The layout's ranker, whose tie ranks every task's ranker copies.
     ranker: Ranker,
-    order: Vec<usize>,
+    /// Rankers with their scratch (and an order buffer) that tasks took and gave back, kept
+    /// from one plan to the next.
+    spare: Mutex<Vec<(Ranker, Vec<usize>)>>,
     /// The groups of the layer's plan still to hand out, when the backend's budget split it.
     pending: Option<Pending>,
 }
@@ -50,7 +54,7 @@ impl PineState {
             starts: geo.starts.iter().map(|s| s - geo.prefix).collect(),
             table: Vec::new(),
             ranker: Ranker::new(tie_key),
-            order: Vec::new(),
+            spare: Mutex::new(Vec::new()),
             pending: None,
         }
     }
@@ -112,13 +116,17 @@ impl PineState {
             n_heads: shape.n_heads,
         });
         Ok(self
-            .next_part(ctx)
+            .next_part(backend, ctx)
             .unwrap_or(AttentionPlan { groups: Vec::new() }))
     }
 
     /// The next part of the layer's plan (after [`PineState::plan`] handed out the first),
     /// or `None` when the layer's plan is complete.
-    pub(crate) fn next_part(&mut self, ctx: &PlanContext<'_>) -> Option<AttentionPlan> {
+    pub(crate) fn next_part<B: Backend>(
+        &mut self,
+        backend: &B,
+        ctx: &PlanContext<'_>,
+    ) -> Option<AttentionPlan> {
         let p = self.pending.as_mut()?;
         if p.next >= p.end {
             self.pending = None;
@@ -128,9 +136,9 @@ impl PineState {
         p.next = groups.end;
         let (segments, n_heads) = (p.segments, p.n_heads);
         Some(if segments {
-            self.segment_plan(n_heads, ctx, groups)
+            self.segment_plan(backend, n_heads, ctx, groups)
         } else {
-            self.suffix_plan(n_heads, ctx, groups)
+            self.suffix_plan(backend, n_heads, ctx, groups)
         })
     }
 
@@ -160,41 +168,41 @@ impl PineState {
     }
 
     /// The groups of segments `which`.
-    fn segment_plan(
-        &mut self,
+    fn segment_plan<B: Backend>(
+        &self,
+        backend: &B,
         n_heads: usize,
         ctx: &PlanContext<'_>,
         which: Range<usize>,
     ) -> AttentionPlan {
         let geo = ctx.geo;
         let n_seg = geo.lens.len();
-        let groups = which
-            .map(|i| {
-                let seg = geo.segment(i);
-                let rows = seg.start - ctx.spec.start..seg.end - ctx.spec.start;
-                let lists = (0..n_heads)
-                    .map(|h| {
-                        // Unscored (n = 2), the table is zeros: the own segment is rank 0
-                        // whatever its entries, the other one comes next.
-                        let imp = &self.table[(h * n_seg + i) * n_seg..][..n_seg];
-                        self.ranker.rank(imp, Some(i), &mut self.order);
-                        Self::ranges(geo, &self.order, KeyRange::new(seg.clone(), true))
-                    })
-                    .collect();
-                QueryGroup {
-                    rows: rows.clone(),
-                    positions: ctx.spec.positions[rows].to_vec(),
-                    cache_index: seg.collect(),
-                    ranges: HeadRanges::PerHead(lists),
-                }
-            })
-            .collect();
+        let groups = self.groups(backend, which, |i, ranker, order| {
+            let seg = geo.segment(i);
+            let rows = seg.start - ctx.spec.start..seg.end - ctx.spec.start;
+            let lists = (0..n_heads)
+                .map(|h| {
+                    // Unscored (n = 2), the table is zeros: the own segment is rank 0
+                    // whatever its entries, the other one comes next.
+                    let imp = &self.table[(h * n_seg + i) * n_seg..][..n_seg];
+                    ranker.rank(imp, Some(i), order);
+                    Self::ranges(geo, order, KeyRange::new(seg.clone(), true))
+                })
+                .collect();
+            QueryGroup {
+                rows: rows.clone(),
+                positions: ctx.spec.positions[rows].to_vec(),
+                cache_index: seg.collect(),
+                ranges: HeadRanges::PerHead(lists),
+            }
+        });
         AttentionPlan { groups }
     }
 
     /// The groups of suffix rows `which`.
-    fn suffix_plan(
-        &mut self,
+    fn suffix_plan<B: Backend>(
+        &self,
+        backend: &B,
         n_heads: usize,
         ctx: &PlanContext<'_>,
         which: Range<usize>,
@@ -202,25 +210,55 @@ impl PineState {
         let geo = ctx.geo;
         let spec = ctx.spec;
         let n_seg = geo.lens.len();
-        let groups = which
-            .map(|row| {
-                let slot = spec.start + row;
-                let own = geo.region_end()..slot + 1;
-                let lists = (0..n_heads)
-                    .map(|h| {
-                        let imp = &self.table[(row * n_heads + h) * n_seg..][..n_seg];
-                        self.ranker.rank(imp, None, &mut self.order);
-                        Self::ranges(geo, &self.order, KeyRange::new(own.clone(), true))
-                    })
-                    .collect();
-                QueryGroup {
-                    rows: row..row + 1,
-                    positions: vec![spec.positions[row]],
-                    cache_index: vec![slot],
-                    ranges: HeadRanges::PerHead(lists),
-                }
-            })
-            .collect();
+        let groups = self.groups(backend, which, |row, ranker, order| {
+            let slot = spec.start + row;
+            let own = geo.region_end()..slot + 1;
+            let lists = (0..n_heads)
+                .map(|h| {
+                    let imp = &self.table[(row * n_heads + h) * n_seg..][..n_seg];
+                    ranker.rank(imp, None, order);
+                    Self::ranges(geo, order, KeyRange::new(own.clone(), true))
+                })
+                .collect();
+            QueryGroup {
+                rows: row..row + 1,
+                positions: vec![spec.positions[row]],
+                cache_index: vec![slot],
+                ranges: HeadRanges::PerHead(lists),
+            }
+        });
         AttentionPlan { groups }
     }
+
+    /// `group(k, ranker, order)` for every `k` of `which`, in order: built on the backend's
+    /// host threads, [`GROUPS_PER_TASK`] to a task, each task ranking with its own scratch.
+    /// A layer ranks n segments' views of n segments per head, which for many short segments
+    /// is as much work as their attention.
+    fn groups<B: Backend>(
+        &self,
+        backend: &B,
+        which: Range<usize>,
+        group: impl Fn(usize, &mut Ranker, &mut Vec<usize>) -> QueryGroup + Sync,
+    ) -> Vec<QueryGroup> {
+        let built: Vec<OnceLock<QueryGroup>> = which.clone().map(|_| OnceLock::new()).collect();
+        let tasks = built.len().div_ceil(GROUPS_PER_TASK);
+        let spare = || self.spare.lock().unwrap_or_else(PoisonError::into_inner);
+        backend.host_tasks(tasks, &|t| {
+            let taken = spare().pop();
+            let (mut ranker, mut order) =
+                taken.unwrap_or_else(|| (self.ranker.clone(), Vec::new()));
+            let part = t * GROUPS_PER_TASK..built.len().min((t + 1) * GROUPS_PER_TASK);
+            for k in part {
+                let g = group(which.start + k, &mut ranker, &mut order);
+                // Each slot is set once: its task is the only one that reaches it.
+                let _ = built[k].set(g);
+            }
+            spare().push((ranker, order));
+        });
+        built.into_iter().filter_map(OnceLock::into_inner).collect()
+    }
 }
+
+/// Plan groups built by one host task: enough to outweigh handing the task out (a group of
+/// n segments ranks n per head), few enough that two threads share a 20-segment layer.
+const GROUPS_PER_TASK: usize = 4;

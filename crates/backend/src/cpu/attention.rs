@@ -12,6 +12,7 @@
 //! keys (`batch_keys.rs`), with the same bits.
 
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use half::f16;
 use pine_pool::Pool;
@@ -39,6 +40,8 @@ struct Scratch {
     /// `LANES` partial sums of each head's output, lane `l` taking keys `l, l+16, …` (tinyBLAS
     /// order).
     acc: Vec<Vec<f32>>,
+    /// Scratch of [`shared_shifts`].
+    by_start: Vec<u32>,
 }
 
 /// Query heads scored and summed together over the same keys (their KV head's), so each key's
@@ -72,20 +75,11 @@ pub(crate) fn attend(
             owner[r - rows.start] = (gi, li);
         }
     }
-    // Scores per (row, head) at most, and the slots a blocked copy must hold: one pass over
-    // every list (a PINE segment batch has one per segment and head).
-    let (mut max_keys, mut slots) = (0, 0);
-    for list in plan.groups.iter().flat_map(|g| g.lists()) {
-        let keys = list.iter().map(|r| r.keys.len()).sum::<usize>();
-        max_keys = max_keys.max(keys);
-        slots = list.iter().map(|r| r.keys.end).fold(slots, usize::max);
-    }
+    let facts = Survey::of(plan);
     let scale = 1.0 / (hd as f32).sqrt();
     let n_kv = shape.n_kv_heads;
     let per = group_size.min(MULTI);
     let multi = multi_for(hd);
-    // Per plan group and part of a KV head's query heads: the shifts by which heads that read
-    // the same ranges in their own orders (PINE) can share the first head's order.
     // Parts as the tasks cut them: each KV head's heads from its first, `per` at a time.
     let part_starts: Vec<(usize, usize)> = (0..n_kv)
         .flat_map(|kvh| {
@@ -94,31 +88,32 @@ pub(crate) fn attend(
                 .map(move |p| (kvh * group_size + p, per.min(group_size - p)))
         })
         .collect();
-    let mut by_start = Vec::new();
-    let parts: Vec<Vec<Together>> = plan
-        .groups
-        .iter()
-        .map(|g| {
-            part_starts
-                .iter()
-                .map(|&(h, m)| together_form(g, h, m, multi, &mut by_start))
-                .collect()
-        })
-        .collect();
+    // Per plan group and part of a KV head's query heads: the shifts by which heads that read
+    // the same ranges in their own orders (PINE) can share the first head's order. Found by
+    // the first task of a group, on the pool (linear in the group's ranges, which a PINE
+    // segment batch of many short segments has as many of as keys).
+    let parts: Vec<OnceLock<Vec<Together>>> = plan.groups.iter().map(|_| OnceLock::new()).collect();
     let parts_per_kv = group_size.div_ceil(per);
     // A batch of many rows blocks every key it reads; a few rows that read keys at shifts
     // (PINE's decode steps) score the unshifting ranges' keys (the prefix and the segment
     // region, which no later batch rewrites) from the blocked copy the layer holds.
-    let held_slots = held_slots(plan);
+    let held_slots = facts.held_slots();
     let mut held = None;
     let blocked = if multi && owner.len() >= batch_keys::MIN_ROWS {
-        keys.fill(pool, layer, n_kv, hd, slots, &run_starts(plan, slots));
+        keys.fill(
+            pool,
+            layer,
+            n_kv,
+            hd,
+            facts.slots,
+            &facts.run_starts(facts.slots),
+        );
         Some(&*keys)
     } else if multi && held_slots > 0 {
         let h = held.insert(layer.held.lock().unwrap_or_else(|e| e.into_inner()));
         // In runs from the ranges' starts, so that a decode row reads every range's keys from
         // whole blocks of their own (see `Heads::stream`).
-        let starts = run_starts(plan, held_slots);
+        let starts = facts.run_starts(held_slots);
         if !h.holds(held_slots, &starts) {
             h.fill(pool, layer, n_kv, hd, held_slots, &starts);
         }
@@ -132,14 +127,24 @@ pub(crate) fn attend(
         group_size * hd,
         || Scratch {
             q: vec![0.0; per * hd],
-            scores: (0..per).map(|_| Vec::with_capacity(max_keys)).collect(),
-            at: Vec::with_capacity(max_keys),
+            scores: (0..per)
+                .map(|_| Vec::with_capacity(facts.max_keys))
+                .collect(),
+            at: Vec::with_capacity(facts.max_keys),
+            by_start: Vec::new(),
             acc: vec![vec![0.0; LANES * hd]; per],
         },
         |s, i, o| {
             let (row, kvh) = (rows.start + i / n_kv, i % n_kv);
             let (gi, li) = owner[i / n_kv];
             let g = &plan.groups[gi];
+            let by_start = &mut s.by_start;
+            let forms = parts[gi].get_or_init(|| {
+                part_starts
+                    .iter()
+                    .map(|&(h, m)| together_form(g, h, m, multi, by_start))
+                    .collect()
+            });
             let q_row = &q[row * nh * hd..][..nh * hd];
             let mut h = kvh * group_size;
             for (pi, part) in o.chunks_mut(per * hd).enumerate() {
@@ -154,7 +159,7 @@ pub(crate) fn attend(
                     scale,
                     stream,
                 };
-                match &parts[gi][kvh * parts_per_kv + pi] {
+                match &forms[kvh * parts_per_kv + pi] {
                     Together::Same => job.together(h, m, None, q_row, s, part),
                     Together::Shifted(shifts) => job.together(h, m, Some(shifts), q_row, s, part),
                     Together::Alone => {
@@ -169,40 +174,78 @@ pub(crate) fn attend(
     );
 }
 
-/// The slots whose blocked keys a plan of a few rows scores from the layer's held copy: up to
-/// the end of its last non-causal range when some range is read at a shift (PINE's suffix and
-/// decode rows: the prefix and the segments), else 0 (none).
-fn held_slots(plan: &AttentionPlan) -> usize {
-    let ranges = || plan.groups.iter().flat_map(|g| g.lists()).flatten();
-    match ranges().any(|kr| kr.shift != 0) {
-        true => ranges()
-            .filter(|kr| !kr.causal)
-            .map(|kr| kr.keys.end)
-            .max()
-            .unwrap_or(0),
-        false => 0,
-    }
+/// What the kernel needs to know of a plan's ranges before it runs it, from one pass over
+/// every list (a PINE segment batch has one per segment and head, of a range per segment).
+pub(super) struct Survey {
+    /// Scores per (row, head) at most.
+    max_keys: usize,
+    /// Slots a blocked copy of every key the plan reads must hold.
+    slots: usize,
+    /// Whether some range is read at a shift.
+    shifted: bool,
+    /// End of the last non-causal range.
+    unshifting_end: usize,
+    /// Bitset of the slots at which ranges start, slot 0 included.
+    starts: Vec<u64>,
 }
 
-/// 0 and the slots below `slots` at which `plan`'s key ranges start, sorted and unique: the
-/// runs of a blocked copy whose blocks the ranges fill from their first key. Marked in a bitset
-/// over the slots, linear in the ranges: PINE lists every segment once per head (a decode
-/// step asks for them at every layer).
-pub(super) fn run_starts(plan: &AttentionPlan, slots: usize) -> Vec<usize> {
-    let mut marks = vec![0u64; slots.div_ceil(64).max(1)];
-    marks[0] = 1;
-    let ranges = plan.groups.iter().flat_map(|g| g.lists()).flatten();
-    for s in ranges.map(|r| r.keys.start).filter(|&s| s < slots) {
-        marks[s / 64] |= 1 << (s % 64);
+impl Survey {
+    /// Surveys `plan`.
+    pub(super) fn of(plan: &AttentionPlan) -> Survey {
+        let mut f = Survey {
+            max_keys: 0,
+            slots: 0,
+            shifted: false,
+            unshifting_end: 0,
+            starts: vec![1],
+        };
+        for list in plan.groups.iter().flat_map(|g| g.lists()) {
+            let mut keys = 0;
+            for r in list {
+                keys += r.keys.len();
+                f.slots = f.slots.max(r.keys.end);
+                f.shifted |= r.shift != 0;
+                if !r.causal {
+                    f.unshifting_end = f.unshifting_end.max(r.keys.end);
+                }
+                let s = r.keys.start;
+                if s / 64 >= f.starts.len() {
+                    f.starts.resize(s / 64 + 1, 0);
+                }
+                f.starts[s / 64] |= 1 << (s % 64);
+            }
+            f.max_keys = f.max_keys.max(keys);
+        }
+        f
     }
-    let mut starts = Vec::new();
-    for (w, mut m) in marks.into_iter().enumerate() {
-        while m != 0 {
-            starts.push(w * 64 + m.trailing_zeros() as usize);
-            m &= m - 1;
+
+    /// The slots whose blocked keys a plan of a few rows scores from the layer's held copy:
+    /// up to the end of its last non-causal range when some range is read at a shift (PINE's
+    /// suffix and decode rows: the prefix and the segments), else 0 (none).
+    fn held_slots(&self) -> usize {
+        match self.shifted {
+            true => self.unshifting_end,
+            false => 0,
         }
     }
-    starts
+
+    /// 0 and the slots below `slots` at which the plan's ranges start, sorted and unique: the
+    /// runs of a blocked copy whose blocks the ranges fill from their first key.
+    pub(super) fn run_starts(&self, slots: usize) -> Vec<usize> {
+        let mut starts = Vec::new();
+        for (w, &word) in self.starts.iter().enumerate() {
+            let mut m = word;
+            while m != 0 {
+                let s = w * 64 + m.trailing_zeros() as usize;
+                if s >= slots && s > 0 {
+                    return starts;
+                }
+                starts.push(s);
+                m &= m - 1;
+            }
+        }
+        starts
+    }
 }
 
 /// How a part of a KV head's query heads (`h..h + m`) runs in a plan group.

@@ -3,9 +3,8 @@
 //! naive masked softmax. Its SIMD loops equal their plain forms bit for bit.
 
 use super::attention::{
-    attend, max, max_scalar, multi_for, round_f16, round_f16_scalar, run_starts, score,
-    score_multi, score_scalar, softmax, softmax_plain, value_sum, value_sum_multi,
-    value_sum_scalar,
+    attend, max, max_scalar, multi_for, round_f16, round_f16_scalar, score, score_multi,
+    score_scalar, softmax, softmax_plain, value_sum, value_sum_multi, value_sum_scalar, Survey,
 };
 use super::batch_keys::{BatchKeys, MIN_ROWS};
 use super::kv_cache::{CpuCache, Store};
@@ -678,6 +677,6 @@ fn run_starts_are_the_sorted_unique_starts_below_the_slots_and_zero() {
             .collect();
         want.sort_unstable();
         want.dedup();
-        assert_eq!(run_starts(&plan, slots), want, "slots {slots}");
+        assert_eq!(Survey::of(&plan).run_starts(slots), want, "slots {slots}");
     }
 }

@@ -413,6 +413,10 @@ impl Backend for CpuBackend {
         Some(self.plan_budget)
     }
 
+    fn host_tasks(&self, n: usize, f: &(dyn Fn(usize) + Sync)) {
+        self.pool.for_each(n, f);
+    }
+
     fn store_region_keys(
         &mut self,
         cache: &mut CpuCache,
