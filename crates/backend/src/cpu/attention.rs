@@ -90,9 +90,12 @@ pub(crate) fn attend(
         .collect();
     // Per plan group and part of a KV head's query heads: the shifts by which heads that read
     // the same ranges in their own orders (PINE) can share the first head's order. Found by
-    // the first task of a group, on the pool (linear in the group's ranges, which a PINE
-    // segment batch of many short segments has as many of as keys).
-    let parts: Vec<OnceLock<Vec<Together>>> = plan.groups.iter().map(|_| OnceLock::new()).collect();
+    // the first task that runs the part, on the pool (linear in the group's ranges, which a
+    // PINE segment batch of many short segments has as many of as keys); the tasks of a row
+    // are its KV heads, so two threads seldom want the same part at once.
+    let forms: Vec<OnceLock<Together>> = (0..plan.groups.len() * part_starts.len())
+        .map(|_| OnceLock::new())
+        .collect();
     let parts_per_kv = group_size.div_ceil(per);
     // A batch of many rows blocks every key it reads; a few rows that read keys at shifts
     // (PINE's decode steps) score the unshifting ranges' keys (the prefix and the segment
@@ -138,13 +141,6 @@ pub(crate) fn attend(
             let (row, kvh) = (rows.start + i / n_kv, i % n_kv);
             let (gi, li) = owner[i / n_kv];
             let g = &plan.groups[gi];
-            let by_start = &mut s.by_start;
-            let forms = parts[gi].get_or_init(|| {
-                part_starts
-                    .iter()
-                    .map(|&(h, m)| together_form(g, h, m, multi, by_start))
-                    .collect()
-            });
             let q_row = &q[row * nh * hd..][..nh * hd];
             let mut h = kvh * group_size;
             for (pi, part) in o.chunks_mut(per * hd).enumerate() {
@@ -159,7 +155,12 @@ pub(crate) fn attend(
                     scale,
                     stream,
                 };
-                match &forms[kvh * parts_per_kv + pi] {
+                let at = kvh * parts_per_kv + pi;
+                let form = forms[gi * part_starts.len() + at].get_or_init(|| {
+                    let (h, m) = part_starts[at];
+                    together_form(g, h, m, multi, &mut s.by_start)
+                });
+                match form {
                     Together::Same => job.together(h, m, None, q_row, s, part),
                     Together::Shifted(shifts) => job.together(h, m, Some(shifts), q_row, s, part),
                     Together::Alone => {
