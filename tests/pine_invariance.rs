@@ -258,3 +258,33 @@ fn plans_split_by_the_budget_give_the_same_bits() {
         );
     }
 }
+
+/// The plan of many short segments built on one thread and on the pool's two (groups ranked
+/// by several host tasks, shared-order forms found by whichever attention task comes first)
+/// gives the same bits: every logit of the prompt and of two decoded tokens.
+#[test]
+fn plans_built_on_one_or_two_threads_give_the_same_bits() {
+    let path = common::smollm2_path();
+    let f = fixture(CacheType::F16);
+    let words = "Larkspur Bridge opened tomatoes fruits library maps sailors Mount Arden \
+                 metres fair autumn river harbour lantern orchard granite meadow";
+    let docs: Vec<String> = words.split_whitespace().map(|w| format!(" {w}")).collect();
+    let docs: Vec<&str> = docs.iter().map(String::as_str).collect();
+    let layout = f.layout(&docs);
+    let run = |threads: usize| {
+        let mut s = common::session(&path, threads, MatmulMode::Native, CacheType::F16, 1024);
+        let mut all = s.evaluate(&layout, PINE, Logits::All).unwrap();
+        for t in [17, 42] {
+            all.extend(s.decode(t).unwrap());
+        }
+        all
+    };
+    let (one, two) = (run(1), run(2));
+    assert_eq!(one.len(), two.len());
+    assert!(
+        one.iter()
+            .zip(&two)
+            .all(|(a, b)| a.to_bits() == b.to_bits()),
+        "the thread count changed the logits"
+    );
+}
