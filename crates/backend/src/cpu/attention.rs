@@ -22,7 +22,7 @@ use crate::cpu::batch_keys::{self, BatchKeys};
 use crate::cpu::kv_cache::{LayerCache, Store};
 use crate::key_blocks::BLOCK;
 use crate::math::{exp_in_place, softcap};
-use crate::plan::{AttentionPlan, KeyRange, QueryGroup};
+use crate::plan::{AttentionPlan, QueryGroup};
 
 #[cfg(target_arch = "x86_64")]
 use super::attention_avx512 as x512;
@@ -124,8 +124,8 @@ pub(crate) fn attend(
     } else {
         None
     };
-    let stream = multi && held_slots > 0 && owner.len() == 1;
-    let warm = multi && held_slots == 0 && owner.len() == 1;
+    let warm = multi && owner.len() == 1;
+    let stream = warm && held_slots > 0;
     pool.chunks_mut_init(
         &mut out[rows.start * nh * hd..rows.end * nh * hd],
         group_size * hd,
@@ -342,23 +342,19 @@ struct Heads<'a> {
     li: usize,
     kvh: usize,
     scale: f32,
-    /// A decode row that reads keys at shifts (PINE): one pass over keys and values that
-    /// come from memory (the weights streamed since the last token evicted them), in as many
-    /// runs as the plan has ranges. Each range goes in chunks of [`STREAM`] slots, each chunk
-    /// asking the cache for the next one's keys and for its own values (summed after the
-    /// softmax), and the region's keys come from the held copy only, whole blocks even where
-    /// a range wants a few of a block's keys: no range waits on memory at its start, and the
-    /// value sum's strided reads find their rows cached (a SmolLM2 layer's decode row at 512
-    /// tokens, 20 segments, caches evicted: 113 → 90 µs; PINE/causal tg128, 2 threads,
-    /// 1.32 → 1.14 on Zen 5). Hot in cache the requests cost about a quarter more.
+    /// A decode row that reads keys at shifts (PINE): the region's keys come from the held
+    /// copy only, whole blocks even where a range wants a few of a block's keys, so that its
+    /// reads are the held copy's runs and the values (see `warm`).
     stream: bool,
-    /// A decode row that reads keys at their stored positions (causal, anchor): every cache
-    /// line of its keys and values is read once, one element each, before it scores. The
-    /// row's data comes from memory, and those independent loads keep many lines in flight,
-    /// where the scoring pass, two lines per key with a dot product of three heads between,
-    /// waits on each in turn and software prefetches did not help (SmolLM2 at 512 tokens,
-    /// in the model, Zen 5: the causal decode row 37–45 → 27–35 µs per layer; hot in cache
-    /// the extra reads cost about a tenth).
+    /// A decode row: every cache line of its keys (the held copy's blocks where it reads
+    /// them there) and values is read once, one element each, before it scores. The row's
+    /// data comes from memory (the weights streamed since the last token evicted it), and
+    /// those independent loads keep many lines in flight, where the scoring pass, two lines
+    /// per key with a dot product of three heads between, waits on each in turn; software
+    /// prefetches, in chunks ahead of the scoring or all at once, did not help. In the model
+    /// on Zen 5 (SmolLM2 Q4_1 at 512 tokens, two threads): the causal decode row 37–45 →
+    /// 27–35 µs per layer; PINE at 20 segments 5.63 → 5.17 ms per token against prefetching
+    /// two blocks ahead. Hot in cache the extra reads cost about a tenth.
     warm: bool,
 }
 
@@ -387,12 +383,10 @@ impl Heads<'_> {
         s.scores.iter_mut().for_each(Vec::clear);
         let mut rotated_for = [None; MULTI];
         let ranges = self.g.ranges(h0);
-        let stream = self.stream;
-        let visible = |i: usize| ranges.get(i).map_or(0..0, |r: &KeyRange| r.visible(own));
         if self.warm {
             let lines = ranges.iter().map(|r| r.visible(own)).fold(0, |acc, keys| {
                 let (at, n) = (self.layer.at(keys.start, self.kvh), keys.len() * hd);
-                acc ^ read_lines(&self.layer.k, at, n) ^ read_lines(&self.layer.v, at, n)
+                acc ^ self.read_keys(keys) ^ read_lines(&self.layer.v, at, n)
             });
             std::hint::black_box(lines);
         }
@@ -423,27 +417,7 @@ impl Heads<'_> {
             s.at.extend(keys.clone().map(|j| base + j * hd));
             let (qs, scores) = (&s.q[..m * hd], &mut s.scores[..m]);
             let at = &s.at[from..];
-            if !stream {
-                self.score_keys(keys.clone(), at, qs, scores);
-                continue;
-            }
-            if from == 0 {
-                self.prefetch_keys(keys.start..keys.end.min(keys.start + STREAM));
-            }
-            for c in (keys.start..keys.end).step_by(STREAM) {
-                let e = keys.end.min(c + STREAM);
-                let next = match e < keys.end {
-                    true => e..keys.end.min(e + STREAM),
-                    false => {
-                        let n = visible(i + 1);
-                        n.start..n.end.min(n.start + STREAM)
-                    }
-                };
-                self.prefetch_keys(next);
-                self.prefetch_values(c..e);
-                let part = &at[c - keys.start..e - keys.start];
-                self.score_keys(c..e, part, qs, scores);
-            }
+            self.score_keys(keys.clone(), at, qs, scores);
         }
         for sc in &mut s.scores[..m] {
             if let Some(cap) = self.shape.logit_softcap {
@@ -490,43 +464,32 @@ impl Heads<'_> {
         }
     }
 
-    /// Asks the cache for the keys of slots `keys` of this KV head, from the blocked copy
-    /// where it holds them.
-    fn prefetch_keys(&self, keys: Range<usize>) {
+    /// [`read_lines`] of the keys of slots `keys` of this KV head, from the blocked copy where
+    /// it holds them (whole blocks).
+    fn read_keys(&self, keys: Range<usize>) -> u32 {
         if keys.is_empty() {
-            return;
+            return 0;
         }
         let hd = self.shape.head_dim;
         let mut j = keys.start;
+        let mut lines = 0;
         if let Some(b) = self.blocked.filter(|b| j < b.slots()) {
             let last = keys.end.min(b.slots()) - 1;
             let (first, last) = (b.lane(j).block, b.lane(last).block);
             let at = b.block_at(self.kvh, first);
-            prefetch(b.keys(), at, (last + 1 - first) * BLOCK * hd);
+            lines ^= read_lines(b.keys(), at, (last + 1 - first) * BLOCK * hd);
             j = keys.end.min(b.slots());
         }
         if j < keys.end {
-            let at = self.layer.at(j, self.kvh);
-            prefetch(&self.layer.k, at, (keys.end - j) * hd);
-        }
-    }
-
-    /// Asks the cache for the values of slots `keys` of this KV head.
-    fn prefetch_values(&self, keys: Range<usize>) {
-        if !keys.is_empty() {
-            let hd = self.shape.head_dim;
-            prefetch(
-                &self.layer.v,
-                self.layer.at(keys.start, self.kvh),
-                keys.len() * hd,
+            lines ^= read_lines(
+                &self.layer.k,
+                self.layer.at(j, self.kvh),
+                (keys.end - j) * hd,
             );
         }
+        lines
     }
 }
-
-/// Slots of a streaming decode row's range scored between two requests to the cache (two
-/// blocks; 16 and 64 measured the same).
-const STREAM: usize = 2 * BLOCK;
 
 /// Reads one element of each cache line of elements `at..at + n` of `store` (64-byte lines
 /// from `at`), and returns their bits folded together so that the reads are not dropped.
@@ -541,23 +504,6 @@ fn read_lines(store: &Store, at: usize, n: usize) -> u32 {
             .step_by(16)
             .fold(0, |acc, x| acc ^ x.to_bits()),
     }
-}
-
-/// Asks the cache for elements `at..at + n` of `store` (a hint: nothing is read).
-fn prefetch(store: &Store, at: usize, n: usize) {
-    let (p, bytes) = match store {
-        Store::F16(d) => (d.as_ptr().wrapping_add(at).cast::<u8>(), 2 * n),
-        Store::F32(d) => (d.as_ptr().wrapping_add(at).cast::<u8>(), 4 * n),
-    };
-    #[cfg(target_arch = "x86_64")]
-    for line in (0..bytes).step_by(64) {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: a prefetch is only a hint and cannot fault, whatever the address; the
-        // pointer is made with `wrapping_add` and never dereferenced.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(line).cast()) };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (p, bytes);
 }
 
 /// [`score`] for the `qs.len() / hd` queries in `qs` (several only where `multi_for`).
