@@ -144,19 +144,21 @@ pub(crate) fn attend(
             let g = &plan.groups[gi];
             let q_row = &q[row * nh * hd..][..nh * hd];
             let mut h = kvh * group_size;
+            let job = Heads {
+                layer,
+                blocked,
+                shape,
+                g,
+                li,
+                kvh,
+                scale,
+                stream,
+            };
+            if warm {
+                job.read_ahead(h);
+            }
             for (pi, part) in o.chunks_mut(per * hd).enumerate() {
                 let m = part.len() / hd;
-                let job = Heads {
-                    layer,
-                    blocked,
-                    shape,
-                    g,
-                    li,
-                    kvh,
-                    scale,
-                    stream,
-                    warm,
-                };
                 let at = kvh * parts_per_kv + pi;
                 let form = forms[gi * part_starts.len() + at].get_or_init(|| {
                     let (h, m) = part_starts[at];
@@ -344,18 +346,8 @@ struct Heads<'a> {
     scale: f32,
     /// A decode row that reads keys at shifts (PINE): the region's keys come from the held
     /// copy only, whole blocks even where a range wants a few of a block's keys, so that its
-    /// reads are the held copy's runs and the values (see `warm`).
+    /// reads are the held copy's runs and the values (see [`Heads::read_ahead`]).
     stream: bool,
-    /// A decode row: every cache line of its keys (the held copy's blocks where it reads
-    /// them there) and values is read once, one element each, before it scores. The row's
-    /// data comes from memory (the weights streamed since the last token evicted it), and
-    /// those independent loads keep many lines in flight, where the scoring pass, two lines
-    /// per key with a dot product of three heads between, waits on each in turn; software
-    /// prefetches, in chunks ahead of the scoring or all at once, did not help. In the model
-    /// on Zen 5 (SmolLM2 Q4_1 at 512 tokens, two threads): the causal decode row 37–45 →
-    /// 27–35 µs per layer; PINE at 20 segments 5.63 → 5.17 ms per token against prefetching
-    /// two blocks ahead. Hot in cache the extra reads cost about a tenth.
-    warm: bool,
 }
 
 impl Heads<'_> {
@@ -383,13 +375,6 @@ impl Heads<'_> {
         s.scores.iter_mut().for_each(Vec::clear);
         let mut rotated_for = [None; MULTI];
         let ranges = self.g.ranges(h0);
-        if self.warm {
-            let lines = ranges.iter().map(|r| r.visible(own)).fold(0, |acc, keys| {
-                let (at, n) = (self.layer.at(keys.start, self.kvh), keys.len() * hd);
-                acc ^ self.read_keys(keys) ^ read_lines(&self.layer.v, at, n)
-            });
-            std::hint::black_box(lines);
-        }
         for (i, range) in ranges.iter().enumerate() {
             let keys = range.visible(own);
             if keys.is_empty() {
@@ -462,6 +447,32 @@ impl Heads<'_> {
             }
             j = end;
         }
+    }
+
+    /// For a decode row, before its heads score: reads every cache line of the keys (the
+    /// held copy's blocks where it reads them there) and values of head `h`'s ranges (the
+    /// keys of every head of the KV head), one element each, once for all its heads. The row's
+    /// data comes from memory (the weights streamed since the last token evicted it), and
+    /// those independent loads keep many lines in flight, where the scoring pass, two lines
+    /// per key with a dot product of three heads between, waits on each in turn; software
+    /// prefetches, in chunks ahead of the scoring or all at once, did not help. In the model
+    /// on Zen 5 (SmolLM2 Q4_1 at 512 tokens, two threads): the causal decode row 37–45 →
+    /// 27–35 µs per layer, 1B shape Q4_K_M 141 → 110 µs; PINE at 20 segments 5.63 → 5.17 ms
+    /// per token against prefetching two blocks ahead. Hot in cache the reads cost about a
+    /// tenth.
+    fn read_ahead(&self, h: usize) {
+        let hd = self.shape.head_dim;
+        let own = self.g.cache_index[self.li];
+        let lines = self
+            .g
+            .ranges(h)
+            .iter()
+            .map(|r| r.visible(own))
+            .fold(0, |acc, keys| {
+                let (at, n) = (self.layer.at(keys.start, self.kvh), keys.len() * hd);
+                acc ^ self.read_keys(keys) ^ read_lines(&self.layer.v, at, n)
+            });
+        std::hint::black_box(lines);
     }
 
     /// [`read_lines`] of the keys of slots `keys` of this KV head, from the blocked copy where
