@@ -502,18 +502,19 @@ impl Heads<'_> {
     }
 }
 
-/// Reads one element of each cache line of elements `at..at + n` of `store` (64-byte lines
-/// from `at`), and returns their bits folded together so that the reads are not dropped.
+/// Reads one element of each cache line that elements `at..at + n` of `store` touch: one
+/// every 64 bytes from `at` and the last (the run need not start on a line), their bits folded
+/// together so that the reads are not dropped.
 fn read_lines(store: &Store, at: usize, n: usize) -> u32 {
+    fn fold<T: Copy>(part: &[T], step: usize, bits: impl Fn(T) -> u32) -> u32 {
+        let last = part.last().map_or(0, |&x| bits(x));
+        part.iter()
+            .step_by(step)
+            .fold(last, |acc, &x| acc ^ bits(x))
+    }
     match store {
-        Store::F16(d) => d[at..at + n]
-            .iter()
-            .step_by(32)
-            .fold(0, |acc, x| acc ^ x.to_bits() as u32),
-        Store::F32(d) => d[at..at + n]
-            .iter()
-            .step_by(16)
-            .fold(0, |acc, x| acc ^ x.to_bits()),
+        Store::F16(d) => fold(&d[at..at + n], 32, |x| x.to_bits() as u32),
+        Store::F32(d) => fold(&d[at..at + n], 16, f32::to_bits),
     }
 }
 
