@@ -562,8 +562,9 @@ fn heads_in_their_own_orders_equal_each_head_alone_in_the_first_order() {
 }
 
 /// A decode row that reads key ranges at shifts (PINE) scores the prefix and the segments from
-/// the blocked keys the layer holds, with the bits of scoring them key by key from the cache
-/// (the same ranges cut into pieces too short for whole blocks); a write to one of the held
+/// the blocked keys the layer holds (one run: segments start mid-block, so blocks are shared
+/// by ranges read at different shifts), with the same bits when the ranges come cut into
+/// pieces of 11 keys (most blocks scored in two or three parts); a write to one of the held
 /// slots drops the copy, so the next step reads the new key. Both cache precisions, three
 /// query heads per KV head, each head at its own shifts.
 #[test]

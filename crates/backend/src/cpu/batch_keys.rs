@@ -24,10 +24,11 @@ pub(crate) const MIN_ROWS: usize = 32;
 
 /// The blocked keys of slots `0..slots` of every KV head, reused from layer to layer.
 ///
-/// The slots come in runs, each starting a fresh block: a plan's key ranges (PINE's prefix and
-/// segments) start runs, so a range's keys fill whole blocks but for its last one, rather than
-/// straddling blocks shared with its neighbours, which a query reads at another shift. A
-/// causal plan has one run, the plain layout.
+/// The slots come in runs, each starting a fresh block: a batch's plan's key ranges (PINE's
+/// prefix and segments) start runs, so a range's keys fill whole blocks but for its last one,
+/// rather than straddling blocks shared with its neighbours, which a query reads at another
+/// shift. A causal plan has one run, the plain layout, and so does a layer's held copy for
+/// decode rows (a row reads each key once; padding would only add bytes to read).
 pub(crate) struct BatchKeys {
     /// Per KV head, `blocks` blocks (each run's last block zero-padded).
     keys: Store,
