@@ -66,6 +66,21 @@ pub trait Planner<B: Backend> {
     fn next_part(&mut self, _backend: &B) -> Option<AttentionPlan> {
         None
     }
+
+    /// Runs `layer`'s attention of the batch's pre-RoPE queries `q` into `out` in one backend
+    /// call where the planner can ([`Backend::ranked_attention`]: PINE's decode rows), and says
+    /// so; `Ok(false)`: nothing ran, and the caller plans the layer as usual.
+    fn attend(
+        &mut self,
+        _backend: &mut B,
+        _cache: &B::Cache,
+        _layer: usize,
+        _shape: &AttentionShape,
+        _q: &B::Buffer,
+        _out: &mut B::Buffer,
+    ) -> Result<bool, String> {
+        Ok(false)
+    }
 }
 
 /// A planner that hands out the same plan for every layer (plain causal batches).
@@ -326,5 +341,32 @@ impl<B: Backend> Planner<B> for LayoutPlanner {
             spec,
         };
         self.pine.as_mut()?.next_part(backend, &ctx)
+    }
+
+    fn attend(
+        &mut self,
+        backend: &mut B,
+        cache: &B::Cache,
+        layer: usize,
+        shape: &AttentionShape,
+        q: &B::Buffer,
+        out: &mut B::Buffer,
+    ) -> Result<bool, String> {
+        let spec = self.current.as_ref().ok_or("no batch in flight")?;
+        let decode_row = spec.part == Part::Suffix && spec.ids.len() == 1;
+        let Some(pine) = self
+            .pine
+            .as_ref()
+            .filter(|_| decode_row && !self.geo.lens.is_empty())
+        else {
+            return Ok(false);
+        };
+        let ctx = crate::pine::PlanContext {
+            geo: &self.geo,
+            canonical: &self.canonical,
+            spec,
+        };
+        pine.attend_row(backend, cache, layer, shape, q, &ctx, out)?;
+        Ok(true)
     }
 }

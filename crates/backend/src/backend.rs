@@ -8,7 +8,7 @@ use pine_gguf::{Gguf, TensorInfo};
 
 use crate::error::BackendError;
 use crate::importance::{ImportanceRows, RegionGeometry};
-use crate::plan::AttentionPlan;
+use crate::plan::{AttentionPlan, RankedRow};
 use crate::rope::Rope;
 
 /// A weight tensor of an open model file. The file is shared so a backend may keep using its
@@ -345,4 +345,42 @@ pub trait Backend {
         rows: ImportanceRows,
         out: &mut [f32],
     ) -> Result<(), BackendError>;
+    /// PINE's attention for one decode row (pre-RoPE queries `q`, one row), its ranking
+    /// included: the importance of the segments for the row's query heads (as
+    /// [`Backend::importance`] with one query row), each head's key ranges from `row.rank`,
+    /// and the attention over them (as [`Backend::attention`] with [`RankedRow::plan`]). The
+    /// default makes those calls in turn ([`ranked_attention_in_steps`]); a backend may do all
+    /// of it per KV head in one pass, with the same results.
+    fn ranked_attention(
+        &mut self,
+        cache: &Self::Cache,
+        layer: usize,
+        shape: &AttentionShape,
+        q: &Self::Buffer,
+        row: &RankedRow<'_>,
+        out: &mut Self::Buffer,
+    ) -> Result<(), BackendError> {
+        ranked_attention_in_steps(self, cache, layer, shape, q, row, out)
+    }
+}
+
+/// [`Backend::ranked_attention`] as three calls: the importance table, the ranking on the
+/// calling thread, the attention of the row's plan.
+pub fn ranked_attention_in_steps<B: Backend + ?Sized>(
+    backend: &mut B,
+    cache: &B::Cache,
+    layer: usize,
+    shape: &AttentionShape,
+    q: &B::Buffer,
+    row: &RankedRow<'_>,
+    out: &mut B::Buffer,
+) -> Result<(), BackendError> {
+    let (n_heads, n_seg) = (shape.n_heads, row.geo.lens.len());
+    let rows = ImportanceRows::Queries(1);
+    let mut table = vec![0.0f32; rows.table_len(n_heads, n_seg)];
+    if n_seg > 0 {
+        backend.importance(cache, layer, shape, q, &row.geo, rows, &mut table)?;
+    }
+    let lists = (row.rank)(0..n_heads, &table);
+    backend.attention(cache, layer, shape, q, &row.plan(lists), out)
 }

@@ -14,11 +14,12 @@ pub mod rope;
 mod simd8;
 
 pub use backend::{
-    AttentionShape, Backend, CacheSpec, CacheType, MatmulMode, VulkanNumerics, WeightSource,
+    ranked_attention_in_steps, AttentionShape, Backend, CacheSpec, CacheType, MatmulMode,
+    VulkanNumerics, WeightSource,
 };
 pub use cpu::{CpuBackend, CpuCache, CpuWeight};
 pub use error::BackendError;
 pub use importance::{ImportanceRows, RegionGeometry};
-pub use plan::{AttentionPlan, HeadRanges, KeyRange, QueryGroup};
+pub use plan::{AttentionPlan, HeadRanges, KeyRange, QueryGroup, RankFn, RankedRow};
 pub use region_store::RegionStore;
 pub use rope::{Rope, RopeScaling};

@@ -49,6 +49,42 @@ pub enum HeadRanges {
     PerHead(Vec<Vec<KeyRange>>),
 }
 
+/// Range lists of a KV head's query heads from their importance rows: `rank(heads, table)`
+/// gets query heads `heads` (one KV head's, in order) and their rows of one decode row's
+/// importance table (`heads.len()` rows of one entry per segment, as
+/// [`crate::ImportanceRows::Queries`] lays them out) and returns each head's key ranges, in
+/// head order.
+pub type RankFn<'a> = dyn Fn(Range<usize>, &[f32]) -> Vec<Vec<KeyRange>> + Sync + 'a;
+
+/// One decode row whose key ranges come from ranking segments by importance (PINE), for
+/// [`crate::Backend::ranked_attention`].
+pub struct RankedRow<'a> {
+    /// The row's RoPE position.
+    pub position: i64,
+    /// The cache slot of the row's own key and value (already stored).
+    pub slot: usize,
+    /// Cache slots of the segment region; the row's own part is `region.end..=slot`.
+    pub region: Range<usize>,
+    /// The segments, as for [`crate::Backend::importance`].
+    pub geo: crate::RegionGeometry<'a>,
+    /// The ranking that turns importance into each head's key ranges.
+    pub rank: &'a RankFn<'a>,
+}
+
+impl RankedRow<'_> {
+    /// The one-group plan of this row with `lists` (one per query head).
+    pub fn plan(&self, lists: Vec<Vec<KeyRange>>) -> AttentionPlan {
+        AttentionPlan {
+            groups: vec![QueryGroup {
+                rows: 0..1,
+                positions: vec![self.position],
+                cache_index: vec![self.slot],
+                ranges: HeadRanges::PerHead(lists),
+            }],
+        }
+    }
+}
+
 /// Query rows of the current batch that share their key ranges.
 #[derive(Clone, Debug, PartialEq)]
 pub struct QueryGroup {

@@ -4,7 +4,7 @@
 
 use pine_backend::{
     AttentionPlan, AttentionShape, Backend, BackendError, CacheSpec, CpuBackend, CpuCache,
-    CpuWeight, ImportanceRows, MatmulMode, RegionGeometry, VulkanNumerics, WeightSource,
+    CpuWeight, ImportanceRows, MatmulMode, RankedRow, RegionGeometry, VulkanNumerics, WeightSource,
 };
 #[cfg(feature = "vulkan")]
 use pine_vulkan::{DeviceChoice, VkBuffer, VkCache, VkWeight, VulkanBackend};
@@ -600,6 +600,31 @@ impl Backend for AnyBackend {
             (AnyBackend::Vulkan(b), AnyCache::Vulkan(c), AnyBuffer::Vulkan(k)) => {
                 b.store_region_keys(c, layer, k, tokens)
             }
+            #[cfg(feature = "vulkan")]
+            _ => Err(mixed()),
+        }
+    }
+
+    fn ranked_attention(
+        &mut self,
+        cache: &AnyCache,
+        layer: usize,
+        shape: &AttentionShape,
+        q: &AnyBuffer,
+        row: &RankedRow<'_>,
+        out: &mut AnyBuffer,
+    ) -> Result<(), BackendError> {
+        match (self, cache, q, out) {
+            (AnyBackend::Cpu(b), AnyCache::Cpu(c), AnyBuffer::Cpu(q), AnyBuffer::Cpu(o)) => {
+                b.ranked_attention(c, layer, shape, q, row, o)
+            }
+            #[cfg(feature = "vulkan")]
+            (
+                AnyBackend::Vulkan(b),
+                AnyCache::Vulkan(c),
+                AnyBuffer::Vulkan(q),
+                AnyBuffer::Vulkan(o),
+            ) => b.ranked_attention(c, layer, shape, q, row, o),
             #[cfg(feature = "vulkan")]
             _ => Err(mixed()),
         }

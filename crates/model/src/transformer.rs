@@ -258,6 +258,15 @@ impl<B: Backend> Pass<'_, '_, B> {
                 .map_err(|e| ModelError::Plan(format!("layer {l}: {e}"))),
             None => Ok(plan),
         };
+        // PINE's decode rows: ranked and attended in one backend call.
+        let one_call = window.is_none()
+            && self
+                .planner
+                .attend(be, self.cache, l, shape, &s.q, &mut s.attn)
+                .map_err(ModelError::Plan)?;
+        if one_call {
+            return Ok(());
+        }
         let plan = self
             .planner
             .plan(be, self.cache, l, shape, &s.q, &s.k)

@@ -11,7 +11,7 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 
 use pine_backend::{
     AttentionPlan, AttentionShape, Backend, HeadRanges, ImportanceRows, KeyRange, QueryGroup,
-    RegionGeometry,
+    RankedRow, RegionGeometry,
 };
 
 use crate::layout::Geometry;
@@ -140,6 +140,56 @@ impl PineState {
         } else {
             self.suffix_plan(backend, n_heads, ctx, groups)
         })
+    }
+
+    /// The attention of a decode row (the one-row suffix batch in flight) in one backend call
+    /// ([`Backend::ranked_attention`]), each head ranked as [`PineState::plan`] ranks a suffix
+    /// row; a backend may rank on its own threads, so each call takes a ranker from the stock.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn attend_row<B: Backend>(
+        &self,
+        backend: &mut B,
+        cache: &B::Cache,
+        layer: usize,
+        shape: &AttentionShape,
+        q: &B::Buffer,
+        ctx: &PlanContext<'_>,
+        out: &mut B::Buffer,
+    ) -> Result<(), String> {
+        let geo = ctx.geo;
+        let n_seg = geo.lens.len();
+        let slot = ctx.spec.start;
+        let own = KeyRange::new(geo.region_end()..slot + 1, true);
+        let spare = || self.spare.lock().unwrap_or_else(PoisonError::into_inner);
+        let rank = |heads: Range<usize>, table: &[f32]| {
+            let taken = spare().pop();
+            let (mut ranker, mut order) =
+                taken.unwrap_or_else(|| (self.ranker.clone(), Vec::new()));
+            let lists = table
+                .chunks_exact(n_seg)
+                .take(heads.len())
+                .map(|imp| {
+                    ranker.rank(imp, None, &mut order);
+                    Self::ranges(geo, &order, own.clone())
+                })
+                .collect();
+            spare().push((ranker, order));
+            lists
+        };
+        let row = RankedRow {
+            position: ctx.spec.positions[0],
+            slot,
+            region: geo.prefix..geo.region_end(),
+            geo: RegionGeometry {
+                starts: &self.starts,
+                lens: &geo.lens,
+                canonical: ctx.canonical,
+            },
+            rank: &rank,
+        };
+        backend
+            .ranked_attention(cache, layer, shape, q, &row, out)
+            .map_err(|e| e.to_string())
     }
 
     /// Ranges in assigned-position order: prefix, segments from farthest to nearest (`order`

@@ -12,7 +12,7 @@
 //! keys (`batch_keys.rs`), with the same bits.
 
 use std::ops::Range;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use half::f16;
 use pine_pool::Pool;
@@ -20,9 +20,10 @@ use pine_pool::Pool;
 use crate::backend::AttentionShape;
 use crate::cpu::batch_keys::{self, BatchKeys};
 use crate::cpu::kv_cache::{LayerCache, Store};
+use crate::importance::{importance_task, ImportanceTask};
 use crate::key_blocks::BLOCK;
 use crate::math::{exp_in_place, softcap};
-use crate::plan::{AttentionPlan, QueryGroup};
+use crate::plan::{AttentionPlan, QueryGroup, RankedRow};
 
 #[cfg(target_arch = "x86_64")]
 use super::attention_avx512 as x512;
@@ -44,6 +45,23 @@ struct Scratch {
     by_start: Vec<u32>,
     /// Scratch of [`Heads::read_ahead`]: a row's key ranges in cache order.
     runs: Vec<Range<usize>>,
+    /// A ranked row's importance rows of one KV head's query heads ([`attend_ranked`]).
+    imp: Vec<f32>,
+}
+
+impl Scratch {
+    /// Buffers for `per` heads of `hd` dimensions at a time, room for `keys` scores each.
+    fn new(per: usize, hd: usize, keys: usize) -> Scratch {
+        Scratch {
+            q: vec![0.0; per * hd],
+            scores: (0..per).map(|_| Vec::with_capacity(keys)).collect(),
+            at: Vec::with_capacity(keys),
+            by_start: Vec::new(),
+            runs: Vec::new(),
+            imp: Vec::new(),
+            acc: vec![vec![0.0; LANES * hd]; per],
+        }
+    }
 }
 
 /// Query heads scored and summed together over the same keys (their KV head's), so each key's
@@ -132,16 +150,7 @@ pub(crate) fn attend(
     pool.chunks_mut_init(
         &mut out[rows.start * nh * hd..rows.end * nh * hd],
         group_size * hd,
-        || Scratch {
-            q: vec![0.0; per * hd],
-            scores: (0..per)
-                .map(|_| Vec::with_capacity(facts.max_keys))
-                .collect(),
-            at: Vec::with_capacity(facts.max_keys),
-            by_start: Vec::new(),
-            runs: Vec::new(),
-            acc: vec![vec![0.0; LANES * hd]; per],
-        },
+        || Scratch::new(per, hd, facts.max_keys),
         |s, i, o| {
             let (row, kvh) = (rows.start + i / n_kv, i % n_kv);
             let (gi, li) = owner[i / n_kv];
@@ -168,19 +177,105 @@ pub(crate) fn attend(
                     let (h, m) = part_starts[at];
                     together_form(g, h, m, multi, &mut s.by_start)
                 });
-                match form {
-                    Together::Same => job.together(h, m, None, q_row, s, part),
-                    Together::Shifted(shifts) => job.together(h, m, Some(shifts), q_row, s, part),
-                    Together::Alone => {
-                        for (k, out) in part.chunks_mut(hd).enumerate() {
-                            job.together(h + k, 1, None, q_row, s, out);
-                        }
-                    }
-                }
+                job.run(form, h, m, q_row, s, part);
                 h += m;
             }
         },
     );
+}
+
+/// [`crate::Backend::ranked_attention`] where the several-heads forms apply (`multi_for`),
+/// for the pre-RoPE queries `q` (`[n_heads * head_dim]`) into `out` (as long). One task per KV
+/// head scores the region's pre-RoPE keys for its query heads ([`importance_task`]), ranks them
+/// (`row.rank`) and attends over the ranges, so the row takes one pass over the pool where
+/// the importance table, the ranking (on the calling thread, the pool idle) and the attention
+/// took three; the bits are those of the three steps. The row's prefix and segment keys come
+/// from the layer's held blocked copy, as in [`attend`]. Errors: ranges for other than the
+/// KV head's query heads, or past the cache's `n_cached` slots.
+pub(crate) fn attend_ranked(
+    pool: &Pool,
+    layer: &LayerCache,
+    shape: &AttentionShape,
+    q: &[f32],
+    row: &RankedRow<'_>,
+    n_cached: usize,
+    out: &mut [f32],
+) -> Result<(), String> {
+    let (hd, nh, n_kv) = (shape.head_dim, shape.n_heads, shape.n_kv_heads);
+    let group = nh / n_kv;
+    let per = group.min(MULTI);
+    let n_seg = row.geo.lens.len();
+    let held_slots = row.region.end;
+    let mut held = None;
+    let blocked = if held_slots > 0 {
+        let h = held.insert(layer.held.lock().unwrap_or_else(|e| e.into_inner()));
+        if !h.holds(held_slots, &[0]) {
+            h.fill(pool, layer, n_kv, hd, held_slots, &[0]);
+        }
+        Some(&**h)
+    } else {
+        None
+    };
+    let scale = 1.0 / (hd as f32).sqrt();
+    let failed = Mutex::new(None);
+    pool.chunks_mut_init(
+        &mut out[..nh * hd],
+        group * hd,
+        || Scratch::new(per, hd, row.slot + 1),
+        |s, kvh, o| {
+            let heads = kvh * group..(kvh + 1) * group;
+            s.imp.clear();
+            s.imp.resize(group * n_seg, 0.0);
+            if n_seg > 0 {
+                let task = ImportanceTask::Query {
+                    row: 0,
+                    kv_head: kvh,
+                };
+                importance_task(&layer.region, q, nh, &row.geo, &task, &mut s.imp);
+            }
+            let mine = (row.rank)(heads.clone(), &s.imp);
+            let plan = (mine.len() == group).then(|| {
+                let mut lists = vec![Vec::new(); nh];
+                for (list, ranges) in lists[heads.clone()].iter_mut().zip(mine) {
+                    *list = ranges;
+                }
+                row.plan(lists)
+            });
+            let checked = plan
+                .ok_or_else(|| format!("ranked row: range lists for other than {group} heads"))
+                .and_then(|p| p.validate_rows(0..1, n_cached, nh).map(|()| p));
+            let plan = match checked {
+                Ok(p) => p,
+                Err(e) => {
+                    *failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                    return;
+                }
+            };
+            let g = &plan.groups[0];
+            let job = Heads {
+                layer,
+                blocked,
+                shape,
+                g,
+                li: 0,
+                kvh,
+                scale,
+                stream: blocked.is_some(),
+            };
+            job.read_ahead(heads.start, &mut s.runs);
+            let mut h = heads.start;
+            for part in o.chunks_mut(per * hd) {
+                let m = part.len() / hd;
+                let form = together_form(g, h, m, true, &mut s.by_start);
+                job.run(&form, h, m, q, s, part);
+                h += m;
+            }
+        },
+    );
+    match failed.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// What the kernel needs to know of a plan's ranges before it runs it, from one pass over
@@ -356,6 +451,28 @@ struct Heads<'a> {
 }
 
 impl Heads<'_> {
+    /// Heads `h..h + m` (a part of the KV head's) into `out`, in `form`.
+    fn run(
+        &self,
+        form: &Together,
+        h: usize,
+        m: usize,
+        q_row: &[f32],
+        s: &mut Scratch,
+        out: &mut [f32],
+    ) {
+        match form {
+            Together::Same => self.together(h, m, None, q_row, s, out),
+            Together::Shifted(shifts) => self.together(h, m, Some(shifts), q_row, s, out),
+            Together::Alone => {
+                let hd = self.shape.head_dim;
+                for (k, out) in out.chunks_mut(hd).enumerate() {
+                    self.together(h + k, 1, None, q_row, s, out);
+                }
+            }
+        }
+    }
+
     /// Heads `h0..h0 + m` (`1 ≤ m ≤ MULTI`; several only where `multi_for`) over head `h0`'s
     /// ranges: each head's query rotated once per distinct shift, the ranges' keys scored in
     /// plan order, one softmax over all of them and the values summed in the same order. With

@@ -8,9 +8,14 @@ use super::attention::{
 };
 use super::batch_keys::{BatchKeys, MIN_ROWS};
 use super::kv_cache::{CpuCache, Store};
-use crate::backend::{AttentionShape, CacheSpec, CacheType};
-use crate::plan::{AttentionPlan, HeadRanges, KeyRange, QueryGroup};
+use crate::backend::{
+    ranked_attention_in_steps, AttentionShape, Backend, CacheSpec, CacheType, MatmulMode,
+};
+use crate::importance::RegionGeometry;
+use crate::plan::{AttentionPlan, HeadRanges, KeyRange, QueryGroup, RankedRow};
 use crate::rope::{Rope, RopeScaling};
+use crate::CpuBackend;
+use std::ops::Range;
 
 const HD: usize = 16;
 
@@ -679,5 +684,115 @@ fn run_starts_are_the_sorted_unique_starts_below_the_slots_and_zero() {
         want.sort_unstable();
         want.dedup();
         assert_eq!(Survey::of(&plan).run_starts(slots), want, "slots {slots}");
+    }
+}
+
+/// A decode row ranked and attended in one call ([`Backend::ranked_attention`]: per KV head,
+/// importance, ranking and attention in one task) gives the bits of the three steps in turn
+/// ([`ranked_attention_in_steps`]): 1, 3 and 20 segments of ragged lengths after a prefix,
+/// both cache precisions, 9 query heads on 3 KV heads, one and two threads. The ranking is
+/// PINE's (by importance, own part last) with each head's shifts, so heads read the segments
+/// in their own orders; a ranking that returns lists for the wrong heads is an error.
+#[test]
+fn a_ranked_row_in_one_call_equals_importance_ranking_and_attention_in_turn() {
+    let (n_heads, n_kv, hd) = (9, 3, 64);
+    let sh = AttentionShape {
+        n_heads,
+        n_kv_heads: n_kv,
+        head_dim: hd,
+        rope: Rope::new(hd, 10000.0, &RopeScaling::None, None),
+        logit_softcap: None,
+    };
+    let prefix = 6;
+    for lens in [
+        vec![37],
+        vec![5, 40, 19],
+        (0..20).map(|j| 1 + (j * 7) % 23).collect(),
+    ] {
+        let region: usize = lens.iter().sum();
+        let starts: Vec<usize> = lens
+            .iter()
+            .scan(0, |at, &l| {
+                *at += l;
+                Some(*at - l)
+            })
+            .collect();
+        let canonical: Vec<usize> = (0..lens.len()).rev().collect();
+        let (region_end, slot) = (prefix + region, prefix + region + 3);
+        // PINE's ranges for one head: the prefix, the segments from least to most important
+        // at the shifts that tile the region, then the row's own part.
+        let ranges = |imp: &[f32]| {
+            let mut order: Vec<usize> = (0..lens.len()).collect();
+            order.sort_by(|&a, &b| imp[b].total_cmp(&imp[a]).then(a.cmp(&b)));
+            let mut list = vec![KeyRange::new(0..prefix, false)];
+            let mut before = region as i64;
+            for &j in order.iter().rev() {
+                before -= lens[j] as i64;
+                list.push(KeyRange {
+                    keys: prefix + starts[j]..prefix + starts[j] + lens[j],
+                    causal: false,
+                    shift: before,
+                });
+            }
+            list.push(KeyRange::new(region_end..slot + 1, true));
+            list
+        };
+        let rank = |heads: Range<usize>, table: &[f32]| -> Vec<Vec<KeyRange>> {
+            let n = lens.len();
+            table
+                .chunks_exact(n)
+                .take(heads.len())
+                .map(ranges)
+                .collect()
+        };
+        let row = RankedRow {
+            position: slot as i64 + 40,
+            slot,
+            region: prefix..region_end,
+            geo: RegionGeometry {
+                starts: &starts,
+                lens: &lens,
+                canonical: &canonical,
+            },
+            rank: &rank,
+        };
+        let q = vector(11, n_heads * hd);
+        for ty in [CacheType::F16, CacheType::F32] {
+            for threads in [1, 2] {
+                let mut be = CpuBackend::new(threads, MatmulMode::Native).unwrap();
+                let mut c = be
+                    .new_cache(CacheSpec {
+                        n_layers: 1,
+                        n_ctx: slot + 5,
+                        n_kv_heads: n_kv,
+                        head_dim: hd,
+                        ty,
+                    })
+                    .unwrap();
+                let width = n_kv * hd;
+                let cached = |seed| vector(seed, (slot + 1) * width);
+                c.layers[0].k.put(0, &cached(12));
+                c.layers[0].v.put(0, &cached(13));
+                be.store_region_keys(&mut c, 0, &vector(14, region * width), region)
+                    .unwrap();
+                let mut want = vec![0.0; n_heads * hd];
+                ranked_attention_in_steps(&mut be, &c, 0, &sh, &q, &row, &mut want).unwrap();
+                let mut got = vec![f32::NAN; n_heads * hd];
+                be.ranked_attention(&c, 0, &sh, &q, &row, &mut got).unwrap();
+                let what = format!("{} segments, {ty:?}, {threads} threads", lens.len());
+                assert_eq!(bits(&got), bits(&want), "{what}");
+                // Run again with the held copy in place.
+                be.ranked_attention(&c, 0, &sh, &q, &row, &mut got).unwrap();
+                assert_eq!(bits(&got), bits(&want), "{what}, held copy kept");
+                let short = |h: Range<usize>, t: &[f32]| rank(h.start..h.end - 1, t);
+                let bad = RankedRow {
+                    region: row.region.clone(),
+                    rank: &short,
+                    ..row
+                };
+                let err = be.ranked_attention(&c, 0, &sh, &q, &bad, &mut got);
+                assert!(err.is_err(), "{what}: lists for two heads of three");
+            }
+        }
     }
 }

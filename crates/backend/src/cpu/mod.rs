@@ -24,12 +24,14 @@ use pine_quant::matmul::{
 use pine_quant::matmul::{WeightView, GROUP};
 use pine_quant::{dequantize_row, dequantize_tensor};
 
-use crate::backend::{AttentionShape, Backend, CacheSpec, MatmulMode, WeightSource};
+use crate::backend::{
+    ranked_attention_in_steps, AttentionShape, Backend, CacheSpec, MatmulMode, WeightSource,
+};
 use crate::error::BackendError;
 use crate::importance::{
     check_request, importance_task, importance_tasks, ImportanceRows, RegionGeometry,
 };
-use crate::plan::AttentionPlan;
+use crate::plan::{AttentionPlan, RankedRow};
 
 pub use kv_cache::CpuCache;
 
@@ -480,5 +482,48 @@ impl Backend for CpuBackend {
             importance_task(store, q, n_heads, geo, &tasks[t], &mut part)
         });
         Ok(())
+    }
+
+    fn ranked_attention(
+        &mut self,
+        cache: &CpuCache,
+        layer: usize,
+        shape: &AttentionShape,
+        q: &Vec<f32>,
+        row: &RankedRow<'_>,
+        out: &mut Vec<f32>,
+    ) -> Result<(), BackendError> {
+        let (nh, hd) = (shape.n_heads, shape.head_dim);
+        let n_seg = row.geo.lens.len();
+        if n_seg == 0 || !attention::multi_for(hd) {
+            return ranked_attention_in_steps(self, cache, layer, shape, q, row, out);
+        }
+        let lc = &cache.layers[layer];
+        let store = &lc.region;
+        let rows = ImportanceRows::Queries(1);
+        let table = rows.table_len(nh, n_seg);
+        check_request(store.tokens(), store.heads(), nh, &row.geo, rows, table)
+            .map_err(BackendError::Plan)?;
+        let n_ctx = cache.spec.n_ctx;
+        let region_heads = (store.heads(), store.head_dim());
+        if q.len() < nh * hd || out.len() < nh * hd || region_heads != (shape.n_kv_heads, hd) {
+            return Err(BackendError::Plan(format!(
+                "ranked row: {nh} heads of {hd} (KV heads {}) wanted, the query holds {} values, \
+                 the output {}, the region store {} heads of {}",
+                shape.n_kv_heads,
+                q.len(),
+                out.len(),
+                region_heads.0,
+                region_heads.1
+            )));
+        }
+        if row.slot >= n_ctx || row.region.end > row.slot {
+            return Err(BackendError::Plan(format!(
+                "ranked row: slot {} of {n_ctx}, after the region {:?}",
+                row.slot, row.region
+            )));
+        }
+        attention::attend_ranked(&self.pool, lc, shape, q, row, n_ctx, out)
+            .map_err(BackendError::Plan)
     }
 }
