@@ -7,8 +7,8 @@
 //! Per case: the segment batch (every region row, each segment's heads reading the prefix, the
 //! other segments in a per-head order at their shifts, and their own segment causally) against
 //! a causal batch of the same rows, and one decode row after the prompt (PINE: the region at
-//! shifts, plus its importance pass over the region's pre-RoPE keys) against one causal decode
-//! row, hot in cache and again after reading 96 MiB (more than any L3 here), the state a
+//! shifts, plus its importance pass over the region's pre-RoPE keys, in one
+//! `Backend::ranked_attention` call as the model makes it) against one causal decode row, hot in cache and again after reading 96 MiB (more than any L3 here), the state a
 //! model's decode step finds its keys and values in once the weights have streamed past.
 //! Single thread, best of many calls; the decode row after the eviction also on two threads,
 //! as a model's decode step runs it (its KV heads as the pool's tasks).
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use pine::backend::{
     AttentionPlan, AttentionShape, Backend, CacheSpec, CacheType, CpuBackend, CpuCache, HeadRanges,
-    ImportanceRows, KeyRange, MatmulMode, QueryGroup, RegionGeometry, Rope, RopeScaling,
+    ImportanceRows, KeyRange, MatmulMode, QueryGroup, RankedRow, RegionGeometry, Rope, RopeScaling,
 };
 
 /// Query heads, KV heads, dimensions per head (SmolLM2-135M).
@@ -235,30 +235,28 @@ fn main() {
             }],
         };
         let own = KeyRange::new(prefix + region..last + 1, true);
-        let pine_step = AttentionPlan {
-            groups: vec![QueryGroup {
-                rows: 0..1,
-                positions: vec![last as i64],
-                cache_index: vec![last],
-                ranges: HeadRanges::PerHead(
-                    (0..nh)
-                        .map(|h| pine_ranges(prefix, &starts, &lens, 99_000 + h, own.clone()))
-                        .collect(),
-                ),
-            }],
+        // PINE's decode row as the model runs it: importance, ranking and attention in one
+        // call. The ranking stands for the planner's: each head's pseudo-random order, fixed.
+        let lists: Vec<Vec<KeyRange>> = (0..nh)
+            .map(|h| pine_ranges(prefix, &starts, &lens, 99_000 + h, own.clone()))
+            .collect();
+        let rank = |heads: std::ops::Range<usize>, _: &[f32]| lists[heads].to_vec();
+        let pine_row = RankedRow {
+            position: last as i64,
+            slot: last,
+            region: prefix..prefix + region,
+            geo,
+            rank: &rank,
         };
-        let mut table = vec![0.0f32; ImportanceRows::Queries(1).table_len(nh, n_seg)];
         let mut out = vec![0.0f32; nh * hd];
-        // One decode step of backend `be`: causal, or PINE's importance pass and attention.
+        // One decode step of backend `be`, causal or PINE.
         let mut step = |be: &mut CpuBackend, pine: bool| {
             if pine {
-                let rows = ImportanceRows::Queries(1);
-                be.importance(&cache, 0, &shape, &qd, &geo, rows, &mut table)
-                    .expect("importance");
+                be.ranked_attention(&cache, 0, &shape, &qd, &pine_row, &mut out)
+            } else {
+                be.attention(&cache, 0, &shape, &qd, &causal_step, &mut out)
             }
-            let plan = if pine { &pine_step } else { &causal_step };
-            be.attention(&cache, 0, &shape, &qd, plan, &mut out)
-                .expect("attention")
+            .expect("attention")
         };
         let c = best(|| step(&mut be, false));
         let p = best(|| step(&mut be, true));
