@@ -12,7 +12,7 @@
 //! keys (`batch_keys.rs`), with the same bits.
 
 use std::ops::Range;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use half::f16;
 use pine_pool::Pool;
@@ -133,15 +133,7 @@ pub(crate) fn attend(
         );
         Some(&*keys)
     } else if multi && held_slots > 0 {
-        let h = held.insert(layer.held.lock().unwrap_or_else(|e| e.into_inner()));
-        // One run, the plain layout: a block two ranges share is scored for each of them (see
-        // `Heads::stream`). Runs from the ranges' starts, as a batch's copy has them, padded
-        // each segment's last block: at 20 segments of ~23 keys, ~40 % more key bytes for the
-        // row to read from memory, and 4–5 % slower in the model (SmolLM2 Q4_1, Zen 4).
-        if !h.holds(held_slots, &[0]) {
-            h.fill(pool, layer, n_kv, hd, held_slots, &[0]);
-        }
-        Some(&**h)
+        Some(held_copy(pool, layer, n_kv, hd, held_slots, &mut held))
     } else {
         None
     };
@@ -207,15 +199,7 @@ pub(crate) fn attend_ranked(
     let n_seg = row.geo.lens.len();
     let held_slots = row.region.end;
     let mut held = None;
-    let blocked = if held_slots > 0 {
-        let h = held.insert(layer.held.lock().unwrap_or_else(|e| e.into_inner()));
-        if !h.holds(held_slots, &[0]) {
-            h.fill(pool, layer, n_kv, hd, held_slots, &[0]);
-        }
-        Some(&**h)
-    } else {
-        None
-    };
+    let blocked = (held_slots > 0).then(|| held_copy(pool, layer, n_kv, hd, held_slots, &mut held));
     let scale = 1.0 / (hd as f32).sqrt();
     let failed = Mutex::new(None);
     pool.chunks_mut_init(
@@ -276,6 +260,27 @@ pub(crate) fn attend_ranked(
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// The layer's held blocked copy of slots `0..slots` (`n_kv` heads of `hd`), filled on `pool`
+/// unless it holds them already, and kept locked in `guard` while it is read. One run, the
+/// plain layout: a block two ranges share is scored for each of them (see `Heads::stream`).
+/// Runs from the ranges' starts, as a batch's copy has them, padded each segment's last block:
+/// at 20 segments of ~23 keys, ~40 % more key bytes for a decode row to read from memory, and
+/// 4–5 % slower in the model (SmolLM2 Q4_1, Zen 4).
+fn held_copy<'a, 'g>(
+    pool: &Pool,
+    layer: &'g LayerCache,
+    n_kv: usize,
+    hd: usize,
+    slots: usize,
+    guard: &'a mut Option<MutexGuard<'g, BatchKeys>>,
+) -> &'a BatchKeys {
+    let h = guard.insert(layer.held.lock().unwrap_or_else(|e| e.into_inner()));
+    if !h.holds(slots, &[0]) {
+        h.fill(pool, layer, n_kv, hd, slots, &[0]);
+    }
+    h
 }
 
 /// What the kernel needs to know of a plan's ranges before it runs it, from one pass over
