@@ -26,11 +26,16 @@ fn pool() -> &'static pine_pool::Pool {
 }
 
 fn shape() -> AttentionShape {
+    shape_of(2, 1, HD)
+}
+
+/// `n_heads` query heads on `n_kv` KV heads of `hd`, plain RoPE, no soft-cap.
+fn shape_of(n_heads: usize, n_kv: usize, hd: usize) -> AttentionShape {
     AttentionShape {
-        n_heads: 2,
-        n_kv_heads: 1,
-        head_dim: HD,
-        rope: Rope::new(HD, 10000.0, &RopeScaling::None, None),
+        n_heads,
+        n_kv_heads: n_kv,
+        head_dim: hd,
+        rope: Rope::new(hd, 10000.0, &RopeScaling::None, None),
         logit_softcap: None,
     }
 }
@@ -305,13 +310,7 @@ fn several_heads_equal_one_head_at_a_time() {
 #[test]
 fn blocked_batches_equal_row_by_row_attention() {
     for (n_heads, n_kv, hd) in [(9, 3, 64), (4, 2, 32), (2, 2, 16), (6, 2, 16)] {
-        let sh = AttentionShape {
-            n_heads,
-            n_kv_heads: n_kv,
-            head_dim: hd,
-            rope: Rope::new(hd, 10000.0, &RopeScaling::None, None),
-            logit_softcap: None,
-        };
+        let sh = shape_of(n_heads, n_kv, hd);
         let (past, n) = (37, 45);
         assert!(n >= MIN_ROWS);
         let width = n_kv * hd;
@@ -575,13 +574,7 @@ fn heads_in_their_own_orders_equal_each_head_alone_in_the_first_order() {
 #[test]
 fn held_blocked_keys_equal_key_by_key_scoring_and_follow_writes() {
     let (n_heads, n_kv, hd) = (9, 3, 64);
-    let sh = AttentionShape {
-        n_heads,
-        n_kv_heads: n_kv,
-        head_dim: hd,
-        rope: Rope::new(hd, 10000.0, &RopeScaling::None, None),
-        logit_softcap: None,
-    };
+    let sh = shape_of(n_heads, n_kv, hd);
     let segs = [5..40, 40..61, 61..100];
     let (region_end, own) = (100, 103);
     let width = n_kv * hd;
@@ -696,13 +689,7 @@ fn run_starts_are_the_sorted_unique_starts_below_the_slots_and_zero() {
 #[test]
 fn a_ranked_row_in_one_call_equals_importance_ranking_and_attention_in_turn() {
     let (n_heads, n_kv, hd) = (9, 3, 64);
-    let sh = AttentionShape {
-        n_heads,
-        n_kv_heads: n_kv,
-        head_dim: hd,
-        rope: Rope::new(hd, 10000.0, &RopeScaling::None, None),
-        logit_softcap: None,
-    };
+    let sh = shape_of(n_heads, n_kv, hd);
     let prefix = 6;
     for lens in [
         vec![37],
