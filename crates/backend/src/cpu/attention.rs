@@ -23,7 +23,7 @@ use crate::cpu::kv_cache::{LayerCache, Store};
 use crate::importance::{importance_task, ImportanceTask};
 use crate::key_blocks::BLOCK;
 use crate::math::{exp_in_place, softcap};
-use crate::plan::{AttentionPlan, QueryGroup, RankedRow};
+use crate::plan::{AttentionPlan, KeyRange, QueryGroup, RankedRow};
 
 #[cfg(target_arch = "x86_64")]
 use super::attention_avx512 as x512;
@@ -218,17 +218,7 @@ pub(crate) fn attend_ranked(
                 importance_task(&layer.region, q, nh, &row.geo, &task, &mut s.imp);
             }
             let mine = (row.rank)(heads.clone(), &s.imp);
-            let plan = (mine.len() == group).then(|| {
-                let mut lists = vec![Vec::new(); nh];
-                for (list, ranges) in lists[heads.clone()].iter_mut().zip(mine) {
-                    *list = ranges;
-                }
-                row.plan(lists)
-            });
-            let checked = plan
-                .ok_or_else(|| format!("ranked row: range lists for other than {group} heads"))
-                .and_then(|p| p.validate_rows(0..1, n_cached, nh).map(|()| p));
-            let plan = match checked {
+            let plan = match ranked_plan(row, heads.clone(), mine, nh, n_cached) {
                 Ok(p) => p,
                 Err(e) => {
                     *failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
@@ -260,6 +250,30 @@ pub(crate) fn attend_ranked(
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// The one-row plan of `row` with `mine`, the range lists of query heads `heads` (the other
+/// heads' lists empty: the task that runs them builds its own), checked as
+/// [`crate::Backend::attention`] checks a plan against the cache's `n_cached` slots.
+fn ranked_plan(
+    row: &RankedRow<'_>,
+    heads: Range<usize>,
+    mine: Vec<Vec<KeyRange>>,
+    n_heads: usize,
+    n_cached: usize,
+) -> Result<AttentionPlan, String> {
+    if mine.len() != heads.len() {
+        return Err(format!(
+            "ranked row: range lists for {} heads, not the {} of a KV head",
+            mine.len(),
+            heads.len()
+        ));
+    }
+    let mut lists = vec![Vec::new(); n_heads];
+    lists.splice(heads, mine);
+    let plan = row.plan(lists);
+    plan.validate_rows(0..1, n_cached, n_heads)?;
+    Ok(plan)
 }
 
 /// The layer's held blocked copy of slots `0..slots` (`n_kv` heads of `hd`), filled on `pool`
